@@ -1,0 +1,3 @@
+from opsloom.cli import main
+
+main()

@@ -1,0 +1,163 @@
+"""The `opsloom` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import click
+
+from opsloom.platform.settings import Settings
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@click.group()
+@click.version_option(package_name="opsloom")
+def main() -> None:
+    """Opsloom: forms, approval flows and reports from metadata."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (OPSLOOM_HOST)")
+@click.option("--port", type=int, default=None, help="Port to listen on (OPSLOOM_PORT)")
+@click.option("--workers", type=int, default=1, show_default=True, help="Web processes")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Run the web server."""
+    settings = _settings(host=host, port=port)
+    _run_server(settings, workers=workers)
+
+
+def _run_server(settings: Settings, workers: int = 1) -> None:
+    import uvicorn
+
+    os.environ["OPSLOOM_DATABASE_URL"] = settings.resolved_database_url
+    os.environ["OPSLOOM_DATA_DIR"] = str(settings.data_dir)
+    uvicorn.run(
+        "opsloom.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=True,
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the platform's migrations."""
+    from opsloom.platform.database import Database
+    from opsloom.platform.migrate import upgrade
+
+    async def run() -> str | None:
+        database = Database(Settings().resolved_database_url)
+        try:
+            return await upgrade(database)
+        finally:
+            await database.dispose()
+
+    revision = asyncio.run(run())
+    click.echo(f"database is at revision {revision}")
+
+
+@main.group()
+def app() -> None:
+    """Apps: install and list."""
+
+
+@app.command("install")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--no-sample-data", is_flag=True, help="Skip the package's sample records")
+def app_install(path: Path, no_sample_data: bool) -> None:
+    """Install a template package (a folder or a .json file)."""
+    from opsloom.platform.errors import OpsloomError
+
+    try:
+        report = asyncio.run(install_from_path(Settings(), path, sample_data=not no_sample_data))
+    except OpsloomError as error:
+        raise click.ClickException(str(error)) from None
+    records = ", ".join(f"{n} {k}" for k, n in report.records.items()) or "no records"
+    click.echo(f"installed {report.app}: forms {', '.join(report.forms)}; {records}")
+
+
+async def install_from_path(settings: Settings, path: Path, *, sample_data: bool = True) -> Any:
+    from opsloom.designer.packages import install_package, read_package
+    from opsloom.platform.context import RequestContext
+    from opsloom.platform.database import Database
+    from opsloom.platform.migrate import upgrade
+    from opsloom.runtime.forms import FormRegistry
+
+    database = Database(settings.resolved_database_url)
+    try:
+        await upgrade(database)
+        package = read_package(path)
+        async with database.session(write=True) as session:
+            return await install_package(
+                session,
+                RequestContext.for_now(zone=settings.zone),
+                package,
+                registry=FormRegistry(),
+                with_sample_data=sample_data,
+            )
+    finally:
+        await database.dispose()
+
+
+@app.command("list")
+def app_list() -> None:
+    """List installed apps and their published forms."""
+    from sqlalchemy import select
+
+    from opsloom.platform import tables
+    from opsloom.platform.database import Database
+    from opsloom.platform.migrate import upgrade
+    from opsloom.runtime.forms import published_forms
+
+    async def run() -> list[tuple[str, list[str]]]:
+        database = Database(Settings().resolved_database_url)
+        try:
+            await upgrade(database)
+            async with database.session() as session:
+                keys = (await session.execute(select(tables.apps.c.key).order_by(tables.apps.c.key))).scalars()
+                return [(k, [f for f, _ in await published_forms(session, k)]) for k in list(keys)]
+        finally:
+            await database.dispose()
+
+    rows = asyncio.run(run())
+    if not rows:
+        click.echo("no apps installed; try: opsloom app install examples/procurement")
+    for key, forms in rows:
+        click.echo(f"{key}\t{', '.join(forms)}")
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="Port (default 8000)")
+@click.option("--host", default=None, help="Address (default 127.0.0.1)")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("opsloom-demo"), show_default=True)
+@click.option("--no-serve", is_flag=True, help="Prepare the demo database and exit")
+def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool) -> None:
+    """Start a fresh demo: new SQLite database, example apps with sample data."""
+    from opsloom.resources import data_path
+
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    settings = _settings(host=host, port=port, data_dir=data_dir, database_url="")
+    for package in sorted(p for p in data_path("examples").iterdir() if (p / "app.json").exists()):
+        report = asyncio.run(install_from_path(settings, package))
+        click.echo(f"installed example app {report.app} ({', '.join(report.forms)})")
+    url = f"http://{settings.host}:{settings.port}"
+    click.echo(f"\nOpsloom demo is ready at {url}  (API docs: {url}/api/docs)")
+    click.echo(f"data: {settings.data_dir.resolve()}")
+    if not no_serve:
+        _run_server(settings)

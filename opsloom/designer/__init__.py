@@ -1,0 +1,1 @@
+"""Authoring: documents, semantic checks, definition store, publishing, packages."""

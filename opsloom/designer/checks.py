@@ -1,0 +1,143 @@
+"""Semantic checks of documents, after the JSON Schema: references, names, rules.
+
+Each check is a small generator of `FieldError`s; `check_form` runs them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS as PG_RESERVED
+from sqlalchemy.dialects.sqlite.base import SQLiteIdentifierPreparer
+
+from opsloom.platform.errors import FieldError
+from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, Invalid
+from opsloom.runtime.forms import RESERVED_KEYS
+
+SQL_RESERVED = frozenset(PG_RESERVED) | frozenset(SQLiteIdentifierPreparer.reserved_words)
+TITLE_TYPES = ("text", "email", "phone", "url", "integer", "select", "date")
+
+Document = Mapping[str, Any]
+FormCheck = Callable[[Document], Iterator[FieldError]]
+
+
+def _fields(document: Document) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    yield from enumerate(document.get("fields", []))
+
+
+def unique_keys_and_ids(document: Document) -> Iterator[FieldError]:
+    seen_keys: dict[str, int] = {}
+    seen_ids: dict[str, int] = {}
+    for i, f in _fields(document):
+        if f["key"] in seen_keys:
+            yield FieldError(f"fields[{i}].key", f"'{f['key']}' is already used by fields[{seen_keys[f['key']]}]")
+        seen_keys.setdefault(f["key"], i)
+        if f["id"] in seen_ids:
+            yield FieldError(f"fields[{i}].id", f"'{f['id']}' is already used by fields[{seen_ids[f['id']]}]")
+        seen_ids.setdefault(f["id"], i)
+
+
+def keys_are_not_reserved(document: Document) -> Iterator[FieldError]:
+    for i, f in _fields(document):
+        key = f["key"]
+        if key in RESERVED_KEYS:
+            yield FieldError(f"fields[{i}].key", f"'{key}' is a system field of every record; pick another key")
+        elif key in SQL_RESERVED:
+            yield FieldError(f"fields[{i}].key", f"'{key}' is a reserved word in SQL; pick another key, e.g. '{key}_value'")
+
+
+def title_field_exists(document: Document) -> Iterator[FieldError]:
+    title = document.get("title_field")
+    if title is None:
+        return
+    match = [f for _, f in _fields(document) if f["key"] == title]
+    if not match:
+        yield FieldError("title_field", f"'{title}' is not the key of a field of this form")
+    elif match[0]["type"] not in TITLE_TYPES:
+        yield FieldError("title_field", f"a {match[0]['type']} field cannot name records; use a text field")
+
+
+def options_are_distinct(document: Document) -> Iterator[FieldError]:
+    for i, f in _fields(document):
+        values = [o["value"] for o in f.get("options", [])]
+        for j, value in enumerate(values):
+            if value in values[:j]:
+                yield FieldError(f"fields[{i}].options[{j}].value", f"'{value}' appears twice")
+
+
+def ranges_make_sense(document: Document) -> Iterator[FieldError]:
+    for i, f in _fields(document):
+        spec = _spec(f)
+        if f["type"] == "decimal" and f.get("scale", 2) > f.get("precision", 18):
+            yield FieldError(f"fields[{i}].scale", "cannot be larger than precision")
+        for low, high in (("min", "max"), ("min_length", "max_length"), ("min_items", "max_items")):
+            if f.get(low) is None or f.get(high) is None:
+                continue
+            try:
+                unit = FIELD_TYPES[f["type"]]
+                a, b = (
+                    (unit.parse(spec, f[low]), unit.parse(spec, f[high]))
+                    if low == "min"
+                    else (f[low], f[high])
+                )
+            except Invalid as problem:
+                yield FieldError(f"fields[{i}].{low}", str(problem))
+                continue
+            if a > b:
+                yield FieldError(f"fields[{i}].{low}", f"is larger than {high}")
+
+
+def patterns_compile(document: Document) -> Iterator[FieldError]:
+    import regex
+
+    for i, f in _fields(document):
+        if "pattern" in f:
+            try:
+                regex.compile(f["pattern"])
+            except regex.error as error:
+                yield FieldError(f"fields[{i}].pattern", f"is not a valid regular expression: {error}")
+
+
+def defaults_fit(document: Document) -> Iterator[FieldError]:
+    for i, f in _fields(document):
+        if f.get("default") is None:
+            continue
+        spec = _spec(f)
+        unit = FIELD_TYPES[f["type"]]
+        try:
+            value = unit.parse(spec, f["default"])
+        except Invalid as problem:
+            yield FieldError(f"fields[{i}].default", str(problem))
+            continue
+        if value is not None:
+            for message in unit.check(spec, value):
+                yield FieldError(f"fields[{i}].default", message)
+
+
+def layout_refers_to_fields(document: Document) -> Iterator[FieldError]:
+    keys = {f["key"] for _, f in _fields(document)}
+    for s, section in enumerate(document.get("layout", {}).get("sections", [])):
+        for j, key in enumerate(section.get("fields", [])):
+            if key not in keys:
+                yield FieldError(f"layout.sections[{s}].fields[{j}]", f"'{key}' is not a field of this form")
+
+
+FORM_CHECKS: tuple[FormCheck, ...] = (
+    unique_keys_and_ids,
+    keys_are_not_reserved,
+    title_field_exists,
+    options_are_distinct,
+    ranges_make_sense,
+    patterns_compile,
+    defaults_fit,
+    layout_refers_to_fields,
+)
+
+
+def check_form(document: Document) -> list[FieldError]:
+    return [error for check in FORM_CHECKS for error in check(document)]
+
+
+def _spec(f: Mapping[str, Any]) -> FieldSpec:
+    return FieldSpec(id=f["id"], key=f["key"], type=f["type"], column=f["key"], label=f["key"], raw=f)

@@ -1,0 +1,98 @@
+"""Template packages: a whole app (app, forms, sample data) as data, installed in one go.
+
+A package is a folder (`app.json`, `forms/*.json`, `data/<form>.json`) or one
+JSON file of the `package` schema. Everything is validated before anything is
+written; the install runs in one transaction. Nothing in a package is executed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsloom.designer import definitions
+from opsloom.designer.documents import schema_errors
+from opsloom.designer.publishing import form_problems, publish_form
+from opsloom.platform.context import RequestContext
+from opsloom.platform.errors import BadRequest, FieldError, ValidationFailed
+from opsloom.runtime.forms import FormRegistry
+from opsloom.runtime.records import create_records
+
+MAX_PACKAGE_BYTES = 20 * 1024 * 1024
+FORMAT = "opsloom-package/1"
+
+
+@dataclass(frozen=True)
+class InstallReport:
+    app: str
+    forms: list[str]
+    records: dict[str, int]
+
+
+def read_package(path: Path) -> dict[str, Any]:
+    """Load a package folder or file into one package document."""
+    if path.is_dir():
+        app = _read_json(path / "app.json")
+        forms = [_read_json(p) for p in sorted((path / "forms").glob("*.json"))]
+        data = {p.stem: _read_json(p) for p in sorted((path / "data").glob("*.json"))}
+        return {"format": FORMAT, "app": app, "forms": forms, "sample_data": data}
+    return _read_json(path)
+
+
+def _read_json(path: Path) -> Any:
+    if not path.exists():
+        raise BadRequest(f"{path} does not exist", [FieldError(str(path), "missing file")])
+    if path.stat().st_size > MAX_PACKAGE_BYTES:
+        raise BadRequest(f"{path} is larger than {MAX_PACKAGE_BYTES} bytes")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise BadRequest(f"{path} is not valid JSON: {error}", [FieldError(str(path), str(error))]) from None
+
+
+def package_problems(package: Any) -> list[FieldError]:
+    errors = schema_errors("package", package)
+    if errors:
+        return errors
+    errors += schema_errors("app", package["app"], "app")
+    keys: set[str] = set()
+    for i, form in enumerate(package["forms"]):
+        errors += [FieldError(f"forms[{i}].{e.path}".rstrip(".$"), e.message) for e in form_problems(form)]
+        if isinstance(form.get("key"), str):
+            if form["key"] in keys:
+                errors.append(FieldError(f"forms[{i}].key", f"form '{form['key']}' appears twice"))
+            keys.add(form["key"])
+    for form_key in package.get("sample_data", {}):
+        if form_key not in keys:
+            errors.append(FieldError(f"sample_data.{form_key}", "is not a form of this package"))
+    return errors
+
+
+async def install_package(
+    session: AsyncSession,
+    ctx: RequestContext,
+    package: Any,
+    *,
+    registry: FormRegistry,
+    with_sample_data: bool = True,
+) -> InstallReport:
+    problems = package_problems(package)
+    if problems:
+        raise ValidationFailed("The package is not valid; nothing was installed", problems)
+    app = package["app"]["key"]
+    await definitions.save_app(session, ctx, package["app"])
+    form_keys = []
+    for form in package["forms"]:
+        await definitions.save_draft(session, ctx, app, "form", form["key"], form)
+        await publish_form(session, ctx, app, form["key"])
+        form_keys.append(form["key"])
+    counts: dict[str, int] = {}
+    if with_sample_data:
+        for form_key, rows in package.get("sample_data", {}).items():
+            compiled = await registry.get(session, app, form_key)
+            counts[form_key] = len(await create_records(session, compiled, ctx, rows)) if rows else 0
+    return InstallReport(app=app, forms=form_keys, records=counts)

@@ -1,0 +1,1 @@
+"""Kernel: settings, database, errors, HTTP plumbing. Imports neither designer nor runtime."""

@@ -1,0 +1,134 @@
+"""HTTP plumbing shared by every API: problem+json errors, body limits, request context."""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from opsloom.platform.context import SYSTEM, Principal, RequestContext
+from opsloom.platform.errors import BadRequest, FieldError, OpsloomError, PayloadTooLarge
+from opsloom.platform.settings import Settings
+
+log = logging.getLogger("opsloom")
+
+PROBLEM = "application/problem+json"
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM
+
+
+def problem_response(error: OpsloomError, request: Request | None = None) -> Response:
+    instance = request.url.path if request is not None else None
+    return ProblemResponse(error.problem(instance), status_code=error.status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(OpsloomError)
+    async def _opsloom(request: Request, error: OpsloomError) -> Response:
+        return problem_response(error, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_validation(request: Request, error: RequestValidationError) -> Response:
+        errors = [
+            FieldError(".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), e["msg"])
+            for e in error.errors()
+        ]
+        return problem_response(BadRequest("The request is not valid", errors), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> Response:
+        body = {
+            "type": "about:blank",
+            "title": str(error.detail),
+            "status": error.status_code,
+            "detail": _http_detail(error.status_code, request),
+        }
+        return ProblemResponse(body, status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        body = {
+            "type": "/problems/internal-error",
+            "title": "Internal error",
+            "status": 500,
+            "detail": "Something went wrong on the server; nothing was changed. The error is logged.",
+        }
+        return ProblemResponse(body, status_code=500)
+
+
+def _http_detail(status: int, request: Request) -> str:
+    if status == 404:
+        return f"There is nothing at {request.url.path}; see /api/docs for the routes"
+    if status == 405:
+        return f"{request.method} is not allowed on {request.url.path}"
+    return "See the status code"
+
+
+class BodySizeLimit:
+    """Refuse bodies above a size before they are read into memory (413, problem+json)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = PayloadTooLarge(
+            f"The request body is larger than {self.max_bytes} bytes; send less data per request"
+        )
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await problem_response(too_large)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise too_large
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except PayloadTooLarge:
+            await problem_response(too_large)(scope, receive, send)
+
+
+async def read_json(request: Request) -> Any:
+    """The JSON body, with decimals kept exact. Malformed JSON is a clear 400."""
+    raw = await request.body()
+    if not raw:
+        raise BadRequest("The request needs a JSON body", [FieldError("$", "send a JSON object")])
+    try:
+        return json.loads(raw, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadRequest(
+            f"The body is not valid JSON: {error}", [FieldError("$", "send valid JSON")]
+        ) from None
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def principal_of(request: Request) -> Principal:
+    return getattr(request.state, "principal", SYSTEM)
+
+
+def context_of(request: Request) -> RequestContext:
+    return RequestContext.for_now(principal_of(request), settings_of(request).zone)

@@ -1,0 +1,59 @@
+"""Settings from the environment (`OPSLOOM_*`) and an optional `.env` file."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPSLOOM_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("opsloom-data"), description="Files, uploads, SQLite db")
+    database_url: str = Field(default="", description="SQLAlchemy URL; default SQLite in data_dir")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str = Field(default="", description="Signing key; generated in data_dir if empty")
+    timezone: str = Field(default="UTC", description="Zone for 'today', 'this_week' and friends")
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, description="Largest JSON body accepted")
+    exact_count_limit: int = Field(
+        default=10_000, description="Lists count exactly up to this many rows, then estimate"
+    )
+    auto_upgrade: bool = Field(default=True, description="Run database migrations at start")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return normalise_database_url(self.database_url) or (
+            f"sqlite+aiosqlite:///{(self.data_dir / 'opsloom.db').resolve()}"
+        )
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret.key"
+        if not key_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs people paste (`postgresql://`, `sqlite:///`) and pick the async driver."""
+    for plain, asynchronous in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(plain):
+            return asynchronous + url[len(plain) :]
+    return url

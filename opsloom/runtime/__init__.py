@@ -1,0 +1,1 @@
+"""Interpreters of published metadata: forms and records, conditions, APIs."""

@@ -1,0 +1,521 @@
+"""The condition language: one JSON AST, evaluated in SQL and in Python alike.
+
+    {"and": [{"field": "amount", "op": "gt", "value": 100000},
+             {"field": "dept", "op": "in", "value": ["sales"]}]}
+
+`parse_condition` checks a document against a compiled form and returns a
+small immutable tree whose values are already parsed by the fields' types.
+`to_sql` turns the tree into a SQLAlchemy expression (bound parameters only);
+`evaluate` answers the same question for a record held in Python. Both use
+the same definitions below, operator by operator, so they agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import Boolean, Integer, and_, cast, false, literal, not_, or_, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import String
+
+from opsloom.platform.errors import BadRequest, FieldError
+from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, Invalid
+from opsloom.runtime.forms import CompiledForm
+
+MAX_DEPTH = 16
+MAX_NODES = 200
+MAX_LIST = 1000
+NO_VALUE_OPS = frozenset({"is_empty", "not_empty", "today", "this_week", "this_month"})
+VARIABLES = frozenset(
+    {"today", "now", "current_user.id", "current_user.department_id", "current_user.email"}
+)
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+
+
+@dataclass(frozen=True)
+class Compare:
+    field: FieldSpec
+    op: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class AllOf:
+    items: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Condition
+
+
+Condition = Compare | AllOf | AnyOf | Not
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """What a condition may refer to besides the record: the clock and the user."""
+
+    now: datetime
+    zone: tzinfo = UTC
+    user: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(self.zone).date()
+
+    def variable(self, name: str) -> Any:
+        if name == "today":
+            return self.today
+        if name == "now":
+            return self.now
+        return self.user.get(name.removeprefix("current_user."))
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse_condition(document: Any, form: CompiledForm, path: str = "filter") -> Condition:
+    counter = [0]
+    return _parse(document, form, path, 0, counter)
+
+
+def _fail(path: str, message: str) -> BadRequest:
+    return BadRequest(f"The condition at {path} is not valid: {message}", [FieldError(path, message)])
+
+
+def _parse(doc: Any, form: CompiledForm, path: str, depth: int, counter: list[int]) -> Condition:
+    counter[0] += 1
+    if counter[0] > MAX_NODES:
+        raise _fail(path, f"a condition may have at most {MAX_NODES} parts")
+    if depth > MAX_DEPTH:
+        raise _fail(path, f"conditions may nest at most {MAX_DEPTH} levels deep")
+    if not isinstance(doc, dict):
+        raise _fail(path, 'expected an object such as {"field": "amount", "op": "gt", "value": 10}')
+    for group, make in (("and", AllOf), ("or", AnyOf)):
+        if group in doc:
+            if len(doc) != 1:
+                raise _fail(path, f"an '{group}' object takes no other keys")
+            items = doc[group]
+            if not isinstance(items, list) or not items:
+                raise _fail(f"{path}.{group}", "expected a non-empty list of conditions")
+            return make(
+                tuple(
+                    _parse(item, form, f"{path}.{group}[{i}]", depth + 1, counter)
+                    for i, item in enumerate(items)
+                )
+            )
+    if "not" in doc:
+        if len(doc) != 1:
+            raise _fail(path, "a 'not' object takes no other keys")
+        return Not(_parse(doc["not"], form, f"{path}.not", depth + 1, counter))
+    return _parse_compare(doc, form, path)
+
+
+def _parse_compare(doc: dict[str, Any], form: CompiledForm, path: str) -> Compare:
+    extra = set(doc) - {"field", "op", "value"}
+    if extra:
+        raise _fail(path, f"unexpected key(s) {', '.join(sorted(extra))}; use field, op, value")
+    key = doc.get("field")
+    if not isinstance(key, str):
+        raise _fail(f"{path}.field", "name the field to compare, e.g. \"field\": \"amount\"")
+    spec = form.spec(key)
+    if spec is None:
+        known = ", ".join(s.key for s in form.fields)
+        raise _fail(f"{path}.field", f"'{key}' is not a field of {form.key} (fields: {known})")
+    op = doc.get("op")
+    unit = FIELD_TYPES[spec.type]
+    allowed = unit.operators | {"is_empty", "not_empty"}
+    if op not in allowed:
+        raise _fail(
+            f"{path}.op", f"{op!r} does not apply to {spec.type} fields; use one of "
+            + ", ".join(sorted(allowed))
+        )
+    if op in NO_VALUE_OPS:
+        if doc.get("value") is not None:
+            raise _fail(f"{path}.value", f"'{op}' takes no value")
+        return Compare(spec, op)
+    if "value" not in doc:
+        raise _fail(f"{path}.value", f"'{op}' needs a value")
+    return Compare(spec, op, _parse_value(spec, op, doc["value"], f"{path}.value"))
+
+
+def _parse_value(spec: FieldSpec, op: str, raw: Any, path: str) -> Any:
+    if op == "last_n_days":
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 36600:
+            raise _fail(path, "expected a number of days from 1 to 36600")
+        return raw
+    if op in ("in", "not_in"):
+        if not isinstance(raw, list) or len(raw) > MAX_LIST:
+            raise _fail(path, f"expected a list of at most {MAX_LIST} values")
+        return tuple(_scalar(spec, item, f"{path}[{i}]") for i, item in enumerate(raw))
+    if op == "between":
+        if not isinstance(raw, list) or len(raw) != 2:
+            raise _fail(path, "expected a list of two values: [low, high]")
+        return (_scalar(spec, raw[0], f"{path}[0]"), _scalar(spec, raw[1], f"{path}[1]"))
+    if op in ("contains", "starts_with"):
+        if spec.type == "multiselect":
+            return _scalar(spec, raw, path)
+        if not isinstance(raw, str) or not raw:
+            raise _fail(path, "expected a non-empty text")
+        return raw
+    if raw is None and op in ("eq", "ne"):
+        return None
+    return _scalar(spec, raw, path)
+
+
+def _scalar(spec: FieldSpec, raw: Any, path: str) -> Any:
+    if isinstance(raw, dict):
+        name = raw.get("var")
+        if set(raw) != {"var"} or name not in VARIABLES:
+            raise _fail(path, "a variable is written {\"var\": NAME} with NAME one of "
+                        + ", ".join(sorted(VARIABLES)))
+        return Var(name)
+    if spec.type == "multiselect":
+        if raw not in spec.option_values():
+            raise _fail(path, f"{raw!r} is not an option of {spec.key}")
+        return raw
+    try:
+        return FIELD_TYPES[spec.type].parse(spec, raw)
+    except Invalid as problem:
+        raise _fail(path, str(problem)) from None
+
+
+# --------------------------------------------------------- shared pieces
+
+
+_ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ASCII_FOLD = str.maketrans(_ASCII_UPPER, _ASCII_UPPER.lower())
+
+
+class ascii_lower(FunctionElement[str]):
+    """Lower-case A-Z only, identically in SQLite, PostgreSQL and Python."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(ascii_lower)
+def _ascii_lower_default(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(ascii_lower, "postgresql")
+def _ascii_lower_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    arg = compiler.process(element.clauses, **kw)
+    return f"translate({arg}, '{_ASCII_UPPER}', '{_ASCII_UPPER.lower()}')"
+
+
+def fold(text: str) -> str:
+    return text.translate(_ASCII_FOLD)
+
+
+def _day_range(op: str, value: Any, ctx: EvalContext) -> tuple[date, date]:
+    """The local days [first, last] that today/this_week/this_month/last_n_days cover."""
+    today = ctx.today
+    if op == "today":
+        return today, today
+    if op == "this_week":
+        start = today - timedelta(days=today.weekday())
+        return start, start + timedelta(days=6)
+    if op == "this_month":
+        start = today.replace(day=1)
+        following = (start + timedelta(days=32)).replace(day=1)
+        return start, following - timedelta(days=1)
+    return today - timedelta(days=value - 1), today  # last_n_days, today included
+
+
+def _moment_bounds(first: date, last: date, zone: tzinfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(first, time.min, zone).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), time.min, zone).astimezone(UTC)
+    return start, end
+
+
+def _resolve(spec: FieldSpec, value: Any, ctx: EvalContext) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_resolve(spec, v, ctx) for v in value)
+    if not isinstance(value, Var):
+        return value
+    resolved = ctx.variable(value.name)
+    if resolved is None:
+        return None
+    if spec.type == "datetime" and isinstance(resolved, date) and not isinstance(resolved, datetime):
+        return datetime.combine(resolved, time.min, ctx.zone).astimezone(UTC)
+    if spec.type == "date" and isinstance(resolved, datetime):
+        return resolved.astimezone(ctx.zone).date()
+    try:
+        return FIELD_TYPES[spec.type].parse(spec, resolved, ctx.zone) if spec.type not in (
+            "multiselect",
+        ) else resolved
+    except Invalid:
+        return None
+
+
+# ------------------------------------------------------------------- SQL
+
+
+def to_sql(condition: Condition, form: CompiledForm, ctx: EvalContext) -> ColumnElement[bool]:
+    if isinstance(condition, AllOf):
+        return and_(*(to_sql(c, form, ctx) for c in condition.items))
+    if isinstance(condition, AnyOf):
+        return or_(*(to_sql(c, form, ctx) for c in condition.items))
+    if isinstance(condition, Not):
+        return not_(to_sql(condition.item, form, ctx))
+    column = form.column(condition.field)
+    value = _resolve(condition.field, condition.value, ctx)
+    return _SQL[condition.op](column, value, condition.field, ctx)
+
+
+def _sql_eq(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
+    if spec.type == "multiselect":
+        return _sql_eq_set(c, v)
+    return c.is_(None) if v is None else c == v
+
+
+def _sql_ne(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
+    if v is None:
+        return c.is_not(None)
+    if spec.type == "multiselect":
+        return or_(c.is_(None), not_(_sql_eq_set(c, v)))
+    return or_(c.is_(None), c != v)
+
+
+def _sql_eq_set(c: Any, v: Any) -> Any:
+    # A multiselect equals a single option when that option is all it holds.
+    if v is None:
+        return c.is_(None)
+    return and_(_sql_has(c, v), option_count(c) == 1)
+
+
+def _ordered(c: Any, spec: FieldSpec) -> Any:
+    # Text compares by code point everywhere (PostgreSQL's "C" collation = Python's order).
+    return c.collate("C") if spec.type in ("text", "email", "phone", "url") else c
+
+
+def _cmp(op: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    def build(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
+        if v is None:
+            return false()
+        return op(_ordered(c, spec), v)
+
+    return build
+
+
+def _sql_in(c: Any, v: tuple[Any, ...], spec: FieldSpec, ctx: EvalContext) -> Any:
+    values = [x for x in v if x is not None]
+    if spec.type == "multiselect":
+        return or_(false(), *(_sql_has(c, x) for x in values))
+    return c.in_(values) if values else false()
+
+
+def _sql_not_in(c: Any, v: tuple[Any, ...], spec: FieldSpec, ctx: EvalContext) -> Any:
+    values = [x for x in v if x is not None]
+    return or_(c.is_(None), c.not_in(values)) if values else true()
+
+
+def _sql_between(c: Any, v: tuple[Any, Any], spec: FieldSpec, ctx: EvalContext) -> Any:
+    low, high = v
+    if low is None or high is None:
+        return false()
+    c = _ordered(c, spec)
+    return and_(c >= low, c <= high)
+
+
+def _sql_has(c: Any, v: Any) -> Any:
+    """A multiselect (a JSON list) holds option v."""
+    return has_option(c, cast(literal(v), String()))
+
+
+class has_option(FunctionElement[bool]):
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(has_option)
+def _has_option_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    column, value = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = {value})"
+
+
+@compiles(has_option, "postgresql")
+def _has_option_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    column, value = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({column} @> jsonb_build_array({value}))"
+
+
+class option_count(FunctionElement[int]):
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(option_count)
+def _option_count_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"json_array_length({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(option_count, "postgresql")
+def _option_count_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"jsonb_array_length({compiler.process(element.clauses, **kw)})"
+
+
+def _sql_contains(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
+    if spec.type == "multiselect":
+        return _sql_has(c, v)
+    return ascii_lower(c).contains(fold(v), autoescape=True)
+
+
+def _sql_starts_with(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
+    return ascii_lower(c).startswith(fold(v), autoescape=True)
+
+
+def _sql_is_empty(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
+    if spec.type in ("text", "textarea", "email", "phone", "url"):
+        return or_(c.is_(None), c == "")
+    return c.is_(None)
+
+
+def _sql_not_empty(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
+    return not_(_sql_is_empty(c, v, spec, ctx))
+
+
+def _sql_period(op: str) -> Callable[..., Any]:
+    def build(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
+        first, last = _day_range(op, v, ctx)
+        if spec.type == "date":
+            return and_(c >= first, c <= last)
+        start, end = _moment_bounds(first, last, ctx.zone)
+        return and_(c >= start, c < end)
+
+    return build
+
+
+_SQL: dict[str, Callable[..., Any]] = {
+    "eq": _sql_eq,
+    "ne": _sql_ne,
+    "gt": _cmp(lambda a, b: a > b),
+    "gte": _cmp(lambda a, b: a >= b),
+    "lt": _cmp(lambda a, b: a < b),
+    "lte": _cmp(lambda a, b: a <= b),
+    "in": _sql_in,
+    "not_in": _sql_not_in,
+    "between": _sql_between,
+    "contains": _sql_contains,
+    "starts_with": _sql_starts_with,
+    "is_empty": _sql_is_empty,
+    "not_empty": _sql_not_empty,
+    "today": _sql_period("today"),
+    "this_week": _sql_period("this_week"),
+    "this_month": _sql_period("this_month"),
+    "last_n_days": _sql_period("last_n_days"),
+}
+
+
+# ---------------------------------------------------------------- Python
+
+
+def evaluate(condition: Condition, record: Mapping[str, Any], ctx: EvalContext) -> bool:
+    """Does a record (field key -> parsed Python value) match? Same answers as `to_sql`."""
+    if isinstance(condition, AllOf):
+        return all(evaluate(c, record, ctx) for c in condition.items)
+    if isinstance(condition, AnyOf):
+        return any(evaluate(c, record, ctx) for c in condition.items)
+    if isinstance(condition, Not):
+        return not evaluate(condition.item, record, ctx)
+    value = _resolve(condition.field, condition.value, ctx)
+    return _PY[condition.op](record.get(condition.field.key), value, condition.field, ctx)
+
+
+def _py_empty(x: Any) -> bool:
+    return x is None or x == "" or x == []
+
+
+def _py_eq(x: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> bool:
+    if spec.type == "multiselect":
+        return x is None if v is None else x == [v]
+    return x is None if v is None else (x is not None and x == v)
+
+
+def _py_ne(x: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> bool:
+    if v is None:
+        return x is not None
+    return not _py_eq(x, v, spec, ctx)
+
+
+def _py_cmp(op: Callable[[Any, Any], bool]) -> Callable[..., bool]:
+    def check(x: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> bool:
+        return x is not None and v is not None and op(x, v)
+
+    return check
+
+
+def _py_in(x: Any, v: tuple[Any, ...], spec: FieldSpec, ctx: EvalContext) -> bool:
+    if spec.type == "multiselect":
+        return bool(x) and any(option in x for option in v if option is not None)
+    return x is not None and x in [y for y in v if y is not None]
+
+
+def _py_not_in(x: Any, v: tuple[Any, ...], spec: FieldSpec, ctx: EvalContext) -> bool:
+    return x is None or x not in [y for y in v if y is not None]
+
+
+def _py_between(x: Any, v: tuple[Any, Any], spec: FieldSpec, ctx: EvalContext) -> bool:
+    low, high = v
+    return x is not None and low is not None and high is not None and low <= x <= high
+
+
+def _py_contains(x: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> bool:
+    if spec.type == "multiselect":
+        return bool(x) and v in x
+    return x is not None and fold(v) in fold(x)
+
+
+def _py_starts_with(x: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> bool:
+    return x is not None and fold(x).startswith(fold(v))
+
+
+def _py_period(op: str) -> Callable[..., bool]:
+    def check(x: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> bool:
+        if x is None:
+            return False
+        first, last = _day_range(op, v, ctx)
+        if spec.type == "date":
+            return first <= x <= last
+        start, end = _moment_bounds(first, last, ctx.zone)
+        return start <= x < end
+
+    return check
+
+
+_PY: dict[str, Callable[..., bool]] = {
+    "eq": _py_eq,
+    "ne": _py_ne,
+    "gt": _py_cmp(lambda a, b: a > b),
+    "gte": _py_cmp(lambda a, b: a >= b),
+    "lt": _py_cmp(lambda a, b: a < b),
+    "lte": _py_cmp(lambda a, b: a <= b),
+    "in": _py_in,
+    "not_in": _py_not_in,
+    "between": _py_between,
+    "contains": _py_contains,
+    "starts_with": _py_starts_with,
+    "is_empty": lambda x, v, spec, ctx: _py_empty(x),
+    "not_empty": lambda x, v, spec, ctx: not _py_empty(x),
+    "today": _py_period("today"),
+    "this_week": _py_period("this_week"),
+    "this_month": _py_period("this_month"),
+    "last_n_days": _py_period("last_n_days"),
+}

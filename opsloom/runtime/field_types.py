@@ -1,0 +1,392 @@
+"""Field types: one small unit per type, registered in one table.
+
+A unit knows its column type, how to read a JSON value into Python (`parse`),
+how to check the field's rules on that value (`check`), and how to write a
+value back to JSON (`dump`). Adding a field type is adding one class here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import regex
+from sqlalchemy import BigInteger, Boolean, Date, String, Text
+from sqlalchemy.types import TypeEngine
+
+from opsloom.platform.types import ExactDecimal, Json, UTCDateTime
+
+
+class Invalid(ValueError):
+    """A value that the field cannot take; the message tells the user what to send."""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A field of a published form, as the runtime sees it."""
+
+    id: str
+    key: str
+    type: str
+    column: str
+    label: Any
+    required: bool = False
+    unique: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.raw.get(name, default)
+
+    def option_values(self) -> tuple[str, ...]:
+        return tuple(o["value"] for o in self.raw.get("options", ()))
+
+
+class FieldType:
+    name: ClassVar[str]
+    sortable: ClassVar[bool] = True
+    # Operators of the condition language this type answers (besides is_empty/not_empty).
+    operators: ClassVar[frozenset[str]] = frozenset({"eq", "ne", "in", "not_in"})
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        raise NotImplementedError
+
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        """JSON value -> Python value, or `Invalid`."""
+        raise NotImplementedError
+
+    def check(self, spec: FieldSpec, value: Any) -> Iterator[str]:
+        """Rule violations of a parsed, non-empty value."""
+        return iter(())
+
+    def dump(self, spec: FieldSpec, value: Any) -> Any:
+        return value
+
+    def is_empty(self, value: Any) -> bool:
+        return value is None or value == ""
+
+
+COMPARISONS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "between"})
+TEXT_OPERATORS = frozenset({"eq", "ne", "in", "not_in", "contains", "starts_with"})
+DATE_OPERATORS = COMPARISONS | {"today", "this_week", "this_month", "last_n_days"}
+
+
+class Text_(FieldType):
+    name = "text"
+    operators = TEXT_OPERATORS | {"gt", "gte", "lt", "lte", "between"}
+    default_length = 255
+    expected = "a text"
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        return String(spec.get("max_length", self.default_length))
+
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        if not isinstance(value, str):
+            raise Invalid(f"expected {self.expected}, got {_kind(value)}")
+        value = value.strip()
+        return value or None
+
+    def check(self, spec: FieldSpec, value: str) -> Iterator[str]:
+        max_length = spec.get("max_length", self.default_length)
+        if max_length and len(value) > max_length:
+            yield f"is {len(value)} characters long; the most allowed is {max_length}"
+        min_length = spec.get("min_length")
+        if min_length and len(value) < min_length:
+            yield f"is {len(value)} characters long; at least {min_length} are needed"
+        pattern = spec.get("pattern")
+        if pattern and not _matches(pattern, value):
+            yield f"does not match the pattern {pattern}"
+
+
+class Textarea(Text_):
+    name = "textarea"
+    sortable = False
+    default_length = 0  # unlimited text column; a max_length is still enforced when given
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        return Text()
+
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        if not isinstance(value, str):
+            raise Invalid(f"expected a text, got {_kind(value)}")
+        return value if value.strip() else None
+
+
+class Email(Text_):
+    name = "email"
+    default_length = 254
+    expected = "an e-mail address"
+    _shape = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        text = super().parse(spec, value)
+        if text is None:
+            return None
+        if not self._shape.match(text):
+            raise Invalid(f"{text!r} is not an e-mail address like name@example.com")
+        local, _, domain = text.rpartition("@")
+        return f"{local}@{domain.lower()}"
+
+
+class Phone(Text_):
+    name = "phone"
+    default_length = 32
+    expected = "a phone number"
+    _shape = re.compile(r"^\+?[0-9][0-9 ()\-]{2,30}$")
+
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        text = super().parse(spec, value)
+        if text is not None and not self._shape.match(text):
+            raise Invalid(f"{text!r} is not a phone number (digits, spaces, +, -, parentheses)")
+        return text
+
+
+class Url(Text_):
+    name = "url"
+    default_length = 2048
+    expected = "a web address"
+
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        text = super().parse(spec, value)
+        if text is None:
+            return None
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.netloc or " " in text:
+            raise Invalid(f"{text!r} is not a web address starting with http:// or https://")
+        return text
+
+
+class Integer(FieldType):
+    name = "integer"
+    operators = COMPARISONS
+    LIMIT = 2**63 - 1
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        return BigInteger()
+
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        if isinstance(value, bool):
+            raise Invalid("expected a whole number, got true/false")
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, Decimal | float) and value == int(value):
+            number = int(value)
+        elif isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,19}\s*", value):
+            number = int(value)
+        else:
+            raise Invalid(f"expected a whole number, got {_kind(value)}")
+        if abs(number) > self.LIMIT:
+            raise Invalid(f"{number} is too large; numbers up to {self.LIMIT} fit")
+        return number
+
+    def check(self, spec: FieldSpec, value: int) -> Iterator[str]:
+        yield from _range(spec, value)
+
+
+class Decimal_(FieldType):
+    name = "decimal"
+    operators = COMPARISONS
+
+    @staticmethod
+    def shape(spec: FieldSpec) -> tuple[int, int]:
+        precision = spec.get("precision", 18)
+        return precision, min(spec.get("scale", 2), precision)
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        return ExactDecimal(*self.shape(spec))
+
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+            raise Invalid(f'expected a decimal number such as "1200.50", got {_kind(value)}')
+        try:
+            number = Decimal(value.strip() if isinstance(value, str) else str(value))
+        except InvalidOperation:
+            raise Invalid(f'{value!r} is not a decimal number such as "1200.50"') from None
+        if not number.is_finite():
+            raise Invalid("expected a finite decimal number")
+        precision, scale = self.shape(spec)
+        exponent = number.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > scale and number != number.quantize(
+            Decimal(1).scaleb(-scale)
+        ):
+            raise Invalid(f"has more than {scale} decimal places")
+        number = number.quantize(Decimal(1).scaleb(-scale))
+        if abs(number) >= Decimal(10) ** (precision - scale):
+            raise Invalid(f"is too large; at most {precision - scale} digits before the point fit")
+        return number
+
+    def check(self, spec: FieldSpec, value: Decimal) -> Iterator[str]:
+        yield from _range(spec, value, Decimal)
+
+    def dump(self, spec: FieldSpec, value: Any) -> Any:
+        return None if value is None else str(value)
+
+
+class Boolean_(FieldType):
+    name = "boolean"
+    operators = frozenset({"eq", "ne"})
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        return Boolean()
+
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        if not isinstance(value, bool):
+            raise Invalid(f"expected true or false, got {_kind(value)}")
+        return value
+
+
+class Date_(FieldType):
+    name = "date"
+    operators = DATE_OPERATORS
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        return Date()
+
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                pass
+        raise Invalid(f'expected a date like "2026-01-31", got {_kind(value)}')
+
+    def check(self, spec: FieldSpec, value: date) -> Iterator[str]:
+        yield from _range(spec, value, date.fromisoformat)
+
+    def dump(self, spec: FieldSpec, value: Any) -> Any:
+        return None if value is None else value.isoformat()
+
+
+class DateTime_(FieldType):
+    name = "datetime"
+    operators = DATE_OPERATORS
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        return UTCDateTime()
+
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        if isinstance(value, datetime):
+            moment = value
+        elif isinstance(value, str):
+            try:
+                moment = datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise Invalid(
+                    f'expected a date and time like "2026-01-31T09:30:00+08:00", got {value!r}'
+                ) from None
+        else:
+            raise Invalid(f"expected a date and time in ISO 8601, got {_kind(value)}")
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        return moment.astimezone(UTC)
+
+    def check(self, spec: FieldSpec, value: datetime) -> Iterator[str]:
+        yield from _range(spec, value, lambda s: self.parse(spec, s))
+
+    def dump(self, spec: FieldSpec, value: Any) -> Any:
+        return None if value is None else dump_datetime(value)
+
+
+class Select(FieldType):
+    name = "select"
+    operators = frozenset({"eq", "ne", "in", "not_in"})
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        return String(64)
+
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        if value == "":
+            return None
+        allowed = spec.option_values()
+        if not isinstance(value, str) or value not in allowed:
+            raise Invalid(f"{value!r} is not an option; choose one of {', '.join(allowed)}")
+        return value
+
+
+class MultiSelect(FieldType):
+    name = "multiselect"
+    sortable = False
+    operators = frozenset({"contains", "in", "eq", "ne"})
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        return Json
+
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        if not isinstance(value, list):
+            raise Invalid(f"expected a list of options, got {_kind(value)}")
+        allowed = spec.option_values()
+        wrong = [v for v in value if not isinstance(v, str) or v not in allowed]
+        if wrong:
+            raise Invalid(f"{wrong[0]!r} is not an option; choose from {', '.join(allowed)}")
+        # Keep the options' own order, without repeats, so equal choices compare equal.
+        chosen = [v for v in allowed if v in value]
+        return chosen or None
+
+    def check(self, spec: FieldSpec, value: list[str]) -> Iterator[str]:
+        if (low := spec.get("min_items")) is not None and len(value) < low:
+            yield f"needs at least {low} choices"
+        if (high := spec.get("max_items")) is not None and len(value) > high:
+            yield f"allows at most {high} choices"
+
+    def is_empty(self, value: Any) -> bool:
+        return value is None or value == []
+
+
+FIELD_TYPES: dict[str, FieldType] = {
+    unit.name: unit
+    for unit in (
+        Text_(),
+        Textarea(),
+        Email(),
+        Phone(),
+        Url(),
+        Integer(),
+        Decimal_(),
+        Boolean_(),
+        Date_(),
+        DateTime_(),
+        Select(),
+        MultiSelect(),
+    )
+}
+
+
+def dump_datetime(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _range(spec: FieldSpec, value: Any, parse: Any = None) -> Iterator[str]:
+    low, high = spec.get("min"), spec.get("max")
+    if low is not None and value < (parse(low) if parse else low):
+        yield f"must be at least {low}"
+    if high is not None and value > (parse(high) if parse else high):
+        yield f"must be at most {high}"
+
+
+def _matches(pattern: str, value: str) -> bool:
+    try:
+        return regex.fullmatch(pattern, value, timeout=0.05) is not None
+    except TimeoutError:
+        return False
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float | Decimal):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__

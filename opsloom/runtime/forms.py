@@ -1,0 +1,316 @@
+"""The form compiler: a published form document becomes a real table plus its codecs.
+
+Compiled forms are cached by (form id, version). Every request asks the
+database which version is published (one indexed read), so a publish made by
+any process is seen by every other on its next request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, tzinfo
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsloom.platform import tables
+from opsloom.platform.errors import FieldError, NotFound, ValidationFailed
+from opsloom.platform.types import BigId, UTCDateTime
+from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, FieldType, Invalid
+
+# System fields every record has, with the field type used to filter and sort them.
+SYSTEM_FIELDS: dict[str, str] = {
+    "id": "integer",
+    "version": "integer",
+    "status": "text",
+    "created_at": "datetime",
+    "created_by": "integer",
+    "updated_at": "datetime",
+    "updated_by": "integer",
+    "owner_id": "integer",
+    "department_id": "integer",
+}
+# Names no field key may take: the system fields and internal columns.
+RESERVED_KEYS = frozenset(SYSTEM_FIELDS) | {"deleted_at", "parent_id", "position"}
+RECORD_STATUSES = ("draft", "in_review", "approved", "rejected", "withdrawn")
+
+
+@dataclass(frozen=True)
+class CompiledForm:
+    app: str
+    key: str
+    form_id: int
+    version: int
+    document: Mapping[str, Any]
+    table: Table
+    fields: tuple[FieldSpec, ...]
+    by_key: Mapping[str, FieldSpec]
+    title_field: str | None
+
+    @property
+    def label(self) -> Any:
+        return self.document.get("label", self.key)
+
+    def spec(self, key: str) -> FieldSpec | None:
+        """A field or system field by key, or None."""
+        if key in self.by_key:
+            return self.by_key[key]
+        if key in SYSTEM_FIELDS:
+            return FieldSpec(id=key, key=key, type=SYSTEM_FIELDS[key], column=key, label=key)
+        return None
+
+    def column(self, spec: FieldSpec) -> Column[Any]:
+        return self.table.c[spec.column]
+
+    def parse_input(
+        self, payload: Any, *, partial: bool, zone: tzinfo = UTC, prefix: str = ""
+    ) -> dict[str, Any]:
+        """Validate a JSON object of field values; return parsed values by field key.
+
+        Every problem is collected, so the user fixes them all in one go.
+        """
+        if not isinstance(payload, dict):
+            raise ValidationFailed.of([FieldError(prefix or "$", "expected a JSON object")])
+        errors: list[FieldError] = []
+        values: dict[str, Any] = {}
+        for key, raw in payload.items():
+            path = f"{prefix}{key}"
+            spec = self.by_key.get(key)
+            if spec is None:
+                errors.append(FieldError(path, _unknown_field_message(self, key)))
+                continue
+            unit = FIELD_TYPES[spec.type]
+            try:
+                value = None if raw is None else unit.parse(spec, raw, zone)
+            except Invalid as problem:
+                errors.append(FieldError(path, str(problem)))
+                continue
+            if unit.is_empty(value):
+                value = None
+            else:
+                errors.extend(FieldError(path, message) for message in unit.check(spec, value))
+            values[key] = value
+        for spec in self.fields:
+            if not spec.required:
+                continue
+            missing = values.get(spec.key) is None if (spec.key in values or not partial) else False
+            if missing:
+                errors.append(FieldError(f"{prefix}{spec.key}", "is required"))
+        if errors:
+            raise ValidationFailed.of(errors)
+        return values
+
+    def defaults(self, zone: tzinfo = UTC) -> dict[str, Any]:
+        return {
+            spec.key: FIELD_TYPES[spec.type].parse(spec, spec.raw["default"], zone)
+            for spec in self.fields
+            if spec.raw.get("default") is not None
+        }
+
+    def dump_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """A database row -> the record's JSON object."""
+        record: dict[str, Any] = {
+            "id": row["id"],
+            "version": row["version"],
+            "status": row["status"],
+        }
+        for spec in self.fields:
+            record[spec.key] = FIELD_TYPES[spec.type].dump(spec, row[spec.column])
+        for name in ("created_at", "updated_at"):
+            record[name] = _dump_datetime(row[name])
+        for name in ("created_by", "updated_by", "owner_id", "department_id"):
+            record[name] = row[name]
+        return record
+
+    def dump_value(self, key: str, value: Any) -> Any:
+        spec = self.spec(key)
+        assert spec is not None
+        return FIELD_TYPES[spec.type].dump(spec, value)
+
+    def unit(self, spec: FieldSpec) -> FieldType:
+        return FIELD_TYPES[spec.type]
+
+
+def _unknown_field_message(form: CompiledForm, key: str) -> str:
+    if key in SYSTEM_FIELDS or key == "deleted_at":
+        return f"'{key}' is set by the system; leave it out"
+    known = ", ".join(s.key for s in form.fields)
+    return f"'{key}' is not a field of {form.key}; its fields are: {known}"
+
+
+def _dump_datetime(value: Any) -> Any:
+    from opsloom.runtime.field_types import dump_datetime
+
+    return None if value is None else dump_datetime(value)
+
+
+def table_name_for(app: str, form: str) -> str:
+    """Readable physical names (`procurement__purchase_request`) that fit in 63 characters."""
+    name = f"{app}__{form}"
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name[:54]}_{digest}"
+
+
+def initial_storage(app: str, document: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a form's data lives: its table, and the column of every field by field id."""
+    return {
+        "table": table_name_for(app, document["key"]),
+        "columns": {f["id"]: f["key"] for f in document["fields"]},
+    }
+
+
+def compile_form(
+    app: str,
+    document: Mapping[str, Any],
+    *,
+    form_id: int,
+    version: int,
+    storage: Mapping[str, Any],
+) -> CompiledForm:
+    columns_by_id: Mapping[str, str] = storage["columns"]
+    specs = tuple(
+        FieldSpec(
+            id=f["id"],
+            key=f["key"],
+            type=f["type"],
+            column=columns_by_id.get(f["id"], f["key"]),
+            label=f.get("label", f["key"]),
+            required=bool(f.get("required")),
+            unique=bool(f.get("unique")),
+            raw=f,
+        )
+        for f in document["fields"]
+    )
+    name = storage["table"]
+    table = Table(name, MetaData(), *system_columns(), *_field_columns(specs))
+    _add_indexes(table, name, specs)
+    return CompiledForm(
+        app=app,
+        key=document["key"],
+        form_id=form_id,
+        version=version,
+        document=document,
+        table=table,
+        fields=specs,
+        by_key={s.key: s for s in specs},
+        title_field=document.get("title_field"),
+    )
+
+
+def system_columns() -> list[Column[Any]]:
+    return [
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("version", Integer, nullable=False, default=1),
+        Column("status", String(16), nullable=False, default="draft"),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("created_by", BigInteger, nullable=True),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Column("updated_by", BigInteger, nullable=True),
+        Column("owner_id", BigInteger, nullable=True),
+        Column("department_id", BigInteger, nullable=True),
+        Column("deleted_at", UTCDateTime, nullable=True),
+    ]
+
+
+def _field_columns(specs: tuple[FieldSpec, ...]) -> list[Column[Any]]:
+    return [
+        Column(spec.column, FIELD_TYPES[spec.type].column_type(spec), nullable=True)
+        for spec in specs
+    ]
+
+
+def _add_indexes(table: Table, name: str, specs: tuple[FieldSpec, ...]) -> None:
+    live = table.c.deleted_at.is_(None)
+    for column in ("created_at", "updated_at", "owner_id", "department_id", "status"):
+        Index(_index_name(name, column), table.c[column])
+    for spec in specs:
+        if spec.unique:
+            # Unique among live records: a deleted record does not block its value.
+            Index(
+                _index_name(name, spec.column, "uq"),
+                table.c[spec.column],
+                unique=True,
+                sqlite_where=live,
+                postgresql_where=live,
+            )
+        elif spec.raw.get("index"):
+            Index(_index_name(name, spec.column), table.c[spec.column])
+
+
+def _index_name(table: str, column: str, kind: str = "ix") -> str:
+    name = f"{kind}_{table}_{column}"
+    if len(name) <= 63:
+        return name
+    return f"{kind}_{hashlib.sha1(name.encode()).hexdigest()[:20]}"
+
+
+class FormRegistry:
+    """Compiled forms of this process, keyed by (form id, published version)."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[tuple[int, int], CompiledForm] = {}
+
+    async def get(self, session: AsyncSession, app: str, form: str) -> CompiledForm:
+        d = tables.definitions
+        row = (
+            await session.execute(
+                select(d.c.id, d.c.published_version, d.c.storage).where(
+                    d.c.app_key == app, d.c.kind == "form", d.c.key == form
+                )
+            )
+        ).first()
+        if row is None or row.published_version is None:
+            await self._explain_missing(session, app, form, row is not None)
+        cached = self._compiled.get((row.id, row.published_version))
+        if cached is not None:
+            return cached
+        v = tables.definition_versions
+        document = (
+            await session.execute(
+                select(v.c.document).where(
+                    v.c.definition_id == row.id, v.c.version == row.published_version
+                )
+            )
+        ).scalar_one()
+        compiled = compile_form(
+            app, document, form_id=row.id, version=row.published_version, storage=row.storage
+        )
+        self._compiled[(row.id, row.published_version)] = compiled
+        return compiled
+
+    async def _explain_missing(
+        self, session: AsyncSession, app: str, form: str, has_draft: bool
+    ) -> None:
+        if has_draft:
+            raise NotFound(f"Form '{form}' of app '{app}' has a draft but is not published yet")
+        app_exists = (
+            await session.execute(select(tables.apps.c.key).where(tables.apps.c.key == app))
+        ).first()
+        if app_exists is None:
+            raise NotFound(f"There is no app '{app}'")
+        raise NotFound(f"App '{app}' has no form '{form}'")
+
+
+async def published_forms(session: AsyncSession, app: str) -> list[tuple[str, dict[str, Any]]]:
+    d, v = tables.definitions, tables.definition_versions
+    rows = await session.execute(
+        select(d.c.key, v.c.document)
+        .join(v, (v.c.definition_id == d.c.id) & (v.c.version == d.c.published_version))
+        .where(d.c.app_key == app, d.c.kind == "form")
+        .order_by(d.c.id)
+    )
+    return [(r.key, dict(r.document)) for r in rows]

@@ -1,0 +1,149 @@
+"""List queries: sort keys, keyset cursors and counts that stay fast on big tables."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, false, or_
+from sqlalchemy.sql.elements import ColumnElement
+
+from opsloom.platform.errors import BadRequest, FieldError
+from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, Invalid
+from opsloom.runtime.forms import CompiledForm
+
+MAX_SORT_KEYS = 5
+MAX_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class SortKey:
+    spec: FieldSpec
+    descending: bool
+
+    @property
+    def text(self) -> str:
+        return ("-" if self.descending else "") + self.spec.key
+
+
+def parse_sort(text: str | None, form: CompiledForm) -> tuple[SortKey, ...]:
+    """`-amount,title` -> sort keys, always ending with `id` so the order is total."""
+    keys: list[SortKey] = []
+    for part in (text or "-id").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        descending = part.startswith("-")
+        key = part.lstrip("-+")
+        spec = form.spec(key)
+        if spec is None:
+            raise BadRequest(
+                f"Cannot sort by '{key}': {form.key} has no such field",
+                [FieldError("sort", f"'{key}' is not a field; sort by a field key, '-' for descending")],
+            )
+        if not FIELD_TYPES[spec.type].sortable:
+            raise BadRequest(
+                f"Cannot sort by '{key}'",
+                [FieldError("sort", f"{spec.type} fields cannot be sorted")],
+            )
+        if any(k.spec.key == key for k in keys):
+            continue
+        keys.append(SortKey(spec, descending))
+    if len(keys) > MAX_SORT_KEYS:
+        raise BadRequest("Too many sort keys", [FieldError("sort", f"at most {MAX_SORT_KEYS}")])
+    if not any(k.spec.key == "id" for k in keys):
+        keys.append(SortKey(form.spec("id"), keys[-1].descending if keys else True))  # type: ignore[arg-type]
+    return tuple(keys)
+
+
+def order_by(keys: tuple[SortKey, ...], form: CompiledForm) -> list[Any]:
+    # Empty values sort last ascending and first descending on both databases.
+    return [
+        form.column(k.spec).desc().nulls_first() if k.descending else form.column(k.spec).asc().nulls_last()
+        for k in keys
+    ]
+
+
+def _signature(keys: tuple[SortKey, ...], filter_text: str | None) -> str:
+    raw = ",".join(k.text for k in keys) + "|" + (filter_text or "")
+    return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+
+def encode_cursor(
+    keys: tuple[SortKey, ...], row: Any, form: CompiledForm, filter_text: str | None
+) -> str:
+    values = [form.dump_value(k.spec.key, row[k.spec.column]) for k in keys]
+    payload = json.dumps({"v": values, "s": _signature(keys, filter_text)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(
+    cursor: str, keys: tuple[SortKey, ...], filter_text: str | None
+) -> list[Any]:
+    wrong = BadRequest(
+        "The cursor is not valid for this list",
+        [FieldError("cursor", "pass the next_cursor of the previous page, with the same filter and sort")],
+    )
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        values = payload["v"]
+        signature = payload["s"]
+    except (ValueError, KeyError, TypeError):
+        raise wrong from None
+    if signature != _signature(keys, filter_text) or not isinstance(values, list) or len(
+        values
+    ) != len(keys):
+        raise wrong
+    parsed = []
+    for key, value in zip(keys, values, strict=True):
+        if value is None:
+            parsed.append(None)
+            continue
+        try:
+            parsed.append(FIELD_TYPES[key.spec.type].parse(key.spec, value))
+        except Invalid:
+            raise wrong from None
+    return parsed
+
+
+def after_cursor(
+    keys: tuple[SortKey, ...], values: list[Any], form: CompiledForm
+) -> ColumnElement[bool]:
+    """Rows strictly after `values` in the order of `keys` (empty values count as largest)."""
+    clauses = []
+    for i, key in enumerate(keys):
+        ties = [_same(form.column(k.spec), v) for k, v in zip(keys[:i], values[:i], strict=True)]
+        clauses.append(and_(*ties, _beyond(form.column(key.spec), values[i], key.descending)))
+    return or_(*clauses)
+
+
+def _same(column: Any, value: Any) -> Any:
+    return column.is_(None) if value is None else column == value
+
+
+def _beyond(column: Any, value: Any, descending: bool) -> Any:
+    if descending:  # empty first, then large to small
+        return column.is_not(None) if value is None else column < value
+    if value is None:  # ascending: small to large, then empty
+        return false()
+    return or_(column > value, column.is_(None))
+
+
+def parse_limit(raw: str | None) -> int:
+    if raw is None:
+        return 50
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(
+            "The limit is out of range",
+            [FieldError("limit", f"use a whole number from 1 to {MAX_LIMIT}")],
+        )
+    return limit
+

@@ -1,0 +1,469 @@
+"""Records of a published form: create, read, update, delete, restore, list, history.
+
+Every write runs in the caller's transaction and appends field-level history
+in the same transaction, so a record and its history never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Text, cast, column, exists, func, insert, literal, select, table, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsloom.platform import tables
+from opsloom.platform.context import RequestContext
+from opsloom.platform.errors import (
+    BadRequest,
+    Conflict,
+    FieldError,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
+from opsloom.runtime.conditions import EvalContext, ascii_lower, fold, parse_condition, to_sql
+from opsloom.runtime.field_types import dump_datetime
+from opsloom.runtime.forms import CompiledForm
+from opsloom.runtime.listing import (
+    after_cursor,
+    decode_cursor,
+    encode_cursor,
+    order_by,
+    parse_limit,
+    parse_sort,
+)
+
+MAX_BULK = 1000
+
+
+def eval_context(ctx: RequestContext) -> EvalContext:
+    p = ctx.principal
+    user = {"id": p.user_id, "department_id": p.department_id, "email": p.email}
+    return EvalContext(now=ctx.now, zone=ctx.zone, user=user)
+
+
+# ------------------------------------------------------------------ create
+
+
+async def create_record(
+    session: AsyncSession, form: CompiledForm, ctx: RequestContext, payload: Any
+) -> dict[str, Any]:
+    values = form.parse_input(_with_defaults(form, payload, ctx), partial=False, zone=ctx.zone)
+    (record,) = await _insert(session, form, ctx, [values], paths=[""])
+    return record
+
+
+async def create_records(
+    session: AsyncSession, form: CompiledForm, ctx: RequestContext, payloads: Any
+) -> list[dict[str, Any]]:
+    """All or nothing: every record is validated before any is written."""
+    if not isinstance(payloads, list) or not payloads:
+        raise BadRequest(
+            "Send the records to create as a non-empty list",
+            [FieldError("records", 'expected {"records": [{...}, ...]}')],
+        )
+    if len(payloads) > MAX_BULK:
+        raise BadRequest(
+            f"Too many records in one request ({len(payloads)})",
+            [FieldError("records", f"send at most {MAX_BULK} records per request")],
+        )
+    errors: list[FieldError] = []
+    rows: list[dict[str, Any]] = []
+    for i, payload in enumerate(payloads):
+        try:
+            rows.append(
+                form.parse_input(
+                    _with_defaults(form, payload, ctx),
+                    partial=False,
+                    zone=ctx.zone,
+                    prefix=f"records[{i}].",
+                )
+            )
+        except ValidationFailed as failed:
+            errors.extend(failed.errors)
+    if errors:
+        raise ValidationFailed.of(errors)
+    return await _insert(session, form, ctx, rows, paths=[f"records[{i}]." for i in range(len(rows))])
+
+
+def _with_defaults(form: CompiledForm, payload: Any, ctx: RequestContext) -> Any:
+    if not isinstance(payload, dict):
+        return payload
+    defaults = {
+        spec.key: spec.raw["default"]
+        for spec in form.fields
+        if spec.raw.get("default") is not None and spec.key not in payload
+    }
+    return {**defaults, **payload}
+
+
+async def _insert(
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    rows: list[dict[str, Any]],
+    paths: list[str],
+) -> list[dict[str, Any]]:
+    await _check_unique(session, form, rows, paths)
+    actor = ctx.principal.user_id
+    system = {
+        "version": 1,
+        "status": "draft",
+        "created_at": ctx.now,
+        "created_by": actor,
+        "updated_at": ctx.now,
+        "updated_by": actor,
+        "owner_id": actor,
+        "department_id": ctx.principal.department_id,
+    }
+    table = form.table
+    params = [{**system, **{s.column: values.get(s.key) for s in form.fields}} for values in rows]
+    statement = insert(table).returning(*table.c, sort_by_parameter_order=True)
+    try:
+        result = await session.execute(statement, params)
+    except IntegrityError as error:
+        raise _conflict(form, error) from None
+    created = result.mappings().all()
+    records = [form.dump_row(row) for row in created]
+    await _append_history(
+        session,
+        form,
+        ctx,
+        [
+            (
+                record["id"],
+                1,
+                "create",
+                {k: {"before": None, "after": record[k]} for k, v in values.items() if v is not None},
+            )
+            for record, values in zip(records, rows, strict=True)
+        ],
+    )
+    return records
+
+
+# -------------------------------------------------------------------- read
+
+
+def _live(form: CompiledForm) -> Any:
+    return form.table.c.deleted_at.is_(None)
+
+
+async def _load(
+    session: AsyncSession, form: CompiledForm, record_id: int, *, deleted: bool = False, lock: bool = False
+) -> Mapping[str, Any]:
+    t = form.table
+    statement = select(t).where(t.c.id == record_id)
+    statement = statement.where(t.c.deleted_at.is_not(None) if deleted else _live(form))
+    if lock:
+        statement = statement.with_for_update()
+    row = (await session.execute(statement)).mappings().first()
+    if row is None:
+        state = "deleted " if deleted else ""
+        raise NotFound(f"{form.key} has no {state}record {record_id}")
+    return row
+
+
+async def get_record(
+    session: AsyncSession, form: CompiledForm, ctx: RequestContext, record_id: int
+) -> dict[str, Any]:
+    return form.dump_row(await _load(session, form, record_id))
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    filter: str | None = None
+    sort: str | None = None
+    limit: str | None = None
+    cursor: str | None = None
+    q: str | None = None
+    count: str | None = None
+
+
+async def list_records(
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    request: ListRequest,
+    *,
+    exact_count_limit: int = 10_000,
+) -> dict[str, Any]:
+    t = form.table
+    where = [_live(form)]
+    if request.filter:
+        try:
+            document = json.loads(request.filter)
+        except ValueError:
+            raise BadRequest(
+                "The filter is not valid JSON",
+                [FieldError("filter", 'send a condition such as {"field": "amount", "op": "gt", "value": 10}')],
+            ) from None
+        where.append(to_sql(parse_condition(document, form), form, eval_context(ctx)))
+    if request.q:
+        if not form.title_field:
+            raise BadRequest("This form has no title field to search", [FieldError("q", "remove q")])
+        title = form.column(form.by_key[form.title_field])
+        where.append(ascii_lower(title).contains(fold(request.q), autoescape=True))
+    keys = parse_sort(request.sort, form)
+    limit = parse_limit(request.limit)
+    page = select(t).where(*where)
+    if request.cursor:
+        page = page.where(after_cursor(keys, decode_cursor(request.cursor, keys, request.filter), form))
+    page = page.order_by(*order_by(keys, form)).limit(limit + 1)
+    rows = (await session.execute(page)).mappings().all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(keys, rows[-1], form, request.filter)
+    answer: dict[str, Any] = {"items": [form.dump_row(r) for r in rows], "next_cursor": next_cursor}
+    if request.count != "none":
+        cap = None if request.count == "exact" else exact_count_limit
+        answer["total"], answer["total_exact"] = await _count(session, form, where, cap)
+    return answer
+
+
+async def _count(
+    session: AsyncSession, form: CompiledForm, where: Sequence[Any], cap: int | None
+) -> tuple[int, bool]:
+    """Exact up to `cap` rows; beyond it an estimate, so huge tables stay fast."""
+    t = form.table
+    if cap is None:
+        return (await session.execute(select(func.count()).select_from(t).where(*where))).scalar_one(), True
+    bounded = select(t.c.id).where(*where).limit(cap + 1).subquery()
+    n = (await session.execute(select(func.count()).select_from(bounded))).scalar_one()
+    if n <= cap:
+        return n, True
+    if session.bind.dialect.name == "postgresql" and len(where) == 1:
+        estimate = (
+            await session.execute(
+                select(func.greatest(cast(func.coalesce(_reltuples(t.name), 0), BigInteger()), cap))
+            )
+        ).scalar_one()
+        return int(estimate), False
+    return cap, False
+
+
+def _reltuples(name: str) -> Any:
+    """PostgreSQL's own estimate of a table's rows, kept by ANALYZE and autovacuum."""
+    pg_class = table("pg_class", column("reltuples"), column("oid"))
+    return (
+        select(pg_class.c.reltuples)
+        .where(pg_class.c.oid == func.to_regclass(cast(literal(name), Text())))
+        .scalar_subquery()
+    )
+
+
+# ------------------------------------------------------------------ update
+
+
+async def update_record(
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    record_id: int,
+    payload: Any,
+    expected_version: int | None,
+) -> dict[str, Any]:
+    values = form.parse_input(payload, partial=True, zone=ctx.zone)
+    current = await _load(session, form, record_id, lock=True)
+    _check_version(form, current, expected_version)
+    before = form.dump_row(current)
+    changed = {
+        key: value
+        for key, value in values.items()
+        if value != current[form.by_key[key].column]
+    }
+    if not changed:
+        return before
+    await _check_unique(session, form, [changed], [""], exclude_id=record_id)
+    t = form.table
+    statement = (
+        update(t)
+        .where(t.c.id == record_id, t.c.version == current["version"], _live(form))
+        .values(
+            **_columns(form, changed),
+            version=current["version"] + 1,
+            updated_at=ctx.now,
+            updated_by=ctx.principal.user_id,
+        )
+        .returning(*t.c)
+    )
+    try:
+        row = (await session.execute(statement)).mappings().first()
+    except IntegrityError as error:
+        raise _conflict(form, error) from None
+    if row is None:  # a concurrent writer got there first
+        raise PreconditionFailed(
+            f"Record {record_id} was changed by someone else; reload it and apply your change again"
+        )
+    after = form.dump_row(row)
+    diff = {key: {"before": before[key], "after": after[key]} for key in changed}
+    await _append_history(session, form, ctx, [(record_id, row["version"], "update", diff)])
+    return after
+
+
+def _check_version(form: CompiledForm, row: Mapping[str, Any], expected: int | None) -> None:
+    if expected is not None and row["version"] != expected:
+        raise PreconditionFailed(
+            f"Record {row['id']} is at version {row['version']}, not {expected}: someone changed it "
+            "after you read it. Reload it and apply your change again.",
+            extra={"current_version": row["version"]},
+        )
+
+
+# ---------------------------------------------------------- delete/restore
+
+
+async def delete_record(
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    record_id: int,
+    expected_version: int | None,
+) -> None:
+    current = await _load(session, form, record_id, lock=True)
+    _check_version(form, current, expected_version)
+    await _set_deleted(session, form, ctx, current, ctx.now, "delete")
+
+
+async def restore_record(
+    session: AsyncSession, form: CompiledForm, ctx: RequestContext, record_id: int
+) -> dict[str, Any]:
+    current = await _load(session, form, record_id, deleted=True, lock=True)
+    live_values = {s.key: current[s.column] for s in form.fields if s.unique}
+    await _check_unique(session, form, [live_values], [""], exclude_id=record_id)
+    row = await _set_deleted(session, form, ctx, current, None, "restore")
+    return form.dump_row(row)
+
+
+async def _set_deleted(
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    current: Mapping[str, Any],
+    deleted_at: Any,
+    action: str,
+) -> Mapping[str, Any]:
+    t = form.table
+    version = current["version"] + 1
+    row = (
+        await session.execute(
+            update(t)
+            .where(t.c.id == current["id"], t.c.version == current["version"])
+            .values(deleted_at=deleted_at, version=version, updated_at=ctx.now, updated_by=ctx.principal.user_id)
+            .returning(*t.c)
+        )
+    ).mappings().first()
+    if row is None:
+        raise PreconditionFailed(f"Record {current['id']} was changed by someone else; try again")
+    await _append_history(session, form, ctx, [(current["id"], version, action, {})])
+    return row
+
+
+# ----------------------------------------------------------------- history
+
+
+async def record_history(
+    session: AsyncSession, form: CompiledForm, ctx: RequestContext, record_id: int
+) -> list[dict[str, Any]]:
+    t = form.table
+    known = (await session.execute(select(exists().where(t.c.id == record_id)))).scalar()
+    if not known:
+        raise NotFound(f"{form.key} has no record {record_id}")
+    h = tables.record_history
+    rows = await session.execute(
+        select(h).where(h.c.form_id == form.form_id, h.c.record_id == record_id).order_by(h.c.id)
+    )
+    return [
+        {
+            "version": r.record_version,
+            "action": r.action,
+            "actor_id": r.actor_id,
+            "at": dump_datetime(r.at),
+            "changes": r.changes,
+        }
+        for r in rows
+    ]
+
+
+async def _append_history(
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    entries: list[tuple[int, int, str, dict[str, Any]]],
+) -> None:
+    await session.execute(
+        insert(tables.record_history),
+        [
+            {
+                "form_id": form.form_id,
+                "record_id": record_id,
+                "record_version": version,
+                "action": action,
+                "actor_id": ctx.principal.user_id,
+                "at": ctx.now,
+                "changes": changes,
+            }
+            for record_id, version, action, changes in entries
+        ],
+    )
+
+
+# ------------------------------------------------------------------ shared
+
+
+def _columns(form: CompiledForm, values: Mapping[str, Any]) -> dict[str, Any]:
+    return {form.by_key[key].column: value for key, value in values.items()}
+
+
+async def _check_unique(
+    session: AsyncSession,
+    form: CompiledForm,
+    rows: list[dict[str, Any]],
+    paths: list[str],
+    exclude_id: int | None = None,
+) -> None:
+    """Name the field and the record that already holds a unique value."""
+    errors: list[FieldError] = []
+    t = form.table
+    for spec in form.fields:
+        if not spec.unique:
+            continue
+        seen: dict[Any, str] = {}
+        for values, path in zip(rows, paths, strict=True):
+            value = values.get(spec.key)
+            if value is None:
+                continue
+            if value in seen:
+                errors.append(FieldError(f"{path}{spec.key}", f"repeats the value of {seen[value]}{spec.key}"))
+                continue
+            seen[value] = path
+            column = form.column(spec)
+            query = select(t.c.id).where(column == value, _live(form))
+            if exclude_id is not None:
+                query = query.where(t.c.id != exclude_id)
+            holder = (await session.execute(query.limit(1))).scalar()
+            if holder is not None:
+                errors.append(
+                    FieldError(
+                        f"{path}{spec.key}",
+                        f"must be unique; record {holder} already has {form.dump_value(spec.key, value)!r}",
+                    )
+                )
+    if errors:
+        raise Conflict(errors[0].message if len(errors) == 1 else "Some values must be unique", errors)
+
+
+def _conflict(form: CompiledForm, error: IntegrityError) -> Conflict:
+    text = str(error.orig)
+    for spec in form.fields:
+        if spec.unique and spec.column in text:
+            return Conflict(
+                f"{spec.key} must be unique; another record took this value just now",
+                [FieldError(spec.key, "must be unique")],
+            )
+    return Conflict("The change conflicts with another record; reload and try again")

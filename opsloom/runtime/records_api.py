@@ -1,0 +1,139 @@
+"""The generic records API: one set of routes serves every published form."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsloom.platform.errors import BadRequest, FieldError
+from opsloom.platform.http import context_of, read_json, settings_of
+from opsloom.runtime import records
+from opsloom.runtime.forms import CompiledForm, FormRegistry
+
+router = APIRouter(prefix="/api/apps/{app}/forms/{form}/records", tags=["records"])
+
+RecordId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The record id")]
+IfMatch = Annotated[str | None, Header(description='The version you read, e.g. "3"')]
+
+
+async def _form(request: Request, session: AsyncSession, app: str, form: str) -> CompiledForm:
+    registry: FormRegistry = request.app.state.forms
+    return await registry.get(session, app, form)
+
+
+def _etag(record: dict[str, Any], response: Response) -> dict[str, Any]:
+    response.headers["ETag"] = f'"{record["version"]}"'
+    return record
+
+
+def parse_if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise BadRequest(
+            "If-Match must hold the record version you read",
+            [FieldError("If-Match", 'send the ETag of the record, e.g. "3"')],
+        )
+    return int(text)
+
+
+@router.post("", status_code=201, summary="Create a record")
+async def create(app: str, form: str, request: Request, response: Response) -> dict[str, Any]:
+    payload = await read_json(request)
+    async with request.app.state.db.session(write=True) as session:
+        compiled = await _form(request, session, app, form)
+        record = await records.create_record(session, compiled, context_of(request), payload)
+    response.headers["Location"] = f"{request.url.path}/{record['id']}"
+    return _etag(record, response)
+
+
+@router.post("/bulk", status_code=201, summary="Create many records, all or nothing")
+async def create_many(app: str, form: str, request: Request) -> dict[str, Any]:
+    payload = await read_json(request)
+    if not isinstance(payload, dict) or "records" not in payload:
+        raise BadRequest("Send {\"records\": [...]}", [FieldError("records", "is required")])
+    async with request.app.state.db.session(write=True) as session:
+        compiled = await _form(request, session, app, form)
+        items = await records.create_records(session, compiled, context_of(request), payload["records"])
+    return {"items": items}
+
+
+@router.get("", summary="List records")
+async def list_(
+    app: str,
+    form: str,
+    request: Request,
+    filter: Annotated[str | None, Query(description="A condition as JSON")] = None,
+    sort: Annotated[str | None, Query(description="Field keys, '-' for descending")] = None,
+    limit: Annotated[str | None, Query(description="Page size, 1 to 500")] = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    q: Annotated[str | None, Query(description="Search in the title field")] = None,
+    count: Annotated[str | None, Query(description="auto (default), exact or none")] = None,
+) -> dict[str, Any]:
+    if count not in (None, "auto", "exact", "none"):
+        raise BadRequest("Unknown count mode", [FieldError("count", "use auto, exact or none")])
+    query = records.ListRequest(filter=filter, sort=sort, limit=limit, cursor=cursor, q=q, count=count)
+    async with request.app.state.db.session() as session:
+        compiled = await _form(request, session, app, form)
+        return await records.list_records(
+            session,
+            compiled,
+            context_of(request),
+            query,
+            exact_count_limit=settings_of(request).exact_count_limit,
+        )
+
+
+@router.get("/{record_id}", summary="Read a record")
+async def read(app: str, form: str, record_id: RecordId, request: Request, response: Response) -> dict[str, Any]:
+    async with request.app.state.db.session() as session:
+        compiled = await _form(request, session, app, form)
+        record = await records.get_record(session, compiled, context_of(request), record_id)
+    return _etag(record, response)
+
+
+@router.patch("/{record_id}", summary="Change some fields of a record")
+async def patch(
+    app: str,
+    form: str,
+    record_id: RecordId,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    expected = parse_if_match(if_match)
+    payload = await read_json(request)
+    async with request.app.state.db.session(write=True) as session:
+        compiled = await _form(request, session, app, form)
+        record = await records.update_record(
+            session, compiled, context_of(request), record_id, payload, expected
+        )
+    return _etag(record, response)
+
+
+@router.delete("/{record_id}", status_code=204, summary="Delete a record (it can be restored)")
+async def delete(app: str, form: str, record_id: RecordId, request: Request, if_match: IfMatch = None) -> Response:
+    expected = parse_if_match(if_match)
+    async with request.app.state.db.session(write=True) as session:
+        compiled = await _form(request, session, app, form)
+        await records.delete_record(session, compiled, context_of(request), record_id, expected)
+    return Response(status_code=204)
+
+
+@router.post("/{record_id}/restore", summary="Restore a deleted record")
+async def restore(app: str, form: str, record_id: RecordId, request: Request, response: Response) -> dict[str, Any]:
+    async with request.app.state.db.session(write=True) as session:
+        compiled = await _form(request, session, app, form)
+        record = await records.restore_record(session, compiled, context_of(request), record_id)
+    return _etag(record, response)
+
+
+@router.get("/{record_id}/history", summary="Who changed what, when")
+async def history(app: str, form: str, record_id: RecordId, request: Request) -> dict[str, Any]:
+    async with request.app.state.db.session() as session:
+        compiled = await _form(request, session, app, form)
+        items = await records.record_history(session, compiled, context_of(request), record_id)
+    return {"items": items}
