@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 
 from opsloom.designer import definitions
-from opsloom.designer.publishing import form_problems, publish_form
+from opsloom.designer.migration_plan import diff_forms
+from opsloom.designer.publishing import form_problems, parse_resolutions, publish_form
+from opsloom.platform.errors import BadRequest, FieldError, ValidationFailed
 from opsloom.platform.http import context_of, read_json
 
 router = APIRouter(prefix="/api/design/apps", tags=["designer"])
@@ -21,8 +23,6 @@ async def put_app(app: Key, request: Request) -> dict[str, Any]:
     if isinstance(document, dict):
         document.setdefault("key", app)
     if isinstance(document, dict) and document["key"] != app:
-        from opsloom.platform.errors import FieldError, ValidationFailed
-
         raise ValidationFailed.of([FieldError("key", f"must be '{app}', as in the address")])
     async with request.app.state.db.session(write=True) as session:
         return await definitions.save_app(session, context_of(request), document)
@@ -38,7 +38,9 @@ async def get_app(app: Key, request: Request) -> dict[str, Any]:
 async def put_form(app: Key, form: Key, request: Request) -> dict[str, Any]:
     document = await read_json(request)
     async with request.app.state.db.session(write=True) as session:
-        saved = await definitions.save_draft(session, context_of(request), app, "form", form, document)
+        saved = await definitions.save_draft(
+            session, context_of(request), app, "form", form, document
+        )
     return _draft_view(saved)
 
 
@@ -53,9 +55,74 @@ async def get_form(app: Key, form: Key, request: Request) -> dict[str, Any]:
 async def publish(
     app: Key, form: Key, request: Request, dry_run: Annotated[bool, Query()] = False
 ) -> dict[str, Any]:
+    resolutions = parse_resolutions(await _optional_json(request))
     async with request.app.state.db.session(write=True) as session:
-        result = await publish_form(session, context_of(request), app, form, dry_run=dry_run)
+        result = await publish_form(
+            session, context_of(request), app, form, dry_run=dry_run, resolutions=resolutions
+        )
     return {"dry_run": dry_run, **result.as_json()}
+
+
+@router.post("/{app}/forms/{form}/rollback", summary="Publish an earlier version again")
+async def rollback(
+    app: Key, form: Key, request: Request, dry_run: Annotated[bool, Query()] = False
+) -> dict[str, Any]:
+    body = await read_json(request)
+    target = body.get("version") if isinstance(body, dict) else None
+    if isinstance(target, bool) or not isinstance(target, int):
+        raise BadRequest(
+            "Say which version to go back to", [FieldError("version", "expected a version number")]
+        )
+    resolutions = parse_resolutions({k: v for k, v in body.items() if k != "version"} or None)
+    context = context_of(request)
+    async with request.app.state.db.session(write=True) as session:
+        found = await definitions.load_definition(session, app, "form", form, lock=True)
+        document = await definitions.published_document(session, found, target)
+        if not dry_run:
+            await definitions.save_draft(session, context, app, "form", form, document)
+        result = await publish_form(
+            session, context, app, form, dry_run=dry_run, resolutions=resolutions, document=document
+        )
+    return {"dry_run": dry_run, "rolled_back_to": target, **result.as_json()}
+
+
+@router.get("/{app}/forms/{form}/diff", summary="Field-level differences between two versions")
+async def diff(
+    app: Key,
+    form: Key,
+    request: Request,
+    from_: Annotated[str, Query(alias="from", description="A version number")] = "",
+    to: Annotated[str, Query(description="A version number, or 'draft'")] = "draft",
+) -> dict[str, Any]:
+    async with request.app.state.db.session() as session:
+        found = await definitions.load_definition(session, app, "form", form)
+        before = await _version_or_draft(
+            session, found, from_ or str(found.published_version or ""), "from"
+        )
+        after = await _version_or_draft(session, found, to, "to")
+    archived = (found.storage or {}).get("archived")
+    changes = diff_forms(before, after, archived) if after is not None else []
+    return {
+        "from": from_ or found.published_version,
+        "to": to,
+        "changes": [c.as_json() for c in changes],
+    }
+
+
+async def _version_or_draft(session: Any, found: Any, which: str, name: str) -> Any:
+    if which == "draft":
+        return found.draft
+    if not which.isdigit():
+        raise BadRequest(
+            f"'{name}' must be a version number or 'draft'", [FieldError(name, "e.g. 2")]
+        )
+    return await definitions.published_document(session, found, int(which))
+
+
+async def _optional_json(request: Request) -> Any:
+    if not await request.body():
+        return None
+    return await read_json(request)
 
 
 @router.get("/{app}/forms/{form}/versions", summary="Published versions, newest first")
@@ -71,7 +138,10 @@ async def version(
 ) -> dict[str, Any]:
     async with request.app.state.db.session() as session:
         found = await definitions.load_definition(session, app, "form", form)
-        return {"version": version, "document": await definitions.published_document(session, found, version)}
+        return {
+            "version": version,
+            "document": await definitions.published_document(session, found, version),
+        }
 
 
 def _draft_view(d: definitions.Definition) -> dict[str, Any]:
@@ -81,4 +151,7 @@ def _draft_view(d: definitions.Definition) -> dict[str, Any]:
         "draft_revision": d.draft_revision,
         "published_version": d.published_version,
         "problems": [e.as_json() for e in form_problems(d.draft)] if d.draft is not None else [],
+        "archived_fields": [
+            entry["field"] for entry in ((d.storage or {}).get("archived") or {}).values()
+        ],
     }

@@ -31,10 +31,14 @@ def unique_keys_and_ids(document: Document) -> Iterator[FieldError]:
     seen_ids: dict[str, int] = {}
     for i, f in _fields(document):
         if f["key"] in seen_keys:
-            yield FieldError(f"fields[{i}].key", f"'{f['key']}' is already used by fields[{seen_keys[f['key']]}]")
+            yield FieldError(
+                f"fields[{i}].key", f"'{f['key']}' is already used by fields[{seen_keys[f['key']]}]"
+            )
         seen_keys.setdefault(f["key"], i)
         if f["id"] in seen_ids:
-            yield FieldError(f"fields[{i}].id", f"'{f['id']}' is already used by fields[{seen_ids[f['id']]}]")
+            yield FieldError(
+                f"fields[{i}].id", f"'{f['id']}' is already used by fields[{seen_ids[f['id']]}]"
+            )
         seen_ids.setdefault(f["id"], i)
 
 
@@ -42,9 +46,14 @@ def keys_are_not_reserved(document: Document) -> Iterator[FieldError]:
     for i, f in _fields(document):
         key = f["key"]
         if key in RESERVED_KEYS:
-            yield FieldError(f"fields[{i}].key", f"'{key}' is a system field of every record; pick another key")
+            yield FieldError(
+                f"fields[{i}].key", f"'{key}' is a system field of every record; pick another key"
+            )
         elif key in SQL_RESERVED:
-            yield FieldError(f"fields[{i}].key", f"'{key}' is a reserved word in SQL; pick another key, e.g. '{key}_value'")
+            yield FieldError(
+                f"fields[{i}].key",
+                f"'{key}' is a reserved word in SQL; pick another key, e.g. '{key}_value'",
+            )
 
 
 def title_field_exists(document: Document) -> Iterator[FieldError]:
@@ -55,7 +64,9 @@ def title_field_exists(document: Document) -> Iterator[FieldError]:
     if not match:
         yield FieldError("title_field", f"'{title}' is not the key of a field of this form")
     elif match[0]["type"] not in TITLE_TYPES:
-        yield FieldError("title_field", f"a {match[0]['type']} field cannot name records; use a text field")
+        yield FieldError(
+            "title_field", f"a {match[0]['type']} field cannot name records; use a text field"
+        )
 
 
 def options_are_distinct(document: Document) -> Iterator[FieldError]:
@@ -96,7 +107,9 @@ def patterns_compile(document: Document) -> Iterator[FieldError]:
             try:
                 regex.compile(f["pattern"])
             except regex.error as error:
-                yield FieldError(f"fields[{i}].pattern", f"is not a valid regular expression: {error}")
+                yield FieldError(
+                    f"fields[{i}].pattern", f"is not a valid regular expression: {error}"
+                )
 
 
 def defaults_fit(document: Document) -> Iterator[FieldError]:
@@ -120,7 +133,9 @@ def layout_refers_to_fields(document: Document) -> Iterator[FieldError]:
     for s, section in enumerate(document.get("layout", {}).get("sections", [])):
         for j, key in enumerate(section.get("fields", [])):
             if key not in keys:
-                yield FieldError(f"layout.sections[{s}].fields[{j}]", f"'{key}' is not a field of this form")
+                yield FieldError(
+                    f"layout.sections[{s}].fields[{j}]", f"'{key}' is not a field of this form"
+                )
 
 
 FORM_CHECKS: tuple[FormCheck, ...] = (
@@ -140,4 +155,6 @@ def check_form(document: Document) -> list[FieldError]:
 
 
 def _spec(f: Mapping[str, Any]) -> FieldSpec:
-    return FieldSpec(id=f["id"], key=f["key"], type=f["type"], column=f["key"], label=f["key"], raw=f)
+    return FieldSpec(
+        id=f["id"], key=f["key"], type=f["type"], column=f["key"], label=f["key"], raw=f
+    )

@@ -36,7 +36,9 @@ async def save_app(session: AsyncSession, ctx: RequestContext, document: Any) ->
     exists = (await session.execute(select(a.c.key).where(a.c.key == document["key"]))).first()
     if exists:
         await session.execute(
-            update(a).where(a.c.key == document["key"]).values(document=document, updated_at=ctx.now)
+            update(a)
+            .where(a.c.key == document["key"])
+            .values(document=document, updated_at=ctx.now)
         )
     else:
         await session.execute(
@@ -63,19 +65,30 @@ async def save_draft(
         raise ValidationFailed.of([FieldError("$", f"expected a {kind} document (a JSON object)")])
     if document.get("key", key) != key:
         raise ValidationFailed.of(
-            [FieldError("key", f"is '{document['key']}' but the address says '{key}'; make them the same")]
+            [
+                FieldError(
+                    "key",
+                    f"is '{document['key']}' but the address says '{key}'; make them the same",
+                )
+            ]
         )
     document = {**document, "key": key}
     d = tables.definitions
     current = await find_definition(session, app, kind, key, lock=True)
-    values = {"draft": document, "draft_updated_at": ctx.now, "draft_updated_by": ctx.principal.user_id}
+    values = {
+        "draft": document,
+        "draft_updated_at": ctx.now,
+        "draft_updated_by": ctx.principal.user_id,
+    }
     if current is None:
         await session.execute(
             insert(d).values(app_key=app, kind=kind, key=key, draft_revision=1, **values)
         )
     else:
         await session.execute(
-            update(d).where(d.c.id == current.id).values(draft_revision=current.draft_revision + 1, **values)
+            update(d)
+            .where(d.c.id == current.id)
+            .values(draft_revision=current.draft_revision + 1, **values)
         )
     saved = await find_definition(session, app, kind, key)
     assert saved is not None
@@ -114,7 +127,9 @@ async def load_definition(
     return found
 
 
-async def published_document(session: AsyncSession, definition: Definition, version: int) -> dict[str, Any]:
+async def published_document(
+    session: AsyncSession, definition: Definition, version: int
+) -> dict[str, Any]:
     v = tables.definition_versions
     row = (
         await session.execute(

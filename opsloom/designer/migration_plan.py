@@ -1,7 +1,20 @@
-"""The migration planner: (published definition, new definition) -> a plan. Pure.
+"""The migration planner: (published form, new form, facts about the data) -> a plan. Pure.
 
-A plan is a list of steps, each with words a business user understands and
-the data a machine needs to apply it.
+Nothing a user saved may be lost by a publish, so every change of a form is
+one of a few kinds of step, each safe on its own:
+
+- a new field adds a column (no table rewrite on PostgreSQL);
+- a renamed key renames the column (the field `id` is the identity);
+- a removed field archives its column: renamed aside, hidden, restorable;
+- a field that comes back (same `id`) gets its archived column back;
+- a change of type or shape (precision, scale, length, options) converts the
+  values; values that would not fit block the publish unless the request says
+  what to do with them (`set_empty`, or `set_value` with a value);
+- a field that becomes required is blocked by empty values unless a
+  `fill_empty` value is given; one that becomes unique is blocked by duplicates.
+
+The shell (`migration_apply`) gathers the facts the planner asks for and
+applies the steps in one transaction.
 """
 
 from __future__ import annotations
@@ -10,7 +23,158 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from opsloom.platform.errors import Conflict, FieldError
+from opsloom.platform.errors import FieldError
+
+TEXT_TYPES = frozenset({"text", "textarea", "email", "phone", "url"})
+OPTION_TYPES = frozenset({"select", "multiselect"})
+SAMPLE = 20  # offending ids and values shown per field
+
+Doc = Mapping[str, Any]
+
+
+# ------------------------------------------------------------------ diff
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One difference between two versions of a form, for people and for the planner."""
+
+    kind: str  # added, removed, restored, renamed, retyped, reshaped, options_removed,
+    # options_added, required_added, required_removed, unique_added, unique_removed,
+    # rules_changed, label_changed
+    field_id: str
+    key: str
+    before: Any = None
+    after: Any = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "change": self.kind,
+            "field_id": self.field_id,
+            "key": self.key,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+def column_shape(f: Doc) -> tuple[Any, ...]:
+    """What the column depends on: a change here rewrites the values."""
+    kind = f["type"]
+    if kind == "decimal":
+        return (kind, f.get("precision", 18), f.get("scale", 2))
+    if kind == "text":
+        return (kind, f.get("max_length", 255))
+    if kind in ("email", "phone", "url"):
+        return (kind, f.get("max_length"))
+    return (kind,)
+
+
+_RULES = ("min", "max", "min_length", "pattern", "default", "min_items", "max_items", "index")
+
+
+def diff_forms(
+    old: Doc | None, new: Doc, archived: Mapping[str, Any] | None = None
+) -> list[FieldChange]:
+    """Field-level differences from `old` to `new` (either may be a first version)."""
+    old_fields = {f["id"]: f for f in (old or {}).get("fields", [])}
+    new_fields = {f["id"]: f for f in new.get("fields", [])}
+    archived = archived or {}
+    changes: list[FieldChange] = []
+    for fid, f in new_fields.items():
+        before = old_fields.get(fid)
+        if before is None:
+            kind = "restored" if fid in archived else "added"
+            changes.append(FieldChange(kind, fid, f["key"], None, f["type"]))
+            before = archived.get(fid, {}).get("field")
+            if before is None:
+                continue
+        changes.extend(_field_changes(before, f))
+    for fid, f in old_fields.items():
+        if fid not in new_fields:
+            changes.append(FieldChange("removed", fid, f["key"], f["type"], None))
+    return changes
+
+
+def _field_changes(a: Doc, b: Doc) -> list[FieldChange]:
+    fid, key = b["id"], b["key"]
+    out: list[FieldChange] = []
+    if a["key"] != b["key"]:
+        out.append(FieldChange("renamed", fid, key, a["key"], b["key"]))
+    if a["type"] != b["type"]:
+        out.append(FieldChange("retyped", fid, key, a["type"], b["type"]))
+    elif column_shape(a) != column_shape(b):
+        out.append(
+            FieldChange("reshaped", fid, key, list(column_shape(a)[1:]), list(column_shape(b)[1:]))
+        )
+    if a["type"] in OPTION_TYPES and b["type"] in OPTION_TYPES:
+        before = [o["value"] for o in a.get("options", [])]
+        after = [o["value"] for o in b.get("options", [])]
+        if removed := [v for v in before if v not in after]:
+            out.append(FieldChange("options_removed", fid, key, removed, None))
+        if added := [v for v in after if v not in before]:
+            out.append(FieldChange("options_added", fid, key, None, added))
+    for flag in ("required", "unique"):
+        if bool(a.get(flag)) != bool(b.get(flag)):
+            kind = f"{flag}_added" if b.get(flag) else f"{flag}_removed"
+            out.append(FieldChange(kind, fid, key, bool(a.get(flag)), bool(b.get(flag))))
+    rules_before = {r: a.get(r) for r in _RULES if a.get(r) is not None}
+    rules_after = {r: b.get(r) for r in _RULES if b.get(r) is not None}
+    if "max_length" in a or "max_length" in b:
+        if a.get("max_length") != b.get("max_length") and a["type"] == "textarea":
+            rules_before["max_length"], rules_after["max_length"] = (
+                a.get("max_length"),
+                b.get("max_length"),
+            )
+    if rules_before != rules_after:
+        out.append(FieldChange("rules_changed", fid, key, rules_before, rules_after))
+    if a.get("label") != b.get("label"):
+        out.append(FieldChange("label_changed", fid, key, a.get("label"), b.get("label")))
+    return out
+
+
+# ----------------------------------------------------------- facts, plan
+
+
+@dataclass(frozen=True)
+class BadValue:
+    record_id: int
+    value: Any
+    reason: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.record_id, "value": self.value, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the data says about a planned change, gathered by the shell."""
+
+    # field id -> values that would not fit the new field (a sample) and how many in all
+    invalid: Mapping[str, tuple[BadValue, ...]] = field(default_factory=dict)
+    invalid_count: Mapping[str, int] = field(default_factory=dict)
+    # field id -> ids of records with no value / sharing a value (a sample) and how many
+    empty: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    empty_count: Mapping[str, int] = field(default_factory=dict)
+    duplicates: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    duplicate_count: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What the person publishing chose for the values of one field."""
+
+    on_invalid: str = "refuse"  # refuse | set_empty | set_value
+    value: Any = None
+    fill_empty: Any = None
+
+
+@dataclass(frozen=True)
+class FactsNeeded:
+    convert: tuple[
+        str, ...
+    ]  # field ids whose existing values must be checked against the new field
+    empty: tuple[str, ...]  # field ids newly required
+    duplicates: tuple[str, ...]  # field ids newly unique (or restored unique)
 
 
 @dataclass(frozen=True)
@@ -24,45 +188,273 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Blocker:
+    key: str
+    message: str
+    fix: str
+    records: tuple[Any, ...] = ()
+    count: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "field": self.key,
+            "message": self.message,
+            "how_to_fix": self.fix,
+            "records": [r.as_json() if isinstance(r, BadValue) else r for r in self.records],
+            "count": self.count,
+        }
+
+    def as_error(self) -> FieldError:
+        return FieldError(f"fields.{self.key}", f"{self.message} {self.fix}")
+
+
+@dataclass(frozen=True)
 class Plan:
     steps: tuple[Step, ...]
+    changes: tuple[FieldChange, ...] = ()
+    blockers: tuple[Blocker, ...] = ()
+    storage: Mapping[str, Any] = field(default_factory=dict)
+    document_changed: bool = True
 
     @property
     def changes_anything(self) -> bool:
-        return bool(self.steps)
+        return bool(self.steps) or self.document_changed
 
     def as_json(self) -> dict[str, Any]:
         return {
             "summary": [s.description for s in self.steps],
             "steps": [s.as_json() for s in self.steps],
+            "changes": [c.as_json() for c in self.changes],
+            "blockers": [b.as_json() for b in self.blockers],
+            "can_apply": not self.blockers,
         }
 
 
-def _label(value: Any) -> str:
+def label_text(value: Any) -> str:
     if isinstance(value, Mapping):
         return str(value.get("en") or next(iter(value.values())))
     return str(value)
 
 
-def plan_migration(
-    old: Mapping[str, Any] | None, new: Mapping[str, Any], storage: Mapping[str, Any]
-) -> Plan:
+def archive_column_name(field_id: str) -> str:
+    safe = "".join(c if c.isalnum() else "_" for c in field_id.lower())
+    return f"_archived_{safe}"[:63]
+
+
+def facts_needed(old: Doc | None, new: Doc, storage: Mapping[str, Any]) -> FactsNeeded:
     if old is None:
-        fields = ", ".join(_label(f.get("label", f["key"])) for f in new["fields"])
-        return Plan(
-            (
+        return FactsNeeded((), (), ())
+    convert, empty, duplicates = [], [], []
+    for change in diff_forms(old, new, storage.get("archived")):
+        if change.kind in ("retyped", "reshaped", "options_removed"):
+            convert.append(change.field_id)
+        elif change.kind == "required_added":
+            empty.append(change.field_id)
+        elif change.kind == "unique_added":
+            duplicates.append(change.field_id)
+        elif change.kind == "restored":
+            f = next(f for f in new["fields"] if f["id"] == change.field_id)
+            if f.get("required"):
+                empty.append(change.field_id)
+            if f.get("unique"):
+                duplicates.append(change.field_id)
+    return FactsNeeded(
+        tuple(dict.fromkeys(convert)), tuple(dict.fromkeys(empty)), tuple(dict.fromkeys(duplicates))
+    )
+
+
+def plan_migration(
+    old: Doc | None,
+    new: Doc,
+    storage: Mapping[str, Any],
+    facts: Facts | None = None,
+    resolutions: Mapping[str, Resolution] | None = None,
+) -> Plan:
+    """The steps that take the table from `old` to `new`, or the blockers that prevent it."""
+    facts = facts or Facts()
+    resolutions = resolutions or {}
+    if old is None:
+        names = ", ".join(label_text(f.get("label", f["key"])) for f in new["fields"])
+        step = Step(
+            "create_table",
+            f"Create the table {storage['table']} for {label_text(new['label'])} "
+            f"with {len(new['fields'])} fields: {names}",
+            {"table": storage["table"]},
+        )
+        return Plan((step,), tuple(diff_forms(None, new)), (), storage)
+
+    changes = diff_forms(old, new, storage.get("archived"))
+    new_by_id = {f["id"]: f for f in new["fields"]}
+    old_by_id = {f["id"]: f for f in old["fields"]}
+    columns = dict(storage["columns"])
+    archived = {k: dict(v) for k, v in storage.get("archived", {}).items()}
+    renames: list[Step] = []
+    later: list[Step] = []
+    blockers: list[Blocker] = []
+
+    for change in changes:
+        fid, key = change.field_id, change.key
+        f = new_by_id.get(fid)
+        resolution = resolutions.get(key, Resolution())
+        if change.kind == "added":
+            columns[fid] = key
+            later.append(
                 Step(
-                    "create_table",
-                    f"Create the table {storage['table']} for {_label(new['label'])} "
-                    f"with {len(new['fields'])} fields: {fields}",
-                    {"table": storage["table"]},
+                    "add_column",
+                    f"Add the field {_name(f)} as a new empty column {key}",
+                    {"field_id": fid, "column": key},
+                )
+            )
+        elif change.kind == "restored":
+            source = archived.pop(fid)["column"]
+            columns[fid] = key
+            renames.append(
+                Step(
+                    "restore_column",
+                    f"Bring back the archived field {_name(f)} with its values",
+                    {"field_id": fid, "from": source, "to": key},
+                )
+            )
+        elif change.kind == "renamed":
+            renames.append(
+                Step(
+                    "rename_column",
+                    f"Rename {change.before} to {change.after}; the values stay",
+                    {"field_id": fid, "from": columns[fid], "to": key},
+                )
+            )
+            columns[fid] = key
+        elif change.kind == "removed":
+            target = archive_column_name(fid)
+            renames.append(
+                Step(
+                    "archive_column",
+                    f"Archive the field {_name(old_by_id[fid])}: hidden, its values kept and restorable",
+                    {"field_id": fid, "from": columns.pop(fid), "to": target},
+                )
+            )
+            archived[fid] = {"column": target, "field": dict(old_by_id[fid])}
+        elif change.kind in ("retyped", "reshaped", "options_removed"):
+            step, blocker = _conversion(change, f, facts, resolution)
+            later.append(step) if step else None
+            blockers.append(blocker) if blocker else None
+        elif change.kind in ("required_added",) or (
+            change.kind == "restored" and f and f.get("required")
+        ):
+            pass
+        if change.kind in ("required_added", "restored") and f and f.get("required"):
+            step, blocker = _required(fid, key, f, facts, resolution)
+            later.append(step) if step else None
+            blockers.append(blocker) if blocker else None
+        if change.kind in ("unique_added", "restored") and f and f.get("unique"):
+            n = facts.duplicate_count.get(fid, 0)
+            if n:
+                blockers.append(
+                    Blocker(
+                        key,
+                        f"{n} records share values of {key}, so it cannot become unique.",
+                        "Change or empty the duplicates (ids listed), then publish again.",
+                        facts.duplicates.get(fid, ()),
+                        n,
+                    )
+                )
+            later.append(Step("add_unique_index", f"Make {key} unique", {"field_id": fid}))
+        if change.kind == "unique_removed":
+            later.append(
+                Step("drop_unique_index", f"{key} no longer needs to be unique", {"field_id": fid})
+            )
+        if change.kind == "removed" and old_by_id[fid].get("unique"):
+            later.insert(
+                0,
+                Step(
+                    "drop_unique_index",
+                    f"Archived {key} no longer blocks values",
+                    {"field_id": fid},
                 ),
             )
-        )
-    if dict(old) == dict(new):
-        return Plan(())
-    raise Conflict(
-        "This form is already published; changing a published form needs a migration plan, "
-        "which this version of Opsloom does not make yet",
-        [FieldError("$", "publish an unchanged draft, or create a new form")],
+        if change.kind == "rules_changed" and (
+            bool((change.before or {}).get("index")) != bool((change.after or {}).get("index"))
+        ):
+            action = "add_index" if (change.after or {}).get("index") else "drop_index"
+            later.append(
+                Step(
+                    action,
+                    f"{'Index' if action == 'add_index' else 'Stop indexing'} {key} for fast filtering",
+                    {"field_id": fid},
+                )
+            )
+
+    new_storage = {**storage, "columns": columns, "archived": archived}
+    document_changed = dict(old) != dict(new)
+    return Plan(
+        tuple(renames + later), tuple(changes), tuple(blockers), new_storage, document_changed
+    )
+
+
+def _name(f: Doc | None) -> str:
+    if f is None:
+        return "?"
+    label = label_text(f.get("label", f["key"]))
+    return f"'{label}' ({f['key']})" if label != f["key"] else f"'{f['key']}'"
+
+
+def _conversion(
+    change: FieldChange, f: Doc | None, facts: Facts, resolution: Resolution
+) -> tuple[Step | None, Blocker | None]:
+    assert f is not None
+    fid, key = change.field_id, change.key
+    bad = facts.invalid_count.get(fid, 0)
+    what = {
+        "retyped": f"Convert {key} from {change.before} to {change.after}",
+        "reshaped": f"Change the size of {key} from {change.before} to {change.after}",
+        "options_removed": f"Remove the option(s) {', '.join(map(str, change.before or []))} from {key}",
+    }[change.kind]
+    details: dict[str, Any] = {
+        "field_id": fid,
+        "rewrite": change.kind != "options_removed",
+        "invalid": bad,
+    }
+    if bad == 0:
+        return Step("convert_column", f"{what}; every value fits", details), None
+    if resolution.on_invalid == "set_empty":
+        return Step(
+            "convert_column",
+            f"{what}; {bad} values that do not fit become empty",
+            {**details, "on_invalid": "set_empty"},
+        ), None
+    if resolution.on_invalid == "set_value":
+        return Step(
+            "convert_column",
+            f"{what}; {bad} values that do not fit become {resolution.value!r}",
+            {**details, "on_invalid": "set_value", "value": resolution.value},
+        ), None
+    blocker = Blocker(
+        key,
+        f"{bad} existing values of {key} would not fit the changed field.",
+        f'Fix them, or publish with {{"resolutions": {{"{key}": {{"on_invalid": "set_empty"}}}}}} '
+        f'or {{"on_invalid": "set_value", "value": ...}}.',
+        facts.invalid.get(fid, ()),
+        bad,
+    )
+    return None, blocker
+
+
+def _required(
+    fid: str, key: str, f: Doc, facts: Facts, resolution: Resolution
+) -> tuple[Step | None, Blocker | None]:
+    n = facts.empty_count.get(fid, 0)
+    if n == 0:
+        return None, None
+    if resolution.fill_empty is not None:
+        return Step(
+            "fill_empty",
+            f"Fill {key} with {resolution.fill_empty!r} in {n} records where it is empty",
+            {"field_id": fid, "value": resolution.fill_empty},
+        ), None
+    return None, Blocker(
+        key,
+        f"{n} records have no value for {key}, so it cannot become required.",
+        f'Fill them in, or publish with {{"resolutions": {{"{key}": {{"fill_empty": ...}}}}}}.',
+        facts.empty.get(fid, ()),
+        n,
     )

@@ -51,7 +51,9 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except ValueError as error:
-        raise BadRequest(f"{path} is not valid JSON: {error}", [FieldError(str(path), str(error))]) from None
+        raise BadRequest(
+            f"{path} is not valid JSON: {error}", [FieldError(str(path), str(error))]
+        ) from None
 
 
 def package_problems(package: Any) -> list[FieldError]:
@@ -61,7 +63,9 @@ def package_problems(package: Any) -> list[FieldError]:
     errors += schema_errors("app", package["app"], "app")
     keys: set[str] = set()
     for i, form in enumerate(package["forms"]):
-        errors += [FieldError(f"forms[{i}].{e.path}".rstrip(".$"), e.message) for e in form_problems(form)]
+        errors += [
+            FieldError(f"forms[{i}].{e.path}".rstrip(".$"), e.message) for e in form_problems(form)
+        ]
         if isinstance(form.get("key"), str):
             if form["key"] in keys:
                 errors.append(FieldError(f"forms[{i}].key", f"form '{form['key']}' appears twice"))
@@ -94,5 +98,7 @@ async def install_package(
     if with_sample_data:
         for form_key, rows in package.get("sample_data", {}).items():
             compiled = await registry.get(session, app, form_key)
-            counts[form_key] = len(await create_records(session, compiled, ctx, rows)) if rows else 0
+            counts[form_key] = (
+                len(await create_records(session, compiled, ctx, rows)) if rows else 0
+            )
     return InstallReport(app=app, forms=form_keys, records=counts)

@@ -1,7 +1,8 @@
-"""Publishing a form: validate the draft, plan, apply in one transaction, store the version."""
+"""Publishing a form: validate the draft, gather facts, plan, apply in one transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsloom.designer import definitions
 from opsloom.designer.checks import check_form
 from opsloom.designer.documents import schema_errors
-from opsloom.designer.migration_plan import Plan, plan_migration
+from opsloom.designer.migration_apply import FormState, apply_plan, gather_facts
+from opsloom.designer.migration_plan import Plan, Resolution, facts_needed, plan_migration
 from opsloom.platform.context import RequestContext
-from opsloom.platform.errors import Conflict, FieldError, ValidationFailed
+from opsloom.platform.errors import BadRequest, Conflict, FieldError, ValidationFailed
 from opsloom.runtime.forms import compile_form, initial_storage
 
 
@@ -32,26 +34,99 @@ def form_problems(document: Any) -> list[FieldError]:
     return errors or check_form(document)
 
 
+def parse_resolutions(body: Any) -> dict[str, Resolution]:
+    """`{"resolutions": {"amount": {"on_invalid": "set_empty"}, "title": {"fill_empty": "n/a"}}}`."""
+    if body is None:
+        return {}
+    if not isinstance(body, dict) or set(body) - {"resolutions"}:
+        raise BadRequest(
+            'Send {"resolutions": {field key: {...}}} or no body',
+            [FieldError("$", "unexpected keys")],
+        )
+    raw = body.get("resolutions") or {}
+    if not isinstance(raw, dict):
+        raise BadRequest(
+            "resolutions must be an object", [FieldError("resolutions", "expected an object")]
+        )
+    out: dict[str, Resolution] = {}
+    for key, item in raw.items():
+        path = f"resolutions.{key}"
+        if not isinstance(item, dict) or set(item) - {"on_invalid", "value", "fill_empty"}:
+            raise BadRequest(
+                "A resolution takes on_invalid, value and fill_empty",
+                [FieldError(path, "unexpected shape")],
+            )
+        on_invalid = item.get("on_invalid", "refuse")
+        if on_invalid not in ("refuse", "set_empty", "set_value"):
+            raise BadRequest(
+                "Unknown on_invalid",
+                [FieldError(f"{path}.on_invalid", "use set_empty or set_value")],
+            )
+        if on_invalid == "set_value" and item.get("value") is None:
+            raise BadRequest(
+                "set_value needs a value",
+                [FieldError(f"{path}.value", "is required with set_value")],
+            )
+        out[key] = Resolution(on_invalid, item.get("value"), item.get("fill_empty"))
+    return out
+
+
 async def publish_form(
-    session: AsyncSession, ctx: RequestContext, app: str, key: str, *, dry_run: bool = False
+    session: AsyncSession,
+    ctx: RequestContext,
+    app: str,
+    key: str,
+    *,
+    dry_run: bool = False,
+    resolutions: Mapping[str, Resolution] | None = None,
+    document: Mapping[str, Any] | None = None,
 ) -> PublishResult:
+    """Publish the draft (or `document`, for a dry run of a rollback)."""
     definition = await definitions.load_definition(session, app, "form", key, lock=True)
-    document = definition.draft
+    document = document if document is not None else definition.draft
     problems = form_problems(document)
     if problems:
         raise ValidationFailed("The draft cannot be published until these are fixed", problems)
     assert document is not None
+    _check_resolutions(document, resolutions or {})
     old = None
     if definition.published_version is not None:
-        old = await definitions.published_document(session, definition, definition.published_version)
+        old = await definitions.published_document(
+            session, definition, definition.published_version
+        )
     storage = definition.storage or initial_storage(app, document)
-    plan = plan_migration(old, document, storage)
+    facts = None
+    state = None
+    if old is not None:
+        state = FormState(old, document, storage)
+        facts = await gather_facts(session, state, facts_needed(old, document, storage), ctx.zone)
+    plan = plan_migration(old, document, storage, facts, resolutions)
+    if plan.blockers and not dry_run:
+        raise Conflict(
+            "The change would lose or break existing data; see the plan for what to do",
+            [b.as_error() for b in plan.blockers],
+            extra={"plan": plan.as_json()},
+        )
     if dry_run or not plan.changes_anything:
         return PublishResult(plan, definition.published_version, applied=False)
-    if old is None:
+    if state is None:
         await _create_table(session, app, document, definition.id, storage)
-    version = await definitions.store_version(session, ctx, definition, document, plan.as_json(), storage)
+    else:
+        await apply_plan(session, plan, state, ctx.zone)
+    version = await definitions.store_version(
+        session, ctx, definition, document, plan.as_json(), plan.storage
+    )
     return PublishResult(plan, version, applied=True)
+
+
+def _check_resolutions(document: Mapping[str, Any], resolutions: Mapping[str, Resolution]) -> None:
+    keys = {f["key"] for f in document["fields"]}
+    unknown = [k for k in resolutions if k not in keys]
+    if unknown:
+        raise BadRequest(
+            "Resolutions name fields the form does not have",
+            [FieldError(f"resolutions.{k}", "is not a field of the draft") for k in unknown],
+        )
 
 
 async def _create_table(

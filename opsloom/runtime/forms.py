@@ -236,23 +236,24 @@ def _field_columns(specs: tuple[FieldSpec, ...]) -> list[Column[Any]]:
 def _add_indexes(table: Table, name: str, specs: tuple[FieldSpec, ...]) -> None:
     live = table.c.deleted_at.is_(None)
     for column in ("created_at", "updated_at", "owner_id", "department_id", "status"):
-        Index(_index_name(name, column), table.c[column])
+        Index(index_name(name, column), table.c[column])
     for spec in specs:
         if spec.unique:
             # Unique among live records: a deleted record does not block its value.
             Index(
-                _index_name(name, spec.column, "uq"),
+                index_name(name, spec.id, "uq"),
                 table.c[spec.column],
                 unique=True,
                 sqlite_where=live,
                 postgresql_where=live,
             )
         elif spec.raw.get("index"):
-            Index(_index_name(name, spec.column), table.c[spec.column])
+            Index(index_name(name, spec.id), table.c[spec.column])
 
 
-def _index_name(table: str, column: str, kind: str = "ix") -> str:
-    name = f"{kind}_{table}_{column}"
+def index_name(table: str, suffix: str, kind: str = "ix") -> str:
+    """Index names follow the field id, so they survive renames of the key and column."""
+    name = f"{kind}_{table}_{suffix}"
     if len(name) <= 63:
         return name
     return f"{kind}_{hashlib.sha1(name.encode()).hexdigest()[:20]}"

@@ -1,0 +1,315 @@
+"""The shell around the planner: gather facts from the data, apply a plan's steps.
+
+Everything runs on the caller's transaction, so a failure anywhere leaves the
+table and the definition exactly as they were (DDL is transactional on both
+PostgreSQL and SQLite as Opsloom drives it). Schema changes go through
+Alembic operations; values are converted by the fields' own parsers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Column, MetaData, Table, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsloom.designer.conversions import convert_value, drop_options
+from opsloom.designer.migration_plan import SAMPLE, BadValue, Facts, FactsNeeded, Plan, Step
+from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, Invalid
+from opsloom.runtime.forms import index_name, system_columns
+
+BATCH = 2000
+
+
+def _spec(f: Mapping[str, Any], column: str) -> FieldSpec:
+    return FieldSpec(
+        id=f["id"],
+        key=f["key"],
+        type=f["type"],
+        column=column,
+        label=f.get("label", f["key"]),
+        required=bool(f.get("required")),
+        unique=bool(f.get("unique")),
+        raw=f,
+    )
+
+
+def _table(name: str, *specs: FieldSpec) -> Table:
+    """A throw-away Table holding the system columns and the given columns, typed."""
+    columns = [Column(s.column, FIELD_TYPES[s.type].column_type(s)) for s in specs]
+    return Table(name, MetaData(), *system_columns(), *columns)
+
+
+class FormState:
+    """The fields of the published version and of the new document, with their columns."""
+
+    def __init__(self, old: Mapping[str, Any], new: Mapping[str, Any], storage: Mapping[str, Any]):
+        self.table = storage["table"]
+        self.storage = storage
+        self.old = {f["id"]: f for f in old["fields"]}
+        self.new = {f["id"]: f for f in new["fields"]}
+        self.archived = storage.get("archived", {})
+
+    def stored_spec(self, fid: str) -> FieldSpec:
+        """The field as its values are stored now (published or archived)."""
+        if fid in self.old:
+            return _spec(self.old[fid], self.storage["columns"][fid])
+        entry = self.archived[fid]
+        return _spec(entry["field"], entry["column"])
+
+    def new_spec(self, fid: str, column: str | None = None) -> FieldSpec:
+        f = self.new[fid]
+        return _spec(f, column or f["key"])
+
+
+# ------------------------------------------------------------------ facts
+
+
+async def gather_facts(
+    session: AsyncSession, state: FormState, needed: FactsNeeded, zone: Any
+) -> Facts:
+    invalid: dict[str, tuple[BadValue, ...]] = {}
+    invalid_count: dict[str, int] = {}
+    for fid in needed.convert:
+        old, new = state.stored_spec(fid), state.new_spec(fid)
+        sample: list[BadValue] = []
+        count = 0
+        async for record_id, value in _stream(session, state.table, old):
+            try:
+                convert_value(old, new, value, zone)
+            except Invalid as problem:
+                count += 1
+                if len(sample) < SAMPLE:
+                    sample.append(
+                        BadValue(record_id, FIELD_TYPES[old.type].dump(old, value), str(problem))
+                    )
+        invalid[fid], invalid_count[fid] = tuple(sample), count
+    empty: dict[str, tuple[int, ...]] = {}
+    empty_count: dict[str, int] = {}
+    for fid in needed.empty:
+        spec = state.stored_spec(fid)
+        t = _table(state.table, spec)
+        where = t.c[spec.column].is_(None)
+        empty_count[fid] = (await session.execute(select(func.count()).where(where))).scalar_one()
+        ids = await session.execute(select(t.c.id).where(where).order_by(t.c.id).limit(SAMPLE))
+        empty[fid] = tuple(ids.scalars())
+    duplicates: dict[str, tuple[int, ...]] = {}
+    duplicate_count: dict[str, int] = {}
+    for fid in needed.duplicates:
+        spec = state.stored_spec(fid)
+        t = _table(state.table, spec)
+        column = t.c[spec.column]
+        repeated = (
+            select(column)
+            .where(column.is_not(None), t.c.deleted_at.is_(None))
+            .group_by(column)
+            .having(func.count() > 1)
+            .subquery()
+        )
+        holders = select(t.c.id).where(column.in_(select(repeated.c[0])), t.c.deleted_at.is_(None))
+        duplicate_count[fid] = (
+            await session.execute(select(func.count()).select_from(holders.subquery()))
+        ).scalar_one()
+        ids = await session.execute(holders.order_by(t.c.id).limit(SAMPLE))
+        duplicates[fid] = tuple(ids.scalars())
+    return Facts(invalid, invalid_count, empty, empty_count, duplicates, duplicate_count)
+
+
+async def _stream(session: AsyncSession, table: str, spec: FieldSpec) -> Any:
+    """(id, value) of every row holding a value, read in keyset batches.
+
+    Plain batched reads rather than a server-side cursor: PostgreSQL refuses
+    DDL on a table while a cursor on it is open in the same transaction.
+    """
+    t = _table(table, spec)
+    column = t.c[spec.column]
+    last = 0
+    while True:
+        rows = (
+            await session.execute(
+                select(t.c.id, column)
+                .where(column.is_not(None), t.c.id > last)
+                .order_by(t.c.id)
+                .limit(BATCH)
+            )
+        ).all()
+        for row in rows:
+            yield row[0], row[1]
+        if len(rows) < BATCH:
+            return
+        last = rows[-1][0]
+
+
+# ------------------------------------------------------------------ apply
+
+
+async def apply_plan(session: AsyncSession, plan: Plan, state: FormState, zone: Any) -> None:
+    connection = await session.connection()
+
+    def ddl(work: Callable[[Operations], None]) -> Any:
+        return connection.run_sync(lambda sync: work(Operations(MigrationContext.configure(sync))))
+
+    moves = [
+        s for s in plan.steps if s.action in ("rename_column", "archive_column", "restore_column")
+    ]
+    # Two phases, so that names can be swapped (a -> b while b -> a).
+    for i, step in enumerate(moves):
+        await ddl(
+            lambda op, s=step, i=i: op.alter_column(
+                state.table, s.details["from"], new_column_name=f"_tmp_{i}"
+            )
+        )
+    for i, step in enumerate(moves):
+        await ddl(
+            lambda op, s=step, i=i: op.alter_column(
+                state.table, f"_tmp_{i}", new_column_name=s.details["to"]
+            )
+        )
+    for step in plan.steps:
+        handler = _HANDLERS.get(step.action)
+        if handler is not None:
+            await handler(session, ddl, step, state, zone)
+
+
+async def _add_column(
+    session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any
+) -> None:
+    spec = state.new_spec(step.details["field_id"])
+    column = Column(spec.column, FIELD_TYPES[spec.type].column_type(spec), nullable=True)
+    await ddl(lambda op: op.add_column(state.table, column))
+    await _ensure_indexes(ddl, state, spec)
+
+
+async def _convert_column(
+    session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any
+) -> None:
+    fid = step.details["field_id"]
+    new = state.new_spec(fid)
+    stored = state.stored_spec(fid)
+    old = _spec(stored.raw, new.column)  # renames already ran: the column has its new name
+    on_invalid, replacement = step.details.get("on_invalid"), step.details.get("value")
+    fallback = None
+    if on_invalid == "set_value" and new.type != "multiselect":
+        fallback = FIELD_TYPES[new.type].parse(new, replacement, zone)
+
+    def convert(value: Any) -> Any:
+        if new.type == "multiselect" and old.type == "multiselect":
+            return drop_options(new, value, replacement if on_invalid == "set_value" else None)
+        try:
+            return convert_value(old, new, value, zone)
+        except Invalid:
+            if on_invalid in ("set_empty", "set_value"):
+                return fallback
+            raise
+
+    if not step.details.get("rewrite"):
+        target = _table(state.table, new)
+        await _rewrite(session, state.table, old, target.c[new.column], convert, only_changed=True)
+        return
+    temp = _spec(new.raw, "_converting")
+    await _drop_indexes(ddl, state, fid)
+    await ddl(
+        lambda op: op.add_column(
+            state.table, Column(temp.column, FIELD_TYPES[temp.type].column_type(temp))
+        )
+    )
+    target = _table(state.table, temp)
+    await _rewrite(session, state.table, old, target.c[temp.column], convert, only_changed=False)
+    await ddl(lambda op: op.drop_column(state.table, new.column))
+    await ddl(lambda op: op.alter_column(state.table, temp.column, new_column_name=new.column))
+    await _ensure_indexes(ddl, state, new)
+
+
+async def _rewrite(
+    session: AsyncSession,
+    table: str,
+    old: FieldSpec,
+    target: Any,
+    convert: Callable[[Any], Any],
+    *,
+    only_changed: bool,
+) -> None:
+    rows = [(record_id, value) async for record_id, value in _stream(session, table, old)]
+    t = target.table
+    updates = []
+    for record_id, value in rows:
+        converted = convert(value)
+        if only_changed and converted == value:
+            continue
+        updates.append({"rid": record_id, "val": converted})
+    statement = (
+        update(t)
+        .where(t.c.id == bindparam("rid"))
+        .values({target.name: bindparam("val", type_=target.type)})
+    )
+    for start in range(0, len(updates), BATCH):
+        await session.execute(
+            statement,
+            updates[start : start + BATCH],
+            execution_options={"synchronize_session": False},
+        )
+
+
+async def _fill_empty(
+    session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any
+) -> None:
+    spec = state.new_spec(step.details["field_id"])
+    value = FIELD_TYPES[spec.type].parse(spec, step.details["value"], zone)
+    t = _table(state.table, spec)
+    await session.execute(update(t).where(t.c[spec.column].is_(None)).values({spec.column: value}))
+
+
+async def _add_unique_index(
+    session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any
+) -> None:
+    await _ensure_indexes(ddl, state, state.new_spec(step.details["field_id"]))
+
+
+async def _drop_index(
+    session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any
+) -> None:
+    fid = step.details["field_id"]
+    await _drop_indexes(ddl, state, fid)
+    if fid in state.new:
+        await _ensure_indexes(ddl, state, state.new_spec(fid))
+
+
+async def _drop_indexes(ddl: Any, state: FormState, fid: str) -> None:
+    for kind in ("uq", "ix"):
+        name = index_name(state.table, fid, kind)
+        await ddl(lambda op, name=name: op.drop_index(name, table_name=state.table, if_exists=True))
+
+
+async def _ensure_indexes(ddl: Any, state: FormState, spec: FieldSpec) -> None:
+    """Create the field's index if it should have one (and has none yet)."""
+    if spec.unique:
+        live = Table(state.table, MetaData(), Column("deleted_at")).c.deleted_at.is_(None)
+        name = index_name(state.table, spec.id, "uq")
+        await ddl(
+            lambda op: op.create_index(
+                name,
+                state.table,
+                [spec.column],
+                unique=True,
+                if_not_exists=True,
+                sqlite_where=live,
+                postgresql_where=live,
+            )
+        )
+    elif spec.raw.get("index"):
+        name = index_name(state.table, spec.id, "ix")
+        await ddl(lambda op: op.create_index(name, state.table, [spec.column], if_not_exists=True))
+
+
+_HANDLERS = {
+    "add_column": _add_column,
+    "convert_column": _convert_column,
+    "fill_empty": _fill_empty,
+    "add_unique_index": _add_unique_index,
+    "add_index": _add_unique_index,
+    "drop_unique_index": _drop_index,
+    "drop_index": _drop_index,
+}
