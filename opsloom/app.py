@@ -10,6 +10,10 @@ from fastapi import FastAPI
 
 from opsloom import __version__
 from opsloom.designer.api import router as designer_router
+from opsloom.designer.roles_api import router as roles_router
+from opsloom.platform.auth_api import public as auth_public
+from opsloom.platform.auth_api import router as auth_router
+from opsloom.platform.org_api import router as org_router
 from opsloom.platform.database import Database
 from opsloom.platform.http import BodySizeLimit, install_error_handlers
 from opsloom.platform.migrate import upgrade
@@ -50,6 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, Any]:
         return {"status": "ok"}
 
+    app.include_router(auth_public)
+    app.include_router(auth_router)
+    app.include_router(org_router)
+    app.include_router(roles_router)
     app.include_router(designer_router)
     app.include_router(apps_router)
     app.include_router(records_router)

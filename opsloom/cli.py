@@ -72,6 +72,77 @@ def db_upgrade() -> None:
 
 
 @main.group()
+def user() -> None:
+    """Users."""
+
+
+@user.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True, help="At least 8 characters")
+@click.option("--name", default=None, help="Display name (default: the part before @)")
+@click.option("--admin", is_flag=True, help="Make a platform admin")
+def user_create(email: str, password: str, name: str | None, admin: bool) -> None:
+    """Create a user; the first admin is created this way."""
+    from opsloom.platform import org
+    from opsloom.platform.context import RequestContext
+    from opsloom.platform.errors import OpsloomError
+
+    data = {"email": email, "password": password, "name": name or email.split("@")[0], "is_admin": admin}
+
+    async def run(session: Any) -> dict[str, Any]:
+        return await org.create_user(session, RequestContext.for_now(), data)
+
+    try:
+        created = asyncio.run(_with_session(run))
+    except OpsloomError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"created user {created['id']} {created['email']}" + (" (admin)" if admin else ""))
+
+
+@main.group()
+def token() -> None:
+    """API tokens for scripts."""
+
+
+@token.command("create")
+@click.option("--email", required=True, help="The user the token acts as")
+@click.option("--name", default="cli", show_default=True)
+@click.option("--app", "apps", multiple=True, help="Limit to an app (repeatable); default all")
+@click.option("--read-only", is_flag=True, help="The token may only read")
+def token_create(email: str, name: str, apps: tuple[str, ...], read_only: bool) -> None:
+    """Print a new API token (shown once; send it as Authorization: Bearer <token>)."""
+    from sqlalchemy import select
+
+    from opsloom.platform import auth, tables
+    from opsloom.platform.context import RequestContext
+
+    async def run(session: Any) -> str:
+        u = tables.users
+        user_id = (await session.execute(select(u.c.id).where(u.c.email == email.lower()))).scalar()
+        if user_id is None:
+            raise click.ClickException(f"there is no user {email}")
+        secret, _ = await auth.create_token(
+            session, RequestContext.for_now(), user_id, name, list(apps) or None, not read_only, None
+        )
+        return secret
+
+    click.echo(asyncio.run(_with_session(run)))
+
+
+async def _with_session(work: Any, settings: Settings | None = None) -> Any:
+    from opsloom.platform.database import Database
+    from opsloom.platform.migrate import upgrade
+
+    database = Database((settings or Settings()).resolved_database_url)
+    try:
+        await upgrade(database)
+        async with database.session(write=True) as session:
+            return await work(session)
+    finally:
+        await database.dispose()
+
+
+@main.group()
 def app() -> None:
     """Apps: install and list."""
 
@@ -156,8 +227,14 @@ def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool) -> 
     for package in sorted(p for p in data_path("examples").iterdir() if (p / "app.json").exists()):
         report = asyncio.run(install_from_path(settings, package))
         click.echo(f"installed example app {report.app} ({', '.join(report.forms)})")
+    from opsloom.demo import DEMO_PASSWORD, create_demo_people
+
+    people = asyncio.run(_with_session(create_demo_people, settings))
     url = f"http://{settings.host}:{settings.port}"
     click.echo(f"\nOpsloom demo is ready at {url}  (API docs: {url}/api/docs)")
+    click.echo(f"log in with any of these (password: {DEMO_PASSWORD}):")
+    for email, role in people:
+        click.echo(f"  {email:<28} {role}")
     click.echo(f"data: {settings.data_dir.resolve()}")
     if not no_serve:
         _run_server(settings)

@@ -11,6 +11,8 @@ from opsloom.platform.settings import Settings
 from tests.databases import database
 
 DATABASES = ["sqlite", "postgresql"]
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "admin-password"
 
 
 @pytest.fixture(params=DATABASES)
@@ -29,7 +31,53 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=db_url, data_dir=tmp_path / "data", secret_key="test-secret")
 
 
+def create_user(client: TestClient, email: str, password: str, **fields: object) -> dict:
+    """Create a user directly (the first admin has nobody to create them over HTTP)."""
+    from opsloom.platform import org
+    from opsloom.platform.context import RequestContext
+
+    async def run() -> dict:
+        async with client.app.state.db.session(write=True) as session:
+            data = {"email": email, "password": password, "name": email.split("@")[0], **fields}
+            return await org.create_user(session, RequestContext.for_now(), data)
+
+    return client.portal.call(run)
+
+
+def log_in(client: TestClient, email: str, password: str) -> dict:
+    response = client.post("/api/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+    return response.json()["user"]
+
+
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
+def anonymous(settings: Settings) -> Iterator[TestClient]:
+    """A client that has not logged in."""
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture
+def client(anonymous: TestClient) -> TestClient:
+    """A client logged in as a platform admin."""
+    create_user(anonymous, ADMIN_EMAIL, ADMIN_PASSWORD, is_admin=True)
+    log_in(anonymous, ADMIN_EMAIL, ADMIN_PASSWORD)
+    return anonymous
+
+
+def another_client(client: TestClient, **options: object) -> TestClient:
+    """A second browser on the same running app (its own cookies), sharing the app's event loop."""
+    other = TestClient(client.app, raise_server_exceptions=False, **options)  # type: ignore[arg-type]
+    other.portal = client.portal  # the database pool belongs to the loop the lifespan started
+    return other
+
+
+def query(client: TestClient, statement: object) -> list:
+    """Rows of a SQLAlchemy statement, read from the app's database."""
+
+    async def run() -> list:
+        async with client.app.state.db.session() as session:
+            return list((await session.execute(statement)).all())  # type: ignore[arg-type]
+
+    return client.portal.call(run)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from opsloom.designer import definitions
 from opsloom.designer.migration_plan import diff_forms
 from opsloom.designer.publishing import form_problems, parse_resolutions, publish_form
 from opsloom.platform.errors import BadRequest, FieldError, ValidationFailed
-from opsloom.platform.http import context_of, read_json
+from opsloom.platform.http import authenticated, context_of, principal_of, read_json
+from opsloom.platform.permissions import require_app_admin
 
-router = APIRouter(prefix="/api/design/apps", tags=["designer"])
+router = APIRouter(prefix="/api/design/apps", tags=["designer"], dependencies=[Depends(authenticated)])
 
 Key = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="An identifier")]
 
@@ -25,12 +26,14 @@ async def put_app(app: Key, request: Request) -> dict[str, Any]:
     if isinstance(document, dict) and document["key"] != app:
         raise ValidationFailed.of([FieldError("key", f"must be '{app}', as in the address")])
     async with request.app.state.db.session(write=True) as session:
+        await _require_designer(session, request, app, creating=True)
         return await definitions.save_app(session, context_of(request), document)
 
 
 @router.get("/{app}", summary="Read an app document")
 async def get_app(app: Key, request: Request) -> dict[str, Any]:
     async with request.app.state.db.session() as session:
+        await _require_designer(session, request, app)
         return await definitions.load_app(session, app)
 
 
@@ -38,6 +41,7 @@ async def get_app(app: Key, request: Request) -> dict[str, Any]:
 async def put_form(app: Key, form: Key, request: Request) -> dict[str, Any]:
     document = await read_json(request)
     async with request.app.state.db.session(write=True) as session:
+        await _require_designer(session, request, app)
         saved = await definitions.save_draft(
             session, context_of(request), app, "form", form, document
         )
@@ -47,6 +51,7 @@ async def put_form(app: Key, form: Key, request: Request) -> dict[str, Any]:
 @router.get("/{app}/forms/{form}", summary="Read a form draft and its state")
 async def get_form(app: Key, form: Key, request: Request) -> dict[str, Any]:
     async with request.app.state.db.session() as session:
+        await _require_designer(session, request, app)
         found = await definitions.load_definition(session, app, "form", form)
     return _draft_view(found)
 
@@ -57,6 +62,7 @@ async def publish(
 ) -> dict[str, Any]:
     resolutions = parse_resolutions(await _optional_json(request))
     async with request.app.state.db.session(write=True) as session:
+        await _require_designer(session, request, app)
         result = await publish_form(
             session, context_of(request), app, form, dry_run=dry_run, resolutions=resolutions
         )
@@ -76,6 +82,7 @@ async def rollback(
     resolutions = parse_resolutions({k: v for k, v in body.items() if k != "version"} or None)
     context = context_of(request)
     async with request.app.state.db.session(write=True) as session:
+        await _require_designer(session, request, app)
         found = await definitions.load_definition(session, app, "form", form, lock=True)
         document = await definitions.published_document(session, found, target)
         if not dry_run:
@@ -95,6 +102,7 @@ async def diff(
     to: Annotated[str, Query(description="A version number, or 'draft'")] = "draft",
 ) -> dict[str, Any]:
     async with request.app.state.db.session() as session:
+        await _require_designer(session, request, app)
         found = await definitions.load_definition(session, app, "form", form)
         before = await _version_or_draft(
             session, found, from_ or str(found.published_version or ""), "from"
@@ -128,6 +136,7 @@ async def _optional_json(request: Request) -> Any:
 @router.get("/{app}/forms/{form}/versions", summary="Published versions, newest first")
 async def versions(app: Key, form: Key, request: Request) -> dict[str, Any]:
     async with request.app.state.db.session() as session:
+        await _require_designer(session, request, app)
         found = await definitions.load_definition(session, app, "form", form)
         return {"items": await definitions.list_versions(session, found)}
 
@@ -137,6 +146,7 @@ async def version(
     app: Key, form: Key, version: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Request
 ) -> dict[str, Any]:
     async with request.app.state.db.session() as session:
+        await _require_designer(session, request, app)
         found = await definitions.load_definition(session, app, "form", form)
         return {
             "version": version,
@@ -155,3 +165,11 @@ def _draft_view(d: definitions.Definition) -> dict[str, Any]:
             entry["field"] for entry in ((d.storage or {}).get("archived") or {}).values()
         ],
     }
+
+
+async def _require_designer(session: Any, request: Request, app: str, creating: bool = False) -> None:
+    """Designing an app is for its admins; creating a new app is for platform admins."""
+    principal = principal_of(request)
+    if creating and principal.is_admin and principal.can_write:
+        return
+    await require_app_admin(session, principal, app)

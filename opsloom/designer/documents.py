@@ -13,7 +13,7 @@ from referencing import Registry, Resource
 from opsloom.platform.errors import FieldError
 from opsloom.resources import data_path
 
-KINDS = ("app", "form", "package")
+KINDS = ("app", "form", "role", "package")
 
 
 @cache

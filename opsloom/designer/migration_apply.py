@@ -155,6 +155,16 @@ async def apply_plan(session: AsyncSession, plan: Plan, state: FormState, zone: 
     moves = [
         s for s in plan.steps if s.action in ("rename_column", "archive_column", "restore_column")
     ]
+    sources = {s.details["from"] for s in moves}
+    if not any(s.details["to"] in sources for s in moves):
+        # No name is both freed and taken: one rename per column is enough.
+        for step in moves:
+            await ddl(
+                lambda op, s=step: op.alter_column(
+                    state.table, s.details["from"], new_column_name=s.details["to"]
+                )
+            )
+        moves = []
     # Two phases, so that names can be swapped (a -> b while b -> a).
     for i, step in enumerate(moves):
         await ddl(

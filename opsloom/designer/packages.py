@@ -18,7 +18,8 @@ from opsloom.designer import definitions
 from opsloom.designer.documents import schema_errors
 from opsloom.designer.publishing import form_problems, publish_form
 from opsloom.platform.context import RequestContext
-from opsloom.platform.errors import BadRequest, FieldError, ValidationFailed
+from opsloom.platform.errors import BadRequest, FieldError, OpsloomError, ValidationFailed
+from opsloom.platform.permissions import full_access
 from opsloom.runtime.forms import FormRegistry
 from opsloom.runtime.records import create_records
 
@@ -98,7 +99,23 @@ async def install_package(
     if with_sample_data:
         for form_key, rows in package.get("sample_data", {}).items():
             compiled = await registry.get(session, app, form_key)
-            counts[form_key] = (
-                len(await create_records(session, compiled, ctx, rows)) if rows else 0
-            )
+            try:
+                counts[form_key] = (
+                    len(await create_records(session, compiled, ctx, rows, full_access(app, form_key))) if rows else 0
+                )
+            except OpsloomError as error:
+                raise _in_sample_data(error, form_key) from None
     return InstallReport(app=app, forms=form_keys, records=counts)
+
+
+def _in_sample_data(error: OpsloomError, form_key: str) -> OpsloomError:
+    """Name the package's own path (`sample_data.order[1].amount`), not the records API's."""
+    prefix = f"sample_data.{form_key}"
+    errors = [
+        FieldError(prefix + e.path.removeprefix("records"), e.message)
+        if e.path.startswith("records")
+        else e
+        for e in error.errors
+    ]
+    detail = f"The sample data of {form_key} is not valid; nothing was installed"
+    return type(error)(detail, errors, error.extra)

@@ -14,6 +14,7 @@ from opsloom.designer.checks import check_form
 from opsloom.designer.documents import schema_errors
 from opsloom.designer.migration_apply import FormState, apply_plan, gather_facts
 from opsloom.designer.migration_plan import Plan, Resolution, facts_needed, plan_migration
+from opsloom.platform.audit import audit
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import BadRequest, Conflict, FieldError, ValidationFailed
 from opsloom.runtime.forms import compile_form, initial_storage
@@ -113,6 +114,7 @@ async def publish_form(
         await _create_table(session, app, document, definition.id, storage)
     else:
         await apply_plan(session, plan, state, ctx.zone)
+    await audit(session, ctx, "definition.published", f"{app}/form/{key}", {"summary": plan.as_json()["summary"]})
     version = await definitions.store_version(
         session, ctx, definition, document, plan.as_json(), plan.storage
     )

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from opsloom.platform.context import SYSTEM, Principal, RequestContext
+from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.errors import BadRequest, FieldError, OpsloomError, PayloadTooLarge
 from opsloom.platform.settings import Settings
 
@@ -127,8 +127,21 @@ def settings_of(request: Request) -> Settings:
 
 
 def principal_of(request: Request) -> Principal:
-    return getattr(request.state, "principal", SYSTEM)
+    principal = getattr(request.state, "principal", None)
+    if principal is None:  # a route without the `authenticated` dependency: a bug, not a guest
+        raise RuntimeError("route is missing the authenticated dependency")
+    return principal
+
+
+async def authenticated(request: Request) -> Principal:
+    """Router dependency: every route under it needs a logged-in user or an API token."""
+    from opsloom.platform.auth import principal_for_request
+
+    principal = await principal_for_request(request)
+    request.state.principal = principal
+    return principal
 
 
 def context_of(request: Request) -> RequestContext:
-    return RequestContext.for_now(principal_of(request), settings_of(request).zone)
+    ip = request.client.host if request.client else None
+    return RequestContext.for_now(principal_of(request), settings_of(request).zone, ip)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -68,4 +69,103 @@ record_history = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("changes", Json, nullable=False),
     Index("ix_opsloom_record_history_record", "form_id", "record_id", "id"),
+)
+
+# ---------------------------------------------------------------- identity
+
+departments = Table(
+    "opsloom_departments",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(120), nullable=False),
+    Column("parent_id", BigId, ForeignKey("opsloom_departments.id"), nullable=True),
+    Column("head_id", BigId, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+users = Table(
+    "opsloom_users",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(120), nullable=False),
+    Column("phone", String(32), nullable=True),
+    Column("locale", String(16), nullable=False, default="zh-CN"),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("password_hash", String(255), nullable=True),
+    Column("department_id", BigId, ForeignKey("opsloom_departments.id"), nullable=True),
+    Column("manager_id", BigId, ForeignKey("opsloom_users.id"), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+roles = Table(
+    "opsloom_roles",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), ForeignKey("opsloom_apps.key"), nullable=False),
+    Column("key", String(63), nullable=False),
+    Column("document", Json, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("app_key", "key", name="uq_opsloom_roles_key"),
+)
+
+role_members = Table(
+    "opsloom_role_members",
+    metadata,
+    Column("role_id", BigId, ForeignKey("opsloom_roles.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", BigId, ForeignKey("opsloom_users.id"), primary_key=True),
+)
+
+sessions = Table(
+    "opsloom_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", BigId, ForeignKey("opsloom_users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("ip", String(64), nullable=True),
+)
+
+api_tokens = Table(
+    "opsloom_api_tokens",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("user_id", BigId, ForeignKey("opsloom_users.id"), nullable=False),
+    Column("name", String(120), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("apps", Json, nullable=True),
+    Column("can_write", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+login_failures = Table(
+    "opsloom_login_failures",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False),
+    Column("ip", String(64), nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_opsloom_login_failures_email", "email", "at"),
+    Index("ix_opsloom_login_failures_ip", "ip", "at"),
+)
+
+audit_log = Table(
+    "opsloom_audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor_id", BigId, nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("target", String(255), nullable=True),
+    Column("ip", String(64), nullable=True),
+    Column("detail", Json, nullable=True),
+    Index("ix_opsloom_audit_log_at", "at"),
+    Index("ix_opsloom_audit_log_actor", "actor_id", "at"),
 )

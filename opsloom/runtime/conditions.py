@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, and_, cast, false, literal, not_, or_, true
+from sqlalchemy import Boolean, Integer, and_, cast, false, func, literal, not_, or_, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -274,7 +274,8 @@ def to_sql(condition: Condition, form: CompiledForm, ctx: EvalContext) -> Column
     if isinstance(condition, AnyOf):
         return or_(*(to_sql(c, form, ctx) for c in condition.items))
     if isinstance(condition, Not):
-        return not_(to_sql(condition.item, form, ctx))
+        # SQL's NOT keeps NULL (an empty field) unknown; Python's `not` makes it a match.
+        return not_(func.coalesce(to_sql(condition.item, form, ctx), false()))
     column = form.column(condition.field)
     value = _resolve(condition.field, condition.value, ctx)
     return _SQL[condition.op](column, value, condition.field, ctx)
@@ -302,8 +303,25 @@ def _sql_eq_set(c: Any, v: Any) -> Any:
 
 
 def _ordered(c: Any, spec: FieldSpec) -> Any:
-    # Text compares by code point everywhere (PostgreSQL's "C" collation = Python's order).
-    return c.collate("C") if spec.type in ("text", "email", "phone", "url") else c
+    # Text compares by code point everywhere, as Python compares str.
+    return code_point_order(c) if spec.type in ("text", "email", "phone", "url") else c
+
+
+class code_point_order(FunctionElement[str]):
+    """Text compared by code point: SQLite's default BINARY, PostgreSQL's "C" collation."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(code_point_order)
+def _code_point_order_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(code_point_order, "postgresql")
+def _code_point_order_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    return f'({compiler.process(element.clauses, **kw)} COLLATE "C")'
 
 
 def _cmp(op: Callable[[Any, Any], Any]) -> Callable[..., Any]:

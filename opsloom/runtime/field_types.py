@@ -7,11 +7,12 @@ value back to JSON (`dump`). Adding a field type is adding one class here.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -173,7 +174,7 @@ class Integer(FieldType):
             raise Invalid("expected a whole number, got true/false")
         if isinstance(value, int):
             number = value
-        elif isinstance(value, Decimal | float) and value == int(value):
+        elif isinstance(value, Decimal | float) and _is_whole(value):
             number = int(value)
         elif isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,19}\s*", value):
             number = int(value)
@@ -209,15 +210,12 @@ class Decimal_(FieldType):
         if not number.is_finite():
             raise Invalid("expected a finite decimal number")
         precision, scale = self.shape(spec)
-        exponent = number.as_tuple().exponent
-        if isinstance(exponent, int) and -exponent > scale and number != number.quantize(
-            Decimal(1).scaleb(-scale)
-        ):
-            raise Invalid(f"has more than {scale} decimal places")
-        number = number.quantize(Decimal(1).scaleb(-scale))
-        if abs(number) >= Decimal(10) ** (precision - scale):
+        # Size first: quantize() of a huge number overflows the decimal context.
+        if number and number.adjusted() >= precision - scale:
             raise Invalid(f"is too large; at most {precision - scale} digits before the point fit")
-        return number
+        if number != number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_DOWN):
+            raise Invalid(f"has more than {scale} decimal places")
+        return number.quantize(Decimal(1).scaleb(-scale))
 
     def check(self, spec: FieldSpec, value: Decimal) -> Iterator[str]:
         yield from _range(spec, value, Decimal)
@@ -284,7 +282,10 @@ class DateTime_(FieldType):
             raise Invalid(f"expected a date and time in ISO 8601, got {_kind(value)}")
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=zone)
-        return moment.astimezone(UTC)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past the last UTC day
+            raise Invalid(f"{value!r} is outside the years 0001 to 9999 in UTC") from None
 
     def check(self, spec: FieldSpec, value: datetime) -> Iterator[str]:
         yield from _range(spec, value, lambda s: self.parse(spec, s))
@@ -355,6 +356,16 @@ FIELD_TYPES: dict[str, FieldType] = {
         MultiSelect(),
     )
 }
+
+
+def _is_whole(value: Decimal | float) -> bool:
+    """A finite whole number small enough to convert to int quickly (1e999999999 is not)."""
+    number = Decimal(value) if isinstance(value, float) and math.isfinite(value) else value
+    if not isinstance(number, Decimal) or not number.is_finite():
+        return False
+    if number.adjusted() > 19:
+        raise Invalid(f"is too large; numbers up to {Integer.LIMIT} fit")
+    return number == number.to_integral_value()
 
 
 def dump_datetime(value: datetime) -> str:

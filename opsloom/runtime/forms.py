@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
 from typing import Any
 
@@ -62,6 +62,13 @@ class CompiledForm:
     @property
     def label(self) -> Any:
         return self.document.get("label", self.key)
+
+    def restricted(self, hidden: frozenset[str]) -> CompiledForm:
+        """The form as a user who may not see `hidden` fields sees it: they do not exist."""
+        if not hidden:
+            return self
+        fields = tuple(s for s in self.fields if s.key not in hidden)
+        return replace(self, fields=fields, by_key={s.key: s for s in fields})
 
     def spec(self, key: str) -> FieldSpec | None:
         """A field or system field by key, or None."""

@@ -11,7 +11,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Text, cast, column, exists, func, insert, literal, select, table, update
+from sqlalchemy import (
+    BigInteger,
+    Text,
+    cast,
+    column,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    table,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,9 +34,12 @@ from opsloom.platform.errors import (
     Conflict,
     FieldError,
     NotFound,
+    PermissionDenied,
     PreconditionFailed,
     ValidationFailed,
 )
+from opsloom.platform.permissions import FormAccess
+from opsloom.runtime.access import scope_clause
 from opsloom.runtime.conditions import EvalContext, ascii_lower, fold, parse_condition, to_sql
 from opsloom.runtime.field_types import dump_datetime
 from opsloom.runtime.forms import CompiledForm
@@ -50,17 +65,53 @@ def eval_context(ctx: RequestContext) -> EvalContext:
 
 
 async def create_record(
-    session: AsyncSession, form: CompiledForm, ctx: RequestContext, payload: Any
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    payload: Any,
+    access: FormAccess,
 ) -> dict[str, Any]:
-    values = form.parse_input(_with_defaults(form, payload, ctx), partial=False, zone=ctx.zone)
-    (record,) = await _insert(session, form, ctx, [values], paths=[""])
+    access.require("create")
+    values = _parse_new(form, ctx, payload, access, prefix="")
+    (record,) = await _insert(session, form, ctx, [values], paths=[""], access=access)
     return record
 
 
+def _parse_new(
+    form: CompiledForm, ctx: RequestContext, payload: Any, access: FormAccess, prefix: str
+) -> dict[str, Any]:
+    """Validate a new record as the caller sees the form; defaults fill what is left out."""
+    view = form.restricted(access.hidden)
+    _refuse_read_only(payload, access, prefix)
+    values = view.parse_input(
+        _with_defaults(view, payload, ctx), partial=False, zone=ctx.zone, prefix=prefix
+    )
+    for spec in form.fields:  # fields the caller cannot see still get their defaults
+        if spec.key not in values and spec.raw.get("default") is not None:
+            values[spec.key] = form.unit(spec).parse(spec, spec.raw["default"], ctx.zone)
+    return values
+
+
+def _refuse_read_only(payload: Any, access: FormAccess, prefix: str) -> None:
+    if not isinstance(payload, dict) or not access.read_only:
+        return
+    locked = [k for k in payload if k in access.read_only]
+    if locked:
+        raise PermissionDenied(
+            "You may not set " + ", ".join(locked) + "; your role makes them read-only",
+            [FieldError(f"{prefix}{k}", "is read-only for you") for k in locked],
+        )
+
+
 async def create_records(
-    session: AsyncSession, form: CompiledForm, ctx: RequestContext, payloads: Any
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    payloads: Any,
+    access: FormAccess,
 ) -> list[dict[str, Any]]:
     """All or nothing: every record is validated before any is written."""
+    access.require("create")
     if not isinstance(payloads, list) or not payloads:
         raise BadRequest(
             "Send the records to create as a non-empty list",
@@ -75,19 +126,13 @@ async def create_records(
     rows: list[dict[str, Any]] = []
     for i, payload in enumerate(payloads):
         try:
-            rows.append(
-                form.parse_input(
-                    _with_defaults(form, payload, ctx),
-                    partial=False,
-                    zone=ctx.zone,
-                    prefix=f"records[{i}].",
-                )
-            )
+            rows.append(_parse_new(form, ctx, payload, access, prefix=f"records[{i}]."))
         except ValidationFailed as failed:
             errors.extend(failed.errors)
     if errors:
         raise ValidationFailed.of(errors)
-    return await _insert(session, form, ctx, rows, paths=[f"records[{i}]." for i in range(len(rows))])
+    paths = [f"records[{i}]." for i in range(len(rows))]
+    return await _insert(session, form, ctx, rows, paths=paths, access=access)
 
 
 def _with_defaults(form: CompiledForm, payload: Any, ctx: RequestContext) -> Any:
@@ -107,6 +152,7 @@ async def _insert(
     ctx: RequestContext,
     rows: list[dict[str, Any]],
     paths: list[str],
+    access: FormAccess,
 ) -> list[dict[str, Any]]:
     await _check_unique(session, form, rows, paths)
     actor = ctx.principal.user_id
@@ -129,6 +175,7 @@ async def _insert(
         raise _conflict(form, error) from None
     created = result.mappings().all()
     records = [form.dump_row(row) for row in created]
+    view = form.restricted(access.hidden)
     await _append_history(
         session,
         form,
@@ -138,12 +185,16 @@ async def _insert(
                 record["id"],
                 1,
                 "create",
-                {k: {"before": None, "after": record[k]} for k, v in values.items() if v is not None},
+                {
+                    k: {"before": None, "after": record[k]}
+                    for k, v in values.items()
+                    if v is not None
+                },
             )
             for record, values in zip(records, rows, strict=True)
         ],
     )
-    return records
+    return [view.dump_row(row) for row in created]
 
 
 # -------------------------------------------------------------------- read
@@ -154,10 +205,25 @@ def _live(form: CompiledForm) -> Any:
 
 
 async def _load(
-    session: AsyncSession, form: CompiledForm, record_id: int, *, deleted: bool = False, lock: bool = False
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    record_id: int,
+    access: FormAccess,
+    *,
+    action: str = "read",
+    deleted: bool = False,
+    lock: bool = False,
 ) -> Mapping[str, Any]:
+    """A record the caller may read, or 404; then 403 if `action` is not allowed on it.
+
+    Rows outside the read scope are reported exactly like rows that do not exist.
+    """
     t = form.table
-    statement = select(t).where(t.c.id == record_id)
+    evaluation = eval_context(ctx)
+    statement = select(t).where(
+        t.c.id == record_id, scope_clause(access.scope("read"), form, evaluation)
+    )
     statement = statement.where(t.c.deleted_at.is_not(None) if deleted else _live(form))
     if lock:
         statement = statement.with_for_update()
@@ -165,13 +231,27 @@ async def _load(
     if row is None:
         state = "deleted " if deleted else ""
         raise NotFound(f"{form.key} has no {state}record {record_id}")
+    if action != "read":
+        access.require(action)
+        if access.scope(action) != access.scope("read"):
+            allowed = select(t.c.id).where(
+                t.c.id == record_id, scope_clause(access.scope(action), form, evaluation)
+            )
+            if (await session.execute(allowed)).first() is None:
+                raise PermissionDenied(f"You may read record {record_id} but not {action} it")
     return row
 
 
 async def get_record(
-    session: AsyncSession, form: CompiledForm, ctx: RequestContext, record_id: int
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    record_id: int,
+    access: FormAccess,
 ) -> dict[str, Any]:
-    return form.dump_row(await _load(session, form, record_id))
+    access.require("read")
+    row = await _load(session, form, ctx, record_id, access)
+    return form.restricted(access.hidden).dump_row(row)
 
 
 @dataclass(frozen=True)
@@ -189,30 +269,42 @@ async def list_records(
     form: CompiledForm,
     ctx: RequestContext,
     request: ListRequest,
+    access: FormAccess,
     *,
     exact_count_limit: int = 10_000,
 ) -> dict[str, Any]:
+    access.require("read")
+    full, form = form, form.restricted(access.hidden)
     t = form.table
-    where = [_live(form)]
+    where = [_live(form), scope_clause(access.scope("read"), full, eval_context(ctx))]
     if request.filter:
         try:
             document = json.loads(request.filter)
         except ValueError:
             raise BadRequest(
                 "The filter is not valid JSON",
-                [FieldError("filter", 'send a condition such as {"field": "amount", "op": "gt", "value": 10}')],
+                [
+                    FieldError(
+                        "filter",
+                        'send a condition such as {"field": "amount", "op": "gt", "value": 10}',
+                    )
+                ],
             ) from None
         where.append(to_sql(parse_condition(document, form), form, eval_context(ctx)))
     if request.q:
         if not form.title_field:
-            raise BadRequest("This form has no title field to search", [FieldError("q", "remove q")])
+            raise BadRequest(
+                "This form has no title field to search", [FieldError("q", "remove q")]
+            )
         title = form.column(form.by_key[form.title_field])
         where.append(ascii_lower(title).contains(fold(request.q), autoescape=True))
     keys = parse_sort(request.sort, form)
     limit = parse_limit(request.limit)
     page = select(t).where(*where)
     if request.cursor:
-        page = page.where(after_cursor(keys, decode_cursor(request.cursor, keys, request.filter), form))
+        page = page.where(
+            after_cursor(keys, decode_cursor(request.cursor, keys, request.filter), form)
+        )
     page = page.order_by(*order_by(keys, form)).limit(limit + 1)
     rows = (await session.execute(page)).mappings().all()
     next_cursor = None
@@ -222,22 +314,25 @@ async def list_records(
     answer: dict[str, Any] = {"items": [form.dump_row(r) for r in rows], "next_cursor": next_cursor}
     if request.count != "none":
         cap = None if request.count == "exact" else exact_count_limit
-        answer["total"], answer["total_exact"] = await _count(session, form, where, cap)
+        unfiltered = access.scope("read").all and not request.filter and not request.q
+        answer["total"], answer["total_exact"] = await _count(session, form, where, cap, unfiltered)
     return answer
 
 
 async def _count(
-    session: AsyncSession, form: CompiledForm, where: Sequence[Any], cap: int | None
+    session: AsyncSession, form: CompiledForm, where: Sequence[Any], cap: int | None, unfiltered: bool
 ) -> tuple[int, bool]:
     """Exact up to `cap` rows; beyond it an estimate, so huge tables stay fast."""
     t = form.table
     if cap is None:
-        return (await session.execute(select(func.count()).select_from(t).where(*where))).scalar_one(), True
+        return (
+            await session.execute(select(func.count()).select_from(t).where(*where))
+        ).scalar_one(), True
     bounded = select(t.c.id).where(*where).limit(cap + 1).subquery()
     n = (await session.execute(select(func.count()).select_from(bounded))).scalar_one()
     if n <= cap:
         return n, True
-    if session.bind.dialect.name == "postgresql" and len(where) == 1:
+    if session.bind.dialect.name == "postgresql" and unfiltered:
         estimate = (
             await session.execute(
                 select(func.greatest(cast(func.coalesce(_reltuples(t.name), 0), BigInteger()), cap))
@@ -267,15 +362,17 @@ async def update_record(
     record_id: int,
     payload: Any,
     expected_version: int | None,
+    access: FormAccess,
 ) -> dict[str, Any]:
-    values = form.parse_input(payload, partial=True, zone=ctx.zone)
-    current = await _load(session, form, record_id, lock=True)
+    access.require("update")
+    view = form.restricted(access.hidden)
+    _refuse_read_only(payload, access, "")
+    values = view.parse_input(payload, partial=True, zone=ctx.zone)
+    current = await _load(session, form, ctx, record_id, access, action="update", lock=True)
     _check_version(form, current, expected_version)
-    before = form.dump_row(current)
+    before = view.dump_row(current)
     changed = {
-        key: value
-        for key, value in values.items()
-        if value != current[form.by_key[key].column]
+        key: value for key, value in values.items() if value != current[form.by_key[key].column]
     }
     if not changed:
         return before
@@ -300,7 +397,7 @@ async def update_record(
         raise PreconditionFailed(
             f"Record {record_id} was changed by someone else; reload it and apply your change again"
         )
-    after = form.dump_row(row)
+    after = view.dump_row(row)
     diff = {key: {"before": before[key], "after": after[key]} for key in changed}
     await _append_history(session, form, ctx, [(record_id, row["version"], "update", diff)])
     return after
@@ -324,20 +421,29 @@ async def delete_record(
     ctx: RequestContext,
     record_id: int,
     expected_version: int | None,
+    access: FormAccess,
 ) -> None:
-    current = await _load(session, form, record_id, lock=True)
+    access.require("delete")
+    current = await _load(session, form, ctx, record_id, access, action="delete", lock=True)
     _check_version(form, current, expected_version)
     await _set_deleted(session, form, ctx, current, ctx.now, "delete")
 
 
 async def restore_record(
-    session: AsyncSession, form: CompiledForm, ctx: RequestContext, record_id: int
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    record_id: int,
+    access: FormAccess,
 ) -> dict[str, Any]:
-    current = await _load(session, form, record_id, deleted=True, lock=True)
+    access.require("delete")
+    current = await _load(
+        session, form, ctx, record_id, access, action="delete", deleted=True, lock=True
+    )
     live_values = {s.key: current[s.column] for s in form.fields if s.unique}
     await _check_unique(session, form, [live_values], [""], exclude_id=record_id)
     row = await _set_deleted(session, form, ctx, current, None, "restore")
-    return form.dump_row(row)
+    return form.restricted(access.hidden).dump_row(row)
 
 
 async def _set_deleted(
@@ -351,13 +457,22 @@ async def _set_deleted(
     t = form.table
     version = current["version"] + 1
     row = (
-        await session.execute(
-            update(t)
-            .where(t.c.id == current["id"], t.c.version == current["version"])
-            .values(deleted_at=deleted_at, version=version, updated_at=ctx.now, updated_by=ctx.principal.user_id)
-            .returning(*t.c)
+        (
+            await session.execute(
+                update(t)
+                .where(t.c.id == current["id"], t.c.version == current["version"])
+                .values(
+                    deleted_at=deleted_at,
+                    version=version,
+                    updated_at=ctx.now,
+                    updated_by=ctx.principal.user_id,
+                )
+                .returning(*t.c)
+            )
         )
-    ).mappings().first()
+        .mappings()
+        .first()
+    )
     if row is None:
         raise PreconditionFailed(f"Record {current['id']} was changed by someone else; try again")
     await _append_history(session, form, ctx, [(current["id"], version, action, {})])
@@ -368,12 +483,19 @@ async def _set_deleted(
 
 
 async def record_history(
-    session: AsyncSession, form: CompiledForm, ctx: RequestContext, record_id: int
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    record_id: int,
+    access: FormAccess,
 ) -> list[dict[str, Any]]:
+    access.require("read")
     t = form.table
-    known = (await session.execute(select(exists().where(t.c.id == record_id)))).scalar()
+    visible = scope_clause(access.scope("read"), form, eval_context(ctx))
+    known = (await session.execute(select(exists().where(t.c.id == record_id, visible)))).scalar()
     if not known:
         raise NotFound(f"{form.key} has no record {record_id}")
+    shown = set(form.restricted(access.hidden).by_key)
     h = tables.record_history
     rows = await session.execute(
         select(h).where(h.c.form_id == form.form_id, h.c.record_id == record_id).order_by(h.c.id)
@@ -384,7 +506,7 @@ async def record_history(
             "action": r.action,
             "actor_id": r.actor_id,
             "at": dump_datetime(r.at),
-            "changes": r.changes,
+            "changes": {k: v for k, v in r.changes.items() if k in shown},
         }
         for r in rows
     ]
@@ -409,6 +531,20 @@ async def _append_history(
                 "changes": changes,
             }
             for record_id, version, action, changes in entries
+        ],
+    )
+    await session.execute(
+        insert(tables.audit_log),
+        [
+            {
+                "at": ctx.now,
+                "actor_id": ctx.principal.user_id,
+                "action": f"record.{action}",
+                "target": f"{form.app}/{form.key}/{record_id}",
+                "ip": ctx.ip,
+                "detail": {"version": version},
+            }
+            for record_id, version, action, _ in entries
         ],
     )
 
@@ -439,7 +575,9 @@ async def _check_unique(
             if value is None:
                 continue
             if value in seen:
-                errors.append(FieldError(f"{path}{spec.key}", f"repeats the value of {seen[value]}{spec.key}"))
+                errors.append(
+                    FieldError(f"{path}{spec.key}", f"repeats the value of {seen[value]}{spec.key}")
+                )
                 continue
             seen[value] = path
             column = form.column(spec)
@@ -455,7 +593,9 @@ async def _check_unique(
                     )
                 )
     if errors:
-        raise Conflict(errors[0].message if len(errors) == 1 else "Some values must be unique", errors)
+        raise Conflict(
+            errors[0].message if len(errors) == 1 else "Some values must be unique", errors
+        )
 
 
 def _conflict(form: CompiledForm, error: IntegrityError) -> Conflict:

@@ -4,23 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform.errors import BadRequest, FieldError
-from opsloom.platform.http import context_of, read_json, settings_of
+from opsloom.platform.http import authenticated, context_of, principal_of, read_json, settings_of
+from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.runtime import records
 from opsloom.runtime.forms import CompiledForm, FormRegistry
 
-router = APIRouter(prefix="/api/apps/{app}/forms/{form}/records", tags=["records"])
+router = APIRouter(
+    prefix="/api/apps/{app}/forms/{form}/records", tags=["records"], dependencies=[Depends(authenticated)]
+)
 
 RecordId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The record id")]
 IfMatch = Annotated[str | None, Header(description='The version you read, e.g. "3"')]
 
 
-async def _form(request: Request, session: AsyncSession, app: str, form: str) -> CompiledForm:
+async def _open(
+    request: Request, session: AsyncSession, app: str, form: str
+) -> tuple[CompiledForm, FormAccess]:
+    """The published form and what the caller may do with it (the policy service decides)."""
     registry: FormRegistry = request.app.state.forms
-    return await registry.get(session, app, form)
+    compiled = await registry.get(session, app, form)
+    return compiled, await form_access(session, principal_of(request), app, form)
 
 
 def _etag(record: dict[str, Any], response: Response) -> dict[str, Any]:
@@ -44,8 +51,8 @@ def parse_if_match(value: str | None) -> int | None:
 async def create(app: str, form: str, request: Request, response: Response) -> dict[str, Any]:
     payload = await read_json(request)
     async with request.app.state.db.session(write=True) as session:
-        compiled = await _form(request, session, app, form)
-        record = await records.create_record(session, compiled, context_of(request), payload)
+        compiled, access = await _open(request, session, app, form)
+        record = await records.create_record(session, compiled, context_of(request), payload, access)
     response.headers["Location"] = f"{request.url.path}/{record['id']}"
     return _etag(record, response)
 
@@ -56,8 +63,8 @@ async def create_many(app: str, form: str, request: Request) -> dict[str, Any]:
     if not isinstance(payload, dict) or "records" not in payload:
         raise BadRequest("Send {\"records\": [...]}", [FieldError("records", "is required")])
     async with request.app.state.db.session(write=True) as session:
-        compiled = await _form(request, session, app, form)
-        items = await records.create_records(session, compiled, context_of(request), payload["records"])
+        compiled, access = await _open(request, session, app, form)
+        items = await records.create_records(session, compiled, context_of(request), payload["records"], access)
     return {"items": items}
 
 
@@ -77,12 +84,13 @@ async def list_(
         raise BadRequest("Unknown count mode", [FieldError("count", "use auto, exact or none")])
     query = records.ListRequest(filter=filter, sort=sort, limit=limit, cursor=cursor, q=q, count=count)
     async with request.app.state.db.session() as session:
-        compiled = await _form(request, session, app, form)
+        compiled, access = await _open(request, session, app, form)
         return await records.list_records(
             session,
             compiled,
             context_of(request),
             query,
+            access,
             exact_count_limit=settings_of(request).exact_count_limit,
         )
 
@@ -90,8 +98,8 @@ async def list_(
 @router.get("/{record_id}", summary="Read a record")
 async def read(app: str, form: str, record_id: RecordId, request: Request, response: Response) -> dict[str, Any]:
     async with request.app.state.db.session() as session:
-        compiled = await _form(request, session, app, form)
-        record = await records.get_record(session, compiled, context_of(request), record_id)
+        compiled, access = await _open(request, session, app, form)
+        record = await records.get_record(session, compiled, context_of(request), record_id, access)
     return _etag(record, response)
 
 
@@ -107,9 +115,9 @@ async def patch(
     expected = parse_if_match(if_match)
     payload = await read_json(request)
     async with request.app.state.db.session(write=True) as session:
-        compiled = await _form(request, session, app, form)
+        compiled, access = await _open(request, session, app, form)
         record = await records.update_record(
-            session, compiled, context_of(request), record_id, payload, expected
+            session, compiled, context_of(request), record_id, payload, expected, access
         )
     return _etag(record, response)
 
@@ -118,22 +126,22 @@ async def patch(
 async def delete(app: str, form: str, record_id: RecordId, request: Request, if_match: IfMatch = None) -> Response:
     expected = parse_if_match(if_match)
     async with request.app.state.db.session(write=True) as session:
-        compiled = await _form(request, session, app, form)
-        await records.delete_record(session, compiled, context_of(request), record_id, expected)
+        compiled, access = await _open(request, session, app, form)
+        await records.delete_record(session, compiled, context_of(request), record_id, expected, access)
     return Response(status_code=204)
 
 
 @router.post("/{record_id}/restore", summary="Restore a deleted record")
 async def restore(app: str, form: str, record_id: RecordId, request: Request, response: Response) -> dict[str, Any]:
     async with request.app.state.db.session(write=True) as session:
-        compiled = await _form(request, session, app, form)
-        record = await records.restore_record(session, compiled, context_of(request), record_id)
+        compiled, access = await _open(request, session, app, form)
+        record = await records.restore_record(session, compiled, context_of(request), record_id, access)
     return _etag(record, response)
 
 
 @router.get("/{record_id}/history", summary="Who changed what, when")
 async def history(app: str, form: str, record_id: RecordId, request: Request) -> dict[str, Any]:
     async with request.app.state.db.session() as session:
-        compiled = await _form(request, session, app, form)
-        items = await records.record_history(session, compiled, context_of(request), record_id)
+        compiled, access = await _open(request, session, app, form)
+        items = await records.record_history(session, compiled, context_of(request), record_id, access)
     return {"items": items}

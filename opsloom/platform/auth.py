@@ -1,0 +1,238 @@
+"""Authentication: password login with session cookies (and CSRF), API tokens, throttling."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsloom.platform import tables
+from opsloom.platform.audit import audit
+from opsloom.platform.context import Principal, RequestContext
+from opsloom.platform.errors import OpsloomError, PermissionDenied, Unauthenticated
+from opsloom.platform.passwords import digest, new_secret, verify_password
+
+SESSION_COOKIE = "opsloom_session"
+CSRF_HEADER = "x-csrf-token"
+SESSION_LIFETIME = timedelta(days=7)
+TOKEN_PREFIX = "olt_"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Login throttling: failures counted over a window, per e-mail and per address.
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_EMAIL = 5
+MAX_FAILURES_PER_IP = 30
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+class TooManyAttempts(OpsloomError):
+    status = 429
+    title = "Too many attempts"
+    slug = "too-many-attempts"
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def principal_from_row(row: Any, **extra: Any) -> Principal:
+    return Principal(
+        user_id=row.id,
+        department_id=row.department_id,
+        email=row.email,
+        name=row.name,
+        locale=row.locale,
+        is_admin=row.is_admin,
+        **extra,
+    )
+
+
+# ------------------------------------------------------------------ login
+
+
+async def login(
+    session: AsyncSession, ctx: RequestContext, email: str, password: str
+) -> tuple[str, str, Principal]:
+    """Check the password; return (session token, CSRF token, principal)."""
+    email = email.strip().lower()
+    since = ctx.now - THROTTLE_WINDOW
+    f = tables.login_failures
+    by_email = (await session.execute(select(func.count()).where(f.c.email == email, f.c.at > since))).scalar_one()
+    by_ip = 0
+    if ctx.ip:
+        by_ip = (await session.execute(select(func.count()).where(f.c.ip == ctx.ip, f.c.at > since))).scalar_one()
+    if by_email >= MAX_FAILURES_PER_EMAIL or by_ip >= MAX_FAILURES_PER_IP:
+        raise TooManyAttempts(
+            "Too many failed logins; wait 15 minutes or ask an administrator to reset the password",
+            extra={"retry_after": int(THROTTLE_WINDOW.total_seconds())},
+        )
+    u = tables.users
+    row = (await session.execute(select(u).where(u.c.email == email))).first()
+    ok = verify_password(row.password_hash if row else None, password)
+    if not ok or row is None or not row.active:
+        raise Unauthenticated("The e-mail or password is wrong (or the account is disabled)")
+    await session.execute(delete(f).where(f.c.email == email))
+    token, csrf = new_secret(), secrets.token_urlsafe(24)
+    await session.execute(
+        insert(tables.sessions).values(
+            token_hash=digest(token),
+            user_id=row.id,
+            csrf_token=csrf,
+            created_at=ctx.now,
+            expires_at=ctx.now + SESSION_LIFETIME,
+            ip=ctx.ip,
+        )
+    )
+    await audit(session, ctx, "login", email, actor_id=row.id)
+    return token, csrf, principal_from_row(row, via="session", csrf_token=csrf)
+
+
+async def record_failed_login(session: AsyncSession, ctx: RequestContext, email: str, *, throttled: bool) -> None:
+    """Written in its own transaction: the refused login itself changes nothing."""
+    email = email.strip().lower()
+    if throttled:
+        await audit(session, ctx, "login.throttled", email)
+        return
+    await session.execute(insert(tables.login_failures).values(email=email, ip=ctx.ip, at=ctx.now))
+    await audit(session, ctx, "login.failed", email)
+
+
+def token_view(row: Any) -> dict[str, Any]:
+    def when(value: datetime | None) -> str | None:
+        return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+    return {
+        "id": row.id,
+        "name": row.name,
+        "prefix": row.prefix,
+        "apps": row.apps,
+        "write": row.can_write,
+        "created_at": when(row.created_at),
+        "expires_at": when(row.expires_at),
+        "last_used_at": when(row.last_used_at),
+        "revoked_at": when(row.revoked_at),
+    }
+
+
+async def logout(session: AsyncSession, token: str) -> None:
+    await session.execute(delete(tables.sessions).where(tables.sessions.c.token_hash == digest(token)))
+
+
+# ------------------------------------------------------------ who is this
+
+
+async def principal_for_request(request: Request) -> Principal:
+    """The caller, from a Bearer token or the session cookie; 401 if neither is valid."""
+    db = request.app.state.db
+    header = request.headers.get("authorization", "")
+    now = _now()
+    if header.lower().startswith("bearer "):
+        async with db.session() as session:
+            return await _token_principal(request, session, header[7:].strip(), now)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise Unauthenticated("Log in first: POST /api/auth/login, or send Authorization: Bearer <token>")
+    s, u = tables.sessions, tables.users
+    async with db.session() as session:
+        row = (
+            await session.execute(
+                select(u, s.c.csrf_token, s.c.expires_at)
+                .join(s, s.c.user_id == u.c.id)
+                .where(s.c.token_hash == digest(cookie))
+            )
+        ).first()
+    if row is None or row.expires_at < now or not row.active:
+        raise Unauthenticated("Your session has ended; log in again")
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER) or getattr(request.state, "form_csrf", None)
+        if not sent or not secrets.compare_digest(sent, row.csrf_token):
+            raise PermissionDenied(
+                "Missing or wrong CSRF token: send the X-CSRF-Token header you got at login"
+            )
+    return principal_from_row(row, via="session", csrf_token=row.csrf_token)
+
+
+async def _token_principal(request: Request, session: AsyncSession, token: str, now: datetime) -> Principal:
+    t, u = tables.api_tokens, tables.users
+    row = (
+        await session.execute(
+            select(u, t.c.id.label("token_id"), t.c.apps, t.c.can_write, t.c.expires_at, t.c.revoked_at, t.c.last_used_at)
+            .join(t, t.c.user_id == u.c.id)
+            .where(t.c.token_hash == digest(token))
+        )
+    ).first()
+    if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at < now) or not row.active:
+        raise Unauthenticated("The API token is unknown, revoked or expired")
+    if not row.can_write and request.method not in SAFE_METHODS:
+        raise PermissionDenied("This API token may only read; create a token with write access")
+    if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_INTERVAL:
+        await _touch_token(request, row.token_id, row.id, now)
+    apps = frozenset(row.apps) if row.apps is not None else None
+    return principal_from_row(row, via="token", token_apps=apps, can_write=row.can_write)
+
+
+async def _touch_token(request: Request, token_id: int, user_id: int, now: datetime) -> None:
+    t = tables.api_tokens
+    ctx = RequestContext(principal=Principal(user_id=user_id), now=now, ip=client_ip(request))
+    async with request.app.state.db.session(write=True) as session:
+        await session.execute(update(t).where(t.c.id == token_id).values(last_used_at=now))
+        await audit(session, ctx, "token.used", f"token:{token_id}")
+
+
+# ----------------------------------------------------------------- tokens
+
+
+async def create_token(
+    session: AsyncSession,
+    ctx: RequestContext,
+    user_id: int,
+    name: str,
+    apps: list[str] | None,
+    can_write: bool,
+    expires_at: datetime | None,
+) -> tuple[str, int]:
+    token = new_secret(TOKEN_PREFIX)
+    result = await session.execute(
+        insert(tables.api_tokens)
+        .values(
+            user_id=user_id,
+            name=name,
+            token_hash=digest(token),
+            prefix=token[:10],
+            apps=apps,
+            can_write=can_write,
+            created_at=ctx.now,
+            expires_at=expires_at,
+        )
+        .returning(tables.api_tokens.c.id)
+    )
+    token_id = result.scalar_one()
+    await audit(session, ctx, "token.created", f"token:{token_id}", {"name": name, "apps": apps, "write": can_write})
+    return token, token_id
+
+
+async def revoke_token(session: AsyncSession, ctx: RequestContext, token_id: int, user_id: int | None) -> bool:
+    t = tables.api_tokens
+    where = [t.c.id == token_id, t.c.revoked_at.is_(None)]
+    if user_id is not None:
+        where.append(t.c.user_id == user_id)
+    done = await session.execute(update(t).where(*where).values(revoked_at=ctx.now).returning(t.c.id))
+    if done.first() is None:
+        return False
+    await audit(session, ctx, "token.revoked", f"token:{token_id}")
+    return True
+
+
+async def expire_sessions(session: AsyncSession, user_id: int, now: datetime, keep: str | None = None) -> None:
+    s = tables.sessions
+    where = [s.c.user_id == user_id]
+    if keep:
+        where.append(or_(s.c.token_hash != digest(keep)))
+    await session.execute(delete(s).where(*where))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,155 @@
+"""Login, logout, who am I, password change and API tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select, update
+
+from opsloom.platform import auth, tables
+from opsloom.platform.audit import audit
+from opsloom.platform.context import Principal
+from opsloom.platform.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
+from opsloom.platform.http import authenticated, context_of, settings_of
+from opsloom.platform.passwords import hash_password, password_problem, verify_password
+
+public = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(tags=["auth"], dependencies=[Depends(authenticated)])
+
+
+class Login(BaseModel):
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=256)
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(max_length=256)
+    new_password: str = Field(max_length=256)
+
+
+class TokenRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=120)
+    apps: list[str] | None = Field(default=None, description="Apps the token may use; all when omitted")
+    write: bool = Field(default=False, description="May the token change data?")
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+def me_view(p: Principal) -> dict[str, Any]:
+    return {
+        "id": p.user_id,
+        "email": p.email,
+        "name": p.name,
+        "locale": p.locale,
+        "department_id": p.department_id,
+        "is_admin": p.is_admin,
+        "via": p.via,
+    }
+
+
+@public.post("/login", summary="Log in with e-mail and password; sets the session cookie")
+async def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
+    ctx = context_of_anonymous(request)
+    db = request.app.state.db
+    try:
+        async with db.session(write=True) as session:
+            token, csrf, principal = await auth.login(session, ctx, body.email, body.password)
+    except (auth.TooManyAttempts, auth.Unauthenticated) as error:
+        # The failure is recorded (throttling, audit) even though the login is refused.
+        async with db.session(write=True) as session:
+            await _record_failure(session, ctx, body.email, error)
+        raise
+    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    response.set_cookie(
+        auth.SESSION_COOKIE,
+        token,
+        max_age=int(auth.SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
+    )
+    return {"user": me_view(principal), "csrf_token": csrf}
+
+
+async def _record_failure(session: Any, ctx: Any, email: str, error: Exception) -> None:
+    await auth.record_failed_login(session, ctx, email, throttled=isinstance(error, auth.TooManyAttempts))
+
+
+def context_of_anonymous(request: Request) -> Any:
+    from opsloom.platform.context import RequestContext
+
+    ip = request.client.host if request.client else None
+    return RequestContext.for_now(Principal(), settings_of(request).zone, ip)
+
+
+@router.post("/api/auth/logout", summary="End this session")
+async def logout(request: Request, response: Response) -> dict[str, Any]:
+    token = request.cookies.get(auth.SESSION_COOKIE)
+    if token:
+        async with request.app.state.db.session(write=True) as session:
+            await auth.logout(session, token)
+            await audit(session, context_of(request), "logout")
+    response.delete_cookie(auth.SESSION_COOKIE, path="/")
+    return {"status": "logged out"}
+
+
+@router.get("/api/me", summary="The user behind this request")
+async def me(request: Request) -> dict[str, Any]:
+    return me_view(request.state.principal)
+
+
+@router.post("/api/auth/password", summary="Change my password (ends my other sessions)")
+async def change_password(body: PasswordChange, request: Request) -> dict[str, Any]:
+    principal: Principal = request.state.principal
+    problem = password_problem(body.new_password)
+    if problem:
+        raise ValidationFailed.of([FieldError("new_password", problem)])
+    ctx = context_of(request)
+    u = tables.users
+    async with request.app.state.db.session(write=True) as session:
+        current = (await session.execute(select(u.c.password_hash).where(u.c.id == principal.user_id))).scalar()
+        if not verify_password(current, body.current_password):
+            raise PermissionDenied("The current password is wrong", [FieldError("current_password", "is wrong")])
+        await session.execute(
+            update(u).where(u.c.id == principal.user_id).values(password_hash=hash_password(body.new_password))
+        )
+        await auth.expire_sessions(session, principal.user_id, ctx.now, keep=request.cookies.get(auth.SESSION_COOKIE))
+        await audit(session, ctx, "password.changed", f"user:{principal.user_id}")
+    return {"status": "password changed"}
+
+
+@router.post("/api/auth/tokens", status_code=201, summary="Create an API token (shown once)")
+async def create_token(body: TokenRequest, request: Request) -> dict[str, Any]:
+    principal: Principal = request.state.principal
+    if principal.via == "token":
+        raise PermissionDenied("API tokens cannot create tokens; log in with a password")
+    ctx = context_of(request)
+    expires = ctx.now + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    async with request.app.state.db.session(write=True) as session:
+        token, token_id = await auth.create_token(
+            session, ctx, principal.user_id, body.name, body.apps, body.write, expires
+        )
+    return {"id": token_id, "token": token, "name": body.name, "apps": body.apps, "write": body.write}
+
+
+@router.get("/api/auth/tokens", summary="My API tokens (without their secrets)")
+async def list_tokens(request: Request) -> dict[str, Any]:
+    t = tables.api_tokens
+    async with request.app.state.db.session() as session:
+        rows = await session.execute(
+            select(t).where(t.c.user_id == request.state.principal.user_id).order_by(t.c.id)
+        )
+        return {"items": [auth.token_view(r) for r in rows]}
+
+
+@router.delete("/api/auth/tokens/{token_id}", status_code=204, summary="Revoke an API token")
+async def revoke(token_id: Annotated[int, Path(ge=1, le=2**63 - 1)], request: Request) -> Response:
+    principal: Principal = request.state.principal
+    async with request.app.state.db.session(write=True) as session:
+        owner = None if principal.is_admin else principal.user_id
+        if not await auth.revoke_token(session, context_of(request), token_id, owner):
+            raise NotFound(f"You have no active token {token_id}")
+    return Response(status_code=204)

@@ -1,0 +1,25 @@
+"""Row scopes of the policy service, as SQL: the filter added to every records query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import false, or_, true
+
+from opsloom.platform.permissions import RowScope
+from opsloom.runtime.conditions import EvalContext, parse_condition, to_sql
+from opsloom.runtime.forms import CompiledForm
+
+
+def scope_clause(scope: RowScope, form: CompiledForm, ctx: EvalContext) -> Any:
+    if scope.all:
+        return true()
+    t = form.table
+    parts: list[Any] = []
+    if scope.owner_ids:
+        parts.append(t.c.owner_id.in_(sorted(scope.owner_ids)))
+    if scope.department_ids:
+        parts.append(t.c.department_id.in_(sorted(scope.department_ids)))
+    for condition in scope.conditions:
+        parts.append(to_sql(parse_condition(condition, form, path="role"), form, ctx))
+    return or_(*parts) if parts else false()
