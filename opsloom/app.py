@@ -13,10 +13,10 @@ from opsloom.designer.api import router as designer_router
 from opsloom.designer.roles_api import router as roles_router
 from opsloom.platform.auth_api import public as auth_public
 from opsloom.platform.auth_api import router as auth_router
-from opsloom.platform.org_api import router as org_router
 from opsloom.platform.database import Database
 from opsloom.platform.http import BodySizeLimit, install_error_handlers
 from opsloom.platform.migrate import upgrade
+from opsloom.platform.org_api import router as org_router
 from opsloom.platform.settings import Settings
 from opsloom.runtime.apps_api import router as apps_router
 from opsloom.runtime.forms import FormRegistry

@@ -25,7 +25,15 @@ PEOPLE = [  # (email, name, department key, is admin, heads department, role key
     ("vp@opsloom.local", "周总 Vice-president", "hq", False, "hq", ("approver",), "vice-president, heads HQ"),
     ("sales.head@opsloom.local", "李娜 Sales head", "sales", False, "sales", ("approver",), "head of Sales"),
     ("sales.rep@opsloom.local", "王强 Sales rep", "sales", False, None, ("requester",), "requester in Sales"),
-    ("eng.head@opsloom.local", "陈杰 Engineering head", "engineering", False, "engineering", ("approver",), "head of Engineering"),
+    (
+        "eng.head@opsloom.local",
+        "陈杰 Engineering head",
+        "engineering",
+        False,
+        "engineering",
+        ("approver",),
+        "head of Engineering",
+    ),
     ("engineer@opsloom.local", "Emma Engineer", "engineering", False, None, ("requester",), "requester in Engineering"),
     ("finance@opsloom.local", "刘洋 Finance", "finance", False, "finance", ("finance",), "finance, sees all spend"),
 ]

@@ -15,6 +15,19 @@ ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2 with its production cost makes every login ~0.1-2 s; tests need correctness, not cost."""
+    from argon2 import PasswordHasher
+
+    from opsloom.platform import passwords
+
+    original = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    passwords._hasher = original
+
+
 @pytest.fixture(params=DATABASES)
 def db_kind(request: pytest.FixtureRequest) -> str:
     return request.param

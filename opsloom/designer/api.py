@@ -42,9 +42,7 @@ async def put_form(app: Key, form: Key, request: Request) -> dict[str, Any]:
     document = await read_json(request)
     async with request.app.state.db.session(write=True) as session:
         await _require_designer(session, request, app)
-        saved = await definitions.save_draft(
-            session, context_of(request), app, "form", form, document
-        )
+        saved = await definitions.save_draft(session, context_of(request), app, "form", form, document)
     return _draft_view(saved)
 
 
@@ -57,28 +55,20 @@ async def get_form(app: Key, form: Key, request: Request) -> dict[str, Any]:
 
 
 @router.post("/{app}/forms/{form}/publish", summary="Publish the draft (dry_run: plan only)")
-async def publish(
-    app: Key, form: Key, request: Request, dry_run: Annotated[bool, Query()] = False
-) -> dict[str, Any]:
+async def publish(app: Key, form: Key, request: Request, dry_run: Annotated[bool, Query()] = False) -> dict[str, Any]:
     resolutions = parse_resolutions(await _optional_json(request))
     async with request.app.state.db.session(write=True) as session:
         await _require_designer(session, request, app)
-        result = await publish_form(
-            session, context_of(request), app, form, dry_run=dry_run, resolutions=resolutions
-        )
+        result = await publish_form(session, context_of(request), app, form, dry_run=dry_run, resolutions=resolutions)
     return {"dry_run": dry_run, **result.as_json()}
 
 
 @router.post("/{app}/forms/{form}/rollback", summary="Publish an earlier version again")
-async def rollback(
-    app: Key, form: Key, request: Request, dry_run: Annotated[bool, Query()] = False
-) -> dict[str, Any]:
+async def rollback(app: Key, form: Key, request: Request, dry_run: Annotated[bool, Query()] = False) -> dict[str, Any]:
     body = await read_json(request)
     target = body.get("version") if isinstance(body, dict) else None
     if isinstance(target, bool) or not isinstance(target, int):
-        raise BadRequest(
-            "Say which version to go back to", [FieldError("version", "expected a version number")]
-        )
+        raise BadRequest("Say which version to go back to", [FieldError("version", "expected a version number")])
     resolutions = parse_resolutions({k: v for k, v in body.items() if k != "version"} or None)
     context = context_of(request)
     async with request.app.state.db.session(write=True) as session:
@@ -104,9 +94,7 @@ async def diff(
     async with request.app.state.db.session() as session:
         await _require_designer(session, request, app)
         found = await definitions.load_definition(session, app, "form", form)
-        before = await _version_or_draft(
-            session, found, from_ or str(found.published_version or ""), "from"
-        )
+        before = await _version_or_draft(session, found, from_ or str(found.published_version or ""), "from")
         after = await _version_or_draft(session, found, to, "to")
     archived = (found.storage or {}).get("archived")
     changes = diff_forms(before, after, archived) if after is not None else []
@@ -121,9 +109,7 @@ async def _version_or_draft(session: Any, found: Any, which: str, name: str) -> 
     if which == "draft":
         return found.draft
     if not which.isdigit():
-        raise BadRequest(
-            f"'{name}' must be a version number or 'draft'", [FieldError(name, "e.g. 2")]
-        )
+        raise BadRequest(f"'{name}' must be a version number or 'draft'", [FieldError(name, "e.g. 2")])
     return await definitions.published_document(session, found, int(which))
 
 
@@ -161,9 +147,7 @@ def _draft_view(d: definitions.Definition) -> dict[str, Any]:
         "draft_revision": d.draft_revision,
         "published_version": d.published_version,
         "problems": [e.as_json() for e in form_problems(d.draft)] if d.draft is not None else [],
-        "archived_fields": [
-            entry["field"] for entry in ((d.storage or {}).get("archived") or {}).values()
-        ],
+        "archived_fields": [entry["field"] for entry in ((d.storage or {}).get("archived") or {}).values()],
     }
 
 

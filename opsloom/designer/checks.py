@@ -12,8 +12,9 @@ from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS as PG_RESERVED
 from sqlalchemy.dialects.sqlite.base import SQLiteIdentifierPreparer
 
 from opsloom.platform.errors import FieldError
+from opsloom.runtime import formulas
 from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, Invalid
-from opsloom.runtime.forms import RESERVED_KEYS
+from opsloom.runtime.forms import FORMULA_TYPES, RESERVED_KEYS, formula_environment, formula_order
 
 SQL_RESERVED = frozenset(PG_RESERVED) | frozenset(SQLiteIdentifierPreparer.reserved_words)
 TITLE_TYPES = ("text", "email", "phone", "url", "integer", "select", "date")
@@ -31,14 +32,10 @@ def unique_keys_and_ids(document: Document) -> Iterator[FieldError]:
     seen_ids: dict[str, int] = {}
     for i, f in _fields(document):
         if f["key"] in seen_keys:
-            yield FieldError(
-                f"fields[{i}].key", f"'{f['key']}' is already used by fields[{seen_keys[f['key']]}]"
-            )
+            yield FieldError(f"fields[{i}].key", f"'{f['key']}' is already used by fields[{seen_keys[f['key']]}]")
         seen_keys.setdefault(f["key"], i)
         if f["id"] in seen_ids:
-            yield FieldError(
-                f"fields[{i}].id", f"'{f['id']}' is already used by fields[{seen_ids[f['id']]}]"
-            )
+            yield FieldError(f"fields[{i}].id", f"'{f['id']}' is already used by fields[{seen_ids[f['id']]}]")
         seen_ids.setdefault(f["id"], i)
 
 
@@ -46,9 +43,7 @@ def keys_are_not_reserved(document: Document) -> Iterator[FieldError]:
     for i, f in _fields(document):
         key = f["key"]
         if key in RESERVED_KEYS:
-            yield FieldError(
-                f"fields[{i}].key", f"'{key}' is a system field of every record; pick another key"
-            )
+            yield FieldError(f"fields[{i}].key", f"'{key}' is a system field of every record; pick another key")
         elif key in SQL_RESERVED:
             yield FieldError(
                 f"fields[{i}].key",
@@ -64,9 +59,7 @@ def title_field_exists(document: Document) -> Iterator[FieldError]:
     if not match:
         yield FieldError("title_field", f"'{title}' is not the key of a field of this form")
     elif match[0]["type"] not in TITLE_TYPES:
-        yield FieldError(
-            "title_field", f"a {match[0]['type']} field cannot name records; use a text field"
-        )
+        yield FieldError("title_field", f"a {match[0]['type']} field cannot name records; use a text field")
 
 
 def options_are_distinct(document: Document) -> Iterator[FieldError]:
@@ -87,11 +80,7 @@ def ranges_make_sense(document: Document) -> Iterator[FieldError]:
                 continue
             try:
                 unit = FIELD_TYPES[f["type"]]
-                a, b = (
-                    (unit.parse(spec, f[low]), unit.parse(spec, f[high]))
-                    if low == "min"
-                    else (f[low], f[high])
-                )
+                a, b = (unit.parse(spec, f[low]), unit.parse(spec, f[high])) if low == "min" else (f[low], f[high])
             except Invalid as problem:
                 yield FieldError(f"fields[{i}].{low}", str(problem))
                 continue
@@ -107,14 +96,12 @@ def patterns_compile(document: Document) -> Iterator[FieldError]:
             try:
                 regex.compile(f["pattern"])
             except regex.error as error:
-                yield FieldError(
-                    f"fields[{i}].pattern", f"is not a valid regular expression: {error}"
-                )
+                yield FieldError(f"fields[{i}].pattern", f"is not a valid regular expression: {error}")
 
 
 def defaults_fit(document: Document) -> Iterator[FieldError]:
     for i, f in _fields(document):
-        if f.get("default") is None:
+        if f.get("default") is None or isinstance(f.get("default"), Mapping):
             continue
         spec = _spec(f)
         unit = FIELD_TYPES[f["type"]]
@@ -133,9 +120,50 @@ def layout_refers_to_fields(document: Document) -> Iterator[FieldError]:
     for s, section in enumerate(document.get("layout", {}).get("sections", [])):
         for j, key in enumerate(section.get("fields", [])):
             if key not in keys:
-                yield FieldError(
-                    f"layout.sections[{s}].fields[{j}]", f"'{key}' is not a field of this form"
-                )
+                yield FieldError(f"layout.sections[{s}].fields[{j}]", f"'{key}' is not a field of this form")
+
+
+def formulas_are_sound(document: Document) -> Iterator[FieldError]:
+    """Every formula parses, reads fields that exist, has the right type, and no circles."""
+    fields = list(document.get("fields", []))
+    env = formula_environment(fields)
+    for i, f in _fields(document):
+        if f["type"] == "formula":
+            expected, text, path = f.get("result", "number"), f["formula"], f"fields[{i}].formula"
+        elif isinstance(f.get("default"), Mapping):
+            expected = FORMULA_TYPES.get(f["type"])
+            text, path = f["default"]["formula"], f"fields[{i}].default.formula"
+            if expected is None:
+                yield FieldError(path, f"a {f['type']} field cannot have a formula default")
+                continue
+        else:
+            continue
+        try:
+            produced = formulas.check(formulas.parse_formula(text), {k: v for k, v in env.items() if k != f["key"]})
+        except formulas.FormulaError as error:
+            if "is not a field this formula can use" in str(error) and f"'{f['key']}'" in str(error):
+                yield FieldError(path, "a formula cannot use its own field")
+            else:
+                yield FieldError(path, str(error))
+            continue
+        if produced not in (expected, formulas.ANY):
+            yield FieldError(
+                path,
+                f"produces {produced}, but the field holds {expected}; "
+                'set "result" or change the formula (CONCAT makes text)',
+            )
+    try:
+        formula_order([f for f in fields if f["type"] != "formula" or _parses(f["formula"])])
+    except formulas.FormulaError as error:
+        yield FieldError("fields", str(error))
+
+
+def _parses(text: str) -> bool:
+    try:
+        formulas.parse_formula(text)
+    except formulas.FormulaError:
+        return False
+    return True
 
 
 FORM_CHECKS: tuple[FormCheck, ...] = (
@@ -147,6 +175,7 @@ FORM_CHECKS: tuple[FormCheck, ...] = (
     patterns_compile,
     defaults_fit,
     layout_refers_to_fields,
+    formulas_are_sound,
 )
 
 
@@ -155,6 +184,4 @@ def check_form(document: Document) -> list[FieldError]:
 
 
 def _spec(f: Mapping[str, Any]) -> FieldSpec:
-    return FieldSpec(
-        id=f["id"], key=f["key"], type=f["type"], column=f["key"], label=f["key"], raw=f
-    )
+    return FieldSpec(id=f["id"], key=f["key"], type=f["type"], column=f["key"], label=f["key"], raw=f)

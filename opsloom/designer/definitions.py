@@ -35,16 +35,10 @@ async def save_app(session: AsyncSession, ctx: RequestContext, document: Any) ->
     a = tables.apps
     exists = (await session.execute(select(a.c.key).where(a.c.key == document["key"]))).first()
     if exists:
-        await session.execute(
-            update(a)
-            .where(a.c.key == document["key"])
-            .values(document=document, updated_at=ctx.now)
-        )
+        await session.execute(update(a).where(a.c.key == document["key"]).values(document=document, updated_at=ctx.now))
     else:
         await session.execute(
-            insert(a).values(
-                key=document["key"], document=document, created_at=ctx.now, updated_at=ctx.now
-            )
+            insert(a).values(key=document["key"], document=document, created_at=ctx.now, updated_at=ctx.now)
         )
     return dict(document)
 
@@ -81,14 +75,10 @@ async def save_draft(
         "draft_updated_by": ctx.principal.user_id,
     }
     if current is None:
-        await session.execute(
-            insert(d).values(app_key=app, kind=kind, key=key, draft_revision=1, **values)
-        )
+        await session.execute(insert(d).values(app_key=app, kind=kind, key=key, draft_revision=1, **values))
     else:
         await session.execute(
-            update(d)
-            .where(d.c.id == current.id)
-            .values(draft_revision=current.draft_revision + 1, **values)
+            update(d).where(d.c.id == current.id).values(draft_revision=current.draft_revision + 1, **values)
         )
     saved = await find_definition(session, app, kind, key)
     assert saved is not None
@@ -117,9 +107,7 @@ async def find_definition(
     )
 
 
-async def load_definition(
-    session: AsyncSession, app: str, kind: str, key: str, *, lock: bool = False
-) -> Definition:
+async def load_definition(session: AsyncSession, app: str, kind: str, key: str, *, lock: bool = False) -> Definition:
     found = await find_definition(session, app, kind, key, lock=lock)
     if found is None:
         await load_app(session, app)
@@ -127,14 +115,10 @@ async def load_definition(
     return found
 
 
-async def published_document(
-    session: AsyncSession, definition: Definition, version: int
-) -> dict[str, Any]:
+async def published_document(session: AsyncSession, definition: Definition, version: int) -> dict[str, Any]:
     v = tables.definition_versions
     row = (
-        await session.execute(
-            select(v.c.document).where(v.c.definition_id == definition.id, v.c.version == version)
-        )
+        await session.execute(select(v.c.document).where(v.c.definition_id == definition.id, v.c.version == version))
     ).first()
     if row is None:
         raise NotFound(f"{definition.kind} '{definition.key}' has no version {version}")

@@ -54,7 +54,8 @@ def schema_errors(kind: str, document: Any, prefix: str = "") -> list[FieldError
 
 def _message(error: ValidationError) -> str:
     if error.validator == "pattern" and isinstance(error.instance, str):
-        return f"{error.instance!r} does not have the expected form ({error.schema.get('description') or error.validator_value})"
+        expected = error.schema.get("description") or error.validator_value
+        return f"{error.instance!r} does not have the expected form ({expected})"
     if error.validator == "enum":
         allowed = ", ".join(repr(v) for v in error.validator_value)
         return f"{error.instance!r} is not one of {allowed}"

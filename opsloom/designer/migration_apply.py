@@ -9,6 +9,7 @@ Alembic operations; values are converted by the fields' own parsers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from alembic.operations import Operations
@@ -19,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsloom.designer.conversions import convert_value, drop_options
 from opsloom.designer.migration_plan import SAMPLE, BadValue, Facts, FactsNeeded, Plan, Step
 from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, Invalid
-from opsloom.runtime.forms import index_name, system_columns
+from opsloom.runtime.forms import compile_form, index_name, system_columns
+from opsloom.runtime.formulas import FormulaContext
 
 BATCH = 2000
 
@@ -46,9 +48,16 @@ def _table(name: str, *specs: FieldSpec) -> Table:
 class FormState:
     """The fields of the published version and of the new document, with their columns."""
 
-    def __init__(self, old: Mapping[str, Any], new: Mapping[str, Any], storage: Mapping[str, Any]):
+    def __init__(
+        self,
+        old: Mapping[str, Any],
+        new: Mapping[str, Any],
+        storage: Mapping[str, Any],
+        target_storage: Mapping[str, Any] | None = None,
+    ):
         self.table = storage["table"]
         self.storage = storage
+        self.target_storage = target_storage or storage
         self.old = {f["id"]: f for f in old["fields"]}
         self.new = {f["id"]: f for f in new["fields"]}
         self.archived = storage.get("archived", {})
@@ -68,9 +77,7 @@ class FormState:
 # ------------------------------------------------------------------ facts
 
 
-async def gather_facts(
-    session: AsyncSession, state: FormState, needed: FactsNeeded, zone: Any
-) -> Facts:
+async def gather_facts(session: AsyncSession, state: FormState, needed: FactsNeeded, zone: Any) -> Facts:
     invalid: dict[str, tuple[BadValue, ...]] = {}
     invalid_count: dict[str, int] = {}
     for fid in needed.convert:
@@ -83,9 +90,7 @@ async def gather_facts(
             except Invalid as problem:
                 count += 1
                 if len(sample) < SAMPLE:
-                    sample.append(
-                        BadValue(record_id, FIELD_TYPES[old.type].dump(old, value), str(problem))
-                    )
+                    sample.append(BadValue(record_id, FIELD_TYPES[old.type].dump(old, value), str(problem)))
         invalid[fid], invalid_count[fid] = tuple(sample), count
     empty: dict[str, tuple[int, ...]] = {}
     empty_count: dict[str, int] = {}
@@ -130,10 +135,7 @@ async def _stream(session: AsyncSession, table: str, spec: FieldSpec) -> Any:
     while True:
         rows = (
             await session.execute(
-                select(t.c.id, column)
-                .where(column.is_not(None), t.c.id > last)
-                .order_by(t.c.id)
-                .limit(BATCH)
+                select(t.c.id, column).where(column.is_not(None), t.c.id > last).order_by(t.c.id).limit(BATCH)
             )
         ).all()
         for row in rows:
@@ -152,50 +154,34 @@ async def apply_plan(session: AsyncSession, plan: Plan, state: FormState, zone: 
     def ddl(work: Callable[[Operations], None]) -> Any:
         return connection.run_sync(lambda sync: work(Operations(MigrationContext.configure(sync))))
 
-    moves = [
-        s for s in plan.steps if s.action in ("rename_column", "archive_column", "restore_column")
-    ]
+    moves = [s for s in plan.steps if s.action in ("rename_column", "archive_column", "restore_column")]
     sources = {s.details["from"] for s in moves}
     if not any(s.details["to"] in sources for s in moves):
         # No name is both freed and taken: one rename per column is enough.
         for step in moves:
             await ddl(
-                lambda op, s=step: op.alter_column(
-                    state.table, s.details["from"], new_column_name=s.details["to"]
-                )
+                lambda op, s=step: op.alter_column(state.table, s.details["from"], new_column_name=s.details["to"])
             )
         moves = []
     # Two phases, so that names can be swapped (a -> b while b -> a).
     for i, step in enumerate(moves):
-        await ddl(
-            lambda op, s=step, i=i: op.alter_column(
-                state.table, s.details["from"], new_column_name=f"_tmp_{i}"
-            )
-        )
+        await ddl(lambda op, s=step, i=i: op.alter_column(state.table, s.details["from"], new_column_name=f"_tmp_{i}"))
     for i, step in enumerate(moves):
-        await ddl(
-            lambda op, s=step, i=i: op.alter_column(
-                state.table, f"_tmp_{i}", new_column_name=s.details["to"]
-            )
-        )
+        await ddl(lambda op, s=step, i=i: op.alter_column(state.table, f"_tmp_{i}", new_column_name=s.details["to"]))
     for step in plan.steps:
         handler = _HANDLERS.get(step.action)
         if handler is not None:
             await handler(session, ddl, step, state, zone)
 
 
-async def _add_column(
-    session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any
-) -> None:
+async def _add_column(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:
     spec = state.new_spec(step.details["field_id"])
     column = Column(spec.column, FIELD_TYPES[spec.type].column_type(spec), nullable=True)
     await ddl(lambda op: op.add_column(state.table, column))
     await _ensure_indexes(ddl, state, spec)
 
 
-async def _convert_column(
-    session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any
-) -> None:
+async def _convert_column(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:
     fid = step.details["field_id"]
     new = state.new_spec(fid)
     stored = state.stored_spec(fid)
@@ -221,11 +207,7 @@ async def _convert_column(
         return
     temp = _spec(new.raw, "_converting")
     await _drop_indexes(ddl, state, fid)
-    await ddl(
-        lambda op: op.add_column(
-            state.table, Column(temp.column, FIELD_TYPES[temp.type].column_type(temp))
-        )
-    )
+    await ddl(lambda op: op.add_column(state.table, Column(temp.column, FIELD_TYPES[temp.type].column_type(temp))))
     target = _table(state.table, temp)
     await _rewrite(session, state.table, old, target.c[temp.column], convert, only_changed=False)
     await ddl(lambda op: op.drop_column(state.table, new.column))
@@ -250,11 +232,7 @@ async def _rewrite(
         if only_changed and converted == value:
             continue
         updates.append({"rid": record_id, "val": converted})
-    statement = (
-        update(t)
-        .where(t.c.id == bindparam("rid"))
-        .values({target.name: bindparam("val", type_=target.type)})
-    )
+    statement = update(t).where(t.c.id == bindparam("rid")).values({target.name: bindparam("val", type_=target.type)})
     for start in range(0, len(updates), BATCH):
         await session.execute(
             statement,
@@ -263,24 +241,18 @@ async def _rewrite(
         )
 
 
-async def _fill_empty(
-    session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any
-) -> None:
+async def _fill_empty(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:
     spec = state.new_spec(step.details["field_id"])
     value = FIELD_TYPES[spec.type].parse(spec, step.details["value"], zone)
     t = _table(state.table, spec)
     await session.execute(update(t).where(t.c[spec.column].is_(None)).values({spec.column: value}))
 
 
-async def _add_unique_index(
-    session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any
-) -> None:
+async def _add_unique_index(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:
     await _ensure_indexes(ddl, state, state.new_spec(step.details["field_id"]))
 
 
-async def _drop_index(
-    session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any
-) -> None:
+async def _drop_index(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:
     fid = step.details["field_id"]
     await _drop_indexes(ddl, state, fid)
     if fid in state.new:
@@ -314,6 +286,32 @@ async def _ensure_indexes(ddl: Any, state: FormState, spec: FieldSpec) -> None:
         await ddl(lambda op: op.create_index(name, state.table, [spec.column], if_not_exists=True))
 
 
+async def _recompute_formulas(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:
+    """Compute the formula fields of every record (deleted ones too) with the new definition."""
+    form = compile_form(
+        "", {"key": "_", "fields": list(state.new.values())}, form_id=0, version=0, storage=state.target_storage
+    )
+    t = form.table
+    context = FormulaContext(now=datetime.now(UTC), zone=zone)
+    keys = [spec.key for spec, _ in form.formulas]
+    last = 0
+    while True:
+        rows = (await session.execute(select(t).where(t.c.id > last).order_by(t.c.id).limit(BATCH))).mappings().all()
+        updates = []
+        for row in rows:
+            values = {spec.key: row[spec.column] for spec in form.fields}
+            form.compute(values, context)
+            changed = {k: values[k] for k in keys if values[k] != row[form.by_key[k].column]}
+            if changed:
+                updates.append({"rid": row["id"], **{form.by_key[k].column: v for k, v in changed.items()}})
+        for update_row in updates:  # rows differ in which formulas changed
+            rid = update_row.pop("rid")
+            await session.execute(update(t).where(t.c.id == rid).values(**update_row))
+        if len(rows) < BATCH:
+            return
+        last = rows[-1]["id"]
+
+
 _HANDLERS = {
     "add_column": _add_column,
     "convert_column": _convert_column,
@@ -322,4 +320,5 @@ _HANDLERS = {
     "add_index": _add_unique_index,
     "drop_unique_index": _drop_index,
     "drop_index": _drop_index,
+    "recompute_formulas": _recompute_formulas,
 }

@@ -60,6 +60,8 @@ class FieldChange:
 def column_shape(f: Doc) -> tuple[Any, ...]:
     """What the column depends on: a change here rewrites the values."""
     kind = f["type"]
+    if kind == "formula":
+        return (kind, f.get("result", "number"), f.get("precision", 18), f.get("scale", 2))
     if kind == "decimal":
         return (kind, f.get("precision", 18), f.get("scale", 2))
     if kind == "text":
@@ -72,9 +74,7 @@ def column_shape(f: Doc) -> tuple[Any, ...]:
 _RULES = ("min", "max", "min_length", "pattern", "default", "min_items", "max_items", "index")
 
 
-def diff_forms(
-    old: Doc | None, new: Doc, archived: Mapping[str, Any] | None = None
-) -> list[FieldChange]:
+def diff_forms(old: Doc | None, new: Doc, archived: Mapping[str, Any] | None = None) -> list[FieldChange]:
     """Field-level differences from `old` to `new` (either may be a first version)."""
     old_fields = {f["id"]: f for f in (old or {}).get("fields", [])}
     new_fields = {f["id"]: f for f in new.get("fields", [])}
@@ -103,9 +103,9 @@ def _field_changes(a: Doc, b: Doc) -> list[FieldChange]:
     if a["type"] != b["type"]:
         out.append(FieldChange("retyped", fid, key, a["type"], b["type"]))
     elif column_shape(a) != column_shape(b):
-        out.append(
-            FieldChange("reshaped", fid, key, list(column_shape(a)[1:]), list(column_shape(b)[1:]))
-        )
+        out.append(FieldChange("reshaped", fid, key, list(column_shape(a)[1:]), list(column_shape(b)[1:])))
+    if b["type"] == "formula" and a.get("formula") != b.get("formula"):
+        out.append(FieldChange("formula_changed", fid, key, a.get("formula"), b.get("formula")))
     if a["type"] in OPTION_TYPES and b["type"] in OPTION_TYPES:
         before = [o["value"] for o in a.get("options", [])]
         after = [o["value"] for o in b.get("options", [])]
@@ -170,9 +170,7 @@ class Resolution:
 
 @dataclass(frozen=True)
 class FactsNeeded:
-    convert: tuple[
-        str, ...
-    ]  # field ids whose existing values must be checked against the new field
+    convert: tuple[str, ...]  # field ids whose existing values must be checked against the new field
     empty: tuple[str, ...]  # field ids newly required
     duplicates: tuple[str, ...]  # field ids newly unique (or restored unique)
 
@@ -246,7 +244,8 @@ def facts_needed(old: Doc | None, new: Doc, storage: Mapping[str, Any]) -> Facts
         return FactsNeeded((), (), ())
     convert, empty, duplicates = [], [], []
     for change in diff_forms(old, new, storage.get("archived")):
-        if change.kind in ("retyped", "reshaped", "options_removed"):
+        target = next((f for f in new["fields"] if f["id"] == change.field_id), None)
+        if change.kind in ("retyped", "reshaped", "options_removed") and (target or {}).get("type") != "formula":
             convert.append(change.field_id)
         elif change.kind == "required_added":
             empty.append(change.field_id)
@@ -258,9 +257,7 @@ def facts_needed(old: Doc | None, new: Doc, storage: Mapping[str, Any]) -> Facts
                 empty.append(change.field_id)
             if f.get("unique"):
                 duplicates.append(change.field_id)
-    return FactsNeeded(
-        tuple(dict.fromkeys(convert)), tuple(dict.fromkeys(empty)), tuple(dict.fromkeys(duplicates))
-    )
+    return FactsNeeded(tuple(dict.fromkeys(convert)), tuple(dict.fromkeys(empty)), tuple(dict.fromkeys(duplicates)))
 
 
 def plan_migration(
@@ -315,7 +312,9 @@ def plan_migration(
                     {"field_id": fid, "from": source, "to": key},
                 )
             )
-        elif change.kind == "renamed":
+        elif change.kind == "renamed" and fid in old_by_id:
+            # (A field restored under a new key is not renamed: its restore step
+            # already brings the archived column back under the new key.)
             renames.append(
                 Step(
                     "rename_column",
@@ -334,18 +333,27 @@ def plan_migration(
                 )
             )
             archived[fid] = {"column": target, "field": dict(old_by_id[fid])}
+        elif change.kind == "retyped" and change.after == "formula":
+            blockers.append(
+                Blocker(
+                    key,
+                    f"Turning {key} into a formula would replace the values people entered.",
+                    "Add a new formula field instead, and remove this one if it is no longer needed.",
+                )
+            )
+        elif change.kind in ("retyped", "reshaped") and f is not None and f["type"] == "formula":
+            # A formula's stored values are recomputed below; the column only changes type.
+            later.append(
+                Step(
+                    "convert_column",
+                    f"Change what {key} holds to {change.after}",
+                    {"field_id": fid, "rewrite": True, "on_invalid": "set_empty"},
+                )
+            )
         elif change.kind in ("retyped", "reshaped", "options_removed"):
-            step, blocker = _conversion(change, f, facts, resolution)
-            later.append(step) if step else None
-            blockers.append(blocker) if blocker else None
-        elif change.kind in ("required_added",) or (
-            change.kind == "restored" and f and f.get("required")
-        ):
-            pass
+            _collect(later, blockers, _conversion(change, f, facts, resolution))
         if change.kind in ("required_added", "restored") and f and f.get("required"):
-            step, blocker = _required(fid, key, f, facts, resolution)
-            later.append(step) if step else None
-            blockers.append(blocker) if blocker else None
+            _collect(later, blockers, _required(fid, key, f, facts, resolution))
         if change.kind in ("unique_added", "restored") and f and f.get("unique"):
             n = facts.duplicate_count.get(fid, 0)
             if n:
@@ -360,9 +368,7 @@ def plan_migration(
                 )
             later.append(Step("add_unique_index", f"Make {key} unique", {"field_id": fid}))
         if change.kind == "unique_removed":
-            later.append(
-                Step("drop_unique_index", f"{key} no longer needs to be unique", {"field_id": fid})
-            )
+            later.append(Step("drop_unique_index", f"{key} no longer needs to be unique", {"field_id": fid}))
         if change.kind == "removed" and old_by_id[fid].get("unique"):
             later.insert(
                 0,
@@ -384,11 +390,29 @@ def plan_migration(
                 )
             )
 
+    recompute = sorted(
+        {
+            c.key
+            for c in changes
+            if c.kind in ("formula_changed", "retyped", "reshaped", "added", "restored")
+            and new_by_id.get(c.field_id, {}).get("type") == "formula"
+        }
+    )
+    if recompute:
+        later.append(
+            Step("recompute_formulas", f"Compute {', '.join(recompute)} for every record", {"fields": recompute})
+        )
     new_storage = {**storage, "columns": columns, "archived": archived}
     document_changed = dict(old) != dict(new)
-    return Plan(
-        tuple(renames + later), tuple(changes), tuple(blockers), new_storage, document_changed
-    )
+    return Plan(tuple(renames + later), tuple(changes), tuple(blockers), new_storage, document_changed)
+
+
+def _collect(steps: list[Step], blockers: list[Blocker], outcome: tuple[Step | None, Blocker | None]) -> None:
+    step, blocker = outcome
+    if step is not None:
+        steps.append(step)
+    if blocker is not None:
+        blockers.append(blocker)
 
 
 def _name(f: Doc | None) -> str:
@@ -439,9 +463,7 @@ def _conversion(
     return None, blocker
 
 
-def _required(
-    fid: str, key: str, f: Doc, facts: Facts, resolution: Resolution
-) -> tuple[Step | None, Blocker | None]:
+def _required(fid: str, key: str, f: Doc, facts: Facts, resolution: Resolution) -> tuple[Step | None, Blocker | None]:
     n = facts.empty_count.get(fid, 0)
     if n == 0:
         return None, None

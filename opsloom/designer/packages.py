@@ -52,9 +52,7 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except ValueError as error:
-        raise BadRequest(
-            f"{path} is not valid JSON: {error}", [FieldError(str(path), str(error))]
-        ) from None
+        raise BadRequest(f"{path} is not valid JSON: {error}", [FieldError(str(path), str(error))]) from None
 
 
 def package_problems(package: Any) -> list[FieldError]:
@@ -64,9 +62,7 @@ def package_problems(package: Any) -> list[FieldError]:
     errors += schema_errors("app", package["app"], "app")
     keys: set[str] = set()
     for i, form in enumerate(package["forms"]):
-        errors += [
-            FieldError(f"forms[{i}].{e.path}".rstrip(".$"), e.message) for e in form_problems(form)
-        ]
+        errors += [FieldError(f"forms[{i}].{e.path}".rstrip(".$"), e.message) for e in form_problems(form)]
         if isinstance(form.get("key"), str):
             if form["key"] in keys:
                 errors.append(FieldError(f"forms[{i}].key", f"form '{form['key']}' appears twice"))
@@ -112,9 +108,7 @@ def _in_sample_data(error: OpsloomError, form_key: str) -> OpsloomError:
     """Name the package's own path (`sample_data.order[1].amount`), not the records API's."""
     prefix = f"sample_data.{form_key}"
     errors = [
-        FieldError(prefix + e.path.removeprefix("records"), e.message)
-        if e.path.startswith("records")
-        else e
+        FieldError(prefix + e.path.removeprefix("records"), e.message) if e.path.startswith("records") else e
         for e in error.errors
     ]
     detail = f"The sample data of {form_key} is not valid; nothing was installed"

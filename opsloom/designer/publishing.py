@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import inspect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.designer import definitions
@@ -46,9 +47,7 @@ def parse_resolutions(body: Any) -> dict[str, Resolution]:
         )
     raw = body.get("resolutions") or {}
     if not isinstance(raw, dict):
-        raise BadRequest(
-            "resolutions must be an object", [FieldError("resolutions", "expected an object")]
-        )
+        raise BadRequest("resolutions must be an object", [FieldError("resolutions", "expected an object")])
     out: dict[str, Resolution] = {}
     for key, item in raw.items():
         path = f"resolutions.{key}"
@@ -92,9 +91,7 @@ async def publish_form(
     _check_resolutions(document, resolutions or {})
     old = None
     if definition.published_version is not None:
-        old = await definitions.published_document(
-            session, definition, definition.published_version
-        )
+        old = await definitions.published_document(session, definition, definition.published_version)
     storage = definition.storage or initial_storage(app, document)
     facts = None
     state = None
@@ -110,14 +107,20 @@ async def publish_form(
         )
     if dry_run or not plan.changes_anything:
         return PublishResult(plan, definition.published_version, applied=False)
-    if state is None:
-        await _create_table(session, app, document, definition.id, storage)
-    else:
-        await apply_plan(session, plan, state, ctx.zone)
+    try:
+        if state is None:
+            await _create_table(session, app, document, definition.id, storage)
+        else:
+            state.target_storage = plan.storage
+            await apply_plan(session, plan, state, ctx.zone)
+    except DBAPIError as error:
+        # The transaction is rolled back by the caller: nothing of the change remains.
+        raise Conflict(
+            "The database refused the change, so nothing was changed: " + str(error.orig).splitlines()[0],
+            [FieldError("$", "publish again; if it keeps failing, the database needs a look")],
+        ) from None
     await audit(session, ctx, "definition.published", f"{app}/form/{key}", {"summary": plan.as_json()["summary"]})
-    version = await definitions.store_version(
-        session, ctx, definition, document, plan.as_json(), plan.storage
-    )
+    version = await definitions.store_version(session, ctx, definition, document, plan.as_json(), plan.storage)
     return PublishResult(plan, version, applied=True)
 
 
@@ -131,9 +134,7 @@ def _check_resolutions(document: Mapping[str, Any], resolutions: Mapping[str, Re
         )
 
 
-async def _create_table(
-    session: AsyncSession, app: str, document: Any, form_id: int, storage: Any
-) -> None:
+async def _create_table(session: AsyncSession, app: str, document: Any, form_id: int, storage: Any) -> None:
     compiled = compile_form(app, document, form_id=form_id, version=0, storage=storage)
     connection = await session.connection()
 

@@ -16,9 +16,7 @@ from opsloom.runtime.conditions import parse_condition
 from opsloom.runtime.forms import FormRegistry
 
 
-async def role_problems(
-    session: AsyncSession, registry: FormRegistry, app: str, document: Any
-) -> list[FieldError]:
+async def role_problems(session: AsyncSession, registry: FormRegistry, app: str, document: Any) -> list[FieldError]:
     errors = schema_errors("role", document)
     if errors:
         return errors
@@ -54,7 +52,9 @@ async def save_role(
     if current is None:
         role_id = (
             await session.execute(
-                insert(r).values(app_key=app, key=document["key"], document=document, updated_at=ctx.now).returning(r.c.id)
+                insert(r)
+                .values(app_key=app, key=document["key"], document=document, updated_at=ctx.now)
+                .returning(r.c.id)
             )
         ).scalar_one()
     else:

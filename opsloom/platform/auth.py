@@ -53,9 +53,7 @@ def principal_from_row(row: Any, **extra: Any) -> Principal:
 # ------------------------------------------------------------------ login
 
 
-async def login(
-    session: AsyncSession, ctx: RequestContext, email: str, password: str
-) -> tuple[str, str, Principal]:
+async def login(session: AsyncSession, ctx: RequestContext, email: str, password: str) -> tuple[str, str, Principal]:
     """Check the password; return (session token, CSRF token, principal)."""
     email = email.strip().lower()
     since = ctx.now - THROTTLE_WINDOW
@@ -149,9 +147,7 @@ async def principal_for_request(request: Request) -> Principal:
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER) or getattr(request.state, "form_csrf", None)
         if not sent or not secrets.compare_digest(sent, row.csrf_token):
-            raise PermissionDenied(
-                "Missing or wrong CSRF token: send the X-CSRF-Token header you got at login"
-            )
+            raise PermissionDenied("Missing or wrong CSRF token: send the X-CSRF-Token header you got at login")
     return principal_from_row(row, via="session", csrf_token=row.csrf_token)
 
 
@@ -159,7 +155,9 @@ async def _token_principal(request: Request, session: AsyncSession, token: str, 
     t, u = tables.api_tokens, tables.users
     row = (
         await session.execute(
-            select(u, t.c.id.label("token_id"), t.c.apps, t.c.can_write, t.c.expires_at, t.c.revoked_at, t.c.last_used_at)
+            select(
+                u, t.c.id.label("token_id"), t.c.apps, t.c.can_write, t.c.expires_at, t.c.revoked_at, t.c.last_used_at
+            )
             .join(t, t.c.user_id == u.c.id)
             .where(t.c.token_hash == digest(token))
         )

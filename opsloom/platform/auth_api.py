@@ -139,9 +139,7 @@ async def create_token(body: TokenRequest, request: Request) -> dict[str, Any]:
 async def list_tokens(request: Request) -> dict[str, Any]:
     t = tables.api_tokens
     async with request.app.state.db.session() as session:
-        rows = await session.execute(
-            select(t).where(t.c.user_id == request.state.principal.user_id).order_by(t.c.id)
-        )
+        rows = await session.execute(select(t).where(t.c.user_id == request.state.principal.user_id).order_by(t.c.id))
         return {"items": [auth.token_view(r) for r in rows]}
 
 

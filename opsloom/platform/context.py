@@ -38,7 +38,5 @@ class RequestContext:
     ip: str | None = None
 
     @classmethod
-    def for_now(
-        cls, principal: Principal = SYSTEM, zone: tzinfo = UTC, ip: str | None = None
-    ) -> RequestContext:
+    def for_now(cls, principal: Principal = SYSTEM, zone: tzinfo = UTC, ip: str | None = None) -> RequestContext:
         return cls(principal=principal, now=datetime.now(UTC), zone=zone, ip=ip)

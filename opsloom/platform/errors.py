@@ -58,11 +58,7 @@ class ValidationFailed(OpsloomError):
     @classmethod
     def of(cls, errors: list[FieldError], detail: str | None = None) -> ValidationFailed:
         if detail is None:
-            detail = (
-                errors[0].message
-                if len(errors) == 1
-                else f"{len(errors)} problems in the input; see 'errors'"
-            )
+            detail = errors[0].message if len(errors) == 1 else f"{len(errors)} problems in the input; see 'errors'"
         return cls(detail, errors)
 
 

@@ -39,8 +39,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _request_validation(request: Request, error: RequestValidationError) -> Response:
         errors = [
-            FieldError(".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), e["msg"])
-            for e in error.errors()
+            FieldError(".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), e["msg"]) for e in error.errors()
         ]
         return problem_response(BadRequest("The request is not valid", errors), request)
 
@@ -117,9 +116,7 @@ async def read_json(request: Request) -> Any:
     try:
         return json.loads(raw, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as error:
-        raise BadRequest(
-            f"The body is not valid JSON: {error}", [FieldError("$", "send valid JSON")]
-        ) from None
+        raise BadRequest(f"The body is not valid JSON: {error}", [FieldError("$", "send valid JSON")]) from None
 
 
 def settings_of(request: Request) -> Settings:

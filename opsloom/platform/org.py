@@ -122,9 +122,7 @@ async def _exists(session: AsyncSession, table: Any, row_id: Any) -> bool:
     return (await session.execute(select(table.c.id).where(table.c.id == row_id))).first() is not None
 
 
-async def create_department(
-    session: AsyncSession, ctx: RequestContext, data: Mapping[str, Any]
-) -> dict[str, Any]:
+async def create_department(session: AsyncSession, ctx: RequestContext, data: Mapping[str, Any]) -> dict[str, Any]:
     name = str(data.get("name") or "").strip()
     if not name or len(name) > 120:
         raise ValidationFailed.of([FieldError("name", "is required (at most 120 characters)")])

@@ -27,6 +27,7 @@ from opsloom.platform.errors import PermissionDenied
 
 ACTIONS = ("create", "read", "update", "delete", "export", "import", "manage")
 WRITE_ACTIONS = frozenset({"create", "update", "delete", "import", "manage"})
+FIELD_WRITE_ACTIONS = frozenset({"create", "update", "import"})
 SCOPES = ("all", "own", "department", "department_tree")
 
 
@@ -118,7 +119,9 @@ async def visible_apps(session: AsyncSession, principal: Principal) -> set[str] 
     if principal.is_admin:
         return None if principal.token_apps is None else set(principal.token_apps)
     r, m = tables.roles, tables.role_members
-    rows = await session.execute(select(r.c.app_key).join(m, m.c.role_id == r.c.id).where(m.c.user_id == principal.user_id))
+    rows = await session.execute(
+        select(r.c.app_key).join(m, m.c.role_id == r.c.id).where(m.c.user_id == principal.user_id)
+    )
     return {row.app_key for row in rows if principal.may_use_app(row.app_key)}
 
 
@@ -131,7 +134,7 @@ async def form_access(
     if principal.is_admin or any(doc.get("app_admin") for doc in documents):
         return _limit_token(principal, FormAccess(app, form, FULL, roles=("admin",)))
     scopes: dict[str, RowScope] = {}
-    hidden_sets: list[set[str]] = []
+    hidden_sets: list[tuple[set[str], bool]] = []
     read_only_sets: list[set[str]] = []
     tree: frozenset[int] | None = None
     names: list[str] = []
@@ -148,10 +151,15 @@ async def form_access(
                 tree = await department_tree(session, principal.department_id)
             scopes[action] = scopes.get(action, NO_ROW).union(_scope(spec, principal, tree or frozenset()))
         fields = grant.get("fields") or {}
-        hidden_sets.append({k for k, v in fields.items() if v == "hidden"})
-        read_only_sets.append({k for k, v in fields.items() if v in ("hidden", "read_only")})
+        granted = {action for action in ACTIONS if grant.get(action) not in (None, False)}
+        # A role lifts only the limits of what it grants: showing a field takes a read
+        # grant (when any role grants read), making it writable a grant to write fields.
+        hidden_sets.append(({k for k, v in fields.items() if v == "hidden"}, "read" in granted))
+        if granted & FIELD_WRITE_ACTIONS:
+            read_only_sets.append({k for k, v in fields.items() if v in ("hidden", "read_only")})
+    readers = [h for h, reads in hidden_sets if reads] or [h for h, _ in hidden_sets]
     # Union of rights: a field is hidden only if every granting role hides it.
-    hidden = frozenset(set.intersection(*hidden_sets)) if hidden_sets else frozenset()
+    hidden = frozenset(set.intersection(*readers)) if readers else frozenset()
     read_only = frozenset(set.intersection(*read_only_sets)) - hidden if read_only_sets else frozenset()
     return _limit_token(principal, FormAccess(app, form, scopes, hidden, read_only, tuple(names)))
 
@@ -192,4 +200,3 @@ async def department_tree(session: AsyncSession, root: int | None) -> frozenset[
                 found.add(child)
                 todo.append(child)
     return frozenset(found)
-

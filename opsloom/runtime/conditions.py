@@ -31,9 +31,7 @@ MAX_DEPTH = 16
 MAX_NODES = 200
 MAX_LIST = 1000
 NO_VALUE_OPS = frozenset({"is_empty", "not_empty", "today", "this_week", "this_month"})
-VARIABLES = frozenset(
-    {"today", "now", "current_user.id", "current_user.department_id", "current_user.email"}
-)
+VARIABLES = frozenset({"today", "now", "current_user.id", "current_user.department_id", "current_user.email"})
 
 
 @dataclass(frozen=True)
@@ -114,10 +112,7 @@ def _parse(doc: Any, form: CompiledForm, path: str, depth: int, counter: list[in
             if not isinstance(items, list) or not items:
                 raise _fail(f"{path}.{group}", "expected a non-empty list of conditions")
             return make(
-                tuple(
-                    _parse(item, form, f"{path}.{group}[{i}]", depth + 1, counter)
-                    for i, item in enumerate(items)
-                )
+                tuple(_parse(item, form, f"{path}.{group}[{i}]", depth + 1, counter) for i, item in enumerate(items))
             )
     if "not" in doc:
         if len(doc) != 1:
@@ -132,18 +127,17 @@ def _parse_compare(doc: dict[str, Any], form: CompiledForm, path: str) -> Compar
         raise _fail(path, f"unexpected key(s) {', '.join(sorted(extra))}; use field, op, value")
     key = doc.get("field")
     if not isinstance(key, str):
-        raise _fail(f"{path}.field", "name the field to compare, e.g. \"field\": \"amount\"")
+        raise _fail(f"{path}.field", 'name the field to compare, e.g. "field": "amount"')
     spec = form.spec(key)
     if spec is None:
         known = ", ".join(s.key for s in form.fields)
         raise _fail(f"{path}.field", f"'{key}' is not a field of {form.key} (fields: {known})")
     op = doc.get("op")
     unit = FIELD_TYPES[spec.type]
-    allowed = unit.operators | {"is_empty", "not_empty"}
+    allowed = unit.operators_for(spec) | {"is_empty", "not_empty"}
     if op not in allowed:
         raise _fail(
-            f"{path}.op", f"{op!r} does not apply to {spec.type} fields; use one of "
-            + ", ".join(sorted(allowed))
+            f"{path}.op", f"{op!r} does not apply to {spec.type} fields; use one of " + ", ".join(sorted(allowed))
         )
     if op in NO_VALUE_OPS:
         if doc.get("value") is not None:
@@ -182,8 +176,7 @@ def _scalar(spec: FieldSpec, raw: Any, path: str) -> Any:
     if isinstance(raw, dict):
         name = raw.get("var")
         if set(raw) != {"var"} or name not in VARIABLES:
-            raise _fail(path, "a variable is written {\"var\": NAME} with NAME one of "
-                        + ", ".join(sorted(VARIABLES)))
+            raise _fail(path, 'a variable is written {"var": NAME} with NAME one of ' + ", ".join(sorted(VARIABLES)))
         return Var(name)
     if spec.type == "multiselect":
         if raw not in spec.option_values():
@@ -258,9 +251,7 @@ def _resolve(spec: FieldSpec, value: Any, ctx: EvalContext) -> Any:
     if spec.type == "date" and isinstance(resolved, datetime):
         return resolved.astimezone(ctx.zone).date()
     try:
-        return FIELD_TYPES[spec.type].parse(spec, resolved, ctx.zone) if spec.type not in (
-            "multiselect",
-        ) else resolved
+        return FIELD_TYPES[spec.type].parse(spec, resolved, ctx.zone) if spec.type not in ("multiselect",) else resolved
     except Invalid:
         return None
 

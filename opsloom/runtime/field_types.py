@@ -56,6 +56,12 @@ class FieldType:
     def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
         raise NotImplementedError
 
+    def operators_for(self, spec: FieldSpec) -> frozenset[str]:
+        return self.operators
+
+    def sortable_for(self, spec: FieldSpec) -> bool:
+        return self.sortable
+
     def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
         """JSON value -> Python value, or `Invalid`."""
         raise NotImplementedError
@@ -88,6 +94,7 @@ class Text_(FieldType):
     def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
         if not isinstance(value, str):
             raise Invalid(f"expected {self.expected}, got {_kind(value)}")
+        _refuse_nul(value)
         value = value.strip()
         return value or None
 
@@ -114,6 +121,7 @@ class Textarea(Text_):
     def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
         if not isinstance(value, str):
             raise Invalid(f"expected a text, got {_kind(value)}")
+        _refuse_nul(value)
         return value if value.strip() else None
 
 
@@ -275,9 +283,7 @@ class DateTime_(FieldType):
             try:
                 moment = datetime.fromisoformat(value.strip())
             except ValueError:
-                raise Invalid(
-                    f'expected a date and time like "2026-01-31T09:30:00+08:00", got {value!r}'
-                ) from None
+                raise Invalid(f'expected a date and time like "2026-01-31T09:30:00+08:00", got {value!r}') from None
         else:
             raise Invalid(f"expected a date and time in ISO 8601, got {_kind(value)}")
         if moment.tzinfo is None:
@@ -339,6 +345,44 @@ class MultiSelect(FieldType):
         return value is None or value == []
 
 
+class ComputedText(Text_):
+    """Text a formula produced: any length, sortable."""
+
+    name = "computed_text"
+    default_length = 0
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        return Text()
+
+
+class Formula(FieldType):
+    """A value computed on save from the record (see runtime/formulas.py) and stored,
+    so it can be filtered, sorted and reported. It behaves as the type it produces."""
+
+    name = "formula"
+    RESULTS: ClassVar[dict[str, FieldType]] = {}
+
+    def result(self, spec: FieldSpec) -> FieldType:
+        return self.RESULTS[spec.get("result", "number")]
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        return self.result(spec).column_type(spec)
+
+    def operators_for(self, spec: FieldSpec) -> frozenset[str]:
+        return self.result(spec).operators_for(spec)
+
+    def sortable_for(self, spec: FieldSpec) -> bool:
+        return self.result(spec).sortable_for(spec)
+
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        return self.result(spec).parse(spec, value, zone)
+
+    def dump(self, spec: FieldSpec, value: Any) -> Any:
+        return self.result(spec).dump(spec, value)
+
+
+Formula.RESULTS.update(number=Decimal_(), text=ComputedText(), date=Date_(), datetime=DateTime_(), boolean=Boolean_())
+
 FIELD_TYPES: dict[str, FieldType] = {
     unit.name: unit
     for unit in (
@@ -354,8 +398,15 @@ FIELD_TYPES: dict[str, FieldType] = {
         DateTime_(),
         Select(),
         MultiSelect(),
+        Formula(),
     )
 }
+
+
+def _refuse_nul(text: str) -> None:
+    # PostgreSQL text cannot hold U+0000; refuse it on every database alike.
+    if "\x00" in text:
+        raise Invalid("contains a NUL character (\\u0000), which text cannot hold; remove it")
 
 
 def _is_whole(value: Decimal | float) -> bool:

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import (
@@ -28,7 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsloom.platform import tables
 from opsloom.platform.errors import FieldError, NotFound, ValidationFailed
 from opsloom.platform.types import BigId, UTCDateTime
+from opsloom.runtime import formulas
 from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, FieldType, Invalid
+from opsloom.runtime.formulas import FormulaContext, Node, evaluate
 
 # System fields every record has, with the field type used to filter and sort them.
 SYSTEM_FIELDS: dict[str, str] = {
@@ -58,6 +61,9 @@ class CompiledForm:
     fields: tuple[FieldSpec, ...]
     by_key: Mapping[str, FieldSpec]
     title_field: str | None
+    # Formula fields in the order they must be computed, and formula defaults.
+    formulas: tuple[tuple[FieldSpec, Node], ...] = ()
+    default_formulas: tuple[tuple[FieldSpec, Node], ...] = ()
 
     @property
     def label(self) -> Any:
@@ -81,9 +87,7 @@ class CompiledForm:
     def column(self, spec: FieldSpec) -> Column[Any]:
         return self.table.c[spec.column]
 
-    def parse_input(
-        self, payload: Any, *, partial: bool, zone: tzinfo = UTC, prefix: str = ""
-    ) -> dict[str, Any]:
+    def parse_input(self, payload: Any, *, partial: bool, zone: tzinfo = UTC, prefix: str = "") -> dict[str, Any]:
         """Validate a JSON object of field values; return parsed values by field key.
 
         Every problem is collected, so the user fixes them all in one go.
@@ -97,6 +101,9 @@ class CompiledForm:
             spec = self.by_key.get(key)
             if spec is None:
                 errors.append(FieldError(path, _unknown_field_message(self, key)))
+                continue
+            if spec.type == "formula":
+                errors.append(FieldError(path, "is computed from its formula; leave it out"))
                 continue
             unit = FIELD_TYPES[spec.type]
             try:
@@ -119,12 +126,18 @@ class CompiledForm:
             raise ValidationFailed.of(errors)
         return values
 
-    def defaults(self, zone: tzinfo = UTC) -> dict[str, Any]:
-        return {
-            spec.key: FIELD_TYPES[spec.type].parse(spec, spec.raw["default"], zone)
-            for spec in self.fields
-            if spec.raw.get("default") is not None
-        }
+    def compute(self, values: dict[str, Any], ctx: FormulaContext, *, creating: bool = False) -> list[FieldError]:
+        """Fill formula defaults (on create) and formula fields into `values`; return warnings."""
+        warnings: list[FieldError] = []
+        steps = (self.default_formulas if creating else ()) + self.formulas
+        for spec, node in steps:
+            if spec.type != "formula" and values.get(spec.key) is not None:
+                continue  # a default only fills an empty field
+            outcome = evaluate(node, values, ctx)
+            value, problems = _fit_result(spec, outcome.value, ctx)
+            values[spec.key] = value
+            warnings.extend(FieldError(spec.key, w) for w in outcome.warnings + problems)
+        return warnings
 
     def dump_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """A database row -> the record's JSON object."""
@@ -148,6 +161,75 @@ class CompiledForm:
 
     def unit(self, spec: FieldSpec) -> FieldType:
         return FIELD_TYPES[spec.type]
+
+
+def _fit_result(spec: FieldSpec, value: Any, ctx: FormulaContext) -> tuple[Any, list[str]]:
+    """A computed value as the field stores it: rounded to its scale, or empty if it cannot fit."""
+    if value is None:
+        return None, []
+    unit = FIELD_TYPES[spec.type]
+    try:
+        numeric = spec.type == "decimal" or (spec.type == "formula" and spec.get("result", "number") == "number")
+        if isinstance(value, Decimal) and numeric:
+            scale = spec.get("scale", 2)
+            value = value.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+        if isinstance(value, Decimal) and spec.type == "integer":
+            value = value.to_integral_value(rounding=ROUND_HALF_UP)
+        return unit.parse(spec, value, ctx.zone), []
+    except (Invalid, InvalidOperation) as problem:
+        return None, [f"the computed value {value!r} does not fit: {problem}; it is left empty"]
+
+
+FORMULA_TYPES = {
+    "integer": formulas.NUMBER,
+    "decimal": formulas.NUMBER,
+    "text": formulas.TEXT,
+    "textarea": formulas.TEXT,
+    "email": formulas.TEXT,
+    "phone": formulas.TEXT,
+    "url": formulas.TEXT,
+    "select": formulas.TEXT,
+    "boolean": formulas.BOOLEAN,
+    "date": formulas.DATE,
+    "datetime": formulas.DATETIME,
+}
+
+
+def formula_environment(fields: list[Mapping[str, Any]]) -> dict[str, str]:
+    """What a formula of this form may read, with each value's type."""
+    env = {key: FORMULA_TYPES.get(kind, formulas.TEXT) for key, kind in SYSTEM_FIELDS.items()}
+    for f in fields:
+        if f["type"] == "formula":
+            env[f["key"]] = f.get("result", "number")
+        elif f["type"] in FORMULA_TYPES:
+            env[f["key"]] = FORMULA_TYPES[f["type"]]
+    return env
+
+
+def formula_order(fields: list[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], Node]]:
+    """Formula fields in an order where each comes after the formulas it reads.
+
+    Raises FormulaError naming the fields of a cycle."""
+    parsed = {f["key"]: (f, formulas.parse_formula(f["formula"])) for f in fields if f["type"] == "formula"}
+    ordered: list[tuple[Mapping[str, Any], Node]] = []
+    state: dict[str, str] = {}
+
+    def visit(key: str, trail: list[str]) -> None:
+        if state.get(key) == "done":
+            return
+        if state.get(key) == "visiting":
+            cycle = trail[trail.index(key) :] + [key]
+            raise formulas.FormulaError("formulas refer to each other in a circle: " + " -> ".join(cycle))
+        state[key] = "visiting"
+        for ref in sorted(formulas.references(parsed[key][1])):
+            if ref in parsed:
+                visit(ref, trail + [key])
+        state[key] = "done"
+        ordered.append(parsed[key])
+
+    for key in parsed:
+        visit(key, [])
+    return ordered
 
 
 def _unknown_field_message(form: CompiledForm, key: str) -> str:
@@ -204,6 +286,13 @@ def compile_form(
     )
     name = storage["table"]
     table = Table(name, MetaData(), *system_columns(), *_field_columns(specs))
+    by_key = {s.key: s for s in specs}
+    ordered = tuple((by_key[f["key"]], node) for f, node in formula_order(list(document["fields"])))
+    default_formulas = tuple(
+        (spec, formulas.parse_formula(spec.raw["default"]["formula"]))
+        for spec in specs
+        if isinstance(spec.raw.get("default"), Mapping)
+    )
     _add_indexes(table, name, specs)
     return CompiledForm(
         app=app,
@@ -213,8 +302,10 @@ def compile_form(
         document=document,
         table=table,
         fields=specs,
-        by_key={s.key: s for s in specs},
+        by_key=by_key,
         title_field=document.get("title_field"),
+        formulas=ordered,
+        default_formulas=default_formulas,
     )
 
 
@@ -234,10 +325,7 @@ def system_columns() -> list[Column[Any]]:
 
 
 def _field_columns(specs: tuple[FieldSpec, ...]) -> list[Column[Any]]:
-    return [
-        Column(spec.column, FIELD_TYPES[spec.type].column_type(spec), nullable=True)
-        for spec in specs
-    ]
+    return [Column(spec.column, FIELD_TYPES[spec.type].column_type(spec), nullable=True) for spec in specs]
 
 
 def _add_indexes(table: Table, name: str, specs: tuple[FieldSpec, ...]) -> None:
@@ -259,11 +347,12 @@ def _add_indexes(table: Table, name: str, specs: tuple[FieldSpec, ...]) -> None:
 
 
 def index_name(table: str, suffix: str, kind: str = "ix") -> str:
-    """Index names follow the field id, so they survive renames of the key and column."""
-    name = f"{kind}_{table}_{suffix}"
-    if len(name) <= 63:
-        return name
-    return f"{kind}_{hashlib.sha1(name.encode()).hexdigest()[:20]}"
+    """Index names follow the field id, so they survive renames of the key and column.
+
+    A short hash of (table, suffix) keeps names unique: `s__t` + `x_status` and
+    `s__t_x` + `status` would otherwise meet."""
+    digest = hashlib.sha1(f"{table}\0{suffix}".encode()).hexdigest()[:8]
+    return f"{kind}_{table}_{suffix}"[:54] + "_" + digest
 
 
 class FormRegistry:
@@ -289,25 +378,17 @@ class FormRegistry:
         v = tables.definition_versions
         document = (
             await session.execute(
-                select(v.c.document).where(
-                    v.c.definition_id == row.id, v.c.version == row.published_version
-                )
+                select(v.c.document).where(v.c.definition_id == row.id, v.c.version == row.published_version)
             )
         ).scalar_one()
-        compiled = compile_form(
-            app, document, form_id=row.id, version=row.published_version, storage=row.storage
-        )
+        compiled = compile_form(app, document, form_id=row.id, version=row.published_version, storage=row.storage)
         self._compiled[(row.id, row.published_version)] = compiled
         return compiled
 
-    async def _explain_missing(
-        self, session: AsyncSession, app: str, form: str, has_draft: bool
-    ) -> None:
+    async def _explain_missing(self, session: AsyncSession, app: str, form: str, has_draft: bool) -> None:
         if has_draft:
             raise NotFound(f"Form '{form}' of app '{app}' has a draft but is not published yet")
-        app_exists = (
-            await session.execute(select(tables.apps.c.key).where(tables.apps.c.key == app))
-        ).first()
+        app_exists = (await session.execute(select(tables.apps.c.key).where(tables.apps.c.key == app))).first()
         if app_exists is None:
             raise NotFound(f"There is no app '{app}'")
         raise NotFound(f"App '{app}' has no form '{form}'")

@@ -44,7 +44,7 @@ def parse_sort(text: str | None, form: CompiledForm) -> tuple[SortKey, ...]:
                 f"Cannot sort by '{key}': {form.key} has no such field",
                 [FieldError("sort", f"'{key}' is not a field; sort by a field key, '-' for descending")],
             )
-        if not FIELD_TYPES[spec.type].sortable:
+        if not FIELD_TYPES[spec.type].sortable_for(spec):
             raise BadRequest(
                 f"Cannot sort by '{key}'",
                 [FieldError("sort", f"{spec.type} fields cannot be sorted")],
@@ -72,17 +72,13 @@ def _signature(keys: tuple[SortKey, ...], filter_text: str | None) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
-def encode_cursor(
-    keys: tuple[SortKey, ...], row: Any, form: CompiledForm, filter_text: str | None
-) -> str:
+def encode_cursor(keys: tuple[SortKey, ...], row: Any, form: CompiledForm, filter_text: str | None) -> str:
     values = [form.dump_value(k.spec.key, row[k.spec.column]) for k in keys]
     payload = json.dumps({"v": values, "s": _signature(keys, filter_text)}, separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def decode_cursor(
-    cursor: str, keys: tuple[SortKey, ...], filter_text: str | None
-) -> list[Any]:
+def decode_cursor(cursor: str, keys: tuple[SortKey, ...], filter_text: str | None) -> list[Any]:
     wrong = BadRequest(
         "The cursor is not valid for this list",
         [FieldError("cursor", "pass the next_cursor of the previous page, with the same filter and sort")],
@@ -94,9 +90,7 @@ def decode_cursor(
         signature = payload["s"]
     except (ValueError, KeyError, TypeError):
         raise wrong from None
-    if signature != _signature(keys, filter_text) or not isinstance(values, list) or len(
-        values
-    ) != len(keys):
+    if signature != _signature(keys, filter_text) or not isinstance(values, list) or len(values) != len(keys):
         raise wrong
     parsed = []
     for key, value in zip(keys, values, strict=True):
@@ -110,9 +104,7 @@ def decode_cursor(
     return parsed
 
 
-def after_cursor(
-    keys: tuple[SortKey, ...], values: list[Any], form: CompiledForm
-) -> ColumnElement[bool]:
+def after_cursor(keys: tuple[SortKey, ...], values: list[Any], form: CompiledForm) -> ColumnElement[bool]:
     """Rows strictly after `values` in the order of `keys` (empty values count as largest)."""
     clauses = []
     for i, key in enumerate(keys):
@@ -146,4 +138,3 @@ def parse_limit(raw: str | None) -> int:
             [FieldError("limit", f"use a whole number from 1 to {MAX_LIMIT}")],
         )
     return limit
-

@@ -43,6 +43,7 @@ from opsloom.runtime.access import scope_clause
 from opsloom.runtime.conditions import EvalContext, ascii_lower, fold, parse_condition, to_sql
 from opsloom.runtime.field_types import dump_datetime
 from opsloom.runtime.forms import CompiledForm
+from opsloom.runtime.formulas import FormulaContext
 from opsloom.runtime.listing import (
     after_cursor,
     decode_cursor,
@@ -83,13 +84,23 @@ def _parse_new(
     """Validate a new record as the caller sees the form; defaults fill what is left out."""
     view = form.restricted(access.hidden)
     _refuse_read_only(payload, access, prefix)
-    values = view.parse_input(
-        _with_defaults(view, payload, ctx), partial=False, zone=ctx.zone, prefix=prefix
-    )
+    values = view.parse_input(_with_defaults(view, payload, ctx), partial=False, zone=ctx.zone, prefix=prefix)
     for spec in form.fields:  # fields the caller cannot see still get their defaults
-        if spec.key not in values and spec.raw.get("default") is not None:
+        if spec.key not in values and _literal_default(spec) is not None:
             values[spec.key] = form.unit(spec).parse(spec, spec.raw["default"], ctx.zone)
+    for spec in form.fields:
+        values.setdefault(spec.key, None)
+    form.compute(values, formula_context(ctx), creating=True)
     return values
+
+
+def _literal_default(spec: Any) -> Any:
+    default = spec.raw.get("default")
+    return None if isinstance(default, Mapping) else default
+
+
+def formula_context(ctx: RequestContext) -> FormulaContext:
+    return FormulaContext(now=ctx.now, zone=ctx.zone, user_id=ctx.principal.user_id)
 
 
 def _refuse_read_only(payload: Any, access: FormAccess, prefix: str) -> None:
@@ -139,9 +150,9 @@ def _with_defaults(form: CompiledForm, payload: Any, ctx: RequestContext) -> Any
     if not isinstance(payload, dict):
         return payload
     defaults = {
-        spec.key: spec.raw["default"]
+        spec.key: _literal_default(spec)
         for spec in form.fields
-        if spec.raw.get("default") is not None and spec.key not in payload
+        if _literal_default(spec) is not None and spec.key not in payload
     }
     return {**defaults, **payload}
 
@@ -185,15 +196,13 @@ async def _insert(
                 record["id"],
                 1,
                 "create",
-                {
-                    k: {"before": None, "after": record[k]}
-                    for k, v in values.items()
-                    if v is not None
-                },
+                {k: {"before": None, "after": record[k]} for k, v in values.items() if v is not None},
             )
             for record, values in zip(records, rows, strict=True)
         ],
     )
+    if view is form:  # nothing hidden: the records dumped for the history are the answer
+        return records
     return [view.dump_row(row) for row in created]
 
 
@@ -221,9 +230,7 @@ async def _load(
     """
     t = form.table
     evaluation = eval_context(ctx)
-    statement = select(t).where(
-        t.c.id == record_id, scope_clause(access.scope("read"), form, evaluation)
-    )
+    statement = select(t).where(t.c.id == record_id, scope_clause(access.scope("read"), form, evaluation))
     statement = statement.where(t.c.deleted_at.is_not(None) if deleted else _live(form))
     if lock:
         statement = statement.with_for_update()
@@ -234,9 +241,7 @@ async def _load(
     if action != "read":
         access.require(action)
         if access.scope(action) != access.scope("read"):
-            allowed = select(t.c.id).where(
-                t.c.id == record_id, scope_clause(access.scope(action), form, evaluation)
-            )
+            allowed = select(t.c.id).where(t.c.id == record_id, scope_clause(access.scope(action), form, evaluation))
             if (await session.execute(allowed)).first() is None:
                 raise PermissionDenied(f"You may read record {record_id} but not {action} it")
     return row
@@ -293,18 +298,14 @@ async def list_records(
         where.append(to_sql(parse_condition(document, form), form, eval_context(ctx)))
     if request.q:
         if not form.title_field:
-            raise BadRequest(
-                "This form has no title field to search", [FieldError("q", "remove q")]
-            )
+            raise BadRequest("This form has no title field to search", [FieldError("q", "remove q")])
         title = form.column(form.by_key[form.title_field])
         where.append(ascii_lower(title).contains(fold(request.q), autoescape=True))
     keys = parse_sort(request.sort, form)
     limit = parse_limit(request.limit)
     page = select(t).where(*where)
     if request.cursor:
-        page = page.where(
-            after_cursor(keys, decode_cursor(request.cursor, keys, request.filter), form)
-        )
+        page = page.where(after_cursor(keys, decode_cursor(request.cursor, keys, request.filter), form))
     page = page.order_by(*order_by(keys, form)).limit(limit + 1)
     rows = (await session.execute(page)).mappings().all()
     next_cursor = None
@@ -325,18 +326,14 @@ async def _count(
     """Exact up to `cap` rows; beyond it an estimate, so huge tables stay fast."""
     t = form.table
     if cap is None:
-        return (
-            await session.execute(select(func.count()).select_from(t).where(*where))
-        ).scalar_one(), True
+        return (await session.execute(select(func.count()).select_from(t).where(*where))).scalar_one(), True
     bounded = select(t.c.id).where(*where).limit(cap + 1).subquery()
     n = (await session.execute(select(func.count()).select_from(bounded))).scalar_one()
     if n <= cap:
         return n, True
     if session.bind.dialect.name == "postgresql" and unfiltered:
         estimate = (
-            await session.execute(
-                select(func.greatest(cast(func.coalesce(_reltuples(t.name), 0), BigInteger()), cap))
-            )
+            await session.execute(select(func.greatest(cast(func.coalesce(_reltuples(t.name), 0), BigInteger()), cap)))
         ).scalar_one()
         return int(estimate), False
     return cap, False
@@ -371,9 +368,9 @@ async def update_record(
     current = await _load(session, form, ctx, record_id, access, action="update", lock=True)
     _check_version(form, current, expected_version)
     before = view.dump_row(current)
-    changed = {
-        key: value for key, value in values.items() if value != current[form.by_key[key].column]
-    }
+    merged = {spec.key: current[spec.column] for spec in form.fields} | values
+    form.compute(merged, formula_context(ctx))
+    changed = {key: value for key, value in merged.items() if value != current[form.by_key[key].column]}
     if not changed:
         return before
     await _check_unique(session, form, [changed], [""], exclude_id=record_id)
@@ -398,7 +395,7 @@ async def update_record(
             f"Record {record_id} was changed by someone else; reload it and apply your change again"
         )
     after = view.dump_row(row)
-    diff = {key: {"before": before[key], "after": after[key]} for key in changed}
+    diff = {key: {"before": before[key], "after": after[key]} for key in changed if key in after}
     await _append_history(session, form, ctx, [(record_id, row["version"], "update", diff)])
     return after
 
@@ -437,9 +434,7 @@ async def restore_record(
     access: FormAccess,
 ) -> dict[str, Any]:
     access.require("delete")
-    current = await _load(
-        session, form, ctx, record_id, access, action="delete", deleted=True, lock=True
-    )
+    current = await _load(session, form, ctx, record_id, access, action="delete", deleted=True, lock=True)
     live_values = {s.key: current[s.column] for s in form.fields if s.unique}
     await _check_unique(session, form, [live_values], [""], exclude_id=record_id)
     row = await _set_deleted(session, form, ctx, current, None, "restore")
@@ -575,9 +570,7 @@ async def _check_unique(
             if value is None:
                 continue
             if value in seen:
-                errors.append(
-                    FieldError(f"{path}{spec.key}", f"repeats the value of {seen[value]}{spec.key}")
-                )
+                errors.append(FieldError(f"{path}{spec.key}", f"repeats the value of {seen[value]}{spec.key}"))
                 continue
             seen[value] = path
             column = form.column(spec)
@@ -593,9 +586,7 @@ async def _check_unique(
                     )
                 )
     if errors:
-        raise Conflict(
-            errors[0].message if len(errors) == 1 else "Some values must be unique", errors
-        )
+        raise Conflict(errors[0].message if len(errors) == 1 else "Some values must be unique", errors)
 
 
 def _conflict(form: CompiledForm, error: IntegrityError) -> Conflict:

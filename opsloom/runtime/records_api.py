@@ -21,9 +21,7 @@ RecordId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The record id")]
 IfMatch = Annotated[str | None, Header(description='The version you read, e.g. "3"')]
 
 
-async def _open(
-    request: Request, session: AsyncSession, app: str, form: str
-) -> tuple[CompiledForm, FormAccess]:
+async def _open(request: Request, session: AsyncSession, app: str, form: str) -> tuple[CompiledForm, FormAccess]:
     """The published form and what the caller may do with it (the policy service decides)."""
     registry: FormRegistry = request.app.state.forms
     compiled = await registry.get(session, app, form)
@@ -61,7 +59,7 @@ async def create(app: str, form: str, request: Request, response: Response) -> d
 async def create_many(app: str, form: str, request: Request) -> dict[str, Any]:
     payload = await read_json(request)
     if not isinstance(payload, dict) or "records" not in payload:
-        raise BadRequest("Send {\"records\": [...]}", [FieldError("records", "is required")])
+        raise BadRequest('Send {"records": [...]}', [FieldError("records", "is required")])
     async with request.app.state.db.session(write=True) as session:
         compiled, access = await _open(request, session, app, form)
         items = await records.create_records(session, compiled, context_of(request), payload["records"], access)

@@ -44,9 +44,7 @@ def upgrade() -> None:
     op.create_table(
         "opsloom_definition_versions",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column(
-            "definition_id", BigId, sa.ForeignKey("opsloom_definitions.id"), nullable=False
-        ),
+        sa.Column("definition_id", BigId, sa.ForeignKey("opsloom_definitions.id"), nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("document", Json, nullable=False),
         sa.Column("plan", Json, nullable=True),

@@ -1,0 +1,171 @@
+"""The `opsloom` command line: database upgrades, app install and list, the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from opsloom.cli import main
+from opsloom.platform.migrate import head_revision
+from opsloom.resources import data_path
+from tests.databases import database
+
+PROCUREMENT = data_path("examples") / "procurement"
+
+
+@pytest.fixture
+def env(db_kind: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment that points the CLI at a fresh database of each kind."""
+    with database(db_kind, tmp_path) as url:
+        yield {"OPSLOOM_DATABASE_URL": url, "OPSLOOM_DATA_DIR": str(tmp_path / "data")}
+
+
+def opsloom(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def opsloom_process(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
+    """`opsloom ARGS` in a process of its own, as a shell would start it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "opsloom", *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def write_package(folder: Path, forms: list[dict], data: dict[str, list] | None = None) -> Path:
+    (folder / "forms").mkdir(parents=True)
+    (folder / "app.json").write_text(json.dumps({"key": "broken", "label": "Broken"}))
+    for document in forms:
+        (folder / "forms" / f"{document['key']}.json").write_text(json.dumps(document))
+    if data:
+        (folder / "data").mkdir()
+        for key, rows in data.items():
+            (folder / "data" / f"{key}.json").write_text(json.dumps(rows))
+    return folder
+
+
+ORDER = {
+    "key": "order",
+    "label": "Order",
+    "fields": [
+        {"id": "f_title", "key": "title", "type": "text", "label": "Title", "required": True},
+        {"id": "f_amount", "key": "amount", "type": "decimal", "label": "Amount", "scale": 2},
+    ],
+}
+
+
+def test_db_upgrade_prints_the_revision_and_can_run_again(env):
+    first = opsloom(env, "db", "upgrade")
+    assert first.exit_code == 0, first.output
+    assert first.output.strip() == f"database is at revision {head_revision()}"
+    again = opsloom(env, "db", "upgrade")
+    assert again.exit_code == 0, again.output
+    assert again.output == first.output
+
+
+def test_app_list_on_an_empty_database_says_how_to_install(env):
+    listed = opsloom(env, "app", "list")
+    assert listed.exit_code == 0, listed.output
+    assert "no apps installed" in listed.output
+
+
+def test_install_example_then_list_it(env):
+    installed = opsloom(env, "app", "install", str(PROCUREMENT))
+    assert installed.exit_code == 0, installed.output
+    sample = json.loads((PROCUREMENT / "data" / "purchase_request.json").read_text())
+    assert installed.output.startswith("installed procurement: forms ")
+    assert f"{len(sample)} purchase_request" in installed.output
+
+    listed = opsloom(env, "app", "list")
+    assert listed.exit_code == 0, listed.output
+    forms = sorted(p.stem for p in (PROCUREMENT / "forms").glob("*.json"))
+    [line] = listed.output.strip().splitlines()
+    key, form_list = line.split("\t")
+    assert key == "procurement"
+    assert sorted(form_list.split(", ")) == forms
+
+
+def test_install_without_sample_data_creates_no_records(env):
+    installed = opsloom(env, "app", "install", "--no-sample-data", str(PROCUREMENT))
+    assert installed.exit_code == 0, installed.output
+    assert installed.output.rstrip().endswith("no records")
+
+
+def test_invalid_package_names_the_json_path_and_installs_nothing(env, tmp_path):
+    bad = {**ORDER, "fields": [ORDER["fields"][0], {**ORDER["fields"][1], "type": "money"}]}
+    package = write_package(tmp_path / "broken", [bad])
+    installed = opsloom(env, "app", "install", str(package))
+    assert installed.exit_code == 1
+    assert "nothing was installed" in installed.stderr
+    assert "forms[0].fields[1].type" in installed.stderr
+    assert "money" in installed.stderr
+    assert "Traceback" not in installed.output
+    assert "no apps installed" in opsloom(env, "app", "list").output
+
+
+def test_package_with_bad_sample_data_rolls_back_its_tables(env, tmp_path):
+    """The forms are published before the sample data fails: all of it must be undone."""
+    rows = [{"title": "ok", "amount": "1.50"}, {"title": "bad", "amount": "lots"}]
+    package = write_package(tmp_path / "broken", [ORDER], {"order": rows})
+    installed = opsloom(env, "app", "install", str(package))
+    assert installed.exit_code == 1
+    assert "nothing was installed" in installed.stderr
+    assert "sample_data.order[1].amount" in installed.stderr
+    assert "no apps installed" in opsloom(env, "app", "list").output
+    # Installing a fixed package afterwards works: no table was left behind.
+    (package / "data" / "order.json").write_text(json.dumps(rows[:1]))
+    fixed = opsloom(env, "app", "install", str(package))
+    assert fixed.exit_code == 0, fixed.output
+    assert "1 order" in fixed.output
+
+
+def test_install_of_a_missing_path_is_refused(env, tmp_path):
+    result = CliRunner().invoke(main, ["app", "install", str(tmp_path / "nowhere")], env=env)
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+
+
+def test_demo_without_serving_installs_the_examples_and_prints_the_url(tmp_path):
+    data_dir = tmp_path / "demo"
+    env = {"OPSLOOM_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing"}  # demo ignores it
+    result = opsloom(env, "demo", "--no-serve", "--data-dir", str(data_dir), "--port", "8123")
+    assert result.exit_code == 0, result.output
+    assert "installed example app procurement" in result.output
+    assert "http://127.0.0.1:8123" in result.output
+    assert str(data_dir.resolve()) in result.output
+    assert (data_dir / "opsloom.db").exists()
+
+    listed = opsloom({"OPSLOOM_DATABASE_URL": "", "OPSLOOM_DATA_DIR": str(data_dir)}, "app", "list")
+    assert listed.output.startswith("procurement\t")
+
+    # A second demo starts afresh rather than installing on top of the first.
+    again = opsloom(env, "demo", "--no-serve", "--data-dir", str(data_dir))
+    assert again.exit_code == 0, again.output
+    assert "http://127.0.0.1:8000" in again.output
+
+
+def test_cli_runs_as_a_process(env, tmp_path):
+    process = opsloom_process(env, tmp_path, "db", "upgrade")
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert out.strip() == f"database is at revision {head_revision()}"
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"])
+def test_processes_upgrading_one_postgresql_database_at_once_all_succeed(env, tmp_path):
+    processes = [opsloom_process(env, tmp_path, "db", "upgrade") for _ in range(3)]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    for process, (out, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err
+        assert out.strip() == f"database is at revision {head_revision()}"
