@@ -382,6 +382,13 @@ class FormRegistry:
             )
         ).scalar_one()
         compiled = compile_form(app, document, form_id=row.id, version=row.published_version, storage=row.storage)
+        if any(form_id == row.id for form_id, _ in self._compiled):
+            # The table changed under this process: statements PostgreSQL prepared for the
+            # old columns must not be reused ("cached plan must not change result type").
+            invalidate = getattr(session.bind.dialect, "_invalidate_schema_cache", None)
+            if invalidate is not None:
+                invalidate()
+            self._compiled = {k: v for k, v in self._compiled.items() if k[0] != row.id}
         self._compiled[(row.id, row.published_version)] = compiled
         return compiled
 

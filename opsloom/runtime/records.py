@@ -165,7 +165,7 @@ async def _insert(
     paths: list[str],
     access: FormAccess,
 ) -> list[dict[str, Any]]:
-    await _check_unique(session, form, rows, paths)
+    await _check_unique(session, form, rows, paths, readable=_readable(form, ctx, access))
     actor = ctx.principal.user_id
     system = {
         "version": 1,
@@ -297,7 +297,7 @@ async def list_records(
             ) from None
         where.append(to_sql(parse_condition(document, form), form, eval_context(ctx)))
     if request.q:
-        if not form.title_field:
+        if form.title_field not in form.by_key:  # none, or hidden from this caller
             raise BadRequest("This form has no title field to search", [FieldError("q", "remove q")])
         title = form.column(form.by_key[form.title_field])
         where.append(ascii_lower(title).contains(fold(request.q), autoescape=True))
@@ -373,7 +373,7 @@ async def update_record(
     changed = {key: value for key, value in merged.items() if value != current[form.by_key[key].column]}
     if not changed:
         return before
-    await _check_unique(session, form, [changed], [""], exclude_id=record_id)
+    await _check_unique(session, form, [changed], [""], exclude_id=record_id, readable=_readable(form, ctx, access))
     t = form.table
     statement = (
         update(t)
@@ -436,7 +436,7 @@ async def restore_record(
     access.require("delete")
     current = await _load(session, form, ctx, record_id, access, action="delete", deleted=True, lock=True)
     live_values = {s.key: current[s.column] for s in form.fields if s.unique}
-    await _check_unique(session, form, [live_values], [""], exclude_id=record_id)
+    await _check_unique(session, form, [live_values], [""], exclude_id=record_id, readable=_readable(form, ctx, access))
     row = await _set_deleted(session, form, ctx, current, None, "restore")
     return form.restricted(access.hidden).dump_row(row)
 
@@ -557,8 +557,9 @@ async def _check_unique(
     rows: list[dict[str, Any]],
     paths: list[str],
     exclude_id: int | None = None,
+    readable: Any = None,
 ) -> None:
-    """Name the field and the record that already holds a unique value."""
+    """Name the field, and the record that already holds a unique value if the caller may read it."""
     errors: list[FieldError] = []
     t = form.table
     for spec in form.fields:
@@ -579,14 +580,24 @@ async def _check_unique(
                 query = query.where(t.c.id != exclude_id)
             holder = (await session.execute(query.limit(1))).scalar()
             if holder is not None:
+                shown = (
+                    readable is None
+                    or (await session.execute(select(t.c.id).where(t.c.id == holder, readable))).first()
+                )
+                who = f"record {holder}" if shown else "another record"
                 errors.append(
                     FieldError(
                         f"{path}{spec.key}",
-                        f"must be unique; record {holder} already has {form.dump_value(spec.key, value)!r}",
+                        f"must be unique; {who} already has {form.dump_value(spec.key, value)!r}",
                     )
                 )
     if errors:
         raise Conflict(errors[0].message if len(errors) == 1 else "Some values must be unique", errors)
+
+
+def _readable(form: CompiledForm, ctx: RequestContext, access: FormAccess) -> Any:
+    """The caller's read scope as SQL: errors may name only records the caller can read."""
+    return scope_clause(access.scope("read"), form, eval_context(ctx))
 
 
 def _conflict(form: CompiledForm, error: IntegrityError) -> Conflict:

@@ -219,3 +219,13 @@ def test_publish_through_one_process_is_served_by_the_other(db_url: str, tmp_pat
         assert "note" not in archived and archived["quantity"] == 2
         second = ok(b.post(RECORDS, json={"title": "second", "quantity": 5, "price": "1.50"}), 201)
         assert ok(a.get(f"{RECORDS}/{second['id']}"))["quantity"] == 5
+
+        # A changes a type; B, which has prepared statements for the old column type,
+        # serves the new type without a failed request.
+        for _ in range(3):  # let B prepare (and cache) its statements for the current shape
+            ok(b.get(url))
+            ok(b.get(RECORDS))
+        wider = {**quantity, "type": "decimal", "precision": 12, "scale": 2}
+        assert publish(a, item_form(TITLE, wider, PRICE)) == ["convert_column"]
+        assert ok(b.get(url))["quantity"] == "2.00"
+        assert sorted(r["quantity"] for r in ok(b.get(RECORDS))["items"]) == ["2.00", "5.00"]
