@@ -158,6 +158,26 @@ def formulas_are_sound(document: Document) -> Iterator[FieldError]:
         yield FieldError("fields", str(error))
 
 
+def rules_are_valid(document: Document) -> Iterator[FieldError]:
+    """visible_when, readonly_when, required_when and validations parse against this form."""
+    from opsloom.platform.errors import BadRequest
+    from opsloom.runtime.forms import compile_form, initial_storage
+
+    has_rules = document.get("validations") or any(
+        f.get(rule) is not None
+        for _, f in _fields(document)
+        for rule in ("visible_when", "readonly_when", "required_when")
+    )
+    if not has_rules:
+        return
+    try:
+        compile_form("draft", document, form_id=0, version=0, storage=initial_storage("draft", document))
+    except BadRequest as error:
+        yield from error.errors
+    except Exception:  # noqa: BLE001 - other checks report what keeps the form from compiling
+        return
+
+
 def _parses(text: str) -> bool:
     try:
         formulas.parse_formula(text)
@@ -176,6 +196,7 @@ FORM_CHECKS: tuple[FormCheck, ...] = (
     defaults_fit,
     layout_refers_to_fields,
     formulas_are_sound,
+    rules_are_valid,
 )
 
 

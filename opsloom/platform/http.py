@@ -114,9 +114,36 @@ async def read_json(request: Request) -> Any:
     if not raw:
         raise BadRequest("The request needs a JSON body", [FieldError("$", "send a JSON object")])
     try:
-        return json.loads(raw, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as error:
+        return decode_json(raw)
+    except ValueError as error:
         raise BadRequest(f"The body is not valid JSON: {error}", [FieldError("$", "send valid JSON")]) from None
+
+
+def decode_json(text: str | bytes) -> Any:
+    """Strict JSON with exact decimals; anything a database could choke on is a ValueError.
+
+    Refused: NaN and Infinity (not JSON), nesting too deep to parse, and lone
+    UTF-16 surrogates such as "\\ud800", which no database can store.
+    """
+    try:
+        value = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            item.encode("utf-8")  # UnicodeEncodeError (a ValueError) on a lone surrogate
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def settings_of(request: Request) -> Settings:

@@ -40,6 +40,13 @@ class Var:
 
 
 @dataclass(frozen=True)
+class FieldRef:
+    """A value taken from another field of the same record: `{"field": "start_date"}`."""
+
+    spec: FieldSpec
+
+
+@dataclass(frozen=True)
 class Compare:
     field: FieldSpec
     op: str
@@ -82,6 +89,18 @@ class EvalContext:
         if name == "now":
             return self.now
         return self.user.get(name.removeprefix("current_user."))
+
+
+def fields_of(condition: Condition) -> set[str]:
+    """The keys of every field a condition reads."""
+    if isinstance(condition, AllOf | AnyOf):
+        return set().union(*(fields_of(c) for c in condition.items))
+    if isinstance(condition, Not):
+        return fields_of(condition.item)
+    keys = {condition.field.key}
+    if isinstance(condition.value, FieldRef):
+        keys.add(condition.value.spec.key)
+    return keys
 
 
 # ---------------------------------------------------------------- parsing
@@ -133,6 +152,8 @@ def _parse_compare(doc: dict[str, Any], form: CompiledForm, path: str) -> Compar
         known = ", ".join(s.key for s in form.fields)
         raise _fail(f"{path}.field", f"'{key}' is not a field of {form.key} (fields: {known})")
     op = doc.get("op")
+    if not isinstance(op, str):
+        raise _fail(f"{path}.op", 'name the operator as a text, e.g. "op": "eq"')
     unit = FIELD_TYPES[spec.type]
     allowed = unit.operators_for(spec) | {"is_empty", "not_empty"}
     if op not in allowed:
@@ -145,6 +166,8 @@ def _parse_compare(doc: dict[str, Any], form: CompiledForm, path: str) -> Compar
         return Compare(spec, op)
     if "value" not in doc:
         raise _fail(f"{path}.value", f"'{op}' needs a value")
+    if isinstance(doc["value"], dict) and "field" in doc["value"]:
+        return Compare(spec, op, _field_ref(spec, op, doc["value"], form, f"{path}.value"))
     return Compare(spec, op, _parse_value(spec, op, doc["value"], f"{path}.value"))
 
 
@@ -166,16 +189,44 @@ def _parse_value(spec: FieldSpec, op: str, raw: Any, path: str) -> Any:
             return _scalar(spec, raw, path)
         if not isinstance(raw, str) or not raw:
             raise _fail(path, "expected a non-empty text")
+        if "\x00" in raw:
+            raise _fail(path, "a text cannot hold a NUL character (\\u0000)")
         return raw
     if raw is None and op in ("eq", "ne"):
         return None
     return _scalar(spec, raw, path)
 
 
+REF_OPS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte"})
+
+
+def _field_ref(spec: FieldSpec, op: str, raw: dict[str, Any], form: CompiledForm, path: str) -> FieldRef:
+    other = form.spec(raw["field"]) if isinstance(raw.get("field"), str) and len(raw) == 1 else None
+    if other is None:
+        raise _fail(path, 'compare with another field as {"field": KEY}, KEY a field of this form')
+    if op not in REF_OPS:
+        raise _fail(path, f"'{op}' cannot compare two fields; use one of {', '.join(sorted(REF_OPS))}")
+    if _storage_kind(spec) != _storage_kind(other):
+        raise _fail(path, f"{spec.key} ({spec.type}) and {other.key} ({other.type}) cannot be compared")
+    if _storage_kind(spec) == ("text",) and op not in ("eq", "ne"):
+        raise _fail(path, "two text fields can only be compared with eq or ne")
+    return FieldRef(other)
+
+
+def _storage_kind(spec: FieldSpec) -> tuple[Any, ...]:
+    """Fields compare with each other when they are stored alike (decimals: same scale)."""
+    kind = spec.get("result", "number") if spec.type == "formula" else spec.type
+    if kind in ("text", "textarea", "email", "phone", "url", "select"):
+        return ("text",)
+    if kind in ("decimal", "number"):
+        return ("decimal", spec.get("scale", 2))
+    return (kind,)
+
+
 def _scalar(spec: FieldSpec, raw: Any, path: str) -> Any:
     if isinstance(raw, dict):
         name = raw.get("var")
-        if set(raw) != {"var"} or name not in VARIABLES:
+        if set(raw) != {"var"} or not isinstance(name, str) or name not in VARIABLES:
             raise _fail(path, 'a variable is written {"var": NAME} with NAME one of ' + ", ".join(sorted(VARIABLES)))
         return Var(name)
     if spec.type == "multiselect":
@@ -268,6 +319,8 @@ def to_sql(condition: Condition, form: CompiledForm, ctx: EvalContext) -> Column
         # SQL's NOT keeps NULL (an empty field) unknown; Python's `not` makes it a match.
         return not_(func.coalesce(to_sql(condition.item, form, ctx), false()))
     column = form.column(condition.field)
+    if isinstance(condition.value, FieldRef):
+        return _SQL_REF[condition.op](column, form.column(condition.value.spec))
     value = _resolve(condition.field, condition.value, ctx)
     return _SQL[condition.op](column, value, condition.field, ctx)
 
@@ -444,6 +497,9 @@ def evaluate(condition: Condition, record: Mapping[str, Any], ctx: EvalContext) 
         return any(evaluate(c, record, ctx) for c in condition.items)
     if isinstance(condition, Not):
         return not evaluate(condition.item, record, ctx)
+    if isinstance(condition.value, FieldRef):
+        other = record.get(condition.value.spec.key)
+        return _PY_REF[condition.op](record.get(condition.field.key), other)
     value = _resolve(condition.field, condition.value, ctx)
     return _PY[condition.op](record.get(condition.field.key), value, condition.field, ctx)
 
@@ -527,4 +583,44 @@ _PY: dict[str, Callable[..., bool]] = {
     "this_week": _py_period("this_week"),
     "this_month": _py_period("this_month"),
     "last_n_days": _py_period("last_n_days"),
+}
+
+
+# ------------------------------------------------ field against field
+# Both empty counts as equal; an empty side is never larger or smaller.
+
+
+def _sql_ref_eq(c: Any, o: Any) -> Any:
+    return or_(and_(c.is_(None), o.is_(None)), and_(c.is_not(None), o.is_not(None), c == o))
+
+
+def _sql_ref_cmp(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    return lambda c, o: and_(c.is_not(None), o.is_not(None), op(c, o))
+
+
+_SQL_REF: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": _sql_ref_eq,
+    "ne": lambda c, o: not_(_sql_ref_eq(c, o)),
+    "gt": _sql_ref_cmp(lambda a, b: a > b),
+    "gte": _sql_ref_cmp(lambda a, b: a >= b),
+    "lt": _sql_ref_cmp(lambda a, b: a < b),
+    "lte": _sql_ref_cmp(lambda a, b: a <= b),
+}
+
+
+def _py_ref_eq(x: Any, o: Any) -> bool:
+    return (x is None and o is None) or (x is not None and o is not None and x == o)
+
+
+def _py_ref_cmp(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    return lambda x, o: x is not None and o is not None and op(x, o)
+
+
+_PY_REF: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": _py_ref_eq,
+    "ne": lambda x, o: not _py_ref_eq(x, o),
+    "gt": _py_ref_cmp(lambda a, b: a > b),
+    "gte": _py_ref_cmp(lambda a, b: a >= b),
+    "lt": _py_ref_cmp(lambda a, b: a < b),
+    "lte": _py_ref_cmp(lambda a, b: a <= b),
 }

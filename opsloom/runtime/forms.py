@@ -64,6 +64,7 @@ class CompiledForm:
     # Formula fields in the order they must be computed, and formula defaults.
     formulas: tuple[tuple[FieldSpec, Node], ...] = ()
     default_formulas: tuple[tuple[FieldSpec, Node], ...] = ()
+    rules: Any = None  # runtime.rules.Rules: visible/read-only/required conditions, validations
 
     @property
     def label(self) -> Any:
@@ -117,8 +118,8 @@ class CompiledForm:
                 errors.extend(FieldError(path, message) for message in unit.check(spec, value))
             values[key] = value
         for spec in self.fields:
-            if not spec.required:
-                continue
+            if not spec.required or spec.raw.get("visible_when") is not None:
+                continue  # a field that can be hidden is required only while visible (runtime/rules.py)
             missing = values.get(spec.key) is None if (spec.key in values or not partial) else False
             if missing:
                 errors.append(FieldError(f"{prefix}{spec.key}", "is required"))
@@ -294,7 +295,7 @@ def compile_form(
         if isinstance(spec.raw.get("default"), Mapping)
     )
     _add_indexes(table, name, specs)
-    return CompiledForm(
+    compiled = CompiledForm(
         app=app,
         key=document["key"],
         form_id=form_id,
@@ -307,6 +308,9 @@ def compile_form(
         formulas=ordered,
         default_formulas=default_formulas,
     )
+    from opsloom.runtime.rules import compile_rules  # rules parse conditions against the form itself
+
+    return replace(compiled, rules=compile_rules(compiled))
 
 
 def system_columns() -> list[Column[Any]]:

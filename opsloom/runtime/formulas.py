@@ -25,6 +25,7 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, Unex
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 40
+MAX_TREE_DEPTH = 200  # operators chained in a row, e.g. 1+1+...+1 (each adds a level to the tree)
 LIMIT = Decimal(10) ** 18  # larger results are overflow: empty, with a warning
 DECIMAL = Context(prec=38, traps=[DivisionByZero, InvalidOperation, Overflow])
 
@@ -105,33 +106,34 @@ class Negate:
 Node = Literal | Ref | Call | Binary | Negate
 
 
-def _col(token: Any) -> int:
-    return getattr(token, "column", None) or getattr(getattr(token, "meta", None), "column", 0) or 0
+def _col(token: Token) -> int:
+    """The 1-based character position of a token in the whole formula (not its column on its line)."""
+    return (token.start_pos or 0) + 1
 
 
 @v_args(inline=True)
 class _ToAst(Transformer[Token, Node]):
     def number(self, token: Token) -> Node:
-        return Literal(Decimal(str(token)), "number", token.column or 0)
+        return Literal(Decimal(str(token)), "number", _col(token))
 
     def string(self, token: Token) -> Node:
         body = str(token)[1:-1]
-        return Literal(body.replace('\\"', '"').replace("\\'", "'").replace("\\\\", "\\"), "text", token.column or 0)
+        return Literal(body.replace('\\"', '"').replace("\\'", "'").replace("\\\\", "\\"), "text", _col(token))
 
     def ref(self, first: Token, second: Token | None = None) -> Node:
         if second is None and str(first).upper() in ("TRUE", "FALSE"):
-            return Literal(str(first).upper() == "TRUE", "boolean", first.column or 0)
+            return Literal(str(first).upper() == "TRUE", "boolean", _col(first))
         path = (str(first),) if second is None else (str(first), str(second))
-        return Ref(path, first.column or 0)
+        return Ref(path, _col(first))
 
     def call(self, name: Token, *args: Node | None) -> Node:
-        return Call(str(name).upper(), tuple(a for a in args if a is not None), name.column or 0)
+        return Call(str(name).upper(), tuple(a for a in args if a is not None), _col(name))
 
     def signed(self, sign: Token, item: Node) -> Node:
-        return Negate(item, sign.column or 0) if sign == "-" else item
+        return Negate(item, _col(sign)) if sign == "-" else item
 
     def comparison(self, left: Node, op: Token, right: Node) -> Node:
-        return Binary({"==": "=", "!=": "<>"}.get(str(op), str(op)), left, right, op.column or 0)
+        return Binary({"==": "=", "!=": "<>"}.get(str(op), str(op)), left, right, _col(op))
 
     def concat(self, *items: Node) -> Node:
         node = items[0]
@@ -153,7 +155,7 @@ def _node_column(node: Node) -> int:
 def _fold(parts: Sequence[Any]) -> Node:
     node = parts[0]
     for op, right in zip(parts[1::2], parts[2::2], strict=True):
-        node = Binary(str(op), node, right, op.column or 0)
+        node = Binary(str(op), node, right, _col(op))
     return node
 
 
@@ -169,17 +171,38 @@ def parse_formula(text: Any) -> Node:
         raise FormulaError(f"A formula may be at most {MAX_LENGTH} characters long")
     _check_nesting(text)
     try:
-        return _ToAst().transform(_parser().parse(text))
+        node = _ToAst().transform(_parser().parse(text))
     except UnexpectedCharacters as error:
-        raise FormulaError(f"Unexpected character {text[error.pos_in_stream]!r}", error.column) from None
+        raise FormulaError(f"Unexpected character {text[error.pos_in_stream]!r}", error.pos_in_stream + 1) from None
     except UnexpectedEOF:
         raise FormulaError("The formula ends too early; is a bracket or an argument missing?") from None
     except UnexpectedInput as error:
         token = getattr(error, "token", None)
-        shown = f" {str(token)!r}" if token else ""
-        raise FormulaError(f"Unexpected{shown}", getattr(error, "column", None)) from None
+        if token is None or token.type == "$END":  # the LALR parser reports the end as a token
+            raise FormulaError("The formula ends too early; is a bracket or an argument missing?") from None
+        raise FormulaError(f"Unexpected {str(token)!r}", _col(token)) from None
     except (LarkError, RecursionError):
         raise FormulaError("The formula cannot be read; check brackets and operators") from None
+    if _tree_depth(node) > MAX_TREE_DEPTH:
+        # `check`, `evaluate` and `references` recurse over the tree: `1+1+...+1` must not exhaust the stack.
+        raise FormulaError(f"A formula may chain at most {MAX_TREE_DEPTH} operations; split it into several fields")
+    return node
+
+
+def _tree_depth(node: Node) -> int:
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children: tuple[Node, ...] = ()
+        if isinstance(item, Call):
+            children = item.args
+        elif isinstance(item, Binary):
+            children = (item.left, item.right)
+        elif isinstance(item, Negate):
+            children = (item.item,)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _check_nesting(text: str) -> None:
@@ -189,7 +212,7 @@ def _check_nesting(text: str) -> None:
             depth += 1
         elif ch == ")":
             depth -= 1
-        run = run + 1 if ch in "+-" else (run if ch in " \t" else 0)
+        run = run + 1 if ch in "+-" else (run if ch in " \t\r\n" else 0)
         deepest = max(deepest, depth, run)
     if deepest > MAX_DEPTH:
         raise FormulaError(f"A formula may nest at most {MAX_DEPTH} levels deep")
@@ -340,6 +363,7 @@ def _text(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
+        value = abs(value) if value == 0 else value  # never "-0"
         return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
     return str(value)
 
@@ -352,14 +376,17 @@ def _datedif(start: Any, end: Any, unit: Any = "D") -> Decimal | None:
     if start is None or end is None:
         return None
     a, b = _days(start), _days(end)
+    sign = 1
+    if b < a:  # count whole months backwards as forwards: DATEDIF(b, a) = -DATEDIF(a, b)
+        a, b, sign = b, a, -1
     unit = (unit or "D").upper()
     if unit == "D":
-        return Decimal((b - a).days)
+        return Decimal(sign * (b - a).days)
     months = (b.year - a.year) * 12 + (b.month - a.month) - (1 if b.day < a.day else 0)
     if unit == "M":
-        return Decimal(months)
+        return Decimal(sign * months)
     if unit == "Y":
-        return Decimal(int(months / 12))
+        return Decimal(sign * (months // 12))
     raise _Empty(f"DATEDIF unit must be D, M or Y, not {unit!r}")
 
 
@@ -459,6 +486,8 @@ def check(node: Node, env: Mapping[str, str]) -> str:
 def _check_binary(node: Binary, left: str, right: str) -> str:
     op = node.op
     if op == "&":
+        if left.startswith("list:") or right.startswith("list:"):
+            raise FormulaError("& joins single values; use a subform column in SUM or COUNT", node.column)
         return TEXT
     if op in ("=", "<>", "<", ">", "<=", ">="):
         if left != right and ANY not in (left, right) and {left, right} != {DATE, DATETIME}:
@@ -531,9 +560,8 @@ def _eval(node: Node, values: Mapping[str, Any], ctx: FormulaContext) -> Any:
         if node.name == "NOW":
             return ctx.now
         if node.name == "CURRENT_USER":
-            return ctx.user_id
+            return None if ctx.user_id is None else Decimal(ctx.user_id)
         args = [_eval(a, values, ctx) for a in node.args]
-        args = [[Decimal(x) for x in a if x is not None] if isinstance(a, list) else a for a in args]
         return FUNCTIONS[node.name].run(*args)
     left, right = _eval(node.left, values, ctx), _eval(node.right, values, ctx)
     return _binary(node.op, left, right)

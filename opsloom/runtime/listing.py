@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, false, or_
+from sqlalchemy import and_, false, literal, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from opsloom.platform.errors import BadRequest, FieldError
@@ -118,6 +118,9 @@ def _same(column: Any, value: Any) -> Any:
 
 
 def _beyond(column: Any, value: Any, descending: bool) -> Any:
+    if value is not None:
+        # A bound parameter of the column's type: SQLAlchemy refuses `column > True` as such.
+        value = literal(value, column.type)
     if descending:  # empty first, then large to small
         return column.is_not(None) if value is None else column < value
     if value is None:  # ascending: small to large, then empty

@@ -6,7 +6,6 @@ in the same transaction, so a record and its history never disagree.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +37,7 @@ from opsloom.platform.errors import (
     PreconditionFailed,
     ValidationFailed,
 )
+from opsloom.platform.http import decode_json
 from opsloom.platform.permissions import FormAccess
 from opsloom.runtime.access import scope_clause
 from opsloom.runtime.conditions import EvalContext, ascii_lower, fold, parse_condition, to_sql
@@ -52,6 +52,7 @@ from opsloom.runtime.listing import (
     parse_limit,
     parse_sort,
 )
+from opsloom.runtime.rules import check_rules
 
 MAX_BULK = 1000
 
@@ -84,13 +85,17 @@ def _parse_new(
     """Validate a new record as the caller sees the form; defaults fill what is left out."""
     view = form.restricted(access.hidden)
     _refuse_read_only(payload, access, prefix)
-    values = view.parse_input(_with_defaults(view, payload, ctx), partial=False, zone=ctx.zone, prefix=prefix)
+    sent = view.parse_input(_with_defaults(view, payload, ctx), partial=False, zone=ctx.zone, prefix=prefix)
+    values = dict(sent)
     for spec in form.fields:  # fields the caller cannot see still get their defaults
         if spec.key not in values and _literal_default(spec) is not None:
             values[spec.key] = form.unit(spec).parse(spec, spec.raw["default"], ctx.zone)
     for spec in form.fields:
         values.setdefault(spec.key, None)
     form.compute(values, formula_context(ctx), creating=True)
+    problems = check_rules(form.rules, values, sent, None, eval_context(ctx), prefix)
+    if problems:
+        raise ValidationFailed.of(problems)
     return values
 
 
@@ -284,7 +289,7 @@ async def list_records(
     where = [_live(form), scope_clause(access.scope("read"), full, eval_context(ctx))]
     if request.filter:
         try:
-            document = json.loads(request.filter)
+            document = decode_json(request.filter)
         except ValueError:
             raise BadRequest(
                 "The filter is not valid JSON",
@@ -296,6 +301,8 @@ async def list_records(
                 ],
             ) from None
         where.append(to_sql(parse_condition(document, form), form, eval_context(ctx)))
+    if request.q and "\x00" in request.q:
+        raise BadRequest("The search text holds a NUL character", [FieldError("q", "remove the \\u0000")])
     if request.q:
         if form.title_field not in form.by_key:  # none, or hidden from this caller
             raise BadRequest("This form has no title field to search", [FieldError("q", "remove q")])
@@ -368,8 +375,12 @@ async def update_record(
     current = await _load(session, form, ctx, record_id, access, action="update", lock=True)
     _check_version(form, current, expected_version)
     before = view.dump_row(current)
-    merged = {spec.key: current[spec.column] for spec in form.fields} | values
+    stored = {spec.key: current[spec.column] for spec in form.fields}
+    merged = stored | values
     form.compute(merged, formula_context(ctx))
+    problems = check_rules(form.rules, merged, values, stored, eval_context(ctx))
+    if problems:
+        raise ValidationFailed.of(problems)
     changed = {key: value for key, value in merged.items() if value != current[form.by_key[key].column]}
     if not changed:
         return before
