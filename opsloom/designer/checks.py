@@ -92,7 +92,7 @@ def patterns_compile(document: Document) -> Iterator[FieldError]:
     import regex
 
     for i, f in _fields(document):
-        if "pattern" in f:
+        if "pattern" in f and f["type"] != "autonumber":
             try:
                 regex.compile(f["pattern"])
             except regex.error as error:
@@ -178,6 +178,16 @@ def rules_are_valid(document: Document) -> Iterator[FieldError]:
         return
 
 
+def autonumber_patterns_work(document: Document) -> Iterator[FieldError]:
+    from opsloom.runtime.autonumbers import pattern_problems
+
+    keys = {f["key"] for _, f in _fields(document) if f["type"] != "autonumber"}
+    for i, f in _fields(document):
+        if f["type"] == "autonumber":
+            for problem in pattern_problems(f["pattern"], keys):
+                yield FieldError(f"fields[{i}].pattern", problem)
+
+
 def _parses(text: str) -> bool:
     try:
         formulas.parse_formula(text)
@@ -197,6 +207,7 @@ FORM_CHECKS: tuple[FormCheck, ...] = (
     layout_refers_to_fields,
     formulas_are_sound,
     rules_are_valid,
+    autonumber_patterns_work,
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -168,4 +169,15 @@ audit_log = Table(
     Column("detail", Json, nullable=True),
     Index("ix_opsloom_audit_log_at", "at"),
     Index("ix_opsloom_audit_log_actor", "actor_id", "at"),
+)
+
+# Counters behind autonumber fields: one row per (form, field, period). The row
+# is updated in the transaction that creates the record, so numbers are gap-free.
+sequences = Table(
+    "opsloom_sequences",
+    metadata,
+    Column("form_id", BigId, primary_key=True),
+    Column("field_id", String(64), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )

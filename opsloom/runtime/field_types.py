@@ -345,6 +345,19 @@ class MultiSelect(FieldType):
         return value is None or value == []
 
 
+class Autonumber(Text_):
+    """A running number such as PR-202611-0042, given by the system on create."""
+
+    name = "autonumber"
+    default_length = 64
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        return String(64)
+
+    def check(self, spec: FieldSpec, value: str) -> Iterator[str]:
+        return iter(())
+
+
 class ComputedText(Text_):
     """Text a formula produced: any length, sortable."""
 
@@ -399,6 +412,7 @@ FIELD_TYPES: dict[str, FieldType] = {
         Select(),
         MultiSelect(),
         Formula(),
+        Autonumber(),
     )
 }
 

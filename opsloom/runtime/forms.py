@@ -94,7 +94,7 @@ class CompiledForm:
         Every problem is collected, so the user fixes them all in one go.
         """
         if not isinstance(payload, dict):
-            raise ValidationFailed.of([FieldError(prefix or "$", "expected a JSON object")])
+            raise ValidationFailed.of([FieldError(prefix.rstrip(".") or "$", "expected a JSON object")])
         errors: list[FieldError] = []
         values: dict[str, Any] = {}
         for key, raw in payload.items():
@@ -105,6 +105,9 @@ class CompiledForm:
                 continue
             if spec.type == "formula":
                 errors.append(FieldError(path, "is computed from its formula; leave it out"))
+                continue
+            if spec.type == "autonumber":
+                errors.append(FieldError(path, "is numbered by the system when the record is created; leave it out"))
                 continue
             unit = FIELD_TYPES[spec.type]
             try:

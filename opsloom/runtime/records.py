@@ -39,6 +39,7 @@ from opsloom.platform.errors import (
 )
 from opsloom.platform.http import decode_json
 from opsloom.platform.permissions import FormAccess
+from opsloom.runtime import autonumbers
 from opsloom.runtime.access import scope_clause
 from opsloom.runtime.conditions import EvalContext, ascii_lower, fold, parse_condition, to_sql
 from opsloom.runtime.field_types import dump_datetime
@@ -182,6 +183,7 @@ async def _insert(
         "owner_id": actor,
         "department_id": ctx.principal.department_id,
     }
+    await _assign_numbers(session, form, ctx, rows)
     table = form.table
     params = [{**system, **{s.column: values.get(s.key) for s in form.fields}} for values in rows]
     statement = insert(table).returning(*table.c, sort_by_parameter_order=True)
@@ -209,6 +211,18 @@ async def _insert(
     if view is form:  # nothing hidden: the records dumped for the history are the answer
         return records
     return [view.dump_row(row) for row in created]
+
+
+async def _assign_numbers(
+    session: AsyncSession, form: CompiledForm, ctx: RequestContext, rows: list[dict[str, Any]]
+) -> None:
+    for spec in form.fields:
+        if spec.type != "autonumber":
+            continue
+        period = autonumbers.period_of(autonumbers.reset_of(spec.raw), ctx.now, ctx.zone)
+        for values in rows:
+            seq = await autonumbers.next_number(session, form.form_id, spec.id, period)
+            values[spec.key] = autonumbers.render(spec.raw["pattern"], seq, ctx.now, ctx.zone, values)
 
 
 # -------------------------------------------------------------------- read
