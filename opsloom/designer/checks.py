@@ -17,7 +17,7 @@ from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, Invalid
 from opsloom.runtime.forms import FORMULA_TYPES, RESERVED_KEYS, formula_environment, formula_order
 
 SQL_RESERVED = frozenset(PG_RESERVED) | frozenset(SQLiteIdentifierPreparer.reserved_words)
-TITLE_TYPES = ("text", "email", "phone", "url", "integer", "select", "date")
+TITLE_TYPES = ("text", "email", "phone", "url", "integer", "select", "date", "autonumber", "formula")
 
 Document = Mapping[str, Any]
 FormCheck = Callable[[Document], Iterator[FieldError]]

@@ -363,8 +363,9 @@ def _text(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
-        value = abs(value) if value == 0 else value  # never "-0"
-        return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+        # Not normalize(): it rounds to 38 digits. Whole numbers lose ".00"; zero is never "-0".
+        text = format(abs(value) if value == 0 else value, "f")
+        return text.split(".")[0] if value == value.to_integral() else text
     return str(value)
 
 
