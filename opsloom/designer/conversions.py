@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, tzinfo
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, Invalid
 
 TEXT_TYPES = frozenset({"text", "textarea", "email", "phone", "url"})
+_PLAIN_NUMBER = re.compile(r"\s*-?[0-9]+(\.[0-9]+)?\s*")
 
 
 def convert_value(old: FieldSpec, new: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
@@ -57,10 +59,11 @@ def _reshape(raw: Any, target: str) -> Any:
             return raw[0]
         raise Invalid("holds several options; a single choice can keep only one")
     if target == "integer" and isinstance(raw, str):
-        try:
+        # Plain notation only ("12", "12.00"), as the integer field itself reads text;
+        # not Python's "1e3", "+5" or "1_000".
+        if _PLAIN_NUMBER.fullmatch(raw):
             return Decimal(raw.strip())
-        except InvalidOperation:
-            return raw
+        return raw
     if target == "boolean" and isinstance(raw, str):
         lowered = raw.strip().lower()
         if lowered in ("true", "yes", "1"):

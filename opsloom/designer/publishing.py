@@ -89,6 +89,7 @@ async def publish_form(
         raise ValidationFailed("The draft cannot be published until these are fixed", problems)
     assert document is not None
     _check_resolutions(document, resolutions or {})
+    await _check_link_targets(session, app, document)
     old = None
     if definition.published_version is not None:
         old = await definitions.published_document(session, definition, definition.published_version)
@@ -122,6 +123,19 @@ async def publish_form(
     await audit(session, ctx, "definition.published", f"{app}/form/{key}", {"summary": plan.as_json()["summary"]})
     version = await definitions.store_version(session, ctx, definition, document, plan.as_json(), plan.storage)
     return PublishResult(plan, version, applied=True)
+
+
+async def _check_link_targets(session: AsyncSession, app: str, document: Mapping[str, Any]) -> None:
+    """Relation fields link to published forms of the same app (or to the form itself)."""
+    errors = []
+    for i, f in enumerate(document["fields"]):
+        if f["type"] != "relation" or f["form"] == document["key"]:
+            continue
+        target = await definitions.find_definition(session, app, "form", f["form"])
+        if target is None or target.published_version is None:
+            errors.append(FieldError(f"fields[{i}].form", f"'{f['form']}' is not a published form of {app}"))
+    if errors:
+        raise ValidationFailed("Relation fields must link to published forms of this app", errors)
 
 
 def _check_resolutions(document: Mapping[str, Any], resolutions: Mapping[str, Resolution]) -> None:

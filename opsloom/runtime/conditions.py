@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, and_, cast, false, func, literal, not_, or_, true
+from sqlalchemy import Boolean, Integer, and_, cast, false, func, literal, not_, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -319,6 +319,8 @@ def to_sql(condition: Condition, form: CompiledForm, ctx: EvalContext) -> Column
         # SQL's NOT keeps NULL (an empty field) unknown; Python's `not` makes it a match.
         return not_(func.coalesce(to_sql(condition.item, form, ctx), false()))
     column = form.column(condition.field)
+    if condition.field.type == "relation" and condition.op in ("contains", "starts_with"):
+        return _sql_linked_title(form, condition, column)
     if isinstance(condition.value, FieldRef):
         return _SQL_REF[condition.op](column, form.column(condition.value.spec))
     value = _resolve(condition.field, condition.value, ctx)
@@ -434,6 +436,20 @@ def _option_count_pg(element: Any, compiler: Any, **kw: Any) -> str:
     return f"jsonb_array_length({compiler.process(element.clauses, **kw)})"
 
 
+def _sql_linked_title(form: CompiledForm, condition: Compare, column: Any) -> Any:
+    """A relation filtered by the title of the record it links to."""
+    target = form.target(condition.field)
+    title = ascii_lower(target.title_column())
+    pattern = fold(condition.value)
+    match = (
+        title.contains(pattern, autoescape=True)
+        if condition.op == "contains"
+        else title.startswith(pattern, autoescape=True)
+    )
+    t = target.table
+    return column.in_(select(t.c.id).where(match, t.c.deleted_at.is_(None)))
+
+
 def _sql_contains(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
     if spec.type == "multiselect":
         return _sql_has(c, v)
@@ -497,6 +513,10 @@ def evaluate(condition: Condition, record: Mapping[str, Any], ctx: EvalContext) 
         return any(evaluate(c, record, ctx) for c in condition.items)
     if isinstance(condition, Not):
         return not evaluate(condition.item, record, ctx)
+    if condition.field.type == "relation" and condition.op in ("contains", "starts_with"):
+        # Records evaluated in Python carry the linked record's title as "<key>.title".
+        title = record.get(f"{condition.field.key}.title")
+        return _PY[condition.op](title, condition.value, condition.field, ctx)
     if isinstance(condition.value, FieldRef):
         other = record.get(condition.value.spec.key)
         return _PY_REF[condition.op](record.get(condition.field.key), other)

@@ -185,7 +185,7 @@ class Integer(FieldType):
         elif isinstance(value, Decimal | float) and _is_whole(value):
             number = int(value)
         elif isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,19}\s*", value):
-            number = int(value)
+            number = int(value.strip())
         else:
             raise Invalid(f"expected a whole number, got {_kind(value)}")
         if abs(number) > self.LIMIT:
@@ -358,6 +358,30 @@ class Autonumber(Text_):
         return iter(())
 
 
+class Relation(FieldType):
+    """A link to a record of another form of the same app, stored as that record's id.
+
+    Filters may compare the id (eq, in, ...) or the linked record's title
+    (contains, starts_with)."""
+
+    name = "relation"
+    operators = frozenset({"eq", "ne", "in", "not_in", "contains", "starts_with"})
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        return BigInteger()
+
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        if isinstance(value, dict) and set(value) <= {"id", "title"} and "id" in value:
+            value = value["id"]  # an expanded relation sent back as it was read
+        shaped = isinstance(value, int | str) and not isinstance(value, bool)
+        if not shaped or not re.fullmatch(r"\s*\d{1,18}\s*", str(value)):
+            raise Invalid(f"expected the id of a {spec.get('form')} record, got {_kind(value)}")
+        number = int(str(value).strip())
+        if number < 1:
+            raise Invalid(f"expected the id of a {spec.get('form')} record")
+        return number
+
+
 class ComputedText(Text_):
     """Text a formula produced: any length, sortable."""
 
@@ -413,6 +437,7 @@ FIELD_TYPES: dict[str, FieldType] = {
         MultiSelect(),
         Formula(),
         Autonumber(),
+        Relation(),
     )
 }
 

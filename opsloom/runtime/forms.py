@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -65,6 +65,16 @@ class CompiledForm:
     formulas: tuple[tuple[FieldSpec, Node], ...] = ()
     default_formulas: tuple[tuple[FieldSpec, Node], ...] = ()
     rules: Any = None  # runtime.rules.Rules: visible/read-only/required conditions, validations
+    # Forms that relation fields link to, by form key (bound per request by the registry).
+    related: Mapping[str, CompiledForm] = field(default_factory=dict)
+
+    def target(self, spec: FieldSpec) -> CompiledForm:
+        """The form a relation field links to."""
+        return self.related[spec.raw["form"]]
+
+    def title_column(self) -> Column[Any]:
+        spec = self.by_key.get(self.title_field or "")
+        return self.table.c[spec.column] if spec else self.table.c.id
 
     @property
     def label(self) -> Any:
@@ -349,7 +359,7 @@ def _add_indexes(table: Table, name: str, specs: tuple[FieldSpec, ...]) -> None:
                 sqlite_where=live,
                 postgresql_where=live,
             )
-        elif spec.raw.get("index"):
+        elif spec.raw.get("index") or spec.type == "relation":
             Index(index_name(name, spec.id), table.c[spec.column])
 
 
@@ -368,7 +378,25 @@ class FormRegistry:
     def __init__(self) -> None:
         self._compiled: dict[tuple[int, int], CompiledForm] = {}
 
-    async def get(self, session: AsyncSession, app: str, form: str) -> CompiledForm:
+    async def get(self, session: AsyncSession, app: str, form: str, *, with_related: bool = True) -> CompiledForm:
+        """The published form, with the forms its relation fields link to."""
+        compiled = await self._get(session, app, form)
+        targets = {s.raw["form"] for s in compiled.fields if s.type == "relation"}
+        if not with_related or not targets:
+            return compiled
+        related = {key: await self._get(session, app, key) for key in sorted(targets)}
+        return replace(compiled, related=related)
+
+    async def referrers(self, session: AsyncSession, app: str, form: str) -> list[tuple[CompiledForm, FieldSpec]]:
+        """Relation fields of the app's forms that link to `form`."""
+        found = []
+        for key, document in await published_forms(session, app):
+            if any(f["type"] == "relation" and f.get("form") == form for f in document["fields"]):
+                source = await self._get(session, app, key)
+                found += [(source, s) for s in source.fields if s.type == "relation" and s.raw["form"] == form]
+        return found
+
+    async def _get(self, session: AsyncSession, app: str, form: str) -> CompiledForm:
         d = tables.definitions
         row = (
             await session.execute(

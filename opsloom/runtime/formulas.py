@@ -33,7 +33,7 @@ GRAMMAR = r"""
 ?start: expr
 ?expr: comparison
 ?comparison: concat (COMPARE concat)?
-?concat: sum ("&" sum)*
+?concat: sum (AMP sum)*
 ?sum: product (ADD product)*
 ?product: unary (MUL unary)*
 ?unary: SIGN unary -> signed
@@ -44,6 +44,7 @@ GRAMMAR = r"""
      | NAME ("." NAME)? -> ref
      | "(" expr ")"
 COMPARE: "<=" | ">=" | "<>" | "!=" | "==" | "=" | "<" | ">"
+AMP: "&"
 ADD: "+" | "-"
 SIGN: "+" | "-"
 MUL: "*" | "/"
@@ -135,21 +136,14 @@ class _ToAst(Transformer[Token, Node]):
     def comparison(self, left: Node, op: Token, right: Node) -> Node:
         return Binary({"==": "=", "!=": "<>"}.get(str(op), str(op)), left, right, _col(op))
 
-    def concat(self, *items: Node) -> Node:
-        node = items[0]
-        for item in items[1:]:
-            node = Binary("&", node, item, _node_column(item))
-        return node
+    def concat(self, *parts: Any) -> Node:
+        return _fold(parts)
 
     def sum(self, *parts: Any) -> Node:
         return _fold(parts)
 
     def product(self, *parts: Any) -> Node:
         return _fold(parts)
-
-
-def _node_column(node: Node) -> int:
-    return node.column
 
 
 def _fold(parts: Sequence[Any]) -> Node:
@@ -491,6 +485,8 @@ def _check_binary(node: Binary, left: str, right: str) -> str:
             raise FormulaError("& joins single values; use a subform column in SUM or COUNT", node.column)
         return TEXT
     if op in ("=", "<>", "<", ">", "<=", ">="):
+        if left.startswith("list:") or right.startswith("list:"):
+            raise FormulaError("cannot compare a subform column; compare its SUM or COUNT", node.column)
         if left != right and ANY not in (left, right) and {left, right} != {DATE, DATETIME}:
             raise FormulaError(f"cannot compare {left} with {right}", node.column)
         return BOOLEAN

@@ -42,7 +42,7 @@ from opsloom.platform.permissions import FormAccess
 from opsloom.runtime import autonumbers
 from opsloom.runtime.access import scope_clause
 from opsloom.runtime.conditions import EvalContext, ascii_lower, fold, parse_condition, to_sql
-from opsloom.runtime.field_types import dump_datetime
+from opsloom.runtime.field_types import FieldSpec, dump_datetime
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.formulas import FormulaContext
 from opsloom.runtime.listing import (
@@ -183,6 +183,7 @@ async def _insert(
         "owner_id": actor,
         "department_id": ctx.principal.department_id,
     }
+    await _check_links(session, form, rows, paths)
     await _assign_numbers(session, form, ctx, rows)
     table = form.table
     params = [{**system, **{s.column: values.get(s.key) for s in form.fields}} for values in rows]
@@ -272,10 +273,14 @@ async def get_record(
     ctx: RequestContext,
     record_id: int,
     access: FormAccess,
+    expand: str | None = None,
 ) -> dict[str, Any]:
     access.require("read")
-    row = await _load(session, form, ctx, record_id, access)
-    return form.restricted(access.hidden).dump_row(row)
+    view = form.restricted(access.hidden)
+    specs = parse_expand(expand, view)
+    record = view.dump_row(await _load(session, form, ctx, record_id, access))
+    await expand_links(session, view, [record], specs)
+    return record
 
 
 @dataclass(frozen=True)
@@ -286,6 +291,7 @@ class ListRequest:
     cursor: str | None = None
     q: str | None = None
     count: str | None = None
+    expand: str | None = None
 
 
 async def list_records(
@@ -333,7 +339,9 @@ async def list_records(
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = encode_cursor(keys, rows[-1], form, request.filter)
-    answer: dict[str, Any] = {"items": [form.dump_row(r) for r in rows], "next_cursor": next_cursor}
+    items = [form.dump_row(r) for r in rows]
+    await expand_links(session, form, items, parse_expand(request.expand, form))
+    answer: dict[str, Any] = {"items": items, "next_cursor": next_cursor}
     if request.count != "none":
         cap = None if request.count == "exact" else exact_count_limit
         unfiltered = access.scope("read").all and not request.filter and not request.q
@@ -399,6 +407,7 @@ async def update_record(
     if not changed:
         return before
     await _check_unique(session, form, [changed], [""], exclude_id=record_id, readable=_readable(form, ctx, access))
+    await _check_links(session, form, [changed], [""])
     t = form.table
     statement = (
         update(t)
@@ -444,9 +453,11 @@ async def delete_record(
     record_id: int,
     expected_version: int | None,
     access: FormAccess,
+    referrers: Sequence[tuple[CompiledForm, FieldSpec]] = (),
 ) -> None:
     access.require("delete")
     current = await _load(session, form, ctx, record_id, access, action="delete", lock=True)
+    await _release_links(session, ctx, record_id, list(referrers))
     _check_version(form, current, expected_version)
     await _set_deleted(session, form, ctx, current, ctx.now, "delete")
 
@@ -567,6 +578,87 @@ async def _append_history(
             for record_id, version, action, _ in entries
         ],
     )
+
+
+# ------------------------------------------------------------------ links
+
+
+async def _check_links(session: AsyncSession, form: CompiledForm, rows: list[dict[str, Any]], paths: list[str]) -> None:
+    """Every relation value names a live record of the linked form."""
+    errors: list[FieldError] = []
+    for spec in form.fields:
+        if spec.type != "relation":
+            continue
+        wanted = {values[spec.key] for values in rows if values.get(spec.key) is not None}
+        if not wanted:
+            continue
+        t = form.target(spec).table
+        live = select(t.c.id).where(t.c.id.in_(wanted), t.c.deleted_at.is_(None))
+        found = set((await session.execute(live)).scalars())
+        for values, path in zip(rows, paths, strict=True):
+            if values.get(spec.key) is not None and values[spec.key] not in found:
+                message = f"there is no {spec.raw['form']} record {values[spec.key]}"
+                errors.append(FieldError(f"{path}{spec.key}", message))
+    if errors:
+        raise ValidationFailed.of(errors)
+
+
+def parse_expand(text: str | None, form: CompiledForm) -> list[FieldSpec]:
+    """`expand=supplier,owner` -> the relation fields to show as {id, title}."""
+    specs = []
+    for key in filter(None, (part.strip() for part in (text or "").split(","))):
+        spec = form.by_key.get(key)
+        if spec is None or spec.type != "relation":
+            problem = FieldError("expand", f"'{key}' is not a relation field")
+            raise BadRequest("Only relation fields can be expanded", [problem])
+        specs.append(spec)
+    return specs
+
+
+async def expand_links(
+    session: AsyncSession, form: CompiledForm, records: list[dict[str, Any]], specs: list[FieldSpec]
+) -> None:
+    """Replace linked ids by {id, title} in place."""
+    for spec in specs:
+        ids = {r[spec.key] for r in records if r.get(spec.key) is not None}
+        if not ids:
+            continue
+        target = form.target(spec)
+        rows = await session.execute(select(target.table.c.id, target.title_column()).where(target.table.c.id.in_(ids)))
+        title_spec = target.by_key.get(target.title_field or "")
+        titles = {rid: target.dump_value(title_spec.key, title) if title_spec else rid for rid, title in rows}
+        for record in records:
+            if record.get(spec.key) is not None:
+                record[spec.key] = {"id": record[spec.key], "title": titles.get(record[spec.key])}
+
+
+async def _release_links(
+    session: AsyncSession,
+    ctx: RequestContext,
+    record_id: int,
+    referrers: list[tuple[CompiledForm, FieldSpec]],
+) -> None:
+    """Before a record is deleted: empty the links that may be emptied, refuse if others remain."""
+    blocking: list[FieldError] = []
+    for source, spec in referrers:
+        t, column = source.table, source.column(spec)
+        live = (t.c.deleted_at.is_(None), column == record_id)
+        if spec.raw.get("on_delete") == "set_empty":
+            changes = {spec.column: None, "version": t.c.version + 1, "updated_at": ctx.now}
+            changes["updated_by"] = ctx.principal.user_id
+            emptied = await session.execute(update(t).where(*live).values(changes).returning(t.c.id, t.c.version))
+            entries = [
+                (rid, version, "update", {spec.key: {"before": record_id, "after": None}}) for rid, version in emptied
+            ]
+            if entries:
+                await _append_history(session, source, ctx, entries)
+            continue
+        ids = list((await session.execute(select(t.c.id).where(*live).order_by(t.c.id).limit(20))).scalars())
+        if ids:
+            shown = ", ".join(map(str, ids))
+            blocking.append(FieldError(f"{source.key}.{spec.key}", f"{source.key} records {shown} link to it"))
+    if blocking:
+        raise Conflict("The record is still linked from other records; change or delete those first", blocking)
 
 
 # ------------------------------------------------------------------ shared

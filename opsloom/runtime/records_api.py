@@ -77,10 +77,11 @@ async def list_(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     q: Annotated[str | None, Query(description="Search in the title field")] = None,
     count: Annotated[str | None, Query(description="auto (default), exact or none")] = None,
+    expand: Annotated[str | None, Query(description="Relation fields to show as {id, title}")] = None,
 ) -> dict[str, Any]:
     if count not in (None, "auto", "exact", "none"):
         raise BadRequest("Unknown count mode", [FieldError("count", "use auto, exact or none")])
-    query = records.ListRequest(filter=filter, sort=sort, limit=limit, cursor=cursor, q=q, count=count)
+    query = records.ListRequest(filter=filter, sort=sort, limit=limit, cursor=cursor, q=q, count=count, expand=expand)
     async with request.app.state.db.session() as session:
         compiled, access = await _open(request, session, app, form)
         return await records.list_records(
@@ -94,10 +95,17 @@ async def list_(
 
 
 @router.get("/{record_id}", summary="Read a record")
-async def read(app: str, form: str, record_id: RecordId, request: Request, response: Response) -> dict[str, Any]:
+async def read(
+    app: str,
+    form: str,
+    record_id: RecordId,
+    request: Request,
+    response: Response,
+    expand: Annotated[str | None, Query(description="Relation fields to show as {id, title}")] = None,
+) -> dict[str, Any]:
     async with request.app.state.db.session() as session:
         compiled, access = await _open(request, session, app, form)
-        record = await records.get_record(session, compiled, context_of(request), record_id, access)
+        record = await records.get_record(session, compiled, context_of(request), record_id, access, expand)
     return _etag(record, response)
 
 
@@ -125,7 +133,8 @@ async def delete(app: str, form: str, record_id: RecordId, request: Request, if_
     expected = parse_if_match(if_match)
     async with request.app.state.db.session(write=True) as session:
         compiled, access = await _open(request, session, app, form)
-        await records.delete_record(session, compiled, context_of(request), record_id, expected, access)
+        referrers = await request.app.state.forms.referrers(session, app, form)
+        await records.delete_record(session, compiled, context_of(request), record_id, expected, access, referrers)
     return Response(status_code=204)
 
 
