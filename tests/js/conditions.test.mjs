@@ -1,0 +1,286 @@
+// The browser's condition evaluator, operator by operator (run: node --test tests/js/).
+// Its agreement with the Python evaluator on random cases is checked by
+// tests/runtime/test_conditions_js_agree.py.
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import { ConditionError, evaluate } from "../../opsloom/runtime/static/js/conditions.js";
+
+const FIELDS = {
+  title: { type: "text" },
+  qty: { type: "integer" },
+  amount: { type: "decimal", scale: 2 },
+  budget: { type: "decimal", scale: 2 },
+  done: { type: "boolean" },
+  due: { type: "date" },
+  start: { type: "date" },
+  at: { type: "datetime" },
+  kind: { type: "select" },
+  tags: { type: "multiselect" },
+  owner: { type: "integer" },
+};
+const USER = { id: 7, department_id: 3, email: "ann@example.com" };
+
+function context(now = "2026-03-01T15:30:00Z", timeZone = "UTC") {
+  return { now, timeZone, user: USER, fields: FIELDS };
+}
+
+/** Does `record` match {field, op, value}? */
+function matches(field, op, value, record, ctx = context()) {
+  const condition = value === undefined ? { field, op } : { field, op, value };
+  return evaluate(condition, record, ctx);
+}
+
+describe("eq and ne", () => {
+  test("compare values of the field's type", () => {
+    assert.equal(matches("title", "eq", "Laptop", { title: "Laptop" }), true);
+    assert.equal(matches("title", "eq", "  Laptop ", { title: "Laptop" }), true); // values are trimmed, as saved
+    assert.equal(matches("qty", "eq", "3", { qty: 3 }), true);
+    assert.equal(matches("amount", "eq", 10, { amount: "10.00" }), true);
+    assert.equal(matches("done", "eq", false, { done: false }), true);
+    assert.equal(matches("due", "ne", "2026-01-31", { due: "2026-01-31" }), false);
+  });
+
+  test("null means empty; empty never equals a value", () => {
+    assert.equal(matches("title", "eq", null, { title: null }), true);
+    assert.equal(matches("title", "eq", null, {}), true);
+    assert.equal(matches("title", "eq", null, { title: "" }), true); // "" is saved as empty
+    assert.equal(matches("title", "eq", "x", { title: null }), false);
+    assert.equal(matches("title", "ne", "x", { title: null }), true);
+    assert.equal(matches("title", "ne", null, { title: "x" }), true);
+    assert.equal(matches("kind", "eq", "", { kind: null }), true); // "" is no option: empty
+  });
+
+  test("a multiselect equals an option when that option is all it holds", () => {
+    assert.equal(matches("tags", "eq", "a", { tags: ["a"] }), true);
+    assert.equal(matches("tags", "eq", "a", { tags: ["a", "b"] }), false);
+    assert.equal(matches("tags", "ne", "a", { tags: ["a", "b"] }), true);
+    assert.equal(matches("tags", "eq", null, { tags: [] }), true);
+  });
+});
+
+describe("ordering", () => {
+  test("decimals compare exactly, not as floating point", () => {
+    assert.equal(matches("amount", "gt", "9.75", { amount: "10.5" }), true);
+    assert.equal(matches("amount", "lt", "0.3", { amount: "0.30" }), false);
+    assert.equal(matches("amount", "lte", 0.3, { amount: "0.30" }), true);
+    assert.equal(matches("amount", "gt", "9999999999999999.98", { amount: "9999999999999999.99" }), true);
+    assert.equal(matches("amount", "gt", "-0.01", { amount: "-0.00" }), true);
+    assert.equal(matches("amount", "gte", "1E+2", { amount: "100.00" }), true);
+    assert.equal(matches("amount", "lt", "-1.5", { amount: "-2" }), true);
+  });
+
+  test("integers compare exactly beyond 2**53 when written as text", () => {
+    assert.equal(matches("qty", "gt", "9007199254740992", { qty: "9007199254740993" }), true);
+    assert.equal(matches("qty", "eq", "9223372036854775807", { qty: "9223372036854775807" }), true);
+  });
+
+  test("text orders by code point, as Python and the database do", () => {
+    assert.equal(matches("title", "gt", "\uff01", { title: "😀" }), true); // UTF-16 order would say less
+    assert.equal(matches("title", "lt", "b", { title: "B" }), true); // case matters for ordering
+  });
+
+  test("an empty side never matches", () => {
+    for (const op of ["gt", "gte", "lt", "lte"]) {
+      assert.equal(matches("qty", op, 1, { qty: null }), false);
+      assert.equal(matches("qty", op, { var: "current_user.email" }, { qty: 1 }), false); // not a number: empty
+    }
+  });
+
+  test("between is inclusive at both ends", () => {
+    assert.equal(matches("due", "between", ["2026-01-01", "2026-01-31"], { due: "2026-01-31" }), true);
+    assert.equal(matches("due", "between", ["2026-01-01", "2026-01-31"], { due: "2026-02-01" }), false);
+    assert.equal(matches("amount", "between", ["1", "1.00"], { amount: "1.00" }), true);
+    assert.equal(matches("amount", "between", ["2", "1"], { amount: "1.50" }), false);
+  });
+
+  test("datetimes compare to the microsecond", () => {
+    const record = { at: "2026-01-31T08:00:00.000001Z" };
+    assert.equal(matches("at", "gt", "2026-01-31T08:00:00Z", record), true);
+    assert.equal(matches("at", "gt", "2026-01-31T16:00:00.000001+08:00", record), false);
+  });
+});
+
+describe("in and not_in", () => {
+  test("one of / none of the values; empty is none of them", () => {
+    assert.equal(matches("kind", "in", ["a", "b"], { kind: "b" }), true);
+    assert.equal(matches("kind", "in", [], { kind: "b" }), false);
+    assert.equal(matches("kind", "in", ["a"], { kind: null }), false);
+    assert.equal(matches("kind", "not_in", ["a"], { kind: null }), true);
+    assert.equal(matches("kind", "not_in", [], { kind: "a" }), true);
+    assert.equal(matches("amount", "in", ["1", "2.5"], { amount: "2.50" }), true);
+  });
+
+  test("a multiselect is in the list when it holds any of the options", () => {
+    assert.equal(matches("tags", "in", ["c", "b"], { tags: ["a", "b"] }), true);
+    assert.equal(matches("tags", "in", ["c"], { tags: ["a", "b"] }), false);
+    assert.equal(matches("tags", "in", ["a"], { tags: null }), false);
+  });
+});
+
+describe("contains and starts_with", () => {
+  test("fold A-Z only, as every database can", () => {
+    assert.equal(matches("title", "contains", "TOP", { title: "Laptop" }), true);
+    assert.equal(matches("title", "starts_with", "lap", { title: "Laptop" }), true);
+    assert.equal(matches("title", "contains", "école", { title: "École" }), false);
+    assert.equal(matches("title", "contains", "é", { title: "É" }), false);
+    assert.equal(matches("title", "contains", "straße", { title: "STRASSE" }), false);
+  });
+
+  test("take the text as written and treat wildcards literally", () => {
+    assert.equal(matches("title", "contains", "50%", { title: "save 50% now" }), true);
+    assert.equal(matches("title", "contains", "5_%", { title: "save 50% now" }), false);
+    assert.equal(matches("title", "contains", " ", { title: "a b" }), true);
+    assert.equal(matches("title", "contains", "x", { title: null }), false);
+  });
+
+  test("a multiselect contains an option it holds", () => {
+    assert.equal(matches("tags", "contains", "b", { tags: ["a", "b"] }), true);
+    assert.equal(matches("tags", "contains", "B", { tags: ["a", "b"] }), false);
+    assert.equal(matches("tags", "contains", "a", { tags: [] }), false);
+  });
+});
+
+describe("is_empty and not_empty", () => {
+  test("null, empty text and an empty list are empty", () => {
+    for (const [field, value] of [["title", null], ["title", "  "], ["tags", []], ["qty", undefined]]) {
+      assert.equal(matches(field, "is_empty", undefined, { [field]: value }), true, `${field}=${value}`);
+      assert.equal(matches(field, "not_empty", undefined, { [field]: value }), false);
+    }
+    assert.equal(matches("done", "is_empty", undefined, { done: false }), false);
+    assert.equal(matches("qty", "not_empty", undefined, { qty: 0 }), true);
+  });
+});
+
+describe("periods in the time zone", () => {
+  // 15:30 UTC on 1 March is 23:30 on 1 March in Shanghai (UTC+8) and 10:30 in New York.
+  const shanghai = context("2026-03-01T15:30:00Z", "Asia/Shanghai");
+
+  test("today is the local day", () => {
+    assert.equal(matches("due", "today", undefined, { due: "2026-03-01" }, shanghai), true);
+    assert.equal(matches("due", "today", undefined, { due: "2026-03-02" }, shanghai), false);
+    const later = context("2026-03-01T16:30:00Z", "Asia/Shanghai"); // already 2 March there
+    assert.equal(matches("due", "today", undefined, { due: "2026-03-02" }, later), true);
+    assert.equal(matches("due", "today", undefined, { due: "2026-03-01" }, later), false);
+  });
+
+  test("a datetime is today from local midnight up to the next one", () => {
+    const today = (at) => matches("at", "today", undefined, { at }, shanghai);
+    assert.equal(today("2026-02-28T16:00:00Z"), true); // 00:00 on 1 March in Shanghai
+    assert.equal(today("2026-02-28T15:59:59.999999Z"), false);
+    assert.equal(today("2026-03-01T15:59:59.999999Z"), true);
+    assert.equal(today("2026-03-01T16:00:00Z"), false);
+  });
+
+  test("weeks start on Monday", () => {
+    // Sunday 28 December 2025 at 20:00 UTC is already Monday 29 December in Shanghai.
+    const utc = context("2025-12-28T20:00:00Z", "UTC");
+    const cst = context("2025-12-28T20:00:00Z", "Asia/Shanghai");
+    assert.equal(matches("due", "this_week", undefined, { due: "2025-12-22" }, utc), true);
+    assert.equal(matches("due", "this_week", undefined, { due: "2025-12-29" }, utc), false);
+    assert.equal(matches("due", "this_week", undefined, { due: "2025-12-28" }, cst), false);
+    assert.equal(matches("due", "this_week", undefined, { due: "2026-01-04" }, cst), true);
+  });
+
+  test("this_month covers the local month, leap days included", () => {
+    const leap = context("2024-02-29T15:59:59.999999Z", "Asia/Shanghai"); // 23:59:59 on 29 February
+    assert.equal(matches("due", "this_month", undefined, { due: "2024-02-29" }, leap), true);
+    assert.equal(matches("due", "this_month", undefined, { due: "2024-03-01" }, leap), false);
+    assert.equal(matches("due", "this_month", undefined, { due: "2026-03-31" }, shanghai), true);
+    assert.equal(matches("at", "this_month", undefined, { at: "2026-02-28T16:00:00Z" }, shanghai), true);
+  });
+
+  test("last_n_days includes today", () => {
+    assert.equal(matches("due", "last_n_days", 1, { due: "2026-03-01" }, shanghai), true);
+    assert.equal(matches("due", "last_n_days", 7, { due: "2026-02-23" }, shanghai), true);
+    assert.equal(matches("due", "last_n_days", 7, { due: "2026-02-22" }, shanghai), false);
+    assert.equal(matches("due", "last_n_days", 7, { due: null }, shanghai), false);
+  });
+
+  test("days that begin twice or not at all take the offset in force before the change", () => {
+    // São Paulo skipped midnight on 4 November 2018 (00:00 -03 became 01:00 -02).
+    const saoPaulo = context("2018-11-04T12:00:00Z", "America/Sao_Paulo");
+    assert.equal(matches("at", "today", undefined, { at: "2018-11-04T03:00:00Z" }, saoPaulo), true);
+    assert.equal(matches("at", "today", undefined, { at: "2018-11-04T02:59:59Z" }, saoPaulo), false);
+    // New York moves its clocks at 02:00 on 8 March 2026; the day still starts at 05:00 UTC.
+    const newYork = context("2026-03-08T06:59:00Z", "America/New_York");
+    assert.equal(matches("at", "today", undefined, { at: "2026-03-08T05:00:00Z" }, newYork), true);
+    assert.equal(matches("at", "today", undefined, { at: "2026-03-09T03:59:59Z" }, newYork), true);
+    assert.equal(matches("at", "today", undefined, { at: "2026-03-09T04:00:00Z" }, newYork), false);
+  });
+
+  test("a date and time without an offset is read in the zone", () => {
+    const record = { at: "2026-03-01T09:00:00Z" };
+    assert.equal(matches("at", "gt", "2026-03-01T16:30", record, shanghai), true); // 08:30 UTC
+    assert.equal(matches("at", "gt", "2026-03-01T16:30Z", record, shanghai), false);
+  });
+});
+
+describe("variables", () => {
+  const shanghai = context("2026-03-01T16:30:00Z", "Asia/Shanghai"); // 00:30 on 2 March there
+
+  test("today and now take the field's type", () => {
+    assert.equal(matches("due", "eq", { var: "today" }, { due: "2026-03-02" }, shanghai), true);
+    assert.equal(matches("due", "eq", { var: "now" }, { due: "2026-03-02" }, shanghai), true);
+    assert.equal(matches("at", "gte", { var: "today" }, { at: "2026-03-01T16:00:00Z" }, shanghai), true);
+    assert.equal(matches("at", "lt", { var: "today" }, { at: "2026-03-01T15:59:59Z" }, shanghai), true);
+    assert.equal(matches("at", "eq", { var: "now" }, { at: "2026-03-01T16:30:00Z" }, shanghai), true);
+  });
+
+  test("the current user's attributes", () => {
+    assert.equal(matches("owner", "eq", { var: "current_user.id" }, { owner: 7 }), true);
+    assert.equal(matches("owner", "in", [{ var: "current_user.department_id" }], { owner: 3 }), true);
+    assert.equal(matches("title", "eq", { var: "current_user.email" }, { title: "ann@example.com" }), true);
+  });
+
+  test("a variable the field cannot hold is empty", () => {
+    assert.equal(matches("title", "eq", { var: "current_user.id" }, { title: "7" }), false);
+    assert.equal(matches("title", "ne", { var: "today" }, { title: null }), false);
+    assert.equal(matches("tags", "contains", { var: "current_user.id" }, { tags: ["7"] }), false);
+  });
+});
+
+describe("and, or, not", () => {
+  const record = { amount: "150000.00", kind: "a", tags: ["x"] };
+  const big = { field: "amount", op: "gt", value: "100000" };
+
+  test("combine answers", () => {
+    assert.equal(evaluate({ and: [big, { field: "kind", op: "in", value: ["a"] }] }, record, context()), true);
+    assert.equal(evaluate({ and: [big, { field: "kind", op: "eq", value: "b" }] }, record, context()), false);
+    assert.equal(evaluate({ or: [{ field: "kind", op: "eq", value: "b" }, big] }, record, context()), true);
+    assert.equal(evaluate({ not: big }, record, context()), false);
+  });
+
+  test("not of a comparison with an empty field is true", () => {
+    assert.equal(evaluate({ not: big }, { amount: null }, context()), true);
+  });
+});
+
+describe("field against field", () => {
+  test("compares two fields of the record; both empty counts as equal", () => {
+    const ref = (field, op, other, record) => evaluate({ field, op, value: { field: other } }, record, context());
+    assert.equal(ref("due", "gte", "start", { due: "2026-02-01", start: "2026-01-31" }), true);
+    assert.equal(ref("due", "gte", "start", { due: "2026-02-01", start: null }), false);
+    assert.equal(ref("amount", "eq", "budget", { amount: "10.5", budget: "10.50" }), true);
+    assert.equal(ref("amount", "eq", "budget", { amount: null, budget: null }), true);
+    assert.equal(ref("amount", "ne", "budget", { amount: null, budget: "1" }), true);
+  });
+});
+
+describe("conditions the server refuses", () => {
+  const refused = (condition) => assert.throws(() => evaluate(condition, {}, context()), ConditionError);
+
+  test("throw ConditionError", () => {
+    refused({ field: "nope", op: "eq", value: 1 });
+    refused({ field: "done", op: "gt", value: true });
+    refused({ field: "qty", op: "eq", value: "three" });
+    refused({ field: "qty", op: "is_empty", value: 1 });
+    refused({ field: "title", op: "contains", value: "" });
+    refused({ field: "due", op: "last_n_days", value: 0 });
+    refused({ field: "qty", op: "eq", value: { var: "current_user.name" } });
+    refused({ and: [] });
+    refused({ and: [{ field: "qty", op: "eq", value: 1 }], or: [] });
+    refused({ field: "title", op: "gt", value: { field: "kind" } });
+  });
+});
