@@ -40,6 +40,13 @@ class Var:
 
 
 @dataclass(frozen=True)
+class LocalTime:
+    """A datetime written without an offset: it means the configured zone, known only when evaluated."""
+
+    moment: datetime
+
+
+@dataclass(frozen=True)
 class FieldRef:
     """A value taken from another field of the same record: `{"field": "start_date"}`."""
 
@@ -234,9 +241,12 @@ def _scalar(spec: FieldSpec, raw: Any, path: str) -> Any:
             raise _fail(path, f"{raw!r} is not an option of {spec.key}")
         return raw
     try:
-        return FIELD_TYPES[spec.type].parse(spec, raw)
+        value = FIELD_TYPES[spec.type].parse(spec, raw)
     except Invalid as problem:
         raise _fail(path, str(problem)) from None
+    if isinstance(value, datetime) and isinstance(raw, str) and datetime.fromisoformat(raw.strip()).tzinfo is None:
+        return LocalTime(datetime.fromisoformat(raw.strip()))
+    return value
 
 
 # --------------------------------------------------------- shared pieces
@@ -292,6 +302,8 @@ def _moment_bounds(first: date, last: date, zone: tzinfo) -> tuple[datetime, dat
 def _resolve(spec: FieldSpec, value: Any, ctx: EvalContext) -> Any:
     if isinstance(value, tuple):
         return tuple(_resolve(spec, v, ctx) for v in value)
+    if isinstance(value, LocalTime):
+        return value.moment.replace(tzinfo=ctx.zone).astimezone(UTC)
     if not isinstance(value, Var):
         return value
     resolved = ctx.variable(value.name)

@@ -252,10 +252,6 @@ def _explain(contexts: list[dict[str, Any]], wrong: list[tuple[Case, Any]], tota
     return "\n".join(lines)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conditions.py reads a datetime without an offset as UTC; the README says OPSLOOM_TIMEZONE",
-)
 def test_a_datetime_without_offset_is_read_in_the_configured_zone() -> None:
     node_or_skip()
     values = Values(datetime(2026, 3, 1, 15, 30, tzinfo=UTC), ZoneInfo("Asia/Shanghai"))
