@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import (
@@ -153,6 +154,16 @@ class CompiledForm:
             warnings.extend(FieldError(spec.key, w) for w in outcome.warnings + problems)
         return warnings
 
+    @cached_property
+    def _dumpers(self) -> tuple[tuple[str, str, Any, FieldSpec], ...]:
+        """(key, column, dump function or None when the value is already JSON, spec) per field."""
+        out = []
+        for spec in self.fields:
+            unit = FIELD_TYPES[spec.type]
+            dump = None if type(unit).dump is FieldType.dump else unit.dump
+            out.append((spec.key, spec.column, dump, spec))
+        return tuple(out)
+
     def dump_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """A database row -> the record's JSON object."""
         record: dict[str, Any] = {
@@ -160,8 +171,9 @@ class CompiledForm:
             "version": row["version"],
             "status": row["status"],
         }
-        for spec in self.fields:
-            record[spec.key] = FIELD_TYPES[spec.type].dump(spec, row[spec.column])
+        for key, column, dump, spec in self._dumpers:
+            value = row[column]
+            record[key] = value if dump is None or value is None else dump(spec, value)
         for name in ("created_at", "updated_at"):
             record[name] = _dump_datetime(row[name])
         for name in ("created_by", "updated_by", "owner_id", "department_id"):
@@ -398,18 +410,16 @@ class FormRegistry:
 
     async def _get(self, session: AsyncSession, app: str, form: str) -> CompiledForm:
         d = tables.definitions
-        row = (
-            await session.execute(
-                select(d.c.id, d.c.published_version, d.c.storage).where(
-                    d.c.app_key == app, d.c.kind == "form", d.c.key == form
-                )
-            )
-        ).first()
+        where = (d.c.app_key == app, d.c.kind == "form", d.c.key == form)
+        # The one query every request pays: which version is published now.
+        row = (await session.execute(select(d.c.id, d.c.published_version).where(*where))).first()
         if row is None or row.published_version is None:
             await self._explain_missing(session, app, form, row is not None)
         cached = self._compiled.get((row.id, row.published_version))
         if cached is not None:
             return cached
+        # A miss: read version and storage together, so they belong to one publish.
+        row = (await session.execute(select(d.c.id, d.c.published_version, d.c.storage).where(*where))).one()
         v = tables.definition_versions
         document = (
             await session.execute(
