@@ -1,0 +1,557 @@
+"""Benchmark: Opsloom's generated records API against a hand-written FastAPI app.
+
+Both serve the same tables of the same database, each in its own uvicorn
+process (one worker, same engine and pool settings), started on a free
+loopback port. This process drives them with httpx: a fixed number of
+requests from a fixed number of concurrent clients, the same request sequence
+for both, and prints throughput, p50/p99 latency and the server process's CPU
+time per request, with the ratio generated / hand-written.
+
+Scenarios:
+  create   POST a record of an 8-field form (history row included on both sides)
+  get      GET one record by id
+  list     amount > X, sorted by -amount, 50 rows, with the bounded total
+  wide     a page of 100 rows of a 50-field form holding --rows rows
+
+Figures only: nothing here passes or fails. Run `python bench/records_api.py
+--help`; `make bench` runs it with the defaults (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import insert, text
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+from handwritten_app import APP, WIDE_FIELDS, orders, wide  # noqa: E402
+
+from opsloom.platform import org  # noqa: E402
+from opsloom.platform.context import RequestContext  # noqa: E402
+from opsloom.platform.database import Database  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("OPSLOOM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+RECORDS = f"/api/apps/{APP}/forms/{{form}}/records"
+OPTIONS = ("a", "b", "c")
+ADMIN = {"email": "bench@example.com", "password": "bench-password-1234", "name": "Bench"}
+
+# ---------------------------------------------------------------- forms
+
+
+def _field(key: str, type_: str, **rules: Any) -> dict[str, Any]:
+    return {"id": f"fld_{key}", "key": key, "type": type_, "label": key.replace("_", " ").title(), **rules}
+
+
+def _options() -> list[dict[str, str]]:
+    return [{"value": v, "label": v.upper()} for v in OPTIONS]
+
+
+ORDER_FORM = {
+    "key": "order",
+    "label": "Order",
+    "title_field": "title",
+    "fields": [
+        _field("title", "text", required=True, max_length=50),
+        _field("amount", "decimal", precision=12, scale=2, min=0, index=True),
+        _field("qty", "integer"),
+        _field("kind", "select", options=_options()),
+        _field("due", "date"),
+        _field("email", "email"),
+        _field("paid", "boolean"),
+        _field("notes", "textarea"),
+    ],
+}
+
+
+def _wide_rules(kind: str) -> dict[str, Any]:
+    if kind == "decimal":
+        return {"precision": 18, "scale": 2}
+    if kind in ("select", "multiselect"):
+        return {"options": _options()}
+    return {}
+
+
+WIDE_FORM = {
+    "key": "wide",
+    "label": "Wide",
+    "fields": [_field(key, kind, **_wide_rules(kind)) for key, kind in WIDE_FIELDS],
+}
+
+# ----------------------------------------------------------------- data
+
+EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def order_payload(rng: random.Random) -> dict[str, Any]:
+    n = rng.randrange(1_000_000)
+    return {
+        "title": f"Order {n}",
+        "amount": f"{rng.randrange(0, 10_000_000) / 100:.2f}",
+        "qty": rng.randrange(1, 100),
+        "kind": rng.choice(OPTIONS),
+        "due": (EPOCH.date() + timedelta(days=rng.randrange(365))).isoformat(),
+        "email": f"buyer{n}@example.com",
+        "paid": rng.random() < 0.5,
+        "notes": "Deliver to the loading bay before noon." if rng.random() < 0.3 else None,
+    }
+
+
+def wide_row(rng: random.Random, now: datetime) -> dict[str, Any]:
+    makers: dict[str, Callable[[], Any]] = {
+        "text": lambda: f"text {rng.randrange(10**6)}",
+        "integer": lambda: rng.randrange(-(10**9), 10**9),
+        "decimal": lambda: Decimal(rng.randrange(10**9)).scaleb(-2),
+        "boolean": lambda: rng.random() < 0.5,
+        "date": lambda: EPOCH.date() + timedelta(days=rng.randrange(730)),
+        "datetime": lambda: EPOCH + timedelta(seconds=rng.randrange(63_072_000)),
+        "select": lambda: rng.choice(OPTIONS),
+        "email": lambda: f"user{rng.randrange(10**6)}@example.com",
+        "textarea": lambda: "A longer note about this record, with a few words in it.",
+        "multiselect": lambda: sorted(rng.sample(OPTIONS, rng.randrange(1, 3))),
+    }
+    row = {key: makers[kind]() for key, kind in WIDE_FIELDS}
+    return {
+        "version": 1,
+        "status": "draft",
+        "created_at": now,
+        "updated_at": now,
+        **row,
+    }
+
+
+# ------------------------------------------------------------- databases
+
+
+async def _pg_admin(statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@asynccontextmanager
+async def fresh_database(kind: str, directory: Path) -> AsyncIterator[str]:
+    """A temporary SQLite file, or a PostgreSQL database created and dropped here."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{directory / 'bench.db'}"
+        return
+    name = f"opsloom_bench_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+        yield f"{base}/{name}"
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --------------------------------------------------------------- servers
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log: Path
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far (Linux /proc)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def uvicorn_server(name: str, target: str, env: dict[str, str], workdir: Path) -> Iterator[Server]:
+    """`uvicorn TARGET --factory`, one worker, on a free loopback port; stopped on exit."""
+    port = _free_port()
+    log = workdir / f"{name}.log"
+    command = [
+        sys.executable, "-m", "uvicorn", target, "--factory",
+        "--app-dir", str(BENCH_DIR),
+        "--host", "127.0.0.1", "--port", str(port),
+        "--workers", "1", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=workdir, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+        )
+    server = Server(name, process, f"http://127.0.0.1:{port}", log)
+    try:
+        _wait_until_up(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _wait_until_up(server: Server, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited at start:\n{server.log.read_text()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", int(server.base_url.rsplit(":", 1)[1])), 0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{server.name} did not start within {timeout}s")
+
+
+# ------------------------------------------------------------------ load
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Figures:
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+async def drive(server: Server, requests: list[Request], concurrency: int, auth: dict[str, str]) -> Figures:
+    """Send every request once, from `concurrency` clients; time each one."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    latencies: list[float] = []
+    errors = 0
+    position = 0
+    headers = {"content-type": "application/json", **auth}
+
+    async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=60) as client:
+
+        async def client_loop() -> None:
+            nonlocal position, errors
+            while position < len(requests):
+                request = requests[position]
+                position += 1
+                started = time.perf_counter()
+                response = await client.request(request.method, request.path, content=request.body, headers=headers)
+                await response.aread()
+                latencies.append(time.perf_counter() - started)
+                if response.status_code >= 400:
+                    errors += 1
+
+        cpu_before = server.cpu_seconds()
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop() for _ in range(concurrency)))
+        seconds = time.perf_counter() - started
+        cpu = server.cpu_seconds() - cpu_before
+    latencies.sort()
+    return Figures(
+        requests=len(requests),
+        errors=errors,
+        seconds=seconds,
+        p50_ms=statistics.median(latencies) * 1000,
+        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        cpu_us=cpu / len(requests) * 1e6,
+    )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    label: str
+    generated: list[Request]
+    handwritten: list[Request]
+
+
+def scenarios(args: argparse.Namespace, order_ids: range, wide_ids: range) -> list[Scenario]:
+    """The same request sequence, in each API's own dialect."""
+    rng = random.Random(7)
+    n = args.requests
+    order_url = RECORDS.format(form="order")
+    wide_url = RECORDS.format(form="wide")
+    bodies = [json.dumps(order_payload(rng)).encode() for _ in range(n)]
+    ids = [rng.choice(order_ids) for _ in range(n)]
+    amounts = [f"{rng.randrange(50_000, 95_000)}.00" for _ in range(n)]
+    wide_n = max(1, n // 4)
+    before = [rng.randrange(wide_ids.start + 200, wide_ids.stop + 1) for _ in range(wide_n)]
+
+    def amount_filter(x: str) -> str:
+        document = json.dumps({"field": "amount", "op": "gt", "value": x}, separators=(",", ":"))
+        return httpx.QueryParams({"filter": document, "sort": "-amount", "limit": "50"}).__str__()
+
+    def id_filter(x: int) -> str:
+        document = json.dumps({"field": "id", "op": "lt", "value": x}, separators=(",", ":"))
+        return httpx.QueryParams({"filter": document, "limit": "100", "count": "none"}).__str__()
+
+    return [
+        Scenario(
+            "create",
+            "create (POST)",
+            [Request("POST", order_url, b) for b in bodies],
+            [Request("POST", "/orders", b) for b in bodies],
+        ),
+        Scenario(
+            "get",
+            "get by id",
+            [Request("GET", f"{order_url}/{i}") for i in ids],
+            [Request("GET", f"/orders/{i}") for i in ids],
+        ),
+        Scenario(
+            "list",
+            "list amount>X, -amount, 50",
+            [Request("GET", f"{order_url}?{amount_filter(x)}") for x in amounts],
+            [Request("GET", f"/orders?amount_gt={x}&limit=50") for x in amounts],
+        ),
+        Scenario(
+            "wide",
+            f"wide: 100 rows x 50 fields of {len(wide_ids):,}",
+            [Request("GET", f"{wide_url}?{id_filter(b)}") for b in before],
+            [Request("GET", f"/wide?before_id={b}&limit=100") for b in before],
+        ),
+    ]
+
+
+# ----------------------------------------------------------------- setup
+
+
+async def log_in_admin(server: Server, url: str) -> dict[str, str]:
+    """A platform admin, created in the database; the headers of their logged-in session.
+
+    Both APIs authenticate every request with this session cookie (and CSRF token).
+    """
+    db = Database(url)
+    try:
+        async with db.session(write=True) as session:
+            await org.create_user(session, RequestContext.for_now(), {**ADMIN, "is_admin": True})
+    finally:
+        await db.dispose()
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
+        response = await client.post("/api/auth/login", json={"email": ADMIN["email"], "password": ADMIN["password"]})
+        if response.status_code != 200:
+            raise RuntimeError(f"login failed: {response.text}")
+        return {
+            "Cookie": f"opsloom_session={response.cookies['opsloom_session']}",
+            "X-CSRF-Token": response.json()["csrf_token"],
+        }
+
+
+async def publish_forms(server: Server, auth: dict[str, str]) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=120, headers=auth) as client:
+        response = await client.put(f"/api/design/apps/{APP}", json={"key": APP, "label": "Bench"})
+        response.raise_for_status()
+        for document in (ORDER_FORM, WIDE_FORM):
+            url = f"/api/design/apps/{APP}/forms/{document['key']}"
+            (await client.put(url, json=document)).raise_for_status()
+            response = await client.post(f"{url}/publish")
+            if response.status_code != 200:
+                raise RuntimeError(f"publishing {document['key']} failed: {response.text}")
+
+
+async def seed_orders(server: Server, auth: dict[str, str], count: int) -> range:
+    """Orders through the generated bulk endpoint, 1000 per request (history included)."""
+    rng = random.Random(1)
+    first = None
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=120, headers=auth) as client:
+        for start in range(0, count, 1000):
+            batch = [order_payload(rng) for _ in range(min(1000, count - start))]
+            response = await client.post(RECORDS.format(form="order") + "/bulk", json={"records": batch})
+            if response.status_code != 201:
+                raise RuntimeError(f"bulk create failed: {response.text[:500]}")
+            items = response.json()["items"]
+            first = items[0]["id"] if first is None else first
+    assert first is not None
+    return range(first, first + count)
+
+
+async def load_wide(url: str, count: int) -> range:
+    """Rows straight into the wide table with SQLAlchemy, in chunks: fast, no history."""
+    db = Database(url)
+    rng = random.Random(2)
+    now = datetime.now(UTC)
+    try:
+        for start in range(0, count, 2000):
+            chunk = [wide_row(rng, now) for _ in range(min(2000, count - start))]
+            async with db.session(write=True) as session:
+                await session.execute(insert(wide), chunk)
+        async with db.session(write=True) as session:
+            await session.execute(text(f"ANALYZE {wide.name}"))
+            await session.execute(text(f"ANALYZE {orders.name}"))
+    finally:
+        await db.dispose()
+    return range(1, count + 1)
+
+
+async def compare_answers(generated: Server, handwritten: Server, auth: dict[str, str], order_id: int) -> list[str]:
+    """Both APIs should answer the same; report (never assert) where they do not."""
+    notes = []
+    async with httpx.AsyncClient(timeout=60, headers=auth) as client:
+        pairs = [
+            (f"{RECORDS.format(form='order')}/{order_id}", f"/orders/{order_id}", None),
+            (
+                RECORDS.format(form="wide") + "?limit=100&count=none",
+                "/wide?limit=100",
+                "items",
+            ),
+        ]
+        for generated_path, handwritten_path, key in pairs:
+            a = (await client.get(generated.base_url + generated_path)).json()
+            b = (await client.get(handwritten.base_url + handwritten_path)).json()
+            if key:
+                a, b = a[key], b[key]
+            if a != b:
+                notes.append(f"answers differ: {generated_path} vs {handwritten_path}")
+    return notes
+
+
+# ------------------------------------------------------------------- run
+
+
+@dataclass(frozen=True)
+class Result:
+    scenario: Scenario
+    generated: Figures
+    handwritten: Figures
+
+
+async def run_database(kind: str, args: argparse.Namespace) -> tuple[list[Result], list[str]]:
+    with tempfile.TemporaryDirectory(prefix=f"opsloom-bench-{kind}-") as tmp:
+        workdir = Path(tmp)
+        async with fresh_database(kind, workdir) as url:
+            generated_env = {
+                "OPSLOOM_DATABASE_URL": url,
+                "OPSLOOM_DATA_DIR": str(workdir / "data"),
+                "OPSLOOM_SECRET_KEY": "bench",
+            }
+            with uvicorn_server("generated", "opsloom.app:create_app", generated_env, workdir) as gen:
+                started = time.perf_counter()
+                auth = await log_in_admin(gen, url)
+                await publish_forms(gen, auth)
+                order_ids = await seed_orders(gen, auth, min(args.rows, 10_000))
+                wide_ids = await load_wide(url, args.rows)
+                print(
+                    f"  {kind}: loaded {len(order_ids):,} orders and {len(wide_ids):,} wide rows "
+                    f"in {time.perf_counter() - started:.1f}s",
+                    flush=True,
+                )
+                hand_env = {"BENCH_DATABASE_URL": url}
+                with uvicorn_server("handwritten", "handwritten_app:create_app", hand_env, workdir) as hand:
+                    notes = await compare_answers(gen, hand, auth, order_ids[0])
+                    results = []
+                    for scenario in scenarios(args, order_ids, wide_ids):
+                        results.append(await run_scenario(scenario, gen, hand, auth, args))
+                        print(f"  {kind}: {scenario.name} done", flush=True)
+            return results, notes
+
+
+async def run_scenario(
+    scenario: Scenario, gen: Server, hand: Server, auth: dict[str, str], args: argparse.Namespace
+) -> Result:
+    """Warm both up, then measure: generated, hand-written, in `--rounds` alternating rounds."""
+    warm = max(10, len(scenario.generated) // 10)
+    await drive(gen, scenario.generated[:warm], args.clients, auth)
+    await drive(hand, scenario.handwritten[:warm], args.clients, auth)
+    best: dict[str, Figures] = {}
+    for round_ in range(args.rounds):
+        order = [("generated", gen), ("handwritten", hand)]
+        for name, server in order if round_ % 2 == 0 else order[::-1]:
+            requests = getattr(scenario, name)
+            figures = await drive(server, requests, args.clients, auth)
+            if name not in best or figures.rate > best[name].rate:
+                best[name] = figures
+    return Result(scenario, best["generated"], best["handwritten"])
+
+
+# ----------------------------------------------------------------- print
+
+
+def print_table(kind: str, results: list[Result], notes: list[str], args: argparse.Namespace) -> None:
+    title = {"sqlite": "SQLite (temp file)", "postgresql": "PostgreSQL"}[kind]
+    print()
+    print(
+        f"{title} - {os.cpu_count()} cores, {args.clients} clients, "
+        f"best of {args.rounds} round(s); generated / hand-written"
+    )
+    head = (
+        f"{'scenario':<38}{'n':>6}  {'req/s':>15}  {'p50 ms':>13}  {'p99 ms':>13}"
+        f"  {'server CPU us/req':>19}  {'ratio':>6}"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        g, h = r.generated, r.handwritten
+        errors = f"  ({g.errors}/{h.errors} errors)" if g.errors or h.errors else ""
+        print(
+            f"{r.scenario.label:<38}{g.requests:>6}  {g.rate:>7.0f} /{h.rate:>6.0f}"
+            f"  {g.p50_ms:>6.2f}/{h.p50_ms:>6.2f}  {g.p99_ms:>6.2f}/{h.p99_ms:>6.2f}"
+            f"  {g.cpu_us:>9.0f}/{h.cpu_us:>9.0f}  {g.rate / h.rate:>6.2f}{errors}"
+        )
+    print("ratio = generated req/s / hand-written req/s (1.00 = as fast; target >= 0.90)")
+    for note in notes:
+        print(f"note: {note}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--requests", type=int, default=1000, help="per scenario (wide: a quarter)")
+    parser.add_argument("--rows", type=int, default=100_000, help="rows of the wide form")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--rounds", type=int, default=2, help="measured rounds; the best is shown")
+    args = parser.parse_args(argv)
+    if args.rows < 1000 or args.requests < 10:
+        parser.error("use --rows >= 1000 and --requests >= 10")
+    return args
+
+
+async def main(args: argparse.Namespace) -> None:
+    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    tables = {}
+    for kind in kinds:
+        tables[kind] = await run_database(kind, args)
+    for kind, (results, notes) in tables.items():
+        print_table(kind, results, notes, args)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
