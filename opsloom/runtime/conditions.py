@@ -336,6 +336,8 @@ def to_sql(condition: Condition, form: CompiledForm, ctx: EvalContext) -> Column
     if isinstance(condition.value, FieldRef):
         return _SQL_REF[condition.op](column, form.column(condition.value.spec))
     value = _resolve(condition.field, condition.value, ctx)
+    if isinstance(condition.value, Var) and value is None:
+        return false()  # an unknown variable matches nothing (see evaluate)
     return _SQL[condition.op](column, value, condition.field, ctx)
 
 
@@ -533,6 +535,10 @@ def evaluate(condition: Condition, record: Mapping[str, Any], ctx: EvalContext) 
         other = record.get(condition.value.spec.key)
         return _PY_REF[condition.op](record.get(condition.field.key), other)
     value = _resolve(condition.field, condition.value, ctx)
+    if isinstance(condition.value, Var) and value is None:
+        # A variable with no value (a user without a department) matches nothing, so a
+        # row scope such as "department_id = mine" never widens to rows with no department.
+        return False
     return _PY[condition.op](record.get(condition.field.key), value, condition.field, ctx)
 
 

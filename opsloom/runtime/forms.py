@@ -199,6 +199,8 @@ def _fit_result(spec: FieldSpec, value: Any, ctx: FormulaContext) -> tuple[Any, 
         if isinstance(value, Decimal) and numeric:
             scale = spec.get("scale", 2)
             value = value.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+            if value.is_zero():
+                value = abs(value)  # never store or show "-0.00"
         if isinstance(value, Decimal) and spec.type == "integer":
             value = value.to_integral_value(rounding=ROUND_HALF_UP)
         return unit.parse(spec, value, ctx.zone), []

@@ -213,3 +213,28 @@ def test_failed_apply_leaves_schema_and_definition_as_before(client, monkeypatch
     assert (record["qty"], record["note"]) == (1, "n")
     assert publish(client).status_code == 200  # the same change applies cleanly afterwards
     assert client.get(f"{URL}/{rid}").json()["quantity"] == 1
+
+
+def test_a_removed_field_can_come_back_under_a_new_key(client):
+    publish_app(client, APP, base_form())
+    rid = client.post(URL, json={"title": "a", "note": "kept"}).json()["id"]
+    save(client, with_fields(field("title", required=True), field("qty", "integer")))
+    assert publish(client).status_code == 200
+    back = base_form()
+    back["fields"][2] = {**back["fields"][2], "key": "remark"}
+    save(client, back)
+    response = publish(client)
+    assert response.status_code == 200, response.text
+    assert client.get(f"{URL}/{rid}").json()["remark"] == "kept"
+
+
+def test_text_that_an_integer_field_would_refuse_blocks_the_type_change(client):
+    publish_app(client, APP, base_form())
+    odd = client.post(URL, json={"title": "a", "note": "1e3"}).json()["id"]
+    client.post(URL, json={"title": "b", "note": "12"})
+    retyped = base_form()
+    retyped["fields"][2] = {"id": "fld_note", "key": "note", "type": "integer", "label": "Note"}
+    save(client, retyped)
+    refused = publish(client)
+    assert refused.status_code == 409
+    assert [r["id"] for r in refused.json()["plan"]["blockers"][0]["records"]] == [odd]

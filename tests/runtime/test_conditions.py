@@ -148,3 +148,25 @@ def test_a_negated_comparison_matches_a_record_whose_field_is_empty():
     assert evaluate(condition, {"amount": None}, ctx)
     assert evaluate(condition, {"amount": Decimal("10.00")}, ctx)
     assert not evaluate(condition, {"amount": Decimal("10.01")}, ctx)
+
+
+def test_a_variable_without_a_value_matches_nothing():
+    """A user with no department must not see every record that has no department."""
+    from datetime import UTC, datetime
+
+    from opsloom.runtime.conditions import EvalContext, evaluate, parse_condition
+
+    form = _unknown_variable_form()
+    condition = parse_condition(
+        {"field": "department_id", "op": "eq", "value": {"var": "current_user.department_id"}}, form
+    )
+    ctx = EvalContext(now=datetime(2026, 1, 1, tzinfo=UTC), user={"id": 1, "department_id": None})
+    assert evaluate(condition, {"department_id": None}, ctx) is False
+    assert evaluate(condition, {"department_id": 3}, ctx) is False
+
+
+def _unknown_variable_form():
+    from opsloom.runtime.forms import compile_form
+
+    document = {"key": "f", "label": "F", "fields": [{"id": "a", "key": "a", "type": "text", "label": "A"}]}
+    return compile_form("app", document, form_id=1, version=1, storage={"table": "app__f", "columns": {"a": "a"}})

@@ -650,7 +650,11 @@ function compare(condition, record, ctx) {
     if (value !== null && value !== undefined) throw new ConditionError(`'${op}' takes no value`);
   } else {
     if (value === undefined) throw new ConditionError(`'${op}' needs a value`);
-    v = resolve(field, unit, operand(field, unit, op, value, ctx), ctx);
+    const given = operand(field, unit, op, value, ctx);
+    v = resolve(field, unit, given, ctx);
+    // A variable with no value (a user without a department) matches nothing,
+    // so a row scope such as "department = mine" never widens to empty rows.
+    if (given instanceof Var && v === null) return false;
   }
   return OPERATORS[op](load(field, record[key], ctx), v, unit, ctx);
 }
