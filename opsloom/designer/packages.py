@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.designer import definitions
@@ -87,21 +88,60 @@ async def install_package(
     app = package["app"]["key"]
     await definitions.save_app(session, ctx, package["app"])
     form_keys = []
-    for form in package["forms"]:
+    for form in in_link_order(package["forms"]):
         await definitions.save_draft(session, ctx, app, "form", form["key"], form)
         await publish_form(session, ctx, app, form["key"])
         form_keys.append(form["key"])
     counts: dict[str, int] = {}
     if with_sample_data:
-        for form_key, rows in package.get("sample_data", {}).items():
+        sample = package.get("sample_data", {})
+        for form_key in [f["key"] for f in in_link_order(package["forms"]) if f["key"] in sample]:
+            rows = sample[form_key]
             compiled = await registry.get(session, app, form_key)
             try:
+                rows = await _links_by_title(session, compiled, rows)
                 counts[form_key] = (
                     len(await create_records(session, compiled, ctx, rows, full_access(app, form_key))) if rows else 0
                 )
             except OpsloomError as error:
                 raise _in_sample_data(error, form_key) from None
     return InstallReport(app=app, forms=form_keys, records=counts)
+
+
+def in_link_order(forms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Forms ordered so that a form comes after the forms its relation fields link to."""
+    by_key = {f["key"]: f for f in forms}
+    ordered: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def visit(form: dict[str, Any]) -> None:
+        if form["key"] in seen:
+            return
+        seen.add(form["key"])
+        for f in form["fields"]:
+            if f.get("type") == "relation" and f.get("form") in by_key:
+                visit(by_key[f["form"]])
+        ordered.append(form)
+
+    for form in forms:
+        visit(form)
+    return ordered
+
+
+async def _links_by_title(session: AsyncSession, form: Any, rows: list[Any]) -> list[Any]:
+    """Sample data may name linked records by title ("supplier": "Northwind"); ids differ per install."""
+    out = []
+    for row in rows:
+        row = dict(row) if isinstance(row, dict) else row
+        for spec in form.fields:
+            if spec.type == "relation" and isinstance(row, dict) and isinstance(row.get(spec.key), str):
+                target = form.target(spec)
+                found = await session.execute(
+                    select(target.table.c.id).where(target.title_column() == row[spec.key]).limit(1)
+                )
+                row[spec.key] = found.scalar() or row[spec.key]
+        out.append(row)
+    return out
 
 
 def _in_sample_data(error: OpsloomError, form_key: str) -> OpsloomError:
