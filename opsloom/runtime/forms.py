@@ -386,11 +386,41 @@ def index_name(table: str, suffix: str, kind: str = "ix") -> str:
     return f"{kind}_{table}_{suffix}"[:54] + "_" + digest
 
 
+PUBLISHED = "_opsloom_published"
+
+
+class StaleForm(Exception):
+    """A read made with a cached form could not confirm that the form is still current."""
+
+
+def published_probe(form: CompiledForm) -> Any:
+    """A column that reads the form's published version in the same statement as its rows.
+
+    Reads use it to check a cached form without a round trip of their own."""
+    d = tables.definitions
+    return select(d.c.published_version).where(d.c.id == form.form_id).scalar_subquery().label(PUBLISHED)
+
+
+def confirm_current(form: CompiledForm, row: Mapping[str, Any] | None) -> None:
+    if row is None or row[PUBLISHED] != form.version:
+        raise StaleForm(form.key)
+
+
 class FormRegistry:
     """Compiled forms of this process, keyed by (form id, published version)."""
 
     def __init__(self) -> None:
         self._compiled: dict[tuple[int, int], CompiledForm] = {}
+        self._latest: dict[tuple[str, str], CompiledForm] = {}
+
+    def peek(self, app: str, form: str) -> CompiledForm | None:
+        """The form as this process last compiled it, unchecked (None if it links to other forms).
+
+        Only for reads that confirm it with `published_probe` and retry on `StaleForm`."""
+        compiled = self._latest.get((app, form))
+        if compiled is None or any(s.type == "relation" for s in compiled.fields):
+            return None
+        return compiled
 
     async def get(self, session: AsyncSession, app: str, form: str, *, with_related: bool = True) -> CompiledForm:
         """The published form, with the forms its relation fields link to."""
@@ -437,6 +467,7 @@ class FormRegistry:
                 invalidate()
             self._compiled = {k: v for k, v in self._compiled.items() if k[0] != row.id}
         self._compiled[(row.id, row.published_version)] = compiled
+        self._latest[(app, form)] = compiled
         return compiled
 
     async def _explain_missing(self, session: AsyncSession, app: str, form: str, has_draft: bool) -> None:

@@ -43,7 +43,7 @@ from opsloom.runtime import autonumbers
 from opsloom.runtime.access import scope_clause
 from opsloom.runtime.conditions import EvalContext, ascii_lower, fold, parse_condition, to_sql
 from opsloom.runtime.field_types import FieldSpec, dump_datetime
-from opsloom.runtime.forms import CompiledForm
+from opsloom.runtime.forms import CompiledForm, confirm_current, published_probe
 from opsloom.runtime.formulas import FormulaContext
 from opsloom.runtime.listing import (
     after_cursor,
@@ -243,6 +243,7 @@ async def _load(
     action: str = "read",
     deleted: bool = False,
     lock: bool = False,
+    probe: bool = False,
 ) -> Mapping[str, Any]:
     """A record the caller may read, or 404; then 403 if `action` is not allowed on it.
 
@@ -254,7 +255,11 @@ async def _load(
     statement = statement.where(t.c.deleted_at.is_not(None) if deleted else _live(form))
     if lock:
         statement = statement.with_for_update()
+    if probe:
+        statement = statement.add_columns(published_probe(form))
     row = (await session.execute(statement)).mappings().first()
+    if probe:
+        confirm_current(form, row)
     if row is None:
         state = "deleted " if deleted else ""
         raise NotFound(f"{form.key} has no {state}record {record_id}")
@@ -274,11 +279,13 @@ async def get_record(
     record_id: int,
     access: FormAccess,
     expand: str | None = None,
+    *,
+    probe: bool = False,
 ) -> dict[str, Any]:
     access.require("read")
     view = form.restricted(access.hidden)
     specs = parse_expand(expand, view)
-    record = view.dump_row(await _load(session, form, ctx, record_id, access))
+    record = view.dump_row(await _load(session, form, ctx, record_id, access, probe=probe))
     await expand_links(session, view, [record], specs)
     return record
 
@@ -302,6 +309,7 @@ async def list_records(
     access: FormAccess,
     *,
     exact_count_limit: int = 10_000,
+    probe: bool = False,
 ) -> dict[str, Any]:
     access.require("read")
     full, form = form, form.restricted(access.hidden)
@@ -334,7 +342,11 @@ async def list_records(
     if request.cursor:
         page = page.where(after_cursor(keys, decode_cursor(request.cursor, keys, request.filter), form))
     page = page.order_by(*order_by(keys, form)).limit(limit + 1)
+    if probe:
+        page = page.add_columns(published_probe(full))
     rows = (await session.execute(page)).mappings().all()
+    if probe:
+        confirm_current(full, rows[0] if rows else None)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

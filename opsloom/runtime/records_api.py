@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform.errors import BadRequest, FieldError
 from opsloom.platform.http import authenticated, context_of, principal_of, read_json, settings_of
 from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.runtime import records
-from opsloom.runtime.forms import CompiledForm, FormRegistry
+from opsloom.runtime.forms import CompiledForm, FormRegistry, StaleForm
 
 router = APIRouter(
     prefix="/api/apps/{app}/forms/{form}/records", tags=["records"], dependencies=[Depends(authenticated)]
@@ -26,6 +27,23 @@ async def _open(request: Request, session: AsyncSession, app: str, form: str) ->
     registry: FormRegistry = request.app.state.forms
     compiled = await registry.get(session, app, form)
     return compiled, await form_access(session, principal_of(request), app, form)
+
+
+async def _read(request: Request, app: str, form: str, work: Any) -> Any:
+    """Run a read, first with the form as this process has it cached (checked inside the read's
+    own statement, so no extra round trip), and again with the current form if that is stale."""
+    db = request.app.state.db
+    cached = request.app.state.forms.peek(app, form)
+    if cached is not None:
+        try:
+            async with db.session() as session:
+                access = await form_access(session, principal_of(request), app, form)
+                return await work(session, cached, access, True)
+        except (StaleForm, DBAPIError):
+            pass  # the form changed (or the statement no longer fits the table): read again
+    async with db.session() as session:
+        compiled, access = await _open(request, session, app, form)
+        return await work(session, compiled, access, False)
 
 
 def _etag(record: dict[str, Any], response: Response) -> dict[str, Any]:
@@ -82,16 +100,15 @@ async def list_(
     if count not in (None, "auto", "exact", "none"):
         raise BadRequest("Unknown count mode", [FieldError("count", "use auto, exact or none")])
     query = records.ListRequest(filter=filter, sort=sort, limit=limit, cursor=cursor, q=q, count=count, expand=expand)
-    async with request.app.state.db.session() as session:
-        compiled, access = await _open(request, session, app, form)
+    limit_count = settings_of(request).exact_count_limit
+
+    async def work(session: AsyncSession, compiled: CompiledForm, access: FormAccess, probe: bool) -> Any:
+        ctx = context_of(request)
         return await records.list_records(
-            session,
-            compiled,
-            context_of(request),
-            query,
-            access,
-            exact_count_limit=settings_of(request).exact_count_limit,
+            session, compiled, ctx, query, access, exact_count_limit=limit_count, probe=probe
         )
+
+    return await _read(request, app, form, work)
 
 
 @router.get("/{record_id}", summary="Read a record")
@@ -103,10 +120,11 @@ async def read(
     response: Response,
     expand: Annotated[str | None, Query(description="Relation fields to show as {id, title}")] = None,
 ) -> dict[str, Any]:
-    async with request.app.state.db.session() as session:
-        compiled, access = await _open(request, session, app, form)
-        record = await records.get_record(session, compiled, context_of(request), record_id, access, expand)
-    return _etag(record, response)
+    async def work(session: AsyncSession, compiled: CompiledForm, access: FormAccess, probe: bool) -> Any:
+        ctx = context_of(request)
+        return await records.get_record(session, compiled, ctx, record_id, access, expand, probe=probe)
+
+    return _etag(await _read(request, app, form, work), response)
 
 
 @router.patch("/{record_id}", summary="Change some fields of a record")
