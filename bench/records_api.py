@@ -30,9 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -45,13 +44,13 @@ from sqlalchemy import insert, text
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
+from bench_databases import fresh_database  # noqa: E402 - bench/ is on the path
 from handwritten_app import APP, WIDE_FIELDS, orders, wide  # noqa: E402
 
 from opsloom.platform import org  # noqa: E402
 from opsloom.platform.context import RequestContext  # noqa: E402
 from opsloom.platform.database import Database  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("OPSLOOM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 RECORDS = f"/api/apps/{APP}/forms/{{form}}/records"
 OPTIONS = ("a", "b", "c")
 ADMIN = {"email": "bench@example.com", "password": "bench-password-1234", "name": "Bench"}
@@ -141,31 +140,6 @@ def wide_row(rng: random.Random, now: datetime) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------- databases
-
-
-async def _pg_admin(statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-@asynccontextmanager
-async def fresh_database(kind: str, directory: Path) -> AsyncIterator[str]:
-    """A temporary SQLite file, or a PostgreSQL database created and dropped here."""
-    if kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{directory / 'bench.db'}"
-        return
-    name = f"opsloom_bench_{uuid.uuid4().hex[:12]}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-        yield f"{base}/{name}"
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --------------------------------------------------------------- servers

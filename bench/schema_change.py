@@ -20,21 +20,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench_databases import fresh_database  # noqa: E402 - bench/ is on the path
 from sqlalchemy import cast, column, event, insert, literal, select, table, text
 from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,7 +44,6 @@ from opsloom.platform.database import Database
 from opsloom.platform.migrate import upgrade
 from opsloom.runtime.forms import CompiledForm, FormRegistry
 
-PG_ADMIN_URL = os.environ.get("OPSLOOM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 APP = "bench"
 FORM = "order"
 CHUNK = 50_000
@@ -165,31 +162,6 @@ async def _copy_rows(session: AsyncSession, form: CompiledForm, count: int) -> N
 
 
 # --------------------------------------------------------------- databases
-
-
-async def _pg_admin(statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-@asynccontextmanager
-async def fresh_database(kind: str, directory: Path) -> AsyncIterator[str]:
-    """A temporary SQLite file, or a PostgreSQL database created and dropped here."""
-    if kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{directory / 'bench.db'}"
-        return
-    name = f"opsloom_bench_{uuid.uuid4().hex[:12]}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-        yield f"{base}/{name}"
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def relfilenode(db: Database, table_name: str) -> int | None:
