@@ -231,7 +231,7 @@ def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool) -> 
 
     people = asyncio.run(_with_session(create_demo_people, settings))
     url = f"http://{settings.host}:{settings.port}"
-    click.echo(f"\nOpsloom demo is ready at {url}  (API docs: {url}/api/docs)")
+    click.echo(f"\nOpsloom demo is ready at {url}  (API description: {url}/api/openapi.json)")
     click.echo(f"log in with any of these (password: {DEMO_PASSWORD}):")
     for email, role in people:
         click.echo(f"  {email:<28} {role}")
