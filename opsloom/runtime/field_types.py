@@ -371,15 +371,40 @@ class Relation(FieldType):
         return BigInteger()
 
     def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
-        if isinstance(value, dict) and set(value) <= {"id", "title"} and "id" in value:
-            value = value["id"]  # an expanded relation sent back as it was read
+        if isinstance(value, dict) and set(value) <= {"id", "title", "name"} and "id" in value:
+            value = value["id"]  # an expanded link sent back as it was read
+        if isinstance(value, Decimal) and value == value.to_integral_value() and value.is_finite():
+            value = int(value)  # e.g. a CURRENT_USER() default
         shaped = isinstance(value, int | str) and not isinstance(value, bool)
         if not shaped or not re.fullmatch(r"\s*\d{1,18}\s*", str(value)):
-            raise Invalid(f"expected the id of a {spec.get('form')} record, got {_kind(value)}")
+            raise Invalid(f"expected the id of {self.target_name(spec)}, got {_kind(value)}")
         number = int(str(value).strip())
         if number < 1:
-            raise Invalid(f"expected the id of a {spec.get('form')} record")
+            raise Invalid(f"expected the id of {self.target_name(spec)}")
         return number
+
+    def target_name(self, spec: FieldSpec) -> str:
+        return f"a {spec.get('form')} record"
+
+
+class User(Relation):
+    """A person of the organisation, stored as the user's id. `{"var": "current_user.id"}` filters work."""
+
+    name = "user"
+    operators = frozenset({"eq", "ne", "in", "not_in"})
+
+    def target_name(self, spec: FieldSpec) -> str:
+        return "a user"
+
+
+class Department(Relation):
+    """A department of the organisation, stored as its id."""
+
+    name = "department"
+    operators = frozenset({"eq", "ne", "in", "not_in"})
+
+    def target_name(self, spec: FieldSpec) -> str:
+        return "a department"
 
 
 class ComputedText(Text_):
@@ -438,6 +463,8 @@ FIELD_TYPES: dict[str, FieldType] = {
         Formula(),
         Autonumber(),
         Relation(),
+        User(),
+        Department(),
     )
 }
 

@@ -220,6 +220,8 @@ FORMULA_TYPES = {
     "boolean": formulas.BOOLEAN,
     "date": formulas.DATE,
     "datetime": formulas.DATETIME,
+    "user": formulas.NUMBER,
+    "department": formulas.NUMBER,
 }
 
 
@@ -373,7 +375,7 @@ def _add_indexes(table: Table, name: str, specs: tuple[FieldSpec, ...]) -> None:
                 sqlite_where=live,
                 postgresql_where=live,
             )
-        elif spec.raw.get("index") or spec.type == "relation":
+        elif spec.raw.get("index") or spec.type in ("relation", "user", "department"):
             Index(index_name(name, spec.id), table.c[spec.column])
 
 

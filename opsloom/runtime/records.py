@@ -21,6 +21,7 @@ from sqlalchemy import (
     literal,
     select,
     table,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -595,34 +596,62 @@ async def _append_history(
 # ------------------------------------------------------------------ links
 
 
+LINK_TYPES = ("relation", "user", "department")
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    """Where the records a link field points at live, and what names them."""
+
+    table: Any
+    live: Any
+    label: Any  # the column that names a target: the title field, or a person's name
+    label_key: str  # "title" for form records, "name" for users and departments
+    describe: str
+    dump: Any = None
+
+
+def _link_target(form: CompiledForm, spec: FieldSpec) -> LinkTarget:
+    if spec.type == "user":
+        u = tables.users
+        return LinkTarget(u, true(), u.c.name, "name", "user")
+    if spec.type == "department":
+        d = tables.departments
+        return LinkTarget(d, true(), d.c.name, "name", "department")
+    target = form.target(spec)
+    t = target.table
+    title_spec = target.by_key.get(target.title_field or "")
+    dump = (lambda value: target.dump_value(title_spec.key, value)) if title_spec else None
+    return LinkTarget(t, t.c.deleted_at.is_(None), target.title_column(), "title", f"{spec.raw['form']} record", dump)
+
+
 async def _check_links(session: AsyncSession, form: CompiledForm, rows: list[dict[str, Any]], paths: list[str]) -> None:
-    """Every relation value names a live record of the linked form."""
+    """Every link names an existing user, department, or live record of the linked form."""
     errors: list[FieldError] = []
     for spec in form.fields:
-        if spec.type != "relation":
+        if spec.type not in LINK_TYPES:
             continue
         wanted = {values[spec.key] for values in rows if values.get(spec.key) is not None}
         if not wanted:
             continue
-        t = form.target(spec).table
-        live = select(t.c.id).where(t.c.id.in_(wanted), t.c.deleted_at.is_(None))
+        target = _link_target(form, spec)
+        live = select(target.table.c.id).where(target.table.c.id.in_(wanted), target.live)
         found = set((await session.execute(live)).scalars())
         for values, path in zip(rows, paths, strict=True):
             if values.get(spec.key) is not None and values[spec.key] not in found:
-                message = f"there is no {spec.raw['form']} record {values[spec.key]}"
-                errors.append(FieldError(f"{path}{spec.key}", message))
+                errors.append(FieldError(f"{path}{spec.key}", f"there is no {target.describe} {values[spec.key]}"))
     if errors:
         raise ValidationFailed.of(errors)
 
 
 def parse_expand(text: str | None, form: CompiledForm) -> list[FieldSpec]:
-    """`expand=supplier,owner` -> the relation fields to show as {id, title}."""
+    """`expand=supplier,owner` -> the link fields to show as {id, title} (or {id, name})."""
     specs = []
     for key in filter(None, (part.strip() for part in (text or "").split(","))):
         spec = form.by_key.get(key)
-        if spec is None or spec.type != "relation":
-            problem = FieldError("expand", f"'{key}' is not a relation field")
-            raise BadRequest("Only relation fields can be expanded", [problem])
+        if spec is None or spec.type not in LINK_TYPES:
+            problem = FieldError("expand", f"'{key}' is not a relation, user or department field")
+            raise BadRequest("Only link fields can be expanded", [problem])
         specs.append(spec)
     return specs
 
@@ -630,18 +659,17 @@ def parse_expand(text: str | None, form: CompiledForm) -> list[FieldSpec]:
 async def expand_links(
     session: AsyncSession, form: CompiledForm, records: list[dict[str, Any]], specs: list[FieldSpec]
 ) -> None:
-    """Replace linked ids by {id, title} in place."""
+    """Replace linked ids by {id, title} (records) or {id, name} (users, departments) in place."""
     for spec in specs:
         ids = {r[spec.key] for r in records if r.get(spec.key) is not None}
         if not ids:
             continue
-        target = form.target(spec)
-        rows = await session.execute(select(target.table.c.id, target.title_column()).where(target.table.c.id.in_(ids)))
-        title_spec = target.by_key.get(target.title_field or "")
-        titles = {rid: target.dump_value(title_spec.key, title) if title_spec else rid for rid, title in rows}
+        target = _link_target(form, spec)
+        rows = await session.execute(select(target.table.c.id, target.label).where(target.table.c.id.in_(ids)))
+        labels = {rid: target.dump(label) if target.dump else label for rid, label in rows}
         for record in records:
             if record.get(spec.key) is not None:
-                record[spec.key] = {"id": record[spec.key], "title": titles.get(record[spec.key])}
+                record[spec.key] = {"id": record[spec.key], target.label_key: labels.get(record[spec.key])}
 
 
 async def _release_links(
