@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
@@ -228,7 +228,7 @@ async def expire_sessions(session: AsyncSession, user_id: int, now: datetime, ke
     s = tables.sessions
     where = [s.c.user_id == user_id]
     if keep:
-        where.append(or_(s.c.token_hash != digest(keep)))
+        where.append(s.c.token_hash != digest(keep))
     await session.execute(delete(s).where(*where))
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from opsloom.platform import auth, tables
 from opsloom.platform.audit import audit
-from opsloom.platform.context import Principal
+from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
 from opsloom.platform.http import authenticated, context_of, settings_of
 from opsloom.platform.passwords import hash_password, password_problem, verify_password
@@ -59,7 +59,7 @@ async def login(body: Login, request: Request, response: Response) -> dict[str, 
     except (auth.TooManyAttempts, auth.Unauthenticated) as error:
         # The failure is recorded (throttling, audit) even though the login is refused.
         async with db.session(write=True) as session:
-            await _record_failure(session, ctx, body.email, error)
+            await auth.record_failed_login(session, ctx, body.email, throttled=isinstance(error, auth.TooManyAttempts))
         raise
     secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
     response.set_cookie(
@@ -74,13 +74,7 @@ async def login(body: Login, request: Request, response: Response) -> dict[str, 
     return {"user": me_view(principal), "csrf_token": csrf}
 
 
-async def _record_failure(session: Any, ctx: Any, email: str, error: Exception) -> None:
-    await auth.record_failed_login(session, ctx, email, throttled=isinstance(error, auth.TooManyAttempts))
-
-
-def context_of_anonymous(request: Request) -> Any:
-    from opsloom.platform.context import RequestContext
-
+def context_of_anonymous(request: Request) -> RequestContext:
     ip = request.client.host if request.client else None
     return RequestContext.for_now(Principal(), settings_of(request).zone, ip)
 
