@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-sqlite test-postgresql bench lint
+.PHONY: install demo test test-sqlite test-postgresql bench bench-flows lint
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ test-postgresql: install
 
 bench: install
 	$(PY) bench/records_api.py
+
+bench-flows: install
+	$(PY) bench/flows.py --databases postgresql --instances 10000
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

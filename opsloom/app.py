@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 
 from opsloom import __version__
 from opsloom.designer.api import router as designer_router
+from opsloom.designer.flows_api import router as flows_design_router
 from opsloom.designer.roles_api import router as roles_router
 from opsloom.platform.auth_api import public as auth_public
 from opsloom.platform.auth_api import router as auth_router
@@ -19,6 +21,11 @@ from opsloom.platform.migrate import upgrade
 from opsloom.platform.org_api import router as org_router
 from opsloom.platform.settings import Settings
 from opsloom.runtime.apps_api import router as apps_router
+from opsloom.runtime.files_api import MULTIPART_ALLOWANCE, UPLOAD_PATH
+from opsloom.runtime.files_api import router as files_router
+from opsloom.runtime.flow.api import router as flow_router
+from opsloom.runtime.flow.instances import FlowCache, Services
+from opsloom.runtime.flow.timers import work
 from opsloom.runtime.forms import FormRegistry
 from opsloom.runtime.records_api import router as records_router
 
@@ -33,9 +40,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await upgrade(db)
         app.state.db = db
         app.state.forms = FormRegistry()
+        app.state.flows = FlowCache()
+        worker = None
+        if settings.run_worker:  # the demo: flow timers fire inside the server
+            worker = asyncio.create_task(work(db, Services(app.state.forms, app.state.flows)))
         try:
             yield
         finally:
+            if worker is not None:
+                worker.cancel()
             await db.dispose()
 
     app = FastAPI(
@@ -48,7 +61,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    upload_limit = settings.max_upload_bytes + MULTIPART_ALLOWANCE
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, overrides=[("POST", UPLOAD_PATH, upload_limit)]
+    )
 
     @app.get("/api/health", tags=["platform"], summary="Liveness")
     async def health() -> dict[str, Any]:
@@ -61,4 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(designer_router)
     app.include_router(apps_router)
     app.include_router(records_router)
+    app.include_router(flows_design_router)
+    app.include_router(flow_router)
+    app.include_router(files_router)
     return app

@@ -38,6 +38,8 @@ def _run_server(settings: Settings, workers: int = 1) -> None:
 
     os.environ["OPSLOOM_DATABASE_URL"] = settings.resolved_database_url
     os.environ["OPSLOOM_DATA_DIR"] = str(settings.data_dir)
+    if settings.run_worker:
+        os.environ["OPSLOOM_RUN_WORKER"] = "true"
     uvicorn.run(
         "opsloom.app:create_app",
         factory=True,
@@ -143,6 +145,36 @@ async def _with_session(work: Any, settings: Settings | None = None) -> Any:
 
 
 @main.group()
+def files() -> None:
+    """Uploaded files."""
+
+
+@files.command("purge")
+@click.option(
+    "--older-than-hours",
+    type=click.IntRange(min=0),
+    default=24,
+    show_default=True,
+    help="Remove uploads no record took that are older than this",
+)
+def files_purge(older_than_hours: int) -> None:
+    """Remove uploads that no record took (their rows and their content)."""
+    from datetime import UTC, datetime, timedelta
+
+    from opsloom.platform.files import FileStore
+    from opsloom.runtime.attachments import purge_unattached
+
+    settings = Settings()
+    cutoff = datetime.now(UTC) - timedelta(hours=older_than_hours)
+
+    async def run(session: Any) -> int:
+        return await purge_unattached(session, FileStore(settings.files_dir), cutoff)
+
+    removed = asyncio.run(_with_session(run, settings))
+    click.echo(f"removed {removed} unattached uploads older than {older_than_hours} hours")
+
+
+@main.group()
 def app() -> None:
     """Apps: install and list."""
 
@@ -237,4 +269,31 @@ def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool) -> 
         click.echo(f"  {email:<28} {role}")
     click.echo(f"data: {settings.data_dir.resolve()}")
     if not no_serve:
-        _run_server(settings)
+        _run_server(settings.model_copy(update={"run_worker": True}))  # flow reminders fire in the demo
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Fire the timers due now, then exit")
+@click.option("--interval", type=float, default=5.0, show_default=True, help="Seconds between rounds")
+def worker(once: bool, interval: float) -> None:
+    """Fire due flow timers: reminders, escalations, automatic approvals and rejections."""
+    from opsloom.platform.database import Database
+    from opsloom.runtime.flow.instances import FlowCache, Services
+    from opsloom.runtime.flow.timers import run_due_timers, work
+    from opsloom.runtime.forms import FormRegistry
+
+    settings = _settings()
+
+    async def run() -> int:
+        db = Database(settings.resolved_database_url)
+        services = Services(FormRegistry(), FlowCache())
+        try:
+            if once:
+                return await run_due_timers(db, services)
+            await work(db, services, interval)
+            return 0
+        finally:
+            await db.dispose()
+
+    fired = asyncio.run(run())
+    click.echo(f"fired {fired} timers")

@@ -1,15 +1,12 @@
-"""The demo organisation: departments, people and their procurement roles."""
+"""The demo organisation: departments, and people in the procurement app's roles (roles come with the app)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.designer import roles
 from opsloom.platform import org
 from opsloom.platform.context import RequestContext
-from opsloom.runtime.forms import FormRegistry
 
 DEMO_PASSWORD = "opsloom-demo"
 
@@ -22,7 +19,15 @@ DEPARTMENTS = [  # (key, name, parent key)
 
 PEOPLE = [  # (email, name, department key, is admin, heads department, role keys, description)
     ("admin@opsloom.local", "系统管理员 Admin", "hq", True, None, (), "platform admin"),
-    ("vp@opsloom.local", "周总 Vice-president", "hq", False, "hq", ("approver",), "vice-president, heads HQ"),
+    (
+        "vp@opsloom.local",
+        "周总 Vice-president",
+        "hq",
+        False,
+        "hq",
+        ("approver", "vice_president"),
+        "vice-president, heads HQ",
+    ),
     ("sales.head@opsloom.local", "李娜 Sales head", "sales", False, "sales", ("approver",), "head of Sales"),
     ("sales.rep@opsloom.local", "王强 Sales rep", "sales", False, None, ("requester",), "requester in Sales"),
     (
@@ -36,31 +41,15 @@ PEOPLE = [  # (email, name, department key, is admin, heads department, role key
     ),
     ("engineer@opsloom.local", "Emma Engineer", "engineering", False, None, ("requester",), "requester in Engineering"),
     ("finance@opsloom.local", "刘洋 Finance", "finance", False, "finance", ("finance",), "finance, sees all spend"),
-]
-
-ROLES: list[dict[str, Any]] = [
-    {
-        "key": "requester",
-        "label": {"zh-CN": "申请人", "en": "Requester"},
-        "permissions": {
-            "purchase_request": {"create": "all", "read": "own", "update": "own", "delete": "own"},
-            "supplier": {"read": "all"},
-        },
-    },
-    {
-        "key": "approver",
-        "label": {"zh-CN": "审批人", "en": "Approver"},
-        "permissions": {
-            "purchase_request": {"create": "all", "read": "department_tree", "update": "own"},
-            "purchase_order": {"read": "department_tree"},
-            "supplier": {"read": "all"},
-        },
-    },
-    {
-        "key": "finance",
-        "label": {"zh-CN": "财务", "en": "Finance"},
-        "permissions": {"*": {"create": "all", "read": "all", "update": "all", "export": "all"}},
-    },
+    (
+        "accountant@opsloom.local",
+        "赵敏 Accountant",
+        "finance",
+        False,
+        None,
+        ("finance",),
+        "finance, countersigns with 刘洋",
+    ),
 ]
 
 
@@ -70,9 +59,6 @@ async def create_demo_people(session: AsyncSession) -> list[tuple[str, str]]:
     for key, name, parent in DEPARTMENTS:
         created = await org.create_department(session, ctx, {"name": name, "parent_id": ids.get(parent or "")})
         ids[key] = created["id"]
-    registry = FormRegistry()
-    for document in ROLES:
-        await roles.save_role(session, ctx, registry, "procurement", document)
     members: dict[str, list[int]] = {}
     for email, name, dept, admin, heads, role_keys, _ in PEOPLE:
         user = await org.create_user(

@@ -6,6 +6,7 @@ Each check is a small generator of `FieldError`s; `check_form` runs them all.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from typing import Any
 
 from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS as PG_RESERVED
@@ -14,7 +15,14 @@ from sqlalchemy.dialects.sqlite.base import SQLiteIdentifierPreparer
 from opsloom.platform.errors import FieldError
 from opsloom.runtime import formulas
 from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, Invalid
-from opsloom.runtime.forms import FORMULA_TYPES, RESERVED_KEYS, formula_environment, formula_order
+from opsloom.runtime.forms import (
+    FORMULA_TYPES,
+    RESERVED_KEYS,
+    formula_environment,
+    formula_order,
+    row_environment,
+    subform_document,
+)
 
 SQL_RESERVED = frozenset(PG_RESERVED) | frozenset(SQLiteIdentifierPreparer.reserved_words)
 TITLE_TYPES = ("text", "email", "phone", "url", "integer", "select", "date", "autonumber", "formula")
@@ -75,7 +83,8 @@ def ranges_make_sense(document: Document) -> Iterator[FieldError]:
         spec = _spec(f)
         if f["type"] == "decimal" and f.get("scale", 2) > f.get("precision", 18):
             yield FieldError(f"fields[{i}].scale", "cannot be larger than precision")
-        for low, high in (("min", "max"), ("min_length", "max_length"), ("min_items", "max_items")):
+        pairs = (("min", "max"), ("min_length", "max_length"), ("min_items", "max_items"), ("min_rows", "max_rows"))
+        for low, high in pairs:
             if f.get(low) is None or f.get(high) is None:
                 continue
             try:
@@ -103,6 +112,9 @@ def defaults_fit(document: Document) -> Iterator[FieldError]:
     for i, f in _fields(document):
         if f.get("default") is None or isinstance(f.get("default"), Mapping):
             continue
+        if f["type"] == "subform":
+            yield FieldError(f"fields[{i}].default", "a subform takes no default; give its fields defaults")
+            continue
         spec = _spec(f)
         unit = FIELD_TYPES[f["type"]]
         try:
@@ -123,10 +135,12 @@ def layout_refers_to_fields(document: Document) -> Iterator[FieldError]:
                 yield FieldError(f"layout.sections[{s}].fields[{j}]", f"'{key}' is not a field of this form")
 
 
-def formulas_are_sound(document: Document) -> Iterator[FieldError]:
+def formulas_are_sound(
+    document: Document, environment: Callable[[list[Any]], dict[str, str]] = formula_environment
+) -> Iterator[FieldError]:
     """Every formula parses, reads fields that exist, has the right type, and no circles."""
     fields = list(document.get("fields", []))
-    env = formula_environment(fields)
+    env = environment(fields)
     for i, f in _fields(document):
         if f["type"] == "formula":
             expected, text, path = f.get("result", "number"), f["formula"], f"fields[{i}].formula"
@@ -164,7 +178,7 @@ def rules_are_valid(document: Document) -> Iterator[FieldError]:
     from opsloom.runtime.forms import compile_form, initial_storage
 
     has_rules = document.get("validations") or any(
-        f.get(rule) is not None
+        f.get(rule) is not None or f["type"] == "subform"
         for _, f in _fields(document)
         for rule in ("visible_when", "readonly_when", "required_when")
     )
@@ -188,6 +202,38 @@ def autonumber_patterns_work(document: Document) -> Iterator[FieldError]:
                 yield FieldError(f"fields[{i}].pattern", problem)
 
 
+ROW_TYPES_REFUSED = {
+    "subform": "a subform cannot hold another subform",
+    "autonumber": "rows are not numbered; use an autonumber on the form itself",
+    # Uploads are checked and linked per record field (runtime/attachments.py), not per row.
+    "attachment": "rows cannot hold files; put the attachment field on the form itself",
+}
+
+
+def subforms_are_sound(document: Document) -> Iterator[FieldError]:
+    """The rows' fields pass the same checks as a form's (paths like fields[3].fields[1].key),
+    hold no subform or autonumber, and no id repeats anywhere in the form."""
+    ids: dict[str, str] = {f["id"]: f"fields[{i}]" for i, f in _fields(document)}
+    for i, f in _fields(document):
+        if f["type"] != "subform":
+            continue
+        rows = subform_document(f)
+        for j, column in enumerate(rows["fields"]):
+            path = f"fields[{i}].fields[{j}]"
+            if column["type"] in ROW_TYPES_REFUSED:
+                yield FieldError(f"{path}.type", ROW_TYPES_REFUSED[column["type"]])
+            if column.get("unique"):
+                yield FieldError(f"{path}.unique", "rows cannot be unique; drop unique")
+            if column["id"] in ids:
+                yield FieldError(f"{path}.id", f"'{column['id']}' is already used by {ids[column['id']]}")
+            ids.setdefault(column["id"], path)
+        if any(c["type"] in ROW_TYPES_REFUSED for c in rows["fields"]):
+            continue
+        for check in ROW_CHECKS:
+            for error in check(rows):
+                yield FieldError(f"fields[{i}].{error.path}", error.message)
+
+
 def _parses(text: str) -> bool:
     try:
         formulas.parse_formula(text)
@@ -195,6 +241,17 @@ def _parses(text: str) -> bool:
         return False
     return True
 
+
+ROW_CHECKS: tuple[FormCheck, ...] = (
+    unique_keys_and_ids,
+    keys_are_not_reserved,
+    options_are_distinct,
+    ranges_make_sense,
+    patterns_compile,
+    defaults_fit,
+    # A row has no system fields (version, status, ...): its formulas read its own fields only.
+    partial(formulas_are_sound, environment=row_environment),
+)
 
 FORM_CHECKS: tuple[FormCheck, ...] = (
     unique_keys_and_ids,
@@ -208,6 +265,7 @@ FORM_CHECKS: tuple[FormCheck, ...] = (
     formulas_are_sound,
     rules_are_valid,
     autonumber_patterns_work,
+    subforms_are_sound,
 )
 
 

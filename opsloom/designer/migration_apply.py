@@ -18,9 +18,19 @@ from sqlalchemy import Column, MetaData, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.designer.conversions import convert_value, drop_options
-from opsloom.designer.migration_plan import SAMPLE, BadValue, Facts, FactsNeeded, Plan, Step
+from opsloom.designer.migration_plan import (
+    SAMPLE,
+    BadValue,
+    Facts,
+    FactsNeeded,
+    Plan,
+    Step,
+    facts_needed,
+    kept_subforms,
+)
+from opsloom.runtime import subforms
 from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, Invalid
-from opsloom.runtime.forms import compile_form, index_name, system_columns
+from opsloom.runtime.forms import child_columns, compile_form, index_name, subform_document, system_columns
 from opsloom.runtime.formulas import FormulaContext
 
 BATCH = 2000
@@ -39,10 +49,10 @@ def _spec(f: Mapping[str, Any], column: str) -> FieldSpec:
     )
 
 
-def _table(name: str, *specs: FieldSpec) -> Table:
+def _table(name: str, *specs: FieldSpec, child: bool = False) -> Table:
     """A throw-away Table holding the system columns and the given columns, typed."""
     columns = [Column(s.column, FIELD_TYPES[s.type].column_type(s)) for s in specs]
-    return Table(name, MetaData(), *system_columns(), *columns)
+    return Table(name, MetaData(), *(child_columns() if child else system_columns()), *columns)
 
 
 class FormState:
@@ -54,13 +64,24 @@ class FormState:
         new: Mapping[str, Any],
         storage: Mapping[str, Any],
         target_storage: Mapping[str, Any] | None = None,
+        child: bool = False,
     ):
         self.table = storage["table"]
         self.storage = storage
         self.target_storage = target_storage or storage
+        self.old_document, self.new_document = old, new
         self.old = {f["id"]: f for f in old["fields"]}
         self.new = {f["id"]: f for f in new["fields"]}
         self.archived = storage.get("archived", {})
+        self.child = child
+
+    def subforms(self) -> list[tuple[str, FormState]]:
+        """The states of the subforms kept by this change (their rows' fields are migrated)."""
+        out = []
+        for fid, before, after, storage in kept_subforms(self.old_document, self.new_document, self.storage):
+            target = self.target_storage.get("subforms", {}).get(fid, storage)
+            out.append((fid, FormState(before, after, storage, target, child=True)))
+        return out
 
     def stored_spec(self, fid: str) -> FieldSpec:
         """The field as its values are stored now (published or archived)."""
@@ -78,6 +99,20 @@ class FormState:
 
 
 async def gather_facts(session: AsyncSession, state: FormState, needed: FactsNeeded, zone: Any) -> Facts:
+    """Facts about the form's columns, and about the columns of its subforms' rows."""
+    facts = await _gather(session, state, needed, zone)
+    for _, child in state.subforms():
+        more = await _gather(session, child, facts_needed(child.old_document, child.new_document, child.storage), zone)
+        facts = Facts(
+            *(
+                {**getattr(facts, name), **getattr(more, name)}
+                for name in ("invalid", "invalid_count", "empty", "empty_count", "duplicates", "duplicate_count")
+            )
+        )
+    return facts
+
+
+async def _gather(session: AsyncSession, state: FormState, needed: FactsNeeded, zone: Any) -> Facts:
     invalid: dict[str, tuple[BadValue, ...]] = {}
     invalid_count: dict[str, int] = {}
     for fid in needed.convert:
@@ -96,7 +131,7 @@ async def gather_facts(session: AsyncSession, state: FormState, needed: FactsNee
     empty_count: dict[str, int] = {}
     for fid in needed.empty:
         spec = state.stored_spec(fid)
-        t = _table(state.table, spec)
+        t = _table(state.table, spec, child=state.child)
         where = t.c[spec.column].is_(None)
         empty_count[fid] = (await session.execute(select(func.count()).where(where))).scalar_one()
         ids = await session.execute(select(t.c.id).where(where).order_by(t.c.id).limit(SAMPLE))
@@ -129,7 +164,7 @@ async def _stream(session: AsyncSession, table: str, spec: FieldSpec) -> Any:
     Plain batched reads rather than a server-side cursor: PostgreSQL refuses
     DDL on a table while a cursor on it is open in the same transaction.
     """
-    t = _table(table, spec)
+    t = _table(table, spec, child=True)  # only id and the column are read
     column = t.c[spec.column]
     last = 0
     while True:
@@ -149,12 +184,26 @@ async def _stream(session: AsyncSession, table: str, spec: FieldSpec) -> Any:
 
 
 async def apply_plan(session: AsyncSession, plan: Plan, state: FormState, zone: Any) -> None:
+    """The form's own steps, then each kept subform's steps on its child table, then the
+    recomputation of formulas (which may total the rows)."""
+    own = [s for s in plan.steps if "subform" not in s.details and s.action != "recompute_formulas"]
+    await _apply_steps(session, own, state, zone)
+    for fid, child in state.subforms():
+        steps = [s for s in plan.steps if s.details.get("subform") == fid]
+        if steps:
+            await _apply_steps(session, steps, child, zone)
+    for step in plan.steps:
+        if "subform" not in step.details and step.action == "recompute_formulas":
+            await _recompute_formulas(session, None, step, state, zone)
+
+
+async def _apply_steps(session: AsyncSession, steps: list[Step], state: FormState, zone: Any) -> None:
     connection = await session.connection()
 
     def ddl(work: Callable[[Operations], None]) -> Any:
         return connection.run_sync(lambda sync: work(Operations(MigrationContext.configure(sync))))
 
-    moves = [s for s in plan.steps if s.action in ("rename_column", "archive_column", "restore_column")]
+    moves = [s for s in steps if s.action in ("rename_column", "archive_column", "restore_column")]
     sources = {s.details["from"] for s in moves}
     if not any(s.details["to"] in sources for s in moves):
         # No name is both freed and taken: one rename per column is enough.
@@ -168,10 +217,24 @@ async def apply_plan(session: AsyncSession, plan: Plan, state: FormState, zone: 
         await ddl(lambda op, s=step, i=i: op.alter_column(state.table, s.details["from"], new_column_name=f"_tmp_{i}"))
     for i, step in enumerate(moves):
         await ddl(lambda op, s=step, i=i: op.alter_column(state.table, f"_tmp_{i}", new_column_name=s.details["to"]))
-    for step in plan.steps:
+    for step in steps:
         handler = _HANDLERS.get(step.action)
         if handler is not None:
             await handler(session, ddl, step, state, zone)
+
+
+async def _create_child_table(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:
+    fid = step.details["field_id"]
+    rows = compile_form(
+        "",
+        subform_document(state.new[fid]),
+        form_id=0,
+        version=0,
+        storage=state.target_storage["subforms"][fid],
+        child=True,
+    )
+    connection = await session.connection()
+    await connection.run_sync(lambda sync: rows.table.create(sync))
 
 
 async def _add_column(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:
@@ -244,7 +307,7 @@ async def _rewrite(
 async def _fill_empty(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:
     spec = state.new_spec(step.details["field_id"])
     value = FIELD_TYPES[spec.type].parse(spec, step.details["value"], zone)
-    t = _table(state.table, spec)
+    t = _table(state.table, spec, child=state.child)
     await session.execute(update(t).where(t.c[spec.column].is_(None)).values({spec.column: value}))
 
 
@@ -287,9 +350,15 @@ async def _ensure_indexes(ddl: Any, state: FormState, spec: FieldSpec) -> None:
 
 
 async def _recompute_formulas(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:
-    """Compute the formula fields of every record (deleted ones too) with the new definition."""
+    """Compute the formula fields of every record (deleted ones too) with the new definition;
+    totals over subform rows read the rows as they are now."""
     form = compile_form(
-        "", {"key": "_", "fields": list(state.new.values())}, form_id=0, version=0, storage=state.target_storage
+        "",
+        {"key": "_", "fields": list(state.new.values())},
+        form_id=0,
+        version=0,
+        storage=state.target_storage,
+        child=state.child,
     )
     t = form.table
     context = FormulaContext(now=datetime.now(UTC), zone=zone)
@@ -297,9 +366,12 @@ async def _recompute_formulas(session: AsyncSession, ddl: Any, step: Step, state
     last = 0
     while True:
         rows = (await session.execute(select(t).where(t.c.id > last).order_by(t.c.id).limit(BATCH))).mappings().all()
+        children = await subforms.load_rows(session, form, [row["id"] for row in rows]) if form.children else {}
         updates = []
         for row in rows:
-            values = {spec.key: row[spec.column] for spec in form.fields}
+            values = {spec.key: row[spec.column] for spec in form.fields if spec.type != "subform"}
+            for key, child in form.children.items():
+                values[key] = subforms.stored_values(child, children[key][row["id"]])
             form.compute(values, context)
             changed = {k: values[k] for k in keys if values[k] != row[form.by_key[k].column]}
             if changed:
@@ -313,6 +385,7 @@ async def _recompute_formulas(session: AsyncSession, ddl: Any, step: Step, state
 
 
 _HANDLERS = {
+    "create_child_table": _create_child_table,
     "add_column": _add_column,
     "convert_column": _convert_column,
     "fill_empty": _fill_empty,

@@ -11,7 +11,10 @@ one of a few kinds of step, each safe on its own:
   values; values that would not fit block the publish unless the request says
   what to do with them (`set_empty`, or `set_value` with a value);
 - a field that becomes required is blocked by empty values unless a
-  `fill_empty` value is given; one that becomes unique is blocked by duplicates.
+  `fill_empty` value is given; one that becomes unique is blocked by duplicates;
+- a subform is a child table: a new one creates it, a removed one is archived
+  with its rows (restorable), a renamed one keeps its table, and the fields of
+  its rows are planned by these same rules, step by step, on the child table.
 
 The shell (`migration_apply`) gathers the facts the planner asks for and
 applies the steps in one transaction.
@@ -240,10 +243,14 @@ def archive_column_name(field_id: str) -> str:
 
 
 def facts_needed(old: Doc | None, new: Doc, storage: Mapping[str, Any]) -> FactsNeeded:
+    """What the data must tell about the form's own columns (subform rows: see `kept_subforms`)."""
     if old is None:
         return FactsNeeded((), (), ())
     convert, empty, duplicates = [], [], []
+    subforms = {f["id"] for doc in (old, new) for f in doc["fields"] if f["type"] == "subform"}
     for change in diff_forms(old, new, storage.get("archived")):
+        if change.field_id in subforms:
+            continue
         target = next((f for f in new["fields"] if f["id"] == change.field_id), None)
         if change.kind in ("retyped", "reshaped", "options_removed") and (target or {}).get("type") != "formula":
             convert.append(change.field_id)
@@ -258,6 +265,109 @@ def facts_needed(old: Doc | None, new: Doc, storage: Mapping[str, Any]) -> Facts
             if f.get("unique"):
                 duplicates.append(change.field_id)
     return FactsNeeded(tuple(dict.fromkeys(convert)), tuple(dict.fromkeys(empty)), tuple(dict.fromkeys(duplicates)))
+
+
+def kept_subforms(old: Doc, new: Doc, storage: Mapping[str, Any]) -> list[tuple[str, Doc, Doc, Mapping[str, Any]]]:
+    """Subforms in both versions (or restored from the archive): (field id, rows before, rows
+    after, the child table's storage). Their fields are planned like a form's."""
+    from opsloom.runtime.forms import subform_document
+
+    before = {f["id"]: f for f in old["fields"] if f["type"] == "subform"}
+    archived = storage.get("archived", {})
+    out = []
+    for f in new["fields"]:
+        if f["type"] != "subform":
+            continue
+        if f["id"] in before and f["id"] in storage.get("subforms", {}):
+            out.append((f["id"], subform_document(before[f["id"]]), subform_document(f), storage["subforms"][f["id"]]))
+        elif f["id"] not in before and "subform" in archived.get(f["id"], {}):
+            entry = archived[f["id"]]
+            out.append((f["id"], subform_document(entry["field"]), subform_document(f), entry["subform"]))
+    return out
+
+
+def _plan_subforms(
+    old: Doc,
+    new: Doc,
+    storage: Mapping[str, Any],
+    changes: list[FieldChange],
+    facts: Facts,
+    resolutions: Mapping[str, Resolution],
+) -> tuple[list[Step], list[Step], list[FieldChange], list[Blocker], dict[str, Any], dict[str, Any]]:
+    """Steps for subform fields: (steps before the form's own, steps after, row-field changes,
+    blockers, subform storage by field id, archive entries of removed subforms)."""
+    from opsloom.runtime.forms import child_storage
+
+    first: list[Step] = []
+    rows: list[Step] = []
+    row_changes: list[FieldChange] = []
+    blockers: list[Blocker] = []
+    subforms = {k: dict(v) for k, v in storage.get("subforms", {}).items()}
+    archived: dict[str, Any] = {}
+    old_by_id = {f["id"]: f for f in old["fields"]}
+    new_by_id = {f["id"]: f for f in new["fields"]}
+    taken = {e["table"] for e in subforms.values()} | {
+        e["subform"]["table"] for e in storage.get("archived", {}).values() if "subform" in e
+    }
+    for change in changes:
+        fid, key = change.field_id, change.key
+        was = (old_by_id.get(fid) or storage.get("archived", {}).get(fid, {}).get("field") or {}).get("type")
+        now = (new_by_id.get(fid) or {}).get("type")
+        if "subform" not in (was, now):
+            continue
+        if change.kind == "retyped":
+            blockers.append(
+                Blocker(
+                    key,
+                    f"{key} cannot change between a subform and a single field; the rows or values would be lost.",
+                    "Add a new field instead, and remove this one if it is no longer needed.",
+                )
+            )
+        elif change.kind == "added" and now == "subform":
+            entry = child_storage(storage["table"], new_by_id[fid], taken)
+            taken.add(entry["table"])
+            subforms[fid] = entry
+            first.append(
+                Step(
+                    "create_child_table",
+                    f"Create the table {entry['table']} for the rows of {_name(new_by_id[fid])}",
+                    {"field_id": fid, "table": entry["table"]},
+                )
+            )
+        elif change.kind == "removed" and was == "subform":
+            entry = subforms.pop(fid)
+            archived[fid] = {"field": dict(old_by_id[fid]), "subform": entry}
+            first.append(
+                Step(
+                    "archive_subform",
+                    f"Archive the subform {_name(old_by_id[fid])}: its rows are kept in {entry['table']}, restorable",
+                    {"field_id": fid, "table": entry["table"]},
+                )
+            )
+        elif change.kind == "restored" and now == "subform":
+            subforms[fid] = storage["archived"][fid]["subform"]
+            first.append(
+                Step(
+                    "restore_subform",
+                    f"Bring back the archived subform {_name(new_by_id[fid])} with its rows",
+                    {"field_id": fid},
+                )
+            )
+    for fid, before, after, child in kept_subforms(old, new, storage):
+        key = after["key"]
+        prefix = f"{key}."
+        own = {k.removeprefix(prefix): r for k, r in resolutions.items() if k.startswith(prefix)}
+        plan = plan_migration(before, after, child, facts, own)
+        rows += [
+            Step(s.action, f"In the rows of {key}: {s.description}", {**s.details, "subform": fid}) for s in plan.steps
+        ]
+        row_changes += [FieldChange(c.kind, c.field_id, f"{key}.{c.key}", c.before, c.after) for c in plan.changes]
+        blockers += [
+            Blocker(f"{key}.{b.key}", b.message, b.fix.replace(f'"{b.key}"', f'"{key}.{b.key}"'), b.records, b.count)
+            for b in plan.blockers
+        ]
+        subforms[fid] = dict(plan.storage)
+    return first, rows, row_changes, blockers, subforms, archived
 
 
 def plan_migration(
@@ -287,10 +397,20 @@ def plan_migration(
     archived = {k: dict(v) for k, v in storage.get("archived", {}).items()}
     renames: list[Step] = []
     later: list[Step] = []
-    blockers: list[Blocker] = []
+    first, row_steps, row_changes, blockers, subforms, archived_subforms = _plan_subforms(
+        old, new, storage, changes, facts, resolutions
+    )
+    for fid in subforms:
+        archived.pop(fid, None)  # restored
+    archived.update(archived_subforms)
+    subform_ids = {f["id"] for doc in (old, new) for f in doc["fields"] if f["type"] == "subform"} | {
+        fid for fid, e in storage.get("archived", {}).items() if "subform" in e
+    }
 
     for change in changes:
         fid, key = change.field_id, change.key
+        if fid in subform_ids:
+            continue  # planned by _plan_subforms
         f = new_by_id.get(fid)
         resolution = resolutions.get(key, Resolution())
         if change.kind == "added":
@@ -333,6 +453,14 @@ def plan_migration(
                 )
             )
             archived[fid] = {"column": target, "field": dict(old_by_id[fid])}
+        elif change.kind == "retyped" and "attachment" in (change.before, change.after):
+            blockers.append(
+                Blocker(
+                    key,
+                    f"{key} cannot change between an attachment and another type: files are not values.",
+                    "Add a new field instead, and remove this one if it is no longer needed.",
+                )
+            )
         elif change.kind == "retyped" and change.after == "formula":
             blockers.append(
                 Blocker(
@@ -390,21 +518,42 @@ def plan_migration(
                 )
             )
 
-    recompute = sorted(
-        {
-            c.key
-            for c in changes
-            if c.kind in ("formula_changed", "retyped", "reshaped", "added", "restored")
-            and new_by_id.get(c.field_id, {}).get("type") == "formula"
-        }
-    )
+    recompute = {
+        c.key
+        for c in changes
+        if c.kind in ("formula_changed", "retyped", "reshaped", "added", "restored")
+        and new_by_id.get(c.field_id, {}).get("type") == "formula"
+    }
+    if any(s.action in VALUE_STEPS for s in renames + later):  # formulas follow the values they read
+        recompute |= {f["key"] for f in new["fields"] if f["type"] == "formula"}
+    if first or row_steps:  # totals over rows follow their rows
+        recompute |= {f["key"] for f in new["fields"] if f["type"] == "formula" and _reads_rows(f["formula"], new)}
     if recompute:
-        later.append(
-            Step("recompute_formulas", f"Compute {', '.join(recompute)} for every record", {"fields": recompute})
-        )
+        names = sorted(recompute)
+        later.append(Step("recompute_formulas", f"Compute {', '.join(names)} for every record", {"fields": names}))
     new_storage = {**storage, "columns": columns, "archived": archived}
+    if subforms or "subforms" in storage:
+        new_storage["subforms"] = subforms
     document_changed = dict(old) != dict(new)
-    return Plan(tuple(renames + later), tuple(changes), tuple(blockers), new_storage, document_changed)
+    steps = first + renames + [s for s in later if s.action != "recompute_formulas"] + row_steps
+    steps += [s for s in later if s.action == "recompute_formulas"]
+    return Plan(tuple(steps), tuple(changes + row_changes), tuple(blockers), new_storage, document_changed)
+
+
+# Steps that change stored values (not only where they are kept).
+VALUE_STEPS = frozenset({"convert_column", "fill_empty", "restore_column", "archive_column"})
+
+
+def _reads_rows(formula: str, form: Doc) -> bool:
+    """Does a formula read a subform column (`SUM(items.qty)`)?"""
+    from opsloom.runtime import formulas
+
+    subforms = {f["key"] for f in form["fields"] if f["type"] == "subform"}
+    try:
+        refs = formulas.references(formulas.parse_formula(formula))
+    except formulas.FormulaError:
+        return False
+    return any(ref.partition(".")[0] in subforms for ref in refs if "." in ref)
 
 
 def _collect(steps: list[Step], blockers: list[Blocker], outcome: tuple[Step | None, Blocker | None]) -> None:
@@ -467,6 +616,14 @@ def _required(fid: str, key: str, f: Doc, facts: Facts, resolution: Resolution) 
     n = facts.empty_count.get(fid, 0)
     if n == 0:
         return None, None
+    if resolution.fill_empty is not None and f["type"] == "attachment":
+        return None, Blocker(
+            key,
+            f"{n} records have no files in {key}; files cannot be filled in by a publish.",
+            "Attach files to those records first (ids listed), or keep the field optional.",
+            facts.empty.get(fid, ()),
+            n,
+        )
     if resolution.fill_empty is not None:
         return Step(
             "fill_empty",

@@ -1,7 +1,7 @@
-"""Template packages: a whole app (app, forms, sample data) as data, installed in one go.
+"""Template packages: a whole app (app, forms, roles, flows, sample data) as data, installed in one go.
 
-A package is a folder (`app.json`, `forms/*.json`, `data/<form>.json`) or one
-JSON file of the `package` schema. Everything is validated before anything is
+A package is a folder (`app.json`, `forms/*.json`, `roles/*.json`,
+`flows/*.json`, `data/<form>.json`) or one JSON file of the `package` schema. Everything is validated before anything is
 written; the install runs in one transaction. Nothing in a package is executed.
 """
 
@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsloom.designer import definitions
+from opsloom.designer import definitions, roles
 from opsloom.designer.documents import schema_errors
+from opsloom.designer.flows import publish_flow
 from opsloom.designer.publishing import form_problems, publish_form
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import BadRequest, FieldError, OpsloomError, ValidationFailed
@@ -41,7 +42,11 @@ def read_package(path: Path) -> dict[str, Any]:
         app = _read_json(path / "app.json")
         forms = [_read_json(p) for p in sorted((path / "forms").glob("*.json"))]
         data = {p.stem: _read_json(p) for p in sorted((path / "data").glob("*.json"))}
-        return {"format": FORMAT, "app": app, "forms": forms, "sample_data": data}
+        package = {"format": FORMAT, "app": app, "forms": forms, "sample_data": data}
+        for kind in ("roles", "flows"):
+            if (path / kind).is_dir():
+                package[kind] = [_read_json(p) for p in sorted((path / kind).glob("*.json"))]
+        return package
     return _read_json(path)
 
 
@@ -71,6 +76,9 @@ def package_problems(package: Any) -> list[FieldError]:
     for form_key in package.get("sample_data", {}):
         if form_key not in keys:
             errors.append(FieldError(f"sample_data.{form_key}", "is not a form of this package"))
+    for kind in ("roles", "flows"):
+        for i, document in enumerate(package.get(kind, [])):
+            errors += schema_errors(kind.removesuffix("s"), document, f"{kind}[{i}]")
     return errors
 
 
@@ -92,6 +100,17 @@ async def install_package(
         await definitions.save_draft(session, ctx, app, "form", form["key"], form)
         await publish_form(session, ctx, app, form["key"])
         form_keys.append(form["key"])
+    for i, role in enumerate(package.get("roles", [])):
+        try:
+            await roles.save_role(session, ctx, registry, app, role)
+        except OpsloomError as error:
+            raise _in_part(error, f"roles[{i}]", f"The role {role.get('key')} is not valid") from None
+    for i, flow in enumerate(package.get("flows", [])):
+        try:
+            await definitions.save_draft(session, ctx, app, "flow", flow["key"], flow)
+            await publish_flow(session, ctx, registry, app, flow["key"])
+        except OpsloomError as error:
+            raise _in_part(error, f"flows[{i}]", f"The flow {flow.get('key')} is not valid") from None
     counts: dict[str, int] = {}
     if with_sample_data:
         sample = package.get("sample_data", {})
@@ -142,6 +161,11 @@ async def _links_by_title(session: AsyncSession, form: Any, rows: list[Any]) -> 
                 row[spec.key] = found.scalar() or row[spec.key]
         out.append(row)
     return out
+
+
+def _in_part(error: OpsloomError, prefix: str, detail: str) -> OpsloomError:
+    errors = [FieldError(f"{prefix}.{e.path}", e.message) for e in error.errors]
+    return type(error)(f"{detail}; nothing was installed", errors, error.extra)
 
 
 def _in_sample_data(error: OpsloomError, form_key: str) -> OpsloomError:

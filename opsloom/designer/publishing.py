@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,9 +15,12 @@ from opsloom.designer.checks import check_form
 from opsloom.designer.documents import schema_errors
 from opsloom.designer.migration_apply import FormState, apply_plan, gather_facts
 from opsloom.designer.migration_plan import Plan, Resolution, facts_needed, plan_migration
+from opsloom.platform import tables
 from opsloom.platform.audit import audit
 from opsloom.platform.context import RequestContext
-from opsloom.platform.errors import BadRequest, Conflict, FieldError, ValidationFailed
+from opsloom.platform.errors import BadRequest, Conflict, FieldError, OpsloomError, ValidationFailed
+from opsloom.runtime.flow.definition import check_flow
+from opsloom.runtime.flow.instances import flow_for_form
 from opsloom.runtime.forms import compile_form, initial_storage
 
 
@@ -100,6 +103,8 @@ async def publish_form(
         state = FormState(old, document, storage)
         facts = await gather_facts(session, state, facts_needed(old, document, storage), ctx.zone)
     plan = plan_migration(old, document, storage, facts, resolutions)
+    if not dry_run:
+        await _check_attached_flow(session, app, document, definition.id, plan.storage)
     if plan.blockers and not dry_run:
         raise Conflict(
             "The change would lose or break existing data; see the plan for what to do",
@@ -125,21 +130,51 @@ async def publish_form(
     return PublishResult(plan, version, applied=True)
 
 
+async def _check_attached_flow(
+    session: AsyncSession, app: str, document: Mapping[str, Any], form_id: int, storage: Mapping[str, Any]
+) -> None:
+    """The form's flow must still make sense with the new form (its branches, field approvers,
+    step permissions): otherwise change the flow first, or every submission would fail."""
+    found = await flow_for_form(session, app, document["key"])
+    if found is None:
+        return
+    flow_id, flow_key, version = found
+    v = tables.definition_versions
+    flow = (
+        await session.execute(select(v.c.document).where(v.c.definition_id == flow_id, v.c.version == version))
+    ).scalar_one()
+    try:
+        compiled = compile_form(app, document, form_id=form_id, version=0, storage=storage)
+    except OpsloomError:
+        return  # the form's own checks report it
+    problems = check_flow(flow, compiled)
+    if problems:
+        raise Conflict(
+            f"The flow '{flow_key}' of this form would no longer work with it; change the flow first",
+            [FieldError(f"flow.{p.path}", p.message) for p in problems],
+        )
+
+
 async def _check_link_targets(session: AsyncSession, app: str, document: Mapping[str, Any]) -> None:
     """Relation fields link to published forms of the same app (or to the form itself)."""
     errors = []
+    links = [(f"fields[{i}]", f) for i, f in enumerate(document["fields"])]
     for i, f in enumerate(document["fields"]):
+        if f["type"] == "subform":
+            links += [(f"fields[{i}].fields[{j}]", c) for j, c in enumerate(f["fields"])]
+    for path, f in links:
         if f["type"] != "relation" or f["form"] == document["key"]:
             continue
         target = await definitions.find_definition(session, app, "form", f["form"])
         if target is None or target.published_version is None:
-            errors.append(FieldError(f"fields[{i}].form", f"'{f['form']}' is not a published form of {app}"))
+            errors.append(FieldError(f"{path}.form", f"'{f['form']}' is not a published form of {app}"))
     if errors:
         raise ValidationFailed("Relation fields must link to published forms of this app", errors)
 
 
 def _check_resolutions(document: Mapping[str, Any], resolutions: Mapping[str, Resolution]) -> None:
     keys = {f["key"] for f in document["fields"]}
+    keys |= {f"{f['key']}.{c['key']}" for f in document["fields"] if f["type"] == "subform" for c in f["fields"]}
     unknown = [k for k in resolutions if k not in keys]
     if unknown:
         raise BadRequest(
@@ -153,11 +188,14 @@ async def _create_table(session: AsyncSession, app: str, document: Any, form_id:
     connection = await session.connection()
 
     def create(sync_connection: Any) -> None:
-        if inspect(sync_connection).has_table(compiled.table.name):
-            raise Conflict(
-                f"A table named {compiled.table.name} already exists in the database; "
-                "rename the form or remove the old table"
-            )
-        compiled.table.create(sync_connection)
+        tables = [compiled.table, *(child.table for child in compiled.children.values())]
+        for table in tables:
+            if inspect(sync_connection).has_table(table.name):
+                raise Conflict(
+                    f"A table named {table.name} already exists in the database; "
+                    "rename the form or remove the old table"
+                )
+        for table in tables:
+            table.create(sync_connection)
 
     await connection.run_sync(create)

@@ -86,6 +86,12 @@ class PayloadTooLarge(OpsloomError):
     slug = "payload-too-large"
 
 
+class UnsupportedMediaType(OpsloomError):
+    status = 415
+    title = "Unsupported media type"
+    slug = "unsupported-media-type"
+
+
 class PermissionDenied(OpsloomError):
     status = 403
     title = "Forbidden"

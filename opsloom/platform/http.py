@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -74,21 +76,30 @@ def _http_detail(status: int, request: Request) -> str:
 
 
 class BodySizeLimit:
-    """Refuse bodies above a size before they are read into memory (413, problem+json)."""
+    """Refuse bodies above a size before they are read into memory (413, problem+json).
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    `overrides` give some routes a limit of their own, as (method, path pattern, bytes):
+    file uploads stream to disk and may be far larger than a JSON body."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, overrides: Sequence[tuple[str, str, int]] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.overrides = [(method, re.compile(path), limit) for method, path, limit in overrides]
+
+    def limit_for(self, scope: Scope) -> int:
+        for method, path, limit in self.overrides:
+            if scope["method"] == method and path.fullmatch(scope["path"]):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = PayloadTooLarge(
-            f"The request body is larger than {self.max_bytes} bytes; send less data per request"
-        )
+        max_bytes = self.limit_for(scope)
+        too_large = PayloadTooLarge(f"The request body is larger than {max_bytes} bytes; send less data per request")
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
             await problem_response(too_large)(scope, receive, send)
             return
         received = 0
@@ -98,7 +109,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise too_large
             return message
 

@@ -21,16 +21,23 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="", description="Signing key; generated in data_dir if empty")
     timezone: str = Field(default="UTC", description="Zone for 'today', 'this_week' and friends")
     max_body_bytes: int = Field(default=2 * 1024 * 1024, description="Largest JSON body accepted")
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, description="Largest uploaded file")
     exact_count_limit: int = Field(
         default=10_000, description="Lists count exactly up to this many rows, then estimate"
     )
     auto_upgrade: bool = Field(default=True, description="Run database migrations at start")
+    run_worker: bool = Field(default=False, description="Fire flow timers inside the web server (the demo does)")
 
     @property
     def resolved_database_url(self) -> str:
         return normalise_database_url(self.database_url) or (
             f"sqlite+aiosqlite:///{(self.data_dir / 'opsloom.db').resolve()}"
         )
+
+    @property
+    def files_dir(self) -> Path:
+        """Where uploaded files live (under random names, see platform/files.py)."""
+        return self.data_dir / "files"
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -181,3 +181,130 @@ sequences = Table(
     Column("period", String(16), primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
+
+# Uploaded files of attachment fields. A file is uploaded for one field of one form;
+# `record_id` is set when a record takes it, and `detached_at` when the record lets
+# it go again: the file is kept (on disk too), since the record's history names it.
+files = Table(
+    "opsloom_files",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("form_id", BigId, ForeignKey("opsloom_definitions.id"), nullable=False),
+    Column("field_id", String(64), nullable=False),
+    Column("record_id", BigId, nullable=True),
+    Column("name", String(255), nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("storage_key", String(128), nullable=False, unique=True),
+    Column("created_by", BigId, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("detached_at", UTCDateTime, nullable=True),
+    Index("ix_opsloom_files_record", "form_id", "record_id"),
+)
+
+# ------------------------------------------------------------------ flows
+
+flow_instances = Table(
+    "opsloom_flow_instances",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), nullable=False),
+    Column("form_key", String(63), nullable=False),
+    Column("form_id", BigInteger, nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("flow_id", BigInteger, nullable=False),
+    Column("flow_version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("submitter_id", BigInteger, nullable=True),
+    Column("title", String(255), nullable=True),
+    Column("state", Json, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_opsloom_flow_instances_record", "form_id", "record_id"),
+    Index("ix_opsloom_flow_instances_submitter", "submitter_id", "status"),
+)
+
+flow_tasks = Table(
+    "opsloom_flow_tasks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("instance_id", BigInteger, ForeignKey("opsloom_flow_instances.id"), nullable=False),
+    Column("local_id", Integer, nullable=False),
+    Column("node", String(64), nullable=False),
+    Column("node_label", String(255), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("assignee_id", BigInteger, nullable=False),
+    Column("on_behalf_of", BigInteger, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("acted_at", UTCDateTime, nullable=True),
+    Column("due_at", UTCDateTime, nullable=True),
+    UniqueConstraint("instance_id", "local_id", name="uq_opsloom_flow_tasks_local"),
+    Index("ix_opsloom_flow_tasks_assignee", "assignee_id", "state"),
+)
+
+flow_history = Table(
+    "opsloom_flow_history",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("instance_id", BigInteger, ForeignKey("opsloom_flow_instances.id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor_id", BigInteger, nullable=True),
+    Column("action", String(32), nullable=False),
+    Column("node", String(64), nullable=True),
+    Column("task_id", BigInteger, nullable=True),
+    Column("comment", String(4000), nullable=True),
+    Column("detail", Json, nullable=False),
+    Index("ix_opsloom_flow_history_instance", "instance_id", "id"),
+)
+
+flow_timers = Table(
+    "opsloom_flow_timers",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("instance_id", BigInteger, ForeignKey("opsloom_flow_instances.id"), nullable=False),
+    Column("local_task_id", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+    Index("ix_opsloom_flow_timers_due", "done_at", "due_at"),
+)
+
+notifications = Table(
+    "opsloom_notifications",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("instance_id", BigInteger, nullable=True),
+    Column("task_id", BigInteger, nullable=True),
+    Column("text", String(1000), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("read_at", UTCDateTime, nullable=True),
+    Index("ix_opsloom_notifications_user", "user_id", "read_at"),
+)
+
+idempotency_keys = Table(
+    "opsloom_idempotency_keys",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("request", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+delegations = Table(
+    "opsloom_delegations",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, ForeignKey("opsloom_users.id"), nullable=False),
+    Column("delegate_id", BigInteger, ForeignKey("opsloom_users.id"), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_opsloom_delegations_user", "user_id", "ends_at"),
+)

@@ -13,11 +13,25 @@ the same definitions below, operator by operator, so they agree.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, and_, cast, false, func, literal, not_, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    and_,
+    cast,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -104,7 +118,8 @@ def fields_of(condition: Condition) -> set[str]:
         return set().union(*(fields_of(c) for c in condition.items))
     if isinstance(condition, Not):
         return fields_of(condition.item)
-    keys = {condition.field.key}
+    aggregate = condition.field.raw.get("aggregate")
+    keys = {aggregate[1] if aggregate else condition.field.key}
     if isinstance(condition.value, FieldRef):
         keys.add(condition.value.spec.key)
     return keys
@@ -147,14 +162,54 @@ def _parse(doc: Any, form: CompiledForm, path: str, depth: int, counter: list[in
     return _parse_compare(doc, form, path)
 
 
+AGGREGATES = ("count", "sum", "min", "max")
+AGGREGATE_OPS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "between"})
+
+
+def _aggregate_spec(doc: dict[str, Any], form: CompiledForm, path: str) -> FieldSpec:
+    """`{"field": "items", "agg": "count"}` or `{"field": "items.qty", "agg": "sum"}`: a number
+    computed from a record's subform rows, compared like a field of the column's type."""
+    agg, key = doc["agg"], doc.get("field")
+    if agg not in AGGREGATES:
+        raise _fail(f"{path}.agg", f"use one of {', '.join(AGGREGATES)}")
+    if not isinstance(key, str):
+        raise _fail(f"{path}.field", 'name a subform ("items") or a subform column ("items.qty")')
+    subform, _, column = key.partition(".")
+    child = form.children.get(subform) if subform in form.by_key else None
+    if child is None:
+        subforms = ", ".join(form.children) or "none"
+        raise _fail(f"{path}.field", f"'{subform}' is not a subform of {form.key} (subforms: {subforms})")
+    if agg == "count":
+        if column:
+            raise _fail(f"{path}.field", f'count counts rows: name the subform alone, "{subform}"')
+        return FieldSpec(key, f"count({key})", "integer", "", key, raw={"aggregate": (agg, subform, "")})
+    spec = child.by_key.get(column)
+    numeric = spec is not None and (
+        spec.type in ("integer", "decimal") or (spec.type == "formula" and spec.get("result", "number") == "number")
+    )
+    if not numeric:
+        numbers = ", ".join(f"{subform}.{s.key}" for s in child.fields if s.type in ("integer", "decimal", "formula"))
+        raise _fail(f"{path}.field", f"{agg} needs a number column of {subform} (e.g. {numbers or 'none'})")
+    raw = {**spec.raw, "aggregate": (agg, subform, column)}
+    if agg == "sum":
+        raw["precision"] = 18  # a total outgrows its column: compare it with any value a decimal can hold
+    return FieldSpec(key, f"{agg}({key})", spec.type, "", key, raw=raw)
+
+
 def _parse_compare(doc: dict[str, Any], form: CompiledForm, path: str) -> Compare:
-    extra = set(doc) - {"field", "op", "value"}
+    extra = set(doc) - {"field", "op", "value", "agg"}
     if extra:
-        raise _fail(path, f"unexpected key(s) {', '.join(sorted(extra))}; use field, op, value")
+        raise _fail(path, f"unexpected key(s) {', '.join(sorted(extra))}; use field, op, value (and agg)")
     key = doc.get("field")
     if not isinstance(key, str):
         raise _fail(f"{path}.field", 'name the field to compare, e.g. "field": "amount"')
+    if "agg" in doc:
+        return _parse_aggregate(doc, form, path)
     spec = form.spec(key)
+    if spec is not None and spec.type == "subform":
+        raise _fail(
+            f"{path}.field", f'compare an aggregate of the rows, e.g. {{"field": "{key}", "agg": "count", ...}}'
+        )
     if spec is None:
         known = ", ".join(s.key for s in form.fields)
         raise _fail(f"{path}.field", f"'{key}' is not a field of {form.key} (fields: {known})")
@@ -194,6 +249,8 @@ def _parse_value(spec: FieldSpec, op: str, raw: Any, path: str) -> Any:
     if op in ("contains", "starts_with"):
         if spec.type == "multiselect":
             return _scalar(spec, raw, path)
+        if spec.type == "users":  # is this person among them
+            return _scalar(replace(spec, type="user"), raw, path)
         if not isinstance(raw, str) or not raw:
             raise _fail(path, "expected a non-empty text")
         if "\x00" in raw:
@@ -202,6 +259,18 @@ def _parse_value(spec: FieldSpec, op: str, raw: Any, path: str) -> Any:
     if raw is None and op in ("eq", "ne"):
         return None
     return _scalar(spec, raw, path)
+
+
+def _parse_aggregate(doc: dict[str, Any], form: CompiledForm, path: str) -> Compare:
+    spec = _aggregate_spec(doc, form, path)
+    op = doc.get("op")
+    if not isinstance(op, str) or op not in AGGREGATE_OPS:
+        raise _fail(f"{path}.op", "an aggregate is compared with one of " + ", ".join(sorted(AGGREGATE_OPS)))
+    if "value" not in doc:
+        raise _fail(f"{path}.value", f"'{op}' needs a value")
+    if isinstance(doc["value"], dict) and "field" in doc["value"]:
+        raise _fail(f"{path}.value", "an aggregate is compared with a value, not with another field")
+    return Compare(spec, op, _parse_value(spec, op, doc["value"], f"{path}.value"))
 
 
 REF_OPS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte"})
@@ -309,6 +378,8 @@ def _resolve(spec: FieldSpec, value: Any, ctx: EvalContext) -> Any:
     resolved = ctx.variable(value.name)
     if resolved is None:
         return None
+    if spec.type == "users":  # `contains` names one person
+        spec = replace(spec, type="user")
     if spec.type == "datetime" and isinstance(resolved, date) and not isinstance(resolved, datetime):
         return datetime.combine(resolved, time.min, ctx.zone).astimezone(UTC)
     if spec.type == "date" and isinstance(resolved, datetime):
@@ -330,7 +401,8 @@ def to_sql(condition: Condition, form: CompiledForm, ctx: EvalContext) -> Column
     if isinstance(condition, Not):
         # SQL's NOT keeps NULL (an empty field) unknown; Python's `not` makes it a match.
         return not_(func.coalesce(to_sql(condition.item, form, ctx), false()))
-    column = form.column(condition.field)
+    aggregate = condition.field.raw.get("aggregate")
+    column = _sql_aggregate(form, aggregate) if aggregate else form.column(condition.field)
     if condition.field.type == "relation" and condition.op in ("contains", "starts_with"):
         return _sql_linked_title(form, condition, column)
     if isinstance(condition.value, FieldRef):
@@ -339,6 +411,42 @@ def to_sql(condition: Condition, form: CompiledForm, ctx: EvalContext) -> Column
     if isinstance(condition.value, Var) and value is None:
         return false()  # an unknown variable matches nothing (see evaluate)
     return _SQL[condition.op](column, value, condition.field, ctx)
+
+
+def _sql_aggregate(form: CompiledForm, aggregate: tuple[str, str, str]) -> Any:
+    """The aggregate of a record's rows, as a subquery correlated to the record."""
+    agg, subform, column = aggregate
+    child = form.children[subform]
+    t = child.table
+    if agg == "count":
+        value: Any = func.count(type_=BigInteger())  # bound as BIGINT: a count compares with any integer
+    else:
+        c = child.column(child.by_key[column])
+        value = exact_sum(c) if agg == "sum" else getattr(func, agg)(c)
+        value = type_coerce(value, c.type)  # read and bound like the column (exact decimals on SQLite)
+    return select(value).where(t.c.parent_id == form.table.c.id).scalar_subquery()
+
+
+class exact_sum(FunctionElement[Any]):
+    """The sum of a column's values (0 for no rows), exact however large, as Python's sum().
+
+    SQLite's sum() fails with "integer overflow" past 64 bits (decimals are stored there
+    as integers too), so the high and low 32 bits are summed apart and put together: exact
+    when the total fits in 64 bits, else a REAL beyond every value a condition can hold."""
+
+    inherit_cache = True
+
+
+@compiles(exact_sum)
+def _exact_sum_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    x = compiler.process(element.clauses, **kw)
+    high, low = f"coalesce(sum(({x}) >> 32), 0)", f"coalesce(sum(({x}) & 4294967295), 0)"
+    return f"(({high} + ({low} >> 32)) * 4294967296 + ({low} & 4294967295))"
+
+
+@compiles(exact_sum, "postgresql")
+def _exact_sum_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"coalesce(sum({compiler.process(element.clauses, **kw)}), 0)"
 
 
 def _sql_eq(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
@@ -414,7 +522,9 @@ def _sql_between(c: Any, v: tuple[Any, Any], spec: FieldSpec, ctx: EvalContext) 
 
 
 def _sql_has(c: Any, v: Any) -> Any:
-    """A multiselect (a JSON list) holds option v."""
+    """A multiselect (a JSON list) holds option v; a users field (a JSON list of ids) holds id v."""
+    if isinstance(v, int):
+        return has_option(c, cast(literal(v), BigInteger()))
     return has_option(c, cast(literal(v), String()))
 
 
@@ -465,7 +575,7 @@ def _sql_linked_title(form: CompiledForm, condition: Compare, column: Any) -> An
 
 
 def _sql_contains(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
-    if spec.type == "multiselect":
+    if spec.type in ("multiselect", "users"):
         return _sql_has(c, v)
     return ascii_lower(c).contains(fold(v), autoescape=True)
 
@@ -534,12 +644,26 @@ def evaluate(condition: Condition, record: Mapping[str, Any], ctx: EvalContext) 
     if isinstance(condition.value, FieldRef):
         other = record.get(condition.value.spec.key)
         return _PY_REF[condition.op](record.get(condition.field.key), other)
+    aggregate = condition.field.raw.get("aggregate")
+    x = _py_aggregate(record, aggregate) if aggregate else record.get(condition.field.key)
     value = _resolve(condition.field, condition.value, ctx)
     if isinstance(condition.value, Var) and value is None:
         # A variable with no value (a user without a department) matches nothing, so a
         # row scope such as "department_id = mine" never widens to rows with no department.
         return False
-    return _PY[condition.op](record.get(condition.field.key), value, condition.field, ctx)
+    return _PY[condition.op](x, value, condition.field, ctx)
+
+
+def _py_aggregate(record: Mapping[str, Any], aggregate: tuple[str, str, str]) -> Any:
+    """The same aggregate as `_sql_aggregate`, over the rows a record holds (`record[subform]`)."""
+    agg, subform, column = aggregate
+    rows = record.get(subform) or []
+    if agg == "count":
+        return len(rows)
+    values = [row.get(column) for row in rows if row.get(column) is not None]
+    if agg == "sum":
+        return sum(values, start=0)
+    return (min if agg == "min" else max)(values) if values else None
 
 
 def _py_empty(x: Any) -> bool:
@@ -581,7 +705,7 @@ def _py_between(x: Any, v: tuple[Any, Any], spec: FieldSpec, ctx: EvalContext) -
 
 
 def _py_contains(x: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> bool:
-    if spec.type == "multiselect":
+    if spec.type in ("multiselect", "users"):
         return bool(x) and v in x
     return x is not None and fold(v) in fold(x)
 

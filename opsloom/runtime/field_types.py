@@ -407,6 +407,99 @@ class Department(Relation):
         return "a department"
 
 
+class Users(FieldType):
+    """Several people of the organisation, stored as a list of user ids.
+
+    `contains` asks whether a given person is among them (`{"var": "current_user.id"}` works)."""
+
+    name = "users"
+    sortable = False
+    operators = frozenset({"contains"})
+    MAX = 200
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        return Json
+
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        if not isinstance(value, list):
+            raise Invalid(f"expected a list of user ids, got {_kind(value)}")
+        if len(value) > self.MAX:
+            raise Invalid(f"holds {len(value)} people; at most {self.MAX} fit")
+        person = FIELD_TYPES["user"]
+        ids: list[int] = []
+        for item in value:
+            number = person.parse(spec, item, zone)
+            if number not in ids:  # the same person twice is once
+                ids.append(number)
+        return ids or None
+
+    def check(self, spec: FieldSpec, value: list[int]) -> Iterator[str]:
+        if (low := spec.get("min_items")) is not None and len(value) < low:
+            yield f"needs at least {low} people"
+        if (high := spec.get("max_items")) is not None and len(value) > high:
+            yield f"allows at most {high} people"
+
+    def is_empty(self, value: Any) -> bool:
+        return value is None or value == []
+
+
+class Subform(FieldType):
+    """Child rows (order lines) kept in a real child table with `parent_id` and `position`.
+
+    The parent's table has no column for it; `runtime/subforms.py` reads and writes the rows.
+    Conditions reach it through aggregates: `{"field": "items.qty", "agg": "sum", ...}`."""
+
+    name = "subform"
+    sortable = False
+    operators = frozenset()
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        raise TypeError("a subform has no column of its own")
+
+    def is_empty(self, value: Any) -> bool:
+        return value is None or value == []
+
+
+class Attachment(FieldType):
+    """Files uploaded with POST .../files?field=KEY, stored as a list of
+    {"id", "name", "size", "content_type"}.
+
+    A value is sent as a list of file ids (or of the objects read back); parsing keeps
+    the ids, and runtime/attachments.py checks the files and stores their metadata."""
+
+    name = "attachment"
+    sortable = False
+    operators = frozenset()  # is_empty / not_empty only
+    MAX_FILES = 10
+    SENT_KEYS = frozenset({"id", "name", "size", "content_type", "sha256"})
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        return Json
+
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        if not isinstance(value, list):
+            raise Invalid(f"expected a list of file ids from POST .../files, got {_kind(value)}")
+        if len(value) > 100:
+            raise Invalid(f"holds {len(value)} files; at most 100 fit")
+        ids: list[int] = []
+        for item in value:
+            if isinstance(item, dict) and "id" in item and set(item) <= self.SENT_KEYS:
+                item = item["id"]  # a file sent back as it was read
+            if isinstance(item, bool) or not isinstance(item, int) or not 0 < item < 2**63:
+                raise Invalid(f"expected file ids (numbers) or objects with an id, got {_kind(item)}")
+            if item not in ids:  # the same file twice is once
+                ids.append(item)
+        return ids or None
+
+    def check(self, spec: FieldSpec, value: list[Any]) -> Iterator[str]:
+        most = spec.get("max_files", self.MAX_FILES)
+        if len(value) > most:
+            yield f"holds {len(value)} files; at most {most} are allowed"
+
+    def is_empty(self, value: Any) -> bool:
+        return value is None or value == []
+
+
 class ComputedText(Text_):
     """Text a formula produced: any length, sortable."""
 
@@ -464,7 +557,10 @@ FIELD_TYPES: dict[str, FieldType] = {
         Autonumber(),
         Relation(),
         User(),
+        Users(),
         Department(),
+        Subform(),
+        Attachment(),
     )
 }
 

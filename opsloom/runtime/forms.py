@@ -8,7 +8,7 @@ any process is seen by every other on its next request.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
-from opsloom.platform.errors import FieldError, NotFound, ValidationFailed
+from opsloom.platform.errors import BadRequest, FieldError, NotFound, ValidationFailed
 from opsloom.platform.types import BigId, UTCDateTime
 from opsloom.runtime import formulas
 from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, FieldType, Invalid
@@ -49,6 +49,7 @@ SYSTEM_FIELDS: dict[str, str] = {
 # Names no field key may take: the system fields and internal columns.
 RESERVED_KEYS = frozenset(SYSTEM_FIELDS) | {"deleted_at", "parent_id", "position"}
 RECORD_STATUSES = ("draft", "in_review", "approved", "rejected", "withdrawn")
+MAX_ROWS = 1000  # rows of one subform in one record
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,11 @@ class CompiledForm:
     rules: Any = None  # runtime.rules.Rules: visible/read-only/required conditions, validations
     # Forms that relation fields link to, by form key (bound per request by the registry).
     related: Mapping[str, CompiledForm] = field(default_factory=dict)
+    # Subforms by field key: each a compiled form of its own rows, stored in a child table.
+    children: Mapping[str, CompiledForm] = field(default_factory=dict)
+    is_child: bool = False
+    parent_table: Table | None = None  # a subform's: the table of the records its rows belong to
+    parent_key: str = ""
 
     def target(self, spec: FieldSpec) -> CompiledForm:
         """The form a relation field links to."""
@@ -120,6 +126,17 @@ class CompiledForm:
             if spec.type == "autonumber":
                 errors.append(FieldError(path, "is numbered by the system when the record is created; leave it out"))
                 continue
+            if spec.type == "subform":
+                try:
+                    values[key] = rows = self.children[key].parse_rows(raw, path, zone, new=not partial)
+                except ValidationFailed as failed:
+                    errors.extend(failed.errors)
+                    continue
+                if rows and (low := spec.get("min_rows")) is not None and len(rows) < low:
+                    errors.append(FieldError(path, f"needs at least {low} rows"))
+                if (high := spec.get("max_rows")) is not None and len(rows) > high:
+                    errors.append(FieldError(path, f"allows at most {high} rows"))
+                continue
             unit = FIELD_TYPES[spec.type]
             try:
                 value = None if raw is None else unit.parse(spec, raw, zone)
@@ -134,23 +151,96 @@ class CompiledForm:
         for spec in self.fields:
             if not spec.required or spec.raw.get("visible_when") is not None:
                 continue  # a field that can be hidden is required only while visible (runtime/rules.py)
-            missing = values.get(spec.key) is None if (spec.key in values or not partial) else False
+            missing = self.unit(spec).is_empty(values.get(spec.key)) if (spec.key in values or not partial) else False
             if missing:
-                errors.append(FieldError(f"{prefix}{spec.key}", "is required"))
+                message = "needs at least one row" if spec.type == "subform" else "is required"
+                errors.append(FieldError(f"{prefix}{spec.key}", message))
         if errors:
             raise ValidationFailed.of(errors)
         return values
 
+    def parse_rows(self, payload: Any, path: str, zone: tzinfo = UTC, *, new: bool = False) -> list[dict[str, Any]]:
+        """The rows of a subform: a list of objects, each validated with paths like `items[3].qty`.
+
+        A row that carries the `id` of a stored row changes that row (only the fields sent);
+        a row without one is new. Each parsed row keeps its `id` (None when new). The rows
+        of a `new` record are all new: an id there is refused (it would skip required fields)."""
+        if payload is None:
+            return []
+        if not isinstance(payload, list):
+            raise ValidationFailed.of([FieldError(path, "expected a list of rows, e.g. [{...}, {...}]")])
+        if len(payload) > MAX_ROWS:
+            raise ValidationFailed.of([FieldError(path, f"holds {len(payload)} rows; at most {MAX_ROWS} fit")])
+        rows: list[dict[str, Any]] = []
+        errors: list[FieldError] = []
+        seen: set[int] = set()
+        for i, item in enumerate(payload):
+            prefix = f"{path}[{i}]."
+            row_id = None
+            if isinstance(item, dict) and "id" in item:
+                item = dict(item)
+                row_id = item.pop("id")
+                if row_id is not None and (
+                    isinstance(row_id, bool) or not isinstance(row_id, int) or not 0 < row_id < 2**63
+                ):
+                    errors.append(FieldError(f"{prefix}id", "expected the id of a row of this record, or no id"))
+                    continue
+                if row_id is not None and new:
+                    errors.append(FieldError(f"{prefix}id", "a new record's rows are all new; leave out id"))
+                    continue
+                if row_id in seen:
+                    errors.append(FieldError(f"{prefix}id", f"row {row_id} appears twice"))
+                    continue
+                if row_id is not None:
+                    seen.add(row_id)
+            if isinstance(item, dict) and row_id is None:
+                item = {**self.literal_defaults(exclude=item), **item}
+            try:
+                values = self.parse_input(item, partial=row_id is not None, zone=zone, prefix=prefix)
+            except ValidationFailed as failed:
+                errors.extend(failed.errors)
+                continue
+            rows.append({"id": row_id, **values})
+        if errors:
+            raise ValidationFailed.of(errors)
+        return rows
+
+    def literal_defaults(self, exclude: Mapping[str, Any] = {}) -> dict[str, Any]:  # noqa: B006 - read only
+        """Literal default values of the fields not in `exclude`."""
+        out = {}
+        for spec in self.fields:
+            default = spec.raw.get("default")
+            if default is not None and not isinstance(default, Mapping) and spec.key not in exclude:
+                out[spec.key] = default
+        return out
+
+    def formula_scope(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """What formulas read: the record's values plus each subform column as a list (`items.qty`)."""
+        scope = dict(values)
+        for key, child in self.children.items():
+            rows = values.get(key) or []
+            for spec in child.fields:
+                scope[f"{key}.{spec.key}"] = [row.get(spec.key) for row in rows]
+        return scope
+
     def compute(self, values: dict[str, Any], ctx: FormulaContext, *, creating: bool = False) -> list[FieldError]:
-        """Fill formula defaults (on create) and formula fields into `values`; return warnings."""
+        """Fill formula defaults (on create) and formula fields into `values`; return warnings.
+
+        Subform rows are computed first (a new row gets its defaults), so that the
+        record's formulas can sum them."""
         warnings: list[FieldError] = []
+        for key, child in self.children.items():
+            for i, row in enumerate(values.get(key) or []):
+                for w in child.compute(row, ctx, creating=row.get("id") is None):
+                    warnings.append(FieldError(f"{key}[{i}].{w.path}", w.message))
+        scope = self.formula_scope(values) if self.children else values
         steps = (self.default_formulas if creating else ()) + self.formulas
         for spec, node in steps:
             if spec.type != "formula" and values.get(spec.key) is not None:
                 continue  # a default only fills an empty field
-            outcome = evaluate(node, values, ctx)
+            outcome = evaluate(node, scope, ctx)
             value, problems = _fit_result(spec, outcome.value, ctx)
-            values[spec.key] = value
+            values[spec.key] = scope[spec.key] = value
             warnings.extend(FieldError(spec.key, w) for w in outcome.warnings + problems)
         return warnings
 
@@ -159,13 +249,21 @@ class CompiledForm:
         """(key, column, dump function or None when the value is already JSON, spec) per field."""
         out = []
         for spec in self.fields:
+            if spec.type == "subform":
+                continue  # its rows come from the child table
             unit = FIELD_TYPES[spec.type]
             dump = None if type(unit).dump is FieldType.dump else unit.dump
             out.append((spec.key, spec.column, dump, spec))
         return tuple(out)
 
     def dump_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """A database row -> the record's JSON object."""
+        """A database row -> the record's JSON object (a subform row: its id and fields)."""
+        if self.is_child:
+            return {"id": row["id"]} | {
+                key: value if dump is None or value is None else dump(spec, value)
+                for key, column, dump, spec in self._dumpers
+                for value in (row[column],)
+            }
         record: dict[str, Any] = {
             "id": row["id"],
             "version": row["version"],
@@ -233,7 +331,16 @@ def formula_environment(fields: list[Mapping[str, Any]]) -> dict[str, str]:
             env[f["key"]] = f.get("result", "number")
         elif f["type"] in FORMULA_TYPES:
             env[f["key"]] = FORMULA_TYPES[f["type"]]
+        elif f["type"] == "subform":
+            for column in f.get("fields", []):
+                kind = column.get("result", "number") if column["type"] == "formula" else column["type"]
+                env[f"{f['key']}.{column['key']}"] = formulas.list_of(FORMULA_TYPES.get(kind, kind))
     return env
+
+
+def row_environment(fields: list[Mapping[str, Any]]) -> dict[str, str]:
+    """What a formula of a subform row may read: the row's own fields."""
+    return {k: v for k, v in formula_environment(fields).items() if k not in SYSTEM_FIELDS}
 
 
 def formula_order(fields: list[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], Node]]:
@@ -284,12 +391,47 @@ def table_name_for(app: str, form: str) -> str:
     return f"{name[:54]}_{digest}"
 
 
-def initial_storage(app: str, document: Mapping[str, Any]) -> dict[str, Any]:
-    """Where a form's data lives: its table, and the column of every field by field id."""
-    return {
-        "table": table_name_for(app, document["key"]),
-        "columns": {f["id"]: f["key"] for f in document["fields"]},
+def child_table_name(parent_table: str, key: str) -> str:
+    """`procurement__purchase_request__items`, shortened with a hash to fit in 63 characters."""
+    name = f"{parent_table}__{key}"
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name[:54]}_{digest}"
+
+
+def initial_storage(app: str, document: Mapping[str, Any], table: str | None = None) -> dict[str, Any]:
+    """Where a form's data lives: its table, the column of every field by field id, and
+    the child table of every subform by field id."""
+    table = table or table_name_for(app, document["key"])
+    storage: dict[str, Any] = {
+        "table": table,
+        "columns": {f["id"]: f["key"] for f in document["fields"] if f["type"] != "subform"},
     }
+    subforms = {f["id"]: child_storage(table, f) for f in document["fields"] if f["type"] == "subform"}
+    if subforms:
+        storage["subforms"] = subforms
+    return storage
+
+
+def child_storage(parent_table: str, f: Mapping[str, Any], taken: Collection[str] = ()) -> dict[str, Any]:
+    """A new subform's table and columns; `taken` are table names already in use."""
+    name, n = child_table_name(parent_table, f["key"]), 1
+    while name in taken:
+        n += 1
+        name = child_table_name(parent_table, f"{f['key']}_{n}")
+    return {
+        "table": name,
+        "columns": {c["id"]: c["key"] for c in f.get("fields", [])},
+    }
+
+
+def subform_document(f: Mapping[str, Any]) -> dict[str, Any]:
+    """A subform field seen as a form of its own rows."""
+    document = {"key": f["key"], "label": f.get("label", f["key"]), "fields": list(f.get("fields", []))}
+    if f.get("validations"):
+        document["validations"] = list(f["validations"])
+    return document
 
 
 def compile_form(
@@ -299,6 +441,7 @@ def compile_form(
     form_id: int,
     version: int,
     storage: Mapping[str, Any],
+    child: bool = False,
 ) -> CompiledForm:
     columns_by_id: Mapping[str, str] = storage["columns"]
     specs = tuple(
@@ -315,15 +458,30 @@ def compile_form(
         for f in document["fields"]
     )
     name = storage["table"]
-    table = Table(name, MetaData(), *system_columns(), *_field_columns(specs))
+    system = child_columns() if child else system_columns()
+    # Rows are deleted for real; SQLite would hand a deleted row's id to the next row
+    # (a stale client's `{"id": 7}` would then change someone else's row). PostgreSQL never does.
+    table = Table(name, MetaData(), *system, *_field_columns(specs), sqlite_autoincrement=child)
     by_key = {s.key: s for s in specs}
+    children = {
+        s.key: replace(
+            _compile_child(app, s, i, form_id, version, storage.get("subforms", {}).get(s.id), name),
+            parent_table=table,
+            parent_key=document["key"],
+        )
+        for i, s in enumerate(specs)
+        if s.type == "subform"
+    }
     ordered = tuple((by_key[f["key"]], node) for f, node in formula_order(list(document["fields"])))
     default_formulas = tuple(
         (spec, formulas.parse_formula(spec.raw["default"]["formula"]))
         for spec in specs
         if isinstance(spec.raw.get("default"), Mapping)
     )
-    _add_indexes(table, name, specs)
+    if child:
+        Index(index_name(name, "parent"), table.c.parent_id, table.c.position)
+    else:
+        _add_indexes(table, name, specs)
     compiled = CompiledForm(
         app=app,
         key=document["key"],
@@ -336,10 +494,29 @@ def compile_form(
         title_field=document.get("title_field"),
         formulas=ordered,
         default_formulas=default_formulas,
+        children=children,
+        is_child=child,
     )
     from opsloom.runtime.rules import compile_rules  # rules parse conditions against the form itself
 
     return replace(compiled, rules=compile_rules(compiled))
+
+
+def _compile_child(
+    app: str, spec: FieldSpec, index: int, form_id: int, version: int, storage: Any, parent_table: str
+) -> CompiledForm:
+    try:
+        return compile_form(
+            app,
+            subform_document(spec.raw),
+            form_id=form_id,
+            version=version,
+            storage=storage or child_storage(parent_table, spec.raw),
+            child=True,
+        )
+    except BadRequest as error:  # a rule of a row: name it from the form's top
+        errors = [FieldError(f"fields[{index}].{e.path}", e.message) for e in error.errors]
+        raise BadRequest(error.detail, errors) from None
 
 
 def system_columns() -> list[Column[Any]]:
@@ -357,8 +534,21 @@ def system_columns() -> list[Column[Any]]:
     ]
 
 
+def child_columns() -> list[Column[Any]]:
+    """The system columns of a subform's rows: which record they belong to, and where."""
+    return [
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("parent_id", BigInteger, nullable=False),
+        Column("position", Integer, nullable=False),
+    ]
+
+
 def _field_columns(specs: tuple[FieldSpec, ...]) -> list[Column[Any]]:
-    return [Column(spec.column, FIELD_TYPES[spec.type].column_type(spec), nullable=True) for spec in specs]
+    return [
+        Column(spec.column, FIELD_TYPES[spec.type].column_type(spec), nullable=True)
+        for spec in specs
+        if spec.type != "subform"
+    ]
 
 
 def _add_indexes(table: Table, name: str, specs: tuple[FieldSpec, ...]) -> None:
@@ -420,7 +610,8 @@ class FormRegistry:
 
         Only for reads that confirm it with `published_probe` and retry on `StaleForm`."""
         compiled = self._latest.get((app, form))
-        if compiled is None or any(s.type == "relation" for s in compiled.fields):
+        linked = (compiled, *compiled.children.values()) if compiled else ()
+        if compiled is None or any(s.type == "relation" for f in linked for s in f.fields):
             return None
         return compiled
 
@@ -428,18 +619,26 @@ class FormRegistry:
         """The published form, with the forms its relation fields link to."""
         compiled = await self._get(session, app, form)
         targets = {s.raw["form"] for s in compiled.fields if s.type == "relation"}
+        for child in compiled.children.values():
+            targets |= {s.raw["form"] for s in child.fields if s.type == "relation"}
         if not with_related or not targets:
             return compiled
         related = {key: await self._get(session, app, key) for key in sorted(targets)}
-        return replace(compiled, related=related)
+        children = {key: replace(child, related=related) for key, child in compiled.children.items()}
+        return replace(compiled, related=related, children=children)
 
     async def referrers(self, session: AsyncSession, app: str, form: str) -> list[tuple[CompiledForm, FieldSpec]]:
         """Relation fields of the app's forms that link to `form`."""
         found = []
+
+        def links(fields: Any) -> bool:
+            return any(f["type"] == "relation" and f.get("form") == form for f in fields)
+
         for key, document in await published_forms(session, app):
-            if any(f["type"] == "relation" and f.get("form") == form for f in document["fields"]):
+            if links(document["fields"]) or any(links(f.get("fields", [])) for f in document["fields"]):
                 source = await self._get(session, app, key)
-                found += [(source, s) for s in source.fields if s.type == "relation" and s.raw["form"] == form]
+                for holder in (source, *source.children.values()):
+                    found += [(holder, s) for s in holder.fields if s.type == "relation" and s.raw["form"] == form]
         return found
 
     async def _get(self, session: AsyncSession, app: str, form: str) -> CompiledForm:

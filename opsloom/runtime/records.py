@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     cast,
     column,
+    delete,
     exists,
     func,
     insert,
@@ -40,7 +41,7 @@ from opsloom.platform.errors import (
 )
 from opsloom.platform.http import decode_json
 from opsloom.platform.permissions import FormAccess
-from opsloom.runtime import autonumbers
+from opsloom.runtime import attachments, autonumbers, subforms
 from opsloom.runtime.access import scope_clause
 from opsloom.runtime.conditions import EvalContext, ascii_lower, fold, parse_condition, to_sql
 from opsloom.runtime.field_types import FieldSpec, dump_datetime
@@ -89,16 +90,40 @@ def _parse_new(
     _refuse_read_only(payload, access, prefix)
     sent = view.parse_input(_with_defaults(view, payload, ctx), partial=False, zone=ctx.zone, prefix=prefix)
     values = dict(sent)
+    for key in form.children:  # rows get computed values; `sent` keeps what the caller sent
+        if sent.get(key) is not None:
+            values[key] = [dict(row) for row in sent[key]]
     for spec in form.fields:  # fields the caller cannot see still get their defaults
         if spec.key not in values and _literal_default(spec) is not None:
             values[spec.key] = form.unit(spec).parse(spec, spec.raw["default"], ctx.zone)
     for spec in form.fields:
         values.setdefault(spec.key, None)
     form.compute(values, formula_context(ctx), creating=True)
-    problems = check_rules(form.rules, values, sent, None, eval_context(ctx), prefix)
+    problems = _rule_problems(form, values, sent, None, eval_context(ctx), prefix)
     if problems:
         raise ValidationFailed.of(problems)
     return values
+
+
+def _rule_problems(
+    form: CompiledForm,
+    record: Mapping[str, Any],
+    sent: Mapping[str, Any],
+    before: Mapping[str, Any] | None,
+    ctx: Any,
+    prefix: str = "",
+) -> list[FieldError]:
+    """Field rules and validations of the record, then of each of its subform rows."""
+    problems = check_rules(form.rules, record, sent, before, ctx, prefix)
+    for key, child in form.children.items():
+        if key not in sent:
+            continue
+        stored = {row["id"]: row for row in (before or {}).get(key) or []}
+        sent_rows = sent[key] or []
+        for i, row in enumerate(record.get(key) or []):
+            row_prefix = f"{prefix}{key}[{i}]."
+            problems += check_rules(child.rules, row, sent_rows[i], stored.get(row["id"]), ctx, row_prefix)
+    return problems
 
 
 def _literal_default(spec: Any) -> Any:
@@ -185,16 +210,25 @@ async def _insert(
         "department_id": ctx.principal.department_id,
     }
     await _check_links(session, form, rows, paths)
+    await _check_row_links(session, form, rows, paths)
+    await attachments.resolve_attachments(session, form, ctx, rows, paths)
     await _assign_numbers(session, form, ctx, rows)
     table = form.table
-    params = [{**system, **{s.column: values.get(s.key) for s in form.fields}} for values in rows]
+    params = [{**system, **_columns(form, values)} for values in rows]
     statement = insert(table).returning(*table.c, sort_by_parameter_order=True)
     try:
         result = await session.execute(statement, params)
     except IntegrityError as error:
         raise _conflict(form, error) from None
     created = result.mappings().all()
+    for row, values in zip(created, rows, strict=True):
+        await attachments.link_attachments(session, form, ctx, row["id"], None, values)
     records = [form.dump_row(row) for row in created]
+    for key, child in form.children.items():
+        pairs = [(row["id"], values[key] or []) for row, values in zip(created, rows, strict=True)]
+        await subforms.insert_rows(session, child, pairs)
+        for record, values in zip(records, rows, strict=True):
+            record[key] = subforms.dump_values(child, values[key] or [])
     view = form.restricted(access.hidden)
     await _append_history(
         session,
@@ -212,7 +246,7 @@ async def _insert(
     )
     if view is form:  # nothing hidden: the records dumped for the history are the answer
         return records
-    return [view.dump_row(row) for row in created]
+    return [{k: v for k, v in record.items() if k in view.by_key or k not in form.by_key} for record in records]
 
 
 async def _assign_numbers(
@@ -287,8 +321,21 @@ async def get_record(
     view = form.restricted(access.hidden)
     specs = parse_expand(expand, view)
     record = view.dump_row(await _load(session, form, ctx, record_id, access, probe=probe))
+    await attach_rows(session, view, [record])
     await expand_links(session, view, [record], specs)
     return record
+
+
+async def attach_rows(session: AsyncSession, form: CompiledForm, records: list[dict[str, Any]]) -> None:
+    """Put each record's subform rows into it (one query per subform for all the records)."""
+    keys = [s.key for s in form.fields if s.type == "subform"]
+    if not keys or not records:
+        return
+    loaded = await subforms.load_rows(session, form, [r["id"] for r in records], keys)
+    for key in keys:
+        child = form.children[key]
+        for record in records:
+            record[key] = subforms.dump_rows(child, loaded[key][record["id"]])
 
 
 @dataclass(frozen=True)
@@ -353,6 +400,7 @@ async def list_records(
         rows = rows[:limit]
         next_cursor = encode_cursor(keys, rows[-1], form, request.filter)
     items = [form.dump_row(r) for r in rows]
+    await attach_rows(session, form, items)
     await expand_links(session, form, items, parse_expand(request.expand, form))
     answer: dict[str, Any] = {"items": items, "next_cursor": next_cursor}
     if request.count != "none":
@@ -402,25 +450,43 @@ async def update_record(
     payload: Any,
     expected_version: int | None,
     access: FormAccess,
+    *,
+    in_flow: bool = False,
 ) -> dict[str, Any]:
+    """Change a record. One in review or approved changes only through its flow (`in_flow`)."""
     access.require("update")
     view = form.restricted(access.hidden)
     _refuse_read_only(payload, access, "")
     values = view.parse_input(payload, partial=True, zone=ctx.zone)
     current = await _load(session, form, ctx, record_id, access, action="update", lock=True)
     _check_version(form, current, expected_version)
+    if not in_flow:
+        _refuse_locked(current)
+    await attachments.resolve_attachments(session, form, ctx, [values], [""], record_id=record_id)
     before = view.dump_row(current)
-    stored = {spec.key: current[spec.column] for spec in form.fields}
+    stored = {spec.key: current[spec.column] for spec in form.fields if spec.type != "subform"}
+    if form.children:
+        loaded = await subforms.load_rows(session, form, [record_id])
+        for key, child in form.children.items():
+            stored[key] = subforms.stored_values(child, loaded[key][record_id])
+            if key in view.by_key:
+                before[key] = subforms.dump_values(child, stored[key])
     merged = stored | values
+    problems = []
+    for key, child in form.children.items():
+        if key in values:
+            merged[key] = subforms.merge_rows(child, values[key], stored[key], key)
+            problems += subforms.missing_required(child, merged[key], key)
     form.compute(merged, formula_context(ctx))
-    problems = check_rules(form.rules, merged, values, stored, eval_context(ctx))
+    problems += _rule_problems(form, merged, values, stored, eval_context(ctx))
     if problems:
         raise ValidationFailed.of(problems)
-    changed = {key: value for key, value in merged.items() if value != current[form.by_key[key].column]}
+    changed = {key: value for key, value in merged.items() if value != stored[key]}
     if not changed:
         return before
     await _check_unique(session, form, [changed], [""], exclude_id=record_id, readable=_readable(form, ctx, access))
     await _check_links(session, form, [changed], [""])
+    await _check_row_links(session, form, [changed], [""])
     t = form.table
     statement = (
         update(t)
@@ -442,9 +508,53 @@ async def update_record(
             f"Record {record_id} was changed by someone else; reload it and apply your change again"
         )
     after = view.dump_row(row)
+    for key, child in form.children.items():
+        if key in changed:
+            await subforms.replace_rows(session, child, record_id, changed[key], stored[key])
+        if key in view.by_key:
+            after[key] = subforms.dump_values(child, merged[key])
+    await attachments.link_attachments(session, form, ctx, record_id, stored, changed)
     diff = {key: {"before": before[key], "after": after[key]} for key in changed if key in after}
     await _append_history(session, form, ctx, [(record_id, row["version"], "update", diff)])
     return after
+
+
+LOCKED_STATUSES = ("in_review", "approved")
+
+
+async def lock_for_flow(
+    session: AsyncSession, form: CompiledForm, ctx: RequestContext, record_id: int, access: FormAccess
+) -> Mapping[str, Any]:
+    """The record being submitted to its flow, locked; submitting takes the right to update it."""
+    access.require("update")
+    return await _load(session, form, ctx, record_id, access, action="update", lock=True)
+
+
+def _refuse_locked(row: Mapping[str, Any]) -> None:
+    if row["status"] in LOCKED_STATUSES:
+        state = "in review" if row["status"] == "in_review" else "approved"
+        raise Conflict(
+            f"Record {row['id']} is {state}: it changes only through its approval flow "
+            "(the step's editable fields), or after it is returned, withdrawn or rejected"
+        )
+
+
+async def set_status(
+    session: AsyncSession, form: CompiledForm, ctx: RequestContext, record_id: int, status: str
+) -> None:
+    """The flow moved the record: its status changes, with a line of history."""
+    t = form.table
+    row = (
+        await session.execute(
+            update(t)
+            .where(t.c.id == record_id)
+            .values(status=status, version=t.c.version + 1, updated_at=ctx.now, updated_by=ctx.principal.user_id)
+            .returning(t.c.version)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"{form.key} has no record {record_id}")
+    await _append_history(session, form, ctx, [(record_id, row.version, "status", {"status": {"after": status}})])
 
 
 def _check_version(form: CompiledForm, row: Mapping[str, Any], expected: int | None) -> None:
@@ -470,9 +580,42 @@ async def delete_record(
 ) -> None:
     access.require("delete")
     current = await _load(session, form, ctx, record_id, access, action="delete", lock=True)
+    _refuse_locked(current)
     await _release_links(session, ctx, record_id, list(referrers))
     _check_version(form, current, expected_version)
     await _set_deleted(session, form, ctx, current, ctx.now, "delete")
+
+
+async def purge_record(
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    record_id: int,
+    access: FormAccess,
+    store: Any,
+) -> None:
+    """Remove a deleted record for good: its row, subform rows, history and files.
+
+    Only records already deleted (and so restorable until now) can be purged, by
+    people who manage the form; the audit log keeps that it happened."""
+    access.require("manage")
+    await _load(session, form, ctx, record_id, access, action="manage", deleted=True, lock=True)
+    for child in form.children.values():
+        await session.execute(delete(child.table).where(child.table.c.parent_id == record_id))
+    await session.execute(delete(form.table).where(form.table.c.id == record_id))
+    h = tables.record_history
+    await session.execute(delete(h).where(h.c.form_id == form.form_id, h.c.record_id == record_id))
+    files = await attachments.purge_record_files(session, store, form.form_id, [record_id])
+    await session.execute(
+        insert(tables.audit_log).values(
+            at=ctx.now,
+            actor_id=ctx.principal.user_id,
+            action="record.purge",
+            target=f"{form.app}/{form.key}/{record_id}",
+            ip=ctx.ip,
+            detail={"files": files},
+        )
+    )
 
 
 async def restore_record(
@@ -487,7 +630,10 @@ async def restore_record(
     live_values = {s.key: current[s.column] for s in form.fields if s.unique}
     await _check_unique(session, form, [live_values], [""], exclude_id=record_id, readable=_readable(form, ctx, access))
     row = await _set_deleted(session, form, ctx, current, None, "restore")
-    return form.restricted(access.hidden).dump_row(row)
+    view = form.restricted(access.hidden)
+    record = view.dump_row(row)
+    await attach_rows(session, view, [record])  # answered as a read would show it, rows included
+    return record
 
 
 async def _set_deleted(
@@ -596,7 +742,14 @@ async def _append_history(
 # ------------------------------------------------------------------ links
 
 
-LINK_TYPES = ("relation", "user", "department")
+LINK_TYPES = ("relation", "user", "users", "department")
+
+
+def _linked_ids(spec: FieldSpec, value: Any) -> list[int]:
+    """The ids a link field holds: one, or several for a `users` field."""
+    if value is None:
+        return []
+    return list(value) if spec.type == "users" else [value]
 
 
 @dataclass(frozen=True)
@@ -612,7 +765,7 @@ class LinkTarget:
 
 
 def _link_target(form: CompiledForm, spec: FieldSpec) -> LinkTarget:
-    if spec.type == "user":
+    if spec.type in ("user", "users"):
         u = tables.users
         return LinkTarget(u, true(), u.c.name, "name", "user")
     if spec.type == "department":
@@ -631,15 +784,16 @@ async def _check_links(session: AsyncSession, form: CompiledForm, rows: list[dic
     for spec in form.fields:
         if spec.type not in LINK_TYPES:
             continue
-        wanted = {values[spec.key] for values in rows if values.get(spec.key) is not None}
+        wanted = {i for values in rows for i in _linked_ids(spec, values.get(spec.key))}
         if not wanted:
             continue
         target = _link_target(form, spec)
         live = select(target.table.c.id).where(target.table.c.id.in_(wanted), target.live)
         found = set((await session.execute(live)).scalars())
         for values, path in zip(rows, paths, strict=True):
-            if values.get(spec.key) is not None and values[spec.key] not in found:
-                errors.append(FieldError(f"{path}{spec.key}", f"there is no {target.describe} {values[spec.key]}"))
+            for linked in _linked_ids(spec, values.get(spec.key)):
+                if linked not in found:
+                    errors.append(FieldError(f"{path}{spec.key}", f"there is no {target.describe} {linked}"))
     if errors:
         raise ValidationFailed.of(errors)
 
@@ -650,7 +804,7 @@ def parse_expand(text: str | None, form: CompiledForm) -> list[FieldSpec]:
     for key in filter(None, (part.strip() for part in (text or "").split(","))):
         spec = form.by_key.get(key)
         if spec is None or spec.type not in LINK_TYPES:
-            problem = FieldError("expand", f"'{key}' is not a relation, user or department field")
+            problem = FieldError("expand", f"'{key}' is not a relation, user, users or department field")
             raise BadRequest("Only link fields can be expanded", [problem])
         specs.append(spec)
     return specs
@@ -661,15 +815,20 @@ async def expand_links(
 ) -> None:
     """Replace linked ids by {id, title} (records) or {id, name} (users, departments) in place."""
     for spec in specs:
-        ids = {r[spec.key] for r in records if r.get(spec.key) is not None}
+        ids = {i for r in records for i in _linked_ids(spec, r.get(spec.key))}
         if not ids:
             continue
         target = _link_target(form, spec)
         rows = await session.execute(select(target.table.c.id, target.label).where(target.table.c.id.in_(ids)))
         labels = {rid: target.dump(label) if target.dump else label for rid, label in rows}
+
+        def shown(linked: int, target: LinkTarget = target, labels: dict[Any, Any] = labels) -> dict[str, Any]:
+            return {"id": linked, target.label_key: labels.get(linked)}
+
         for record in records:
             if record.get(spec.key) is not None:
-                record[spec.key] = {"id": record[spec.key], target.label_key: labels.get(record[spec.key])}
+                value = record[spec.key]
+                record[spec.key] = [shown(i) for i in value] if spec.type == "users" else shown(value)
 
 
 async def _release_links(
@@ -681,6 +840,9 @@ async def _release_links(
     """Before a record is deleted: empty the links that may be emptied, refuse if others remain."""
     blocking: list[FieldError] = []
     for source, spec in referrers:
+        if source.is_child:
+            blocking += await _release_row_links(session, record_id, source, spec)
+            continue
         t, column = source.table, source.column(spec)
         live = (t.c.deleted_at.is_(None), column == record_id)
         if spec.raw.get("on_delete") == "set_empty":
@@ -701,11 +863,44 @@ async def _release_links(
         raise Conflict("The record is still linked from other records; change or delete those first", blocking)
 
 
+async def _release_row_links(
+    session: AsyncSession, record_id: int, rows: CompiledForm, spec: FieldSpec
+) -> list[FieldError]:
+    """Subform rows of live records that link to a record being deleted: emptied, or blocking."""
+    t, column, parent = rows.table, rows.column(spec), rows.parent_table
+    assert parent is not None
+    live = (column == record_id, t.c.parent_id.in_(select(parent.c.id).where(parent.c.deleted_at.is_(None))))
+    if spec.raw.get("on_delete") == "set_empty":
+        await session.execute(update(t).where(*live).values({spec.column: None}))
+        return []
+    holders = select(t.c.parent_id).where(*live).distinct().order_by(t.c.parent_id).limit(20)
+    ids = list((await session.execute(holders)).scalars())
+    if not ids:
+        return []
+    path = f"{rows.parent_key}.{rows.key}.{spec.key}"
+    return [FieldError(path, f"rows of {rows.parent_key} records {', '.join(map(str, ids))} link to it")]
+
+
 # ------------------------------------------------------------------ shared
 
 
 def _columns(form: CompiledForm, values: Mapping[str, Any]) -> dict[str, Any]:
-    return {form.by_key[key].column: value for key, value in values.items()}
+    """Column values of a record's fields (subform rows live in their own tables)."""
+    return {form.by_key[key].column: value for key, value in values.items() if key not in form.children}
+
+
+async def _check_row_links(
+    session: AsyncSession, form: CompiledForm, records: list[dict[str, Any]], paths: list[str]
+) -> None:
+    """Links held by subform rows name existing targets, like the record's own links."""
+    for key, child in form.children.items():
+        if any(s.type in LINK_TYPES for s in child.fields):
+            rows, row_paths = [], []
+            for values, path in zip(records, paths, strict=True):
+                for i, row in enumerate(values.get(key) or []):
+                    rows.append(row)
+                    row_paths.append(f"{path}{key}[{i}].")
+            await _check_links(session, child, rows, row_paths)
 
 
 async def _check_unique(

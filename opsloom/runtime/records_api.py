@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform.errors import BadRequest, FieldError
+from opsloom.platform.files import FileStore
 from opsloom.platform.http import authenticated, context_of, principal_of, read_json, settings_of
 from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.runtime import records
@@ -146,11 +147,22 @@ async def patch(
     return _etag(record, response)
 
 
-@router.delete("/{record_id}", status_code=204, summary="Delete a record (it can be restored)")
-async def delete(app: str, form: str, record_id: RecordId, request: Request, if_match: IfMatch = None) -> Response:
+@router.delete("/{record_id}", status_code=204, summary="Delete a record (it can be restored), or purge a deleted one")
+async def delete(
+    app: str,
+    form: str,
+    record_id: RecordId,
+    request: Request,
+    if_match: IfMatch = None,
+    purge: Annotated[bool, Query(description="Remove a deleted record for good, files included")] = False,
+) -> Response:
     expected = parse_if_match(if_match)
     async with request.app.state.db.session(write=True) as session:
         compiled, access = await _open(request, session, app, form)
+        if purge:
+            store = FileStore(settings_of(request).files_dir)
+            await records.purge_record(session, compiled, context_of(request), record_id, access, store)
+            return Response(status_code=204)
         referrers = await request.app.state.forms.referrers(session, app, form)
         await records.delete_record(session, compiled, context_of(request), record_id, expected, access, referrers)
     return Response(status_code=204)

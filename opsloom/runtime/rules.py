@@ -83,7 +83,7 @@ def check_rules(
     errors: list[FieldError] = []
     hidden = {key for key, cond in rules.visible.items() if not evaluate(cond, record, ctx)}
     for key in sent:
-        if key in hidden and sent[key] is not None:
+        if key in hidden and not _empty(sent[key]):  # (no rows, [], is empty too)
             errors.append(FieldError(f"{prefix}{key}", "is hidden for this record; leave it empty"))
     for key, cond in rules.read_only.items():
         if key in sent and evaluate(cond, record, ctx):
@@ -102,7 +102,10 @@ def check_rules(
         if any(_empty(record.get(key)) for key in validation.fields):
             continue
         if not evaluate(validation.condition, record, ctx):
-            path = validation.path if validation.path == "$" else f"{prefix}{validation.path}"
+            if validation.path != "$":
+                path = f"{prefix}{validation.path}"
+            else:  # a row's validation without fields names the row (`items[2]`), a record's the record
+                path = prefix.rstrip(".") if prefix.endswith("].") else "$"
             errors.append(FieldError(path, validation.message))
     return errors
 

@@ -19,6 +19,17 @@ const FIELDS = {
   kind: { type: "select" },
   tags: { type: "multiselect" },
   owner: { type: "integer" },
+  watchers: { type: "users" },
+  items: {
+    type: "subform",
+    fields: {
+      qty: { type: "integer" },
+      price: { type: "decimal", scale: 2 },
+      line: { type: "formula", result: "number", scale: 3 },
+      note: { type: "text" },
+    },
+  },
+  parts: { type: "subform", fields: { weight: { type: "decimal", scale: 2 } } },
 };
 const USER = { id: 7, department_id: 3, email: "ann@example.com" };
 
@@ -282,5 +293,148 @@ describe("conditions the server refuses", () => {
     refused({ and: [] });
     refused({ and: [{ field: "qty", op: "eq", value: 1 }], or: [] });
     refused({ field: "title", op: "gt", value: { field: "kind" } });
+  });
+});
+
+describe("subform aggregates", () => {
+  const agg = (field, agg, op, value, record) => evaluate({ field, agg, op, value }, record, context());
+  const order = { items: [{ qty: 2, price: "0.10" }, { qty: 3, price: "0.20" }, { qty: null, price: null }] };
+
+  test("count counts the rows, empty ones included; no rows is 0", () => {
+    assert.equal(agg("items", "count", "eq", 3, order), true);
+    assert.equal(agg("items", "count", "gt", "2", order), true);
+    assert.equal(agg("items", "count", "eq", 0, { items: [] }), true);
+    assert.equal(agg("items", "count", "eq", 0, {}), true);
+    assert.equal(agg("items", "count", "eq", 0, { items: null }), true);
+    assert.equal(agg("parts", "count", "eq", 0, order), true); // another subform's rows are not counted
+  });
+
+  test("sum adds the values that are there; no rows sums to 0", () => {
+    assert.equal(agg("items.qty", "sum", "eq", 5, order), true);
+    assert.equal(agg("items.qty", "sum", "eq", 0, { items: [] }), true);
+    assert.equal(agg("items.qty", "sum", "eq", 0, { items: [{ qty: null }] }), true);
+    assert.equal(agg("items.qty", "sum", "in", [1, 5], order), true);
+    assert.equal(agg("items.qty", "sum", "between", ["5", "5"], order), true);
+  });
+
+  test("decimal sums are exact", () => {
+    assert.equal(agg("items.price", "sum", "eq", "0.30", order), true); // 0.1 + 0.2 would be 0.30000000000000004
+    assert.equal(agg("items.price", "sum", "eq", 0.3, order), true);
+    assert.equal(agg("items.price", "sum", "gt", "0.29", order), true);
+    assert.equal(agg("items.price", "sum", "lt", "0.31", order), true);
+    const many = { items: Array.from({ length: 10 }, () => ({ price: "0.10" })) };
+    assert.equal(agg("items.price", "sum", "eq", "1", many), true);
+    assert.equal(agg("items.price", "sum", "eq", "0.00", { items: [] }), true);
+    assert.equal(agg("items.price", "sum", "eq", "0", { items: [{ price: "-0.50" }, { price: "0.50" }] }), true);
+  });
+
+  test("integer sums are exact beyond 2**53", () => {
+    const big = { items: [{ qty: "9007199254740993" }, { qty: 1 }] };
+    assert.equal(agg("items.qty", "sum", "eq", "9007199254740994", big), true);
+    assert.equal(agg("items.qty", "sum", "eq", "9007199254740995", big), false);
+  });
+
+  test("a formula column of a number result adds up like a decimal", () => {
+    const lines = { items: [{ line: "0.105" }, { line: "0.205" }] };
+    assert.equal(agg("items.line", "sum", "eq", "0.31", lines), true);
+    assert.equal(agg("items.line", "max", "eq", "0.205", lines), true);
+  });
+
+  test("min and max of the values that are there", () => {
+    assert.equal(agg("items.qty", "min", "eq", 2, order), true);
+    assert.equal(agg("items.qty", "max", "eq", 3, order), true);
+    assert.equal(agg("items.price", "max", "gte", "0.2", order), true);
+    assert.equal(agg("items.price", "min", "lt", "-0.5", { items: [{ price: "-1.00" }, { price: "10" }] }), true);
+  });
+
+  test("min and max of no values are empty", () => {
+    for (const record of [{ items: [] }, {}, { items: [{ qty: null }] }]) {
+      assert.equal(agg("items.qty", "min", "eq", null, record), true);
+      assert.equal(agg("items.qty", "max", "ne", null, record), false);
+      for (const op of ["gt", "gte", "lt", "lte", "eq"]) assert.equal(agg("items.qty", "max", op, 0, record), false);
+      assert.equal(agg("items.qty", "max", "ne", 0, record), true);
+      assert.equal(agg("items.qty", "min", "in", [0, 1], record), false);
+      assert.equal(agg("items.qty", "min", "not_in", [0, 1], record), true);
+      assert.equal(agg("items.qty", "min", "between", [-10, 10], record), false);
+      assert.equal(evaluate({ not: { field: "items.qty", agg: "max", op: "gt", value: 0 } }, record, context()), true);
+    }
+  });
+
+  test("values are read as the server reads them", () => {
+    assert.equal(agg("items", "count", "eq", " 3 ", order), true);
+    assert.equal(agg("items", "count", "eq", "\u0663", order), true); // Arabic-Indic 3
+    assert.equal(agg("items.price", "sum", "eq", "3E-1", order), true);
+    assert.equal(agg("items", "count", "eq", { var: "current_user.department_id" }, order), true); // 3
+    assert.equal(agg("items", "count", "ne", { var: "current_user.email" }, order), false); // not a number: no match
+    assert.equal(agg("items", "count", "eq", null, { items: [] }), false); // a count is never empty
+  });
+
+  test("combine with other conditions", () => {
+    const big = { field: "items.qty", agg: "sum", op: "gte", value: 5 };
+    const two = { field: "items", agg: "count", op: "lte", value: 2 };
+    assert.equal(evaluate({ and: [big, two] }, order, context()), false);
+    assert.equal(evaluate({ or: [big, two] }, order, context()), true);
+  });
+
+  test("malformed aggregates are refused", () => {
+    const refused = (condition) => assert.throws(() => evaluate(condition, order, context()), ConditionError);
+    refused({ field: "items", agg: "avg", op: "eq", value: 1 });
+    refused({ field: "items", agg: "Count", op: "eq", value: 1 });
+    refused({ field: "items.qty", agg: "count", op: "eq", value: 1 }); // count counts rows
+    refused({ field: "items", agg: "sum", op: "eq", value: 1 }); // sum of which column?
+    refused({ field: "items.note", agg: "max", op: "eq", value: 1 }); // not a number column
+    refused({ field: "items.nope", agg: "min", op: "eq", value: 1 });
+    refused({ field: "title", agg: "count", op: "eq", value: 1 }); // not a subform
+    refused({ field: "nope", agg: "count", op: "eq", value: 1 });
+    refused({ field: "items", agg: "count", op: "contains", value: 1 });
+    refused({ field: "items", agg: "count", op: "is_empty" });
+    refused({ field: "items", agg: "count", op: "eq" });
+    refused({ field: "items", agg: "count", op: "eq", value: "three" });
+    refused({ field: "items.qty", agg: "sum", op: "eq", value: "1.5" }); // an integer column sums to integers
+    refused({ field: "items", agg: "count", op: "eq", value: { field: "qty" } });
+    refused({ field: "items.qty", agg: "max", op: "gt", value: { field: "parts.weight" } });
+    refused({ field: "items", agg: "count", op: "eq", value: 1, extra: true });
+    refused({ field: "items", op: "is_empty" }); // a subform is compared through an aggregate
+    refused({ field: "items.qty", op: "eq", value: 1 });
+  });
+});
+
+describe("users", () => {
+  const has = (value, watchers) => matches("watchers", "contains", value, { watchers });
+
+  test("contains asks whether a person is among them", () => {
+    assert.equal(has(7, [3, 7]), true);
+    assert.equal(has(2, [3, 7]), false);
+    assert.equal(has("7", [3, 7]), true);
+    assert.equal(has(" 7 ", ["3", "7"]), true);
+    assert.equal(has("\u0667", [7]), true); // Arabic-Indic 7, as Python's int() reads it
+    assert.equal(has("9007199254740993", ["9007199254740993"]), true);
+    assert.equal(has("9007199254740993", ["9007199254740992"]), false);
+    assert.equal(has(7, []), false);
+    assert.equal(has(7, null), false);
+  });
+
+  test("the current user", () => {
+    assert.equal(has({ var: "current_user.id" }, [1, 7]), true);
+    assert.equal(has({ var: "current_user.id" }, [1, 2]), false);
+    assert.equal(has({ var: "current_user.email" }, [7]), false); // no person: no match
+    assert.equal(evaluate({ not: { field: "watchers", op: "contains", value: { var: "today" } } }, {}, context()), true);
+  });
+
+  test("is_empty and not_empty", () => {
+    assert.equal(matches("watchers", "is_empty", undefined, { watchers: [] }), true);
+    assert.equal(matches("watchers", "is_empty", undefined, { watchers: null }), true);
+    assert.equal(matches("watchers", "not_empty", undefined, { watchers: [7] }), true);
+  });
+
+  test("other operators and values that are not people are refused", () => {
+    const refused = (op, value) => assert.throws(() => matches("watchers", op, value, { watchers: [7] }), ConditionError);
+    refused("eq", 7);
+    refused("in", [7]);
+    refused("contains", "ann");
+    refused("contains", 0);
+    refused("contains", -7);
+    refused("contains", "1234567890123456789"); // ids have at most 18 digits
+    refused("contains", { var: "current_user.name" });
   });
 });

@@ -397,6 +397,31 @@ const TYPES = {
   },
 };
 
+/** A person or department id, as the server's user field reads it. */
+function readId(value) {
+  const text = typeof value === "number" && Number.isInteger(value) ? String(value) : value;
+  // Python's \s, \d and int(): its spaces, any Unicode decimal digit ("٧" is 7).
+  const digits = typeof text === "string" ? strip(text) : "";
+  if (!/^\p{Nd}{1,18}$/u.test(digits) || BigInt(asciiDigits(digits)) < 1n) {
+    throw new Invalid("expected the id of a user");
+  }
+  return BigInt(asciiDigits(digits));
+}
+
+// Several people: a condition asks whether one person is among them.
+TYPES.users = {
+  kind: "users",
+  multiple: true,
+  operators: ["contains"],
+  parse: readId,
+  load(value) {
+    if (!Array.isArray(value)) throw new Invalid("expected a list of user ids");
+    const ids = [...new Set(value.map(readId))];
+    return ids.length ? ids : null;
+  },
+  compare: (a, b) => (a.length === b.length && a.every((v) => b.includes(v)) ? 0 : NaN),
+};
+
 // A formula field behaves as the type it produces.
 const FORMULA_RESULTS = { number: "decimal", text: "computed_text", date: "date", datetime: "datetime", boolean: "boolean" };
 
@@ -460,7 +485,7 @@ function resolve(field, unit, value, ctx) {
     resolved = new Moment(localMidnight(resolved.day, ctx.timeZone));
   }
   if (unit.kind === "date" && resolved instanceof Moment) resolved = new LocalDate(localDay(resolved.us, ctx.timeZone));
-  if (unit.multiple) return resolved; // compared as it is: only a text can equal an option
+  if (unit.multiple && unit.kind !== "users") return resolved; // compared as it is: only a text can equal an option
   try {
     return unit.parse(resolved, field, ctx.timeZone);
   } catch (problem) {
@@ -632,7 +657,66 @@ function check(condition, record, ctx, depth) {
   return compare(condition, record, ctx);
 }
 
+// ------------------------------------------------------------------ aggregates
+// {"field": "items", "agg": "count", ...} or {"field": "items.qty", "agg": "sum", ...}:
+// a number computed from the record's subform rows, as conditions.py's _py_aggregate.
+
+const AGGREGATES = ["count", "sum", "min", "max"];
+const AGGREGATE_OPS = new Set(["eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "between"]);
+const NUMBER_TYPES = new Set(["integer", "decimal"]);
+
+function addValues(unit, a, b) {
+  if (unit.kind === "integer") return a + b;
+  const exponent = Math.min(a.exponent, b.exponent);
+  const scale = (d) => d.coefficient * 10n ** BigInt(d.exponent - exponent);
+  return makeDecimal(scale(a) + scale(b), exponent);
+}
+
+function aggregate(condition, record, ctx) {
+  const { field: key, agg, op, value } = condition;
+  if (!AGGREGATES.includes(agg)) throw new ConditionError(`agg must be one of ${AGGREGATES.join(", ")}`);
+  if (typeof key !== "string") throw new ConditionError('name a subform ("items") or a subform column ("items.qty")');
+  const dot = key.indexOf(".");
+  const subformKey = dot < 0 ? key : key.slice(0, dot);
+  const column = dot < 0 ? "" : key.slice(dot + 1);
+  const subform = ctx.fields[subformKey];
+  if (!subform || subform.type !== "subform") throw new ConditionError(`'${subformKey}' is not a subform`);
+  const rows = Array.isArray(record[subformKey]) ? record[subformKey] : [];
+  let field;
+  let x;
+  if (agg === "count") {
+    if (column) throw new ConditionError("count counts rows: name the subform alone");
+    field = { type: "integer" };
+    x = BigInt(rows.length);
+  } else {
+    field = (subform.fields ?? {})[column];
+    const number = field && (NUMBER_TYPES.has(field.type) || (field.type === "formula" && (field.result ?? "number") === "number"));
+    if (!number) throw new ConditionError(`${agg} needs a number column of ${subformKey}`);
+  }
+  const unit = unitOf(field);
+  if (agg !== "count") {
+    const values = rows.map((row) => load(field, (row ?? {})[column], ctx)).filter((v) => v !== null);
+    if (agg === "sum") x = values.reduce((a, b) => addValues(unit, a, b), unit.kind === "integer" ? 0n : makeDecimal(0n, 0));
+    else if (!values.length) x = null;
+    else x = values.reduce((a, b) => ((agg === "min" ? unit.compare(b, a) < 0 : unit.compare(b, a) > 0) ? b : a));
+  }
+  if (!AGGREGATE_OPS.has(op)) throw new ConditionError(`an aggregate is compared with one of ${[...AGGREGATE_OPS].join(", ")}`);
+  if (value === undefined) throw new ConditionError(`'${op}' needs a value`);
+  if (value !== null && typeof value === "object" && !Array.isArray(value) && "field" in value) {
+    throw new ConditionError("an aggregate is compared with a value, not with another field");
+  }
+  const given = operand(field, unit, op, value, ctx);
+  const v = resolve(field, unit, given, ctx);
+  if (given instanceof Var && v === null) return false;
+  return OPERATORS[op](x, v, unit, ctx);
+}
+
 function compare(condition, record, ctx) {
+  if ("agg" in condition) {
+    const extra = Object.keys(condition).filter((name) => !["field", "op", "value", "agg"].includes(name));
+    if (extra.length) throw new ConditionError(`unexpected key(s) ${extra.join(", ")}`);
+    return aggregate(condition, record, ctx);
+  }
   const { field: key, op, value } = condition;
   const extra = Object.keys(condition).filter((name) => !["field", "op", "value"].includes(name));
   if (extra.length) throw new ConditionError(`unexpected key(s) ${extra.join(", ")}; use field, op, value`);

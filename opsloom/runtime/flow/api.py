@@ -1,0 +1,431 @@
+"""The to-do API and the flow actions on records.
+
+    GET  /api/tasks?box=pending|submitted|cc|done     my lists, newest first
+    GET  /api/tasks/counts                            how many in each box
+    GET  /api/tasks/{task}                            the task, its record (as the step shows it), the timeline
+    POST /api/tasks/{task}/{action}                   approve, reject, return, transfer, delegate, add_signer
+    POST /api/apps/{app}/forms/{form}/records/{id}/submit | withdraw | urge | comments
+    GET  /api/apps/{app}/forms/{form}/records/{id}/timeline
+    GET|PUT|DELETE /api/me/delegation                 standing out-of-office delegation
+    GET  /api/notifications · POST /api/notifications/read
+
+Every POST takes an optional `Idempotency-Key` header: a repeated request with
+the same key is applied once and answered as the first time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+
+from opsloom.platform import tables
+from opsloom.platform.errors import BadRequest, FieldError, NotFound
+from opsloom.platform.http import authenticated, context_of, principal_of, read_json
+from opsloom.platform.permissions import form_access, full_access
+from opsloom.runtime import records
+from opsloom.runtime.field_types import dump_datetime
+from opsloom.runtime.flow import instances
+from opsloom.runtime.flow.engine import ACTIONS
+from opsloom.runtime.flow.instances import Idempotency, Services
+from opsloom.runtime.flow.model import Act, Comment, Submit, Urge, Withdraw
+
+router = APIRouter(tags=["flows"], dependencies=[Depends(authenticated)])
+
+TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Apply a retried request once")]
+BOXES = ("pending", "submitted", "cc", "done")
+DONE_STATES = ("approved", "rejected", "returned", "transferred")
+
+
+def _services(request: Request) -> Services:
+    return Services(request.app.state.forms, request.app.state.flows)
+
+
+def _me(request: Request) -> int:
+    user = principal_of(request).user_id
+    if user is None:
+        raise BadRequest("A to-do list belongs to a person; log in as one")
+    return user
+
+
+# ------------------------------------------------------------------ to-do lists
+
+
+@router.get("/api/tasks", summary="My to-do lists")
+async def list_tasks(
+    request: Request,
+    box: Annotated[str, Query(description="pending, submitted, cc or done")] = "pending",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="next_cursor of the previous page")] = None,
+) -> dict[str, Any]:
+    if box not in BOXES:
+        raise BadRequest("Unknown box", [FieldError("box", f"use one of {', '.join(BOXES)}")])
+    me = _me(request)
+    async with request.app.state.db.session() as session:
+        if box == "submitted":
+            i = tables.flow_instances
+            query = select(i).where(i.c.submitter_id == me)
+            if cursor:
+                query = query.where(i.c.id < cursor)
+            rows = (await session.execute(query.order_by(i.c.id.desc()).limit(limit + 1))).mappings().all()
+            items = [_submitted_item(r) for r in rows[:limit]]
+        else:
+            rows = (await session.execute(_box_query(box, me, cursor).limit(limit + 1))).mappings().all()
+            items = [_task_item(r) for r in rows[:limit]]
+    return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
+
+
+def _box_query(box: str, me: int, cursor: int | None) -> Any:
+    t, i = tables.flow_tasks, tables.flow_instances
+    where = [t.c.assignee_id == me]
+    if box == "pending":
+        where.append(t.c.state == "pending")
+    elif box == "cc":
+        where.append(t.c.kind == "cc")
+    else:
+        where += [t.c.kind != "cc", t.c.state.in_(DONE_STATES)]
+    if cursor:
+        where.append(t.c.id < cursor)
+    columns = [
+        t,
+        i.c.app_key,
+        i.c.form_key,
+        i.c.record_id,
+        i.c.title,
+        i.c.status.label("flow_status"),
+        i.c.submitter_id,
+    ]
+    return select(*columns).join(i, i.c.id == t.c.instance_id).where(*where).order_by(t.c.id.desc())
+
+
+def _task_item(row: Any) -> dict[str, Any]:
+    return {
+        **instances.task_view(row),
+        "instance_id": row["instance_id"],
+        "app": row["app_key"],
+        "form": row["form_key"],
+        "record_id": row["record_id"],
+        "title": row["title"],
+        "flow_status": row["flow_status"],
+        "submitter_id": row["submitter_id"],
+    }
+
+
+def _submitted_item(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "instance_id": row["id"],
+        "app": row["app_key"],
+        "form": row["form_key"],
+        "record_id": row["record_id"],
+        "title": row["title"],
+        "flow_status": row["status"],
+        "created_at": dump_datetime(row["created_at"]),
+        "updated_at": dump_datetime(row["updated_at"]),
+    }
+
+
+@router.get("/api/tasks/counts", summary="How many items each of my lists holds")
+async def task_counts(request: Request) -> dict[str, int]:
+    me = _me(request)
+    t, i = tables.flow_tasks, tables.flow_instances
+    mine = t.c.assignee_id == me
+    async with request.app.state.db.session() as session:
+        row = (
+            await session.execute(
+                select(
+                    func.count().filter(and_(mine, t.c.state == "pending")),
+                    func.count().filter(and_(mine, t.c.kind == "cc")),
+                    func.count().filter(and_(mine, t.c.kind != "cc", t.c.state.in_(DONE_STATES))),
+                ).where(mine)
+            )
+        ).one()
+        submitted = (
+            await session.execute(
+                select(func.count()).where(i.c.submitter_id == me, i.c.status.in_(("running", "returned")))
+            )
+        ).scalar_one()
+    return {"pending": row[0], "cc": row[1], "done": row[2], "submitted": submitted}
+
+
+@router.get("/api/tasks/{task}", summary="A task with its record as the step shows it, and the timeline")
+async def get_task(task: TaskId, request: Request) -> dict[str, Any]:
+    me = _me(request)
+    t, i = tables.flow_tasks, tables.flow_instances
+    async with request.app.state.db.session() as session:
+        row = (await session.execute(select(t).where(t.c.id == task))).mappings().first()
+        if row is None or me not in (row["assignee_id"], row["on_behalf_of"]):
+            raise NotFound(f"You have no task {task}")
+        instance = (await session.execute(select(i).where(i.c.id == row["instance_id"]))).mappings().one()
+        services = _services(request)
+        form = await services.forms.get(session, instance["app_key"], instance["form_key"])
+        flow = await services.flows.get(session, instance["flow_id"], instance["flow_version"], form)
+        node = flow.node(row["node"])
+        permissions = dict(node.get("fields", {}))
+        hidden = frozenset(k for k, v in permissions.items() if v == "hidden")
+        access = replace(full_access(form.app, form.key), hidden=hidden)
+        record = await records.get_record(session, form, context_of(request), instance["record_id"], access)
+        history = await instances.timeline(session, form, instance["record_id"], hidden)
+    actions = sorted(ACTIONS) if row["kind"] == "approval" else sorted(set(ACTIONS) - {"reject"})
+    return {
+        "task": {**instances.task_view(row), "instance_id": row["instance_id"]},
+        "record": record,
+        "fields": {s.key: permissions.get(s.key, "readonly") for s in form.fields if s.key not in hidden},
+        "actions": actions if row["state"] == "pending" and row["kind"] != "cc" else [],
+        "timeline": history,
+    }
+
+
+@router.post("/api/tasks/{task}/{action}", summary="Act on a task")
+async def act(
+    task: TaskId,
+    action: Annotated[str, Path(pattern=r"^[a-z_]{1,32}$")],
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    body = await _optional_body(request)
+    if action not in ACTIONS:
+        raise NotFound(f"There is no action '{action}'; use one of {', '.join(sorted(ACTIONS))}")
+    me = _me(request)
+    values = body.get("values")
+    if values is not None and (not isinstance(values, dict) or action != "approve"):
+        raise BadRequest("values are sent with approve, as an object", [FieldError("values", "expected an object")])
+    users = body.get("users") or ()
+    if not isinstance(users, list | tuple) or not all(isinstance(u, int) and not isinstance(u, bool) for u in users):
+        raise BadRequest("users is a list of user ids", [FieldError("users", "expected a list of ids")])
+    to = body.get("to")
+    if to is not None and (not isinstance(to, int) or isinstance(to, bool)):
+        raise BadRequest("to is a user id", [FieldError("to", "expected a user id")])
+
+    def event_of(local_id: int, changes: dict[str, Any]) -> Act:
+        return Act(
+            actor=me,
+            task=local_id,
+            action=action,
+            comment=_text(body.get("comment"), "comment"),
+            target=_text(body.get("target"), "target"),
+            to=to,
+            users=tuple(users),
+            position=str(body.get("position", "after")),
+            changes=changes,
+        )
+
+    idem = Idempotency.of(idempotency_key, "POST", request.url.path, body)
+    async with request.app.state.db.session(write=True) as session:
+        return await instances.act_on_task(
+            session, context_of(request), _services(request), task, event_of, values, idem
+        )
+
+
+# ------------------------------------------------------------------ records
+
+
+RECORD = "/api/apps/{app}/forms/{form}/records/{record_id}"
+
+
+async def _record_call(request: Request, app: str, form: str, record_id: int, event: Any, key: str | None) -> Any:
+    body = await _optional_body(request)
+    idem = Idempotency.of(key, "POST", request.url.path, body)
+    async with request.app.state.db.session(write=True) as session:
+        services = _services(request)
+        compiled = await services.forms.get(session, app, form)
+        access = await form_access(session, principal_of(request), app, form)
+        built = event(body)
+        call = instances.submit_record if isinstance(built, Submit) else instances.record_event
+        return await call(session, context_of(request), services, compiled, access, record_id, built, idem)
+
+
+@router.post(RECORD + "/submit", summary="Submit the record to its form's flow")
+async def submit(app: str, form: str, record_id: RecordId, request: Request, idempotency_key: IdempotencyKey = None):
+    me = _me(request)
+
+    def event(body: dict[str, Any]) -> Submit:
+        chosen = body.get("chosen") or {}
+        valid = isinstance(chosen, dict) and all(
+            isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+            for v in chosen.values()
+        )
+        if not valid:
+            raise BadRequest("chosen maps node ids to lists of user ids", [FieldError("chosen", "expected an object")])
+        return Submit(me, chosen, _text(body.get("comment"), "comment"))
+
+    return await _record_call(request, app, form, record_id, event, idempotency_key)
+
+
+@router.post(RECORD + "/withdraw", summary="Withdraw a submitted record (before anyone acted)")
+async def withdraw(app: str, form: str, record_id: RecordId, request: Request, idempotency_key: IdempotencyKey = None):
+    me = _me(request)
+    return await _record_call(
+        request, app, form, record_id, lambda b: Withdraw(me, _text(b.get("comment"), "comment")), idempotency_key
+    )
+
+
+@router.post(RECORD + "/urge", summary="Remind the people whose turn it is")
+async def urge(app: str, form: str, record_id: RecordId, request: Request, idempotency_key: IdempotencyKey = None):
+    me = _me(request)
+    return await _record_call(
+        request, app, form, record_id, lambda b: Urge(me, _text(b.get("comment"), "comment")), idempotency_key
+    )
+
+
+@router.post(RECORD + "/comments", summary="Comment on a record's flow (with attachments)")
+async def comment(app: str, form: str, record_id: RecordId, request: Request, idempotency_key: IdempotencyKey = None):
+    me = _me(request)
+
+    def event(body: dict[str, Any]) -> Comment:
+        text = _text(body.get("text"), "text")
+        if not text:
+            raise BadRequest("Write the comment's text", [FieldError("text", "is required")])
+        files = body.get("files") or []
+        ids = isinstance(files, list) and all(isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in files)
+        if not ids or len(files) > 20:
+            raise BadRequest("files is a list of up to 20 uploaded file ids", [FieldError("files", "expected a list")])
+        return Comment(me, text, tuple(files))
+
+    return await _record_call(request, app, form, record_id, event, idempotency_key)
+
+
+@router.get(RECORD + "/timeline", summary="The record's flows: who did what, when, with which comment")
+async def timeline(app: str, form: str, record_id: RecordId, request: Request) -> dict[str, Any]:
+    async with request.app.state.db.session() as session:
+        compiled = await request.app.state.forms.get(session, app, form)
+        access = await form_access(session, principal_of(request), app, form)
+        await records.get_record(session, compiled, context_of(request), record_id, access)
+        return {"items": await instances.timeline(session, compiled, record_id, access.hidden)}
+
+
+# ------------------------------------------------------------------ delegation, notifications
+
+
+@router.get("/api/me/delegation", summary="My out-of-office delegations that have not ended")
+async def my_delegation(request: Request) -> dict[str, Any]:
+    me = _me(request)
+    g = tables.delegations
+    async with request.app.state.db.session() as session:
+        rows = await session.execute(
+            select(g).where(g.c.user_id == me, g.c.ends_at > context_of(request).now).order_by(g.c.starts_at)
+        )
+        return {"items": [_delegation_view(r) for r in rows]}
+
+
+@router.put("/api/me/delegation", summary="Hand my new tasks to someone for a period (out of office)")
+async def set_delegation(request: Request) -> dict[str, Any]:
+    me = _me(request)
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise BadRequest("Send {delegate_id, starts_at, ends_at}", [FieldError("$", "expected an object")])
+    delegate = body.get("delegate_id")
+    starts, ends = _when(body.get("starts_at"), "starts_at"), _when(body.get("ends_at"), "ends_at")
+    errors = []
+    if not isinstance(delegate, int) or isinstance(delegate, bool) or not 0 < delegate < 2**63 or delegate == me:
+        errors.append(FieldError("delegate_id", "name another person's user id"))
+    if ends <= starts:
+        errors.append(FieldError("ends_at", "must be after starts_at"))
+    ctx = context_of(request)
+    async with request.app.state.db.session(write=True) as session:
+        u = tables.users
+        if not errors and (await session.execute(select(u.c.id).where(u.c.id == delegate, u.c.active))).first() is None:
+            errors.append(FieldError("delegate_id", f"there is no active user {delegate}"))
+        if errors:
+            raise BadRequest("The delegation is not valid", errors)
+        g = tables.delegations
+        overlapping = or_(and_(g.c.starts_at < ends, g.c.ends_at > starts))
+        await session.execute(delete(g).where(g.c.user_id == me, overlapping))
+        await session.execute(
+            insert(g).values(user_id=me, delegate_id=delegate, starts_at=starts, ends_at=ends, created_at=ctx.now)
+        )
+        rows = await session.execute(select(g).where(g.c.user_id == me, g.c.ends_at > ctx.now).order_by(g.c.starts_at))
+        return {"items": [_delegation_view(r) for r in rows]}
+
+
+@router.delete("/api/me/delegation", status_code=204, summary="End my delegations")
+async def end_delegation(request: Request) -> None:
+    me = _me(request)
+    g = tables.delegations
+    async with request.app.state.db.session(write=True) as session:
+        await session.execute(delete(g).where(g.c.user_id == me))
+
+
+def _delegation_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "delegate_id": row.delegate_id,
+        "starts_at": dump_datetime(row.starts_at),
+        "ends_at": dump_datetime(row.ends_at),
+    }
+
+
+def _when(value: Any, path: str) -> datetime:
+    from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, Invalid
+
+    spec = FieldSpec(path, path, "datetime", path, path)
+    try:
+        moment = FIELD_TYPES["datetime"].parse(spec, value)
+    except Invalid as problem:
+        raise BadRequest(f"{path} is not a date and time", [FieldError(path, str(problem))]) from None
+    if moment is None:
+        raise BadRequest(f"{path} is required", [FieldError(path, "is required")])
+    return moment
+
+
+@router.get("/api/notifications", summary="My notifications, newest first")
+async def notifications(
+    request: Request, unread: bool = False, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> dict[str, Any]:
+    me = _me(request)
+    n = tables.notifications
+    query = select(n).where(n.c.user_id == me)
+    if unread:
+        query = query.where(n.c.read_at.is_(None))
+    async with request.app.state.db.session() as session:
+        rows = await session.execute(query.order_by(n.c.id.desc()).limit(limit))
+        return {
+            "items": [
+                {
+                    "id": r.id,
+                    "kind": r.kind,
+                    "instance_id": r.instance_id,
+                    "task_id": r.task_id,
+                    "text": r.text,
+                    "created_at": dump_datetime(r.created_at),
+                    "read": r.read_at is not None,
+                }
+                for r in rows
+            ]
+        }
+
+
+@router.post("/api/notifications/read", summary="Mark my notifications read")
+async def read_notifications(request: Request) -> dict[str, int]:
+    me = _me(request)
+    n = tables.notifications
+    async with request.app.state.db.session(write=True) as session:
+        done = await session.execute(
+            update(n).where(n.c.user_id == me, n.c.read_at.is_(None)).values(read_at=context_of(request).now)
+        )
+    return {"marked": done.rowcount}
+
+
+# ------------------------------------------------------------------ helpers
+
+
+async def _optional_body(request: Request) -> dict[str, Any]:
+    if not (await request.body()).strip():
+        return {}
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise BadRequest("Send a JSON object", [FieldError("$", "expected an object")])
+    return body
+
+
+def _text(value: Any, path: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 4000 or "\x00" in value:
+        raise BadRequest(f"{path} must be a text of at most 4000 characters", [FieldError(path, "expected a text")])
+    return value.strip() or None

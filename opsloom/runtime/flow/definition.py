@@ -1,0 +1,289 @@
+"""A flow document, checked and compiled against its form.
+
+`check_flow` yields every problem with its JSON path (one small check per
+rule, as the form checks do); `compile_flow` turns a published document into
+the engine's `Flow`, with the branch conditions parsed by the form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from opsloom.platform.errors import BadRequest, FieldError
+from opsloom.runtime.conditions import parse_condition
+from opsloom.runtime.field_types import FIELD_TYPES, Invalid
+from opsloom.runtime.flow.model import Flow, Node
+from opsloom.runtime.forms import CompiledForm
+
+Document = Mapping[str, Any]
+PERSON_FIELDS = ("user", "users", "department")
+NOT_SETTABLE = ("formula", "autonumber", "subform")
+
+
+def compile_flow(document: Document, version: int, form: CompiledForm) -> Flow:
+    nodes = {n["id"]: Node(n["id"], n["type"], _annotate(n, form)) for n in document["nodes"]}
+    start = next(n.id for n in nodes.values() if n.type == "start")
+    conditions = {}
+    for i, n in enumerate(document["nodes"]):
+        for j, branch in enumerate(n.get("branches", []) if n["type"] == "condition" else []):
+            conditions[(n["id"], j)] = parse_condition(branch["condition"], form, f"nodes[{i}].branches[{j}].condition")
+    return Flow(
+        key=document["key"],
+        form=document["form"],
+        version=version,
+        nodes=nodes,
+        start=start,
+        settings=document.get("settings", {}),
+        conditions=conditions,
+        in_parallel=frozenset(_parallel_regions(nodes)),
+    )
+
+
+def _annotate(node: Document, form: CompiledForm) -> dict[str, Any]:
+    """Field approvers learn their field's type (a department means its head)."""
+    out = dict(node)
+    for key in ("approvers", "recipients"):
+        if key in node:
+            out[key] = [
+                {**s, "field_type": form.by_key[s["field"]].type}
+                if s["kind"] == "field" and s["field"] in form.by_key
+                else s
+                for s in node[key]
+            ]
+    return out
+
+
+def _parallel_regions(nodes: Mapping[str, Node]) -> set[str]:
+    inside: set[str] = set()
+    for node in nodes.values():
+        if node.type != "parallel":
+            continue
+        for start in node.get("branches", []):
+            inside |= _walk_until(nodes, start, node.get("join"))
+    return inside
+
+
+def _walk_until(nodes: Mapping[str, Node], start: str, stop: str | None) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        current = todo.pop()
+        if current in seen or current == stop or current not in nodes:
+            continue
+        seen.add(current)
+        todo += _successors(nodes[current].raw)
+    return seen
+
+
+def _successors(node: Document) -> list[str]:
+    out = [node["next"]] if node.get("next") else []
+    if node["type"] == "condition":
+        out += [b["next"] for b in node.get("branches", [])] + ([node["else"]] if node.get("else") else [])
+    if node["type"] == "parallel":
+        out += list(node.get("branches", []))
+    return out
+
+
+# ------------------------------------------------------------------ checks
+
+Check = Callable[[Document, CompiledForm], Iterator[FieldError]]
+
+
+def _indexed(document: Document) -> Iterator[tuple[int, Document]]:
+    yield from enumerate(document.get("nodes", []))
+
+
+def ids_are_unique(document: Document, form: CompiledForm) -> Iterator[FieldError]:
+    seen: dict[str, int] = {}
+    for i, n in _indexed(document):
+        if n["id"] in seen:
+            yield FieldError(f"nodes[{i}].id", f"'{n['id']}' is already used by nodes[{seen[n['id']]}]")
+        seen.setdefault(n["id"], i)
+
+
+def one_start_and_an_end(document: Document, form: CompiledForm) -> Iterator[FieldError]:
+    starts = [i for i, n in _indexed(document) if n["type"] == "start"]
+    if len(starts) != 1:
+        yield FieldError("nodes", f"a flow has exactly one start node; this one has {len(starts)}")
+    if not any(n["type"] == "end" for _, n in _indexed(document)):
+        yield FieldError("nodes", "a flow needs an end node")
+
+
+def references_exist(document: Document, form: CompiledForm) -> Iterator[FieldError]:
+    ids = {n["id"] for _, n in _indexed(document)}
+    for i, n in _indexed(document):
+        refs = [("next", n.get("next")), ("else", n.get("else")), ("join", n.get("join"))]
+        if n["type"] == "condition":
+            refs += [(f"branches[{j}].next", b["next"]) for j, b in enumerate(n.get("branches", []))]
+        if n["type"] == "parallel":
+            refs += [(f"branches[{j}]", b) for j, b in enumerate(n.get("branches", []))]
+        for path, target in refs:
+            if target is not None and target not in ids:
+                yield FieldError(f"nodes[{i}].{path}", f"'{target}' is not a node of this flow")
+        if n["type"] == "end" and n.get("next"):
+            yield FieldError(f"nodes[{i}].next", "an end node has no next")
+
+
+def every_node_is_reachable_and_reaches_an_end(document: Document, form: CompiledForm) -> Iterator[FieldError]:
+    nodes = {n["id"]: n for _, n in _indexed(document)}
+    start = next((n["id"] for n in nodes.values() if n["type"] == "start"), None)
+    if start is None:
+        return
+    reachable = _closure(start, lambda x: _successors(nodes[x]) if x in nodes else [])
+    for i, n in _indexed(document):
+        if n["id"] not in reachable:
+            yield FieldError(f"nodes[{i}]", f"'{n['id']}' cannot be reached from the start; link it or remove it")
+    ends = {n["id"] for n in nodes.values() if n["type"] == "end"}
+    for i, n in _indexed(document):
+        after = _closure(n["id"], lambda x: _successors(nodes[x]) if x in nodes else [])
+        if not after & ends:
+            yield FieldError(f"nodes[{i}]", f"no path from '{n['id']}' reaches an end node")
+        elif n["id"] in _closure_strict(n["id"], nodes):
+            yield FieldError(f"nodes[{i}]", f"'{n['id']}' leads back to itself; a flow goes forward (use return)")
+
+
+def _closure(start: str, successors: Callable[[str], list[str]]) -> set[str]:
+    seen = {start}
+    todo = [start]
+    while todo:
+        for nxt in successors(todo.pop()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _closure_strict(start: str, nodes: Mapping[str, Document]) -> set[str]:
+    """Nodes reachable in one step or more (a node is in its own set only on a cycle)."""
+    out: set[str] = set()
+    for first in _successors(nodes[start]) if start in nodes else []:
+        out |= _closure(first, lambda x: _successors(nodes[x]) if x in nodes else [])
+    return out
+
+
+def parallel_branches_join(document: Document, form: CompiledForm) -> Iterator[FieldError]:
+    nodes = {n["id"]: Node(n["id"], n["type"], n) for _, n in _indexed(document)}
+    joined: dict[str, str] = {}
+    for i, n in _indexed(document):
+        if n["type"] != "parallel":
+            continue
+        join = n.get("join")
+        if join in nodes and nodes[join].type != "join":
+            yield FieldError(f"nodes[{i}].join", f"'{join}' is a {nodes[join].type} node, not a join")
+            continue
+        if join in joined:
+            yield FieldError(f"nodes[{i}].join", f"'{join}' already joins '{joined[join]}'")
+        joined[join] = n["id"]
+        for j, start in enumerate(n.get("branches", [])):
+            region = _walk_until(nodes, start, join)
+            if any(nodes[x].type == "end" for x in region if x in nodes):
+                yield FieldError(f"nodes[{i}].branches[{j}]", f"the branch from '{start}' ends before '{join}'")
+    for i, n in _indexed(document):
+        if n["type"] == "join" and n["id"] not in joined:
+            yield FieldError(f"nodes[{i}]", f"'{n['id']}' joins no parallel node; name it as a parallel's join")
+
+
+def conditions_parse_and_cover(document: Document, form: CompiledForm) -> Iterator[FieldError]:
+    for i, n in _indexed(document):
+        if n["type"] != "condition":
+            continue
+        for j, branch in enumerate(n.get("branches", [])):
+            try:
+                parse_condition(branch["condition"], form, f"nodes[{i}].branches[{j}].condition")
+            except BadRequest as error:
+                yield from error.errors
+        if not n.get("else") and not _covers_all(n.get("branches", []), form):
+            yield FieldError(
+                f"nodes[{i}].else",
+                "add an else branch: when no branch matches, the record would have nowhere to go",
+            )
+
+
+def _covers_all(branches: list[Document], form: CompiledForm) -> bool:
+    """Branches that test one required select or boolean field for every value it can take."""
+    keys = {b["condition"].get("field") for b in branches}
+    if len(keys) != 1:
+        return False
+    spec = form.by_key.get(next(iter(keys)) or "")
+    if spec is None or not spec.required or spec.type not in ("select", "boolean"):
+        return False
+    possible = set(spec.option_values()) if spec.type == "select" else {True, False}
+    covered: set[Any] = set()
+    for b in branches:
+        op, value = b["condition"].get("op"), b["condition"].get("value")
+        if op == "eq":
+            covered.add(value)
+        elif op == "in" and isinstance(value, list):
+            covered |= set(value)
+    return possible <= covered
+
+
+def people_sources_make_sense(document: Document, form: CompiledForm) -> Iterator[FieldError]:
+    for i, n in _indexed(document):
+        for key in ("approvers", "recipients"):
+            for j, source in enumerate(n.get(key, [])):
+                path = f"nodes[{i}].{key}[{j}]"
+                if source["kind"] == "field":
+                    spec = form.by_key.get(source["field"])
+                    if spec is None or spec.type not in PERSON_FIELDS:
+                        yield FieldError(
+                            f"{path}.field",
+                            f"'{source['field']}' is not a user, users or department field of {form.key}",
+                        )
+                if source["kind"] == "chosen":
+                    if n["type"] == "cc" and key == "recipients":
+                        yield FieldError(f"{path}.kind", "CC recipients cannot be chosen at submission")
+                    if source.get("min", 1) > source.get("max", 10):
+                        yield FieldError(f"{path}.min", "is larger than max")
+        if n.get("when_empty") == "user" and not n.get("empty_user"):
+            yield FieldError(f"nodes[{i}].empty_user", "name the user who takes the step when nobody else is found")
+
+
+def field_permissions_name_fields(document: Document, form: CompiledForm) -> Iterator[FieldError]:
+    for i, n in _indexed(document):
+        for key, permission in n.get("fields", {}).items():
+            spec = form.by_key.get(key)
+            if spec is None:
+                yield FieldError(f"nodes[{i}].fields.{key}", f"'{key}' is not a field of {form.key}")
+            elif permission == "editable" and spec.type in NOT_SETTABLE[:2]:
+                yield FieldError(f"nodes[{i}].fields.{key}", f"{key} is computed by the system; it cannot be editable")
+
+
+def actions_name_fields(document: Document, form: CompiledForm) -> Iterator[FieldError]:
+    for i, n in _indexed(document):
+        action = n.get("action") if n["type"] == "action" else None
+        if not action or action["kind"] != "update_record":
+            continue
+        for key, value in action["values"].items():
+            path = f"nodes[{i}].action.values.{key}"
+            spec = form.by_key.get(key)
+            if spec is None or spec.type in NOT_SETTABLE:
+                yield FieldError(path, f"'{key}' is not a field of {form.key} that can be set")
+                continue
+            try:
+                FIELD_TYPES[spec.type].parse(spec, value)
+            except Invalid as problem:
+                yield FieldError(path, str(problem))
+
+
+FLOW_CHECKS: tuple[Check, ...] = (
+    ids_are_unique,
+    one_start_and_an_end,
+    references_exist,
+    every_node_is_reachable_and_reaches_an_end,
+    parallel_branches_join,
+    conditions_parse_and_cover,
+    people_sources_make_sense,
+    field_permissions_name_fields,
+    actions_name_fields,
+)
+
+
+def check_flow(document: Document, form: CompiledForm) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for check in FLOW_CHECKS:
+        errors += list(check(document, form))
+        if errors and check in (ids_are_unique, one_start_and_an_end, references_exist):
+            return errors  # the graph checks need a sound graph
+    return errors
