@@ -384,16 +384,15 @@ def _dump_datetime(value: Any) -> Any:
 
 def table_name_for(app: str, form: str) -> str:
     """Readable physical names (`procurement__purchase_request`) that fit in 63 characters."""
-    name = f"{app}__{form}"
-    if len(name) <= 63:
-        return name
-    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
-    return f"{name[:54]}_{digest}"
+    return _fitted(f"{app}__{form}")
 
 
 def child_table_name(parent_table: str, key: str) -> str:
-    """`procurement__purchase_request__items`, shortened with a hash to fit in 63 characters."""
-    name = f"{parent_table}__{key}"
+    """`procurement__purchase_request__items`, shortened alike."""
+    return _fitted(f"{parent_table}__{key}")
+
+
+def _fitted(name: str) -> str:
     if len(name) <= 63:
         return name
     digest = hashlib.sha1(name.encode()).hexdigest()[:8]

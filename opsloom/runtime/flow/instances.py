@@ -401,10 +401,7 @@ async def submit_record(
     else:
         flow = await services.flows.get(session, found[0], found[2], form)
         loaded = Loaded(None, flow, form, record_id, None)
-    await _run(session, ctx, services, loaded, event)
-    answer = await instance_view(session, loaded.row["id"])
-    await _remember(session, ctx, idem, answer)
-    return answer
+    return await _run_and_answer(session, ctx, services, loaded, event, idem)
 
 
 async def act_on_task(
@@ -428,10 +425,7 @@ async def act_on_task(
     changes: dict[str, Any] = {}
     if values:
         changes = await _apply_step_values(session, ctx, loaded, task, values)
-    await _run(session, ctx, services, loaded, event_of(task["local_id"], changes))
-    answer = await instance_view(session, row["id"])
-    await _remember(session, ctx, idem, answer)
-    return answer
+    return await _run_and_answer(session, ctx, services, loaded, event_of(task["local_id"], changes), idem)
 
 
 async def _apply_step_values(
@@ -484,8 +478,16 @@ async def record_event(
     if isinstance(event, Comment) and event.files:
         event = replace(event, files=tuple(await _comment_files(session, ctx, form, record_id, event.files)))
     loaded = await _open_instance(session, services, latest)
+    return await _run_and_answer(session, ctx, services, loaded, event, idem)
+
+
+async def _run_and_answer(
+    session: AsyncSession, ctx: RequestContext, services: Services, loaded: Loaded, event: Event, idem: Idempotency
+) -> dict[str, Any]:
+    """Apply the event; answer the instance as it now is, remembered under the idempotency key."""
     await _run(session, ctx, services, loaded, event)
-    answer = await instance_view(session, latest["id"])
+    assert loaded.row is not None
+    answer = await instance_view(session, loaded.row["id"])
     await _remember(session, ctx, idem, answer)
     return answer
 
