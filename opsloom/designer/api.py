@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from opsloom.designer import definitions
-from opsloom.designer.migration_plan import diff_forms
+from opsloom.designer.migration_plan import diff_with_rows
 from opsloom.designer.publishing import form_problems, parse_resolutions, publish_form
 from opsloom.platform.errors import BadRequest, FieldError, ValidationFailed
 from opsloom.platform.http import authenticated, context_of, principal_of, read_json
@@ -96,8 +96,7 @@ async def diff(
         found = await definitions.load_definition(session, app, "form", form)
         before = await _version_or_draft(session, found, from_ or str(found.published_version or ""), "from")
         after = await _version_or_draft(session, found, to, "to")
-    archived = (found.storage or {}).get("archived")
-    changes = diff_forms(before, after, archived) if after is not None else []
+    changes = diff_with_rows(before, after, found.storage or {}) if after is not None else []
     return {
         "from": from_ or found.published_version,
         "to": to,

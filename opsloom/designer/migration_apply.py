@@ -14,7 +14,7 @@ from typing import Any
 
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Column, MetaData, Table, bindparam, func, select, update
+from sqlalchemy import Column, MetaData, Table, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.designer.conversions import convert_value, drop_options
@@ -155,7 +155,20 @@ async def _gather(session: AsyncSession, state: FormState, needed: FactsNeeded, 
         ).scalar_one()
         ids = await session.execute(holders.order_by(t.c.id).limit(SAMPLE))
         duplicates[fid] = tuple(ids.scalars())
+    for fid in needed.no_rows:
+        ids, count = await _records_without_rows(session, state.table, state.storage["subforms"][fid]["table"])
+        empty[fid], empty_count[fid] = ids, count
     return Facts(invalid, invalid_count, empty, empty_count, duplicates, duplicate_count)
+
+
+async def _records_without_rows(session: AsyncSession, table: str, child_table: str) -> tuple[tuple[int, ...], int]:
+    """Live records with no row in a subform's child table: a sample of ids, and how many."""
+    t = _table(table)
+    rows = Table(child_table, MetaData(), Column("parent_id"))
+    where = (t.c.deleted_at.is_(None), ~exists().where(rows.c.parent_id == t.c.id))
+    count = (await session.execute(select(func.count()).select_from(t).where(*where))).scalar_one()
+    ids = await session.execute(select(t.c.id).where(*where).order_by(t.c.id).limit(SAMPLE))
+    return tuple(ids.scalars()), count
 
 
 async def _stream(session: AsyncSession, table: str, spec: FieldSpec) -> Any:

@@ -176,6 +176,7 @@ class FactsNeeded:
     convert: tuple[str, ...]  # field ids whose existing values must be checked against the new field
     empty: tuple[str, ...]  # field ids newly required
     duplicates: tuple[str, ...]  # field ids newly unique (or restored unique)
+    no_rows: tuple[str, ...] = ()  # subform field ids newly required: records without rows
 
 
 @dataclass(frozen=True)
@@ -246,10 +247,12 @@ def facts_needed(old: Doc | None, new: Doc, storage: Mapping[str, Any]) -> Facts
     """What the data must tell about the form's own columns (subform rows: see `kept_subforms`)."""
     if old is None:
         return FactsNeeded((), (), ())
-    convert, empty, duplicates = [], [], []
+    convert, empty, duplicates, no_rows = [], [], [], []
     subforms = {f["id"] for doc in (old, new) for f in doc["fields"] if f["type"] == "subform"}
     for change in diff_forms(old, new, storage.get("archived")):
         if change.field_id in subforms:
+            if change.kind == "required_added" and change.field_id in storage.get("subforms", {}):
+                no_rows.append(change.field_id)
             continue
         target = next((f for f in new["fields"] if f["id"] == change.field_id), None)
         if change.kind in ("retyped", "reshaped", "options_removed") and (target or {}).get("type") != "formula":
@@ -264,7 +267,9 @@ def facts_needed(old: Doc | None, new: Doc, storage: Mapping[str, Any]) -> Facts
                 empty.append(change.field_id)
             if f.get("unique"):
                 duplicates.append(change.field_id)
-    return FactsNeeded(tuple(dict.fromkeys(convert)), tuple(dict.fromkeys(empty)), tuple(dict.fromkeys(duplicates)))
+    return FactsNeeded(
+        tuple(dict.fromkeys(convert)), tuple(dict.fromkeys(empty)), tuple(dict.fromkeys(duplicates)), tuple(no_rows)
+    )
 
 
 def kept_subforms(old: Doc, new: Doc, storage: Mapping[str, Any]) -> list[tuple[str, Doc, Doc, Mapping[str, Any]]]:
@@ -342,6 +347,17 @@ def _plan_subforms(
                     "archive_subform",
                     f"Archive the subform {_name(old_by_id[fid])}: its rows are kept in {entry['table']}, restorable",
                     {"field_id": fid, "table": entry["table"]},
+                )
+            )
+        elif change.kind == "required_added" and now == "subform" and facts.empty_count.get(fid):
+            n = facts.empty_count[fid]
+            blockers.append(
+                Blocker(
+                    key,
+                    f"{n} records have no rows in {key}, so it cannot become required.",
+                    "Add rows to those records (ids listed), or keep the subform optional.",
+                    facts.empty.get(fid, ()),
+                    n,
                 )
             )
         elif change.kind == "restored" and now == "subform":
@@ -542,6 +558,18 @@ def plan_migration(
 
 # Steps that change stored values (not only where they are kept).
 VALUE_STEPS = frozenset({"convert_column", "fill_empty", "restore_column", "archive_column"})
+
+
+def diff_with_rows(old: Doc | None, new: Doc, storage: Mapping[str, Any]) -> list[FieldChange]:
+    """`diff_forms`, plus the changes to the fields of kept subforms' rows (`items.qty`)."""
+    changes = diff_forms(old, new, storage.get("archived"))
+    if old is None:
+        return changes
+    for _, before, after, child in kept_subforms(old, new, storage):
+        key = after["key"]
+        for c in diff_forms(before, after, child.get("archived")):
+            changes.append(FieldChange(c.kind, c.field_id, f"{key}.{c.key}", c.before, c.after))
+    return changes
 
 
 def _reads_rows(formula: str, form: Doc) -> bool:

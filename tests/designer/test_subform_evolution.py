@@ -222,6 +222,36 @@ def test_a_row_field_becoming_required_is_blocked_by_empty_rows_until_filled(cli
     problem(client.post(URL, json={"title": "b", "items": [{"item": "x"}]}), 422, "items[0].qty")
 
 
+def test_a_subform_becoming_required_is_blocked_by_records_without_rows(client):
+    publish_app(client, APP, order_form())
+    bare = create(client, URL, title="no rows")
+    create(client, URL, title="rows", items=[line("desk", 1, "10.00")])
+    deleted = create(client, URL, title="deleted, no rows")
+    assert client.delete(f"{URL}/{deleted['id']}").status_code == 204
+    required = order_form(items(required=True), field("amount", "formula", formula="SUM(items.line_total)"))
+    save(client, required)
+    refused = problem(publish(client), 409, "fields.items")
+    (blocker,) = refused["plan"]["blockers"]
+    assert blocker["records"] == [bare["id"]] and blocker["count"] == 1
+    assert client.patch(f"{URL}/{bare['id']}", json={"items": [line("pen", 1, "1.00")]}).status_code == 200
+    assert publish(client).status_code == 200
+
+
+def test_the_diff_shows_changes_to_row_fields(client):
+    publish_app(client, APP, order_form())
+    changed = order_form()
+    row_fields_of(changed)[1]["key"] = "quantity"
+    row_fields_of(changed)[3]["formula"] = "quantity * price"
+    row_fields_of(changed).append(field("note"))
+    save(client, changed)
+    diff = client.get(f"{DESIGN}/diff", params={"to": "draft"}).json()["changes"]
+    assert {(c["change"], c["key"]) for c in diff} >= {
+        ("renamed", "items.quantity"),
+        ("added", "items.note"),
+        ("formula_changed", "items.line_total"),
+    }
+
+
 def test_removing_a_subform_archives_its_rows_and_publishing_it_back_restores_them(client):
     publish_app(client, APP, order_form())
     record = create(client, URL, title="a", items=[line("desk", 2, "10.50"), line("pen", 3)])
