@@ -299,21 +299,24 @@ async def _carry_out(
     effects: list[Any],
 ) -> None:
     status = None
+    lines = [
+        {
+            "instance_id": instance_id,
+            "at": ctx.now,
+            "actor_id": effect.actor,
+            "action": effect.action,
+            "node": effect.node,
+            "task_id": ids.get(effect.task) if effect.task else None,
+            "comment": (effect.comment or None) and effect.comment[:4000],
+            "detail": json.loads(json.dumps(dict(effect.detail), default=str)),
+        }
+        for effect in effects
+        if isinstance(effect, Log)
+    ]
+    if lines:  # the timeline in one statement, in order
+        await session.execute(insert(tables.flow_history), lines)
     for effect in effects:
-        if isinstance(effect, Log):
-            await session.execute(
-                insert(tables.flow_history).values(
-                    instance_id=instance_id,
-                    at=ctx.now,
-                    actor_id=effect.actor,
-                    action=effect.action,
-                    node=effect.node,
-                    task_id=ids.get(effect.task) if effect.task else None,
-                    comment=(effect.comment or None) and effect.comment[:4000],
-                    detail=json.loads(json.dumps(dict(effect.detail), default=str)),
-                )
-            )
-        elif isinstance(effect, Notify):
+        if isinstance(effect, Notify):
             await session.execute(
                 insert(tables.notifications),
                 [
