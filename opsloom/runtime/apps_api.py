@@ -8,9 +8,12 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
 from opsloom.platform import tables
+from opsloom.platform.errors import NotFound
 from opsloom.platform.http import authenticated, principal_of
 from opsloom.platform.permissions import form_access, visible_apps
+from opsloom.runtime.flow.instances import flow_for_form
 from opsloom.runtime.forms import published_forms
+from opsloom.runtime.openapi_paths import FormView, app_document
 
 router = APIRouter(prefix="/api/apps", tags=["apps"], dependencies=[Depends(authenticated)])
 
@@ -39,3 +42,24 @@ async def list_apps(request: Request) -> dict[str, Any]:
                 }
             )
     return {"items": items}
+
+
+@router.get("/{app}/openapi.json", summary="The app's OpenAPI 3.1 document, from its forms as you may see them")
+async def app_openapi(app: str, request: Request) -> dict[str, Any]:
+    async with request.app.state.db.session() as session:
+        principal = principal_of(request)
+        allowed = await visible_apps(session, principal)
+        document = (
+            await session.execute(select(tables.apps.c.document).where(tables.apps.c.key == app))
+        ).scalar_one_or_none()
+        if document is None or (allowed is not None and app not in allowed):
+            raise NotFound(f"There is no app '{app}'")
+        views = []
+        for key, _ in await published_forms(session, app):
+            access = await form_access(session, principal, app, key)
+            if not access.can("read"):
+                continue  # a form the caller cannot read is not part of their API
+            compiled = await request.app.state.forms.get(session, app, key, with_related=False)
+            has_flow = await flow_for_form(session, app, key) is not None
+            views.append(FormView(compiled.restricted(access.hidden), access.read_only, has_flow))
+    return app_document(document, views)

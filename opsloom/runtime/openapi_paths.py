@@ -1,0 +1,343 @@
+"""The paths of an app's OpenAPI document: the records, flow and file routes of each form.
+
+`openapi.py` describes the values; this module lays out the routes that carry them,
+with the caller's view of each form (`FormView`) deciding which routes appear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from opsloom.platform.auth import SESSION_COOKIE
+from opsloom.runtime.forms import CompiledForm
+from opsloom.runtime.openapi import Schema, form_components, pascal, ref, text_of
+
+
+@dataclass(frozen=True)
+class FormView:
+    """A form as the caller sees it: hidden fields already left out."""
+
+    form: CompiledForm
+    read_only: frozenset[str] = frozenset()
+    has_flow: bool = False
+
+
+PROBLEMS = {
+    "400": ("BadRequest", "The request is malformed (a bad filter, sort, cursor or header)"),
+    "401": ("Unauthorized", "Log in, or send Authorization: Bearer <token>"),
+    "403": ("Forbidden", "Your roles do not allow this"),
+    "404": ("NotFound", "No such record (or file)"),
+    "409": ("Conflict", "The change conflicts with stored data (a unique value, a link, the flow's state)"),
+    "412": ("PreconditionFailed", "If-Match names an older version: read the record again"),
+    "413": ("PayloadTooLarge", "The body (or file) is too large"),
+    "422": ("ValidationFailed", "Some values are wrong; see errors[].path and errors[].message"),
+}
+READS = ("400", "401", "403", "404")
+WRITES = (*READS, "409", "413", "422")
+
+
+def _responses(ok: Mapping[str, Any], problems: tuple[str, ...]) -> dict[str, Any]:
+    return {**ok, **{code: {"$ref": f"#/components/responses/{PROBLEMS[code][0]}"} for code in problems}}
+
+
+def _json(schema: Schema, description: str, headers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        answer["headers"] = dict(headers)
+    return answer
+
+
+def _body(schema: Schema, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+def _query(name: str, description: str, schema: Schema | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema or STRING}
+
+
+STRING: Schema = {"type": "string"}
+ETAG = {"ETag": {"description": 'The record version, e.g. "3"', "schema": STRING}}
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": STRING, "description": "ETag you read"}
+IDEMPOTENCY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+    "description": "A retried request with the same key is applied once",
+}
+RECORD_ID = {"name": "record_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+FILE_ID = {"name": "file_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+EXPAND = "Link fields (relation, user, users, department) to show as {id, title} or {id, name}, comma separated"
+COMMENT_ONLY: Schema = {"type": "object", "properties": {"comment": {"type": "string"}}}
+ITEMS: Schema = {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object"}}}}
+
+
+def form_paths(app: str, view: FormView) -> dict[str, Any]:
+    form, name = view.form, pascal(view.form.key)
+    label, tag = text_of(form.label, form.key), form.key
+    base = f"/api/apps/{app}/forms/{form.key}"
+    records, record = f"{base}/records", f"{base}/records/{{record_id}}"
+
+    def op(summary: str, operation_id: str, responses: dict[str, Any], **more: Any) -> dict[str, Any]:
+        return {
+            "tags": [tag],
+            "summary": summary,
+            "operationId": f"{operation_id}{name}",
+            "responses": responses,
+            **more,
+        }
+
+    links = [s.key for s in form.fields if s.type in ("relation", "user", "users", "department")]
+    expand = _query("expand", EXPAND, {"type": "string", "examples": [",".join(links)]} if links else STRING)
+    one = _json(ref(name), f"The {label} record", ETAG)
+    paths: dict[str, Any] = {
+        records: {
+            "get": op(
+                f"List {label} records",
+                "list",
+                _responses({"200": _json(ref(f"{name}List"), "A page of records")}, READS),
+                parameters=[
+                    _query("filter", 'A condition as URL-encoded JSON, e.g. {"field":"x","op":"eq","value":1}'),
+                    _query("sort", "Up to 5 field keys, '-' for descending"),
+                    _query("limit", "Page size, 1 to 500", {"type": "integer", "minimum": 1, "maximum": 500}),
+                    _query("cursor", "next_cursor of the previous page"),
+                    _query("q", "Search in the title field"),
+                    _query("count", "How to count the total", {"type": "string", "enum": ["auto", "exact", "none"]}),
+                    expand,
+                ],
+            ),
+            "post": op(
+                f"Create a {label} record",
+                "create",
+                _responses({"201": _json(ref(name), "Created", {**ETAG, "Location": {"schema": STRING}})}, WRITES),
+                requestBody=_body(ref(f"{name}Create")),
+            ),
+        },
+        f"{records}/bulk": {
+            "post": op(
+                f"Create many {label} records, all or nothing",
+                "createMany",
+                _responses({"201": _json(_items(ref(name)), "Created")}, WRITES),
+                requestBody=_body(
+                    {
+                        "type": "object",
+                        "required": ["records"],
+                        "properties": {"records": {"type": "array", "items": ref(f"{name}Create"), "maxItems": 1000}},
+                    }
+                ),
+            )
+        },
+        record: {
+            "parameters": [RECORD_ID],
+            "get": op(f"Read a {label} record", "get", _responses({"200": one}, READS), parameters=[expand]),
+            "patch": op(
+                f"Change some fields of a {label} record",
+                "update",
+                _responses({"200": one}, (*WRITES, "412")),
+                parameters=[IF_MATCH],
+                requestBody=_body(ref(f"{name}Update")),
+            ),
+            "delete": op(
+                f"Delete a {label} record (it can be restored), or purge a deleted one",
+                "delete",
+                _responses({"204": {"description": "Deleted"}}, (*READS, "409", "412")),
+                parameters=[
+                    IF_MATCH,
+                    _query("purge", "Remove a deleted record for good, files included", {"type": "boolean"}),
+                ],
+            ),
+        },
+        f"{record}/restore": {
+            "parameters": [RECORD_ID],
+            "post": op(f"Restore a deleted {label} record", "restore", _responses({"200": one}, (*READS, "409"))),
+        },
+        f"{record}/history": {
+            "parameters": [RECORD_ID],
+            "get": op("Who changed what, when", "history", _responses({"200": _json(ITEMS, "Changes")}, READS)),
+        },
+    }
+    if view.has_flow:
+        paths |= _flow_paths(record, op)
+    attachments = [s.key for s in form.fields if s.type == "attachment" and s.key not in view.read_only]
+    if attachments:
+        paths |= _file_paths(base, attachments, op)
+    return paths
+
+
+def _items(schema: Schema) -> Schema:
+    return {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": schema}}}
+
+
+def _flow_paths(record: str, op: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    submit: Schema = {
+        "type": "object",
+        "properties": {
+            "chosen": {
+                "type": "object",
+                "description": "Approvers the submitter picks, by node id",
+                "additionalProperties": {"type": "array", "items": {"type": "integer"}},
+            },
+            "comment": STRING,
+        },
+    }
+    comment: Schema = {
+        "type": "object",
+        "required": ["text"],
+        "properties": {"text": STRING, "files": {"type": "array", "items": {"type": "integer"}, "maxItems": 20}},
+    }
+    acted = _json({"type": "object"}, "The flow's state after the action")
+    actions = {
+        "submit": ("Submit the record to its form's flow", submit),
+        "withdraw": ("Withdraw a submitted record (before anyone acted)", COMMENT_ONLY),
+        "urge": ("Remind the people whose turn it is", COMMENT_ONLY),
+        "comments": ("Comment on the record's flow (with attachments)", comment),
+    }
+    paths = {
+        f"{record}/{action}": {
+            "parameters": [RECORD_ID],
+            "post": op(
+                summary,
+                action,
+                _responses({"200": acted}, (*WRITES,)),
+                parameters=[IDEMPOTENCY],
+                requestBody=_body(body, required=action == "comments"),
+            ),
+        }
+        for action, (summary, body) in actions.items()
+    }
+    paths[f"{record}/timeline"] = {
+        "parameters": [RECORD_ID],
+        "get": op("The record's flows: who did what, when", "timeline", _responses({"200": _json(ITEMS, "")}, READS)),
+    }
+    return paths
+
+
+def _file_paths(base: str, fields: list[str], op: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    upload = {
+        "type": "object",
+        "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary"}},
+    }
+    return {
+        f"{base}/files": {
+            "post": op(
+                "Upload a file for an attachment field; send its id in the field",
+                "upload",
+                _responses({"201": _json(ref("UploadedFile"), "Stored")}, WRITES),
+                parameters=[
+                    {"name": "field", "in": "query", "required": True, "schema": {"type": "string", "enum": fields}}
+                ],
+                requestBody={"required": True, "content": {"multipart/form-data": {"schema": upload}}},
+            )
+        },
+        f"{base}/files/{{file_id}}": {
+            "parameters": [FILE_ID],
+            "get": op(
+                "Download a file",
+                "download",
+                _responses(
+                    {
+                        "200": {
+                            "description": "The file",
+                            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                        }
+                    },
+                    READS,
+                ),
+            ),
+        },
+    }
+
+
+# ------------------------------------------------------------------ the document
+
+
+def _shared_components() -> dict[str, Schema]:
+    file_props = {
+        "id": {"type": "integer", "minimum": 1},
+        "name": STRING,
+        "size": {"type": "integer", "minimum": 0},
+        "content_type": STRING,
+    }
+    return {
+        "FieldError": {
+            "type": "object",
+            "required": ["path", "message"],
+            "properties": {"path": {"type": "string", "examples": ["items[3].qty"]}, "message": STRING},
+        },
+        "Problem": {
+            "type": "object",
+            "description": "RFC 9457 problem details",
+            "required": ["type", "title", "status", "detail"],
+            "properties": {
+                "type": {"type": "string", "examples": ["/problems/validation-failed"]},
+                "title": STRING,
+                "status": {"type": "integer"},
+                "detail": STRING,
+                "instance": STRING,
+                "errors": {"type": "array", "items": ref("FieldError")},
+            },
+        },
+        "RecordLink": {
+            "type": "object",
+            "description": "A linked record, as expand shows it",
+            "required": ["id", "title"],
+            "properties": {"id": {"type": "integer", "minimum": 1}, "title": {}},
+        },
+        "NamedLink": {
+            "type": "object",
+            "description": "A user or department, as expand shows it",
+            "required": ["id", "name"],
+            "properties": {"id": {"type": "integer", "minimum": 1}, "name": {"type": ["string", "null"]}},
+        },
+        "File": {"type": "object", "required": list(file_props), "properties": file_props},
+        "UploadedFile": {
+            "type": "object",
+            "required": [*file_props, "sha256"],
+            "properties": {**file_props, "sha256": STRING},
+        },
+    }
+
+
+def _problem_responses() -> dict[str, Any]:
+    content = {"application/problem+json": {"schema": ref("Problem")}}
+    return {name: {"description": text, "content": content} for name, text in PROBLEMS.values()}
+
+
+def app_document(app: Mapping[str, Any], views: list[FormView]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of an app whose forms the caller sees as `views`."""
+    schemas = _shared_components()
+    paths: dict[str, Any] = {}
+    for view in views:
+        schemas |= form_components(view.form, view.read_only)
+        paths |= form_paths(app["key"], view)
+    info: dict[str, Any] = {"title": text_of(app.get("label"), app["key"]), "version": _version(views)}
+    if app.get("description"):
+        info["description"] = text_of(app["description"])
+    return {
+        "openapi": "3.1.0",
+        "info": info,
+        "tags": [{"name": v.form.key, "description": text_of(v.form.label, v.form.key)} for v in views],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "responses": _problem_responses(),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An API token: olt_..."},
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": SESSION_COOKIE,
+                    "description": "From POST /api/auth/login; writes also need the X-CSRF-Token header",
+                },
+            },
+        },
+        "security": [{"bearer": []}, {"session": []}],
+    }
+
+
+def _version(views: list[FormView]) -> str:
+    """Changes whenever a form is published again: form key and version, joined."""
+    return ".".join(f"{v.form.key}@{v.form.version}" for v in views) or "0"
