@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from opsloom import __version__
 from opsloom.designer.api import router as designer_router
@@ -27,7 +29,10 @@ from opsloom.runtime.flow.api import router as flow_router
 from opsloom.runtime.flow.instances import FlowCache, Services
 from opsloom.runtime.flow.timers import work
 from opsloom.runtime.forms import FormRegistry
+from opsloom.runtime.pages.routes import router as pages_router
 from opsloom.runtime.records_api import router as records_router
+
+STATIC_DIR = Path(__file__).parent / "runtime" / "static"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -80,4 +85,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(flows_design_router)
     app.include_router(flow_router)
     app.include_router(files_router)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
 from opsloom.platform.errors import BadRequest, FieldError, NotFound
@@ -132,25 +133,35 @@ def _submitted_item(row: Any) -> dict[str, Any]:
 
 @router.get("/api/tasks/counts", summary="How many items each of my lists holds")
 async def task_counts(request: Request) -> dict[str, int]:
-    me = _me(request)
+    async with request.app.state.db.session() as session:
+        return await count_tasks(session, _me(request))
+
+
+async def count_tasks(session: AsyncSession, me: int) -> dict[str, int]:
+    """How many items each of the user's to-do lists holds (submitted: flows still under way)."""
     t, i = tables.flow_tasks, tables.flow_instances
     mine = t.c.assignee_id == me
-    async with request.app.state.db.session() as session:
-        row = (
-            await session.execute(
-                select(
-                    func.count().filter(and_(mine, t.c.state == "pending")),
-                    func.count().filter(and_(mine, t.c.kind == "cc")),
-                    func.count().filter(and_(mine, t.c.kind != "cc", t.c.state.in_(DONE_STATES))),
-                ).where(mine)
-            )
-        ).one()
-        submitted = (
-            await session.execute(
-                select(func.count()).where(i.c.submitter_id == me, i.c.status.in_(("running", "returned")))
-            )
-        ).scalar_one()
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(and_(mine, t.c.state == "pending")),
+                func.count().filter(and_(mine, t.c.kind == "cc")),
+                func.count().filter(and_(mine, t.c.kind != "cc", t.c.state.in_(DONE_STATES))),
+            ).where(mine)
+        )
+    ).one()
+    submitted = (
+        await session.execute(
+            select(func.count()).where(i.c.submitter_id == me, i.c.status.in_(("running", "returned")))
+        )
+    ).scalar_one()
     return {"pending": row[0], "cc": row[1], "done": row[2], "submitted": submitted}
+
+
+async def pending_tasks(session: AsyncSession, me: int, limit: int) -> list[dict[str, Any]]:
+    """The user's newest pending tasks, as the to-do list shows them."""
+    rows = (await session.execute(_box_query("pending", me, None).limit(limit))).mappings().all()
+    return [_task_item(r) for r in rows]
 
 
 @router.get("/api/tasks/{task}", summary="A task with its record as the step shows it, and the timeline")

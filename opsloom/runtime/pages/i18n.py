@@ -1,0 +1,81 @@
+"""Message catalogs (zh-CN, en), the locale a request is served in, and translated metadata labels."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+
+LOCALES = ("zh-CN", "en")
+DEFAULT_LOCALE = "zh-CN"
+LOCALE_COOKIE = "opsloom_locale"
+LOCALE_NAMES = {"zh-CN": "中文", "en": "English"}
+_CATALOGS = Path(__file__).parent / "locales"
+
+
+@cache
+def catalog(locale: str) -> dict[str, str]:
+    return json.loads((_CATALOGS / f"{locale}.json").read_text(encoding="utf-8"))
+
+
+def supported(value: str | None) -> str | None:
+    """The supported locale a tag such as `en-GB`, `zh`, `zh-Hans-CN` means, if any."""
+    if not value:
+        return None
+    tag = value.strip().lower()
+    if tag.startswith("zh"):
+        return "zh-CN"
+    if tag.startswith("en"):
+        return "en"
+    return None
+
+
+def from_accept_language(header: str) -> str | None:
+    """The best supported locale in an Accept-Language header, by quality then order."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        locale = supported(tag)
+        if locale and quality > 0:
+            ranked.append((-quality, position, locale))
+    return min(ranked)[2] if ranked else None
+
+
+def choose_locale(request: Request, user_locale: str | None = None) -> str:
+    """The cookie the switcher sets, else the user's own locale, else the browser's, else zh-CN."""
+    return (
+        supported(request.cookies.get(LOCALE_COOKIE))
+        or supported(user_locale)
+        or from_accept_language(request.headers.get("accept-language", ""))
+        or DEFAULT_LOCALE
+    )
+
+
+@dataclass(frozen=True)
+class Translator:
+    locale: str
+
+    def __call__(self, key: str, **params: Any) -> str:
+        text = catalog(self.locale).get(key) or catalog("en").get(key) or key
+        return text.format(**params) if params else text
+
+    def label(self, value: Any) -> str:
+        """A metadata label or text: a plain string, or translations by locale."""
+        if value is None:
+            return ""
+        if isinstance(value, dict):
+            for locale in (self.locale, DEFAULT_LOCALE, "en"):
+                if value.get(locale):
+                    return str(value[locale])
+            return str(next(iter(value.values()), ""))
+        return str(value)

@@ -1,0 +1,73 @@
+"""Turning a template and its values into a page response (escaped, translated, with security headers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from opsloom.platform.context import Principal
+from opsloom.runtime.pages.i18n import LOCALE_NAMES, LOCALES, Translator, choose_locale
+from opsloom.runtime.pages.security import anonymous_token, remember_anonymous_token, secure_headers
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """Who is looking, in which language, and the token their forms must carry."""
+
+    request: Request
+    user: Principal | None
+    t: Translator
+    csrf_token: str
+
+
+def page_context(request: Request, user: Principal | None) -> PageContext:
+    locale = choose_locale(request, user.locale if user else None)
+    token = user.csrf_token if user and user.csrf_token else anonymous_token(request)
+    return PageContext(request, user, Translator(locale), token)
+
+
+def render(ctx: PageContext, template: str, status: int = 200, **values: Any) -> Response:
+    html = _templates.get_template(template).render(
+        t=ctx.t,
+        label=ctx.t.label,
+        locale=ctx.t.locale,
+        locales=[(code, LOCALE_NAMES[code]) for code in LOCALES],
+        user=ctx.user,
+        csrf_token=ctx.csrf_token,
+        current_path=_local_path(ctx.request),
+        **values,
+    )
+    response = HTMLResponse(html, status_code=status)
+    response.headers["Content-Language"] = ctx.t.locale
+    if ctx.user is None:
+        remember_anonymous_token(ctx.request, response, ctx.csrf_token)
+    return secure_headers(response)
+
+
+def redirect(url: str) -> Response:
+    return secure_headers(RedirectResponse(url, status_code=303))
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A local path to go back to; anything that could leave the site becomes `default`."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or "\\" in target:
+        return default
+    return target
+
+
+def _local_path(request: Request) -> str:
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")

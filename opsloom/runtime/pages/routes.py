@@ -1,0 +1,181 @@
+"""The end-user pages: login, logout, language switch, home and app home.
+
+Every handler works out who is looking (`current_user`), builds a
+`PageContext`, and renders a template; POST forms are checked for their CSRF
+token before anything changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select, update
+from starlette.responses import Response
+
+from opsloom.platform import auth, tables
+from opsloom.platform.audit import audit
+from opsloom.platform.auth_api import context_of_anonymous
+from opsloom.platform.context import Principal, RequestContext
+from opsloom.platform.errors import OpsloomError
+from opsloom.platform.http import settings_of
+from opsloom.runtime.apps_api import app_summaries
+from opsloom.runtime.flow.api import count_tasks, pending_tasks
+from opsloom.runtime.pages.i18n import LOCALE_COOKIE, supported
+from opsloom.runtime.pages.rendering import PageContext, page_context, redirect, render, safe_next
+from opsloom.runtime.pages.security import CSRF_FIELD, LOGIN_CSRF_COOKIE, form_token_ok, is_https
+
+router = APIRouter(include_in_schema=False)
+
+FIRST_TASKS = 5
+MAX_FIELD = 256
+
+
+async def current_user(request: Request) -> Principal | None:
+    """The logged-in user behind the session cookie (pages never take API tokens), or None."""
+    if not request.cookies.get(auth.SESSION_COOKIE):
+        return None
+    probe = Request({**request.scope, "method": "GET", "headers": _without_authorization(request)})
+    try:
+        principal = await auth.principal_for_request(probe)
+    except OpsloomError:
+        return None
+    return principal if principal.via == "session" else None
+
+
+def _without_authorization(request: Request) -> list[tuple[bytes, bytes]]:
+    return [(k, v) for k, v in request.scope["headers"] if k != b"authorization"]
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {k: v[:MAX_FIELD] for k, v in form.items() if isinstance(v, str)}
+
+
+def forbidden(ctx: PageContext) -> Response:
+    return render(ctx, "error.html", status=403, message=ctx.t("error.forbidden"))
+
+
+def not_found(ctx: PageContext) -> Response:
+    return render(ctx, "error.html", status=404, message=ctx.t("error.not_found"))
+
+
+# ------------------------------------------------------------------ login
+
+
+@router.get("/login")
+async def login_page(request: Request) -> Response:
+    user = await current_user(request)
+    if user is not None:
+        return redirect("/")
+    return render(page_context(request, None), "login.html", email="", errors={})
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    ctx = page_context(request, None)
+    form = await _form(request)
+    if not form_token_ok(request, form.get(CSRF_FIELD), None):
+        return forbidden(ctx)
+    email, password = form.get("email", "").strip(), form.get("password", "")
+    errors = {key: ctx.t("login.required") for key, value in (("email", email), ("password", password)) if not value}
+    if errors:
+        return render(ctx, "login.html", status=400, email=email, errors=errors)
+    anonymous = context_of_anonymous(request)
+    db = request.app.state.db
+    try:
+        async with db.session(write=True) as session:
+            token, _, principal = await auth.login(session, anonymous, email, password)
+    except (auth.TooManyAttempts, auth.Unauthenticated) as error:
+        throttled = isinstance(error, auth.TooManyAttempts)
+        async with db.session(write=True) as session:
+            await auth.record_failed_login(session, anonymous, email, throttled=throttled)
+        message, status = (ctx.t("login.throttled"), 429) if throttled else (ctx.t("login.wrong"), 401)
+        return render(ctx, "login.html", status=status, email=email, errors={"password": message})
+    response = redirect("/")
+    response.set_cookie(
+        auth.SESSION_COOKIE,
+        token,
+        max_age=int(auth.SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+        path="/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    user = await current_user(request)
+    form = await _form(request)
+    if user is None:
+        return redirect("/login")
+    if not form_token_ok(request, form.get(CSRF_FIELD), user):
+        return forbidden(page_context(request, user))
+    async with request.app.state.db.session(write=True) as session:
+        await auth.logout(session, request.cookies[auth.SESSION_COOKIE])
+        await audit(session, _context(request, user), "logout")
+    response = redirect("/login")
+    response.delete_cookie(auth.SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/locale")
+async def switch_locale(request: Request) -> Response:
+    user = await current_user(request)
+    form = await _form(request)
+    if not form_token_ok(request, form.get(CSRF_FIELD), user):
+        return forbidden(page_context(request, user))
+    locale = supported(form.get("locale"))
+    response = redirect(safe_next(form.get("next")))
+    if locale is None:
+        return response
+    if user is not None:  # the choice follows the user to other browsers
+        async with request.app.state.db.session(write=True) as session:
+            await session.execute(update(tables.users).where(tables.users.c.id == user.user_id).values(locale=locale))
+    response.set_cookie(
+        LOCALE_COOKIE, locale, max_age=365 * 24 * 3600, samesite="lax", secure=is_https(request), path="/"
+    )
+    return response
+
+
+def _context(request: Request, user: Principal) -> RequestContext:
+    ip = request.client.host if request.client else None
+    return RequestContext.for_now(user, settings_of(request).zone, ip)
+
+
+# ------------------------------------------------------------------ home
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return redirect("/login")
+    async with request.app.state.db.session() as session:
+        apps = await app_summaries(session, user)
+        counts = await count_tasks(session, user.user_id)  # type: ignore[arg-type]
+        tasks = await pending_tasks(session, user.user_id, FIRST_TASKS)  # type: ignore[arg-type]
+    return render(page_context(request, user), "home.html", apps=apps, counts=counts, tasks=tasks)
+
+
+@router.get("/apps/{app}")
+async def app_home(app: str, request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return redirect("/login")
+    ctx = page_context(request, user)
+    async with request.app.state.db.session() as session:
+        summary = next((a for a in await app_summaries(session, user) if a["key"] == app), None)
+        if summary is None:
+            return not_found(ctx)
+        document = (await session.execute(select(tables.apps.c.document).where(tables.apps.c.key == app))).scalar_one()
+    return render(ctx, "app_home.html", app=summary, forms=menu_order(summary["forms"], document))
+
+
+def menu_order(forms: list[dict[str, Any]], document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The forms in the order of the app's menu; forms the menu does not name come after, as listed."""
+    menu = {key: position for position, key in enumerate(document.get("menu") or [])}
+    return sorted(forms, key=lambda f: (menu.get(f["key"], len(menu)),))
