@@ -6,7 +6,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,8 @@ from opsloom.platform.passwords import digest, new_secret, verify_password
 SESSION_COOKIE = "opsloom_session"
 CSRF_HEADER = "x-csrf-token"
 SESSION_LIFETIME = timedelta(days=7)
+
+
 TOKEN_PREFIX = "olt_"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Login throttling: failures counted over a window, per e-mail and per address.
@@ -26,6 +28,19 @@ THROTTLE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_EMAIL = 5
 MAX_FAILURES_PER_IP = 30
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def set_session_cookie(response: Response, token: str, *, secure: bool) -> None:
+    """The session cookie, alike for the API's login and the login page."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
+    )
 
 
 class TooManyAttempts(OpsloomError):

@@ -62,15 +62,7 @@ async def login(body: Login, request: Request, response: Response) -> dict[str, 
             await auth.record_failed_login(session, ctx, body.email, throttled=isinstance(error, auth.TooManyAttempts))
         raise
     secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
-    response.set_cookie(
-        auth.SESSION_COOKIE,
-        token,
-        max_age=int(auth.SESSION_LIFETIME.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=secure,
-        path="/",
-    )
+    auth.set_session_cookie(response, token, secure=secure)
     return {"user": me_view(principal), "csrf_token": csrf}
 
 

@@ -93,15 +93,7 @@ async def login(request: Request) -> Response:
         message, status = (ctx.t("login.throttled"), 429) if throttled else (ctx.t("login.wrong"), 401)
         return render(ctx, "login.html", status=status, email=email, errors={"password": message})
     response = redirect("/")
-    response.set_cookie(
-        auth.SESSION_COOKIE,
-        token,
-        max_age=int(auth.SESSION_LIFETIME.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=is_https(request),
-        path="/",
-    )
+    auth.set_session_cookie(response, token, secure=is_https(request))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
 
