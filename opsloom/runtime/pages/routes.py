@@ -1,4 +1,4 @@
-"""The end-user pages: login, logout, language switch, home and app home.
+"""The end-user pages: login, logout, language switch, home, app home and record list.
 
 Every handler works out who is looking (`current_user`), builds a
 `PageContext`, and renders a template; POST forms are checked for their CSRF
@@ -8,6 +8,7 @@ token before anything changes.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from sqlalchemy import select, update
@@ -17,9 +18,12 @@ from opsloom.platform import auth, tables
 from opsloom.platform.audit import audit
 from opsloom.platform.auth_api import context_of_anonymous
 from opsloom.platform.context import Principal, RequestContext
-from opsloom.platform.errors import OpsloomError
+from opsloom.platform.errors import BadRequest, NotFound, OpsloomError, PermissionDenied
 from opsloom.platform.http import settings_of
+from opsloom.platform.permissions import form_access
+from opsloom.runtime import records
 from opsloom.runtime.apps_api import app_summaries
+from opsloom.runtime.field_types import FieldSpec
 from opsloom.runtime.flow.api import count_tasks, pending_tasks
 from opsloom.runtime.pages.i18n import LOCALE_COOKIE, supported
 from opsloom.runtime.pages.rendering import PageContext, page_context, redirect, render, safe_next
@@ -171,3 +175,90 @@ def menu_order(forms: list[dict[str, Any]], document: dict[str, Any]) -> list[di
     """The forms in the order of the app's menu; forms the menu does not name come after, as listed."""
     menu = {key: position for position, key in enumerate(document.get("menu") or [])}
     return sorted(forms, key=lambda f: (menu.get(f["key"], len(menu)),))
+
+
+# ------------------------------------------------------------------ record list
+
+LIST_COLUMNS = 6
+PAGE_SIZE = 20
+
+
+@router.get("/apps/{app}/forms/{form}")
+async def record_list(app: str, form: str, request: Request, q: str = "", cursor: str = "") -> Response:
+    user = await current_user(request)
+    if user is None:
+        return redirect("/login")
+    ctx = page_context(request, user)
+    q, cursor = q.strip()[:MAX_FIELD], cursor[:4096]
+    async with request.app.state.db.session() as session:
+        try:
+            compiled = await request.app.state.forms.get(session, app, form)
+            access = await form_access(session, user, app, form)
+            access.require("read")
+        except (NotFound, PermissionDenied):
+            return not_found(ctx)
+        visible = compiled.restricted(access.hidden)
+        searchable = visible.title_field in visible.by_key
+        query = records.ListRequest(limit=str(PAGE_SIZE), cursor=cursor or None, q=(q if searchable else None) or None)
+        try:
+            page = await records.list_records(
+                session,
+                compiled,
+                _context(request, user),
+                query,
+                access,
+                exact_count_limit=settings_of(request).exact_count_limit,
+            )
+        except BadRequest:
+            return render(ctx, "error.html", status=400, message=ctx.t("list.bad_request"))
+        document = (
+            await session.execute(select(tables.apps.c.document).where(tables.apps.c.key == app))
+        ).scalar_one_or_none()
+    columns = list(visible.fields[:LIST_COLUMNS])
+    rows = [
+        {
+            "id": item["id"],
+            "cells": [cell_text(ctx, spec, item.get(spec.key)) for spec in columns],
+            "status": ctx.t(f"status.{item['status']}"),
+        }
+        for item in page["items"]
+    ]
+    next_url = None
+    if page["next_cursor"]:
+        params = {"q": q} if q and searchable else {}
+        next_url = f"{request.url.path}?{urlencode({**params, 'cursor': page['next_cursor']})}"
+    return render(
+        ctx,
+        "record_list.html",
+        app={"key": app, "label": (document or {}).get("label") or app},
+        form={"key": form, "label": visible.label},
+        columns=columns,
+        rows=rows,
+        q=q,
+        searchable=searchable,
+        total=page.get("total", len(rows)),
+        total_exact=page.get("total_exact", True),
+        next_url=next_url,
+        first_page=not cursor,
+    )
+
+
+def cell_text(ctx: PageContext, spec: FieldSpec, value: Any) -> str:
+    """A record value as the text of a table cell."""
+    if spec.type == "subform":
+        return ctx.t("value.rows", count=len(value) if isinstance(value, list) else 0)
+    if value is None or value == "" or value == []:
+        return ""
+    if spec.type == "boolean":
+        return ctx.t("value.yes") if value else ctx.t("value.no")
+    if spec.type in ("select", "multiselect"):
+        labels = {o.get("value"): o.get("label") for o in spec.get("options") or ()}
+        chosen = value if isinstance(value, list) else [value]
+        return ", ".join(ctx.t.label(labels.get(v, v)) for v in chosen)
+    if spec.type == "attachment":
+        return ctx.t("value.files", count=len(value) if isinstance(value, list) else 0)
+    if isinstance(value, dict):  # an expanded link
+        return str(value.get("id", ""))
+    if isinstance(value, list):
+        return ", ".join(str(v.get("id", "") if isinstance(v, dict) else v) for v in value)
+    return str(value)
