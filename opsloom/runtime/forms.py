@@ -205,8 +205,8 @@ class CompiledForm:
             raise ValidationFailed.of(errors)
         return rows
 
-    def literal_defaults(self, exclude: Mapping[str, Any] = {}) -> dict[str, Any]:  # noqa: B006 - read only
-        """Literal default values of the fields not in `exclude`."""
+    def literal_defaults(self, exclude: Collection[str] = ()) -> dict[str, Any]:
+        """Literal default values (not formulas) of the fields whose keys are not in `exclude`."""
         out = {}
         for spec in self.fields:
             default = spec.raw.get("default")

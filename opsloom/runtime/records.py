@@ -88,14 +88,16 @@ def _parse_new(
     """Validate a new record as the caller sees the form; defaults fill what is left out."""
     view = form.restricted(access.hidden)
     _refuse_read_only(payload, access, prefix)
-    sent = view.parse_input(_with_defaults(view, payload, ctx), partial=False, zone=ctx.zone, prefix=prefix)
+    if isinstance(payload, dict):
+        payload = {**view.literal_defaults(exclude=payload), **payload}
+    sent = view.parse_input(payload, partial=False, zone=ctx.zone, prefix=prefix)
     values = dict(sent)
     for key in form.children:  # rows get computed values; `sent` keeps what the caller sent
         if sent.get(key) is not None:
             values[key] = [dict(row) for row in sent[key]]
-    for spec in form.fields:  # fields the caller cannot see still get their defaults
-        if spec.key not in values and _literal_default(spec) is not None:
-            values[spec.key] = form.unit(spec).parse(spec, spec.raw["default"], ctx.zone)
+    for key, default in form.literal_defaults(exclude=values).items():  # also fields the caller cannot see
+        spec = form.by_key[key]
+        values[key] = form.unit(spec).parse(spec, default, ctx.zone)
     for spec in form.fields:
         values.setdefault(spec.key, None)
     form.compute(values, formula_context(ctx), creating=True)
@@ -124,11 +126,6 @@ def _rule_problems(
             row_prefix = f"{prefix}{key}[{i}]."
             problems += check_rules(child.rules, row, sent_rows[i], stored.get(row["id"]), ctx, row_prefix)
     return problems
-
-
-def _literal_default(spec: Any) -> Any:
-    default = spec.raw.get("default")
-    return None if isinstance(default, Mapping) else default
 
 
 def formula_context(ctx: RequestContext) -> FormulaContext:
@@ -176,17 +173,6 @@ async def create_records(
         raise ValidationFailed.of(errors)
     paths = [f"records[{i}]." for i in range(len(rows))]
     return await _insert(session, form, ctx, rows, paths=paths, access=access)
-
-
-def _with_defaults(form: CompiledForm, payload: Any, ctx: RequestContext) -> Any:
-    if not isinstance(payload, dict):
-        return payload
-    defaults = {
-        spec.key: _literal_default(spec)
-        for spec in form.fields
-        if _literal_default(spec) is not None and spec.key not in payload
-    }
-    return {**defaults, **payload}
 
 
 async def _insert(

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
@@ -345,7 +345,7 @@ async def set_delegation(request: Request) -> dict[str, Any]:
         if errors:
             raise BadRequest("The delegation is not valid", errors)
         g = tables.delegations
-        overlapping = or_(and_(g.c.starts_at < ends, g.c.ends_at > starts))
+        overlapping = and_(g.c.starts_at < ends, g.c.ends_at > starts)
         await session.execute(delete(g).where(g.c.user_id == me, overlapping))
         await session.execute(
             insert(g).values(user_id=me, delegate_id=delegate, starts_at=starts, ends_at=ends, created_at=ctx.now)

@@ -147,6 +147,7 @@ class Loaded:
     form: CompiledForm
     record_id: int
     state: State | None
+    flow_id: int | None = None  # a new instance: the flow definition it runs
 
 
 async def _lock_instance(session: AsyncSession, instance_id: int) -> Mapping[str, Any]:
@@ -194,7 +195,8 @@ async def _run(session: AsyncSession, ctx: RequestContext, services: Services, l
         state, effects = advance_flow(loaded.flow, loaded.state, event, engine_ctx)
     except FlowError as error:
         raise ERRORS.get(error.status, Conflict)(str(error)) from None
-    await _store(session, ctx, services, loaded, state, effects)
+    title = _title(loaded.form, engine_ctx.record, loaded.record_id)
+    await _store(session, ctx, services, loaded, state, effects, title)
     return state
 
 
@@ -202,10 +204,15 @@ async def _run(session: AsyncSession, ctx: RequestContext, services: Services, l
 
 
 async def _store(
-    session: AsyncSession, ctx: RequestContext, services: Services, loaded: Loaded, state: State, effects: list[Any]
+    session: AsyncSession,
+    ctx: RequestContext,
+    services: Services,
+    loaded: Loaded,
+    state: State,
+    effects: list[Any],
+    title: str | None,
 ) -> None:
     i = tables.flow_instances
-    title = await _title(session, loaded.form, loaded.record_id)
     values = {
         "status": state.status,
         "state": state.as_json(),
@@ -215,8 +222,6 @@ async def _store(
     }
     if loaded.row is None:
         form_id = loaded.form.form_id
-        found = await flow_for_form(session, loaded.form.app, loaded.form.key)
-        assert found is not None
         instance_id = (
             await session.execute(
                 insert(i)
@@ -225,7 +230,7 @@ async def _store(
                     form_key=loaded.form.key,
                     form_id=form_id,
                     record_id=loaded.record_id,
-                    flow_id=found[0],
+                    flow_id=loaded.flow_id,
                     flow_version=loaded.flow.version,
                     version=1,
                     created_at=ctx.now,
@@ -248,12 +253,12 @@ async def _store(
     await _carry_out(session, ctx, services, loaded, instance_id, ids, effects)
 
 
-async def _title(session: AsyncSession, form: CompiledForm, record_id: int) -> str | None:
+def _title(form: CompiledForm, values: Mapping[str, Any], record_id: int) -> str | None:
+    """What names the record in to-do lists: its title field as read (the record's values in hand)."""
     spec = form.by_key.get(form.title_field or "")
     if spec is None:
         return f"{form.key} {record_id}"
-    t = form.table
-    value = (await session.execute(select(t.c[spec.column]).where(t.c.id == record_id))).scalar()
+    value = values.get(spec.key)
     return None if value is None else str(form.dump_value(spec.key, value))[:255]
 
 
@@ -403,7 +408,7 @@ async def submit_record(
         raise Conflict(f"Record {record_id} is already {row['status'].replace('_', ' ')}")
     else:
         flow = await services.flows.get(session, found[0], found[2], form)
-        loaded = Loaded(None, flow, form, record_id, None)
+        loaded = Loaded(None, flow, form, record_id, None, flow_id=found[0])
     return await _run_and_answer(session, ctx, services, loaded, event, idem)
 
 
