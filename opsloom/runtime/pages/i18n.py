@@ -19,7 +19,11 @@ _CATALOGS = Path(__file__).parent / "locales"
 
 @cache
 def catalog(locale: str) -> dict[str, str]:
-    return json.loads((_CATALOGS / f"{locale}.json").read_text(encoding="utf-8"))
+    """Every message of a locale: one file per area of the pages (`locales/<locale>/*.json`)."""
+    messages: dict[str, str] = {}
+    for part in sorted((_CATALOGS / locale).glob("*.json")):
+        messages.update(json.loads(part.read_text(encoding="utf-8")))
+    return messages
 
 
 def supported(value: str | None) -> str | None:

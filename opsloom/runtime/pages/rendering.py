@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from datetime import tzinfo
 from typing import Any
 
 from fastapi import Request
@@ -11,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from opsloom.platform.context import Principal
+from opsloom.platform.http import settings_of
 from opsloom.runtime.pages.i18n import LOCALE_NAMES, LOCALES, Translator, choose_locale
 from opsloom.runtime.pages.security import anonymous_token, remember_anonymous_token, secure_headers
 
@@ -31,12 +33,13 @@ class PageContext:
     user: Principal | None
     t: Translator
     csrf_token: str
+    zone: tzinfo
 
 
 def page_context(request: Request, user: Principal | None) -> PageContext:
     locale = choose_locale(request, user.locale if user else None)
     token = user.csrf_token if user and user.csrf_token else anonymous_token(request)
-    return PageContext(request, user, Translator(locale), token)
+    return PageContext(request, user, Translator(locale), token, settings_of(request).zone)
 
 
 def render(ctx: PageContext, template: str, status: int = 200, **values: Any) -> Response:

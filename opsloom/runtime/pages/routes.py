@@ -23,8 +23,8 @@ from opsloom.platform.http import settings_of
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import records
 from opsloom.runtime.apps_api import app_summaries
-from opsloom.runtime.field_types import FieldSpec
 from opsloom.runtime.flow.api import count_tasks, pending_tasks
+from opsloom.runtime.pages.display import value_text
 from opsloom.runtime.pages.i18n import LOCALE_COOKIE, supported
 from opsloom.runtime.pages.rendering import PageContext, page_context, redirect, render, safe_next
 from opsloom.runtime.pages.security import CSRF_FIELD, LOGIN_CSRF_COOKIE, form_token_ok, is_https
@@ -180,6 +180,7 @@ def menu_order(forms: list[dict[str, Any]], document: dict[str, Any]) -> list[di
 # ------------------------------------------------------------------ record list
 
 LIST_COLUMNS = 6
+LINK_TYPES = ("relation", "user", "users", "department")
 PAGE_SIZE = 20
 
 
@@ -199,7 +200,11 @@ async def record_list(app: str, form: str, request: Request, q: str = "", cursor
             return not_found(ctx)
         visible = compiled.restricted(access.hidden)
         searchable = visible.title_field in visible.by_key
-        query = records.ListRequest(limit=str(PAGE_SIZE), cursor=cursor or None, q=(q if searchable else None) or None)
+        columns = list(visible.fields[:LIST_COLUMNS])
+        links = ",".join(spec.key for spec in columns if spec.type in LINK_TYPES)
+        query = records.ListRequest(
+            limit=str(PAGE_SIZE), cursor=cursor or None, q=(q if searchable else None) or None, expand=links or None
+        )
         try:
             page = await records.list_records(
                 session,
@@ -214,11 +219,10 @@ async def record_list(app: str, form: str, request: Request, q: str = "", cursor
         document = (
             await session.execute(select(tables.apps.c.document).where(tables.apps.c.key == app))
         ).scalar_one_or_none()
-    columns = list(visible.fields[:LIST_COLUMNS])
     rows = [
         {
             "id": item["id"],
-            "cells": [cell_text(ctx, spec, item.get(spec.key)) for spec in columns],
+            "cells": [value_text(ctx.t, ctx.zone, spec, item.get(spec.key)) for spec in columns],
             "status": ctx.t(f"status.{item['status']}"),
         }
         for item in page["items"]
@@ -241,24 +245,3 @@ async def record_list(app: str, form: str, request: Request, q: str = "", cursor
         next_url=next_url,
         first_page=not cursor,
     )
-
-
-def cell_text(ctx: PageContext, spec: FieldSpec, value: Any) -> str:
-    """A record value as the text of a table cell."""
-    if spec.type == "subform":
-        return ctx.t("value.rows", count=len(value) if isinstance(value, list) else 0)
-    if value is None or value == "" or value == []:
-        return ""
-    if spec.type == "boolean":
-        return ctx.t("value.yes") if value else ctx.t("value.no")
-    if spec.type in ("select", "multiselect"):
-        labels = {o.get("value"): o.get("label") for o in spec.get("options") or ()}
-        chosen = value if isinstance(value, list) else [value]
-        return ", ".join(ctx.t.label(labels.get(v, v)) for v in chosen)
-    if spec.type == "attachment":
-        return ctx.t("value.files", count=len(value) if isinstance(value, list) else 0)
-    if isinstance(value, dict):  # an expanded link
-        return str(value.get("id", ""))
-    if isinstance(value, list):
-        return ", ".join(str(v.get("id", "") if isinstance(v, dict) else v) for v in value)
-    return str(value)
