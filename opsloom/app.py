@@ -29,6 +29,7 @@ from opsloom.runtime.flow.api import router as flow_router
 from opsloom.runtime.flow.instances import FlowCache, Services
 from opsloom.runtime.flow.timers import work
 from opsloom.runtime.forms import FormRegistry
+from opsloom.runtime.pages.record_pages import router as record_pages_router
 from opsloom.runtime.pages.routes import router as pages_router
 from opsloom.runtime.records_api import router as records_router
 
@@ -86,5 +87,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(flow_router)
     app.include_router(files_router)
     app.include_router(pages_router)
+    app.include_router(record_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -25,6 +25,7 @@ class Validation:
     message: str
     path: str
     fields: frozenset[str]
+    label: Any = None  # the message as written, maybe in several languages (pages show the reader's)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,9 @@ def compile_rules(form: Any) -> Rules:
     for i, v in enumerate(form.document.get("validations", [])):
         condition = parse_condition(v["condition"], form, f"validations[{i}].condition")
         path = (v.get("fields") or ["$"])[0]
-        validations.append(Validation(condition, _text(v["message"]), path, frozenset(fields_of(condition))))
+        validations.append(
+            Validation(condition, _text(v["message"]), path, frozenset(fields_of(condition)), v["message"])
+        )
     required_if_visible = frozenset(s.key for s in form.fields if s.required and s.raw.get("visible_when") is not None)
     return Rules(
         by_rule["visible_when"],

@@ -73,6 +73,10 @@ class Translator:
         text = catalog(self.locale).get(key) or catalog("en").get(key) or key
         return text.format(**params) if params else text
 
+    def known(self, key: str, default: str) -> str:
+        """The message for `key`, or `default` when no catalog has it (e.g. a value named by data)."""
+        return self(key) if key in catalog(self.locale) or key in catalog("en") else default
+
     def label(self, value: Any) -> str:
         """A metadata label or text: a plain string, or translations by locale."""
         if value is None:

@@ -1,0 +1,365 @@
+"""The record pages: the form to create or edit a record, the record's own page, and live previews.
+
+Pages render; writes go through the JSON API from static/js/record_form.js
+(create, PATCH with If-Match, submit to the flow), so the page and an
+integrator meet the very same validation, permissions and errors. The one
+page-only route is the preview: the form's formulas computed by the server
+over the half-filled form, formatted for the reader, as the user types.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse, Response
+
+from opsloom.platform import tables
+from opsloom.platform.errors import NotFound, PermissionDenied
+from opsloom.platform.http import read_json
+from opsloom.platform.permissions import FormAccess, form_access
+from opsloom.runtime import records
+from opsloom.runtime.field_types import FieldSpec, dump_datetime
+from opsloom.runtime.flow import instances
+from opsloom.runtime.forms import CompiledForm
+from opsloom.runtime.pages.display import datetime_text, value_text
+from opsloom.runtime.pages.field_views import (
+    COMPUTED,
+    FormPlace,
+    computed_draft,
+    field_views,
+    form_meta,
+)
+from opsloom.runtime.pages.i18n import Translator
+from opsloom.runtime.pages.rendering import PageContext, page_context, redirect, render
+from opsloom.runtime.pages.routes import _context, current_user, not_found
+from opsloom.runtime.pages.security import form_token_ok
+
+router = APIRouter(include_in_schema=False)
+
+FORM = "/apps/{app}/forms/{form}"
+LINKS = ("relation", "user", "users", "department")
+WITHDRAWABLE = "running"
+ACTED = frozenset({"approved", "completed", "rejected", "returned", "transferred", "delegated", "signer_added"})
+# Steps of the engine's own bookkeeping, left out of the timeline people read.
+QUIET = frozenset({"node_entered", "node_passed", "branch", "branch_joined"})
+
+
+class Refused(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+async def _open(
+    session: AsyncSession, request: Request, ctx: PageContext, app: str, form: str, action: str
+) -> tuple[CompiledForm, FormAccess]:
+    """The published form and the reader's access to it; a page they may not have is a 404."""
+    assert ctx.user is not None
+    try:
+        compiled = await request.app.state.forms.get(session, app, form)
+        access = await form_access(session, ctx.user, app, form)
+        access.require(action)
+    except (NotFound, PermissionDenied):
+        raise Refused(not_found(ctx)) from None
+    return compiled, access
+
+
+async def _app_label(session: AsyncSession, app: str) -> Any:
+    document = (await session.execute(select(tables.apps.c.document).where(tables.apps.c.key == app))).scalar()
+    return (document or {}).get("label") or app
+
+
+def record_label(form: CompiledForm, record: dict[str, Any]) -> str:
+    """How people name a record: its number when the form numbers records, else its id."""
+    numbered = next((s.key for s in form.fields if s.type == "autonumber" and record.get(s.key)), None)
+    return str(record[numbered]) if numbered else f"#{record.get('id')}"
+
+
+def sections(form: CompiledForm, views: list[Any]) -> list[dict[str, Any]]:
+    """The form's layout sections holding the views they name; fields no section names come last."""
+    by_key = {view.spec.key: view for view in views}
+    out, placed = [], set()
+    for section in (form.document.get("layout") or {}).get("sections") or []:
+        members = [by_key[key] for key in section.get("fields", []) if key in by_key and key not in placed]
+        placed.update(view.spec.key for view in members)
+        if members:
+            out.append({"title": section.get("title"), "columns": section.get("columns", 1), "fields": members})
+    rest = [view for view in views if view.spec.key not in placed]
+    if rest:
+        out.append({"title": None, "columns": 1, "fields": rest})
+    return out
+
+
+def browser_meta(request: Request, ctx: PageContext, form: CompiledForm, place: FormPlace) -> dict[str, Any]:
+    """form_meta plus what conditions.js needs about now and me, and where previews go."""
+    user = ctx.user
+    assert user is not None
+    meta = form_meta(form)
+    meta["context"] = {
+        "now": dump_datetime(datetime.now(ctx.zone)),
+        "timeZone": str(ctx.zone),
+        "user": {"id": user.user_id, "department_id": user.department_id, "email": user.email},
+    }
+    meta["preview"] = f"/apps/{place.app}/forms/{place.form}/preview?locale={ctx.t.locale}"
+    meta["messages"] = _validation_messages(form, ctx.t)
+    return meta
+
+
+def _validation_messages(form: CompiledForm, t: Translator) -> dict[str, str]:
+    """The server words a validation in English; the page shows the reader's language."""
+    out = {}
+    for rules in (form.rules, *(child.rules for child in form.children.values())):
+        for validation in rules.validations:
+            if isinstance(validation.label, dict):
+                out[validation.message] = t.label(validation.label)
+    return out
+
+
+# ------------------------------------------------------------------ the form
+
+
+@router.get(FORM + "/new")
+async def new_record(app: str, form: str, request: Request) -> Response:
+    return await _form_page(request, app, form, None)
+
+
+@router.get(FORM + "/records/{record_id}/edit")
+async def edit_record(app: str, form: str, record_id: int, request: Request) -> Response:
+    return await _form_page(request, app, form, record_id)
+
+
+async def _form_page(request: Request, app: str, form: str, record_id: int | None) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return redirect(f"/login?next={request.url.path}")
+    ctx = page_context(request, user)
+    place = FormPlace(app, form)
+    async with request.app.state.db.session() as session:
+        try:
+            compiled, access = await _open(session, request, ctx, app, form, "update" if record_id else "create")
+            visible = compiled.restricted(access.hidden)
+            record: dict[str, Any] = {}
+            if record_id is not None:
+                expand = ",".join(s.key for s in visible.fields if s.type in LINKS) or None
+                try:
+                    record = await records.get_record(
+                        session, compiled, _context(request, user), record_id, access, expand
+                    )
+                except (NotFound, PermissionDenied):
+                    return not_found(ctx)
+                if record["status"] in records.LOCKED_STATUSES:
+                    return redirect(f"/apps/{app}/forms/{form}/records/{record_id}?locked=1")
+            views = await field_views(
+                session,
+                request.app.state.forms,
+                place,
+                visible,
+                record,
+                ctx.t,
+                records.eval_context(_context(request, user)),
+                read_only=access.read_only,
+                creating=record_id is None,
+            )
+            has_flow = await instances.flow_for_form(session, app, form) is not None
+            app_label = await _app_label(session, app)
+        except Refused as refused:
+            return refused.response
+    meta = browser_meta(request, ctx, visible, place)
+    meta["record_id"] = record_id
+    return render(
+        ctx,
+        "record_form.html",
+        app={"key": app, "label": app_label},
+        form={"key": form, "label": visible.label},
+        sections=sections(visible, views),
+        meta=meta,
+        record=record,
+        record_id=record_id,
+        record_label=record_label(visible, record) if record_id else "",
+        has_flow=has_flow,
+    )
+
+
+@router.post(FORM + "/preview")
+async def preview(app: str, form: str, request: Request, locale: str = "") -> Response:
+    """The formulas over a half-filled form: {values, text, rows, row_values} (JSON, for fields.js)."""
+    user = await current_user(request)
+    if user is None or not form_token_ok(request, request.headers.get("x-csrf-token"), user):
+        return JSONResponse({"title": "Log in again"}, status_code=403)
+    ctx = page_context(request, user)
+    t = Translator(locale) if locale in ("en", "zh-CN") else ctx.t
+    try:
+        body = await read_json(request)
+    except ClientDisconnect:  # the page moved on before the preview was read
+        return Response(status_code=204)
+    values = body.get("values") if isinstance(body, dict) else None
+    record_id = body.get("record_id") if isinstance(body, dict) else None
+    async with request.app.state.db.session() as session:
+        try:
+            compiled, access = await _open(session, request, ctx, app, form, "update" if record_id else "create")
+        except Refused:
+            return JSONResponse({"title": "Not found"}, status_code=404)
+    visible = compiled.restricted(access.hidden)
+    eval_ctx = records.eval_context(_context(request, user))
+    draft = computed_draft(visible, values if isinstance(values, dict) else {}, eval_ctx, creating=not record_id)
+    return JSONResponse(computed_answer(visible, draft, t, ctx.zone))
+
+
+def computed_answer(form: CompiledForm, draft: dict[str, Any], t: Translator, zone: Any) -> dict[str, Any]:
+    answer: dict[str, Any] = {"values": {}, "text": {}, "rows": {}, "row_values": {}}
+    for spec in form.fields:
+        if spec.type in COMPUTED:
+            answer["values"][spec.key] = form.unit(spec).dump(spec, draft.get(spec.key))
+            answer["text"][spec.key] = value_text(t, zone, spec, answer["values"][spec.key])
+    for key, child in form.children.items():
+        columns = [s for s in child.fields if s.type in COMPUTED]
+        rows = draft.get(key) or []
+        answer["row_values"][key] = [{s.key: child.unit(s).dump(s, row.get(s.key)) for s in columns} for row in rows]
+        answer["rows"][key] = [
+            {s.key: value_text(t, zone, s, values[s.key]) for s in columns} for values in answer["row_values"][key]
+        ]
+    return answer
+
+
+# ------------------------------------------------------------------ the record's page
+
+
+@router.get(FORM + "/records/{record_id}")
+async def record_page(app: str, form: str, record_id: int, request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return redirect(f"/login?next={request.url.path}")
+    ctx = page_context(request, user)
+    rctx = _context(request, user)
+    async with request.app.state.db.session() as session:
+        try:
+            compiled, access = await _open(session, request, ctx, app, form, "read")
+        except Refused as refused:
+            return refused.response
+        visible = compiled.restricted(access.hidden)
+        expand = ",".join(s.key for s in visible.fields if s.type in LINKS) or None
+        try:
+            record = await records.get_record(session, compiled, rctx, record_id, access, expand)
+            history = await records.record_history(session, compiled, rctx, record_id, access)
+        except (NotFound, PermissionDenied):
+            return not_found(ctx)
+        flows = await instances.timeline(session, compiled, record_id, access.hidden)
+        has_flow = await instances.flow_for_form(session, app, form) is not None
+        names = await _names(session, history, flows, record)
+        app_label = await _app_label(session, app)
+    latest = flows[-1] if flows else None
+    locked = record["status"] in records.LOCKED_STATUSES
+    mine = latest is not None and latest["submitter_id"] == user.user_id
+    running = latest is not None and latest["status"] == WITHDRAWABLE
+    nobody_acted = running and not any(e["action"] in ACTED for e in latest["events"])
+    view = {
+        "fields": [_shown(ctx, visible, spec, record) for spec in visible.fields],
+        "can_edit": access.can("update") and not locked,
+        "can_delete": access.can("delete") and not locked,
+        "can_submit": has_flow and access.can("update") and record["status"] in ("draft", "rejected", "withdrawn"),
+        "can_withdraw": mine and nobody_acted,
+        "can_urge": mine and running,
+    }
+    return render(
+        ctx,
+        "record_detail.html",
+        app={"key": app, "label": app_label},
+        form={"key": form, "label": visible.label},
+        record=record,
+        record_label=record_label(visible, record),
+        status_text=ctx.t(f"status.{record['status']}"),
+        sections=sections(visible, view["fields"]),
+        view=view,
+        timeline=_named_timeline(ctx, flows, names),
+        history=_named_history(ctx, visible, history, names),
+        created=datetime_text(record["created_at"], ctx.t.locale, ctx.zone),
+        created_by=names.get(record.get("created_by"), ""),
+        notice=request.query_params.get("notice", ""),
+    )
+
+
+class _Shown:
+    """A field on the record's page: its spec and its value as text (rows as a table)."""
+
+    def __init__(self, spec: FieldSpec, text: str, value: Any, rows: list[list[str]], columns: list[FieldSpec]):
+        self.spec, self.text, self.value, self.rows, self.columns = spec, text, value, rows, columns
+
+
+def _shown(ctx: PageContext, form: CompiledForm, spec: FieldSpec, record: dict[str, Any]) -> _Shown:
+    value = record.get(spec.key)
+    if spec.type == "subform":
+        child = form.children[spec.key]
+        columns = list(child.fields)
+        rows = [[value_text(ctx.t, ctx.zone, s, row.get(s.key)) for s in columns] for row in value or []]
+        return _Shown(spec, value_text(ctx.t, ctx.zone, spec, value), value, rows, columns)
+    return _Shown(spec, value_text(ctx.t, ctx.zone, spec, value), value, [], [])
+
+
+async def _names(
+    session: AsyncSession, history: list[dict[str, Any]], flows: list[dict[str, Any]], record: dict[str, Any]
+) -> dict[int, str]:
+    ids = {h["actor_id"] for h in history} | {record.get("created_by")}
+    for flow in flows:
+        ids |= {flow["submitter_id"]} | {e["actor_id"] for e in flow["events"]}
+        ids |= {task["assignee_id"] for task in flow["tasks"]}
+    ids.discard(None)
+    if not ids:
+        return {}
+    u = tables.users
+    rows = await session.execute(select(u.c.id, u.c.name, u.c.email).where(u.c.id.in_(ids)))
+    return {row.id: row.name or row.email for row in rows}
+
+
+def _named_timeline(ctx: PageContext, flows: list[dict[str, Any]], names: dict[int, str]) -> list[dict[str, Any]]:
+    out = []
+    for flow in flows:
+        steps = {task["node"]: task["node_label"] or task["node"] for task in flow["tasks"]}
+        events = [
+            {
+                **event,
+                "who": names.get(event["actor_id"], ctx.t("timeline.system")),
+                "when": datetime_text(event["at"], ctx.t.locale, ctx.zone),
+                "step": steps.get(event["node"], ""),
+            }
+            for event in flow["events"]
+            if event["action"] not in QUIET
+        ]
+        waiting = [
+            {**task, "who": names.get(task["assignee_id"], "")} for task in flow["tasks"] if task["state"] == "pending"
+        ]
+        out.append({**flow, "events": events, "waiting": waiting})
+    return out
+
+
+def _named_history(
+    ctx: PageContext, form: CompiledForm, history: list[dict[str, Any]], names: dict[int, str]
+) -> list[dict[str, Any]]:
+    out = []
+    for entry in reversed(history):
+        changes = []
+        for key, change in (entry.get("changes") or {}).items():
+            spec = form.by_key.get(key)
+            if spec is None:
+                continue
+            before = change.get("before") if isinstance(change, dict) else None
+            after = change.get("after") if isinstance(change, dict) else change
+            changes.append(
+                {
+                    "label": ctx.t.label(spec.label),
+                    "before": value_text(ctx.t, ctx.zone, spec, before) if entry["action"] == "update" else "",
+                    "after": value_text(ctx.t, ctx.zone, spec, after),
+                }
+            )
+        out.append(
+            {
+                "who": names.get(entry["actor_id"], ctx.t("timeline.system")),
+                "when": datetime_text(entry["at"], ctx.t.locale, ctx.zone),
+                "action": ctx.t.known(f"history.{entry['action']}", entry["action"]),
+                "changes": changes,
+            }
+        )
+    return out

@@ -1,0 +1,96 @@
+/**
+ * The record form page: create or edit a record through the records API.
+ *
+ * Save POSTs (or PATCHes with If-Match) the values fields.js reads; "save and
+ * submit" then submits the record to its form's flow. A refusal shows each
+ * problem+json error at its field and in a summary at the top that links to
+ * the fields, and focus moves to the first one.
+ */
+
+import { api, ApiError, announce } from "/static/js/api.js";
+import { setupFields, readValues, showErrors, clearErrors, focusFirstError } from "/static/js/fields.js";
+
+const form = document.getElementById("record-form");
+const meta = JSON.parse(document.getElementById("form-meta").textContent);
+const summary = form.querySelector("[data-error-summary]");
+const messages = meta.messages || {};
+let submitter = "save";
+let busy = false;
+
+setupFields(form, meta);
+
+for (const button of form.querySelectorAll("button[data-action]")) {
+  button.addEventListener("click", () => {
+    submitter = button.dataset.action;
+  });
+}
+
+function localised(errors) {
+  return errors.map((error) => ({ ...error, message: messages[error.message] || error.message }));
+}
+
+function fieldLabel(path) {
+  const key = /^([^.[\]]+)/.exec(path || "");
+  const wrapper = key && form.querySelector(`[data-field="${CSS.escape(key[1])}"]`);
+  const label = wrapper && wrapper.querySelector("label, legend");
+  return label ? label.textContent.replace(/\s*\*$/, "").trim() : "";
+}
+
+function showSummary(errors, unplaced) {
+  const list = summary.querySelector("[data-error-list]");
+  list.replaceChildren(
+    ...errors.map((error) => {
+      const item = document.createElement("li");
+      const name = fieldLabel(error.path);
+      const target = !unplaced.includes(error) && form.querySelector(`[data-field="${CSS.escape((/^([^.[\]]+)/.exec(error.path) || [])[1] || "")}"]`);
+      if (target) {
+        const link = document.createElement("a");
+        link.href = "#";
+        link.textContent = name ? `${name}: ${error.message}` : error.message;
+        link.addEventListener("click", (event) => {
+          event.preventDefault();
+          const input = target.querySelector("[aria-invalid], input, select, textarea");
+          if (input) input.focus();
+        });
+        item.append(link);
+      } else {
+        item.textContent = name ? `${name}: ${error.message}` : error.message;
+      }
+      return item;
+    }),
+  );
+  summary.hidden = errors.length === 0;
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (busy) return;
+  busy = true;
+  clearErrors(form);
+  summary.hidden = true;
+  const values = readValues(form);
+  const recordId = form.dataset.recordId;
+  try {
+    const saved = recordId
+      ? await api("PATCH", `${form.dataset.records}/${recordId}`, values, { "If-Match": `"${form.dataset.version}"` })
+      : await api("POST", form.dataset.records, values);
+    let notice = "saved";
+    if (submitter === "submit") {
+      await api("POST", `${form.dataset.records}/${saved.id}/submit`, {}, { "Idempotency-Key": `submit-${saved.id}-${saved.version}` });
+      notice = "submitted";
+    }
+    window.location.assign(`${form.dataset.detail}${saved.id}?notice=${notice}`);
+  } catch (error) {
+    busy = false;
+    if (!(error instanceof ApiError)) throw error;
+    if (error.status === 412) {
+      announce(form.dataset.stale, "error");
+      return;
+    }
+    const errors = localised(error.errors.length ? error.errors : [{ path: "$", message: error.message }]);
+    const unplaced = showErrors(form, errors);
+    showSummary(errors, unplaced);
+    if (!focusFirstError(form)) summary.focus();
+    announce(form.dataset.failed, "error");
+  }
+});
