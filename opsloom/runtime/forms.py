@@ -114,6 +114,7 @@ class CompiledForm:
             raise ValidationFailed.of([FieldError(prefix.rstrip(".") or "$", "expected a JSON object")])
         errors: list[FieldError] = []
         values: dict[str, Any] = {}
+        unreadable: set[str] = set()  # already reported: "is required" would only repeat it
         for key, raw in payload.items():
             path = f"{prefix}{key}"
             spec = self.by_key.get(key)
@@ -131,6 +132,7 @@ class CompiledForm:
                     values[key] = rows = self.children[key].parse_rows(raw, path, zone, new=not partial)
                 except ValidationFailed as failed:
                     errors.extend(failed.errors)
+                    unreadable.add(key)
                     continue
                 if rows and (low := spec.get("min_rows")) is not None and len(rows) < low:
                     errors.append(FieldError(path, f"needs at least {low} rows"))
@@ -142,6 +144,7 @@ class CompiledForm:
                 value = None if raw is None else unit.parse(spec, raw, zone)
             except Invalid as problem:
                 errors.append(FieldError(path, str(problem)))
+                unreadable.add(key)
                 continue
             if unit.is_empty(value):
                 value = None
@@ -149,7 +152,7 @@ class CompiledForm:
                 errors.extend(FieldError(path, message) for message in unit.check(spec, value))
             values[key] = value
         for spec in self.fields:
-            if not spec.required or spec.raw.get("visible_when") is not None:
+            if not spec.required or spec.raw.get("visible_when") is not None or spec.key in unreadable:
                 continue  # a field that can be hidden is required only while visible (runtime/rules.py)
             missing = self.unit(spec).is_empty(values.get(spec.key)) if (spec.key in values or not partial) else False
             if missing:

@@ -106,7 +106,37 @@ def browser_meta(request: Request, ctx: PageContext, form: CompiledForm, place: 
     }
     meta["preview"] = f"/apps/{place.app}/forms/{place.form}/preview?locale={ctx.t.locale}"
     meta["messages"] = _validation_messages(form, ctx.t)
+    meta["words"] = error_words(ctx.t)
     return meta
+
+
+# The server words its problems in English; the page shows the commonest in the reader's
+# language: (start of the server's message, catalog key, keep the rest of it, e.g. a limit).
+ERROR_WORDS = (
+    ("is required for this record", "error.required_here", False),
+    ("is required", "error.required", False),
+    ("needs at least one row", "error.one_row", False),
+    ("expected a whole number", "error.integer", False),
+    ("expected a decimal number", "error.decimal", False),
+    ("is not a decimal number", "error.decimal", False),
+    ("has more than", "error.decimals", True),
+    ("is too large", "error.too_large", False),
+    ("must be at least ", "error.at_least", True),
+    ("must be at most ", "error.at_most", True),
+    ("expected a date", "error.date", False),
+    ("is hidden for this record", "error.hidden", False),
+    ("is read-only for this record", "error.read_only", False),
+    ("is not a valid e-mail address", "error.email", False),
+    ("is longer than", "error.too_long", True),
+    ("is already used", "error.unique", False),
+)
+
+
+def error_words(t: Translator) -> list[tuple[str, str, bool]]:
+    """ERROR_WORDS in the reader's language; English pages keep the server's own words."""
+    if t.locale == "en":
+        return []
+    return [(start, t(key), keep) for start, key, keep in ERROR_WORDS]
 
 
 def _validation_messages(form: CompiledForm, t: Translator) -> dict[str, str]:

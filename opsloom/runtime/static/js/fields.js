@@ -130,7 +130,7 @@ export function showErrors(root, errors) {
     }
     wrapper.classList.add("has-error");
     const message = [...wrapper.querySelectorAll("[data-error]")].find((p) => p.closest("[data-field]") === wrapper);
-    if (message) message.textContent = message.textContent ? `${message.textContent} ${error.message}` : error.message;
+    if (message) message.textContent = message.textContent ? `${message.textContent}; ${error.message}` : error.message;
     const input = control(wrapper);
     if (input) input.setAttribute("aria-invalid", "true");
   }

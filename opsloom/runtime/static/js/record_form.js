@@ -25,15 +25,33 @@ for (const button of form.querySelectorAll("button[data-action]")) {
   });
 }
 
-function localised(errors) {
-  return errors.map((error) => ({ ...error, message: messages[error.message] || error.message }));
+/** A server message in the reader's language: a validation's own words, or the commonest phrasings. */
+function translate(message) {
+  if (messages[message]) return messages[message];
+  for (const [start, words, keepRest] of meta.words || []) {
+    if (message.startsWith(start)) return keepRest ? words + message.slice(start.length) : words;
+  }
+  return message;
 }
 
-function fieldLabel(path) {
-  const key = /^([^.[\]]+)/.exec(path || "");
-  const wrapper = key && form.querySelector(`[data-field="${CSS.escape(key[1])}"]`);
+function localised(errors) {
+  return errors.map((error) => ({ ...error, message: translate(error.message) }));
+}
+
+function labelText(wrapper) {
   const label = wrapper && wrapper.querySelector("label, legend");
-  return label ? label.textContent.replace(/\s*\*$/, "").trim() : "";
+  return label ? label.textContent.replace(/\s*\*\s*$/, "").trim() : "";
+}
+
+/** "Line items 2 · Quantity" for items[1].qty, "Title" for title. */
+function fieldLabel(path) {
+  const match = /^([^.[\]]+)(?:\[(\d+)\](?:\.([^.[\]]+))?)?/.exec(path || "");
+  if (!match) return "";
+  const wrapper = form.querySelector(`[data-field="${CSS.escape(match[1])}"]`);
+  const name = labelText(wrapper);
+  if (match[2] === undefined) return name;
+  const column = match[3] && wrapper && wrapper.querySelector(`tr[data-row] [data-field="${CSS.escape(match[3])}"]`);
+  return `${name} ${Number(match[2]) + 1}${column ? ` · ${labelText(column)}` : ""}`;
 }
 
 function showSummary(errors, unplaced) {
