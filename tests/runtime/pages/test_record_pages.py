@@ -229,3 +229,18 @@ def test_the_procurement_form_offers_save_and_submit(client: TestClient) -> None
 def test_pages_of_records_need_a_login(anonymous: TestClient) -> None:
     response = anonymous.get(f"{BASE}/new", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_a_value_that_does_not_parse_is_reported_once(client: TestClient) -> None:
+    """The form shows one message per problem: not also "is required" for a value it could not read."""
+    required_rows = form(
+        "sheet",
+        field("n", "integer", required=True),
+        field("rows", "subform", required=True, fields=[field("q", "integer", required=True)]),
+    )
+    publish_app(client, "books", required_rows)
+    response = client.post(records_url("books", "sheet"), json={"n": "abc", "rows": [{"q": "x"}]})
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert [e["path"] for e in errors] == ["n", "rows[0].q"], errors
+    assert errors[0]["message"].startswith("expected a whole number")
