@@ -1,11 +1,13 @@
 # Everything Opsloom needs is installed from here: `make demo` and `make test`
-# work on a fresh machine with Python 3.11+.
+# work on a fresh machine with Python 3.11+ and npm (Node.js); `make test` also
+# installs Debian's chromium for the browser tests (apt-get, as root or via sudo).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
 
-.PHONY: install demo test test-sqlite test-postgresql bench bench-flows lint
+.PHONY: install browser demo test test-sqlite test-postgresql bench bench-flows lint
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,19 +15,28 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-install: $(STAMP)
+# Third-party browser scripts (served at /vendor/), exactly as package-lock.json pins them.
+$(NPM_STAMP): package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing: install Node.js with npm (Debian: apt-get install npm), then run make again" >&2; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
+
+install: $(STAMP) $(NPM_STAMP)
+
+browser:
+	sh scripts/install-chromium.sh
 
 demo: install
 	$(VENV)/bin/opsloom demo
 
-test: install
+test: install browser
 	$(PY) -m pytest -n 2 --dist loadgroup
 
-test-sqlite: install
-	$(PY) -m pytest -n 2 -k "not postgresql"
+test-sqlite: install browser
+	$(PY) -m pytest -n 2 --dist loadgroup -k "not postgresql"
 
-test-postgresql: install
-	$(PY) -m pytest -n 2 -k "postgresql"
+test-postgresql: install browser
+	$(PY) -m pytest -n 2 --dist loadgroup -k "postgresql"
 
 bench: install
 	$(PY) bench/records_api.py

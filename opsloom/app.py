@@ -29,9 +29,13 @@ from opsloom.runtime.flow.api import router as flow_router
 from opsloom.runtime.flow.instances import FlowCache, Services
 from opsloom.runtime.flow.timers import work
 from opsloom.runtime.forms import FormRegistry
+from opsloom.runtime.pages.errors import install_page_errors
 from opsloom.runtime.pages.record_pages import router as record_pages_router
 from opsloom.runtime.pages.routes import router as pages_router
+from opsloom.runtime.pages.task_pages import router as task_pages_router
+from opsloom.runtime.pages.vendor import router as vendor_router
 from opsloom.runtime.records_api import router as records_router
+from opsloom.runtime.views_api import router as views_router
 
 STATIC_DIR = Path(__file__).parent / "runtime" / "static"
 
@@ -67,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_page_errors(app)  # browsers get the HTML 404 page; the API keeps problem+json
     upload_limit = settings.max_upload_bytes + MULTIPART_ALLOWANCE
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, overrides=[("POST", UPLOAD_PATH, upload_limit)]
@@ -83,10 +88,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(designer_router)
     app.include_router(apps_router)
     app.include_router(records_router)
+    app.include_router(views_router)
     app.include_router(flows_design_router)
     app.include_router(flow_router)
     app.include_router(files_router)
     app.include_router(pages_router)
     app.include_router(record_pages_router)
+    app.include_router(task_pages_router)
+    app.include_router(vendor_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

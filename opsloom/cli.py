@@ -249,13 +249,14 @@ def app_list() -> None:
 @click.option("--host", default=None, help="Address (default 127.0.0.1)")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=Path("opsloom-demo"), show_default=True)
 @click.option("--no-serve", is_flag=True, help="Prepare the demo database and exit")
-def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool) -> None:
+@click.option("--database-url", default="", help="An empty database to fill instead of a SQLite file in --data-dir")
+def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool, database_url: str) -> None:
     """Start a fresh demo: new SQLite database, example apps with sample data."""
     from opsloom.resources import data_path
 
     if data_dir.exists():
         shutil.rmtree(data_dir)
-    settings = _settings(host=host, port=port, data_dir=data_dir, database_url="")
+    settings = _settings(host=host, port=port, data_dir=data_dir, database_url=database_url)
     for package in sorted(p for p in data_path("examples").iterdir() if (p / "app.json").exists()):
         report = asyncio.run(install_from_path(settings, package))
         click.echo(f"installed example app {report.app} ({', '.join(report.forms)})")

@@ -21,5 +21,11 @@ def data_path(name: str) -> Path:
     raise FileNotFoundError(f"Opsloom data '{name}' is missing from this installation")
 
 
+def node_modules_path() -> Path | None:
+    """The repository's `node_modules` (filled by `npm ci`), or None: a wheel ships no npm packages."""
+    candidate = _PACKAGE.parent / "node_modules"
+    return candidate if candidate.is_dir() else None
+
+
 def migrations_path() -> Path:
     return _PACKAGE / "platform" / "migrations"

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from opsloom.resources import node_modules_path
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPSLOOM_", env_file=".env", extra="ignore")
@@ -25,8 +27,12 @@ class Settings(BaseSettings):
     exact_count_limit: int = Field(
         default=10_000, description="Lists count exactly up to this many rows, then estimate"
     )
+    export_max_rows: int = Field(default=100_000, description="Most rows one export writes; the rest are left out")
     auto_upgrade: bool = Field(default=True, description="Run database migrations at start")
     run_worker: bool = Field(default=False, description="Fire flow timers inside the web server (the demo does)")
+    vendor_dir: Path | None = Field(
+        default_factory=node_modules_path, description="npm packages served at /vendor/ (default: ./node_modules)"
+    )
 
     @property
     def resolved_database_url(self) -> str:

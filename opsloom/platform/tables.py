@@ -12,6 +12,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -307,4 +308,19 @@ delegations = Table(
     Column("ends_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_opsloom_delegations_user", "user_id", "ends_at"),
+)
+
+saved_views = Table(
+    "opsloom_saved_views",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, ForeignKey("opsloom_users.id"), nullable=False),
+    Column("app", String(63), nullable=False),
+    Column("form", String(63), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("filter", Text, nullable=True),  # a condition as JSON text, as the list's `filter=` takes it
+    Column("sort", String(1000), nullable=True),
+    Column("columns", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("user_id", "app", "form", "name", name="uq_opsloom_saved_views_name"),
 )

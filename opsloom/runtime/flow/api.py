@@ -15,21 +15,19 @@ the same key is applied once and answered as the first time.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from sqlalchemy import and_, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, delete, insert, select, update
 
 from opsloom.platform import tables
 from opsloom.platform.errors import BadRequest, FieldError, NotFound
 from opsloom.platform.http import authenticated, context_of, principal_of, read_json
-from opsloom.platform.permissions import form_access, full_access
+from opsloom.platform.permissions import form_access
 from opsloom.runtime import records
 from opsloom.runtime.field_types import dump_datetime
-from opsloom.runtime.flow import instances
+from opsloom.runtime.flow import instances, todo
 from opsloom.runtime.flow.engine import ACTIONS
 from opsloom.runtime.flow.instances import Idempotency, Services
 from opsloom.runtime.flow.model import Act, Comment, Submit, Urge, Withdraw
@@ -39,8 +37,6 @@ router = APIRouter(tags=["flows"], dependencies=[Depends(authenticated)])
 TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Apply a retried request once")]
-BOXES = ("pending", "submitted", "cc", "done")
-DONE_STATES = ("approved", "rejected", "returned", "transferred")
 
 
 def _services(request: Request) -> Services:
@@ -64,132 +60,23 @@ async def list_tasks(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
-    if box not in BOXES:
-        raise BadRequest("Unknown box", [FieldError("box", f"use one of {', '.join(BOXES)}")])
     me = _me(request)
     async with request.app.state.db.session() as session:
-        if box == "submitted":
-            i = tables.flow_instances
-            query = select(i).where(i.c.submitter_id == me)
-            if cursor:
-                query = query.where(i.c.id < cursor)
-            rows = (await session.execute(query.order_by(i.c.id.desc()).limit(limit + 1))).mappings().all()
-            items = [_submitted_item(r) for r in rows[:limit]]
-        else:
-            rows = (await session.execute(_box_query(box, me, cursor).limit(limit + 1))).mappings().all()
-            items = [_task_item(r) for r in rows[:limit]]
-    return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
-
-
-def _box_query(box: str, me: int, cursor: int | None) -> Any:
-    t, i = tables.flow_tasks, tables.flow_instances
-    where = [t.c.assignee_id == me]
-    if box == "pending":
-        where.append(t.c.state == "pending")
-    elif box == "cc":
-        where.append(t.c.kind == "cc")
-    else:
-        where += [t.c.kind != "cc", t.c.state.in_(DONE_STATES)]
-    if cursor:
-        where.append(t.c.id < cursor)
-    columns = [
-        t,
-        i.c.app_key,
-        i.c.form_key,
-        i.c.record_id,
-        i.c.title,
-        i.c.status.label("flow_status"),
-        i.c.submitter_id,
-    ]
-    return select(*columns).join(i, i.c.id == t.c.instance_id).where(*where).order_by(t.c.id.desc())
-
-
-def _task_item(row: Any) -> dict[str, Any]:
-    return {
-        **instances.task_view(row),
-        "instance_id": row["instance_id"],
-        "app": row["app_key"],
-        "form": row["form_key"],
-        "record_id": row["record_id"],
-        "title": row["title"],
-        "flow_status": row["flow_status"],
-        "submitter_id": row["submitter_id"],
-    }
-
-
-def _submitted_item(row: Any) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "instance_id": row["id"],
-        "app": row["app_key"],
-        "form": row["form_key"],
-        "record_id": row["record_id"],
-        "title": row["title"],
-        "flow_status": row["status"],
-        "created_at": dump_datetime(row["created_at"]),
-        "updated_at": dump_datetime(row["updated_at"]),
-    }
+        return await todo.list_box(session, me, box, limit, cursor)
 
 
 @router.get("/api/tasks/counts", summary="How many items each of my lists holds")
 async def task_counts(request: Request) -> dict[str, int]:
     async with request.app.state.db.session() as session:
-        return await count_tasks(session, _me(request))
-
-
-async def count_tasks(session: AsyncSession, me: int) -> dict[str, int]:
-    """How many items each of the user's to-do lists holds (submitted: flows still under way)."""
-    t, i = tables.flow_tasks, tables.flow_instances
-    mine = t.c.assignee_id == me
-    row = (
-        await session.execute(
-            select(
-                func.count().filter(and_(mine, t.c.state == "pending")),
-                func.count().filter(and_(mine, t.c.kind == "cc")),
-                func.count().filter(and_(mine, t.c.kind != "cc", t.c.state.in_(DONE_STATES))),
-            ).where(mine)
-        )
-    ).one()
-    submitted = (
-        await session.execute(
-            select(func.count()).where(i.c.submitter_id == me, i.c.status.in_(("running", "returned")))
-        )
-    ).scalar_one()
-    return {"pending": row[0], "cc": row[1], "done": row[2], "submitted": submitted}
-
-
-async def pending_tasks(session: AsyncSession, me: int, limit: int) -> list[dict[str, Any]]:
-    """The user's newest pending tasks, as the to-do list shows them."""
-    rows = (await session.execute(_box_query("pending", me, None).limit(limit))).mappings().all()
-    return [_task_item(r) for r in rows]
+        return await todo.count_tasks(session, _me(request))
 
 
 @router.get("/api/tasks/{task}", summary="A task with its record as the step shows it, and the timeline")
 async def get_task(task: TaskId, request: Request) -> dict[str, Any]:
     me = _me(request)
-    t, i = tables.flow_tasks, tables.flow_instances
     async with request.app.state.db.session() as session:
-        row = (await session.execute(select(t).where(t.c.id == task))).mappings().first()
-        if row is None or me not in (row["assignee_id"], row["on_behalf_of"]):
-            raise NotFound(f"You have no task {task}")
-        instance = (await session.execute(select(i).where(i.c.id == row["instance_id"]))).mappings().one()
-        services = _services(request)
-        form = await services.forms.get(session, instance["app_key"], instance["form_key"])
-        flow = await services.flows.get(session, instance["flow_id"], instance["flow_version"], form)
-        node = flow.node(row["node"])
-        permissions = dict(node.get("fields", {}))
-        hidden = frozenset(k for k, v in permissions.items() if v == "hidden")
-        access = replace(full_access(form.app, form.key), hidden=hidden)
-        record = await records.get_record(session, form, context_of(request), instance["record_id"], access)
-        history = await instances.timeline(session, form, instance["record_id"], hidden)
-    actions = sorted(ACTIONS) if row["kind"] == "approval" else sorted(set(ACTIONS) - {"reject"})
-    return {
-        "task": {**instances.task_view(row), "instance_id": row["instance_id"]},
-        "record": record,
-        "fields": {s.key: permissions.get(s.key, "readonly") for s in form.fields if s.key not in hidden},
-        "actions": actions if row["state"] == "pending" and row["kind"] != "cc" else [],
-        "timeline": history,
-    }
+        details = await todo.task_details(session, _services(request), context_of(request), me, task)
+    return details.as_json()
 
 
 @router.post("/api/tasks/{task}/{action}", summary="Act on a task")

@@ -25,6 +25,7 @@ from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.runtime import records
 from opsloom.runtime.field_types import FieldSpec, dump_datetime
 from opsloom.runtime.flow import instances
+from opsloom.runtime.flow.todo import submitter_actions
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.pages.display import datetime_text, value_text
 from opsloom.runtime.pages.field_views import (
@@ -38,15 +39,12 @@ from opsloom.runtime.pages.i18n import Translator
 from opsloom.runtime.pages.rendering import PageContext, page_context, redirect, render
 from opsloom.runtime.pages.routes import _context, current_user, not_found
 from opsloom.runtime.pages.security import form_token_ok
+from opsloom.runtime.pages.timeline import timeline_text, user_names
 
 router = APIRouter(include_in_schema=False)
 
 FORM = "/apps/{app}/forms/{form}"
 LINKS = ("relation", "user", "users", "department")
-WITHDRAWABLE = "running"
-ACTED = frozenset({"approved", "completed", "rejected", "returned", "transferred", "delegated", "signer_added"})
-# Steps of the engine's own bookkeeping, left out of the timeline people read.
-QUIET = frozenset({"node_entered", "node_passed", "branch", "branch_joined"})
 
 
 class Refused(Exception):
@@ -279,20 +277,20 @@ async def record_page(app: str, form: str, record_id: int, request: Request) -> 
             return not_found(ctx)
         flows = await instances.timeline(session, compiled, record_id, access.hidden)
         has_flow = await instances.flow_for_form(session, app, form) is not None
-        names = await _names(session, history, flows, record)
+        text = await timeline_text(session, ctx, visible, flows)
+        names = await user_names(session, [h["actor_id"] for h in history] + [record.get("created_by")])
         app_label = await _app_label(session, app)
-    latest = flows[-1] if flows else None
+        latest = flows[-1] if flows else None
+        mine = latest is not None and latest["submitter_id"] == user.user_id
+        may = submitter_actions(latest["status"], await _state(session, latest["id"])) if mine else {}
     locked = record["status"] in records.LOCKED_STATUSES
-    mine = latest is not None and latest["submitter_id"] == user.user_id
-    running = latest is not None and latest["status"] == WITHDRAWABLE
-    nobody_acted = running and not any(e["action"] in ACTED for e in latest["events"])
     view = {
         "fields": [_shown(ctx, visible, spec, record) for spec in visible.fields],
         "can_edit": access.can("update") and not locked,
         "can_delete": access.can("delete") and not locked,
         "can_submit": has_flow and access.can("update") and record["status"] in ("draft", "rejected", "withdrawn"),
-        "can_withdraw": mine and nobody_acted,
-        "can_urge": mine and running,
+        "can_withdraw": may.get("can_withdraw", False),
+        "can_urge": may.get("can_urge", False),
     }
     return render(
         ctx,
@@ -304,12 +302,18 @@ async def record_page(app: str, form: str, record_id: int, request: Request) -> 
         status_text=ctx.t(f"status.{record['status']}"),
         sections=sections(visible, view["fields"]),
         view=view,
-        timeline=_named_timeline(ctx, flows, names),
+        timeline=flows,
+        timeline_text=text,
         history=_named_history(ctx, visible, history, names),
         created=datetime_text(record["created_at"], ctx.t.locale, ctx.zone),
         created_by=names.get(record.get("created_by"), ""),
         notice=request.query_params.get("notice", ""),
     )
+
+
+async def _state(session: AsyncSession, instance_id: int) -> Any:
+    i = tables.flow_instances
+    return (await session.execute(select(i.c.state).where(i.c.id == instance_id))).scalar()
 
 
 class _Shown:
@@ -327,42 +331,6 @@ def _shown(ctx: PageContext, form: CompiledForm, spec: FieldSpec, record: dict[s
         rows = [[value_text(ctx.t, ctx.zone, s, row.get(s.key)) for s in columns] for row in value or []]
         return _Shown(spec, value_text(ctx.t, ctx.zone, spec, value), value, rows, columns)
     return _Shown(spec, value_text(ctx.t, ctx.zone, spec, value), value, [], [])
-
-
-async def _names(
-    session: AsyncSession, history: list[dict[str, Any]], flows: list[dict[str, Any]], record: dict[str, Any]
-) -> dict[int, str]:
-    ids = {h["actor_id"] for h in history} | {record.get("created_by")}
-    for flow in flows:
-        ids |= {flow["submitter_id"]} | {e["actor_id"] for e in flow["events"]}
-        ids |= {task["assignee_id"] for task in flow["tasks"]}
-    ids.discard(None)
-    if not ids:
-        return {}
-    u = tables.users
-    rows = await session.execute(select(u.c.id, u.c.name, u.c.email).where(u.c.id.in_(ids)))
-    return {row.id: row.name or row.email for row in rows}
-
-
-def _named_timeline(ctx: PageContext, flows: list[dict[str, Any]], names: dict[int, str]) -> list[dict[str, Any]]:
-    out = []
-    for flow in flows:
-        steps = {task["node"]: task["node_label"] or task["node"] for task in flow["tasks"]}
-        events = [
-            {
-                **event,
-                "who": names.get(event["actor_id"], ctx.t("timeline.system")),
-                "when": datetime_text(event["at"], ctx.t.locale, ctx.zone),
-                "step": steps.get(event["node"], ""),
-            }
-            for event in flow["events"]
-            if event["action"] not in QUIET
-        ]
-        waiting = [
-            {**task, "who": names.get(task["assignee_id"], "")} for task in flow["tasks"] if task["state"] == "pending"
-        ]
-        out.append({**flow, "events": events, "waiting": waiting})
-    return out
 
 
 def _named_history(
@@ -386,7 +354,7 @@ def _named_history(
             )
         out.append(
             {
-                "who": names.get(entry["actor_id"], ctx.t("timeline.system")),
+                "who": names.get(entry["actor_id"], ctx.t("timeline.by_system")),
                 "when": datetime_text(entry["at"], ctx.t.locale, ctx.zone),
                 "action": ctx.t.known(f"history.{entry['action']}", entry["action"]),
                 "changes": changes,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from datetime import tzinfo
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request

@@ -8,7 +8,6 @@ token before anything changes.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from sqlalchemy import select, update
@@ -18,13 +17,11 @@ from opsloom.platform import auth, tables
 from opsloom.platform.audit import audit
 from opsloom.platform.auth_api import context_of_anonymous
 from opsloom.platform.context import Principal, RequestContext
-from opsloom.platform.errors import BadRequest, NotFound, OpsloomError, PermissionDenied
+from opsloom.platform.errors import OpsloomError
 from opsloom.platform.http import settings_of
-from opsloom.platform.permissions import form_access
-from opsloom.runtime import records
 from opsloom.runtime.apps_api import app_summaries
-from opsloom.runtime.flow.api import count_tasks, pending_tasks
-from opsloom.runtime.pages.display import value_text
+from opsloom.runtime.flow.todo import count_tasks, pending_tasks
+from opsloom.runtime.pages import list_page
 from opsloom.runtime.pages.i18n import LOCALE_COOKIE, supported
 from opsloom.runtime.pages.rendering import PageContext, page_context, redirect, render, safe_next
 from opsloom.runtime.pages.security import CSRF_FIELD, LOGIN_CSRF_COOKIE, form_token_ok, is_https
@@ -177,71 +174,28 @@ def menu_order(forms: list[dict[str, Any]], document: dict[str, Any]) -> list[di
     return sorted(forms, key=lambda f: (menu.get(f["key"], len(menu)),))
 
 
-# ------------------------------------------------------------------ record list
-
-LIST_COLUMNS = 6
-LINK_TYPES = ("relation", "user", "users", "department")
-PAGE_SIZE = 20
+# ------------------------------------------------------------------ record list (see list_page.py)
 
 
 @router.get("/apps/{app}/forms/{form}")
-async def record_list(app: str, form: str, request: Request, q: str = "", cursor: str = "") -> Response:
+async def record_list(app: str, form: str, request: Request) -> Response:
     user = await current_user(request)
     if user is None:
         return redirect("/login")
-    ctx = page_context(request, user)
-    q, cursor = q.strip()[:MAX_FIELD], cursor[:4096]
-    async with request.app.state.db.session() as session:
-        try:
-            compiled = await request.app.state.forms.get(session, app, form)
-            access = await form_access(session, user, app, form)
-            access.require("read")
-        except (NotFound, PermissionDenied):
-            return not_found(ctx)
-        visible = compiled.restricted(access.hidden)
-        searchable = visible.title_field in visible.by_key
-        columns = list(visible.fields[:LIST_COLUMNS])
-        links = ",".join(spec.key for spec in columns if spec.type in LINK_TYPES)
-        query = records.ListRequest(
-            limit=str(PAGE_SIZE), cursor=cursor or None, q=(q if searchable else None) or None, expand=links or None
-        )
-        try:
-            page = await records.list_records(
-                session,
-                compiled,
-                _context(request, user),
-                query,
-                access,
-                exact_count_limit=settings_of(request).exact_count_limit,
-            )
-        except BadRequest:
-            return render(ctx, "error.html", status=400, message=ctx.t("list.bad_request"))
-        document = (
-            await session.execute(select(tables.apps.c.document).where(tables.apps.c.key == app))
-        ).scalar_one_or_none()
-    rows = [
-        {
-            "id": item["id"],
-            "cells": [value_text(ctx.t, ctx.zone, spec, item.get(spec.key)) for spec in columns],
-            "status": ctx.t(f"status.{item['status']}"),
-        }
-        for item in page["items"]
-    ]
-    next_url = None
-    if page["next_cursor"]:
-        params = {"q": q} if q and searchable else {}
-        next_url = f"{request.url.path}?{urlencode({**params, 'cursor': page['next_cursor']})}"
-    return render(
-        ctx,
-        "record_list.html",
-        app={"key": app, "label": (document or {}).get("label") or app},
-        form={"key": form, "label": visible.label},
-        columns=columns,
-        rows=rows,
-        q=q,
-        searchable=searchable,
-        total=page.get("total", len(rows)),
-        total_exact=page.get("total_exact", True),
-        next_url=next_url,
-        first_page=not cursor,
-    )
+    return await list_page.show_list(request, user, app, form)
+
+
+@router.post("/apps/{app}/forms/{form}/views")
+async def save_list_view(app: str, form: str, request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return redirect("/login")
+    return await list_page.save_view(request, user, app, form)
+
+
+@router.post("/apps/{app}/forms/{form}/views/{view_id}/delete")
+async def delete_list_view(app: str, form: str, view_id: int, request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return redirect("/login")
+    return await list_page.delete_view(request, user, app, form, view_id)

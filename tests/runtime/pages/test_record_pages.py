@@ -210,12 +210,14 @@ def test_a_submitted_purchase_request_shows_its_approval_timeline(client: TestCl
     page = requester.get(f"/apps/procurement/forms/purchase_request/records/{request['id']}")
     assert page.status_code == 200
     html = page.text
-    assert 'data-action="submitted"' in html  # the timeline
+    assert 'data-event="submitted"' in html  # the timeline
     assert "event-waiting" in html  # who it waits for
     assert 'data-record-action="withdraw"' in html and 'data-record-action="urge"' in html
     assert 'href="/apps/procurement/forms/purchase_request/records/' + str(request["id"]) + '/edit"' not in html
     # in review, the edit page sends the requester back to the record
-    edit = requester.get(f"/apps/procurement/forms/purchase_request/records/{request['id']}/edit", follow_redirects=False)
+    edit = requester.get(
+        f"/apps/procurement/forms/purchase_request/records/{request['id']}/edit", follow_redirects=False
+    )
     assert edit.status_code == 303 and edit.headers["location"].endswith("?locked=1")
 
 

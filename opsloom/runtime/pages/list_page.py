@@ -1,0 +1,290 @@
+"""The record list page: what its URL asks for, and the page built from the records service.
+
+The URL speaks the API's language (`filter=` a condition as JSON, `sort=-amount`,
+`q=`, `cursor=`), plus `view=ID` for one of the user's saved views, whose
+filter, sort and columns apply unless the URL names its own. Every link the
+page draws (sort headers, chips, pages, export) keeps the rest of the state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from sqlalchemy import select
+from starlette.responses import Response
+
+from opsloom.platform import tables
+from opsloom.platform.context import Principal, RequestContext
+from opsloom.platform.errors import BadRequest, NotFound, OpsloomError, PermissionDenied
+from opsloom.platform.http import decode_json, settings_of
+from opsloom.platform.permissions import form_access
+from opsloom.runtime import records, saved_views
+from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec
+from opsloom.runtime.forms import CompiledForm
+from opsloom.runtime.pages import list_filters
+from opsloom.runtime.pages.display import value_text
+from opsloom.runtime.pages.rendering import PageContext, page_context, redirect, render
+from opsloom.runtime.pages.security import CSRF_FIELD, form_token_ok
+
+LINK_TYPES = ("relation", "user", "users", "department")
+PAGE_SIZE = 20
+MAX_PARAM = 256
+MAX_FILTER = 8192
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The state of the list in its URL. `filter`/`sort` are None when the URL does not name them."""
+
+    q: str = ""
+    filter: str | None = None
+    sort: str | None = None
+    view: int | None = None
+    cursor: str = ""
+
+    @classmethod
+    def of(cls, request: Request) -> ListQuery:
+        p = request.query_params
+        view = p.get("view", "")
+        return cls(
+            q=p.get("q", "").strip()[:MAX_PARAM],
+            filter=p["filter"][:MAX_FILTER] if "filter" in p else None,
+            sort=p["sort"].strip()[:MAX_PARAM] if "sort" in p else None,
+            view=int(view) if view.isdigit() and len(view) < 19 else None,
+            cursor=p.get("cursor", "")[:4096],
+        )
+
+    def params(self, **changes: Any) -> dict[str, str]:
+        state = replace(self, **changes)
+        params: dict[str, str] = {}
+        if state.view:
+            params["view"] = str(state.view)
+        # Empty filter or sort stay in the URL only to override a view's own.
+        if state.filter is not None and (state.filter or state.view):
+            params["filter"] = state.filter
+        if state.sort is not None and (state.sort or state.view):
+            params["sort"] = state.sort
+        if state.q:
+            params["q"] = state.q
+        if state.cursor:
+            params["cursor"] = state.cursor
+        return params
+
+    def url(self, path: str, **changes: Any) -> str:
+        params = self.params(**{"cursor": "", **changes})
+        return path + (f"?{urlencode(params)}" if params else "")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: Any
+    sort_url: str | None  # None: the type cannot be sorted
+    aria_sort: str | None
+
+
+def _columns(specs: list[FieldSpec], state: ListQuery, sort: str, path: str) -> list[Column]:
+    first = (sort or "-id").split(",")[0].strip()
+    columns = []
+    for spec in specs:
+        if spec.key != "id" and not FIELD_TYPES[spec.type].sortable_for(spec):
+            columns.append(Column(spec.key, spec.label, None, None))
+            continue
+        aria = {spec.key: "ascending", f"+{spec.key}": "ascending", f"-{spec.key}": "descending"}.get(first)
+        next_sort = f"-{spec.key}" if aria == "ascending" else spec.key
+        columns.append(Column(spec.key, spec.label, state.url(path, sort=next_sort), aria))
+    return columns
+
+
+def _context(request: Request, user: Principal) -> RequestContext:
+    ip = request.client.host if request.client else None
+    return RequestContext.for_now(user, settings_of(request).zone, ip)
+
+
+def not_found(ctx: PageContext) -> Response:
+    return render(ctx, "error.html", status=404, message=ctx.t("error.not_found"))
+
+
+def _problem_message(ctx: PageContext, error: OpsloomError) -> str:
+    paths = [e.path for e in error.errors] or [""]
+    if paths[0].startswith("filter"):
+        return ctx.t("list.bad_filter")
+    if paths[0] == "sort":
+        return ctx.t("list.bad_sort")
+    return ctx.t("list.bad_request")
+
+
+def _shown_columns(visible: CompiledForm, keys: list[str] | None) -> list[FieldSpec]:
+    chosen = [visible.by_key[k] for k in keys or () if k in visible.by_key and visible.by_key[k].type != "subform"]
+    return chosen or [visible.by_key[k] for k in saved_views.default_columns(visible)]
+
+
+async def show_list(request: Request, user: Principal, app: str, form: str) -> Response:
+    ctx = page_context(request, user)
+    state = ListQuery.of(request)
+    path = request.url.path
+    async with request.app.state.db.session() as session:
+        try:
+            compiled = await request.app.state.forms.get(session, app, form)
+            access = await form_access(session, user, app, form)
+            access.require("read")
+        except (NotFound, PermissionDenied):
+            return not_found(ctx)
+        visible = compiled.restricted(access.hidden)
+        if "f_field" in request.query_params:
+            return _apply_filter_bar(request, state, visible, path)
+        views = await saved_views.list_views(session, user.user_id, app, form)
+        view = next((v for v in views if v["id"] == state.view), None)
+        if state.view is not None and view is None:
+            return not_found(ctx)
+        chosen = view or {}
+        filter_text = state.filter if state.filter is not None else list_filters.as_filter_text(chosen.get("filter"))
+        sort_text = state.sort if state.sort is not None else (chosen.get("sort") or "")
+        shown = _shown_columns(visible, chosen.get("columns"))
+        searchable = visible.title_field in visible.by_key
+        links = ",".join(spec.key for spec in shown if spec.type in LINK_TYPES)
+        query = records.ListRequest(
+            filter=filter_text or None,
+            sort=sort_text or None,
+            limit=str(PAGE_SIZE),
+            cursor=state.cursor or None,
+            q=(state.q if searchable else None) or None,
+            expand=links or None,
+        )
+        error: OpsloomError | None = None
+        page: dict[str, Any] = {"items": [], "next_cursor": None}
+        try:
+            page = await records.list_records(
+                session, compiled, _context(request, user), query, access,
+                exact_count_limit=settings_of(request).exact_count_limit,
+            )  # fmt: skip
+        except BadRequest as problem:
+            error = problem
+        document = (
+            await session.execute(select(tables.apps.c.document).where(tables.apps.c.key == app))
+        ).scalar_one_or_none()
+    try:
+        parts = list_filters.conjuncts(decode_json(filter_text)) if filter_text else []
+    except ValueError:
+        parts = []
+    rows = [
+        {
+            "id": item["id"],
+            "cells": [value_text(ctx.t, ctx.zone, spec, item.get(spec.key)) for spec in shown],
+            "status": ctx.t(f"status.{item['status']}"),
+        }
+        for item in page["items"]
+    ]
+    bar_rows = [list_filters.row_of(part, visible) for part in parts]
+    representable = all(row is not None for row in bar_rows)
+    id_spec = compiled.spec("id")
+    assert id_spec is not None
+    export = None
+    if access.can("export"):
+        params = {"filter": filter_text, "sort": sort_text, "q": state.q if searchable else ""}
+        params = {k: v for k, v in params.items() if v}
+        export = {
+            fmt: f"/api/apps/{app}/forms/{form}/export?" + urlencode({"format": fmt, **params, "locale": ctx.t.locale})
+            for fmt in ("csv", "xlsx")
+        }
+    return render(
+        ctx,
+        "record_list.html",
+        status=error.status if error else 200,
+        app={"key": app, "label": (document or {}).get("label") or app},
+        form={"key": form, "label": visible.label},
+        path=path,
+        id_column=_columns([id_spec], state, sort_text, path)[0],
+        columns=_columns(shown, state, sort_text, path),
+        shown_keys=[spec.key for spec in shown],
+        rows=rows,
+        q=state.q,
+        state=state,
+        searchable=searchable,
+        total=page.get("total", len(rows)),
+        total_exact=page.get("total_exact", True),
+        next_url=state.url(path, cursor=page["next_cursor"]) if page["next_cursor"] else None,
+        first_url=state.url(path),
+        first_page=not state.cursor,
+        error=_problem_message(ctx, error) if error else None,
+        error_details=[f"{e.path}: {e.message}" for e in error.errors] if error else [],
+        chips=list_filters.chips_of(parts, visible, ctx.t, ctx.zone),
+        clear_url=state.url(path, filter=""),
+        filter_fields=list_filters.filter_fields(visible, ctx.t),
+        filter_rows=[row for row in bar_rows if row is not None] if representable else [],
+        filter_hidden="" if representable else filter_text,
+        input_of=lambda key, op: list_filters.input_of(visible.by_key[key], op),
+        all_ops=list_filters.OPERATORS,
+        op_labels={op: ctx.t(f"list.op.{op}") for op in list_filters.OPERATORS},
+        filter_text=filter_text,
+        sort_text=sort_text,
+        views=views,
+        current_view=view,
+        view_url=lambda view_id: path + "?" + urlencode({"view": view_id}),
+        all_columns=[spec for spec in visible.fields if spec.type != "subform"],
+        export=export,
+        can_create=access.can("create"),
+        notice=request.query_params.get("notice", ""),
+    )
+
+
+def _apply_filter_bar(request: Request, state: ListQuery, visible: CompiledForm, path: str) -> Response:
+    """The filter bar's rows (plus any filter it carried along) as one `filter=`, then the list."""
+    p = request.query_params
+    rows = list_filters.rows_from_params(p.getlist("f_field"), p.getlist("f_op"), p.getlist("f_value"))
+    try:
+        carried = list_filters.conjuncts(decode_json(state.filter)) if state.filter else []
+    except ValueError:
+        carried = []
+    parts = carried + [list_filters.condition_of(row, visible) for row in rows]
+    return redirect(state.url(path, filter=list_filters.as_filter_text(list_filters.combine(parts))))
+
+
+# ------------------------------------------------------------------ saved views from the page
+
+
+async def save_view(request: Request, user: Principal, app: str, form: str) -> Response:
+    ctx = page_context(request, user)
+    data = await request.form()
+    if not form_token_ok(request, _text(data.get(CSRF_FIELD)), user):
+        return render(ctx, "error.html", status=403, message=ctx.t("error.forbidden"))
+    columns = tuple(c for c in data.getlist("columns") if isinstance(c, str))
+    try:
+        raw_filter = _text(data.get("filter"), MAX_FILTER).strip()
+        document = decode_json(raw_filter) if raw_filter else None
+    except ValueError:
+        return render(ctx, "error.html", status=400, message=ctx.t("list.bad_filter"))
+    view = saved_views.ViewInput(_text(data.get("name")), document, _text(data.get("sort")).strip() or None, columns)
+    try:
+        async with request.app.state.db.session(write=True) as session:
+            compiled = await request.app.state.forms.get(session, app, form)
+            access = await form_access(session, user, app, form)
+            access.require("read")
+            visible = compiled.restricted(access.hidden)
+            saved = await saved_views.create_view(session, _context(request, user), app, visible, view)
+    except (NotFound, PermissionDenied):
+        return not_found(ctx)
+    except OpsloomError as problem:
+        message = ctx.t("list.view_not_saved", detail="; ".join(e.message for e in problem.errors) or problem.detail)
+        return render(ctx, "error.html", status=problem.status, message=message)
+    return redirect(f"/apps/{app}/forms/{form}?" + urlencode({"view": saved["id"]}))
+
+
+async def delete_view(request: Request, user: Principal, app: str, form: str, view_id: int) -> Response:
+    ctx = page_context(request, user)
+    data = await request.form()
+    if not form_token_ok(request, _text(data.get(CSRF_FIELD)), user):
+        return render(ctx, "error.html", status=403, message=ctx.t("error.forbidden"))
+    try:
+        async with request.app.state.db.session(write=True) as session:
+            await saved_views.delete_view(session, _context(request, user), app, form, view_id)
+    except NotFound:
+        return not_found(ctx)
+    return redirect(f"/apps/{app}/forms/{form}")
+
+
+def _text(value: Any, limit: int = MAX_PARAM) -> str:
+    return value[:limit] if isinstance(value, str) else ""

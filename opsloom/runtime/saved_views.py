@@ -1,0 +1,170 @@
+"""Saved views: a user's named filter, sort and columns for the list of one form.
+
+A view belongs to one user and is checked, when saved, against the form as
+that user sees it (hidden fields do not exist), with the very parsers the
+records API uses, so a view that saves is a view that lists. It is checked
+again when applied: a later publish or role change may have made it invalid,
+and the list then says so instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsloom.platform import tables
+from opsloom.platform.context import RequestContext
+from opsloom.platform.errors import BadRequest, Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
+from opsloom.runtime.conditions import parse_condition
+from opsloom.runtime.field_types import dump_datetime
+from opsloom.runtime.forms import CompiledForm
+from opsloom.runtime.listing import parse_sort
+
+MAX_NAME = 100
+MAX_VIEWS = 50
+MAX_COLUMNS = 50
+DEFAULT_COLUMNS = 6
+
+
+@dataclass(frozen=True)
+class ViewInput:
+    """What a caller asks to save, checked (`check_view`) before it is stored."""
+
+    name: str
+    filter: Any = None  # a condition document, or None
+    sort: str | None = None
+    columns: tuple[str, ...] = ()
+
+
+def default_columns(visible: CompiledForm) -> list[str]:
+    """The first fields a list shows when nobody chose: subforms are rows, not cells."""
+    return [spec.key for spec in visible.fields if spec.type != "subform"][:DEFAULT_COLUMNS]
+
+
+def view_input(payload: Any) -> ViewInput:
+    """The JSON body of `POST .../views` as a ViewInput; wrong shapes are 422 with their paths."""
+    if not isinstance(payload, dict):
+        raise ValidationFailed.of([FieldError("$", 'send {"name": ..., "filter": ..., "sort": ..., "columns": [...]}')])
+    problems: list[FieldError] = []
+    extra = sorted(set(payload) - {"name", "filter", "sort", "columns"})
+    problems += [FieldError(key, "is not a property of a view; use name, filter, sort, columns") for key in extra]
+    name, sort, columns = payload.get("name"), payload.get("sort"), payload.get("columns", [])
+    if not isinstance(name, str):
+        problems.append(FieldError("name", "is required: a text of 1 to 100 characters"))
+    if sort is not None and not isinstance(sort, str):
+        problems.append(FieldError("sort", "expected a text such as '-amount,title'"))
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        problems.append(FieldError("columns", "expected a list of field keys"))
+    if problems:
+        raise ValidationFailed.of(problems)
+    return ViewInput(name, payload.get("filter"), sort or None, tuple(columns))
+
+
+def check_view(view: ViewInput, visible: CompiledForm) -> ViewInput:
+    """The view, trimmed, if it fits the form as the caller sees it; otherwise 400/422 with paths."""
+    name = view.name.strip()
+    problems: list[FieldError] = []
+    if not 1 <= len(name) <= MAX_NAME:
+        problems.append(FieldError("name", f"use 1 to {MAX_NAME} characters"))
+    if len(view.columns) > MAX_COLUMNS:
+        problems.append(FieldError("columns", f"choose at most {MAX_COLUMNS} columns"))
+    for i, key in enumerate(view.columns):
+        spec = visible.by_key.get(key)
+        if spec is None or spec.type == "subform":
+            problems.append(FieldError(f"columns[{i}]", f"'{key}' is not a field you can show in the list"))
+    if len(set(view.columns)) != len(view.columns):
+        problems.append(FieldError("columns", "name each field once"))
+    if problems:
+        raise ValidationFailed.of(problems)
+    if view.filter is not None:
+        parse_condition(view.filter, visible)  # BadRequest with paths such as filter.and[1].op
+    sort = view.sort.strip() if view.sort else None
+    if sort:
+        parse_sort(sort, visible)
+    return ViewInput(name, view.filter, sort, view.columns or tuple(default_columns(visible)))
+
+
+def _as_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "filter": json.loads(row.filter) if row.filter else None,
+        "sort": row.sort,
+        "columns": list(row.columns or []),
+        "created_at": dump_datetime(row.created_at),
+    }
+
+
+def _mine(user_id: int | None, app: str, form: str) -> list[Any]:
+    v = tables.saved_views
+    return [v.c.user_id == user_id, v.c.app == app, v.c.form == form]
+
+
+async def list_views(session: AsyncSession, user_id: int | None, app: str, form: str) -> list[dict[str, Any]]:
+    v = tables.saved_views
+    rows = await session.execute(select(v).where(*_mine(user_id, app, form)).order_by(v.c.name, v.c.id))
+    return [_as_json(row) for row in rows]
+
+
+async def get_view(session: AsyncSession, user_id: int | None, app: str, form: str, view_id: int) -> dict[str, Any]:
+    """One of the user's views; someone else's view does not exist for them (404)."""
+    v = tables.saved_views
+    row = (await session.execute(select(v).where(*_mine(user_id, app, form), v.c.id == view_id))).first()
+    if row is None:
+        raise NotFound(f"You have no saved view {view_id} of {form}")
+    return _as_json(row)
+
+
+async def create_view(
+    session: AsyncSession, ctx: RequestContext, app: str, visible: CompiledForm, view: ViewInput
+) -> dict[str, Any]:
+    user_id = ctx.principal.user_id
+    if user_id is None:
+        raise BadRequest("Only a user can save views", [FieldError("$", "log in as a user")])
+    if not ctx.principal.can_write:
+        raise PermissionDenied("This token may only read; saving a view is a change")
+    view = check_view(view, visible)
+    v = tables.saved_views
+    mine = _mine(user_id, app, visible.key)
+    count = (await session.execute(select(func.count()).select_from(v).where(*mine))).scalar_one()
+    if count >= MAX_VIEWS:
+        raise Conflict(
+            f"You already have {MAX_VIEWS} views of this form",
+            [FieldError("name", f"delete a view first; at most {MAX_VIEWS} per form")],
+        )
+    taken = Conflict(
+        f"You already have a view named '{view.name}'",
+        [FieldError("name", "choose another name, or delete the old view first")],
+    )
+    if (await session.execute(select(v.c.id).where(*mine, v.c.name == view.name))).first():
+        raise taken
+    values = {
+        "user_id": user_id,
+        "app": app,
+        "form": visible.key,
+        "name": view.name,
+        "filter": json.dumps(view.filter, ensure_ascii=False, default=str) if view.filter is not None else None,
+        "sort": view.sort,
+        "columns": list(view.columns),
+        "created_at": ctx.now,
+    }
+    try:
+        async with session.begin_nested():  # two saves of one name at once: the second is told, not a 500
+            new_id = (await session.execute(insert(v).values(**values).returning(v.c.id))).scalar_one()
+    except IntegrityError:
+        raise taken from None
+    return await get_view(session, user_id, app, visible.key, new_id)
+
+
+async def delete_view(session: AsyncSession, ctx: RequestContext, app: str, form: str, view_id: int) -> None:
+    user_id = ctx.principal.user_id
+    if not ctx.principal.can_write:
+        raise PermissionDenied("This token may only read; deleting a view is a change")
+    await get_view(session, user_id, app, form, view_id)
+    v = tables.saved_views
+    await session.execute(delete(v).where(*_mine(user_id, app, form), v.c.id == view_id))

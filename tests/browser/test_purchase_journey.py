@@ -1,0 +1,147 @@
+"""A purchase request from form to approval, in a real browser, as the people of the demo do it.
+
+王强 (Sales) logs in, fills in a request with three line items and watches the
+total follow them, meets a validation error at the field, fixes it and
+submits. 李娜 (head of Sales) finds it in her to-do list and approves; the two
+finance people countersign. 王强 then sees it approved with its timeline, and
+switches the page to English. Every step is screenshotted; the test runs on
+SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import ACCOUNTANT, DEPARTMENT_HEAD, FINANCE, PHONE, REQUESTER, BrowserLog, log_in
+
+pytestmark = pytest.mark.xdist_group("browser")
+
+Screenshot = Callable[[Page, str], Path]
+TITLE = "新员工笔记本电脑"
+ITEMS = (("笔记本电脑", "3", "8000.50"), ("扩展坞", "3", "1200"), ("显示器", "2", "2500"))
+TOTAL = "32,601.50"  # 3 × 8,000.50 + 3 × 1,200 + 2 × 2,500
+
+
+def fill_row(page: Page, index: int, item: str, qty: str, price: str) -> None:
+    row = page.locator('[data-field="items"] tr[data-row]').nth(index)
+    row.get_by_label("物品").fill(item)
+    row.get_by_label("数量").fill(qty)
+    row.get_by_label("单价").fill(price)
+
+
+def approve_from_the_todo_list(page: Page, screenshot: Screenshot, who: str, comment: str) -> None:
+    log_in(page, who)
+    page.goto("/tasks")
+    item = page.locator(".todo-item").filter(has_text=TITLE)
+    expect(item).to_have_count(1)
+    screenshot(page, f"{who.split('@')[0]}-todo")
+    item.get_by_role("link", name=TITLE).click()
+    expect(page.locator("[data-task]")).to_be_visible()
+    expect(page.locator("[data-task-record]")).to_contain_text(TOTAL)
+    page.locator("[data-open-dialog=approve]").click()
+    dialog = page.locator("#dialog-approve")
+    expect(dialog).to_be_visible()
+    dialog.locator("textarea[name=comment]").fill(comment)
+    screenshot(page, f"{who.split('@')[0]}-approve-dialog")
+    with page.expect_navigation(url=re.compile(r"/tasks\?done=approved")):
+        dialog.locator("[data-submit]").click()
+    expect(page.locator(".todo-item").filter(has_text=TITLE)).to_have_count(0)
+    screenshot(page, f"{who.split('@')[0]}-approved")
+
+
+def test_a_purchase_request_from_the_form_to_its_approval(
+    open_page: Callable[..., Page], screenshot: Screenshot, browser_log: BrowserLog
+) -> None:
+    requester = open_page()
+    log_in(requester, REQUESTER)
+    screenshot(requester, "requester-home")
+
+    # the form: three line items, the total computed as they are typed
+    requester.goto("/apps/procurement/forms/purchase_request")
+    requester.get_by_role("link", name="新建").click()
+    expect(requester.locator("h1")).to_have_text("新建采购申请")
+    requester.get_by_label("标题").fill(TITLE)
+    requester.get_by_label("申请部门").select_option("sales")
+    for index, line in enumerate(ITEMS):
+        requester.get_by_role("button", name="添加一行").click()
+        fill_row(requester, index, *line)
+    expect(requester.locator('[data-field="amount"] output')).to_have_text(TOTAL)
+    totals = requester.locator('[data-field="line_total"] output')
+    expect(totals).to_have_text(["24,001.50", "3,600.00", "5,000.00"])
+    screenshot(requester, "form-with-total")
+
+    # a quantity that is not a number: the error is shown at its cell, and saving waits
+    fill_row(requester, 1, "扩展坞", "三", "1200")
+    requester.get_by_role("button", name="保存并提交").click()
+    cell = requester.locator('[data-field="items"] tr[data-row]').nth(1).locator('[data-field="qty"]')
+    expect(cell.locator("[data-error]")).to_have_text("请输入整数")
+    expect(cell.locator("input")).to_have_attribute("aria-invalid", "true")
+    expect(cell.locator("input")).to_be_focused()
+    expect(requester.locator("[data-error-summary]")).to_contain_text("采购明细 2 · 数量")
+    assert "/new" in requester.url  # nothing was saved
+    screenshot(requester, "validation-error-at-the-field")
+
+    fill_row(requester, 1, "扩展坞", "3", "1200")
+    expect(requester.locator('[data-field="amount"] output')).to_have_text(TOTAL)
+    with requester.expect_navigation(url=re.compile(r"/records/\d+\?notice=submitted")):
+        requester.get_by_role("button", name="保存并提交").click()
+    expect(requester.locator("[data-status]")).to_have_text("审批中")
+    expect(requester.locator(".timeline")).to_contain_text("等待 李娜")
+    record_url = requester.url.split("?")[0]
+    screenshot(requester, "submitted")
+
+    # the head of Sales, then finance's countersign, each from their to-do list
+    approve_from_the_todo_list(open_page(), screenshot, DEPARTMENT_HEAD, "同意，按预算执行")
+    approve_from_the_todo_list(open_page(), screenshot, FINANCE, "财务确认")
+    approve_from_the_todo_list(open_page(), screenshot, ACCOUNTANT, "已核对金额")
+
+    # the requester sees it approved, with who approved and what they said
+    requester.goto(record_url)
+    expect(requester.locator("[data-status]")).to_have_text("已通过")
+    timeline = requester.locator(".timeline")
+    expect(timeline).to_contain_text("李娜")
+    expect(timeline).to_contain_text("同意，按预算执行")
+    expect(timeline).to_contain_text("已核对金额")
+    screenshot(requester, "approved-with-timeline")
+
+    requester.get_by_role("button", name="English").click()
+    expect(requester.locator("[data-status]")).to_have_text("Approved")
+    expect(requester.locator("h1")).to_contain_text("Purchase request")
+    expect(requester.locator(".record-field").filter(has_text="Amount")).to_contain_text(TOTAL)
+    screenshot(requester, "approved-in-english")
+
+    # the one refusal the browser saw is the save with the bad quantity
+    refused = [p for p in browser_log.problems if "status of 422" in p]
+    assert len(refused) == 1 and "/records:" in refused[0], browser_log.problems
+    assert [p for p in browser_log.problems if p not in refused] == []
+
+
+def test_the_form_works_on_a_phone(
+    open_page: Callable[..., Page], screenshot: Screenshot, browser_log: BrowserLog
+) -> None:
+    phone = open_page(viewport=PHONE)
+    log_in(phone, REQUESTER)
+    phone.goto("/apps/procurement/forms/purchase_request/new")
+    phone.get_by_role("button", name="添加一行").click()
+    fill_row(phone, 0, "打印纸", "10", "25.5")
+    expect(phone.locator('[data-field="amount"] output')).to_have_text("255.00")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(phone, "phone-form")
+
+    # rows are reordered and removed with the keyboard-reachable buttons
+    phone.get_by_role("button", name="添加一行").click()
+    fill_row(phone, 1, "订书机", "1", "30")
+    rows = phone.locator('[data-field="items"] tr[data-row]')
+    rows.nth(1).get_by_role("button", name="上移此行").click()
+    expect(rows.nth(0).get_by_label("物品")).to_have_value("订书机")
+    expect(phone.locator('[data-field="amount"] output')).to_have_text("285.00")
+    rows.nth(0).get_by_role("button", name="删除此行").click()
+    expect(rows).to_have_count(1)
+    expect(phone.locator('[data-field="amount"] output')).to_have_text("255.00")
+    screenshot(phone, "phone-rows")
+    assert browser_log.problems == []
