@@ -11,8 +11,8 @@ from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from opsloom.runtime.pages.rendering import page_context
-from opsloom.runtime.pages.routes import current_user, not_found
+from opsloom.runtime.pages.rendering import not_found, page_context
+from opsloom.runtime.pages.routes import current_user
 
 
 def install_page_errors(app: FastAPI) -> None:

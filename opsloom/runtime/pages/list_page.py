@@ -17,7 +17,7 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from opsloom.platform import tables
-from opsloom.platform.context import Principal, RequestContext
+from opsloom.platform.context import Principal
 from opsloom.platform.errors import BadRequest, NotFound, OpsloomError, PermissionDenied
 from opsloom.platform.http import decode_json, settings_of
 from opsloom.platform.permissions import form_access
@@ -26,7 +26,15 @@ from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.pages import list_filters
 from opsloom.runtime.pages.display import value_text
-from opsloom.runtime.pages.rendering import PageContext, page_context, redirect, render
+from opsloom.runtime.pages.rendering import (
+    PageContext,
+    forbidden,
+    not_found,
+    page_context,
+    redirect,
+    render,
+    request_context,
+)
 from opsloom.runtime.pages.security import CSRF_FIELD, form_token_ok
 
 LINK_TYPES = ("relation", "user", "users", "department")
@@ -99,15 +107,6 @@ def _columns(specs: list[FieldSpec], state: ListQuery, sort: str, path: str) -> 
     return columns
 
 
-def _context(request: Request, user: Principal) -> RequestContext:
-    ip = request.client.host if request.client else None
-    return RequestContext.for_now(user, settings_of(request).zone, ip)
-
-
-def not_found(ctx: PageContext) -> Response:
-    return render(ctx, "error.html", status=404, message=ctx.t("error.not_found"))
-
-
 def _problem_message(ctx: PageContext, error: OpsloomError) -> str:
     paths = [e.path for e in error.errors] or [""]
     if paths[0].startswith("filter"):
@@ -158,7 +157,7 @@ async def show_list(request: Request, user: Principal, app: str, form: str) -> R
         page: dict[str, Any] = {"items": [], "next_cursor": None}
         try:
             page = await records.list_records(
-                session, compiled, _context(request, user), query, access,
+                session, compiled, request_context(request, user), query, access,
                 exact_count_limit=settings_of(request).exact_count_limit,
             )  # fmt: skip
         except BadRequest as problem:
@@ -250,7 +249,7 @@ async def save_view(request: Request, user: Principal, app: str, form: str) -> R
     ctx = page_context(request, user)
     data = await request.form()
     if not form_token_ok(request, _text(data.get(CSRF_FIELD)), user):
-        return render(ctx, "error.html", status=403, message=ctx.t("error.forbidden"))
+        return forbidden(ctx)
     columns = tuple(c for c in data.getlist("columns") if isinstance(c, str))
     try:
         raw_filter = _text(data.get("filter"), MAX_FILTER).strip()
@@ -264,7 +263,7 @@ async def save_view(request: Request, user: Principal, app: str, form: str) -> R
             access = await form_access(session, user, app, form)
             access.require("read")
             visible = compiled.restricted(access.hidden)
-            saved = await saved_views.create_view(session, _context(request, user), app, visible, view)
+            saved = await saved_views.create_view(session, request_context(request, user), app, visible, view)
     except (NotFound, PermissionDenied):
         return not_found(ctx)
     except OpsloomError as problem:
@@ -277,10 +276,10 @@ async def delete_view(request: Request, user: Principal, app: str, form: str, vi
     ctx = page_context(request, user)
     data = await request.form()
     if not form_token_ok(request, _text(data.get(CSRF_FIELD)), user):
-        return render(ctx, "error.html", status=403, message=ctx.t("error.forbidden"))
+        return forbidden(ctx)
     try:
         async with request.app.state.db.session(write=True) as session:
-            await saved_views.delete_view(session, _context(request, user), app, form, view_id)
+            await saved_views.delete_view(session, request_context(request, user), app, form, view_id)
     except NotFound:
         return not_found(ctx)
     return redirect(f"/apps/{app}/forms/{form}")

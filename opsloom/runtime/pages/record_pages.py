@@ -36,8 +36,8 @@ from opsloom.runtime.pages.field_views import (
     form_meta,
 )
 from opsloom.runtime.pages.i18n import Translator
-from opsloom.runtime.pages.rendering import PageContext, page_context, redirect, render
-from opsloom.runtime.pages.routes import _context, current_user, not_found
+from opsloom.runtime.pages.rendering import PageContext, not_found, page_context, redirect, render, request_context
+from opsloom.runtime.pages.routes import current_user
 from opsloom.runtime.pages.security import form_token_ok
 from opsloom.runtime.pages.timeline import timeline_text, user_names
 
@@ -175,7 +175,7 @@ async def _form_page(request: Request, app: str, form: str, record_id: int | Non
                 expand = ",".join(s.key for s in visible.fields if s.type in LINKS) or None
                 try:
                     record = await records.get_record(
-                        session, compiled, _context(request, user), record_id, access, expand
+                        session, compiled, request_context(request, user), record_id, access, expand
                     )
                 except (NotFound, PermissionDenied):
                     return not_found(ctx)
@@ -188,7 +188,7 @@ async def _form_page(request: Request, app: str, form: str, record_id: int | Non
                 visible,
                 record,
                 ctx.t,
-                records.eval_context(_context(request, user)),
+                records.eval_context(request_context(request, user)),
                 read_only=access.read_only,
                 creating=record_id is None,
             )
@@ -232,7 +232,7 @@ async def preview(app: str, form: str, request: Request, locale: str = "") -> Re
         except Refused:
             return JSONResponse({"title": "Not found"}, status_code=404)
     visible = compiled.restricted(access.hidden)
-    eval_ctx = records.eval_context(_context(request, user))
+    eval_ctx = records.eval_context(request_context(request, user))
     draft = computed_draft(visible, values if isinstance(values, dict) else {}, eval_ctx, creating=not record_id)
     return JSONResponse(computed_answer(visible, draft, t, ctx.zone))
 
@@ -262,7 +262,7 @@ async def record_page(app: str, form: str, record_id: int, request: Request) -> 
     if user is None:
         return redirect(f"/login?next={request.url.path}")
     ctx = page_context(request, user)
-    rctx = _context(request, user)
+    rctx = request_context(request, user)
     async with request.app.state.db.session() as session:
         try:
             compiled, access = await _open(session, request, ctx, app, form, "read")

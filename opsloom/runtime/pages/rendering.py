@@ -11,7 +11,7 @@ from fastapi import Request
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from opsloom.platform.context import Principal
+from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.http import settings_of
 from opsloom.runtime.pages.i18n import LOCALE_NAMES, LOCALES, Translator, choose_locale
 from opsloom.runtime.pages.security import anonymous_token, remember_anonymous_token, secure_headers
@@ -58,6 +58,21 @@ def render(ctx: PageContext, template: str, status: int = 200, **values: Any) ->
     if ctx.user is None:
         remember_anonymous_token(ctx.request, response, ctx.csrf_token)
     return secure_headers(response)
+
+
+def not_found(ctx: PageContext) -> Response:
+    return render(ctx, "error.html", status=404, message=ctx.t("error.not_found"))
+
+
+def forbidden(ctx: PageContext) -> Response:
+    """A form posted without its CSRF token (or with a stale one)."""
+    return render(ctx, "error.html", status=403, message=ctx.t("error.forbidden"))
+
+
+def request_context(request: Request, user: Principal) -> RequestContext:
+    """What the services need to know about a page's caller: who, when, in which zone, from where."""
+    ip = request.client.host if request.client else None
+    return RequestContext.for_now(user, settings_of(request).zone, ip)
 
 
 def redirect(url: str) -> Response:

@@ -16,14 +16,21 @@ from starlette.responses import Response
 from opsloom.platform import auth, tables
 from opsloom.platform.audit import audit
 from opsloom.platform.auth_api import context_of_anonymous
-from opsloom.platform.context import Principal, RequestContext
+from opsloom.platform.context import Principal
 from opsloom.platform.errors import OpsloomError
-from opsloom.platform.http import settings_of
 from opsloom.runtime.apps_api import app_summaries
 from opsloom.runtime.flow.todo import count_tasks, pending_tasks
 from opsloom.runtime.pages import list_page
 from opsloom.runtime.pages.i18n import LOCALE_COOKIE, supported
-from opsloom.runtime.pages.rendering import PageContext, page_context, redirect, render, safe_next
+from opsloom.runtime.pages.rendering import (
+    forbidden,
+    not_found,
+    page_context,
+    redirect,
+    render,
+    request_context,
+    safe_next,
+)
 from opsloom.runtime.pages.security import CSRF_FIELD, LOGIN_CSRF_COOKIE, form_token_ok, is_https
 
 router = APIRouter(include_in_schema=False)
@@ -51,14 +58,6 @@ def _without_authorization(request: Request) -> list[tuple[bytes, bytes]]:
 async def _form(request: Request) -> dict[str, str]:
     form = await request.form()
     return {k: v[:MAX_FIELD] for k, v in form.items() if isinstance(v, str)}
-
-
-def forbidden(ctx: PageContext) -> Response:
-    return render(ctx, "error.html", status=403, message=ctx.t("error.forbidden"))
-
-
-def not_found(ctx: PageContext) -> Response:
-    return render(ctx, "error.html", status=404, message=ctx.t("error.not_found"))
 
 
 # ------------------------------------------------------------------ login
@@ -109,7 +108,7 @@ async def logout(request: Request) -> Response:
         return forbidden(page_context(request, user))
     async with request.app.state.db.session(write=True) as session:
         await auth.logout(session, request.cookies[auth.SESSION_COOKIE])
-        await audit(session, _context(request, user), "logout")
+        await audit(session, request_context(request, user), "logout")
     response = redirect("/login")
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
     return response
@@ -132,11 +131,6 @@ async def switch_locale(request: Request) -> Response:
         LOCALE_COOKIE, locale, max_age=365 * 24 * 3600, samesite="lax", secure=is_https(request), path="/"
     )
     return response
-
-
-def _context(request: Request, user: Principal) -> RequestContext:
-    ip = request.client.host if request.client else None
-    return RequestContext.for_now(user, settings_of(request).zone, ip)
 
 
 # ------------------------------------------------------------------ home

@@ -19,9 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from opsloom.platform import tables
-from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.errors import NotFound
-from opsloom.platform.http import settings_of
 from opsloom.runtime import records
 from opsloom.runtime.field_types import FieldSpec
 from opsloom.runtime.flow.instances import Services
@@ -30,8 +28,8 @@ from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.pages.display import datetime_text, value_text
 from opsloom.runtime.pages.field_views import FieldView, FormPlace, field_views
 from opsloom.runtime.pages.record_pages import browser_meta, sections
-from opsloom.runtime.pages.rendering import PageContext, page_context, redirect, render
-from opsloom.runtime.pages.routes import current_user, not_found
+from opsloom.runtime.pages.rendering import PageContext, not_found, page_context, redirect, render, request_context
+from opsloom.runtime.pages.routes import current_user
 from opsloom.runtime.pages.timeline import timeline_text, user_names
 
 router = APIRouter(include_in_schema=False)
@@ -45,11 +43,6 @@ LINK_TYPES = ("relation", "user", "users", "department")
 def _id(text: str) -> int | None:
     """A positive id from a URL, or None (a page answers 404 rather than a validation problem)."""
     return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
-
-
-def _request_context(request: Request, user: Principal) -> RequestContext:
-    ip = request.client.host if request.client else None
-    return RequestContext.for_now(user, settings_of(request).zone, ip)
 
 
 def _services(request: Request) -> Services:
@@ -154,7 +147,7 @@ async def task_page(task: str, request: Request) -> Response:
     if task_id is None:
         return not_found(ctx)
     services = _services(request)
-    request_ctx = _request_context(request, user)
+    request_ctx = request_context(request, user)
     async with request.app.state.db.session() as session:
         try:
             details = await task_details(session, services, request_ctx, user.user_id, task_id)  # type: ignore[arg-type]
