@@ -212,7 +212,7 @@ def test_a_submitted_purchase_request_shows_its_approval_timeline(client: TestCl
     html = page.text
     assert 'data-event="submitted"' in html  # the timeline
     assert "event-waiting" in html  # who it waits for
-    assert 'data-record-action="withdraw"' in html and 'data-record-action="urge"' in html
+    assert 'data-flow-action="withdraw"' in html and 'data-flow-action="urge"' in html
     assert 'href="/apps/procurement/forms/purchase_request/records/' + str(request["id"]) + '/edit"' not in html
     # in review, the edit page sends the requester back to the record
     edit = requester.get(

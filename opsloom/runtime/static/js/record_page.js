@@ -1,6 +1,7 @@
 /**
- * The buttons of a record's page: submit to the flow, withdraw, urge, delete.
- * Each asks the API; a refusal is announced in the page's live region.
+ * The buttons of a record's page: submit to the flow, delete. (Withdraw and
+ * remind are templates/flow_buttons.html, handled by task.js.) Each asks the
+ * API; a refusal is announced in the page's live region.
  */
 
 import { api, ApiError, announce } from "/static/js/api.js";
@@ -15,9 +16,8 @@ async function run(action) {
     window.location.assign(`${actions.dataset.list}?notice=deleted`);
     return;
   }
-  await api("POST", `${record}/${action}`, {}, { "Idempotency-Key": `${action}-${actions.dataset.version}-${Date.now()}` });
-  const notice = action === "submit" ? "submitted" : action;
-  window.location.assign(`${window.location.pathname}?notice=${notice}`);
+  await api("POST", `${record}/submit`, {}, { "Idempotency-Key": `submit-${actions.dataset.version}-${Date.now()}` });
+  window.location.assign(`${window.location.pathname}?notice=submitted`);
 }
 
 if (actions) {

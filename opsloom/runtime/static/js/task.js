@@ -122,10 +122,13 @@ function wirePeopleSearch(dialog) {
   if (!search || !select) return;
   let timer = null;
   let loaded = false;
+  let latest = 0;
   const load = async () => {
     const query = search.value.trim();
+    const mine = ++latest;
     try {
       const answer = await api("GET", `/api/users?limit=50${query ? `&q=${encodeURIComponent(query)}` : ""}`);
+      if (mine !== latest) return; // a newer search is on its way; an older answer must not replace it
       fillPeople(select, answer.items || []);
       loaded = true;
     } catch (error) {
