@@ -71,6 +71,14 @@ async def _app_label(session: AsyncSession, app: str) -> Any:
     return (document or {}).get("label") or app
 
 
+async def expand_row_links(session: AsyncSession, form: CompiledForm, record: dict[str, Any]) -> None:
+    """Links in subform rows as {id, title} or {id, name}, so people read names, not ids."""
+    for key, child in form.children.items():
+        specs = [spec for spec in child.fields if spec.type in LINKS]
+        if specs and record.get(key):
+            await records.expand_links(session, child, record[key], specs)
+
+
 def record_label(form: CompiledForm, record: dict[str, Any]) -> str:
     """How people name a record: its number when the form numbers records, else its id."""
     numbered = next((s.key for s in form.fields if s.type == "autonumber" and record.get(s.key)), None)
@@ -92,8 +100,12 @@ def sections(form: CompiledForm, views: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def browser_meta(request: Request, ctx: PageContext, form: CompiledForm, place: FormPlace) -> dict[str, Any]:
-    """form_meta plus what conditions.js needs about now and me, and where previews go."""
+def browser_meta(
+    request: Request, ctx: PageContext, form: CompiledForm, place: FormPlace, values: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """form_meta plus what conditions.js needs about now and me, and where previews go.
+
+    `values`: the record as stored, for rules that read fields the page shows only as text (a task page)."""
     user = ctx.user
     assert user is not None
     meta = form_meta(form)
@@ -105,6 +117,8 @@ def browser_meta(request: Request, ctx: PageContext, form: CompiledForm, place: 
     meta["preview"] = f"/apps/{place.app}/forms/{place.form}/preview?locale={ctx.t.locale}"
     meta["messages"] = _validation_messages(form, ctx.t)
     meta["words"] = error_words(ctx.t)
+    if values is not None:
+        meta["values"] = {spec.key: _ids(values.get(spec.key)) for spec in form.fields}
     return meta
 
 
@@ -135,6 +149,15 @@ def error_words(t: Translator) -> list[tuple[str, str, bool]]:
     if t.locale == "en":
         return []
     return [(start, t(key), keep) for start, key, keep in ERROR_WORDS]
+
+
+def _ids(value: Any) -> Any:
+    """An expanded link ({id, title}) back to the id the condition language compares."""
+    if isinstance(value, dict) and "id" in value and set(value) <= {"id", "title", "name"}:
+        return value["id"]
+    if isinstance(value, list):
+        return [_ids(item) for item in value]
+    return value
 
 
 def _validation_messages(form: CompiledForm, t: Translator) -> dict[str, str]:
@@ -179,6 +202,7 @@ async def _form_page(request: Request, app: str, form: str, record_id: int | Non
                     )
                 except (NotFound, PermissionDenied):
                     return not_found(ctx)
+                await expand_row_links(session, visible, record)
                 if record["status"] in records.LOCKED_STATUSES:
                     return redirect(f"/apps/{app}/forms/{form}/records/{record_id}?locked=1")
             views = await field_views(
@@ -275,9 +299,10 @@ async def record_page(app: str, form: str, record_id: int, request: Request) -> 
             history = await records.record_history(session, compiled, rctx, record_id, access)
         except (NotFound, PermissionDenied):
             return not_found(ctx)
+        await expand_row_links(session, visible, record)
         flows = await instances.timeline(session, compiled, record_id, access.hidden)
         has_flow = await instances.flow_for_form(session, app, form) is not None
-        text = await timeline_text(session, ctx, visible, flows)
+        text = await timeline_text(session, ctx, visible, flows, await _step_labels(session, request, compiled, flows))
         names = await user_names(session, [h["actor_id"] for h in history] + [record.get("created_by")])
         app_label = await _app_label(session, app)
         latest = flows[-1] if flows else None
@@ -309,6 +334,23 @@ async def record_page(app: str, form: str, record_id: int, request: Request) -> 
         created_by=names.get(record.get("created_by"), ""),
         notice=request.query_params.get("notice", ""),
     )
+
+
+async def _step_labels(
+    session: AsyncSession, request: Request, form: CompiledForm, flows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Each step's label as its flow writes it (maybe in several languages), for the versions the record ran."""
+    if not flows:
+        return {}
+    i = tables.flow_instances
+    versions = await session.execute(
+        select(i.c.flow_id, i.c.flow_version).where(i.c.id.in_([f["id"] for f in flows])).distinct()
+    )
+    labels: dict[str, Any] = {}
+    for flow_id, version in versions.all():
+        flow = await request.app.state.flows.get(session, flow_id, version, form)
+        labels.update({key: node.get("label") for key, node in flow.nodes.items() if node.get("label")})
+    return labels
 
 
 async def _state(session: AsyncSession, instance_id: int) -> Any:

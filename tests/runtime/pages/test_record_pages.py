@@ -246,3 +246,34 @@ def test_a_value_that_does_not_parse_is_reported_once(client: TestClient) -> Non
     errors = response.json()["errors"]
     assert [e["path"] for e in errors] == ["n", "rows[0].q"], errors
     assert errors[0]["message"].startswith("expected a whole number")
+
+
+def test_links_in_subform_rows_are_shown_by_name(client: TestClient) -> None:
+    vendor = form("vendor", field("name"), title_field="name")
+    bill = form(
+        "bill",
+        field("title"),
+        field("lines", "subform", fields=[field("who", "relation", form="vendor"), field("payer", "user")]),
+        title_field="title",
+    )
+    publish_app(client, "books", vendor, bill)
+    acme = client.post(records_url("books", "vendor"), json={"name": "Acme <Ltd>"}).json()
+    me = client.get("/api/me").json()
+    lines = [{"who": acme["id"], "payer": me["id"]}]
+    created = client.post(records_url("books", "bill"), json={"title": "May", "lines": lines})
+    assert created.status_code == 201, created.text
+    record_id = created.json()["id"]
+    client.cookies.set("opsloom_locale", "en")
+    edit = client.get(f"/apps/books/forms/bill/records/{record_id}/edit").text
+    assert f'<li class="chip" data-id="{acme["id"]}"><span>Acme &lt;Ltd&gt;</span>' in edit
+    assert f'data-id="{me["id"]}"><span>{me["name"]}</span>' in edit
+    page = client.get(f"/apps/books/forms/bill/records/{record_id}").text
+    assert "<td>Acme &lt;Ltd&gt;</td>" in page and f"<td>{me['name']}</td>" in page
+
+
+def test_the_edit_page_names_the_linked_supplier(client: TestClient) -> None:
+    company = Company(client)
+    request = company.request(("Laptop", 1, "10.00"))
+    page = company.requester.client.get(f"/apps/procurement/forms/purchase_request/records/{request['id']}/edit")
+    assert page.status_code == 200
+    assert f'data-id="{company.supplier}"><span>Northwind Computing</span>' in page.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -139,6 +140,8 @@ def test_the_task_shows_editable_fields_as_inputs_hides_hidden_ones_and_offers_a
     assert 'data-readonly-field="amount"' in html and "1,234.50" in html
     assert "secret" not in html and "s3cret" not in html
     assert '<script type="application/json" id="form-meta">' in html
+    meta = json.loads(re.search(r'id="form-meta">(.*?)</script>', html, re.S).group(1))
+    assert meta["values"]["amount"] == "1234.50" and "secret" not in meta["values"]  # what rules may read
     assert '<script type="module" src="/static/js/task.js"></script>' in html
     assert buttons(html) == ["approve", "reject", "return", "transfer", "delegate", "add_signer"]
     assert dialogs(html) == ["approve", "reject", "return", "transfer", "delegate", "add_signer"]

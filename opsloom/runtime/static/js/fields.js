@@ -10,7 +10,8 @@
  * carries [data-locked]. Subform rows are tr[data-row] (stored ones with
  * data-row-id) in tbody[data-rows], cloned from template[data-row-template].
  * `meta` is field_views.form_meta(): {fields: {key: {type, options, rules,
- * fields (subform columns)}}, context: {now, timeZone, user}, preview: URL}.
+ * fields (subform columns)}}, context: {now, timeZone, user}, preview: URL,
+ * values: the stored record, for rules about fields shown only as text}.
  *
  * Rules (visible_when, readonly_when, required_when) are evaluated here by
  * conditions.js as the user types, on the values as they would be saved and
@@ -444,7 +445,7 @@ export function setupFields(root, meta) {
   let sequence = 0;
 
   const record = () => {
-    const values = { ...readAll(root), ...computed.values };
+    const values = { ...(meta.values || {}), ...readAll(root), ...computed.values };
     for (const [key, rows] of Object.entries(computed.row_values || {})) {
       if (Array.isArray(values[key])) values[key] = values[key].map((row, i) => ({ ...row, ...(rows[i] || {}) }));
     }
