@@ -25,6 +25,7 @@ Screenshot = Callable[[Page, str], Path]
 TITLE = "新员工笔记本电脑"
 ITEMS = (("笔记本电脑", "3", "8000.50"), ("扩展坞", "3", "1200"), ("显示器", "2", "2500"))
 TOTAL = "32,601.50"  # 3 × 8,000.50 + 3 × 1,200 + 2 × 2,500
+SUPPLIER = "Northwind Computing"
 
 
 def fill_row(page: Page, index: int, item: str, qty: str, price: str) -> None:
@@ -67,6 +68,22 @@ def test_a_purchase_request_from_the_form_to_its_approval(
     expect(requester.locator("h1")).to_have_text("新建采购申请")
     requester.get_by_label("标题").fill(TITLE)
     requester.get_by_label("申请部门").select_option("sales")
+    # the supplier picker searches the supplier records as you type, and answers the keyboard
+    supplier = requester.locator('[data-field="supplier"]')
+    supplier.get_by_role("combobox").fill(SUPPLIER[:4])
+    expect(supplier.get_by_role("option").first).to_have_text(SUPPLIER)
+    supplier.get_by_role("combobox").press("ArrowDown")
+    supplier.get_by_role("combobox").press("Enter")
+    expect(supplier.locator(".chip")).to_have_text(re.compile(SUPPLIER))
+    requester.get_by_label("需要日期").fill("2026-12-15")
+    # a quotation, uploaded to the files API as soon as it is chosen
+    requester.locator('[data-field="quotation"] input[type=file]').set_input_files(
+        {"name": "报价单.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n% quotation\n"}
+    )
+    quotation = requester.locator('[data-field="quotation"] [data-file-id]')
+    expect(quotation).to_contain_text("报价单.pdf")
+    expect(quotation.get_by_role("button", name="移除 报价单.pdf")).to_be_visible()
+    expect(requester.locator('[data-field="number"] output')).to_have_text("保存后生成")
     for index, line in enumerate(ITEMS):
         requester.get_by_role("button", name="添加一行").click()
         fill_row(requester, index, *line)
@@ -92,6 +109,12 @@ def test_a_purchase_request_from_the_form_to_its_approval(
         requester.get_by_role("button", name="保存并提交").click()
     expect(requester.locator("[data-status]")).to_have_text("审批中")
     expect(requester.locator(".timeline")).to_contain_text("等待 李娜")
+    expect(requester.locator('.record-field[data-field="supplier"]')).to_contain_text(SUPPLIER)
+    expect(requester.locator('.record-field[data-field="needed_by"]')).to_contain_text("2026年12月15日")
+    download = requester.locator('.record-field[data-field="quotation"]').get_by_role("link", name="报价单.pdf")
+    with requester.expect_download() as fetched:
+        download.click()
+    assert fetched.value.suggested_filename == "报价单.pdf"
     record_url = requester.url.split("?")[0]
     screenshot(requester, "submitted")
 

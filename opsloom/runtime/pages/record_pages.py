@@ -264,7 +264,7 @@ async def preview(app: str, form: str, request: Request, locale: str = "") -> Re
 def computed_answer(form: CompiledForm, draft: dict[str, Any], t: Translator, zone: Any) -> dict[str, Any]:
     answer: dict[str, Any] = {"values": {}, "text": {}, "rows": {}, "row_values": {}}
     for spec in form.fields:
-        if spec.type in COMPUTED:
+        if spec.type in COMPUTED and spec.type != "autonumber":  # a number is given on save, not before
             answer["values"][spec.key] = form.unit(spec).dump(spec, draft.get(spec.key))
             answer["text"][spec.key] = value_text(t, zone, spec, answer["values"][spec.key])
     for key, child in form.children.items():

@@ -341,7 +341,14 @@ function setupFiles(box, changed) {
       try {
         const stored = await api("POST", box.dataset.upload, body);
         item.dataset.fileId = stored.id;
-        item.textContent = stored.name;
+        item.textContent = `${stored.name} `;
+        const remove = document.createElement("button");
+        remove.type = "button";
+        remove.className = "link-button";
+        remove.dataset.remove = "";
+        remove.textContent = box.dataset.removeLabel || "×";
+        remove.setAttribute("aria-label", `${box.dataset.removeLabel || "Remove"} ${stored.name}`);
+        item.append(remove);
       } catch (problem) {
         item.remove();
         const message = problem instanceof ApiError ? (problem.errors[0] || {}).message || problem.message : String(problem);
