@@ -38,13 +38,13 @@ async def app_summaries(session: AsyncSession, principal: Principal) -> list[dic
         for key, form in await published_forms(session, document["key"]):
             access = await form_access(session, principal, document["key"], key)
             if access.can("read") or access.can("create"):
-                forms.append((key, form))
+                forms.append((key, form, access.can("create")))
         items.append(
             {
                 "key": document["key"],
                 "label": document["label"],
                 "description": document.get("description"),
-                "forms": [{"key": k, "label": f["label"]} for k, f in forms],
+                "forms": [{"key": k, "label": f["label"], "can_create": creates} for k, f, creates in forms],
             }
         )
     return items

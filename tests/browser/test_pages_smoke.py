@@ -35,7 +35,7 @@ def test_requester_finds_the_purchase_requests_in_both_languages_and_on_a_phone(
     expect(page.locator("h1")).to_have_text("采购管理")
     screenshot(page, "app")
 
-    page.locator(".menu").get_by_role("link", name="采购申请").click()
+    page.locator(".menu").get_by_role("link", name="采购申请", exact=True).click()
     expect(page).to_have_url(re.compile(r"/apps/procurement/forms/purchase_request$"))
     expect(page.locator("h1")).to_have_text("采购申请")
     expect(page.locator("#list-total")).to_contain_text("条记录")

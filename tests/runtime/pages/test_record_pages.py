@@ -277,3 +277,18 @@ def test_the_edit_page_names_the_linked_supplier(client: TestClient) -> None:
     page = company.requester.client.get(f"/apps/procurement/forms/purchase_request/records/{request['id']}/edit")
     assert page.status_code == 200
     assert f'data-id="{company.supplier}"><span>Northwind Computing</span>' in page.text
+
+
+def test_home_and_app_home_offer_to_start_what_the_user_may_create(client: TestClient) -> None:
+    company = Company(client)
+    client.cookies.set("opsloom_locale", "en")
+    requester = company.requester.client
+    requester.cookies.set("opsloom_locale", "en")
+    home = requester.get("/").text
+    assert 'href="/apps/procurement/forms/purchase_request/new">New Purchase request</a>' in home
+    assert "forms/purchase_order/new" not in home  # requesters do not raise orders themselves
+    assert '<a class="nav-link" href="/tasks">My to-do</a>' in home
+    app = requester.get("/apps/procurement").text
+    assert (
+        'href="/apps/procurement/forms/purchase_request/new">New<span class="visually-hidden"> Purchase request' in app
+    )
