@@ -73,3 +73,58 @@ async def create_demo_people(session: AsyncSession) -> list[tuple[str, str]]:
     for role, user_ids in members.items():
         await roles.set_members(session, ctx, "procurement", role, user_ids, [])
     return [(email, description) for email, *_, description in PEOPLE]
+
+
+# Requests the demo people have already raised, so that the to-do lists are not empty:
+# (requester's e-mail, title, supplier's name, [(item, qty, unit price)], submitted to the flow)
+REQUESTS = [
+    ("sales.rep@opsloom.local", "客户演示用投影仪", "华东办公用品有限公司", [("便携投影仪", 2, "4500.00")], True),
+    ("engineer@opsloom.local", "GPU training server", "Northwind Computing", [("GPU server", 2, "68000.00")], True),
+    (
+        "sales.rep@opsloom.local",
+        "展会物料",
+        "华东办公用品有限公司",
+        [("易拉宝", 4, "380.00"), ("宣传册", 500, "3.20")],
+        False,
+    ),
+]
+
+
+async def create_demo_requests(session: AsyncSession) -> int:
+    """Raise the demo's purchase requests as their requesters, and submit those meant to be in review."""
+    from sqlalchemy import select
+
+    from opsloom.platform import tables
+    from opsloom.platform.auth import principal_from_row
+    from opsloom.platform.permissions import form_access
+    from opsloom.runtime import records
+    from opsloom.runtime.flow.instances import FlowCache, Idempotency, Services, submit_record
+    from opsloom.runtime.flow.model import Submit
+    from opsloom.runtime.forms import FormRegistry
+
+    services = Services(FormRegistry(), FlowCache())
+    form = await services.forms.get(session, "procurement", "purchase_request")
+    suppliers = await services.forms.get(session, "procurement", "supplier")
+    names = suppliers.table.c[suppliers.by_key["name"].column]
+    u = tables.users
+    for email, title, supplier, items, submit in REQUESTS:
+        user = (await session.execute(select(u).where(u.c.email == email))).one()
+        ctx = RequestContext.for_now(principal_from_row(user, via="session"))
+        access = await form_access(session, ctx.principal, "procurement", "purchase_request")
+        supplier_id = (await session.execute(select(suppliers.table.c.id).where(names == supplier))).scalar()
+        department = "sales" if email.startswith("sales") else "engineering"
+        body = {
+            "title": title,
+            "department": department,
+            "category": "it" if department == "engineering" else "office",
+            "supplier": supplier_id,
+            "items": [{"item": item, "qty": qty, "unit_price": price} for item, qty, price in items],
+        }
+        if title.startswith("GPU"):
+            body["reason"] = "Model training for the new product line; the current machines are fully booked."
+        record = await records.create_record(session, form, ctx, body, access)
+        if submit:
+            event = Submit(user.id)
+            idem = Idempotency.of(None, "POST", f"demo/{record['id']}/submit", {})
+            await submit_record(session, ctx, services, form, access, record["id"], event, idem)
+    return len(REQUESTS)

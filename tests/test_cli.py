@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -148,6 +149,16 @@ def test_demo_without_serving_installs_the_examples_and_prints_the_url(tmp_path)
 
     listed = opsloom({"OPSLOOM_DATABASE_URL": "", "OPSLOOM_DATA_DIR": str(data_dir)}, "app", "list")
     assert listed.output.startswith("procurement\t")
+    # the demo people have raised requests: two wait for their department heads, one is a draft
+    assert "raised 3 purchase requests" in result.output
+    with sqlite3.connect(data_dir / "opsloom.db") as db:
+        waiting = db.execute(
+            "select u.email from opsloom_flow_tasks t join opsloom_users u on u.id = t.assignee_id"
+            " where t.state = 'pending' order by u.email"
+        ).fetchall()
+        statuses = sorted(s for (s,) in db.execute("select status from procurement__purchase_request"))
+    assert waiting == [("eng.head@opsloom.local",), ("sales.head@opsloom.local",)]
+    assert statuses.count("in_review") == 2 and "draft" in statuses
 
     # A second demo starts afresh rather than installing on top of the first.
     again = opsloom(env, "demo", "--no-serve", "--data-dir", str(data_dir))
