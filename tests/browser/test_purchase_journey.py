@@ -167,4 +167,21 @@ def test_the_form_works_on_a_phone(
     expect(rows).to_have_count(1)
     expect(phone.locator('[data-field="amount"] output')).to_have_text("255.00")
     screenshot(phone, "phone-rows")
-    assert browser_log.problems == []
+
+    # required_when, live: over 100,000 the reason becomes required (conditions.js on the computed amount)
+    reason = phone.locator('[data-field="reason"]')
+    expect(reason.locator(".required")).to_have_count(0)
+    fill_row(phone, 0, "服务器", "2", "60000")
+    expect(phone.locator('[data-field="amount"] output')).to_have_text("120,000.00")
+    expect(reason.locator(".required")).to_have_count(1)
+    expect(reason.locator("textarea")).to_have_attribute("aria-required", "true")
+    screenshot(phone, "phone-reason-required")
+    # and the server agrees: saving without a reason is refused at the field
+    phone.get_by_label("标题").fill("机房服务器")
+    phone.get_by_label("申请部门").select_option("sales")
+    phone.get_by_role("button", name="保存", exact=True).click()
+    expect(reason.locator("[data-error]")).to_have_text("此记录需要填写此项")
+    fill_row(phone, 0, "服务器", "1", "60000")
+    expect(reason.locator(".required")).to_have_count(0)
+    # the one refusal is that save without a reason
+    assert [p for p in browser_log.problems if "status of 422" not in p] == [], browser_log.problems

@@ -177,7 +177,8 @@ function setRequired(wrapper, required) {
     mark.remove();
   }
   const input = control(wrapper);
-  if (input) input.toggleAttribute("aria-required", required);
+  if (input && required) input.setAttribute("aria-required", "true");
+  else if (input) input.removeAttribute("aria-required");
 }
 
 function applyRules(wrappers, record, fields, context, ruleLocked) {
