@@ -36,7 +36,15 @@ from opsloom.runtime.pages.field_views import (
     form_meta,
 )
 from opsloom.runtime.pages.i18n import Translator
-from opsloom.runtime.pages.rendering import PageContext, not_found, page_context, redirect, render, request_context
+from opsloom.runtime.pages.rendering import (
+    PageContext,
+    not_found,
+    page_context,
+    redirect,
+    render,
+    request_context,
+    to_login,
+)
 from opsloom.runtime.pages.routes import current_user
 from opsloom.runtime.pages.security import form_token_ok
 from opsloom.runtime.pages.timeline import timeline_text, user_names
@@ -186,7 +194,7 @@ async def edit_record(app: str, form: str, record_id: int, request: Request) -> 
 async def _form_page(request: Request, app: str, form: str, record_id: int | None) -> Response:
     user = await current_user(request)
     if user is None:
-        return redirect(f"/login?next={request.url.path}")
+        return to_login(request)
     ctx = page_context(request, user)
     place = FormPlace(app, form)
     async with request.app.state.db.session() as session:
@@ -284,7 +292,7 @@ def computed_answer(form: CompiledForm, draft: dict[str, Any], t: Translator, zo
 async def record_page(app: str, form: str, record_id: int, request: Request) -> Response:
     user = await current_user(request)
     if user is None:
-        return redirect(f"/login?next={request.url.path}")
+        return to_login(request)
     ctx = page_context(request, user)
     rctx = request_context(request, user)
     async with request.app.state.db.session() as session:

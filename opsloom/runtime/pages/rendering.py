@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -77,6 +78,11 @@ def request_context(request: Request, user: Principal) -> RequestContext:
 
 def redirect(url: str) -> Response:
     return secure_headers(RedirectResponse(url, status_code=303))
+
+
+def to_login(request: Request) -> Response:
+    """To the login page, which comes back here once the visitor has logged in."""
+    return redirect("/login?" + urlencode({"next": _local_path(request)}))
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

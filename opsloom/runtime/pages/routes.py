@@ -30,6 +30,7 @@ from opsloom.runtime.pages.rendering import (
     render,
     request_context,
     safe_next,
+    to_login,
 )
 from opsloom.runtime.pages.security import CSRF_FIELD, LOGIN_CSRF_COOKIE, form_token_ok, is_https
 
@@ -66,9 +67,10 @@ async def _form(request: Request) -> dict[str, str]:
 @router.get("/login")
 async def login_page(request: Request) -> Response:
     user = await current_user(request)
+    after = safe_next(request.query_params.get("next"))
     if user is not None:
-        return redirect("/")
-    return render(page_context(request, None), "login.html", email="", errors={})
+        return redirect(after)
+    return render(page_context(request, None), "login.html", email="", errors={}, after=after)
 
 
 @router.post("/login")
@@ -78,9 +80,10 @@ async def login(request: Request) -> Response:
     if not form_token_ok(request, form.get(CSRF_FIELD), None):
         return forbidden(ctx)
     email, password = form.get("email", "").strip(), form.get("password", "")
+    after = safe_next(form.get("next"))
     errors = {key: ctx.t("login.required") for key, value in (("email", email), ("password", password)) if not value}
     if errors:
-        return render(ctx, "login.html", status=400, email=email, errors=errors)
+        return render(ctx, "login.html", status=400, email=email, errors=errors, after=after)
     anonymous = context_of_anonymous(request)
     db = request.app.state.db
     try:
@@ -91,8 +94,8 @@ async def login(request: Request) -> Response:
         async with db.session(write=True) as session:
             await auth.record_failed_login(session, anonymous, email, throttled=throttled)
         message, status = (ctx.t("login.throttled"), 429) if throttled else (ctx.t("login.wrong"), 401)
-        return render(ctx, "login.html", status=status, email=email, errors={"password": message})
-    response = redirect("/")
+        return render(ctx, "login.html", status=status, email=email, errors={"password": message}, after=after)
+    response = redirect(after)
     auth.set_session_cookie(response, token, secure=is_https(request))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
@@ -140,7 +143,7 @@ async def switch_locale(request: Request) -> Response:
 async def home(request: Request) -> Response:
     user = await current_user(request)
     if user is None:
-        return redirect("/login")
+        return to_login(request)
     async with request.app.state.db.session() as session:
         apps = await app_summaries(session, user)
         counts = await count_tasks(session, user.user_id)  # type: ignore[arg-type]
@@ -152,7 +155,7 @@ async def home(request: Request) -> Response:
 async def app_home(app: str, request: Request) -> Response:
     user = await current_user(request)
     if user is None:
-        return redirect("/login")
+        return to_login(request)
     ctx = page_context(request, user)
     async with request.app.state.db.session() as session:
         summary = next((a for a in await app_summaries(session, user) if a["key"] == app), None)
@@ -175,7 +178,7 @@ def menu_order(forms: list[dict[str, Any]], document: dict[str, Any]) -> list[di
 async def record_list(app: str, form: str, request: Request) -> Response:
     user = await current_user(request)
     if user is None:
-        return redirect("/login")
+        return to_login(request)
     return await list_page.show_list(request, user, app, form)
 
 

@@ -28,7 +28,14 @@ from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.pages.display import datetime_text, value_text
 from opsloom.runtime.pages.field_views import FieldView, FormPlace, field_views
 from opsloom.runtime.pages.record_pages import browser_meta, sections
-from opsloom.runtime.pages.rendering import PageContext, not_found, page_context, redirect, render, request_context
+from opsloom.runtime.pages.rendering import (
+    PageContext,
+    not_found,
+    page_context,
+    render,
+    request_context,
+    to_login,
+)
 from opsloom.runtime.pages.routes import current_user
 from opsloom.runtime.pages.timeline import timeline_text, user_names
 
@@ -56,7 +63,7 @@ def _services(request: Request) -> Services:
 async def task_list(request: Request, box: str = "pending", cursor: str = "", done: str = "") -> Response:
     user = await current_user(request)
     if user is None:
-        return redirect("/login")
+        return to_login(request)
     ctx = page_context(request, user)
     me: int = user.user_id  # type: ignore[assignment]
     box = box if box in BOXES else "pending"
@@ -141,7 +148,7 @@ class FieldItem:
 async def task_page(task: str, request: Request) -> Response:
     user = await current_user(request)
     if user is None:
-        return redirect("/login")
+        return to_login(request)
     ctx = page_context(request, user)
     task_id = _id(task)
     if task_id is None:

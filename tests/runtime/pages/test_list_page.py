@@ -121,7 +121,7 @@ def test_logged_out_redirects_and_unreadable_forms_are_not_found(client: TestCli
     client.cookies.set("opsloom_locale", "en")
     publish_app(client, "secret", form("plan", field("title")))
     out = another_client(client).get(URL, follow_redirects=False)
-    assert out.status_code == 303 and out.headers["location"] == "/login"
+    assert out.status_code == 303 and out.headers["location"] == "/login?next=%2Fapps%2Fclaims%2Fforms%2Fclaim"
     assert_secure(out)
     browser = bob(client, {"read": "all"})
     assert browser.get(URL).status_code == 200

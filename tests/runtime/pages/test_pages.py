@@ -35,7 +35,7 @@ def assert_secure(response) -> None:
 def test_home_redirects_to_login_when_logged_out(anonymous: TestClient) -> None:
     response = anonymous.get("/", follow_redirects=False)
     assert response.status_code == 303
-    assert response.headers["location"] == "/login"
+    assert response.headers["location"] == "/login?next=%2F"
     assert_secure(response)
 
 

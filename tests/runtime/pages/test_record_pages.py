@@ -228,9 +228,28 @@ def test_the_procurement_form_offers_save_and_submit(client: TestClient) -> None
     assert 'data-source="/api/apps/procurement/forms/supplier/records" data-title-field="name"' in html
 
 
-def test_pages_of_records_need_a_login(anonymous: TestClient) -> None:
-    response = anonymous.get(f"{BASE}/new", follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+def test_a_page_asked_for_before_login_is_shown_after_it(anonymous: TestClient) -> None:
+    """A link to a task or a record (from a chat message, say) survives the login in between."""
+    create_user(anonymous, "amy@example.com", "right-password-1")
+    response = anonymous.get(f"{BASE}/records/7?notice=saved", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Fapps%2Fshop%2Fforms%2Forder%2Frecords%2F7%3Fnotice%3Dsaved"
+    login = anonymous.get(response.headers["location"]).text
+    assert f'name="next" value="{BASE}/records/7?notice=saved"' in login
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
+    form = {"email": "amy@example.com", "password": "right-password-1", "csrf_token": token}
+    done = anonymous.post("/login", data={**form, "next": f"{BASE}/records/7"}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == f"{BASE}/records/7"
+    # logged in, /login sends on at once; a next that leaves the site goes home instead
+    assert anonymous.get("/login?next=/tasks", follow_redirects=False).headers["location"] == "/tasks"
+    assert anonymous.get("/login?next=//evil.example/x", follow_redirects=False).headers["location"] == "/"
+
+
+def test_a_wrong_password_keeps_where_to_go_next(anonymous: TestClient) -> None:
+    token = re.search(r'name="csrf_token" value="([^"]+)"', anonymous.get("/login").text).group(1)
+    form = {"email": "nobody@example.com", "password": "x", "csrf_token": token, "next": "/tasks"}
+    refused = anonymous.post("/login", data=form)
+    assert refused.status_code == 401 and 'name="next" value="/tasks"' in refused.text
 
 
 def test_a_value_that_does_not_parse_is_reported_once(client: TestClient) -> None:
