@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -137,28 +137,56 @@ async def create_view(
             f"You already have {MAX_VIEWS} views of this form",
             [FieldError("name", f"delete a view first; at most {MAX_VIEWS} per form")],
         )
-    taken = Conflict(
-        f"You already have a view named '{view.name}'",
-        [FieldError("name", "choose another name, or delete the old view first")],
-    )
     if (await session.execute(select(v.c.id).where(*mine, v.c.name == view.name))).first():
-        raise taken
-    values = {
-        "user_id": user_id,
-        "app": app,
-        "form": visible.key,
-        "name": view.name,
-        "filter": json.dumps(view.filter, ensure_ascii=False, default=str) if view.filter is not None else None,
-        "sort": view.sort,
-        "columns": list(view.columns),
-        "created_at": ctx.now,
-    }
+        raise _taken(view.name)
+    values = {"user_id": user_id, "app": app, "form": visible.key, **_stored(view), "created_at": ctx.now}
     try:
         async with session.begin_nested():  # two saves of one name at once: the second is told, not a 500
             new_id = (await session.execute(insert(v).values(**values).returning(v.c.id))).scalar_one()
     except IntegrityError:
-        raise taken from None
+        raise _taken(view.name) from None
     return await get_view(session, user_id, app, visible.key, new_id)
+
+
+async def update_view(
+    session: AsyncSession, ctx: RequestContext, app: str, visible: CompiledForm, view_id: int, payload: Any
+) -> dict[str, Any]:
+    """Rename a view, or change its filter, sort or columns; what the body leaves out stays."""
+    user_id = ctx.principal.user_id
+    if not ctx.principal.can_write:
+        raise PermissionDenied("This token may only read; changing a view is a change")
+    current = await get_view(session, user_id, app, visible.key, view_id)
+    if not isinstance(payload, dict):
+        raise ValidationFailed.of([FieldError("$", 'send the parts to change, e.g. {"name": "Big requests"}')])
+    kept = {key: current[key] for key in ("name", "filter", "sort", "columns")}
+    view = check_view(view_input({**kept, **payload}), visible)
+    v = tables.saved_views
+    mine = _mine(user_id, app, visible.key)
+    if (await session.execute(select(v.c.id).where(*mine, v.c.name == view.name, v.c.id != view_id))).first():
+        raise _taken(view.name)
+    try:
+        async with session.begin_nested():
+            await session.execute(update(v).where(*mine, v.c.id == view_id).values(**_stored(view)))
+    except IntegrityError:
+        raise _taken(view.name) from None
+    return await get_view(session, user_id, app, visible.key, view_id)
+
+
+def _stored(view: ViewInput) -> dict[str, Any]:
+    """A checked view as the columns of its row."""
+    return {
+        "name": view.name,
+        "filter": json.dumps(view.filter, ensure_ascii=False, default=str) if view.filter is not None else None,
+        "sort": view.sort,
+        "columns": list(view.columns),
+    }
+
+
+def _taken(name: str) -> Conflict:
+    return Conflict(
+        f"You already have a view named '{name}'",
+        [FieldError("name", "choose another name, or delete the old view first")],
+    )
 
 
 async def delete_view(session: AsyncSession, ctx: RequestContext, app: str, form: str, view_id: int) -> None:

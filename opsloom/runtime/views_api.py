@@ -46,6 +46,15 @@ async def create_view(app: str, form: str, request: Request, response: Response)
     return saved
 
 
+@router.patch("/views/{view_id}", summary="Rename one of my views, or change its filter, sort or columns")
+async def update_view(app: str, form: str, view_id: ViewId, request: Request) -> dict[str, Any]:
+    payload = await read_json(request)
+    async with request.app.state.db.session(write=True) as session:
+        compiled, access = await _visible(request, session, app, form)
+        visible = compiled.restricted(access.hidden)
+        return await saved_views.update_view(session, context_of(request), app, visible, view_id, payload)
+
+
 @router.delete("/views/{view_id}", status_code=204, summary="Delete one of my views")
 async def delete_view(app: str, form: str, view_id: ViewId, request: Request) -> Response:
     async with request.app.state.db.session(write=True) as session:

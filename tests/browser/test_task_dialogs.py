@@ -146,3 +146,35 @@ def test_return_resubmit_transfer_add_signer_reject_and_withdraw(
     screenshot(requester, "withdrawn")
 
     assert browser_log.problems == [], browser_log.problems
+
+
+def test_an_approver_edits_a_field_the_step_allows_and_sees_its_error_at_the_field(
+    open_page: Callable[..., Page], screenshot: Screenshot, browser_log: BrowserLog
+) -> None:
+    """The demo's GPU server request (136,000) waits for the head of Engineering, whose step may edit
+    the reason; over 100,000 a reason is required, so clearing it is refused at the field."""
+    head = open_page()
+    open_task(head, "eng.head@opsloom.local", "GPU training server")
+    reason = head.locator('[data-task-record] [data-field="reason"]')
+    expect(reason.locator("textarea")).to_be_editable()
+    reason.locator("textarea").fill("")
+    dialog = open_dialog(head, "approve")
+    dialog.locator("[data-submit]").click()
+    expect(reason.locator("[data-error]")).not_to_be_empty()
+    expect(dialog.locator("[data-values-errors]")).not_to_be_empty()
+    screenshot(head, "approve-refused-at-the-field")
+    dialog.locator("[data-close]").click()
+    reason.locator("textarea").fill("Training the new recommendation models; quotes attached.")
+    open_dialog(head, "approve").locator("[data-submit]").click()
+    head.wait_for_url(re.compile(r"/tasks\?done=approved"))
+    # the change is part of the record's history of the step, as the requester sees it
+    requester = open_page()
+    log_in(requester, "engineer@opsloom.local")
+    requester.goto("/tasks?box=submitted")
+    requester.locator(".todo-item").filter(has_text="GPU training server").get_by_role(
+        "link", name="GPU training server"
+    ).click()
+    expect(requester.locator(".timeline")).to_contain_text("Training the new recommendation models")
+    screenshot(requester, "requester-sees-the-change")
+    refused = [p for p in browser_log.problems if "status of 422" in p]
+    assert len(refused) == 1 and [p for p in browser_log.problems if p not in refused] == [], browser_log.problems

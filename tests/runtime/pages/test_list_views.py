@@ -304,3 +304,26 @@ def test_the_page_loads_its_script_as_a_module_and_nothing_inline(client: TestCl
     assert client.get("/static/js/list.js").status_code == 200
     created = client.post(records_url("claims", "claim"), json={"title": "Hotel"})
     assert created.status_code == 201
+
+
+def test_a_view_is_renamed_or_changed_by_its_owner_only(client: TestClient) -> None:
+    setup(client)
+    body = {"name": "Travel", "filter": {"field": "kind", "op": "eq", "value": "travel"}, "sort": "-amount"}
+    view = client.post(VIEWS, json={**body, "columns": ["title", "amount"]}).json()
+    client.post(VIEWS, json={"name": "Meals"})
+    renamed = client.patch(f"{VIEWS}/{view['id']}", json={"name": "  Big travel "})
+    assert renamed.status_code == 200, renamed.text
+    after = renamed.json()
+    assert after["name"] == "Big travel" and after["filter"] == body["filter"]  # what was not sent stays
+    assert after["sort"] == "-amount" and after["columns"] == ["title", "amount"]
+    changed = client.patch(f"{VIEWS}/{view['id']}", json={"sort": "title", "filter": None}).json()
+    assert changed["sort"] == "title" and changed["filter"] is None and changed["name"] == "Big travel"
+    assert problem(client.patch(f"{VIEWS}/{view['id']}", json={"name": "Meals"}), 409, "name")
+    assert problem(client.patch(f"{VIEWS}/{view['id']}", json={"columns": ["nope"]}), 422, "columns[0]")
+    assert problem(client.patch(f"{VIEWS}/{view['id']}", json={"sort": "notes"}), 400, "sort")
+    assert problem(client.patch(f"{VIEWS}/{view['id']}", json=["x"]), 422, "$")
+    assert client.get(f"{VIEWS}").json()["items"][0]["name"] == "Big travel"  # the refusals changed nothing
+    bob(client, {"read": "all"})
+    bob_api = another_client(client)
+    log_in(bob_api, "bob@example.com", "right-password-1")
+    assert problem(bob_api.patch(f"{VIEWS}/{view['id']}", json={"name": "Mine now"}), 404)
