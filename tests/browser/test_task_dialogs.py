@@ -160,8 +160,8 @@ def test_an_approver_edits_a_field_the_step_allows_and_sees_its_error_at_the_fie
     reason.locator("textarea").fill("")
     dialog = open_dialog(head, "approve")
     dialog.locator("[data-submit]").click()
-    expect(reason.locator("[data-error]")).not_to_be_empty()
-    expect(dialog.locator("[data-values-errors]")).not_to_be_empty()
+    expect(reason.locator("[data-error]")).to_have_text("此记录需要填写此项")  # in the reader's language
+    expect(dialog.locator("[data-values-errors]")).to_contain_text("申请理由: 此记录需要填写此项")
     screenshot(head, "approve-refused-at-the-field")
     dialog.locator("[data-close]").click()
     reason.locator("textarea").fill("Training the new recommendation models; quotes attached.")

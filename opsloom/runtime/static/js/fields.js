@@ -101,6 +101,24 @@ export function readValues(root) {
 
 // ------------------------------------------------------------------ errors
 
+/**
+ * Errors in the reader's language: a form's validation in its own words
+ * (meta.messages), the server's commonest phrasings by how they start
+ * (meta.words: [start, words, keep the rest]); anything else as the server wrote it.
+ */
+export function localise(errors, meta) {
+  const messages = (meta && meta.messages) || {};
+  const words = (meta && meta.words) || [];
+  const translate = (message) => {
+    if (messages[message]) return messages[message];
+    for (const [start, text, keepRest] of words) {
+      if (message.startsWith(start)) return keepRest ? text + message.slice(start.length) : text;
+    }
+    return message;
+  };
+  return (errors || []).map((error) => ({ ...error, message: translate(error.message || "") }));
+}
+
 /** The wrapper a problem's path names: "title", "items[2].qty", "values.amount". */
 function wrapperAt(root, path) {
   const match = /^(?:values\.|records\[\d+\]\.)?([^.[\]]+)(?:\[(\d+)\](?:\.([^.[\]]+))?)?$/.exec(path || "");

@@ -8,12 +8,11 @@
  */
 
 import { api, ApiError, announce } from "/static/js/api.js";
-import { setupFields, readValues, showErrors, clearErrors, focusFirstError } from "/static/js/fields.js";
+import { setupFields, readValues, showErrors, clearErrors, focusFirstError, localise } from "/static/js/fields.js";
 
 const form = document.getElementById("record-form");
 const meta = JSON.parse(document.getElementById("form-meta").textContent);
 const summary = form.querySelector("[data-error-summary]");
-const messages = meta.messages || {};
 let submitter = "save";
 let busy = false;
 
@@ -23,19 +22,6 @@ for (const button of form.querySelectorAll("button[data-action]")) {
   button.addEventListener("click", () => {
     submitter = button.dataset.action;
   });
-}
-
-/** A server message in the reader's language: a validation's own words, or the commonest phrasings. */
-function translate(message) {
-  if (messages[message]) return messages[message];
-  for (const [start, words, keepRest] of meta.words || []) {
-    if (message.startsWith(start)) return keepRest ? words + message.slice(start.length) : words;
-  }
-  return message;
-}
-
-function localised(errors) {
-  return errors.map((error) => ({ ...error, message: translate(error.message) }));
 }
 
 function labelText(wrapper) {
@@ -105,7 +91,7 @@ form.addEventListener("submit", async (event) => {
       announce(form.dataset.stale, "error");
       return;
     }
-    const errors = localised(error.errors.length ? error.errors : [{ path: "$", message: error.message }]);
+    const errors = localise(error.errors.length ? error.errors : [{ path: "$", message: error.message }], meta);
     const unplaced = showErrors(form, errors);
     showSummary(errors, unplaced);
     if (!focusFirstError(form)) summary.focus();

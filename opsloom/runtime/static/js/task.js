@@ -35,7 +35,7 @@
  */
 
 import { api, announce } from "/static/js/api.js";
-import { setupFields, readValues, showErrors, clearErrors } from "/static/js/fields.js";
+import { setupFields, readValues, showErrors, clearErrors, localise } from "/static/js/fields.js";
 
 const SEARCH_DELAY = 250;
 // What the list page says after each action (/tasks?done=...).
@@ -226,7 +226,7 @@ function wireTaskDialog(root, dialog, record) {
       await api("POST", `/api/tasks/${root.dataset.taskId}/${action}`, bodyOf(action, form, record));
       window.location.assign(`${root.dataset.doneUrl || "/tasks"}?done=${DONE[action] || action}`);
     } catch (error) {
-      const all = error.errors || [];
+      const all = localise(error.errors, meta);
       const rest = action === "approve" ? showApproveErrors(dialog, record, all) : all;
       const left = placeErrors(dialog, rest);
       const placed = all.length - left.length;
@@ -239,12 +239,12 @@ function wireTaskDialog(root, dialog, record) {
   });
 }
 
+const metaElement = document.getElementById("form-meta");
+const meta = metaElement ? JSON.parse(metaElement.textContent) : {};
+
 function setupTask(root) {
   const record = root.querySelector("[data-task-record]");
-  const metaElement = document.getElementById("form-meta");
-  if (record && metaElement && record.querySelector("[data-field]")) {
-    setupFields(record, JSON.parse(metaElement.textContent));
-  }
+  if (record && metaElement && record.querySelector("[data-field]")) setupFields(record, meta);
   for (const dialog of root.querySelectorAll("dialog[data-action]")) wireTaskDialog(root, dialog, record);
   for (const button of root.querySelectorAll("[data-open-dialog]")) {
     const dialog = root.querySelector(`dialog[data-action="${CSS.escape(button.dataset.openDialog)}"]`);
