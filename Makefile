@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 
-.PHONY: install browser demo test test-sqlite test-postgresql bench bench-flows lint
+.PHONY: install browser demo test test-sqlite test-postgresql bench bench-flows bench-pages lint
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ bench: install
 
 bench-flows: install
 	$(PY) bench/flows.py --databases postgresql --instances 10000
+
+bench-pages: install
+	$(PY) bench/pages.py
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

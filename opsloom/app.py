@@ -29,6 +29,7 @@ from opsloom.runtime.flow.api import router as flow_router
 from opsloom.runtime.flow.instances import FlowCache, Services
 from opsloom.runtime.flow.timers import work
 from opsloom.runtime.forms import FormRegistry
+from opsloom.runtime.pages.account_pages import router as account_pages_router
 from opsloom.runtime.pages.errors import install_page_errors
 from opsloom.runtime.pages.record_pages import router as record_pages_router
 from opsloom.runtime.pages.routes import router as pages_router
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_router)
     app.include_router(record_pages_router)
     app.include_router(task_pages_router)
+    app.include_router(account_pages_router)
     app.include_router(vendor_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -86,6 +86,8 @@ def test_every_page_passes_axe(browser: Browser, live_server: LiveServer, viewpo
     head.locator("[data-open-dialog=return]").click()
     audit(head, "task with a dialog open", found)
 
+    head.goto("/me")
+    audit(head, "my settings", found)
     head.goto("/this/is/not/here", wait_until="load")
     audit(head, "not found", found)
 
