@@ -225,7 +225,8 @@ async def export_rows(
 ) -> AsyncIterator[tuple[list[Any], bool]]:
     """Each row as cells, with whether more rows were left out beyond `max_rows` (last row only)."""
     links = ",".join(spec.key for spec in job.columns if spec.type in LINK_TYPES)
-    query = replace(job.query, limit=str(PAGE_ROWS), count="none", expand=links or None, cursor=None)
+    # export_columns never takes subforms, so their rows are not loaded
+    query = replace(job.query, limit=str(PAGE_ROWS), count="none", expand=links or None, cursor=None, with_rows=False)
     written = 0
     while True:
         page = await records.list_records(session, job.form, ctx, query, job.access)

@@ -333,6 +333,7 @@ class ListRequest:
     q: str | None = None
     count: str | None = None
     expand: str | None = None
+    with_rows: bool = True  # subform rows; a page that shows no subform columns skips loading them
 
 
 async def list_records(
@@ -386,7 +387,8 @@ async def list_records(
         rows = rows[:limit]
         next_cursor = encode_cursor(keys, rows[-1], form, request.filter)
     items = [form.dump_row(r) for r in rows]
-    await attach_rows(session, form, items)
+    if request.with_rows:
+        await attach_rows(session, form, items)
     await expand_links(session, form, items, parse_expand(request.expand, form))
     answer: dict[str, Any] = {"items": items, "next_cursor": next_cursor}
     if request.count != "none":

@@ -152,6 +152,7 @@ async def show_list(request: Request, user: Principal, app: str, form: str) -> R
             cursor=state.cursor or None,
             q=(state.q if searchable else None) or None,
             expand=links or None,
+            with_rows=False,  # the list shows no subform columns
         )
         error: OpsloomError | None = None
         page: dict[str, Any] = {"items": [], "next_cursor": None}

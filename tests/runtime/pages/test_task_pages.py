@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlencode
 
 import pytest
 
@@ -109,7 +110,7 @@ def test_the_boxes_page_through_their_items(office):
 def test_logged_out_visitors_go_to_login(anonymous):
     for url in ("/tasks", "/tasks/1"):
         response = anonymous.get(url, follow_redirects=False)
-        assert response.status_code == 303 and response.headers["location"] == "/login"
+        assert response.status_code == 303 and response.headers["location"] == "/login?" + urlencode({"next": url})
 
 
 # ------------------------------------------------------------------ one task
