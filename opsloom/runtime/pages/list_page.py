@@ -246,25 +246,32 @@ def _apply_filter_bar(request: Request, state: ListQuery, visible: CompiledForm,
 # ------------------------------------------------------------------ saved views from the page
 
 
-async def save_view(request: Request, user: Principal, app: str, form: str) -> Response:
+async def save_view(request: Request, user: Principal, app: str, form: str, view_id: int | None = None) -> Response:
+    """The list's "save this view" form, or (with `view_id`) "update this view": name, filter, sort, columns."""
     ctx = page_context(request, user)
     data = await request.form()
     if not form_token_ok(request, _text(data.get(CSRF_FIELD)), user):
         return forbidden(ctx)
-    columns = tuple(c for c in data.getlist("columns") if isinstance(c, str))
+    columns = [c for c in data.getlist("columns") if isinstance(c, str)]
     try:
         raw_filter = _text(data.get("filter"), MAX_FILTER).strip()
         document = decode_json(raw_filter) if raw_filter else None
     except ValueError:
         return render(ctx, "error.html", status=400, message=ctx.t("list.bad_filter"))
-    view = saved_views.ViewInput(_text(data.get("name")), document, _text(data.get("sort")).strip() or None, columns)
+    fields = {"name": _text(data.get("name")), "filter": document, "sort": _text(data.get("sort")).strip() or None}
     try:
         async with request.app.state.db.session(write=True) as session:
             compiled = await request.app.state.forms.get(session, app, form)
             access = await form_access(session, user, app, form)
             access.require("read")
             visible = compiled.restricted(access.hidden)
-            saved = await saved_views.create_view(session, request_context(request, user), app, visible, view)
+            rctx = request_context(request, user)
+            if view_id is None:
+                view = saved_views.ViewInput(fields["name"], document, fields["sort"], tuple(columns))
+                saved = await saved_views.create_view(session, rctx, app, visible, view)
+            else:
+                changes = {**fields, "columns": columns}
+                saved = await saved_views.update_view(session, rctx, app, visible, view_id, changes)
     except (NotFound, PermissionDenied):
         return not_found(ctx)
     except OpsloomError as problem:

@@ -190,6 +190,14 @@ async def save_list_view(app: str, form: str, request: Request) -> Response:
     return await list_page.save_view(request, user, app, form)
 
 
+@router.post("/apps/{app}/forms/{form}/views/{view_id}")
+async def update_list_view(app: str, form: str, view_id: int, request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return redirect("/login")
+    return await list_page.save_view(request, user, app, form, view_id)
+
+
 @router.post("/apps/{app}/forms/{form}/views/{view_id}/delete")
 async def delete_list_view(app: str, form: str, view_id: int, request: Request) -> Response:
     user = await current_user(request)

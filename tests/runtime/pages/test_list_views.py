@@ -327,3 +327,24 @@ def test_a_view_is_renamed_or_changed_by_its_owner_only(client: TestClient) -> N
     bob_api = another_client(client)
     log_in(bob_api, "bob@example.com", "right-password-1")
     assert problem(bob_api.patch(f"{VIEWS}/{view['id']}", json={"name": "Mine now"}), 404)
+
+
+def test_the_current_view_is_renamed_and_updated_from_the_page(client: TestClient) -> None:
+    setup(client)
+    view = client.post(VIEWS, json={"name": "Meals", "filter": {"field": "kind", "op": "eq", "value": "meal"}}).json()
+    page = client.get(URL, params={"view": view["id"]}).text
+    assert f'action="{URL}/views/{view["id"]}"' in page and 'id="current-view-name" name="name"' in page
+    assert 'value="Meals"' in page  # the name to change, filled in
+    travel = json.dumps({"field": "kind", "op": "eq", "value": "travel"})
+    form_data = {"csrf_token": csrf(page), "name": "Travel", "filter": travel, "sort": "-amount", "columns": ["title"]}
+    refused = client.post(f"{URL}/views/{view['id']}", data={**form_data, "csrf_token": "x"}, follow_redirects=False)
+    assert refused.status_code == 403
+    updated = client.post(f"{URL}/views/{view['id']}", data=form_data, follow_redirects=False)
+    assert updated.status_code == 303 and updated.headers["location"] == f"{URL}?view={view['id']}"
+    (stored,) = client.get(VIEWS).json()["items"]
+    assert stored["name"] == "Travel" and stored["filter"] == json.loads(travel)
+    assert stored["sort"] == "-amount" and stored["columns"] == ["title"]
+    assert "Taxi" in client.get(updated.headers["location"]).text
+    bad = client.post(f"{URL}/views/{view['id']}", data={**form_data, "name": ""}, follow_redirects=False)
+    assert bad.status_code == 422 and "The view was not saved" in bad.text
+    assert client.post(f"{URL}/views/999", data=form_data, follow_redirects=False).status_code == 404
