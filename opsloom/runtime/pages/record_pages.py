@@ -313,6 +313,7 @@ async def record_page(app: str, form: str, record_id: int, request: Request) -> 
         text = await timeline_text(session, ctx, visible, flows, await _step_labels(session, request, compiled, flows))
         names = await user_names(session, [h["actor_id"] for h in history] + [record.get("created_by")])
         app_label = await _app_label(session, app)
+        linked = await history_links(session, visible, history)
         latest = flows[-1] if flows else None
         mine = latest is not None and latest["submitter_id"] == user.user_id
         may = submitter_actions(latest["status"], await _state(session, latest["id"])) if mine else {}
@@ -337,7 +338,7 @@ async def record_page(app: str, form: str, record_id: int, request: Request) -> 
         view=view,
         timeline=flows,
         timeline_text=text,
-        history=_named_history(ctx, visible, history, names),
+        history=_named_history(ctx, visible, history, names, linked),
         created=datetime_text(record["created_at"], ctx.t.locale, ctx.zone),
         created_by=names.get(record.get("created_by"), ""),
         notice=request.query_params.get("notice", ""),
@@ -383,8 +384,36 @@ def _shown(ctx: PageContext, form: CompiledForm, spec: FieldSpec, record: dict[s
     return _Shown(spec, value_text(ctx.t, ctx.zone, spec, value), value, [], [])
 
 
+async def history_links(
+    session: AsyncSession, form: CompiledForm, history: list[dict[str, Any]]
+) -> dict[tuple[str, Any], Any]:
+    """The linked records and people a history names by id, as {id, title} / {id, name}: (key, id) -> value."""
+    specs = [spec for spec in form.fields if spec.type in LINKS]
+    values = [
+        (spec.key, change.get(side))
+        for entry in history
+        for spec in specs
+        if isinstance(change := (entry.get("changes") or {}).get(spec.key), dict)
+        for side in ("before", "after")
+        if change.get(side) not in (None, [])
+    ]
+    if not values:
+        return {}
+    rows = [{key: value} for key, value in values]
+    await records.expand_links(session, form, rows, specs)
+    return {(key, _hashable(value)): row[key] for (key, value), row in zip(values, rows, strict=True)}
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _named_history(
-    ctx: PageContext, form: CompiledForm, history: list[dict[str, Any]], names: dict[int, str]
+    ctx: PageContext,
+    form: CompiledForm,
+    history: list[dict[str, Any]],
+    names: dict[int, str],
+    linked: dict[tuple[str, Any], Any],
 ) -> list[dict[str, Any]]:
     out = []
     for entry in reversed(history):
@@ -395,6 +424,8 @@ def _named_history(
                 continue
             before = change.get("before") if isinstance(change, dict) else None
             after = change.get("after") if isinstance(change, dict) else change
+            if spec.type in LINKS:  # ids in the history, names on the page
+                before, after = linked.get((key, _hashable(before)), before), linked.get((key, _hashable(after)), after)
             changes.append(
                 {
                     "label": ctx.t.label(spec.label),

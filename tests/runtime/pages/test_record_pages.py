@@ -290,6 +290,22 @@ def test_links_in_subform_rows_are_shown_by_name(client: TestClient) -> None:
     assert "<td>Acme &lt;Ltd&gt;</td>" in page and f"<td>{me['name']}</td>" in page
 
 
+def test_the_history_names_linked_records_and_people(client: TestClient) -> None:
+    vendor = form("vendor", field("name"), title_field="name")
+    bill = form("bill", field("title"), field("who", "relation", form="vendor"), field("payer", "user"))
+    publish_app(client, "books", vendor, bill)
+    acme = client.post(records_url("books", "vendor"), json={"name": "Acme"}).json()
+    globex = client.post(records_url("books", "vendor"), json={"name": "Globex"}).json()
+    me = client.get("/api/me").json()
+    created = client.post(records_url("books", "bill"), json={"title": "May", "who": acme["id"], "payer": me["id"]})
+    record = created.json()
+    assert client.patch(f"{records_url('books', 'bill')}/{record['id']}", json={"who": globex["id"]}).status_code == 200
+    client.cookies.set("opsloom_locale", "en")
+    page = client.get(f"/apps/books/forms/bill/records/{record['id']}").text
+    assert "<del>Acme</del> → <ins>Globex</ins>" in page
+    assert f"<ins>{me['name']}</ins>" in page
+
+
 def test_the_edit_page_names_the_linked_supplier(client: TestClient) -> None:
     company = Company(client)
     request = company.request(("Laptop", 1, "10.00"))
