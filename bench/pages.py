@@ -49,7 +49,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 from bench_databases import fresh_database  # noqa: E402 - bench/ is on the path
-from records_api import Figures, Request, Server, _free_port, _wait_until_up, drive  # noqa: E402
+from records_api import Figures, Request, Server, _free_port, drive, served  # noqa: E402
 
 FORM = "/apps/procurement/forms/purchase_request"
 RECORDS = "/api/apps/procurement/forms/purchase_request/records"
@@ -71,23 +71,9 @@ def opsloom_server(env: dict[str, str], workdir: Path) -> Iterator[Server]:
     Run in `workdir`, so that no `.env` of the current directory changes the settings.
     """
     port = _free_port()
-    log = workdir / "opsloom.log"
     command = [sys.executable, "-m", "opsloom", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=workdir, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
-        )
-    server = Server("opsloom", process, f"http://127.0.0.1:{port}", log)
-    try:
-        _wait_until_up(server)
+    with served("opsloom", command, port, env, workdir) as server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def seed_demo(env: dict[str, str], workdir: Path) -> None:

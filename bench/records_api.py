@@ -171,13 +171,20 @@ class Server:
 def uvicorn_server(name: str, target: str, env: dict[str, str], workdir: Path) -> Iterator[Server]:
     """`uvicorn TARGET --factory`, one worker, on a free loopback port; stopped on exit."""
     port = _free_port()
-    log = workdir / f"{name}.log"
     command = [
         sys.executable, "-m", "uvicorn", target, "--factory",
         "--app-dir", str(BENCH_DIR),
         "--host", "127.0.0.1", "--port", str(port),
         "--workers", "1", "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
+    with served(name, command, port, env, workdir) as server:
+        yield server
+
+
+@contextmanager
+def served(name: str, command: list[str], port: int, env: dict[str, str], workdir: Path) -> Iterator[Server]:
+    """Run a server `command` listening on `port` (output to `workdir/NAME.log`) until it answers; stop it on exit."""
+    log = workdir / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, cwd=workdir, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
