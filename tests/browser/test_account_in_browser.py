@@ -32,7 +32,8 @@ def test_out_of_office_and_a_new_password(
     expect(page.locator('[data-field="delegate_id"] [data-error]')).not_to_be_empty()
     who = page.get_by_role("combobox", name="委托给")
     who.fill("vp")
-    expect(page.get_by_role("option").first).to_contain_text("周总")
+    expect(page.get_by_role("option")).to_have_count(1)
+    expect(page.get_by_role("option")).to_contain_text("周总")
     who.press("ArrowDown")
     who.press("Enter")
     with page.expect_navigation(url=re.compile(r"/me\?saved=away")):

@@ -211,6 +211,7 @@ def test_a_submitted_purchase_request_shows_its_approval_timeline(client: TestCl
     assert page.status_code == 200
     html = page.text
     assert 'data-event="submitted"' in html  # the timeline
+    assert 'data-event="node_entered"' not in html  # the engine's bookkeeping is not for people
     assert "event-waiting" in html  # who it waits for
     assert 'data-flow-action="withdraw"' in html and 'data-flow-action="urge"' in html
     assert 'href="/apps/procurement/forms/purchase_request/records/' + str(request["id"]) + '/edit"' not in html

@@ -268,16 +268,21 @@ function setupPicker(picker, changed) {
     close();
     changed();
   };
+  let latest = 0;
   const search = async () => {
     const q = input.value.trim();
     const source = picker.dataset.source;
     const url = kind === "department" ? source : `${source}?${new URLSearchParams({ q, limit: String(PICKER_LIMIT) })}`;
+    const mine = ++latest;
+    let found = [];
     try {
       const data = await api("GET", url);
-      items = (data.items || []).filter((item) => kind !== "department" || !q || (item.name || "").includes(q)).slice(0, PICKER_LIMIT);
+      found = (data.items || []).filter((item) => kind !== "department" || !q || (item.name || "").includes(q)).slice(0, PICKER_LIMIT);
     } catch (error) {
-      items = [];
+      found = [];
     }
+    if (mine !== latest) return; // an older search answering late must not replace a newer one
+    items = found;
     list.replaceChildren(
       ...items.map((item, i) => {
         const option = document.createElement("li");
