@@ -31,6 +31,7 @@ from opsloom.runtime.flow.timers import work
 from opsloom.runtime.forms import FormRegistry
 from opsloom.runtime.pages.account_pages import router as account_pages_router
 from opsloom.runtime.pages.errors import install_page_errors
+from opsloom.runtime.pages.notification_pages import router as notification_pages_router
 from opsloom.runtime.pages.record_pages import router as record_pages_router
 from opsloom.runtime.pages.routes import router as pages_router
 from opsloom.runtime.pages.task_pages import router as task_pages_router
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(record_pages_router)
     app.include_router(task_pages_router)
     app.include_router(account_pages_router)
+    app.include_router(notification_pages_router)
     app.include_router(vendor_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -34,7 +34,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, ViewportSize, expect, sync_playwright
 
 from opsloom.demo import DEMO_PASSWORD
 
@@ -43,6 +43,10 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screensh
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 375, "height": 812}
 START_TIMEOUT = 60.0
+# CI runs two workers on two cores, each with a server, a database and a browser: waits are generous,
+# since a slow answer under that load is not what these tests are about (speed is bench/pages.py's job).
+TIMEOUT_MS = 20_000
+expect.set_options(timeout=TIMEOUT_MS)
 
 # The demo people (opsloom/demo.py), all with DEMO_PASSWORD.
 PASSWORD = DEMO_PASSWORD
@@ -201,7 +205,7 @@ def open_page(browser: Browser, live_server: LiveServer, browser_log: BrowserLog
     def open_(viewport: ViewportSize = DESKTOP, locale: str = "zh-CN") -> Page:
         context = browser.new_context(base_url=live_server.url, viewport=viewport, locale=locale)
         context.add_init_script(REPORT_CSP_VIOLATIONS)
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
         browser_log.watch(page)
         return page

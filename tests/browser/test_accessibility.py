@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import DEPARTMENT_HEAD, DESKTOP, PHONE, REQUESTER, LiveServer, log_in
+from tests.browser.conftest import DEPARTMENT_HEAD, DESKTOP, PHONE, REQUESTER, TIMEOUT_MS, LiveServer, log_in
 
 pytestmark = pytest.mark.xdist_group("browser")
 
@@ -48,7 +48,7 @@ def test_every_page_passes_axe(browser: Browser, live_server: LiveServer, viewpo
 
     def fresh() -> Page:
         context = browser.new_context(base_url=live_server.url, viewport=viewport, bypass_csp=True)
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(TIMEOUT_MS)
         return context.new_page()
 
     requester = fresh()
@@ -88,6 +88,8 @@ def test_every_page_passes_axe(browser: Browser, live_server: LiveServer, viewpo
 
     head.goto("/me")
     audit(head, "my settings", found)
+    head.goto("/notifications")
+    audit(head, "notifications", found)
     head.goto("/this/is/not/here", wait_until="load")
     audit(head, "not found", found)
 

@@ -114,6 +114,12 @@ def submitter_actions(status: str, state: Mapping[str, Any] | None) -> dict[str,
     }
 
 
+async def unread_notifications(session: AsyncSession, me: int) -> int:
+    n = tables.notifications
+    query = select(func.count()).select_from(n).where(n.c.user_id == me, n.c.read_at.is_(None))
+    return (await session.execute(query)).scalar_one()
+
+
 async def count_tasks(session: AsyncSession, me: int) -> dict[str, int]:
     """How many items each of the user's to-do lists holds (submitted: flows still under way)."""
     t, i = tables.flow_tasks, tables.flow_instances

@@ -19,7 +19,7 @@ from opsloom.platform.auth_api import context_of_anonymous
 from opsloom.platform.context import Principal
 from opsloom.platform.errors import OpsloomError
 from opsloom.runtime.apps_api import app_summaries
-from opsloom.runtime.flow.todo import count_tasks, pending_tasks
+from opsloom.runtime.flow.todo import count_tasks, pending_tasks, unread_notifications
 from opsloom.runtime.pages import list_page
 from opsloom.runtime.pages.i18n import LOCALE_COOKIE, supported
 from opsloom.runtime.pages.rendering import (
@@ -148,7 +148,8 @@ async def home(request: Request) -> Response:
         apps = await app_summaries(session, user)
         counts = await count_tasks(session, user.user_id)  # type: ignore[arg-type]
         tasks = await pending_tasks(session, user.user_id, FIRST_TASKS)  # type: ignore[arg-type]
-    return render(page_context(request, user), "home.html", apps=apps, counts=counts, tasks=tasks)
+        unread = await unread_notifications(session, user.user_id)  # type: ignore[arg-type]
+    return render(page_context(request, user), "home.html", apps=apps, counts=counts, tasks=tasks, unread=unread)
 
 
 @router.get("/apps/{app}")
