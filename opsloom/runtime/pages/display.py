@@ -47,12 +47,16 @@ def datetime_text(value: Any, locale: str, zone: tzinfo) -> str:
     return format_datetime(moment, format="medium", tzinfo=zone, locale=babel_locale(locale))
 
 
-def _scale(spec: FieldSpec) -> int | None:
-    if spec.type == "integer" or (spec.type == "formula" and spec.get("result") == "integer"):
-        return 0
-    if spec.type in ("decimal", "formula"):
-        return int(spec.get("scale", 2))
-    return None
+def _kind(spec: FieldSpec) -> str:
+    """The type a value is shown as: a formula as the type it produces (a number is a decimal)."""
+    if spec.type != "formula":
+        return spec.type
+    result = spec.get("result", "number")
+    return "decimal" if result == "number" else result
+
+
+def _scale(spec: FieldSpec) -> int:
+    return 0 if spec.type == "integer" else int(spec.get("scale", 2))
 
 
 def _label_of(linked: dict[str, Any]) -> str:
@@ -66,7 +70,7 @@ def value_text(t: Translator, zone: tzinfo, spec: FieldSpec, value: Any) -> str:
         return t("value.rows", count=len(value) if isinstance(value, list) else 0)
     if value is None or value == "" or value == []:
         return ""
-    kind = spec.get("result", "decimal") if spec.type == "formula" else spec.type
+    kind = _kind(spec)
     if kind == "boolean":
         return t("value.yes") if value else t("value.no")
     if kind in ("select", "multiselect"):
@@ -78,7 +82,7 @@ def value_text(t: Translator, zone: tzinfo, spec: FieldSpec, value: Any) -> str:
             "value.files", count=len(value)
         )
     try:
-        if kind in NUMBER_TYPES or (spec.type == "formula" and kind in ("decimal", "integer")):
+        if kind in NUMBER_TYPES:
             return number_text(value, t.locale, _scale(spec))
         if kind == "date":
             return date_text(value, t.locale)

@@ -109,7 +109,7 @@ def sections(form: CompiledForm, views: list[Any]) -> list[dict[str, Any]]:
 
 
 def browser_meta(
-    request: Request, ctx: PageContext, form: CompiledForm, place: FormPlace, values: dict[str, Any] | None = None
+    ctx: PageContext, form: CompiledForm, place: FormPlace, values: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """form_meta plus what conditions.js needs about now and me, and where previews go.
 
@@ -228,7 +228,7 @@ async def _form_page(request: Request, app: str, form: str, record_id: int | Non
             app_label = await _app_label(session, app)
         except Refused as refused:
             return refused.response
-    meta = browser_meta(request, ctx, visible, place)
+    meta = browser_meta(ctx, visible, place)
     meta["record_id"] = record_id
     return render(
         ctx,

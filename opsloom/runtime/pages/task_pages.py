@@ -197,7 +197,7 @@ async def task_page(task: str, request: Request) -> Response:
         on_behalf_of=names.get(details.task["on_behalf_of"]) if details.task["on_behalf_of"] else "",
         sections=sections(form, items),
         editable=sorted(editable),
-        meta=browser_meta(request, ctx, form, place, values=details.record),
+        meta=browser_meta(ctx, form, place, values=details.record),
         actions=details.actions,
         return_targets=[(n.id, ctx.t.label(n.get("label")) or n.id) for n in details.passed],
         timeline=details.timeline,
