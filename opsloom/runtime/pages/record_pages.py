@@ -40,6 +40,7 @@ from opsloom.runtime.pages.rendering import (
     PageContext,
     not_found,
     page_context,
+    page_id,
     redirect,
     render,
     request_context,
@@ -187,8 +188,17 @@ async def new_record(app: str, form: str, request: Request) -> Response:
 
 
 @router.get(FORM + "/records/{record_id}/edit")
-async def edit_record(app: str, form: str, record_id: int, request: Request) -> Response:
-    return await _form_page(request, app, form, record_id)
+async def edit_record(app: str, form: str, record_id: str, request: Request) -> Response:
+    number = page_id(record_id)
+    if number is None:
+        return await _missing(request)
+    return await _form_page(request, app, form, number)
+
+
+async def _missing(request: Request) -> Response:
+    """The 404 page for a URL naming no record (or, logged out, the login first)."""
+    user = await current_user(request)
+    return to_login(request) if user is None else not_found(page_context(request, user))
 
 
 async def _form_page(request: Request, app: str, form: str, record_id: int | None) -> Response:
@@ -289,7 +299,14 @@ def computed_answer(form: CompiledForm, draft: dict[str, Any], t: Translator, zo
 
 
 @router.get(FORM + "/records/{record_id}")
-async def record_page(app: str, form: str, record_id: int, request: Request) -> Response:
+async def record_page(app: str, form: str, record_id: str, request: Request) -> Response:
+    number = page_id(record_id)
+    if number is None:
+        return await _missing(request)
+    return await _record_page(request, app, form, number)
+
+
+async def _record_page(request: Request, app: str, form: str, record_id: int) -> Response:
     user = await current_user(request)
     if user is None:
         return to_login(request)

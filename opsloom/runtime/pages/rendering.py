@@ -61,6 +61,14 @@ def render(ctx: PageContext, template: str, status: int = 200, **values: Any) ->
     return secure_headers(response)
 
 
+MAX_ID = 2**63 - 1
+
+
+def page_id(text: str) -> int | None:
+    """A positive id from a page's URL, or None: a page answers a bad id with its 404, not a validation problem."""
+    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
+
+
 def not_found(ctx: PageContext) -> Response:
     return render(ctx, "error.html", status=404, message=ctx.t("error.not_found"))
 

@@ -32,6 +32,7 @@ from opsloom.runtime.pages.rendering import (
     PageContext,
     not_found,
     page_context,
+    page_id,
     render,
     request_context,
     to_login,
@@ -42,14 +43,8 @@ from opsloom.runtime.pages.timeline import timeline_text, user_names
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 20
-MAX_ID = 2**63 - 1
 DONE_MESSAGES = ("approved", "rejected", "returned", "transferred", "delegated", "add_signer", "withdrawn", "urged")
 LINK_TYPES = ("relation", "user", "users", "department")
-
-
-def _id(text: str) -> int | None:
-    """A positive id from a URL, or None (a page answers 404 rather than a validation problem)."""
-    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
 
 
 def _services(request: Request) -> Services:
@@ -69,7 +64,7 @@ async def task_list(request: Request, box: str = "pending", cursor: str = "", do
     box = box if box in BOXES else "pending"
     async with request.app.state.db.session() as session:
         counts = await count_tasks(session, me)
-        page = await list_box(session, me, box, PAGE_SIZE, _id(cursor))
+        page = await list_box(session, me, box, PAGE_SIZE, page_id(cursor))
         items = await _list_items(session, ctx, _services(request), page["items"], box)
     next_url = f"/tasks?{urlencode({'box': box, 'cursor': page['next_cursor']})}" if page["next_cursor"] else None
     return render(
@@ -80,7 +75,7 @@ async def task_list(request: Request, box: str = "pending", cursor: str = "", do
         counts=counts,
         items=items,
         next_url=next_url,
-        first_page=not _id(cursor),
+        first_page=not page_id(cursor),
         done=done if done in DONE_MESSAGES else "",
     )
 
@@ -150,7 +145,7 @@ async def task_page(task: str, request: Request) -> Response:
     if user is None:
         return to_login(request)
     ctx = page_context(request, user)
-    task_id = _id(task)
+    task_id = page_id(task)
     if task_id is None:
         return not_found(ctx)
     services = _services(request)

@@ -328,3 +328,11 @@ def test_home_and_app_home_offer_to_start_what_the_user_may_create(client: TestC
     assert (
         'href="/apps/procurement/forms/purchase_request/new">New<span class="visually-hidden"> Purchase request' in app
     )
+
+
+def test_a_url_naming_no_record_is_the_404_page_not_a_validation_problem(client: TestClient) -> None:
+    publish_app(client, APP, order_form())
+    client.cookies.set("opsloom_locale", "en")
+    for url in (f"{BASE}/records/abc", f"{BASE}/records/0/edit", f"{BASE}/records/{2**64}", f"{BASE}/records/-1"):
+        page = client.get(url, headers={"Accept": "text/html"})
+        assert page.status_code == 404 and "There is nothing here" in page.text, url
