@@ -30,9 +30,25 @@ else
     exit 1
 fi
 echo "Installing for the browser tests (apt-get):$packages"
-$as_root apt-get update
+# Another apt (an unattended upgrade, a parallel install) may hold the locks:
+# wait for them rather than fail. DPkg::Lock::Timeout waits for dpkg's lock;
+# the package lists' lock is not covered by it on every apt version, so each
+# step is also retried for up to ten minutes.
+apt_get() {
+    tries=0
+    until $as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@"; do
+        tries=$((tries + 1))
+        if [ "$tries" -ge 60 ]; then
+            echo "apt-get $* kept failing for ten minutes; see the output above." >&2
+            exit 1
+        fi
+        echo "apt-get $* failed (is another apt running?); trying again in 10 s" >&2
+        sleep 10
+    done
+}
+apt_get update
 # shellcheck disable=SC2086 # the package list is meant to split
-$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y $packages
+apt_get install -y $packages
 if [ ! -x "$CHROMIUM" ]; then
     echo "apt-get finished but $CHROMIUM is still missing; check the output above." >&2
     exit 1

@@ -3,7 +3,7 @@
  * my password (POST /api/auth/password). Problems are shown at their fields.
  */
 
-import { api, ApiError, announce } from "/static/js/api.js";
+import { api, ApiError, announce, scriptReady } from "/static/js/api.js";
 import { setupFields, readValues, showErrors, clearErrors, focusFirstError, localise } from "/static/js/fields.js";
 
 const meta = JSON.parse(document.getElementById("form-meta").textContent);
@@ -62,3 +62,5 @@ password.addEventListener("submit", async (event) => {
     refused(password, error);
   }
 });
+scriptReady(away);
+scriptReady(password);

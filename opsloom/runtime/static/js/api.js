@@ -14,6 +14,16 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * A form that only its module can send has its submit buttons disabled in the
+ * page, so a click that lands before the module attached cannot post the form
+ * natively (a reload that would lose what was typed). The module calls this
+ * once its submit handler is in place.
+ */
+export function scriptReady(form) {
+  for (const button of form.querySelectorAll("[data-script-ready]")) button.disabled = false;
+}
+
 export function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
   return meta ? meta.content : "";

@@ -7,7 +7,7 @@
  * the fields, and focus moves to the first one.
  */
 
-import { api, ApiError, announce } from "/static/js/api.js";
+import { api, ApiError, announce, scriptReady } from "/static/js/api.js";
 import { setupFields, readValues, showErrors, clearErrors, focusFirstError, localise } from "/static/js/fields.js";
 
 const form = document.getElementById("record-form");
@@ -98,3 +98,4 @@ form.addEventListener("submit", async (event) => {
     announce(form.dataset.failed, "error");
   }
 });
+scriptReady(form);
