@@ -30,6 +30,7 @@ from opsloom.runtime.flow.instances import FlowCache, Services
 from opsloom.runtime.flow.timers import work
 from opsloom.runtime.forms import FormRegistry
 from opsloom.runtime.pages.account_pages import router as account_pages_router
+from opsloom.runtime.pages.api_docs import router as api_docs_router
 from opsloom.runtime.pages.errors import install_page_errors
 from opsloom.runtime.pages.notification_pages import router as notification_pages_router
 from opsloom.runtime.pages.record_pages import router as record_pages_router
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Opsloom",
         version=__version__,
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # served by pages.api_docs, with Swagger UI from npm
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -100,5 +101,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account_pages_router)
     app.include_router(notification_pages_router)
     app.include_router(vendor_router)
+    app.include_router(api_docs_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

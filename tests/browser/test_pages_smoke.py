@@ -67,3 +67,17 @@ def test_requester_finds_the_purchase_requests_in_both_languages_and_on_a_phone(
 
     assert browser_log.csp_violations() == []
     assert browser_log.problems == []
+
+
+def test_the_api_docs_list_the_routes_offline(page: Page, screenshot: Screenshot, browser_log: BrowserLog) -> None:
+    """Swagger UI comes from npm at /vendor/: the browser here reaches no CDN, and the page still works."""
+    log_in(page, REQUESTER)
+    page.goto("/api/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Opsloom")
+    expect(page.locator(".opblock-summary-path", has_text="/api/tasks").first).to_be_visible()
+    screenshot(page, "api-docs")
+
+    page.goto("/api/docs?app=procurement")
+    expect(page.locator(".opblock-summary-path", has_text="/purchase_request/records").first).to_be_visible()
+    assert browser_log.csp_violations() == []
+    assert [p for p in browser_log.problems if "favicon" not in p] == []

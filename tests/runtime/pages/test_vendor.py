@@ -40,3 +40,21 @@ def test_every_allow_listed_file_is_in_the_lock_file() -> None:
     for relative in VENDOR_FILES.values():
         package = relative.split("/")[0]
         assert f'"node_modules/{package}"' in lock, package
+
+
+def test_api_docs_work_offline_with_swagger_ui_from_npm(anonymous: TestClient) -> None:
+    page = anonymous.get("/api/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'src="/vendor/swagger-ui-bundle.js"' in page.text and 'href="/vendor/swagger-ui.css"' in page.text
+    assert 'data-document="/api/openapi.json"' in page.text
+    assert "script-src 'self';" in page.headers["content-security-policy"]  # no CDN, no inline script
+    for name, kind in (("swagger-ui-bundle.js", "text/javascript"), ("swagger-ui.css", "text/css")):
+        served = anonymous.get(f"/vendor/{name}")
+        assert served.status_code == 200 and served.headers["content-type"].startswith(kind), name
+    assert "SwaggerUIBundle" in anonymous.get("/vendor/swagger-ui-bundle.js").text
+
+
+def test_api_docs_show_an_apps_document_and_ignore_a_bad_key(anonymous: TestClient) -> None:
+    assert 'data-document="/api/apps/procurement/openapi.json"' in anonymous.get("/api/docs?app=procurement").text
+    bad = anonymous.get("/api/docs", params={"app": '"><script>x</script>'})
+    assert bad.status_code == 200 and 'data-document="/api/openapi.json"' in bad.text and "<script>x" not in bad.text
