@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
 from fastapi import Request
 
 LOCALES = ("zh-CN", "en")
@@ -17,13 +18,23 @@ LOCALE_NAMES = {"zh-CN": "中文", "en": "English"}
 _CATALOGS = Path(__file__).parent / "locales"
 
 
+# A message is a text, or its plural forms by CLDR category ({"one": "{count} row", "other": "{count} rows"}),
+# chosen by the `count` it is given.
+Message = str | dict[str, str]
+
+
 @cache
-def catalog(locale: str) -> dict[str, str]:
+def catalog(locale: str) -> dict[str, Message]:
     """Every message of a locale: one file per area of the pages (`locales/<locale>/*.json`)."""
-    messages: dict[str, str] = {}
+    messages: dict[str, Message] = {}
     for part in sorted((_CATALOGS / locale).glob("*.json")):
         messages.update(json.loads(part.read_text(encoding="utf-8")))
     return messages
+
+
+@cache
+def _plural_rules(locale: str) -> Any:
+    return Locale.parse(locale, sep="-").plural_form
 
 
 def supported(value: str | None) -> str | None:
@@ -70,8 +81,13 @@ class Translator:
     locale: str
 
     def __call__(self, key: str, **params: Any) -> str:
-        text = catalog(self.locale).get(key) or catalog("en").get(key) or key
+        message = catalog(self.locale).get(key) or catalog("en").get(key) or key
+        text = message if isinstance(message, str) else self._plural(message, params.get("count"))
         return text.format(**params) if params else text
+
+    def _plural(self, forms: dict[str, str], count: Any) -> str:
+        category = _plural_rules(self.locale)(count) if isinstance(count, int) else "other"
+        return forms.get(category) or forms["other"]
 
     def known(self, key: str, default: str) -> str:
         """The message for `key`, or `default` when no catalog has it (e.g. a value named by data)."""

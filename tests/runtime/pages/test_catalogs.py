@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from opsloom.runtime.pages.i18n import LOCALES, catalog
+from opsloom.runtime.pages.i18n import LOCALES, Translator, catalog
 
 PAGES = Path(__file__).parents[3] / "opsloom" / "runtime" / "pages"
 
@@ -35,3 +35,17 @@ def test_every_literal_message_key_in_the_templates_exists() -> None:
     for locale in LOCALES:
         missing = sorted(key for key in used if key not in catalog(locale))
         assert missing == [], (locale, missing)
+
+
+def test_a_count_picks_the_plural_form_of_the_readers_language() -> None:
+    english, chinese = Translator("en"), Translator("zh-CN")
+    assert english("value.rows", count=1) == "1 row" and english("value.rows", count=2) == "2 rows"
+    assert english("list.total", count=0) == "0 records" and english("tasks.count", count=1) == "1 item"
+    assert chinese("value.rows", count=1) == "1 行" and chinese("value.rows", count=5) == "5 行"
+
+
+def test_every_plural_message_has_its_other_form() -> None:
+    for locale in LOCALES:
+        for key, message in catalog(locale).items():
+            if isinstance(message, dict):
+                assert "other" in message and all("{count}" in text for text in message.values()), (locale, key)

@@ -55,7 +55,7 @@ def test_rows_are_shown_as_text_in_an_accessible_table(client: TestClient) -> No
     assert re.search(r'<th scope="col"><a href="[^"]*sort=amount">Amount</a></th>', html)
     assert "Taxi &lt;b&gt;" in html and "<td>12.50</td>" in html
     assert "<td>Travel</td>" in html and "<td>Yes</td>" in html and "<td>Draft</td>" in html
-    assert "1 records" in html and 'rel="next"' not in html
+    assert "1 record" in html and 'rel="next"' not in html
     client.cookies.set("opsloom_locale", "zh-CN")
     chinese = client.get(URL).text
     assert "<td>是</td>" in chinese and "<td>草稿</td>" in chinese
@@ -112,7 +112,7 @@ def test_hidden_field_and_rows_out_of_scope_are_absent(client: TestClient) -> No
     assert page.status_code == 200
     assert "Bob claim" in page.text and "Admin claim" not in page.text
     assert "Secret" not in page.text and "top-secret-value" not in page.text
-    assert "1 records" in page.text
+    assert "1 record" in page.text
     assert "Secret" in client.get(URL).text
 
 
