@@ -26,10 +26,14 @@ async def list_apps(request: Request) -> dict[str, Any]:
         return {"items": await app_summaries(session, principal_of(request))}
 
 
-async def app_summaries(session: AsyncSession, principal: Principal) -> list[dict[str, Any]]:
-    """The apps the principal may use, each with the forms they may read or create in."""
+async def app_summaries(session: AsyncSession, principal: Principal, only: str | None = None) -> list[dict[str, Any]]:
+    """The apps the principal may use (or just the app `only`), each with its icon and colour and the forms
+    they may read or create in, in the order of the app's menu."""
     allowed = await visible_apps(session, principal)
-    rows = await session.execute(select(tables.apps.c.document).order_by(tables.apps.c.key))
+    query = select(tables.apps.c.document).order_by(tables.apps.c.key)
+    if only is not None:
+        query = query.where(tables.apps.c.key == only)
+    rows = await session.execute(query)
     items = []
     for (document,) in rows.all():
         if allowed is not None and document["key"] not in allowed:
@@ -44,10 +48,20 @@ async def app_summaries(session: AsyncSession, principal: Principal) -> list[dic
                 "key": document["key"],
                 "label": document["label"],
                 "description": document.get("description"),
-                "forms": [{"key": k, "label": f["label"], "can_create": creates} for k, f, creates in forms],
+                "icon": document.get("icon"),
+                "color": document.get("color"),
+                "forms": menu_order(
+                    [{"key": k, "label": f["label"], "can_create": creates} for k, f, creates in forms], document
+                ),
             }
         )
     return items
+
+
+def menu_order(forms: list[dict[str, Any]], document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The forms in the order of the app's menu; forms the menu does not name come after, as listed."""
+    menu = {key: position for position, key in enumerate(document.get("menu") or [])}
+    return sorted(forms, key=lambda f: menu.get(f["key"], len(menu)))
 
 
 @router.get("/{app}/openapi.json", summary="The app's OpenAPI 3.1 document, from its forms as you may see them")

@@ -41,7 +41,7 @@ from opsloom.demo import DEMO_PASSWORD
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
-PHONE: ViewportSize = {"width": 375, "height": 812}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 START_TIMEOUT = 60.0
 # CI runs two workers on two cores, each with a server, a database and a browser: waits are generous,
 # since a slow answer under that load is not what these tests are about (speed is bench/pages.py's job).

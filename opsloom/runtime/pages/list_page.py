@@ -13,10 +13,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
-from sqlalchemy import select
 from starlette.responses import Response
 
-from opsloom.platform import tables
 from opsloom.platform.context import Principal
 from opsloom.platform.errors import BadRequest, NotFound, OpsloomError, PermissionDenied
 from opsloom.platform.http import decode_json, settings_of
@@ -26,6 +24,7 @@ from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.pages import list_filters
 from opsloom.runtime.pages.display import value_text
+from opsloom.runtime.pages.navigation import app_navigation
 from opsloom.runtime.pages.rendering import (
     PageContext,
     forbidden,
@@ -163,9 +162,7 @@ async def show_list(request: Request, user: Principal, app: str, form: str) -> R
             )  # fmt: skip
         except BadRequest as problem:
             error = problem
-        document = (
-            await session.execute(select(tables.apps.c.document).where(tables.apps.c.key == app))
-        ).scalar_one_or_none()
+        nav = await app_navigation(session, user, app)
     try:
         parts = list_filters.conjuncts(decode_json(filter_text)) if filter_text else []
     except ValueError:
@@ -194,7 +191,8 @@ async def show_list(request: Request, user: Principal, app: str, form: str) -> R
         ctx,
         "record_list.html",
         status=error.status if error else 200,
-        app={"key": app, "label": (document or {}).get("label") or app},
+        app={"key": app, "label": nav["label"] if nav else app},
+        nav=nav,
         form={"key": form, "label": visible.label},
         path=path,
         id_column=_columns([id_spec], state, sort_text, path)[0],

@@ -19,10 +19,11 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
 from opsloom.platform import tables
-from opsloom.platform.errors import NotFound, PermissionDenied
+from opsloom.platform.errors import NotFound, PermissionDenied, ValidationFailed
 from opsloom.platform.http import read_json
 from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.runtime import records
+from opsloom.runtime.conditions import EvalContext
 from opsloom.runtime.field_types import FieldSpec, dump_datetime
 from opsloom.runtime.flow import instances
 from opsloom.runtime.flow.todo import submitter_actions
@@ -36,6 +37,7 @@ from opsloom.runtime.pages.field_views import (
     form_meta,
 )
 from opsloom.runtime.pages.i18n import Translator
+from opsloom.runtime.pages.navigation import app_navigation
 from opsloom.runtime.pages.rendering import (
     PageContext,
     not_found,
@@ -49,6 +51,7 @@ from opsloom.runtime.pages.rendering import (
 from opsloom.runtime.pages.routes import current_user
 from opsloom.runtime.pages.security import form_token_ok
 from opsloom.runtime.pages.timeline import timeline_text, user_names
+from opsloom.runtime.rules import check_rules
 
 router = APIRouter(include_in_schema=False)
 
@@ -73,11 +76,6 @@ async def _open(
     except (NotFound, PermissionDenied):
         raise Refused(not_found(ctx)) from None
     return compiled, access
-
-
-async def _app_label(session: AsyncSession, app: str) -> Any:
-    document = (await session.execute(select(tables.apps.c.document).where(tables.apps.c.key == app))).scalar()
-    return (document or {}).get("label") or app
 
 
 async def expand_row_links(session: AsyncSession, form: CompiledForm, record: dict[str, Any]) -> None:
@@ -235,7 +233,7 @@ async def _form_page(request: Request, app: str, form: str, record_id: int | Non
                 creating=record_id is None,
             )
             has_flow = await instances.flow_for_form(session, app, form) is not None
-            app_label = await _app_label(session, app)
+            nav = await app_navigation(session, user, app)
         except Refused as refused:
             return refused.response
     meta = browser_meta(ctx, visible, place)
@@ -243,7 +241,8 @@ async def _form_page(request: Request, app: str, form: str, record_id: int | Non
     return render(
         ctx,
         "record_form.html",
-        app={"key": app, "label": app_label},
+        app={"key": app, "label": nav["label"] if nav else app},
+        nav=nav,
         form={"key": form, "label": visible.label},
         sections=sections(visible, views),
         meta=meta,
@@ -275,8 +274,23 @@ async def preview(app: str, form: str, request: Request, locale: str = "") -> Re
             return JSONResponse({"title": "Not found"}, status_code=404)
     visible = compiled.restricted(access.hidden)
     eval_ctx = records.eval_context(request_context(request, user))
-    draft = computed_draft(visible, values if isinstance(values, dict) else {}, eval_ctx, creating=not record_id)
-    return JSONResponse(computed_answer(visible, draft, t, ctx.zone))
+    payload = values if isinstance(values, dict) else {}
+    draft = computed_draft(visible, payload, eval_ctx, creating=not record_id)
+    answer = computed_answer(visible, draft, t, ctx.zone)
+    answer["problems"] = draft_problems(visible, payload, draft, eval_ctx, creating=not record_id)
+    return JSONResponse(answer)
+
+
+def draft_problems(
+    form: CompiledForm, payload: dict[str, Any], draft: dict[str, Any], ctx: EvalContext, *, creating: bool
+) -> list[dict[str, str]]:
+    """What a save of the half-filled form would refuse, as far as the form alone tells (the page clears
+    the errors it shows once their fields are fixed; uniqueness and links are judged by the save)."""
+    try:
+        form.parse_input(payload, partial=not creating, zone=ctx.zone)
+    except ValidationFailed as failed:
+        return [error.as_json() for error in failed.errors]
+    return [error.as_json() for error in check_rules(form.rules, draft, payload, None, ctx)]
 
 
 def computed_answer(form: CompiledForm, draft: dict[str, Any], t: Translator, zone: Any) -> dict[str, Any]:
@@ -329,7 +343,7 @@ async def _record_page(request: Request, app: str, form: str, record_id: int) ->
         has_flow = await instances.flow_for_form(session, app, form) is not None
         text = await timeline_text(session, ctx, visible, flows, await _step_labels(session, request, compiled, flows))
         names = await user_names(session, [h["actor_id"] for h in history] + [record.get("created_by")])
-        app_label = await _app_label(session, app)
+        nav = await app_navigation(session, user, app)
         linked = await history_links(session, visible, history)
         latest = flows[-1] if flows else None
         mine = latest is not None and latest["submitter_id"] == user.user_id
@@ -346,7 +360,8 @@ async def _record_page(request: Request, app: str, form: str, record_id: int) ->
     return render(
         ctx,
         "record_detail.html",
-        app={"key": app, "label": app_label},
+        app={"key": app, "label": nav["label"] if nav else app},
+        nav=nav,
         form={"key": form, "label": visible.label},
         record=record,
         record_label=record_label(visible, record),

@@ -7,10 +7,8 @@ token before anything changes.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
-from sqlalchemy import select, update
+from sqlalchemy import update
 from starlette.responses import Response
 
 from opsloom.platform import auth, tables
@@ -22,6 +20,7 @@ from opsloom.runtime.apps_api import app_summaries
 from opsloom.runtime.flow.todo import count_tasks, pending_tasks, unread_notifications
 from opsloom.runtime.pages import list_page
 from opsloom.runtime.pages.i18n import LOCALE_COOKIE, supported
+from opsloom.runtime.pages.navigation import app_navigation
 from opsloom.runtime.pages.rendering import (
     forbidden,
     not_found,
@@ -159,17 +158,10 @@ async def app_home(app: str, request: Request) -> Response:
         return to_login(request)
     ctx = page_context(request, user)
     async with request.app.state.db.session() as session:
-        summary = next((a for a in await app_summaries(session, user) if a["key"] == app), None)
-        if summary is None:
-            return not_found(ctx)
-        document = (await session.execute(select(tables.apps.c.document).where(tables.apps.c.key == app))).scalar_one()
-    return render(ctx, "app_home.html", app=summary, forms=menu_order(summary["forms"], document))
-
-
-def menu_order(forms: list[dict[str, Any]], document: dict[str, Any]) -> list[dict[str, Any]]:
-    """The forms in the order of the app's menu; forms the menu does not name come after, as listed."""
-    menu = {key: position for position, key in enumerate(document.get("menu") or [])}
-    return sorted(forms, key=lambda f: (menu.get(f["key"], len(menu)),))
+        nav = await app_navigation(session, user, app)
+    if nav is None:
+        return not_found(ctx)
+    return render(ctx, "app_home.html", app=nav, forms=nav["forms"], nav=nav)
 
 
 # ------------------------------------------------------------------ record list (see list_page.py)

@@ -122,6 +122,19 @@ def test_the_preview_computes_formulas_exactly_and_formats_them_for_the_locale(c
     }
 
 
+def test_the_preview_names_what_a_save_would_refuse_so_fixed_errors_clear(client: TestClient) -> None:
+    publish_app(client, APP, order_form())
+    bad = {"qty": "x", "kind": "trade", "lines": [{"sku": "", "cost": "1"}]}
+    problems = client.post(f"{BASE}/preview", json={"values": bad}).json()["problems"]
+    paths = {problem["path"] for problem in problems}
+    assert {"title", "qty", "lines[0].sku"} <= paths, problems
+    fixed = {"title": "Desk", "qty": 2, "kind": "trade", "trade_no": "T-1", "lines": [{"sku": "a", "cost": "1"}]}
+    assert client.post(f"{BASE}/preview", json={"values": fixed}).json()["problems"] == []
+    missing_rule = {**fixed, "trade_no": None}
+    answer = client.post(f"{BASE}/preview", json={"values": missing_rule}).json()["problems"]
+    assert [problem["path"] for problem in answer] == ["trade_no"]  # required_when, judged on the draft
+
+
 def test_the_preview_needs_the_session_token_and_the_right_to_write(client: TestClient) -> None:
     publish_app(client, APP, order_form())
     token = client.headers.pop("X-CSRF-Token")
@@ -324,8 +337,10 @@ def test_home_and_app_home_offer_to_start_what_the_user_may_create(client: TestC
     home = requester.get("/").text
     assert 'href="/apps/procurement/forms/purchase_request/new">New Purchase request</a>' in home
     assert "forms/purchase_order/new" not in home  # requesters do not raise orders themselves
-    assert '<a class="nav-link" href="/tasks">My to-do</a>' in home
+    assert '<a class="nav-link" href="/tasks">My to-do<span class="nav-count" data-count="pending" hidden>' in home
     app = requester.get("/apps/procurement").text
+    menu = re.search(r'<nav id="app-nav" class="sidebar" aria-label="Procurement".*?</nav>', app, re.S)
+    assert menu and re.findall(r">([^<>]+)</a></li>", menu.group(0)) == ["Purchase request", "Supplier"]
     assert (
         'href="/apps/procurement/forms/purchase_request/new">New<span class="visually-hidden"> Purchase request' in app
     )

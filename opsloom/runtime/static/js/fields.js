@@ -136,6 +136,38 @@ export function clearErrors(root) {
   for (const el of root.querySelectorAll(".has-error")) el.classList.remove("has-error");
   for (const el of root.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
   for (const el of root.querySelectorAll("[data-error]")) el.textContent = "";
+  for (const el of root.querySelectorAll("[data-error-paths]")) {
+    delete el.dataset.errorPaths;
+    delete el.dataset.errorValue;
+  }
+}
+
+function ownMessage(wrapper) {
+  return [...wrapper.querySelectorAll("[data-error]")].find((p) => p.closest("[data-field]") === wrapper);
+}
+
+/**
+ * Clear the errors of the fields the user has fixed since they were shown: their
+ * value changed and the server's check of the draft (`problems`, from the
+ * preview) no longer names them. Returns the paths whose errors went away.
+ */
+export function clearFixed(root, problems) {
+  const open = new Set((problems || []).map((problem) => problem.path));
+  const cleared = [];
+  for (const wrapper of root.querySelectorAll(".has-error[data-error-paths]")) {
+    const paths = wrapper.dataset.errorPaths.split(" ");
+    if (paths.some((path) => open.has(path))) continue;
+    if (JSON.stringify(readField(wrapper) ?? null) === wrapper.dataset.errorValue) continue;
+    wrapper.classList.remove("has-error");
+    const message = ownMessage(wrapper);
+    if (message) message.textContent = "";
+    const input = control(wrapper);
+    if (input) input.removeAttribute("aria-invalid");
+    delete wrapper.dataset.errorPaths;
+    delete wrapper.dataset.errorValue;
+    cleared.push(...paths);
+  }
+  return cleared;
 }
 
 /** Show each error at its field; returns the errors no field on the page could take. */
@@ -148,7 +180,9 @@ export function showErrors(root, errors) {
       continue;
     }
     wrapper.classList.add("has-error");
-    const message = [...wrapper.querySelectorAll("[data-error]")].find((p) => p.closest("[data-field]") === wrapper);
+    wrapper.dataset.errorPaths = [wrapper.dataset.errorPaths, error.path].filter(Boolean).join(" ");
+    wrapper.dataset.errorValue = JSON.stringify(readField(wrapper) ?? null);
+    const message = ownMessage(wrapper);
     if (message) message.textContent = message.textContent ? `${message.textContent}; ${error.message}` : error.message;
     const input = control(wrapper);
     if (input) input.setAttribute("aria-invalid", "true");
@@ -466,8 +500,11 @@ function showComputed(root, preview) {
 
 // ------------------------------------------------------------------ setup
 
-/** Wire every widget under `root` and keep rules and computed values live. */
-export function setupFields(root, meta) {
+/**
+ * Wire every widget under `root` and keep rules and computed values live;
+ * `onFixed(paths)` hears of the errors that went away as the user fixed them.
+ */
+export function setupFields(root, meta, { onFixed } = {}) {
   const fields = meta.fields || {};
   const context = meta.context || { now: new Date().toISOString(), timeZone: "UTC", user: {} };
   const ruleLocked = new Set(ownFields(root).filter((w) => w.hasAttribute("data-locked") && !fields[w.dataset.field]?.readonly_when));
@@ -501,6 +538,8 @@ export function setupFields(root, meta) {
       computed = answer;
       showComputed(root, answer);
       rules();
+      const cleared = clearFixed(root, answer.problems);
+      if (cleared.length && onFixed) onFixed(cleared);
     } catch (error) {
       // the save will report what is wrong; a failed preview only leaves totals as they were
     }

@@ -16,7 +16,13 @@ const summary = form.querySelector("[data-error-summary]");
 let submitter = "save";
 let busy = false;
 
-setupFields(form, meta);
+let shown = { errors: [], unplaced: [] }; // what the summary lists
+setupFields(form, meta, {
+  onFixed: (paths) => {
+    const fixed = (error) => paths.includes(error.path);
+    showSummary(shown.errors.filter((e) => !fixed(e)), shown.unplaced.filter((e) => !fixed(e)));
+  },
+});
 
 for (const button of form.querySelectorAll("button[data-action]")) {
   button.addEventListener("click", () => {
@@ -41,6 +47,7 @@ function fieldLabel(path) {
 }
 
 function showSummary(errors, unplaced) {
+  shown = { errors, unplaced };
   const list = summary.querySelector("[data-error-list]");
   list.replaceChildren(
     ...errors.map((error) => {
@@ -95,7 +102,7 @@ form.addEventListener("submit", async (event) => {
     const unplaced = showErrors(form, errors);
     showSummary(errors, unplaced);
     if (!focusFirstError(form)) summary.focus();
-    announce(form.dataset.failed, "error");
+    announce(""); // the summary (an alert) says it: one banner, not two
   }
 });
 scriptReady(form);
