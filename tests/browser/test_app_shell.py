@@ -47,7 +47,9 @@ def test_the_side_navigation_on_a_desktop_and_the_to_do_count(
     expect(page.get_by_role("navigation", name="采购管理")).to_be_visible()
 
     page.get_by_role("button", name="English").click()
-    expect(page.get_by_role("navigation", name="Procurement").get_by_role("link", name="Supplier", exact=True)).to_be_visible()
+    expect(
+        page.get_by_role("navigation", name="Procurement").get_by_role("link", name="Supplier", exact=True)
+    ).to_be_visible()
     screenshot(page, "suppliers-english")
     assert browser_log.csp_violations() == [] and browser_log.problems == []
 
