@@ -146,9 +146,9 @@ async def home(request: Request) -> Response:
         return to_login(request)
     async with request.app.state.db.session() as session:
         apps = await app_summaries(session, user)
-        counts = await count_tasks(session, user.user_id)  # type: ignore[arg-type]
-        tasks = await pending_tasks(session, user.user_id, FIRST_TASKS)  # type: ignore[arg-type]
-        unread = await unread_notifications(session, user.user_id)  # type: ignore[arg-type]
+        counts = await count_tasks(session, user)
+        tasks = await pending_tasks(session, user, FIRST_TASKS)
+        unread = await unread_notifications(session, user)
     return render(page_context(request, user), "home.html", apps=apps, counts=counts, tasks=tasks, unread=unread)
 
 
