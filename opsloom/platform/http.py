@@ -30,7 +30,8 @@ class ProblemResponse(JSONResponse):
 
 def problem_response(error: OpsloomError, request: Request | None = None) -> Response:
     instance = request.url.path if request is not None else None
-    return ProblemResponse(error.problem(instance), status_code=error.status)
+    headers = None if error.retry_after is None else {"Retry-After": str(error.retry_after)}
+    return ProblemResponse(error.problem(instance), status_code=error.status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -94,7 +94,10 @@ async def login(request: Request) -> Response:
         async with db.session(write=True) as session:
             await auth.record_failed_login(session, anonymous, email, throttled=throttled)
         message, status = (ctx.t("login.throttled"), 429) if throttled else (ctx.t("login.wrong"), 401)
-        return render(ctx, "login.html", status=status, email=email, errors={"password": message}, after=after)
+        page = render(ctx, "login.html", status=status, email=email, errors={"password": message}, after=after)
+        if error.retry_after is not None:
+            page.headers["Retry-After"] = str(error.retry_after)
+        return page
     response = redirect(after)
     auth.set_session_cookie(response, token, secure=is_https(request))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
