@@ -249,12 +249,21 @@ async def revoke_token(session: AsyncSession, ctx: RequestContext, token_id: int
     return True
 
 
-async def expire_sessions(session: AsyncSession, user_id: int, now: datetime, keep: str | None = None) -> None:
-    s = tables.sessions
+async def end_credentials(session: AsyncSession, ctx: RequestContext, user_id: int, keep: str | None = None) -> None:
+    """Revoke the user's API tokens and end their sessions, but the session `keep`.
+
+    Called when a password changes or is reset and when a user is deactivated:
+    nothing issued before then goes on working (nor comes back on reactivation)."""
+    s, t = tables.sessions, tables.api_tokens
     where = [s.c.user_id == user_id]
     if keep:
         where.append(s.c.token_hash != digest(keep))
     await session.execute(delete(s).where(*where))
+    revoked = await session.execute(
+        update(t).where(t.c.user_id == user_id, t.c.revoked_at.is_(None)).values(revoked_at=ctx.now).returning(t.c.id)
+    )
+    for (token_id,) in revoked.all():
+        await audit(session, ctx, "token.revoked", f"token:{token_id}")
 
 
 def _now() -> datetime:
