@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from opsloom.designer import definitions
 from opsloom.designer.migration_plan import diff_with_rows
 from opsloom.designer.publishing import form_problems, parse_resolutions, publish_form
-from opsloom.platform.errors import BadRequest, FieldError, ValidationFailed
+from opsloom.platform.errors import BadRequest, FieldError, PermissionDenied, ValidationFailed
 from opsloom.platform.http import authenticated, context_of, principal_of, read_json
 from opsloom.platform.permissions import require_app_admin
 
@@ -153,6 +153,8 @@ def _draft_view(d: definitions.Definition) -> dict[str, Any]:
 async def _require_designer(session: Any, request: Request, app: str, creating: bool = False) -> None:
     """Designing an app is for its admins; creating a new app is for platform admins."""
     principal = principal_of(request)
-    if creating and principal.is_admin and principal.can_write:
+    if creating and not await definitions.app_exists(session, app):
+        if not (principal.is_admin and principal.can_write):
+            raise PermissionDenied("Only platform admins may create apps (an API token limited to some apps may not)")
         return
     await require_app_admin(session, principal, app)

@@ -43,6 +43,11 @@ async def save_app(session: AsyncSession, ctx: RequestContext, document: Any) ->
     return dict(document)
 
 
+async def app_exists(session: AsyncSession, app: str) -> bool:
+    a = tables.apps
+    return (await session.execute(select(a.c.key).where(a.c.key == app))).first() is not None
+
+
 async def load_app(session: AsyncSession, app: str) -> dict[str, Any]:
     a = tables.apps
     row = (await session.execute(select(a.c.document).where(a.c.key == app))).first()

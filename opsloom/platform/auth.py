@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request, Response
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
 from opsloom.platform.audit import audit
 from opsloom.platform.context import Principal, RequestContext
-from opsloom.platform.errors import OpsloomError, PermissionDenied, Unauthenticated
+from opsloom.platform.errors import PermissionDenied, TooManyRequests, Unauthenticated
 from opsloom.platform.passwords import digest, new_secret, verify_password
 
 SESSION_COOKIE = "opsloom_session"
@@ -43,8 +44,7 @@ def set_session_cookie(response: Response, token: str, *, secure: bool) -> None:
     )
 
 
-class TooManyAttempts(OpsloomError):
-    status = 429
+class TooManyAttempts(TooManyRequests):
     title = "Too many attempts"
     slug = "too-many-attempts"
 
@@ -71,16 +71,15 @@ def principal_from_row(row: Any, **extra: Any) -> Principal:
 async def login(session: AsyncSession, ctx: RequestContext, email: str, password: str) -> tuple[str, str, Principal]:
     """Check the password; return (session token, CSRF token, principal)."""
     email = email.strip().lower()
-    since = ctx.now - THROTTLE_WINDOW
     f = tables.login_failures
-    by_email = (await session.execute(select(func.count()).where(f.c.email == email, f.c.at > since))).scalar_one()
-    by_ip = 0
+    waits = [await _throttled_for(session, ctx.now, f.c.email == email, MAX_FAILURES_PER_EMAIL)]
     if ctx.ip:
-        by_ip = (await session.execute(select(func.count()).where(f.c.ip == ctx.ip, f.c.at > since))).scalar_one()
-    if by_email >= MAX_FAILURES_PER_EMAIL or by_ip >= MAX_FAILURES_PER_IP:
+        waits.append(await _throttled_for(session, ctx.now, f.c.ip == ctx.ip, MAX_FAILURES_PER_IP))
+    if wait := max(waits):
+        minutes = -(-wait // 60)
         raise TooManyAttempts(
-            "Too many failed logins; wait 15 minutes or ask an administrator to reset the password",
-            extra={"retry_after": int(THROTTLE_WINDOW.total_seconds())},
+            f"Too many failed logins; wait {minutes} minutes or ask an administrator to reset the password",
+            retry_after=wait,
         )
     u = tables.users
     row = (await session.execute(select(u).where(u.c.email == email))).first()
@@ -101,6 +100,17 @@ async def login(session: AsyncSession, ctx: RequestContext, email: str, password
     )
     await audit(session, ctx, "login", email, actor_id=row.id)
     return token, csrf, principal_from_row(row, via="session", csrf_token=csrf)
+
+
+async def _throttled_for(session: AsyncSession, now: datetime, who: Any, limit: int) -> int:
+    """Seconds until fewer than `limit` failures of `who` are left in the window (0: not throttled)."""
+    f = tables.login_failures
+    recent = select(f.c.at).where(who, f.c.at > now - THROTTLE_WINDOW).order_by(f.c.at.desc())
+    # The `limit`-th newest failure: once it leaves the window, fewer than `limit` remain.
+    oldest = (await session.execute(recent.offset(limit - 1).limit(1))).scalar()
+    if oldest is None:
+        return 0
+    return max(1, math.ceil((oldest + THROTTLE_WINDOW - now).total_seconds()))
 
 
 async def record_failed_login(session: AsyncSession, ctx: RequestContext, email: str, *, throttled: bool) -> None:
@@ -239,12 +249,21 @@ async def revoke_token(session: AsyncSession, ctx: RequestContext, token_id: int
     return True
 
 
-async def expire_sessions(session: AsyncSession, user_id: int, now: datetime, keep: str | None = None) -> None:
-    s = tables.sessions
+async def end_credentials(session: AsyncSession, ctx: RequestContext, user_id: int, keep: str | None = None) -> None:
+    """Revoke the user's API tokens and end their sessions, but the session `keep`.
+
+    Called when a password changes or is reset and when a user is deactivated:
+    nothing issued before then goes on working (nor comes back on reactivation)."""
+    s, t = tables.sessions, tables.api_tokens
     where = [s.c.user_id == user_id]
     if keep:
         where.append(s.c.token_hash != digest(keep))
     await session.execute(delete(s).where(*where))
+    revoked = await session.execute(
+        update(t).where(t.c.user_id == user_id, t.c.revoked_at.is_(None)).values(revoked_at=ctx.now).returning(t.c.id)
+    )
+    for (token_id,) in revoked.all():
+        await audit(session, ctx, "token.revoked", f"token:{token_id}")
 
 
 def _now() -> datetime:

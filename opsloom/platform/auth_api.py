@@ -87,7 +87,7 @@ async def me(request: Request) -> dict[str, Any]:
     return me_view(request.state.principal)
 
 
-@router.post("/api/auth/password", summary="Change my password (ends my other sessions)")
+@router.post("/api/auth/password", summary="Change my password (ends my other sessions and revokes my API tokens)")
 async def change_password(body: PasswordChange, request: Request) -> dict[str, Any]:
     principal: Principal = request.state.principal
     problem = password_problem(body.new_password)
@@ -102,7 +102,8 @@ async def change_password(body: PasswordChange, request: Request) -> dict[str, A
         await session.execute(
             update(u).where(u.c.id == principal.user_id).values(password_hash=hash_password(body.new_password))
         )
-        await auth.expire_sessions(session, principal.user_id, ctx.now, keep=request.cookies.get(auth.SESSION_COOKIE))
+        keep = request.cookies.get(auth.SESSION_COOKIE) if principal.via == "session" else None
+        await auth.end_credentials(session, ctx, principal.user_id, keep=keep)
         await audit(session, ctx, "password.changed", f"user:{principal.user_id}")
     return {"status": "password changed"}
 

@@ -22,6 +22,8 @@ class OpsloomError(Exception):
     detail: str
     errors: list[FieldError] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    # Seconds to wait before trying again (429, 503): the `Retry-After` header and member.
+    retry_after: int | None = None
 
     status = 400
     title = "Bad request"
@@ -42,6 +44,8 @@ class OpsloomError(Exception):
             body["instance"] = instance
         if self.errors:
             body["errors"] = [e.as_json() for e in self.errors]
+        if self.retry_after is not None:
+            body["retry_after"] = self.retry_after
         body.update(self.extra)
         return body
 
@@ -96,6 +100,22 @@ class PermissionDenied(OpsloomError):
     status = 403
     title = "Forbidden"
     slug = "forbidden"
+
+
+class TooManyRequests(OpsloomError):
+    """429: say when to come back (`retry_after`, in seconds)."""
+
+    status = 429
+    title = "Too many requests"
+    slug = "too-many-requests"
+
+
+class ServiceUnavailable(OpsloomError):
+    """503: say when to come back (`retry_after`, in seconds)."""
+
+    status = 503
+    title = "Service unavailable"
+    slug = "service-unavailable"
 
 
 class Unauthenticated(OpsloomError):

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opsloom.platform.context import Principal, RequestContext
-from opsloom.platform.errors import BadRequest, FieldError, OpsloomError, PayloadTooLarge
+from opsloom.platform.errors import BadRequest, FieldError, OpsloomError, PayloadTooLarge, PermissionDenied
 from opsloom.platform.settings import Settings
 
 log = logging.getLogger("opsloom")
@@ -30,7 +30,8 @@ class ProblemResponse(JSONResponse):
 
 def problem_response(error: OpsloomError, request: Request | None = None) -> Response:
     instance = request.url.path if request is not None else None
-    return ProblemResponse(error.problem(instance), status_code=error.status)
+    headers = None if error.retry_after is None else {"Retry-After": str(error.retry_after)}
+    return ProblemResponse(error.problem(instance), status_code=error.status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -169,11 +170,18 @@ def principal_of(request: Request) -> Principal:
 
 
 async def authenticated(request: Request) -> Principal:
-    """Router dependency: every route under it needs a logged-in user or an API token."""
+    """Router dependency: every route under it needs a logged-in user or an API token.
+
+    It is also where an API token's app limit meets every route at once: a route
+    whose path names an `{app}` the token may not use is refused before it runs.
+    (Routes naming no app, such as the to-do lists, filter by the principal's apps.)"""
     from opsloom.platform.auth import principal_for_request
 
     principal = await principal_for_request(request)
     request.state.principal = principal
+    app = request.path_params.get("app")
+    if app is not None and not principal.may_use_app(app):
+        raise PermissionDenied(f"This API token may not use app '{app}'; use a token made for that app")
     return principal
 
 

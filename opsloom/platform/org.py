@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
 from opsloom.platform.audit import audit
+from opsloom.platform.auth import end_credentials
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import Conflict, FieldError, NotFound, ValidationFailed
 from opsloom.platform.passwords import hash_password, password_problem
@@ -95,6 +96,8 @@ async def update_user(
     ).first()
     changed = sorted(k for k in values if k != "password_hash") + (["password"] if "password" in data else [])
     await audit(session, ctx, "user.updated", f"user:{user_id}", {"fields": changed})
+    if "password" in data or ("active" in values and not values["active"]):
+        await end_credentials(session, ctx, user_id)  # a reset password or a deactivated user: every way in ends
     if "is_admin" in values and values["is_admin"] != current.is_admin:
         await audit(session, ctx, "permission.admin_changed", f"user:{user_id}", {"is_admin": values["is_admin"]})
     return user_view(row)

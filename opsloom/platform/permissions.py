@@ -5,8 +5,9 @@ read, update, delete, export, import and manage, each with a row scope:
 `all`, `own`, `department`, `department_tree`, or `{"condition": {...}}`
 (the condition language, with `current_user` variables). A role may also hide
 fields or make them read-only. A user's rights are the union of their roles.
-Platform admins, and members of a role with `"app_admin": true`, may do
-everything in the app.
+Platform admins (and, within its apps, a platform admin's app-limited API
+token), and members of a role with `"app_admin": true`, may do everything in
+the app. An API token limited to some apps reaches no other app at all.
 
 `form_access` returns the rights as data (`FormAccess`); the runtime turns a
 row scope into a filter of every query it runs.
@@ -104,7 +105,7 @@ async def role_documents(session: AsyncSession, principal: Principal, app: str) 
 async def is_app_admin(session: AsyncSession, principal: Principal, app: str) -> bool:
     if not principal.may_use_app(app):
         return False
-    if principal.is_admin:
+    if principal.administers(app):
         return True
     return any(doc.get("app_admin") for doc in await role_documents(session, principal, app))
 
@@ -122,7 +123,8 @@ async def visible_apps(session: AsyncSession, principal: Principal) -> set[str] 
     rows = await session.execute(
         select(r.c.app_key).join(m, m.c.role_id == r.c.id).where(m.c.user_id == principal.user_id)
     )
-    return {row.app_key for row in rows if principal.may_use_app(row.app_key)}
+    apps = {row.app_key for row in rows} | principal.admin_apps
+    return {app for app in apps if principal.may_use_app(app)}
 
 
 async def form_access(
@@ -130,8 +132,9 @@ async def form_access(
 ) -> FormAccess:
     if not principal.may_use_app(app):
         raise PermissionDenied(f"This API token is not allowed to use app '{app}'")
-    documents = [] if principal.is_admin else await role_documents(session, principal, app)
-    if principal.is_admin or any(doc.get("app_admin") for doc in documents):
+    admin = principal.administers(app)
+    documents = [] if admin else await role_documents(session, principal, app)
+    if admin or any(doc.get("app_admin") for doc in documents):
         return _limit_token(principal, FormAccess(app, form, FULL, roles=("admin",)))
     scopes: dict[str, RowScope] = {}
     hidden_sets: list[tuple[set[str], bool]] = []

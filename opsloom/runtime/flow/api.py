@@ -19,10 +19,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, delete, insert, select
 
 from opsloom.platform import tables
-from opsloom.platform.errors import BadRequest, FieldError, NotFound
+from opsloom.platform.context import Principal
+from opsloom.platform.errors import BadRequest, FieldError, NotFound, PermissionDenied
 from opsloom.platform.http import authenticated, context_of, principal_of, read_json
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import records
@@ -50,6 +51,19 @@ def _me(request: Request) -> int:
     return user
 
 
+def _person(request: Request) -> Principal:
+    """The caller as a person: their lists and notifications, in the apps their credentials reach."""
+    _me(request)
+    return principal_of(request)
+
+
+def _whole_account(request: Request) -> int:
+    """For changes that reach every app of the account (a standing delegation): not through an app-limited token."""
+    if principal_of(request).token_apps is not None:
+        raise PermissionDenied("This API token is limited to some apps; this changes every app, so use another way in")
+    return _me(request)
+
+
 # ------------------------------------------------------------------ to-do lists
 
 
@@ -60,22 +74,21 @@ async def list_tasks(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
-    me = _me(request)
+    who = _person(request)
     async with request.app.state.db.session() as session:
-        return await todo.list_box(session, me, box, limit, cursor)
+        return await todo.list_box(session, who, box, limit, cursor)
 
 
 @router.get("/api/tasks/counts", summary="How many items each of my lists holds")
 async def task_counts(request: Request) -> dict[str, int]:
     async with request.app.state.db.session() as session:
-        return await todo.count_tasks(session, _me(request))
+        return await todo.count_tasks(session, _person(request))
 
 
 @router.get("/api/tasks/{task}", summary="A task with its record as the step shows it, and the timeline")
 async def get_task(task: TaskId, request: Request) -> dict[str, Any]:
-    me = _me(request)
     async with request.app.state.db.session() as session:
-        details = await todo.task_details(session, _services(request), context_of(request), me, task)
+        details = await todo.task_details(session, _services(request), context_of(request), task)
     return details.as_json()
 
 
@@ -213,7 +226,7 @@ async def my_delegation(request: Request) -> dict[str, Any]:
 
 @router.put("/api/me/delegation", summary="Hand my new tasks to someone for a period (out of office)")
 async def set_delegation(request: Request) -> dict[str, Any]:
-    me = _me(request)
+    me = _whole_account(request)
     body = await read_json(request)
     if not isinstance(body, dict):
         raise BadRequest("Send {delegate_id, starts_at, ends_at}", [FieldError("$", "expected an object")])
@@ -243,7 +256,7 @@ async def set_delegation(request: Request) -> dict[str, Any]:
 
 @router.delete("/api/me/delegation", status_code=204, summary="End my delegations")
 async def end_delegation(request: Request) -> None:
-    me = _me(request)
+    me = _whole_account(request)
     g = tables.delegations
     async with request.app.state.db.session(write=True) as session:
         await session.execute(delete(g).where(g.c.user_id == me))
@@ -275,38 +288,16 @@ def _when(value: Any, path: str) -> datetime:
 async def notifications(
     request: Request, unread: bool = False, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> dict[str, Any]:
-    me = _me(request)
-    n = tables.notifications
-    query = select(n).where(n.c.user_id == me)
-    if unread:
-        query = query.where(n.c.read_at.is_(None))
+    who = _person(request)
     async with request.app.state.db.session() as session:
-        rows = await session.execute(query.order_by(n.c.id.desc()).limit(limit))
-        return {
-            "items": [
-                {
-                    "id": r.id,
-                    "kind": r.kind,
-                    "instance_id": r.instance_id,
-                    "task_id": r.task_id,
-                    "text": r.text,
-                    "created_at": dump_datetime(r.created_at),
-                    "read": r.read_at is not None,
-                }
-                for r in rows
-            ]
-        }
+        return {"items": await todo.list_notifications(session, who, unread, limit)}
 
 
 @router.post("/api/notifications/read", summary="Mark my notifications read")
 async def read_notifications(request: Request) -> dict[str, int]:
-    me = _me(request)
-    n = tables.notifications
+    who = _person(request)
     async with request.app.state.db.session(write=True) as session:
-        done = await session.execute(
-            update(n).where(n.c.user_id == me, n.c.read_at.is_(None)).values(read_at=context_of(request).now)
-        )
-    return {"marked": done.rowcount}
+        return {"marked": await todo.mark_notifications_read(session, who, context_of(request).now)}
 
 
 # ------------------------------------------------------------------ helpers

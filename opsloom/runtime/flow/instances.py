@@ -412,6 +412,23 @@ async def submit_record(
     return await _run_and_answer(session, ctx, services, loaded, event, idem)
 
 
+def in_apps_of(principal: Principal) -> list[Any]:
+    """Conditions on flow instances that keep to the apps the principal may use (none: every app)."""
+    if principal.token_apps is None:
+        return []
+    return [tables.flow_instances.c.app_key.in_(sorted(principal.token_apps))]
+
+
+async def my_task(session: AsyncSession, principal: Principal, task_id: int) -> Mapping[str, Any]:
+    """The task if it is the principal's (or done on their behalf) in an app they may use; NotFound otherwise."""
+    t, i = tables.flow_tasks, tables.flow_instances
+    query = select(t).join(i, i.c.id == t.c.instance_id).where(t.c.id == task_id, *in_apps_of(principal))
+    task = (await session.execute(query)).mappings().first()
+    if task is None or principal.user_id not in (task["assignee_id"], task["on_behalf_of"]):
+        raise NotFound(f"You have no task {task_id}")
+    return task
+
+
 async def act_on_task(
     session: AsyncSession,
     ctx: RequestContext,
@@ -422,10 +439,7 @@ async def act_on_task(
     idem: Idempotency,
 ) -> dict[str, Any]:
     """A person acts on their task. `event_of(local task id, changes)` builds the engine event."""
-    t = tables.flow_tasks
-    task = (await session.execute(select(t).where(t.c.id == task_id))).mappings().first()
-    if task is None or ctx.principal.user_id not in (task["assignee_id"], task["on_behalf_of"]):
-        raise NotFound(f"You have no task {task_id}")
+    task = await my_task(session, ctx.principal, task_id)
     row = await _lock_instance(session, task["instance_id"])
     if (answer := await _remembered(session, ctx, idem)) is not None:
         return answer

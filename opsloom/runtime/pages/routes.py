@@ -93,7 +93,10 @@ async def login(request: Request) -> Response:
         async with db.session(write=True) as session:
             await auth.record_failed_login(session, anonymous, email, throttled=throttled)
         message, status = (ctx.t("login.throttled"), 429) if throttled else (ctx.t("login.wrong"), 401)
-        return render(ctx, "login.html", status=status, email=email, errors={"password": message}, after=after)
+        page = render(ctx, "login.html", status=status, email=email, errors={"password": message}, after=after)
+        if error.retry_after is not None:
+            page.headers["Retry-After"] = str(error.retry_after)
+        return page
     response = redirect(after)
     auth.set_session_cookie(response, token, secure=is_https(request))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
@@ -145,9 +148,9 @@ async def home(request: Request) -> Response:
         return to_login(request)
     async with request.app.state.db.session() as session:
         apps = await app_summaries(session, user)
-        counts = await count_tasks(session, user.user_id)  # type: ignore[arg-type]
-        tasks = await pending_tasks(session, user.user_id, FIRST_TASKS)  # type: ignore[arg-type]
-        unread = await unread_notifications(session, user.user_id)  # type: ignore[arg-type]
+        counts = await count_tasks(session, user)
+        tasks = await pending_tasks(session, user, FIRST_TASKS)
+        unread = await unread_notifications(session, user)
     return render(page_context(request, user), "home.html", apps=apps, counts=counts, tasks=tasks, unread=unread)
 
 

@@ -60,11 +60,10 @@ async def task_list(request: Request, box: str = "pending", cursor: str = "", do
     if user is None:
         return to_login(request)
     ctx = page_context(request, user)
-    me: int = user.user_id  # type: ignore[assignment]
     box = box if box in BOXES else "pending"
     async with request.app.state.db.session() as session:
-        counts = await count_tasks(session, me)
-        page = await list_box(session, me, box, PAGE_SIZE, page_id(cursor))
+        counts = await count_tasks(session, user)
+        page = await list_box(session, user, box, PAGE_SIZE, page_id(cursor))
         items = await _list_items(session, ctx, _services(request), page["items"], box)
     next_url = f"/tasks?{urlencode({'box': box, 'cursor': page['next_cursor']})}" if page["next_cursor"] else None
     return render(
@@ -152,7 +151,7 @@ async def task_page(task: str, request: Request) -> Response:
     request_ctx = request_context(request, user)
     async with request.app.state.db.session() as session:
         try:
-            details = await task_details(session, services, request_ctx, user.user_id, task_id)  # type: ignore[arg-type]
+            details = await task_details(session, services, request_ctx, task_id)
         except NotFound:
             return not_found(ctx)
         form, record = details.form, details.record
