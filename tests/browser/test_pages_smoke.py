@@ -25,7 +25,7 @@ def test_requester_finds_the_purchase_requests_in_both_languages_and_on_a_phone(
     counts = page.locator(".counts .count .number")
     expect(counts).to_have_count(4)
     assert all(text.isdigit() for text in counts.all_inner_texts())
-    expect(page.locator(".counts")).to_contain_text("待处理")
+    expect(page.locator(".counts")).to_contain_text("待我处理")
     app_link = page.locator(".app-grid").get_by_role("link", name="采购管理")
     expect(app_link).to_be_visible()
     screenshot(page, "home")

@@ -59,7 +59,7 @@ def test_each_box_lists_its_items_with_counts_and_links(office):
     assert pending.status_code == 200
     html = pending.text
     assert '<a href="/tasks?box=pending" data-box="pending" aria-current="page"' in html
-    assert re.search(r'data-box="pending"[^>]*>Pending <span class="tab-count"[^>]*>1</span>', html)
+    assert re.search(r'data-box="pending"[^>]*>Waiting for me <span class="tab-count"[^>]*>1</span>', html)
     assert f'<a class="todo-title" href="/tasks/{task}">Standing desks</a>' in html
     assert "Step: head" in html and f"Submitted by {clerk.email.split('@')[0]}" in html
     assert re.search(r'<time datetime="[^"]+">[A-Z][a-z]{2} \d{1,2}, 20\d\d', html)  # the reader's format
