@@ -532,6 +532,7 @@ async def set_status(
 ) -> None:
     """The flow moved the record: its status changes, with a line of history."""
     t = form.table
+    before = (await session.execute(select(t.c.status).where(t.c.id == record_id))).scalar()
     row = (
         await session.execute(
             update(t)
@@ -542,7 +543,8 @@ async def set_status(
     ).first()
     if row is None:
         raise NotFound(f"{form.key} has no record {record_id}")
-    await _append_history(session, form, ctx, [(record_id, row.version, "status", {"status": {"after": status}})])
+    change = {"status": {"before": before, "after": status}}
+    await _append_history(session, form, ctx, [(record_id, row.version, "status", change)])
 
 
 def _check_version(form: CompiledForm, row: Mapping[str, Any], expected: int | None) -> None:
@@ -673,7 +675,7 @@ async def record_history(
     known = (await session.execute(select(exists().where(t.c.id == record_id, visible)))).scalar()
     if not known:
         raise NotFound(f"{form.key} has no record {record_id}")
-    shown = set(form.restricted(access.hidden).by_key)
+    shown = set(form.restricted(access.hidden).by_key) | {"status"}  # the flow's moves, seen by every reader
     h = tables.record_history
     rows = await session.execute(
         select(h).where(h.c.form_id == form.form_id, h.c.record_id == record_id).order_by(h.c.id)

@@ -452,6 +452,11 @@ def _named_history(
         changes = []
         for key, change in (entry.get("changes") or {}).items():
             spec = form.by_key.get(key)
+            if key == "status" and isinstance(change, dict):  # the flow moved the record
+                statuses = [change.get("before"), change.get("after")]
+                before, after = (ctx.t(f"status.{s}") if s else "" for s in statuses)
+                changes.append({"label": ctx.t("list.status"), "before": before, "after": after})
+                continue
             if spec is None:
                 continue
             before = change.get("before") if isinstance(change, dict) else None

@@ -228,6 +228,11 @@ def test_a_submitted_purchase_request_shows_its_approval_timeline(client: TestCl
     assert "event-waiting" in html  # who it waits for
     assert 'data-flow-action="withdraw"' in html and 'data-flow-action="urge"' in html
     assert 'href="/apps/procurement/forms/purchase_request/records/' + str(request["id"]) + '/edit"' not in html
+    requester.cookies.set("opsloom_locale", "en")
+    english = requester.get(f"/apps/procurement/forms/purchase_request/records/{request['id']}").text
+    assert "<li>Status: <del>Draft</del> → <ins>In review</ins></li>" in english  # history names the values
+    history = requester.get(f"{REQUESTS}/{request['id']}/history").json()["items"]
+    assert history[-1]["changes"] == {"status": {"before": "draft", "after": "in_review"}}
     # in review, the edit page sends the requester back to the record
     edit = requester.get(
         f"/apps/procurement/forms/purchase_request/records/{request['id']}/edit", follow_redirects=False
