@@ -24,6 +24,7 @@ from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.errors import BadRequest, Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from opsloom.platform.permissions import FormAccess, full_access
 from opsloom.runtime import records, subforms
+from opsloom.runtime.access import eval_context
 from opsloom.runtime.conditions import evaluate
 from opsloom.runtime.field_types import dump_datetime
 from opsloom.runtime.flow.definition import compile_flow
@@ -180,8 +181,6 @@ async def record_values(session: AsyncSession, form: CompiledForm, record_id: in
 
 
 async def _engine_context(session: AsyncSession, ctx: RequestContext, loaded: Loaded, app: str) -> Context:
-    from opsloom.runtime.records import eval_context
-
     clock = eval_context(ctx)
     values = await record_values(session, loaded.form, loaded.record_id)
     snapshot = await load_snapshot(session, app, ctx.now)
@@ -194,7 +193,8 @@ async def _run(session: AsyncSession, ctx: RequestContext, services: Services, l
     try:
         state, effects = advance_flow(loaded.flow, loaded.state, event, engine_ctx)
     except FlowError as error:
-        raise ERRORS.get(error.status, Conflict)(str(error)) from None
+        where = [FieldError(error.path, str(error))] if error.path else []
+        raise ERRORS.get(error.status, Conflict)(str(error), where) from None
     title = _title(loaded.form, engine_ctx.record, loaded.record_id)
     await _store(session, ctx, services, loaded, state, effects, title)
     return state
