@@ -166,7 +166,6 @@ def test_a_handler_step_cannot_reject_and_a_closed_task_has_no_dialogs(office):
     closed = page(worker, f"/tasks/{task}").text
     assert buttons(closed) == [] and dialogs(closed) == [] and "data-task-closed" in closed
     i = closed.find('data-field="note"')
-    open("/tmp/tp/closed.html", "w").write(closed)
     j = closed.find('data-readonly-field="note"')
     assert i < 0 and "filled in" in closed, closed[j - 100 : j + 400]  # no longer editable
 
