@@ -213,3 +213,11 @@ def test_the_export_writes_no_access_instead_of_the_title(shop: Shop) -> None:
     assert SECRET not in written and OWN not in written
     assert written.count(NO_ACCESS["en"]) == 2
     assert SECRET in _export(shop.readers["manager"])
+
+
+def test_the_apps_openapi_document_describes_a_link_without_access(shop: Shop) -> None:
+    document = _ok(shop.readers["buyer"].get(f"/api/apps/{APP}/openapi.json"))
+    link = document["components"]["schemas"]["RecordLink"]
+    assert link["required"] == ["id", "title", "access"]
+    assert link["properties"]["access"]["type"] == "boolean"
+    assert "access" in link["description"] and "null" in link["description"]
