@@ -6,9 +6,17 @@ from typing import Any
 
 from sqlalchemy import false, or_, true
 
+from opsloom.platform.context import RequestContext
 from opsloom.platform.permissions import RowScope
 from opsloom.runtime.conditions import EvalContext, parse_condition, to_sql
 from opsloom.runtime.forms import CompiledForm
+
+
+def eval_context(ctx: RequestContext) -> EvalContext:
+    """What a condition may refer to in this request: the clock, the zone and the user."""
+    p = ctx.principal
+    user = {"id": p.user_id, "department_id": p.department_id, "email": p.email}
+    return EvalContext(now=ctx.now, zone=ctx.zone, user=user)
 
 
 def scope_clause(scope: RowScope, form: CompiledForm, ctx: EvalContext) -> Any:

@@ -287,6 +287,30 @@ async def link_attachments(
             )
 
 
+# ------------------------------------------------------------------ readers
+
+
+def readable_field(form: CompiledForm, hidden: Collection[str], field_id: str) -> bool:
+    """Whether a reader who may not see `hidden` fields sees the attachment field a file went to.
+
+    A record's files go with their field: who may not see the field may not see its files
+    (their names, sizes and types), wherever they are shown."""
+    spec = next((s for s in form.fields if s.id == field_id), None)
+    return spec is not None and spec.type == ATTACHMENT and spec.key not in hidden
+
+
+async def readable_files(
+    session: AsyncSession, form: CompiledForm, hidden: Collection[str], ids: Collection[int]
+) -> set[int]:
+    """Of these files of the form, those whose field the reader sees."""
+    if not ids:
+        return set()
+    f = tables.files
+    query = select(f.c.id, f.c.field_id).where(f.c.id.in_(sorted(ids)), f.c.form_id == form.form_id)
+    rows = await session.execute(query)
+    return {file_id for file_id, field_id in rows if readable_field(form, hidden, field_id)}
+
+
 # ---------------------------------------------------------------- download
 
 
@@ -307,8 +331,7 @@ async def file_for_download(
         if row.created_by is None or row.created_by != ctx.principal.user_id:
             raise missing
         return row
-    spec = next((s for s in form.fields if s.id == row.field_id), None)
-    if spec is None or spec.type != ATTACHMENT or spec.key in access.hidden:
+    if not readable_field(form, access.hidden, row.field_id):
         raise missing
     from opsloom.runtime.records import get_record  # records imports this module
 

@@ -99,6 +99,10 @@ class EvalContext:
     now: datetime
     zone: tzinfo = UTC
     user: Mapping[str, Any] = field(default_factory=dict)
+    # A caller's own filter may compare a relation by the linked record's title only where
+    # the caller may read that record: linked form key -> SQL over its rows (see
+    # runtime/link_titles.py). None for the rules an app's designers wrote (row scopes, branches).
+    linked_titles: Mapping[str, Any] | None = None
 
     @property
     def today(self) -> date:
@@ -404,7 +408,7 @@ def to_sql(condition: Condition, form: CompiledForm, ctx: EvalContext) -> Column
     aggregate = condition.field.raw.get("aggregate")
     column = _sql_aggregate(form, aggregate) if aggregate else form.column(condition.field)
     if condition.field.type == "relation" and condition.op in ("contains", "starts_with"):
-        return _sql_linked_title(form, condition, column)
+        return _sql_linked_title(form, condition, column, ctx)
     if isinstance(condition.value, FieldRef):
         return _SQL_REF[condition.op](column, form.column(condition.value.spec))
     value = _resolve(condition.field, condition.value, ctx)
@@ -560,9 +564,10 @@ def _option_count_pg(element: Any, compiler: Any, **kw: Any) -> str:
     return f"jsonb_array_length({compiler.process(element.clauses, **kw)})"
 
 
-def _sql_linked_title(form: CompiledForm, condition: Compare, column: Any) -> Any:
-    """A relation filtered by the title of the record it links to."""
+def _sql_linked_title(form: CompiledForm, condition: Compare, column: Any, ctx: EvalContext) -> Any:
+    """A relation filtered by the title of the record it links to (one the reader may read)."""
     target = form.target(condition.field)
+    readable = true() if ctx.linked_titles is None else ctx.linked_titles.get(target.key, false())
     title = ascii_lower(target.title_column())
     pattern = fold(condition.value)
     match = (
@@ -571,7 +576,8 @@ def _sql_linked_title(form: CompiledForm, condition: Compare, column: Any) -> An
         else title.startswith(pattern, autoescape=True)
     )
     t = target.table
-    return column.in_(select(t.c.id).where(match, t.c.deleted_at.is_(None)))
+    # never correlated: a form that links to itself filters its own table in the subquery
+    return column.in_(select(t.c.id).where(match, t.c.deleted_at.is_(None), readable).correlate(None))
 
 
 def _sql_contains(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:

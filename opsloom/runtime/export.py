@@ -33,11 +33,11 @@ from opsloom.platform.permissions import FormAccess
 from opsloom.runtime import records
 from opsloom.runtime.field_types import FieldSpec
 from opsloom.runtime.forms import CompiledForm
+from opsloom.runtime.link_titles import LINK_TYPES
 from opsloom.runtime.pages.display import value_text
 from opsloom.runtime.pages.i18n import Translator
 
 PAGE_ROWS = 500
-LINK_TYPES = ("relation", "user", "users", "department")
 SPOOL_BYTES = 8 * 1024 * 1024
 
 

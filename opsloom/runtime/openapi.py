@@ -107,7 +107,7 @@ def _multiselect(spec: FieldSpec, shape: Shape) -> Schema:
 
 
 def _link(label_key: str) -> Callable[[FieldSpec, Shape], Schema]:
-    """relation, user, department: an id; as read with `expand`, {id, title} or {id, name}."""
+    """relation, user, department: an id; as read with `expand`, {id, title, access} or {id, name}."""
 
     def unit(spec: FieldSpec, shape: Shape) -> Schema:
         target = spec.get("form") if spec.type == "relation" else spec.type

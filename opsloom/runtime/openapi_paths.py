@@ -69,7 +69,10 @@ IDEMPOTENCY = {
 }
 RECORD_ID = {"name": "record_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 FILE_ID = {"name": "file_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
-EXPAND = "Link fields (relation, user, users, department) to show as {id, title} or {id, name}, comma separated"
+EXPAND = (
+    "Link fields (relation, user, users, department) to show as {id, title, access} or {id, name}, comma "
+    "separated; a linked record the caller may not read shows title null and access false"
+)
 COMMENT_ONLY: Schema = {"type": "object", "properties": {"comment": {"type": "string"}}}
 ITEMS: Schema = {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object"}}}}
 
@@ -282,9 +285,17 @@ def _shared_components() -> dict[str, Schema]:
         },
         "RecordLink": {
             "type": "object",
-            "description": "A linked record, as expand shows it",
-            "required": ["id", "title"],
-            "properties": {"id": {"type": "integer", "minimum": 1}, "title": {}},
+            "description": (
+                "A linked record, as expand shows it. Its title only when the caller may read that record "
+                "(the read row scope of their roles on the linked form, and its title field not hidden); "
+                'otherwise {"id": 7, "title": null, "access": false}'
+            ),
+            "required": ["id", "title", "access"],
+            "properties": {
+                "id": {"type": "integer", "minimum": 1},
+                "title": {"description": "The linked record's title; null when access is false"},
+                "access": {"type": "boolean", "description": "Whether the caller may read the linked record"},
+            },
         },
         "NamedLink": {
             "type": "object",

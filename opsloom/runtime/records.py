@@ -22,7 +22,6 @@ from sqlalchemy import (
     literal,
     select,
     table,
-    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -42,11 +41,19 @@ from opsloom.platform.errors import (
 from opsloom.platform.http import decode_json
 from opsloom.platform.permissions import FormAccess
 from opsloom.runtime import attachments, autonumbers, subforms
-from opsloom.runtime.access import scope_clause
-from opsloom.runtime.conditions import EvalContext, ascii_lower, fold, parse_condition, to_sql
+from opsloom.runtime.access import eval_context, scope_clause
+from opsloom.runtime.conditions import ascii_lower, fold, parse_condition, to_sql
 from opsloom.runtime.field_types import FieldSpec, dump_datetime
 from opsloom.runtime.forms import CompiledForm, confirm_current, published_probe
 from opsloom.runtime.formulas import FormulaContext
+from opsloom.runtime.link_titles import (
+    LINK_TYPES,
+    expand_links,
+    filter_context,
+    link_target,
+    linked_ids,
+    parse_expand,
+)
 from opsloom.runtime.listing import (
     after_cursor,
     decode_cursor,
@@ -58,12 +65,6 @@ from opsloom.runtime.listing import (
 from opsloom.runtime.rules import check_rules
 
 MAX_BULK = 1000
-
-
-def eval_context(ctx: RequestContext) -> EvalContext:
-    p = ctx.principal
-    user = {"id": p.user_id, "department_id": p.department_id, "email": p.email}
-    return EvalContext(now=ctx.now, zone=ctx.zone, user=user)
 
 
 # ------------------------------------------------------------------ create
@@ -308,7 +309,7 @@ async def get_record(
     specs = parse_expand(expand, view)
     record = view.dump_row(await _load(session, form, ctx, record_id, access, probe=probe))
     await attach_rows(session, view, [record])
-    await expand_links(session, view, [record], specs)
+    await expand_links(session, ctx, view, [record], specs)
     return record
 
 
@@ -363,7 +364,8 @@ async def list_records(
                     )
                 ],
             ) from None
-        where.append(to_sql(parse_condition(document, form), form, eval_context(ctx)))
+        condition = parse_condition(document, form)
+        where.append(to_sql(condition, form, await filter_context(session, ctx, form, condition)))
     if request.q and "\x00" in request.q:
         raise BadRequest("The search text holds a NUL character", [FieldError("q", "remove the \\u0000")])
     if request.q:
@@ -389,7 +391,7 @@ async def list_records(
     items = [form.dump_row(r) for r in rows]
     if request.with_rows:
         await attach_rows(session, form, items)
-    await expand_links(session, form, items, parse_expand(request.expand, form))
+    await expand_links(session, ctx, form, items, parse_expand(request.expand, form))
     answer: dict[str, Any] = {"items": items, "next_cursor": next_cursor}
     if request.count != "none":
         cap = None if request.count == "exact" else exact_count_limit
@@ -732,93 +734,24 @@ async def _append_history(
 # ------------------------------------------------------------------ links
 
 
-LINK_TYPES = ("relation", "user", "users", "department")
-
-
-def _linked_ids(spec: FieldSpec, value: Any) -> list[int]:
-    """The ids a link field holds: one, or several for a `users` field."""
-    if value is None:
-        return []
-    return list(value) if spec.type == "users" else [value]
-
-
-@dataclass(frozen=True)
-class LinkTarget:
-    """Where the records a link field points at live, and what names them."""
-
-    table: Any
-    live: Any
-    label: Any  # the column that names a target: the title field, or a person's name
-    label_key: str  # "title" for form records, "name" for users and departments
-    describe: str
-    dump: Any = None
-
-
-def _link_target(form: CompiledForm, spec: FieldSpec) -> LinkTarget:
-    if spec.type in ("user", "users"):
-        u = tables.users
-        return LinkTarget(u, true(), u.c.name, "name", "user")
-    if spec.type == "department":
-        d = tables.departments
-        return LinkTarget(d, true(), d.c.name, "name", "department")
-    target = form.target(spec)
-    t = target.table
-    title_spec = target.by_key.get(target.title_field or "")
-    dump = (lambda value: target.dump_value(title_spec.key, value)) if title_spec else None
-    return LinkTarget(t, t.c.deleted_at.is_(None), target.title_column(), "title", f"{spec.raw['form']} record", dump)
-
-
 async def _check_links(session: AsyncSession, form: CompiledForm, rows: list[dict[str, Any]], paths: list[str]) -> None:
     """Every link names an existing user, department, or live record of the linked form."""
     errors: list[FieldError] = []
     for spec in form.fields:
         if spec.type not in LINK_TYPES:
             continue
-        wanted = {i for values in rows for i in _linked_ids(spec, values.get(spec.key))}
+        wanted = {i for values in rows for i in linked_ids(spec, values.get(spec.key))}
         if not wanted:
             continue
-        target = _link_target(form, spec)
+        target = link_target(form, spec)
         live = select(target.table.c.id).where(target.table.c.id.in_(wanted), target.live)
         found = set((await session.execute(live)).scalars())
         for values, path in zip(rows, paths, strict=True):
-            for linked in _linked_ids(spec, values.get(spec.key)):
+            for linked in linked_ids(spec, values.get(spec.key)):
                 if linked not in found:
                     errors.append(FieldError(f"{path}{spec.key}", f"there is no {target.describe} {linked}"))
     if errors:
         raise ValidationFailed.of(errors)
-
-
-def parse_expand(text: str | None, form: CompiledForm) -> list[FieldSpec]:
-    """`expand=supplier,owner` -> the link fields to show as {id, title} (or {id, name})."""
-    specs = []
-    for key in filter(None, (part.strip() for part in (text or "").split(","))):
-        spec = form.by_key.get(key)
-        if spec is None or spec.type not in LINK_TYPES:
-            problem = FieldError("expand", f"'{key}' is not a relation, user, users or department field")
-            raise BadRequest("Only link fields can be expanded", [problem])
-        specs.append(spec)
-    return specs
-
-
-async def expand_links(
-    session: AsyncSession, form: CompiledForm, records: list[dict[str, Any]], specs: list[FieldSpec]
-) -> None:
-    """Replace linked ids by {id, title} (records) or {id, name} (users, departments) in place."""
-    for spec in specs:
-        ids = {i for r in records for i in _linked_ids(spec, r.get(spec.key))}
-        if not ids:
-            continue
-        target = _link_target(form, spec)
-        rows = await session.execute(select(target.table.c.id, target.label).where(target.table.c.id.in_(ids)))
-        labels = {rid: target.dump(label) if target.dump else label for rid, label in rows}
-
-        def shown(linked: int, target: LinkTarget = target, labels: dict[Any, Any] = labels) -> dict[str, Any]:
-            return {"id": linked, target.label_key: labels.get(linked)}
-
-        for record in records:
-            if record.get(spec.key) is not None:
-                value = record[spec.key]
-                record[spec.key] = [shown(i) for i in value] if spec.type == "users" else shown(value)
 
 
 async def _release_links(

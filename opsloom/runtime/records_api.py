@@ -15,6 +15,8 @@ from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.runtime import records
 from opsloom.runtime.forms import CompiledForm, FormRegistry, StaleForm
 
+EXPAND = "Link fields to show as {id, title, access} ({id, null, false} for a record you may not read) or {id, name}"
+
 router = APIRouter(
     prefix="/api/apps/{app}/forms/{form}/records", tags=["records"], dependencies=[Depends(authenticated)]
 )
@@ -96,7 +98,7 @@ async def list_(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     q: Annotated[str | None, Query(description="Search in the title field")] = None,
     count: Annotated[str | None, Query(description="auto (default), exact or none")] = None,
-    expand: Annotated[str | None, Query(description="Relation fields to show as {id, title}")] = None,
+    expand: Annotated[str | None, Query(description=EXPAND)] = None,
 ) -> dict[str, Any]:
     if count not in (None, "auto", "exact", "none"):
         raise BadRequest("Unknown count mode", [FieldError("count", "use auto, exact or none")])
@@ -119,7 +121,7 @@ async def read(
     record_id: RecordId,
     request: Request,
     response: Response,
-    expand: Annotated[str | None, Query(description="Relation fields to show as {id, title}")] = None,
+    expand: Annotated[str | None, Query(description=EXPAND)] = None,
 ) -> dict[str, Any]:
     async def work(session: AsyncSession, compiled: CompiledForm, access: FormAccess, probe: bool) -> Any:
         ctx = context_of(request)

@@ -37,7 +37,7 @@ def test_links_are_checked_and_expanded(client):
     missing = client.post(ORDERS, json={"title": "x", "supplier": 999})
     assert missing.status_code == 422 and missing.json()["errors"][0]["path"] == "supplier"
     expanded = client.get(f"{ORDERS}/{order.json()['id']}", params={"expand": "supplier"}).json()
-    assert expanded["supplier"] == {"id": north, "title": "Northwind"}
+    assert expanded["supplier"] == {"id": north, "title": "Northwind", "access": True}
     listed = client.get(ORDERS, params={"expand": "supplier"}).json()["items"]
     assert listed[0]["supplier"]["title"] == "Northwind"
     assert client.get(ORDERS, params={"expand": "title"}).status_code == 400

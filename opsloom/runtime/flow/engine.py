@@ -455,6 +455,8 @@ def _approve(run: Run, task: Task, event: Act) -> None:
 def _reject(run: Run, task: Task, event: Act) -> None:
     if task.kind == "handler":
         raise FlowError("a handler step cannot be rejected; return it instead", 422)
+    if not (event.comment or "").strip():  # the submitter is owed a reason
+        raise FlowError("a rejection needs a comment saying why; write one in comment", 422, path="comment")
     task.state, task.acted_at, task.comment = "rejected", run.now, event.comment
     run.state.acted = True
     run.log("rejected", event.actor, node=task.node, task=task.id, comment=event.comment)

@@ -23,7 +23,8 @@ from opsloom.platform import tables
 from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.errors import BadRequest, Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from opsloom.platform.permissions import FormAccess, full_access
-from opsloom.runtime import records, subforms
+from opsloom.runtime import attachments, records, subforms
+from opsloom.runtime.access import eval_context
 from opsloom.runtime.conditions import evaluate
 from opsloom.runtime.field_types import dump_datetime
 from opsloom.runtime.flow.definition import compile_flow
@@ -180,8 +181,6 @@ async def record_values(session: AsyncSession, form: CompiledForm, record_id: in
 
 
 async def _engine_context(session: AsyncSession, ctx: RequestContext, loaded: Loaded, app: str) -> Context:
-    from opsloom.runtime.records import eval_context
-
     clock = eval_context(ctx)
     values = await record_values(session, loaded.form, loaded.record_id)
     snapshot = await load_snapshot(session, app, ctx.now)
@@ -194,7 +193,8 @@ async def _run(session: AsyncSession, ctx: RequestContext, services: Services, l
     try:
         state, effects = advance_flow(loaded.flow, loaded.state, event, engine_ctx)
     except FlowError as error:
-        raise ERRORS.get(error.status, Conflict)(str(error)) from None
+        where = [FieldError(error.path, str(error))] if error.path else []
+        raise ERRORS.get(error.status, Conflict)(str(error), where) from None
     title = _title(loaded.form, engine_ctx.record, loaded.record_id)
     await _store(session, ctx, services, loaded, state, effects, title)
     return state
@@ -498,7 +498,8 @@ async def record_event(
     if (answer := await _remembered(session, ctx, idem)) is not None:
         return answer
     if isinstance(event, Comment) and event.files:
-        event = replace(event, files=tuple(await _comment_files(session, ctx, form, record_id, event.files)))
+        files = await _comment_files(session, ctx, form, access.hidden, record_id, event.files)
+        event = replace(event, files=tuple(files))
     loaded = await _open_instance(session, services, latest)
     return await _run_and_answer(session, ctx, services, loaded, event, idem)
 
@@ -515,10 +516,16 @@ async def _run_and_answer(
 
 
 async def _comment_files(
-    session: AsyncSession, ctx: RequestContext, form: CompiledForm, record_id: int, ids: tuple[Any, ...]
+    session: AsyncSession,
+    ctx: RequestContext,
+    form: CompiledForm,
+    hidden: frozenset[str],
+    record_id: int,
+    ids: tuple[Any, ...],
 ) -> list[dict[str, Any]]:
-    """Files shown with a comment: the record's own, or the commenter's uploads to this form,
-    which then belong to the record (kept with it, readable by its readers, purged with it)."""
+    """Files shown with a comment: the commenter's uploads to this form, which then belong to
+    the record (kept with it, readable by its readers, purged with it), or the record's own
+    files that the commenter may read (not those of a field hidden from them)."""
     f = tables.files
     rows = {
         row.id: row
@@ -528,7 +535,10 @@ async def _comment_files(
     for i, file_id in enumerate(ids):
         row = rows.get(file_id)
         mine = row is not None and row.record_id is None and row.created_by == ctx.principal.user_id
-        if row is None or not (row.record_id == record_id or mine):
+        readable = (
+            row is not None and row.record_id == record_id and attachments.readable_field(form, hidden, row.field_id)
+        )
+        if not (mine or readable):  # the same words for a file that is not there: no probing
             errors.append(FieldError(f"files[{i}]", f"{file_id} is not a file of this record or an upload of yours"))
     if errors:
         raise ValidationFailed.of(errors)
@@ -609,7 +619,9 @@ async def timeline(
     out = []
     for (instance_id,) in instances.all():
         view = await instance_view(session, instance_id)
-        rows = await session.execute(select(h).where(h.c.instance_id == instance_id).order_by(h.c.id))
+        rows = (await session.execute(select(h).where(h.c.instance_id == instance_id).order_by(h.c.id))).all()
+        named = {file["id"] for r in rows for file in _files_of(r.detail)}
+        readable = await attachments.readable_files(session, form, hidden, named)
         view["events"] = [
             {
                 "at": dump_datetime(r.at),
@@ -618,7 +630,7 @@ async def timeline(
                 "node": r.node,
                 "task_id": r.task_id,
                 "comment": r.comment,
-                "detail": _without(r.detail, hidden),
+                "detail": _without(r.detail, hidden, readable),
             }
             for r in rows
         ]
@@ -626,12 +638,23 @@ async def timeline(
     return out
 
 
-def _without(detail: Any, hidden: frozenset[str]) -> Any:
-    """A step's field changes name values; a reader who may not see a field must not see them either."""
-    changes = detail.get("changes") if isinstance(detail, Mapping) else None
-    if not hidden or not isinstance(changes, Mapping):
+def _files_of(detail: Any) -> list[Mapping[str, Any]]:
+    files = detail.get("files") if isinstance(detail, Mapping) else None
+    return [file for file in files or () if isinstance(file, Mapping) and "id" in file]
+
+
+def _without(detail: Any, hidden: frozenset[str], readable: set[int]) -> Any:
+    """What an event names that the reader may not see, left out: changes to fields hidden from
+    them, and files they may not read (a comment's files show their names, sizes and types)."""
+    if not isinstance(detail, Mapping):
         return detail
-    return {**detail, "changes": {k: v for k, v in changes.items() if k not in hidden}}
+    shown = dict(detail)
+    changes = detail.get("changes")
+    if hidden and isinstance(changes, Mapping):
+        shown["changes"] = {k: v for k, v in changes.items() if k not in hidden}
+    if "files" in detail:
+        shown["files"] = [file for file in _files_of(detail) if file["id"] in readable]
+    return shown
 
 
 def system_context(now: datetime) -> RequestContext:

@@ -232,11 +232,14 @@ Effect = Log | Notify | SetStatus | Schedule | RunAction
 
 
 class FlowError(Exception):
-    """The event cannot apply (wrong person, task already handled, no branch matches...)."""
+    """The event cannot apply (wrong person, task already handled, no branch matches...).
 
-    def __init__(self, message: str, status: int = 409) -> None:
+    `path` names the part of the event that is wrong (`comment`), when one is."""
+
+    def __init__(self, message: str, status: int = 409, path: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.path = path
 
 
 # ----------------------------------------------------------------- the world

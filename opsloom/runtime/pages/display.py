@@ -59,7 +59,10 @@ def _scale(spec: FieldSpec) -> int:
     return 0 if spec.type == "integer" else int(spec.get("scale", 2))
 
 
-def _label_of(linked: dict[str, Any]) -> str:
+def _label_of(t: Translator, linked: dict[str, Any]) -> str:
+    """A linked record by its title (or "no access" when the reader may not read it), a person by name."""
+    if linked.get("access") is False:
+        return t("value.no_access")
     shown = linked.get("title", linked.get("name"))
     return str(shown) if shown not in (None, "") else f"#{linked.get('id')}"
 
@@ -91,7 +94,7 @@ def value_text(t: Translator, zone: tzinfo, spec: FieldSpec, value: Any) -> str:
     except (ValueError, TypeError):
         return str(value)
     if isinstance(value, dict):
-        return _label_of(value)
+        return _label_of(t, value)
     if isinstance(value, list):
-        return ", ".join(_label_of(v) if isinstance(v, dict) else str(v) for v in value)
+        return ", ".join(_label_of(t, v) if isinstance(v, dict) else str(v) for v in value)
     return str(value)

@@ -22,6 +22,7 @@ from opsloom.platform.permissions import form_access
 from opsloom.runtime import records, saved_views
 from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec
 from opsloom.runtime.forms import CompiledForm
+from opsloom.runtime.link_titles import LINK_TYPES
 from opsloom.runtime.pages import list_filters
 from opsloom.runtime.pages.display import value_text
 from opsloom.runtime.pages.navigation import app_navigation
@@ -36,7 +37,6 @@ from opsloom.runtime.pages.rendering import (
 )
 from opsloom.runtime.pages.security import CSRF_FIELD, form_token_ok
 
-LINK_TYPES = ("relation", "user", "users", "department")
 PAGE_SIZE = 20
 MAX_PARAM = 256
 MAX_FILTER = 8192

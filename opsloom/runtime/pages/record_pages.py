@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
 from opsloom.platform import tables
+from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import NotFound, PermissionDenied, ValidationFailed
 from opsloom.platform.http import read_json
 from opsloom.platform.permissions import FormAccess, form_access
@@ -28,6 +29,7 @@ from opsloom.runtime.field_types import FieldSpec, dump_datetime
 from opsloom.runtime.flow import instances
 from opsloom.runtime.flow.todo import submitter_actions
 from opsloom.runtime.forms import CompiledForm
+from opsloom.runtime.link_titles import LINK_TYPES, expand_links
 from opsloom.runtime.pages.display import datetime_text, value_text
 from opsloom.runtime.pages.field_views import (
     COMPUTED,
@@ -56,7 +58,6 @@ from opsloom.runtime.rules import check_rules
 router = APIRouter(include_in_schema=False)
 
 FORM = "/apps/{app}/forms/{form}"
-LINKS = ("relation", "user", "users", "department")
 
 
 class Refused(Exception):
@@ -78,12 +79,14 @@ async def _open(
     return compiled, access
 
 
-async def expand_row_links(session: AsyncSession, form: CompiledForm, record: dict[str, Any]) -> None:
-    """Links in subform rows as {id, title} or {id, name}, so people read names, not ids."""
+async def expand_row_links(
+    session: AsyncSession, ctx: RequestContext, form: CompiledForm, record: dict[str, Any]
+) -> None:
+    """Links in subform rows as {id, title, access} or {id, name}, so people read names, not ids."""
     for key, child in form.children.items():
-        specs = [spec for spec in child.fields if spec.type in LINKS]
+        specs = [spec for spec in child.fields if spec.type in LINK_TYPES]
         if specs and record.get(key):
-            await records.expand_links(session, child, record[key], specs)
+            await expand_links(session, ctx, child, record[key], specs)
 
 
 def record_label(form: CompiledForm, record: dict[str, Any]) -> str:
@@ -159,8 +162,8 @@ def error_words(t: Translator) -> list[tuple[str, str, bool]]:
 
 
 def _ids(value: Any) -> Any:
-    """An expanded link ({id, title}) back to the id the condition language compares."""
-    if isinstance(value, dict) and "id" in value and set(value) <= {"id", "title", "name"}:
+    """An expanded link ({id, title, access}) back to the id the condition language compares."""
+    if isinstance(value, dict) and "id" in value and set(value) <= {"id", "title", "access", "name"}:
         return value["id"]
     if isinstance(value, list):
         return [_ids(item) for item in value]
@@ -211,14 +214,13 @@ async def _form_page(request: Request, app: str, form: str, record_id: int | Non
             visible = compiled.restricted(access.hidden)
             record: dict[str, Any] = {}
             if record_id is not None:
-                expand = ",".join(s.key for s in visible.fields if s.type in LINKS) or None
+                expand = ",".join(s.key for s in visible.fields if s.type in LINK_TYPES) or None
+                rctx = request_context(request, user)
                 try:
-                    record = await records.get_record(
-                        session, compiled, request_context(request, user), record_id, access, expand
-                    )
+                    record = await records.get_record(session, compiled, rctx, record_id, access, expand)
                 except (NotFound, PermissionDenied):
                     return not_found(ctx)
-                await expand_row_links(session, visible, record)
+                await expand_row_links(session, rctx, visible, record)
                 if record["status"] in records.LOCKED_STATUSES:
                     return redirect(f"/apps/{app}/forms/{form}/records/{record_id}?locked=1")
             views = await field_views(
@@ -332,19 +334,19 @@ async def _record_page(request: Request, app: str, form: str, record_id: int) ->
         except Refused as refused:
             return refused.response
         visible = compiled.restricted(access.hidden)
-        expand = ",".join(s.key for s in visible.fields if s.type in LINKS) or None
+        expand = ",".join(s.key for s in visible.fields if s.type in LINK_TYPES) or None
         try:
             record = await records.get_record(session, compiled, rctx, record_id, access, expand)
             history = await records.record_history(session, compiled, rctx, record_id, access)
         except (NotFound, PermissionDenied):
             return not_found(ctx)
-        await expand_row_links(session, visible, record)
+        await expand_row_links(session, rctx, visible, record)
         flows = await instances.timeline(session, compiled, record_id, access.hidden)
         has_flow = await instances.flow_for_form(session, app, form) is not None
         text = await timeline_text(session, ctx, visible, flows, await _step_labels(session, request, compiled, flows))
         names = await user_names(session, [h["actor_id"] for h in history] + [record.get("created_by")])
         nav = await app_navigation(session, user, app)
-        linked = await history_links(session, visible, history)
+        linked = await history_links(session, rctx, visible, history)
         latest = flows[-1] if flows else None
         mine = latest is not None and latest["submitter_id"] == user.user_id
         may = submitter_actions(latest["status"], await _state(session, latest["id"])) if mine else {}
@@ -417,10 +419,10 @@ def _shown(ctx: PageContext, form: CompiledForm, spec: FieldSpec, record: dict[s
 
 
 async def history_links(
-    session: AsyncSession, form: CompiledForm, history: list[dict[str, Any]]
+    session: AsyncSession, ctx: RequestContext, form: CompiledForm, history: list[dict[str, Any]]
 ) -> dict[tuple[str, Any], Any]:
-    """The linked records and people a history names by id, as {id, title} / {id, name}: (key, id) -> value."""
-    specs = [spec for spec in form.fields if spec.type in LINKS]
+    """The linked records and people a history names by id, as {id, title, access} / {id, name}: (key, id) -> value."""
+    specs = [spec for spec in form.fields if spec.type in LINK_TYPES]
     values = [
         (spec.key, change.get(side))
         for entry in history
@@ -432,7 +434,7 @@ async def history_links(
     if not values:
         return {}
     rows = [{key: value} for key, value in values]
-    await records.expand_links(session, form, rows, specs)
+    await expand_links(session, ctx, form, rows, specs)
     return {(key, _hashable(value)): row[key] for (key, value), row in zip(values, rows, strict=True)}
 
 
@@ -461,7 +463,7 @@ def _named_history(
                 continue
             before = change.get("before") if isinstance(change, dict) else None
             after = change.get("after") if isinstance(change, dict) else change
-            if spec.type in LINKS:  # ids in the history, names on the page
+            if spec.type in LINK_TYPES:  # ids in the history, names on the page
                 before, after = linked.get((key, _hashable(before)), before), linked.get((key, _hashable(after)), after)
             changes.append(
                 {

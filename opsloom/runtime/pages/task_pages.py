@@ -25,6 +25,7 @@ from opsloom.runtime.field_types import FieldSpec
 from opsloom.runtime.flow.instances import Services
 from opsloom.runtime.flow.todo import BOXES, TaskDetails, count_tasks, list_box, task_details
 from opsloom.runtime.forms import CompiledForm
+from opsloom.runtime.link_titles import LINK_TYPES, expand_links
 from opsloom.runtime.pages.display import datetime_text, value_text
 from opsloom.runtime.pages.field_views import FieldView, FormPlace, field_views
 from opsloom.runtime.pages.record_pages import browser_meta, sections
@@ -44,7 +45,6 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 20
 DONE_MESSAGES = ("approved", "rejected", "returned", "transferred", "delegated", "add_signer", "withdrawn", "urged")
-LINK_TYPES = ("relation", "user", "users", "department")
 
 
 def _services(request: Request) -> Services:
@@ -156,7 +156,7 @@ async def task_page(task: str, request: Request) -> Response:
             return not_found(ctx)
         form, record = details.form, details.record
         links = [s for s in form.fields if s.type in LINK_TYPES]
-        await records.expand_links(session, form, [record], links)
+        await expand_links(session, request_ctx, form, [record], links)
         place = FormPlace(form.app, form.key)
         # a closed task shows the record as text: its step no longer lets anyone change it
         editable = frozenset(k for k, v in details.fields.items() if v == "editable" and details.actions)

@@ -231,7 +231,8 @@ class Instance:
         return self.act(actor, "approve", **options)
 
     def reject(self, actor: int, **options: Any) -> list[Effect]:
-        return self.act(actor, "reject", **options)
+        """A rejection, with the comment every rejection needs unless the test gives its own."""
+        return self.act(actor, "reject", **{"comment": "not this time", **options})
 
     def send_back(self, actor: int, target: str | None = None, **options: Any) -> list[Effect]:
         return self.act(actor, "return", target=target, **options)

@@ -50,6 +50,17 @@ def test_reject_with_on_reject_end_ends_the_flow():
     assert instance.status == "rejected"
 
 
+def test_a_rejection_needs_a_comment_saying_why():
+    instance = Instance(line(approval("head", users(BOB))))
+    instance.submit()
+    task = instance.task_of(BOB).id
+    for comment in (None, "", "  \n "):
+        refused = instance.refused(Act(BOB, task, "reject", comment=comment), 422, "needs a comment")
+        assert refused.path == "comment"
+    instance.reject(BOB, comment="no budget")
+    assert instance.status == "rejected"
+
+
 # ----------------------------------------------------------------- return
 
 

@@ -352,6 +352,7 @@ def event_for(move: Move, state: State) -> Any:
         actor,
         task_id,
         move.action,
+        comment="a reason",  # a rejection needs one
         target=move.target,
         to=move.who,
         users=move.people,

@@ -523,15 +523,15 @@ def test_a_vote_passes_at_its_share_and_fails_once_it_no_longer_can(office):
     office.publish_flow(approval("vote", users(a, b, c), mode="vote", vote_percent=60))
     passed = office.submitted(clerk)
     a.approve()
-    assert b.act("reject").status_code == 200
+    assert b.act("reject", {"comment": "no"}).status_code == 200
     assert office.status(passed) == "in_review"
     c.approve()
     assert office.status(passed) == "approved"
 
     failed = office.submitted(clerk)
-    assert a.act("reject").status_code == 200
+    assert a.act("reject", {"comment": "no"}).status_code == 200
     assert office.status(failed) == "in_review"
-    assert b.act("reject").status_code == 200
+    assert b.act("reject", {"comment": "no"}).status_code == 200
     assert office.status(failed) == "rejected"
     assert c.tasks() == []
 
@@ -1111,7 +1111,7 @@ def test_the_boxes_and_counts_follow_each_person(office):
     assert [t["id"] for t in page["items"] + rest["items"]] == [t["id"] for t in pending]
     assert rest["next_cursor"] is None
     boss.act("approve", task=pending[0]["id"])
-    boss.act("reject", task=pending[1]["id"])
+    boss.act("reject", {"comment": "no"}, task=pending[1]["id"])
     assert boss.counts() == {"pending": 1, "cc": 0, "done": 2, "submitted": 0}
     assert {t["state"] for t in boss.tasks("done")} == {"approved", "rejected"}
     assert watcher.counts() == {"pending": 0, "cc": 1, "done": 0, "submitted": 0}
