@@ -98,3 +98,9 @@ def value_text(t: Translator, zone: tzinfo, spec: FieldSpec, value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(_label_of(t, v) if isinstance(v, dict) else str(v) for v in value)
     return str(value)
+
+
+def record_label(form: Any, record: dict[str, Any]) -> str:
+    """How people name a record: its number when the form numbers records, else its id."""
+    numbered = next((s.key for s in form.fields if s.type == "autonumber" and record.get(s.key)), None)
+    return str(record[numbered]) if numbered else f"#{record.get('id')}"

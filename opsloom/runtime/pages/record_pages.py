@@ -30,7 +30,7 @@ from opsloom.runtime.flow import instances
 from opsloom.runtime.flow.todo import submitter_actions
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.link_titles import LINK_TYPES, expand_links
-from opsloom.runtime.pages.display import datetime_text, value_text
+from opsloom.runtime.pages.display import datetime_text, record_label, value_text
 from opsloom.runtime.pages.field_views import (
     COMPUTED,
     FormPlace,
@@ -40,6 +40,7 @@ from opsloom.runtime.pages.field_views import (
 )
 from opsloom.runtime.pages.i18n import Translator
 from opsloom.runtime.pages.navigation import app_navigation
+from opsloom.runtime.pages.related import linking_records
 from opsloom.runtime.pages.rendering import (
     PageContext,
     not_found,
@@ -87,12 +88,6 @@ async def expand_row_links(
         specs = [spec for spec in child.fields if spec.type in LINK_TYPES]
         if specs and record.get(key):
             await expand_links(session, ctx, child, record[key], specs)
-
-
-def record_label(form: CompiledForm, record: dict[str, Any]) -> str:
-    """How people name a record: its number when the form numbers records, else its id."""
-    numbered = next((s.key for s in form.fields if s.type == "autonumber" and record.get(s.key)), None)
-    return str(record[numbered]) if numbered else f"#{record.get('id')}"
 
 
 def sections(form: CompiledForm, views: list[Any]) -> list[dict[str, Any]]:
@@ -347,6 +342,7 @@ async def _record_page(request: Request, app: str, form: str, record_id: int) ->
         names = await user_names(session, [h["actor_id"] for h in history] + [record.get("created_by")])
         nav = await app_navigation(session, user, app)
         linked = await history_links(session, rctx, visible, history)
+        related = await linking_records(session, request.app.state.forms, rctx, ctx.t, app, form, record_id)
         latest = flows[-1] if flows else None
         mine = latest is not None and latest["submitter_id"] == user.user_id
         may = submitter_actions(latest["status"], await _state(session, latest["id"])) if mine else {}
@@ -376,6 +372,7 @@ async def _record_page(request: Request, app: str, form: str, record_id: int) ->
         created=datetime_text(record["created_at"], ctx.t.locale, ctx.zone),
         created_by=names.get(record.get("created_by"), ""),
         notice=request.query_params.get("notice", ""),
+        related=related,
     )
 
 

@@ -357,3 +357,21 @@ def test_a_url_naming_no_record_is_the_404_page_not_a_validation_problem(client:
     for url in (f"{BASE}/records/abc", f"{BASE}/records/0/edit", f"{BASE}/records/{2**64}", f"{BASE}/records/-1"):
         page = client.get(url, headers={"Accept": "text/html"})
         assert page.status_code == 404 and "There is nothing here" in page.text, url
+
+
+def test_a_records_page_links_the_records_made_from_it_for_readers_of_them(client: TestClient) -> None:
+    company = Company(client)
+    request = company.request(("Laptop", 2, "100.00"))
+    orders = "/api/apps/procurement/forms/purchase_order/records"
+    order = client.post(orders, json={"request": request["id"], "amount": "200.00", "supplier_name": "Northwind"})
+    assert order.status_code == 201, order.text
+    client.cookies.set("opsloom_locale", "en")
+    page = client.get(f"/apps/procurement/forms/purchase_request/records/{request['id']}").text  # an admin
+    link = f'href="/apps/procurement/forms/purchase_order/records/{order.json()["id"]}">{order.json()["order_no"]}</a>'
+    assert 'id="related-title">Linked records' in page and link in page
+    assert "by Purchase request · 1 record" in page
+    requester = company.requester.client  # requesters may not read purchase orders
+    assert client.get(orders.replace("/records", "/records?limit=1")).status_code == 200
+    assert requester.get(orders).status_code == 403
+    mine = requester.get(f"/apps/procurement/forms/purchase_request/records/{request['id']}").text
+    assert "related-title" not in mine and "purchase_order/records" not in mine
