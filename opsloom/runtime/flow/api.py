@@ -23,7 +23,7 @@ from sqlalchemy import and_, delete, insert, select
 
 from opsloom.platform import tables
 from opsloom.platform.context import Principal
-from opsloom.platform.errors import BadRequest, FieldError, NotFound, PermissionDenied
+from opsloom.platform.errors import BadRequest, FieldError, NotFound, PermissionDenied, ValidationFailed
 from opsloom.platform.http import authenticated, context_of, principal_of, read_json
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import records
@@ -193,12 +193,29 @@ async def comment(app: str, form: str, record_id: RecordId, request: Request, id
         if not text:
             raise BadRequest("Write the comment's text", [FieldError("text", "is required")])
         files = body.get("files") or []
-        ids = isinstance(files, list) and all(isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in files)
-        if not ids or len(files) > 20:
+        if not _ids(files):
             raise BadRequest("files is a list of up to 20 uploaded file ids", [FieldError("files", "expected a list")])
-        return Comment(me, text, tuple(files))
+        mentions = body.get("mentions") or []
+        if not _ids(mentions):
+            raise BadRequest("mentions is a list of up to 20 user ids", [FieldError("mentions", "expected a list")])
+        return Comment(me, text, tuple(files), tuple(dict.fromkeys(mentions)))
 
+    await _refuse_unknown_people(request, "mentions")
     return await _record_call(request, app, form, record_id, event, idempotency_key)
+
+
+async def _refuse_unknown_people(request: Request, key: str) -> None:
+    """Every id in the body's `key` list names an active user (422 at the ones that do not)."""
+    body = await _optional_body(request)
+    ids = body.get(key) if isinstance(body, dict) else None
+    if not ids or not _ids(ids):
+        return  # absent, or refused with its shape by the event's own check
+    u = tables.users
+    async with request.app.state.db.session() as session:
+        known = set((await session.execute(select(u.c.id).where(u.c.id.in_(ids), u.c.active))).scalars())
+    unknown = [FieldError(f"{key}[{i}]", "is not an active user") for i, user in enumerate(ids) if user not in known]
+    if unknown:
+        raise ValidationFailed.of(unknown)
 
 
 @router.get(RECORD + "/timeline", summary="The record's flows: who did what, when, with which comment")
@@ -310,6 +327,15 @@ async def _optional_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("Send a JSON object", [FieldError("$", "expected an object")])
     return body
+
+
+def _ids(value: Any) -> bool:
+    """A list of up to 20 positive ids."""
+    return (
+        isinstance(value, list)
+        and len(value) <= 20
+        and all(isinstance(i, int) and not isinstance(i, bool) and 0 < i <= 2**63 - 1 for i in value)
+    )
 
 
 def _text(value: Any, path: str) -> str | None:

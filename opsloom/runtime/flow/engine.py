@@ -587,9 +587,14 @@ def _urge(run: Run, event: Urge) -> None:
 
 
 def _comment(run: Run, event: Comment) -> None:
-    run.log("commented", event.actor, comment=event.text, files=list(event.files))
+    detail: dict[str, Any] = {"comment": event.text, "files": list(event.files)}
+    if event.mentions:
+        detail["mentions"] = list(event.mentions)
+    run.log("commented", event.actor, **detail)
+    mentioned = [p for p in event.mentions if p != event.actor]
     others = [t.assignee for t in run.state.tasks if t.state == "pending"] + [run.state.submitter]
-    run.notify([p for p in others if p != event.actor], "comment")
+    run.notify([p for p in others if p != event.actor and p not in mentioned], "comment")
+    run.notify(mentioned, "mention")
 
 
 def _timeout(run: Run, event: Timeout) -> None:

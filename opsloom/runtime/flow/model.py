@@ -172,6 +172,7 @@ class Comment:
     actor: int
     text: str
     files: tuple[Any, ...] = ()
+    mentions: tuple[int, ...] = ()  # people named with @ in the comment: told, even if not in the flow
 
 
 @dataclass(frozen=True)

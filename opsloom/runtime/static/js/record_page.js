@@ -1,10 +1,12 @@
 /**
- * The buttons of a record's page: submit to the flow, delete. (Withdraw and
- * remind are templates/flow_buttons.html, handled by task.js.) Each asks the
+ * The buttons of a record's page: submit to the flow, delete (withdraw and
+ * remind are templates/flow_buttons.html, handled by task.js), and a comment
+ * on its flow that may tell people by @. Each asks the
  * API; a refusal is announced in the page's live region.
  */
 
-import { api, ApiError, announce } from "/static/js/api.js";
+import { api, ApiError, announce, scriptReady } from "/static/js/api.js";
+import { setupFields, readValues, showErrors, clearErrors, focusFirstError } from "/static/js/fields.js";
 
 const actions = document.getElementById("record-actions");
 
@@ -35,4 +37,29 @@ if (actions) {
       button.disabled = false;
     }
   });
+}
+
+// A comment on the record's flow, optionally telling people by @ (they get a notification).
+const comments = document.getElementById("comment-form");
+if (comments) {
+  const meta = { fields: {}, words: [] };
+  setupFields(comments, meta);
+  comments.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(comments);
+    const { text, mentions } = readValues(comments);
+    try {
+      await api("POST", comments.dataset.comments, { text: text || "", mentions: mentions || [] }, {
+        "Idempotency-Key": `comment-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+      });
+      window.location.assign(`${window.location.pathname}?notice=commented`);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      const errors = error.errors.length ? error.errors : [{ path: "text", message: error.message }];
+      const unplaced = showErrors(comments, errors);
+      if (unplaced.length) announce(unplaced.map((e) => e.message).join(" "), "error");
+      focusFirstError(comments);
+    }
+  });
+  scriptReady(comments);
 }
