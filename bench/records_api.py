@@ -12,6 +12,10 @@ Scenarios:
   get      GET one record by id
   list     amount > X, sorted by -amount, 50 rows, with the bounded total
   wide     a page of 100 rows of a 50-field form holding --rows rows
+  numbered POST a record of a form with an autonumber (`PO-{seq:6}`) and three
+           line items, from --numbered-clients creators at once (25): every
+           create takes the form's one counter, so this shows how long a create
+           holds it. Generated API only (nothing hand-written to compare with).
 
 Figures only: nothing here passes or fails. Run `python bench/records_api.py
 --help`; `make bench` runs it with the defaults (SQLite and PostgreSQL).
@@ -91,6 +95,26 @@ def _wide_rules(kind: str) -> dict[str, Any]:
     return {}
 
 
+NUMBERED_FORM = {
+    "key": "numbered",
+    "label": "Numbered order",
+    "title_field": "title",
+    "fields": [
+        *ORDER_FORM["fields"],
+        _field("number", "autonumber", pattern="PO-{seq:6}", reset="never"),
+        _field(
+            "lines",
+            "subform",
+            fields=[
+                _field("item", "text", required=True),
+                _field("qty", "integer", min=1),
+                _field("price", "decimal", precision=12, scale=2),
+                {**_field("line_total", "formula"), "formula": "qty * price"},
+            ],
+        ),
+    ],
+}
+
 WIDE_FORM = {
     "key": "wide",
     "label": "Wide",
@@ -114,6 +138,18 @@ def order_payload(rng: random.Random) -> dict[str, Any]:
         "paid": rng.random() < 0.5,
         "notes": "Deliver to the loading bay before noon." if rng.random() < 0.3 else None,
     }
+
+
+def numbered_payload(rng: random.Random) -> dict[str, Any]:
+    lines = [
+        {
+            "item": f"Part {rng.randrange(1000)}",
+            "qty": rng.randrange(1, 20),
+            "price": f"{rng.randrange(100, 99_999) / 100:.2f}",
+        }
+        for _ in range(3)
+    ]
+    return {**order_payload(rng), "lines": lines}
 
 
 def wide_row(rng: random.Random, now: datetime) -> dict[str, Any]:
@@ -361,7 +397,7 @@ async def publish_forms(server: Server, auth: dict[str, str]) -> None:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=120, headers=auth) as client:
         response = await client.put(f"/api/design/apps/{APP}", json={"key": APP, "label": "Bench"})
         response.raise_for_status()
-        for document in (ORDER_FORM, WIDE_FORM):
+        for document in (ORDER_FORM, WIDE_FORM, NUMBERED_FORM):
             url = f"/api/design/apps/{APP}/forms/{document['key']}"
             (await client.put(url, json=document)).raise_for_status()
             response = await client.post(f"{url}/publish")
@@ -435,7 +471,8 @@ class Result:
     handwritten: Figures
 
 
-async def run_database(kind: str, args: argparse.Namespace) -> tuple[list[Result], list[str]]:
+async def run_database(kind: str, args: argparse.Namespace) -> tuple[list[Result], list[str], Figures | None]:
+    compared = [name for name in args.scenarios if name != "numbered"]
     with tempfile.TemporaryDirectory(prefix=f"opsloom-bench-{kind}-") as tmp:
         workdir = Path(tmp)
         async with fresh_database(kind, workdir) as url:
@@ -445,24 +482,70 @@ async def run_database(kind: str, args: argparse.Namespace) -> tuple[list[Result
                 "OPSLOOM_SECRET_KEY": "bench",
             }
             with uvicorn_server("generated", "opsloom.app:create_app", generated_env, workdir) as gen:
-                started = time.perf_counter()
                 auth = await log_in_admin(gen, url)
                 await publish_forms(gen, auth)
-                order_ids = await seed_orders(gen, auth, min(args.rows, 10_000))
-                wide_ids = await load_wide(url, args.rows)
-                print(
-                    f"  {kind}: loaded {len(order_ids):,} orders and {len(wide_ids):,} wide rows "
-                    f"in {time.perf_counter() - started:.1f}s",
-                    flush=True,
-                )
-                hand_env = {"BENCH_DATABASE_URL": url}
-                with uvicorn_server("handwritten", "handwritten_app:create_app", hand_env, workdir) as hand:
-                    notes = await compare_answers(gen, hand, auth, order_ids[0])
-                    results = []
-                    for scenario in scenarios(args, order_ids, wide_ids):
-                        results.append(await run_scenario(scenario, gen, hand, auth, args))
-                        print(f"  {kind}: {scenario.name} done", flush=True)
-            return results, notes
+                results: list[Result] = []
+                notes: list[str] = []
+                if compared:
+                    results, notes = await run_compared(kind, args, url, gen, auth, compared, workdir)
+                numbered = None
+                if "numbered" in args.scenarios:
+                    numbered, note = await run_numbered(gen, auth, args)
+                    notes.append(note)
+                    print(f"  {kind}: numbered done", flush=True)
+            return results, notes, numbered
+
+
+async def run_compared(
+    kind: str,
+    args: argparse.Namespace,
+    url: str,
+    gen: Server,
+    auth: dict[str, str],
+    names: list[str],
+    workdir: Path,
+) -> tuple[list[Result], list[str]]:
+    started = time.perf_counter()
+    order_ids = await seed_orders(gen, auth, min(args.rows, 10_000))
+    wide_ids = await load_wide(url, args.rows)
+    print(
+        f"  {kind}: loaded {len(order_ids):,} orders and {len(wide_ids):,} wide rows "
+        f"in {time.perf_counter() - started:.1f}s",
+        flush=True,
+    )
+    hand_env = {"BENCH_DATABASE_URL": url}
+    with uvicorn_server("handwritten", "handwritten_app:create_app", hand_env, workdir) as hand:
+        notes = await compare_answers(gen, hand, auth, order_ids[0])
+        results = []
+        for scenario in scenarios(args, order_ids, wide_ids):
+            if scenario.name in names:
+                results.append(await run_scenario(scenario, gen, hand, auth, args))
+                print(f"  {kind}: {scenario.name} done", flush=True)
+    return results, notes
+
+
+async def run_numbered(gen: Server, auth: dict[str, str], args: argparse.Namespace) -> tuple[Figures, str]:
+    """Creates on the autonumbered form from many creators at once; best of `--rounds`."""
+    rng = random.Random(11)
+    url = RECORDS.format(form="numbered")
+    requests = [Request("POST", url, json.dumps(numbered_payload(rng)).encode()) for _ in range(args.requests)]
+    await drive(gen, requests[: max(10, len(requests) // 10)], args.numbered_clients, auth)
+    best = None
+    for _ in range(args.rounds):
+        figures = await drive(gen, requests, args.numbered_clients, auth)
+        if best is None or figures.rate > best.rate:
+            best = figures
+    assert best is not None
+    return best, await numbering_note(gen, auth, url)
+
+
+async def numbering_note(gen: Server, auth: dict[str, str], url: str) -> str:
+    """Whether the numbers handed out are 1..N with no gap (reported, never asserted)."""
+    async with httpx.AsyncClient(base_url=gen.base_url, timeout=60, headers=auth) as client:
+        page = (await client.get(url, params={"sort": "-number", "limit": "1", "count": "exact"})).json()
+    total, highest = page["total"], int(page["items"][0]["number"].removeprefix("PO-"))
+    state = "gap-free" if total == highest else "NOT gap-free"
+    return f"numbered: {total} records, highest number {highest}: {state}"
 
 
 async def run_scenario(
@@ -486,13 +569,18 @@ async def run_scenario(
 # ----------------------------------------------------------------- print
 
 
+TITLES = {"sqlite": "SQLite (temp file)", "postgresql": "PostgreSQL"}
+
+
 def print_table(kind: str, results: list[Result], notes: list[str], args: argparse.Namespace) -> None:
-    title = {"sqlite": "SQLite (temp file)", "postgresql": "PostgreSQL"}[kind]
+    title = TITLES[kind]
     print()
     print(
         f"{title} - {os.cpu_count()} cores, {args.clients} clients, "
         f"best of {args.rounds} round(s); generated / hand-written"
     )
+    if not results:
+        return
     head = (
         f"{'scenario':<38}{'n':>6}  {'req/s':>15}  {'p50 ms':>13}  {'p99 ms':>13}"
         f"  {'server CPU us/req':>19}  {'ratio':>6}"
@@ -508,8 +596,22 @@ def print_table(kind: str, results: list[Result], notes: list[str], args: argpar
             f"  {g.cpu_us:>9.0f}/{h.cpu_us:>9.0f}  {g.rate / h.rate:>6.2f}{errors}"
         )
     print("ratio = generated req/s / hand-written req/s (1.00 = as fast; target >= 0.90)")
-    for note in notes:
-        print(f"note: {note}")
+
+
+def print_numbered(kind: str, figures: Figures, args: argparse.Namespace) -> None:
+    print()
+    print(
+        f"{TITLES[kind]} - autonumbered creates (3 line items each), {args.numbered_clients} concurrent creators, "
+        f"best of {args.rounds} round(s)"
+    )
+    errors = f"  ({figures.errors} errors)" if figures.errors else ""
+    print(
+        f"  {figures.requests} creates: {figures.rate:.0f} creates/s, p50 {figures.p50_ms:.1f} ms, "
+        f"p99 {figures.p99_ms:.1f} ms, server CPU {figures.cpu_us:.0f} us/create{errors}"
+    )
+
+
+SCENARIOS = ("create", "get", "list", "wide", "numbered")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -519,7 +621,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=100_000, help="rows of the wide form")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
     parser.add_argument("--rounds", type=int, default=2, help="measured rounds; the best is shown")
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated, from {', '.join(SCENARIOS)} (default: all)",
+    )
+    parser.add_argument("--numbered-clients", type=int, default=25, help="concurrent creators of `numbered`")
     args = parser.parse_args(argv)
+    args.scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    unknown = sorted(set(args.scenarios) - set(SCENARIOS))
+    if unknown or not args.scenarios:
+        parser.error(f"unknown scenarios {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
     if args.rows < 1000 or args.requests < 10:
         parser.error("use --rows >= 1000 and --requests >= 10")
     return args
@@ -530,8 +642,12 @@ async def main(args: argparse.Namespace) -> None:
     tables = {}
     for kind in kinds:
         tables[kind] = await run_database(kind, args)
-    for kind, (results, notes) in tables.items():
+    for kind, (results, notes, numbered) in tables.items():
         print_table(kind, results, notes, args)
+        if numbered is not None:
+            print_numbered(kind, numbered, args)
+        for note in notes:
+            print(f"note: {note}")
 
 
 if __name__ == "__main__":
