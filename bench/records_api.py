@@ -106,10 +106,10 @@ NUMBERED_FORM = {
             "lines",
             "subform",
             fields=[
-                _field("item", "text", required=True),
-                _field("qty", "integer", min=1),
-                _field("price", "decimal", precision=12, scale=2),
-                {**_field("line_total", "formula"), "formula": "qty * price"},
+                _field("line_item", "text", required=True) | {"key": "item"},
+                _field("line_qty", "integer", min=1) | {"key": "qty"},
+                _field("line_price", "decimal", precision=12, scale=2) | {"key": "price"},
+                _field("line_total", "formula") | {"formula": "qty * price"},
             ],
         ),
     ],
@@ -573,14 +573,13 @@ TITLES = {"sqlite": "SQLite (temp file)", "postgresql": "PostgreSQL"}
 
 
 def print_table(kind: str, results: list[Result], notes: list[str], args: argparse.Namespace) -> None:
-    title = TITLES[kind]
-    print()
-    print(
-        f"{title} - {os.cpu_count()} cores, {args.clients} clients, "
-        f"best of {args.rounds} round(s); generated / hand-written"
-    )
     if not results:
         return
+    print()
+    print(
+        f"{TITLES[kind]} - {os.cpu_count()} cores, {args.clients} clients, "
+        f"best of {args.rounds} round(s); generated / hand-written"
+    )
     head = (
         f"{'scenario':<38}{'n':>6}  {'req/s':>15}  {'p50 ms':>13}  {'p99 ms':>13}"
         f"  {'server CPU us/req':>19}  {'ratio':>6}"
@@ -601,7 +600,8 @@ def print_table(kind: str, results: list[Result], notes: list[str], args: argpar
 def print_numbered(kind: str, figures: Figures, args: argparse.Namespace) -> None:
     print()
     print(
-        f"{TITLES[kind]} - autonumbered creates (3 line items each), {args.numbered_clients} concurrent creators, "
+        f"{TITLES[kind]} - {os.cpu_count()} cores, autonumbered creates (3 line items each), "
+        f"{args.numbered_clients} concurrent creators, "
         f"best of {args.rounds} round(s)"
     )
     errors = f"  ({figures.errors} errors)" if figures.errors else ""
