@@ -264,18 +264,21 @@ async def _load(
     action: str = "read",
     deleted: bool = False,
     lock: bool = False,
+    keep_key: bool = False,
     probe: bool = False,
 ) -> Mapping[str, Any]:
     """A record the caller may read, or 404; then 403 if `action` is not allowed on it.
 
     Rows outside the read scope are reported exactly like rows that do not exist.
+    `lock` locks the row FOR UPDATE, which waits for writes that link to it (they hold
+    FOR KEY SHARE); with `keep_key` (an edit, not a delete) FOR NO KEY UPDATE, which does not.
     """
     t = form.table
     evaluation = eval_context(ctx)
     statement = select(t).where(t.c.id == record_id, scope_clause(access.scope("read"), form, evaluation))
     statement = statement.where(t.c.deleted_at.is_not(None) if deleted else _live(form))
     if lock:
-        statement = statement.with_for_update()
+        statement = statement.with_for_update(key_share=keep_key)
     if probe:
         statement = statement.add_columns(published_probe(form))
     row = (await session.execute(statement)).mappings().first()
@@ -446,7 +449,7 @@ async def update_record(
     view = form.restricted(access.hidden)
     _refuse_read_only(payload, access, "")
     values = view.parse_input(payload, partial=True, zone=ctx.zone)
-    current = await _load(session, form, ctx, record_id, access, action="update", lock=True)
+    current = await _load(session, form, ctx, record_id, access, action="update", lock=True, keep_key=True)
     _check_version(form, current, expected_version)
     if not in_flow:
         _refuse_locked(current)
@@ -750,6 +753,7 @@ class LinkTarget:
     label_key: str  # "title" for form records, "name" for users and departments
     describe: str
     dump: Any = None
+    deletable: bool = False  # records of a form can be deleted; users and departments cannot
 
 
 def _link_target(form: CompiledForm, spec: FieldSpec) -> LinkTarget:
@@ -763,11 +767,16 @@ def _link_target(form: CompiledForm, spec: FieldSpec) -> LinkTarget:
     t = target.table
     title_spec = target.by_key.get(target.title_field or "")
     dump = (lambda value: target.dump_value(title_spec.key, value)) if title_spec else None
-    return LinkTarget(t, t.c.deleted_at.is_(None), target.title_column(), "title", f"{spec.raw['form']} record", dump)
+    describe = f"{spec.raw['form']} record"
+    return LinkTarget(t, t.c.deleted_at.is_(None), target.title_column(), "title", describe, dump, deletable=True)
 
 
 async def _check_links(session: AsyncSession, form: CompiledForm, rows: list[dict[str, Any]], paths: list[str]) -> None:
-    """Every link names an existing user, department, or live record of the linked form."""
+    """Every link names an existing user, department, or live record of the linked form.
+
+    A linked record is share-locked until the write commits (PostgreSQL; SQLite runs one
+    writer at a time): a delete of it, which locks it first (`_load`), then waits and
+    finds the new link, or went first and the record is no longer live here."""
     errors: list[FieldError] = []
     for spec in form.fields:
         if spec.type not in LINK_TYPES:
@@ -777,6 +786,8 @@ async def _check_links(session: AsyncSession, form: CompiledForm, rows: list[dic
             continue
         target = _link_target(form, spec)
         live = select(target.table.c.id).where(target.table.c.id.in_(wanted), target.live)
+        if target.deletable:  # FOR KEY SHARE: edits of the linked record go on meanwhile
+            live = live.order_by(target.table.c.id).with_for_update(read=True, key_share=True)
         found = set((await session.execute(live)).scalars())
         for values, path in zip(rows, paths, strict=True):
             for linked in _linked_ids(spec, values.get(spec.key)):
