@@ -55,7 +55,7 @@ from opsloom.runtime.listing import (
     parse_limit,
     parse_sort,
 )
-from opsloom.runtime.rules import check_rules
+from opsloom.runtime.rules import check_rules, empty_hidden
 
 MAX_BULK = 1000
 
@@ -88,23 +88,47 @@ def _parse_new(
     """Validate a new record as the caller sees the form; defaults fill what is left out."""
     view = form.restricted(access.hidden)
     _refuse_read_only(payload, access, prefix)
+    given = payload
     if isinstance(payload, dict):
         payload = {**view.literal_defaults(exclude=payload), **payload}
-    sent = view.parse_input(payload, partial=False, zone=ctx.zone, prefix=prefix)
-    values = dict(sent)
-    for key in form.children:  # rows get computed values; `sent` keeps what the caller sent
-        if sent.get(key) is not None:
-            values[key] = [dict(row) for row in sent[key]]
+    parsed = view.parse_input(payload, partial=False, zone=ctx.zone, prefix=prefix)
+    sent = _given(form, parsed, given)
+    values = dict(parsed)
+    for key in form.children:  # rows get computed values and may be emptied; `sent` keeps what the caller sent
+        if parsed.get(key) is not None:
+            values[key] = [dict(row) for row in parsed[key]]
     for key, default in form.literal_defaults(exclude=values).items():  # also fields the caller cannot see
         spec = form.by_key[key]
         values[key] = form.unit(spec).parse(spec, default, ctx.zone)
     for spec in form.fields:
         values.setdefault(spec.key, None)
-    form.compute(values, formula_context(ctx), creating=True)
+    _settle(form, values, ctx, creating=True)
     problems = _rule_problems(form, values, sent, None, eval_context(ctx), prefix)
     if problems:
         raise ValidationFailed.of(problems)
     return values
+
+
+def _given(form: CompiledForm, parsed: dict[str, Any], payload: Any) -> dict[str, Any]:
+    """The parsed values the caller sent, without the literal defaults that filled the rest
+    (a default of a field the rules hide is emptied, not refused as if sent)."""
+    given = {key: value for key, value in parsed.items() if key in payload}
+    for key in form.children:
+        if given.get(key):
+            given[key] = [
+                {k: v for k, v in row.items() if k == "id" or k in raw}
+                for row, raw in zip(given[key], payload[key], strict=True)
+            ]
+    return given
+
+
+def _settle(form: CompiledForm, values: dict[str, Any], ctx: RequestContext, *, creating: bool) -> None:
+    """The record as it will be stored: formulas computed, and the fields its rules hide
+    emptied, then formulas again, which may read them. Every pass empties a field for good
+    (formulas never fill one again), so this ends."""
+    form.compute(values, formula_context(ctx), creating=creating)
+    while empty_hidden(form, values, eval_context(ctx)):
+        form.compute(values, formula_context(ctx), defaults=False)
 
 
 def _rule_problems(
@@ -468,7 +492,9 @@ async def update_record(
         if key in values:
             merged[key] = subforms.merge_rows(child, values[key], stored[key], key)
             problems += subforms.missing_required(child, merged[key], key)
-    form.compute(merged, formula_context(ctx))
+        else:  # copies: computing and rules change rows in place, `stored` must stay as stored
+            merged[key] = [dict(row) for row in stored[key]]
+    _settle(form, merged, ctx, creating=False)
     problems += _rule_problems(form, merged, values, stored, eval_context(ctx))
     if problems:
         raise ValidationFailed.of(problems)
