@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Text,
+    bindparam,
     cast,
     column,
     delete,
@@ -222,7 +223,6 @@ async def _insert(
     await _check_links(session, form, rows, paths)
     await _check_row_links(session, form, rows, paths)
     await attachments.resolve_attachments(session, form, ctx, rows, paths)
-    await _assign_numbers(session, form, ctx, rows)
     table = form.table
     params = [{**system, **_columns(form, values)} for values in rows]
     statement = insert(table).returning(*table.c, sort_by_parameter_order=True)
@@ -239,6 +239,8 @@ async def _insert(
         await subforms.insert_rows(session, child, pairs)
         for record, values in zip(records, rows, strict=True):
             record[key] = subforms.dump_values(child, values[key] or [])
+    await _append_audit(session, form, ctx, [(record["id"], 1, "create") for record in records])
+    await _assign_numbers(session, form, ctx, rows, records)  # the history shows the numbers
     view = form.restricted(access.hidden)
     await _append_history(
         session,
@@ -253,6 +255,7 @@ async def _insert(
             )
             for record, values in zip(records, rows, strict=True)
         ],
+        audit=False,
     )
     if view is form:  # nothing hidden: the records dumped for the history are the answer
         return records
@@ -260,15 +263,36 @@ async def _insert(
 
 
 async def _assign_numbers(
-    session: AsyncSession, form: CompiledForm, ctx: RequestContext, rows: list[dict[str, Any]]
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    rows: list[dict[str, Any]],
+    records: list[dict[str, Any]],
 ) -> None:
-    for spec in form.fields:
-        if spec.type != "autonumber":
-            continue
+    """Number the records just inserted (their autonumber columns still empty).
+
+    A counter stays locked until commit, and every create of the form waits for it, so
+    this is the write's last step but the history: checks, rows and files come first."""
+    specs = [spec for spec in form.fields if spec.type == "autonumber"]
+    if not specs:
+        return
+    for spec in specs:
         period = autonumbers.period_of(autonumbers.reset_of(spec.raw), ctx.now, ctx.zone)
-        for values in rows:
-            seq = await autonumbers.next_number(session, form.form_id, spec.id, period)
+        numbers = await autonumbers.take_numbers(session, form.form_id, spec.id, period, len(rows))
+        for values, record, seq in zip(rows, records, numbers, strict=True):
             values[spec.key] = autonumbers.render(spec.raw["pattern"], seq, ctx.now, ctx.zone, values)
+            record[spec.key] = form.dump_value(spec.key, values[spec.key])
+    t = form.table  # bind names in capitals: no column (a lower-case field key) has them
+    statement = (
+        update(t)
+        .where(t.c.id == bindparam("Record"))
+        .values({spec.column: bindparam(f"Number{i}") for i, spec in enumerate(specs)})
+    )
+    params = [
+        {"Record": record["id"], **{f"Number{i}": values[spec.key] for i, spec in enumerate(specs)}}
+        for values, record in zip(rows, records, strict=True)
+    ]
+    await session.execute(statement, params, execution_options={"synchronize_session": False})
 
 
 # -------------------------------------------------------------------- read
@@ -724,7 +748,10 @@ async def _append_history(
     form: CompiledForm,
     ctx: RequestContext,
     entries: list[tuple[int, int, str, dict[str, Any]]],
+    *,
+    audit: bool = True,
 ) -> None:
+    """Field-level history of each change, and its line in the audit log (unless written already)."""
     await session.execute(
         insert(tables.record_history),
         [
@@ -740,6 +767,15 @@ async def _append_history(
             for record_id, version, action, changes in entries
         ],
     )
+    if audit:
+        await _append_audit(
+            session, form, ctx, [(record_id, version, action) for record_id, version, action, _ in entries]
+        )
+
+
+async def _append_audit(
+    session: AsyncSession, form: CompiledForm, ctx: RequestContext, entries: list[tuple[int, int, str]]
+) -> None:
     await session.execute(
         insert(tables.audit_log),
         [
@@ -751,7 +787,7 @@ async def _append_history(
                 "ip": ctx.ip,
                 "detail": {"version": version},
             }
-            for record_id, version, action, _ in entries
+            for record_id, version, action in entries
         ],
     )
 
