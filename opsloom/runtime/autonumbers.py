@@ -78,17 +78,24 @@ def render(pattern: str, seq: int, moment: datetime, zone: tzinfo, values: Mappi
     return TOKEN.sub(token, pattern)
 
 
-async def next_number(session: AsyncSession, form_id: int, field_id: str, period: str) -> int:
-    """Take the next number of a counter; the row stays locked until the transaction ends."""
+async def take_numbers(session: AsyncSession, form_id: int, field_id: str, period: str, count: int) -> range:
+    """Take the next `count` numbers of a counter, in one statement.
+
+    The counter's row stays locked until the transaction ends (that is what makes the
+    numbers gap-free), so every other create of the form waits here: take numbers as
+    the last step of a write, just before it commits."""
     s = tables.sequences
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(s).values(form_id=form_id, field_id=field_id, period=period, value=0).on_conflict_do_nothing()
-    )
-    result = await session.execute(
+    bump = (
         update(s)
         .where(s.c.form_id == form_id, s.c.field_id == field_id, s.c.period == period)
-        .values(value=s.c.value + 1)
+        .values(value=s.c.value + count)
         .returning(s.c.value)
     )
-    return int(result.scalar_one())
+    last = (await session.execute(bump)).scalar()
+    if last is None:  # the first number of the period: make its counter (once, if two race) and take from it
+        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        await session.execute(
+            insert(s).values(form_id=form_id, field_id=field_id, period=period, value=0).on_conflict_do_nothing()
+        )
+        last = (await session.execute(bump)).scalar_one()
+    return range(last - count + 1, last + 1)

@@ -50,6 +50,8 @@ class FieldSpec:
 class FieldType:
     name: ClassVar[str]
     sortable: ClassVar[bool] = True
+    # People fill it in (False: the system computes or gives it, e.g. formula, autonumber).
+    entered: ClassVar[bool] = True
     # Operators of the condition language this type answers (besides is_empty/not_empty).
     operators: ClassVar[frozenset[str]] = frozenset({"eq", "ne", "in", "not_in"})
 
@@ -350,6 +352,7 @@ class Autonumber(Text_):
 
     name = "autonumber"
     default_length = 64
+    entered = False
 
     def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
         return String(64)
@@ -515,6 +518,7 @@ class Formula(FieldType):
     so it can be filtered, sorted and reported. It behaves as the type it produces."""
 
     name = "formula"
+    entered = False
     RESULTS: ClassVar[dict[str, FieldType]] = {}
 
     def result(self, spec: FieldSpec) -> FieldType:

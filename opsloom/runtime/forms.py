@@ -226,18 +226,21 @@ class CompiledForm:
                 scope[f"{key}.{spec.key}"] = [row.get(spec.key) for row in rows]
         return scope
 
-    def compute(self, values: dict[str, Any], ctx: FormulaContext, *, creating: bool = False) -> list[FieldError]:
+    def compute(
+        self, values: dict[str, Any], ctx: FormulaContext, *, creating: bool = False, defaults: bool = True
+    ) -> list[FieldError]:
         """Fill formula defaults (on create) and formula fields into `values`; return warnings.
 
         Subform rows are computed first (a new row gets its defaults), so that the
-        record's formulas can sum them."""
+        record's formulas can sum them. `defaults=False` computes formulas only: a second
+        pass after fields were emptied must not fill them again."""
         warnings: list[FieldError] = []
         for key, child in self.children.items():
             for i, row in enumerate(values.get(key) or []):
-                for w in child.compute(row, ctx, creating=row.get("id") is None):
+                for w in child.compute(row, ctx, creating=defaults and row.get("id") is None):
                     warnings.append(FieldError(f"{key}[{i}].{w.path}", w.message))
         scope = self.formula_scope(values) if self.children else values
-        steps = (self.default_formulas if creating else ()) + self.formulas
+        steps = (self.default_formulas if creating and defaults else ()) + self.formulas
         for spec, node in steps:
             if spec.type != "formula" and values.get(spec.key) is not None:
                 continue  # a default only fills an empty field

@@ -55,6 +55,7 @@ class LinkTarget:
     label_key: str  # "title" for form records, "name" for users and departments
     describe: str
     dump: Any = None
+    deletable: bool = False  # records of a form can be deleted; users and departments cannot
 
 
 def link_target(form: CompiledForm, spec: FieldSpec) -> LinkTarget:
@@ -68,7 +69,8 @@ def link_target(form: CompiledForm, spec: FieldSpec) -> LinkTarget:
     t = target.table
     title_spec = target.by_key.get(target.title_field or "")
     dump = (lambda value: target.dump_value(title_spec.key, value)) if title_spec else None
-    return LinkTarget(t, t.c.deleted_at.is_(None), target.title_column(), "title", f"{spec.raw['form']} record", dump)
+    describe = f"{spec.raw['form']} record"
+    return LinkTarget(t, t.c.deleted_at.is_(None), target.title_column(), "title", describe, dump, deletable=True)
 
 
 async def readable_titles(session: AsyncSession, ctx: RequestContext, target: CompiledForm) -> Any | None:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Text,
+    bindparam,
     cast,
     column,
     delete,
@@ -62,7 +63,7 @@ from opsloom.runtime.listing import (
     parse_limit,
     parse_sort,
 )
-from opsloom.runtime.rules import check_rules
+from opsloom.runtime.rules import check_rules, empty_hidden
 
 MAX_BULK = 1000
 
@@ -89,23 +90,47 @@ def _parse_new(
     """Validate a new record as the caller sees the form; defaults fill what is left out."""
     view = form.restricted(access.hidden)
     _refuse_read_only(payload, access, prefix)
+    given = payload
     if isinstance(payload, dict):
         payload = {**view.literal_defaults(exclude=payload), **payload}
-    sent = view.parse_input(payload, partial=False, zone=ctx.zone, prefix=prefix)
-    values = dict(sent)
-    for key in form.children:  # rows get computed values; `sent` keeps what the caller sent
-        if sent.get(key) is not None:
-            values[key] = [dict(row) for row in sent[key]]
+    parsed = view.parse_input(payload, partial=False, zone=ctx.zone, prefix=prefix)
+    sent = _given(form, parsed, given)
+    values = dict(parsed)
+    for key in form.children:  # rows get computed values and may be emptied; `sent` keeps what the caller sent
+        if parsed.get(key) is not None:
+            values[key] = [dict(row) for row in parsed[key]]
     for key, default in form.literal_defaults(exclude=values).items():  # also fields the caller cannot see
         spec = form.by_key[key]
         values[key] = form.unit(spec).parse(spec, default, ctx.zone)
     for spec in form.fields:
         values.setdefault(spec.key, None)
-    form.compute(values, formula_context(ctx), creating=True)
+    _settle(form, values, ctx, creating=True)
     problems = _rule_problems(form, values, sent, None, eval_context(ctx), prefix)
     if problems:
         raise ValidationFailed.of(problems)
     return values
+
+
+def _given(form: CompiledForm, parsed: dict[str, Any], payload: Any) -> dict[str, Any]:
+    """The parsed values the caller sent, without the literal defaults that filled the rest
+    (a default of a field the rules hide is emptied, not refused as if sent)."""
+    given = {key: value for key, value in parsed.items() if key in payload}
+    for key in form.children:
+        if given.get(key):
+            given[key] = [
+                {k: v for k, v in row.items() if k == "id" or k in raw}
+                for row, raw in zip(given[key], payload[key], strict=True)
+            ]
+    return given
+
+
+def _settle(form: CompiledForm, values: dict[str, Any], ctx: RequestContext, *, creating: bool) -> None:
+    """The record as it will be stored: formulas computed, and the fields its rules hide
+    emptied, then formulas again, which may read them. Every pass empties a field for good
+    (formulas never fill one again), so this ends."""
+    form.compute(values, formula_context(ctx), creating=creating)
+    while empty_hidden(form, values, eval_context(ctx)):
+        form.compute(values, formula_context(ctx), defaults=False)
 
 
 def _rule_problems(
@@ -199,7 +224,6 @@ async def _insert(
     await _check_links(session, form, rows, paths)
     await _check_row_links(session, form, rows, paths)
     await attachments.resolve_attachments(session, form, ctx, rows, paths)
-    await _assign_numbers(session, form, ctx, rows)
     table = form.table
     params = [{**system, **_columns(form, values)} for values in rows]
     statement = insert(table).returning(*table.c, sort_by_parameter_order=True)
@@ -216,6 +240,8 @@ async def _insert(
         await subforms.insert_rows(session, child, pairs)
         for record, values in zip(records, rows, strict=True):
             record[key] = subforms.dump_values(child, values[key] or [])
+    await _append_audit(session, form, ctx, [(record["id"], 1, "create") for record in records])
+    await _assign_numbers(session, form, ctx, rows, records)  # the history shows the numbers
     view = form.restricted(access.hidden)
     await _append_history(
         session,
@@ -230,6 +256,7 @@ async def _insert(
             )
             for record, values in zip(records, rows, strict=True)
         ],
+        audit=False,
     )
     if view is form:  # nothing hidden: the records dumped for the history are the answer
         return records
@@ -237,15 +264,36 @@ async def _insert(
 
 
 async def _assign_numbers(
-    session: AsyncSession, form: CompiledForm, ctx: RequestContext, rows: list[dict[str, Any]]
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    rows: list[dict[str, Any]],
+    records: list[dict[str, Any]],
 ) -> None:
-    for spec in form.fields:
-        if spec.type != "autonumber":
-            continue
+    """Number the records just inserted (their autonumber columns still empty).
+
+    A counter stays locked until commit, and every create of the form waits for it, so
+    this is the write's last step but the history: checks, rows and files come first."""
+    specs = [spec for spec in form.fields if spec.type == "autonumber"]
+    if not specs:
+        return
+    for spec in specs:
         period = autonumbers.period_of(autonumbers.reset_of(spec.raw), ctx.now, ctx.zone)
-        for values in rows:
-            seq = await autonumbers.next_number(session, form.form_id, spec.id, period)
+        numbers = await autonumbers.take_numbers(session, form.form_id, spec.id, period, len(rows))
+        for values, record, seq in zip(rows, records, numbers, strict=True):
             values[spec.key] = autonumbers.render(spec.raw["pattern"], seq, ctx.now, ctx.zone, values)
+            record[spec.key] = form.dump_value(spec.key, values[spec.key])
+    t = form.table  # bind names in capitals: no column (a lower-case field key) has them
+    statement = (
+        update(t)
+        .where(t.c.id == bindparam("Record"))
+        .values({spec.column: bindparam(f"Number{i}") for i, spec in enumerate(specs)})
+    )
+    params = [
+        {"Record": record["id"], **{f"Number{i}": values[spec.key] for i, spec in enumerate(specs)}}
+        for values, record in zip(rows, records, strict=True)
+    ]
+    await session.execute(statement, params, execution_options={"synchronize_session": False})
 
 
 # -------------------------------------------------------------------- read
@@ -265,18 +313,21 @@ async def _load(
     action: str = "read",
     deleted: bool = False,
     lock: bool = False,
+    keep_key: bool = False,
     probe: bool = False,
 ) -> Mapping[str, Any]:
     """A record the caller may read, or 404; then 403 if `action` is not allowed on it.
 
     Rows outside the read scope are reported exactly like rows that do not exist.
+    `lock` locks the row FOR UPDATE, which waits for writes that link to it (they hold
+    FOR KEY SHARE); with `keep_key` (an edit, not a delete) FOR NO KEY UPDATE, which does not.
     """
     t = form.table
     evaluation = eval_context(ctx)
     statement = select(t).where(t.c.id == record_id, scope_clause(access.scope("read"), form, evaluation))
     statement = statement.where(t.c.deleted_at.is_not(None) if deleted else _live(form))
     if lock:
-        statement = statement.with_for_update()
+        statement = statement.with_for_update(key_share=keep_key)
     if probe:
         statement = statement.add_columns(published_probe(form))
     row = (await session.execute(statement)).mappings().first()
@@ -448,7 +499,7 @@ async def update_record(
     view = form.restricted(access.hidden)
     _refuse_read_only(payload, access, "")
     values = view.parse_input(payload, partial=True, zone=ctx.zone)
-    current = await _load(session, form, ctx, record_id, access, action="update", lock=True)
+    current = await _load(session, form, ctx, record_id, access, action="update", lock=True, keep_key=True)
     _check_version(form, current, expected_version)
     if not in_flow:
         _refuse_locked(current)
@@ -467,7 +518,9 @@ async def update_record(
         if key in values:
             merged[key] = subforms.merge_rows(child, values[key], stored[key], key)
             problems += subforms.missing_required(child, merged[key], key)
-    form.compute(merged, formula_context(ctx))
+        else:  # copies: computing and rules change rows in place, `stored` must stay as stored
+            merged[key] = [dict(row) for row in stored[key]]
+    _settle(form, merged, ctx, creating=False)
     problems += _rule_problems(form, merged, values, stored, eval_context(ctx))
     if problems:
         raise ValidationFailed.of(problems)
@@ -699,7 +752,10 @@ async def _append_history(
     form: CompiledForm,
     ctx: RequestContext,
     entries: list[tuple[int, int, str, dict[str, Any]]],
+    *,
+    audit: bool = True,
 ) -> None:
+    """Field-level history of each change, and its line in the audit log (unless written already)."""
     await session.execute(
         insert(tables.record_history),
         [
@@ -715,6 +771,15 @@ async def _append_history(
             for record_id, version, action, changes in entries
         ],
     )
+    if audit:
+        await _append_audit(
+            session, form, ctx, [(record_id, version, action) for record_id, version, action, _ in entries]
+        )
+
+
+async def _append_audit(
+    session: AsyncSession, form: CompiledForm, ctx: RequestContext, entries: list[tuple[int, int, str]]
+) -> None:
     await session.execute(
         insert(tables.audit_log),
         [
@@ -726,7 +791,7 @@ async def _append_history(
                 "ip": ctx.ip,
                 "detail": {"version": version},
             }
-            for record_id, version, action, _ in entries
+            for record_id, version, action in entries
         ],
     )
 
@@ -735,7 +800,11 @@ async def _append_history(
 
 
 async def _check_links(session: AsyncSession, form: CompiledForm, rows: list[dict[str, Any]], paths: list[str]) -> None:
-    """Every link names an existing user, department, or live record of the linked form."""
+    """Every link names an existing user, department, or live record of the linked form.
+
+    A linked record is share-locked until the write commits (PostgreSQL; SQLite runs one
+    writer at a time): a delete of it, which locks it first (`_load`), then waits and
+    finds the new link, or went first and the record is no longer live here."""
     errors: list[FieldError] = []
     for spec in form.fields:
         if spec.type not in LINK_TYPES:
@@ -745,6 +814,8 @@ async def _check_links(session: AsyncSession, form: CompiledForm, rows: list[dic
             continue
         target = link_target(form, spec)
         live = select(target.table.c.id).where(target.table.c.id.in_(wanted), target.live)
+        if target.deletable:  # FOR KEY SHARE: edits of the linked record go on meanwhile
+            live = live.order_by(target.table.c.id).with_for_update(read=True, key_share=True)
         found = set((await session.execute(live)).scalars())
         for values, path in zip(rows, paths, strict=True):
             for linked in linked_ids(spec, values.get(spec.key)):

@@ -4,7 +4,8 @@ A field may say when it is visible (`visible_when`), when it is read-only
 (`readonly_when`) and when it is required (`required_when`), each a condition
 about the record. A form may list cross-field `validations`: a condition the
 record must satisfy, with the message to show (e.g. end_date >= start_date).
-Conditions are evaluated against the record as it will be saved.
+Conditions are evaluated against the record as it will be saved: a write that
+hides a field empties it (`empty_hidden`), whether or not it sent that field.
 """
 
 from __future__ import annotations
@@ -111,6 +112,30 @@ def check_rules(
                 path = prefix.rstrip(".") if prefix.endswith("].") else "$"
             errors.append(FieldError(path, validation.message))
     return errors
+
+
+def empty_hidden(form: Any, values: dict[str, Any], ctx: EvalContext) -> bool:
+    """Empty the fields that `visible_when` hides on `values` (a compiled form's record as it
+    will be saved), on the record and on each of its subform rows; True if a value went.
+
+    Only fields people fill in: formulas and numbers are the system's to keep."""
+    removed = False
+    for key, child in form.children.items():
+        for row in values.get(key) or []:
+            removed = _empty_hidden_fields(child, row, ctx) or removed
+    return _empty_hidden_fields(form, values, ctx) or removed
+
+
+def _empty_hidden_fields(form: Any, values: dict[str, Any], ctx: EvalContext) -> bool:
+    removed = False
+    for key, condition in form.rules.visible.items():
+        spec = form.by_key[key]
+        unit = form.unit(spec)
+        if not unit.entered or unit.is_empty(values.get(key)) or evaluate(condition, values, ctx):
+            continue
+        values[key] = [] if key in form.children else None
+        removed = True
+    return removed
 
 
 def _empty(value: Any) -> bool:

@@ -68,3 +68,12 @@ def test_fifty_concurrent_creates_get_fifty_consecutive_numbers(client):
     numbers = sorted(int(r.json()["number"]) for r in responses)
     assert numbers == list(range(1, 51))
     assert all(re.fullmatch(r"\d{3}", r.json()["number"]) for r in responses)
+
+
+def test_the_number_is_stored_and_in_the_history_of_the_create(client):
+    publish_app(client, APP, request_form("{dept}-{seq:3}", reset="never"))
+    created = client.post(URL, json={"title": "a", "dept": "it"}).json()
+    assert created["number"] == "it-001"
+    assert client.get(f"{URL}/{created['id']}").json()["number"] == "it-001"
+    (entry,) = client.get(f"{URL}/{created['id']}/history").json()["items"]
+    assert entry["action"] == "create" and entry["changes"]["number"] == {"before": None, "after": "it-001"}

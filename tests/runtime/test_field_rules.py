@@ -91,3 +91,52 @@ def test_rules_that_do_not_parse_are_refused_at_publish(client):
     client.put(f"/api/design/apps/{APP}", json={"key": APP, "label": "Rules"})
     problems = client.put(f"/api/design/apps/{APP}/forms/trip", json=bad).json()["problems"]
     assert problems[0]["path"] == "fields[2].visible_when.field"
+
+
+def test_a_patch_that_hides_a_field_empties_it(client):
+    publish_app(client, APP, trip_form())
+    trip = client.post(URL, json={"title": "visit", "kind": "travel", "destination": "Paris", "amount": "10"}).json()
+    url = f"{URL}/{trip['id']}"
+    changed = client.patch(url, json={"kind": "office"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["destination"] is None
+    assert client.get(url).json()["destination"] is None
+    history = client.get(f"{url}/history").json()["items"]
+    assert history[-1]["changes"]["destination"] == {"before": "Paris", "after": None}
+    # Visible again, and empty: required (only while visible), though the patch does not name it.
+    again = client.patch(url, json={"kind": "travel"})
+    assert again.status_code == 422 and paths(again) == {"destination": "is required"}
+
+
+def test_a_value_sent_for_a_field_the_same_patch_hides_is_refused(client):
+    publish_app(client, APP, trip_form())
+    trip = client.post(URL, json={"title": "visit", "kind": "travel", "destination": "Paris", "amount": "10"}).json()
+    url = f"{URL}/{trip['id']}"
+    refused = client.patch(url, json={"kind": "office", "destination": "Rome"})
+    assert refused.status_code == 422 and paths(refused) == {"destination": "is hidden for this record; leave it empty"}
+    assert client.get(url).json()["destination"] == "Paris"
+    assert client.patch(url, json={"kind": "office", "destination": None}).json()["destination"] is None
+
+
+def test_a_default_of_a_hidden_field_stays_empty_and_formulas_read_it_empty(client):
+    document = trip_form()
+    document["fields"][2]["default"] = "Head office"
+    document["fields"].append(field("badge", "formula", result="text", formula='CONCAT(title, "@", destination)'))
+    publish_app(client, APP, document)
+    office = client.post(URL, json={"title": "desk", "kind": "office"})
+    assert office.status_code == 201, office.text
+    assert office.json()["destination"] is None and office.json()["badge"] == "desk@"
+    travel = client.post(URL, json={"title": "visit", "kind": "travel", "amount": "10"}).json()
+    assert travel["destination"] == "Head office" and travel["badge"] == "visit@Head office"
+    hidden = client.patch(f"{URL}/{travel['id']}", json={"kind": "office"}).json()
+    assert hidden["destination"] is None and hidden["badge"] == "visit@"
+
+
+def test_required_when_that_a_patch_makes_true_needs_the_stored_value(client):
+    publish_app(client, APP, trip_form())
+    trip = client.post(URL, json={"title": "t", "kind": "office", "destination": None}).json()
+    url = f"{URL}/{trip['id']}"
+    refused = client.patch(url, json={"kind": "travel", "destination": "Rome"})
+    assert refused.status_code == 422 and paths(refused) == {"amount": "is required for this record"}
+    assert client.patch(url, json={"amount": "12.50"}).status_code == 200
+    assert client.patch(url, json={"kind": "travel", "destination": "Rome"}).status_code == 200

@@ -484,6 +484,22 @@ def test_field_rules_and_validations_of_rows_are_enforced_with_row_paths(client)
     assert fixed.json()["items"][0]["kind"] == "service"
 
 
+def test_a_row_changed_so_that_a_field_is_hidden_loses_its_value(client):
+    publish_app(client, APP, order_form(ruled_rows()))
+    goods = {"item": "desk", "kind": "goods", "qty": 2, "price": "5.00"}
+    record = create(client, URL, title="a", items=[goods])
+    (g,) = row_ids(record)
+    url = f"{URL}/{record['id']}"
+    changed = client.patch(url, json={"items": [{"id": g, "kind": "service", "hours": 4}]})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["items"][0]["qty"] is None
+    assert client.get(url).json()["items"][0]["qty"] is None
+    # A rule a patch makes true reads the row as it will be stored: hours are needed again.
+    back = client.patch(url, json={"items": [{"id": g, "kind": "goods", "qty": 1, "hours": None}]})
+    assert back.status_code == 200, back.text
+    problem(client.patch(url, json={"items": [{"id": g, "kind": "service"}]}), 422, "items[0].hours")
+
+
 def test_a_subform_hidden_by_a_rule_takes_no_rows(client):
     shown = {"field": "title", "op": "starts_with", "value": "order"}
     publish_app(client, APP, order_form(items(*row_fields(), visible_when=shown)))
