@@ -19,6 +19,7 @@ from opsloom.platform.auth_api import public as auth_public
 from opsloom.platform.auth_api import router as auth_router
 from opsloom.platform.database import Database
 from opsloom.platform.http import BodySizeLimit, install_error_handlers
+from opsloom.platform.input_guard import InputGuard
 from opsloom.platform.migrate import upgrade
 from opsloom.platform.org_api import router as org_router
 from opsloom.platform.settings import Settings
@@ -30,7 +31,7 @@ from opsloom.runtime.flow.instances import FlowCache, Services
 from opsloom.runtime.flow.timers import work
 from opsloom.runtime.forms import FormRegistry
 from opsloom.runtime.pages.account_pages import router as account_pages_router
-from opsloom.runtime.pages.errors import install_page_errors
+from opsloom.runtime.pages.errors import install_page_errors, unstorable_input_page
 from opsloom.runtime.pages.notification_pages import router as notification_pages_router
 from opsloom.runtime.pages.record_pages import router as record_pages_router
 from opsloom.runtime.pages.routes import router as pages_router
@@ -74,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_page_errors(app)  # browsers get the HTML 404 page; the API keeps problem+json
+    # The guard reads bodies the size limit has already capped: the limit is added last, so it runs first.
+    app.add_middleware(InputGuard, router=app.router, refuse_page=unstorable_input_page)
     upload_limit = settings.max_upload_bytes + MULTIPART_ALLOWANCE
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, overrides=[("POST", UPLOAD_PATH, upload_limit)]
