@@ -15,6 +15,7 @@ from opsloom import __version__
 from opsloom.designer.api import router as designer_router
 from opsloom.designer.flows_api import router as flows_design_router
 from opsloom.designer.roles_api import router as roles_router
+from opsloom.platform.api_document import install_api_document
 from opsloom.platform.auth_api import public as auth_public
 from opsloom.platform.auth_api import router as auth_router
 from opsloom.platform.database import Database
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
+    install_api_document(app)
     install_error_handlers(app)
     install_page_errors(app)  # browsers get the HTML 404 page; the API keeps problem+json
     # The guard reads bodies the size limit has already capped: the limit is added last, so it runs first.

@@ -123,9 +123,7 @@ async def _exists(session: AsyncSession, table: Any, row_id: Any) -> bool:
 
 
 async def create_department(session: AsyncSession, ctx: RequestContext, data: Mapping[str, Any]) -> dict[str, Any]:
-    name = str(data.get("name") or "").strip()
-    if not name or len(name) > 120:
-        raise ValidationFailed.of([FieldError("name", "is required (at most 120 characters)")])
+    name = _department_name(data.get("name"))
     await _check_department_refs(session, data, None)
     d = tables.departments
     row = (
@@ -139,6 +137,13 @@ async def create_department(session: AsyncSession, ctx: RequestContext, data: Ma
     return department_view(row)
 
 
+def _department_name(value: Any) -> str:
+    name = value.strip() if isinstance(value, str) else ""
+    if not name or len(name) > 120:
+        raise ValidationFailed.of([FieldError("name", "is required: a text of at most 120 characters")])
+    return name
+
+
 async def update_department(
     session: AsyncSession, ctx: RequestContext, department_id: int, data: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -148,8 +153,13 @@ async def update_department(
     unknown = set(data) - {"name", "parent_id", "head_id"}
     if unknown:
         raise ValidationFailed.of([FieldError(k, "is not a department field") for k in sorted(unknown)])
-    await _check_department_refs(session, data, department_id)
-    row = (await session.execute(update(d).where(d.c.id == department_id).values(**data).returning(*d.c))).first()
+    values = dict(data)
+    if "name" in values:
+        values["name"] = _department_name(values["name"])
+    await _check_department_refs(session, values, department_id)
+    if not values:  # nothing to change: an UPDATE without SET is no statement at all
+        return department_view((await session.execute(select(d).where(d.c.id == department_id))).one())
+    row = (await session.execute(update(d).where(d.c.id == department_id).values(**values).returning(*d.c))).first()
     await audit(session, ctx, "department.updated", f"department:{department_id}", {"fields": sorted(data)})
     return department_view(row)
 

@@ -185,7 +185,7 @@ def test_nul_anywhere_in_a_json_body_is_a_422_at_its_path_never_a_500(client):
         ("post", f"/api/apps/{APP}/forms/note/records"),
     )
 
-    @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
     @given(_with_nul(), st.sampled_from(urls))
     def check(case: tuple[Any, str], route: tuple[str, str]) -> None:
         body, path = case
