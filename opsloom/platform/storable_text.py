@@ -42,12 +42,13 @@ def printable(name: str) -> str:
 
 
 def child_path(parent: str, key: str | int) -> str:
-    """`items[3].qty`; a key that is not a plain name is quoted: `label["zh-CN"]`."""
+    """`items[3].qty`; a key that is not a plain name is quoted: `label["zh-CN"]`, `["a\\u0000"]`."""
     if isinstance(key, int):
         return f"{parent}[{key}]"
     if _PLAIN_KEY.fullmatch(key):
         return f"{parent}.{key}" if parent else key
-    return f"{parent}[{json.dumps(key)}]"
+    # Unstorable text is shown escaped, so the answer itself can always be encoded.
+    return f"{parent}[{json.dumps(key, ensure_ascii=text_problem(key) is not None)}]"
 
 
 def unstorable_text(value: Any, root: str = "") -> Iterator[FieldError]:
@@ -64,7 +65,7 @@ def unstorable_text(value: Any, root: str = "") -> Iterator[FieldError]:
         elif isinstance(item, dict):
             children = []
             for key, child in item.items():
-                where = child_path(path, printable(key))
+                where = child_path(path, key)
                 if text_problem(key):
                     yield FieldError(where, NUL_KEY_MESSAGE if "\x00" in key else SURROGATE_MESSAGE)
                 children.append((where, child))

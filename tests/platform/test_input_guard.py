@@ -143,10 +143,9 @@ _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 def _step(parent: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{parent}[{key}]"
-    shown = json.dumps(key)[1:-1] if "\x00" in key else key
-    if _PLAIN.fullmatch(shown):
-        return f"{parent}.{shown}" if parent else shown
-    return f"{parent}[{json.dumps(shown)}]"
+    if _PLAIN.fullmatch(key):
+        return f"{parent}.{key}" if parent else key
+    return f"{parent}[{json.dumps(key, ensure_ascii=chr(0) in key)}]"
 
 
 @st.composite
@@ -195,3 +194,11 @@ def test_nul_anywhere_in_a_json_body_is_a_422_at_its_path_never_a_500(client):
         assert [e["path"] for e in answer.json()["errors"]] == [path]
 
     check()
+
+
+def test_a_lone_surrogate_in_a_key_is_named_escaped(client):
+    raw = b'{"label": {"\\udc00x": "a"}}'
+    body = problem(
+        client.put(f"/api/design/apps/{APP}", content=raw, headers={"content-type": "application/json"}), 422
+    )
+    assert body["errors"][0]["path"] == 'label["\\udc00x"]'
