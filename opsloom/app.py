@@ -15,10 +15,12 @@ from opsloom import __version__
 from opsloom.designer.api import router as designer_router
 from opsloom.designer.flows_api import router as flows_design_router
 from opsloom.designer.roles_api import router as roles_router
+from opsloom.platform.api_document import install_api_document
 from opsloom.platform.auth_api import public as auth_public
 from opsloom.platform.auth_api import router as auth_router
 from opsloom.platform.database import Database
 from opsloom.platform.http import BodySizeLimit, install_error_handlers
+from opsloom.platform.input_guard import InputGuard
 from opsloom.platform.migrate import upgrade
 from opsloom.platform.org_api import router as org_router
 from opsloom.platform.settings import Settings
@@ -31,7 +33,7 @@ from opsloom.runtime.flow.timers import work
 from opsloom.runtime.forms import FormRegistry
 from opsloom.runtime.pages.account_pages import router as account_pages_router
 from opsloom.runtime.pages.api_docs import router as api_docs_router
-from opsloom.runtime.pages.errors import install_page_errors
+from opsloom.runtime.pages.errors import install_page_errors, unstorable_input_page
 from opsloom.runtime.pages.notification_pages import router as notification_pages_router
 from opsloom.runtime.pages.record_pages import router as record_pages_router
 from opsloom.runtime.pages.routes import router as pages_router
@@ -73,8 +75,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
+    install_api_document(app)
     install_error_handlers(app)
     install_page_errors(app)  # browsers get the HTML 404 page; the API keeps problem+json
+    # The guard reads bodies the size limit has already capped: the limit is added last, so it runs first.
+    app.add_middleware(InputGuard, router=app.router, refuse_page=unstorable_input_page)
     upload_limit = settings.max_upload_bytes + MULTIPART_ALLOWANCE
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, overrides=[("POST", UPLOAD_PATH, upload_limit)]

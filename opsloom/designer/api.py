@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from opsloom.designer import definitions
 from opsloom.designer.migration_plan import diff_with_rows
 from opsloom.designer.publishing import form_problems, parse_resolutions, publish_form
+from opsloom.platform.api_document import json_body
 from opsloom.platform.errors import BadRequest, FieldError, PermissionDenied, ValidationFailed
 from opsloom.platform.http import authenticated, context_of, principal_of, read_json
 from opsloom.platform.permissions import require_app_admin
@@ -18,7 +19,11 @@ router = APIRouter(prefix="/api/design/apps", tags=["designer"], dependencies=[D
 Key = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="An identifier")]
 
 
-@router.put("/{app}", summary="Create or replace an app document")
+@router.put(
+    "/{app}",
+    summary="Create or replace an app document",
+    openapi_extra=json_body(description="An app document (schemas/app.schema.json)"),
+)
 async def put_app(app: Key, request: Request) -> dict[str, Any]:
     document = await read_json(request)
     if isinstance(document, dict):
@@ -37,7 +42,11 @@ async def get_app(app: Key, request: Request) -> dict[str, Any]:
         return await definitions.load_app(session, app)
 
 
-@router.put("/{app}/forms/{form}", summary="Save a form draft")
+@router.put(
+    "/{app}/forms/{form}",
+    summary="Save a form draft",
+    openapi_extra=json_body(description="A form document (schemas/form.schema.json)"),
+)
 async def put_form(app: Key, form: Key, request: Request) -> dict[str, Any]:
     document = await read_json(request)
     async with request.app.state.db.session(write=True) as session:
@@ -54,7 +63,13 @@ async def get_form(app: Key, form: Key, request: Request) -> dict[str, Any]:
     return _draft_view(found)
 
 
-@router.post("/{app}/forms/{form}/publish", summary="Publish the draft (dry_run: plan only)")
+@router.post(
+    "/{app}/forms/{form}/publish",
+    summary="Publish the draft (dry_run: plan only)",
+    openapi_extra=json_body(
+        required=False, description="How to convert the rows the migration plan names, by field key (optional)"
+    ),
+)
 async def publish(app: Key, form: Key, request: Request, dry_run: Annotated[bool, Query()] = False) -> dict[str, Any]:
     resolutions = parse_resolutions(await _optional_json(request))
     async with request.app.state.db.session(write=True) as session:
@@ -63,7 +78,18 @@ async def publish(app: Key, form: Key, request: Request, dry_run: Annotated[bool
     return {"dry_run": dry_run, **result.as_json()}
 
 
-@router.post("/{app}/forms/{form}/rollback", summary="Publish an earlier version again")
+@router.post(
+    "/{app}/forms/{form}/rollback",
+    summary="Publish an earlier version again",
+    openapi_extra=json_body(
+        {
+            "type": "object",
+            "required": ["version"],
+            "properties": {"version": {"type": "integer", "minimum": 1}},
+            "description": "The version, and how to convert rows the plan names",
+        }
+    ),
+)
 async def rollback(app: Key, form: Key, request: Request, dry_run: Annotated[bool, Query()] = False) -> dict[str, Any]:
     body = await read_json(request)
     target = body.get("version") if isinstance(body, dict) else None

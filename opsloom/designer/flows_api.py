@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from opsloom.designer import definitions
 from opsloom.designer.flows import flow_problems, publish_flow
+from opsloom.platform.api_document import json_body
 from opsloom.platform.http import authenticated, context_of, principal_of, read_json
 from opsloom.platform.permissions import require_app_admin
 
@@ -16,7 +17,11 @@ router = APIRouter(prefix="/api/design/apps", tags=["designer"], dependencies=[D
 Key = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="An identifier")]
 
 
-@router.put("/{app}/flows/{flow}", summary="Save a flow draft")
+@router.put(
+    "/{app}/flows/{flow}",
+    summary="Save a flow draft",
+    openapi_extra=json_body(description="A flow document (schemas/flow.schema.json)"),
+)
 async def put_flow(app: Key, flow: Key, request: Request) -> dict[str, Any]:
     document = await read_json(request)
     async with request.app.state.db.session(write=True) as session:

@@ -8,12 +8,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from opsloom.designer import roles
 from opsloom.designer.definitions import load_app
+from opsloom.platform.api_document import MAX_ID, json_body
 from opsloom.platform.errors import BadRequest, FieldError
 from opsloom.platform.http import authenticated, context_of, read_json
 from opsloom.platform.permissions import require_app_admin
 
 router = APIRouter(prefix="/api/roles", tags=["roles"], dependencies=[Depends(authenticated)])
 Key = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+USER_IDS = {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
 
 
 @router.get("", summary="Roles of an app, with members")
@@ -24,7 +26,11 @@ async def list_roles(request: Request, app: Annotated[str, Query(pattern=r"^[a-z
         return {"items": await roles.list_roles(session, app)}
 
 
-@router.post("", summary="Create or replace a role: {app, key, label, permissions, app_admin}")
+@router.post(
+    "",
+    summary="Create or replace a role: {app, key, label, permissions, app_admin}",
+    openapi_extra=json_body(description="A role document (schemas/role.schema.json) with its app"),
+)
 async def save_role(request: Request) -> dict[str, Any]:
     body = await read_json(request)
     if not isinstance(body, dict) or not isinstance(body.get("app"), str):
@@ -37,7 +43,13 @@ async def save_role(request: Request) -> dict[str, Any]:
         return await roles.save_role(session, context_of(request), request.app.state.forms, app, document)
 
 
-@router.post("/{app}/{key}/members", summary="Add or remove members: {add: [user ids], remove: [...]}")
+@router.post(
+    "/{app}/{key}/members",
+    summary="Add or remove members: {add: [user ids], remove: [...]}",
+    openapi_extra=json_body(
+        {"type": "object", "properties": {"add": USER_IDS, "remove": USER_IDS}},
+    ),
+)
 async def members(app: Key, key: Key, request: Request) -> dict[str, Any]:
     body = await read_json(request)
     add, remove = (body.get("add") or [], body.get("remove") or []) if isinstance(body, dict) else (None, None)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
 from opsloom.platform import auth, tables
+from opsloom.platform.api_document import problems
 from opsloom.platform.audit import audit
 from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
@@ -21,13 +22,13 @@ router = APIRouter(tags=["auth"], dependencies=[Depends(authenticated)])
 
 
 class Login(BaseModel):
-    email: str = Field(max_length=254)
-    password: str = Field(max_length=256)
+    email: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=256)
 
 
 class PasswordChange(BaseModel):
-    current_password: str = Field(max_length=256)
-    new_password: str = Field(max_length=256)
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
 
 
 class TokenRequest(BaseModel):
@@ -49,7 +50,7 @@ def me_view(p: Principal) -> dict[str, Any]:
     }
 
 
-@public.post("/login", summary="Log in with e-mail and password; sets the session cookie")
+@public.post("/login", summary="Log in with e-mail and password; sets the session cookie", responses=problems(401, 429))
 async def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
     ctx = context_of_anonymous(request)
     db = request.app.state.db

@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Sequence
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,8 +17,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opsloom.platform.context import Principal, RequestContext
-from opsloom.platform.errors import BadRequest, FieldError, OpsloomError, PayloadTooLarge, PermissionDenied
+from opsloom.platform.errors import (
+    BadRequest,
+    FieldError,
+    OpsloomError,
+    PayloadTooLarge,
+    PermissionDenied,
+    ValidationFailed,
+)
+from opsloom.platform.routing import allowed_methods
 from opsloom.platform.settings import Settings
+from opsloom.platform.storable_text import MAX_REPORTED, unstorable_text
 
 log = logging.getLogger("opsloom")
 
@@ -54,7 +64,10 @@ def install_error_handlers(app: FastAPI) -> None:
             "status": error.status_code,
             "detail": _http_detail(error.status_code, request),
         }
-        return ProblemResponse(body, status_code=error.status_code, headers=error.headers)
+        headers = dict(error.headers or {})
+        if error.status_code == 405:  # every method the path answers, not only the first route's
+            headers["Allow"] = ", ".join(allowed_methods(request.app.router.routes, request.scope))
+        return ProblemResponse(body, status_code=error.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> Response:
@@ -121,36 +134,40 @@ class BodySizeLimit:
 
 
 async def read_json(request: Request) -> Any:
-    """The JSON body, with decimals kept exact. Malformed JSON is a clear 400."""
+    """The JSON body, with decimals kept exact. Malformed JSON is a clear 400; unstorable text a 422 with its path."""
     raw = await request.body()
     if not raw:
         raise BadRequest("The request needs a JSON body", [FieldError("$", "send a JSON object")])
     try:
         return decode_json(raw)
+    except UnstorableText as error:
+        raise ValidationFailed.of(error.errors) from None
     except ValueError as error:
         raise BadRequest(f"The body is not valid JSON: {error}", [FieldError("$", "send valid JSON")]) from None
+
+
+class UnstorableText(ValueError):
+    """JSON that decodes to text no database can store, with where each piece is."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.path}: {e.message}" for e in errors))
+        self.errors = errors
 
 
 def decode_json(text: str | bytes) -> Any:
     """Strict JSON with exact decimals; anything a database could choke on is a ValueError.
 
-    Refused: NaN and Infinity (not JSON), nesting too deep to parse, and lone
-    UTF-16 surrogates such as "\\ud800", which no database can store.
+    Refused: NaN and Infinity (not JSON), nesting too deep to parse, and text no
+    database can store: NUL characters and lone UTF-16 surrogates such as "\\ud800"
+    (an `UnstorableText` naming their JSON paths).
     """
     try:
         value = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
     except RecursionError:
         raise ValueError("the JSON is nested too deeply") from None
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            item.encode("utf-8")  # UnicodeEncodeError (a ValueError) on a lone surrogate
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
+    errors = list(islice(unstorable_text(value), MAX_REPORTED))
+    if errors:
+        raise UnstorableText(errors)
     return value
 
 

@@ -17,6 +17,7 @@ from opsloom.platform.passwords import hash_password, password_problem
 
 USER_FIELDS = ("email", "name", "phone", "locale", "active", "is_admin", "department_id", "manager_id")
 LOCALES = ("zh-CN", "en")
+MAX_ID = 2**63 - 1  # a BIGINT id
 
 
 def user_view(row: Any) -> dict[str, Any]:
@@ -38,18 +39,13 @@ def department_view(row: Any) -> dict[str, Any]:
 
 
 async def create_user(session: AsyncSession, ctx: RequestContext, data: Mapping[str, Any]) -> dict[str, Any]:
-    errors = []
-    email = str(data.get("email") or "").strip().lower()
-    if "@" not in email or len(email) > 254:
-        errors.append(FieldError("email", "expected an e-mail address like name@example.com"))
-    if not str(data.get("name") or "").strip():
-        errors.append(FieldError("name", "is required"))
-    password = data.get("password")
-    if password is not None and (problem := password_problem(password)):
-        errors.append(FieldError("password", problem))
-    errors += _check_locale(data)
+    missing = [key for key in ("email", "name") if data.get(key) is None]
+    given = {k: v for k, v in data.items() if k not in missing and not (k == "password" and v is None)}
+    errors = [FieldError(key, "is required") for key in missing] + _user_problems(given)
     if errors:
         raise ValidationFailed.of(errors)
+    email = _email(data["email"])
+    password = data.get("password")
     u = tables.users
     if (await session.execute(select(u.c.id).where(u.c.email == email))).first():
         raise Conflict(f"A user with e-mail {email} exists already", [FieldError("email", "is taken")])
@@ -57,7 +53,7 @@ async def create_user(session: AsyncSession, ctx: RequestContext, data: Mapping[
     values = {k: data[k] for k in USER_FIELDS if k in data}
     values.update(
         email=email,
-        name=str(data["name"]).strip(),
+        name=data["name"].strip(),
         password_hash=hash_password(password) if password else None,
         created_at=ctx.now,
         updated_at=ctx.now,
@@ -77,10 +73,7 @@ async def update_user(
     current = (await session.execute(select(u).where(u.c.id == user_id))).first()
     if current is None:
         raise NotFound(f"There is no user {user_id}")
-    unknown = set(data) - set(USER_FIELDS) - {"password"}
-    errors = [FieldError(k, "is not a user field") for k in sorted(unknown)] + _check_locale(data)
-    if "password" in data and (problem := password_problem(data["password"])):
-        errors.append(FieldError("password", problem))
+    errors = _user_problems(data)
     if data.get("manager_id") == user_id:
         errors.append(FieldError("manager_id", "a user cannot be their own manager"))
     if errors:
@@ -88,7 +81,12 @@ async def update_user(
     await _check_references(session, data)
     values: dict[str, Any] = {k: data[k] for k in USER_FIELDS if k in data}
     if "email" in values:
-        values["email"] = str(values["email"]).strip().lower()
+        values["email"] = _email(values["email"])
+        taken = select(u.c.id).where(u.c.email == values["email"], u.c.id != user_id)
+        if (await session.execute(taken)).first():
+            raise Conflict(f"A user with e-mail {values['email']} exists already", [FieldError("email", "is taken")])
+    if "name" in values:
+        values["name"] = values["name"].strip()
     if "password" in data:
         values["password_hash"] = hash_password(data["password"])
     row = (
@@ -103,10 +101,52 @@ async def update_user(
     return user_view(row)
 
 
-def _check_locale(data: Mapping[str, Any]) -> list[FieldError]:
-    if "locale" in data and data["locale"] not in LOCALES:
-        return [FieldError("locale", f"use one of {', '.join(LOCALES)}")]
-    return []
+def _email(value: str) -> str:
+    return value.strip().lower()
+
+
+def _text_rule(limit: int, *, required: bool) -> Any:
+    def check(value: Any) -> str | None:
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or (required and not value.strip()):
+            return f"expected a text of 1 to {limit} characters" if required else "expected a text or null"
+        return f"use at most {limit} characters" if len(value.strip()) > limit else None
+
+    return check
+
+
+def _email_rule(value: Any) -> str | None:
+    if not isinstance(value, str) or "@" not in value or len(value.strip()) > 254:
+        return "expected an e-mail address like name@example.com"
+    return None
+
+
+def _flag_rule(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "expected true or false"
+
+
+# What each user field accepts (the columns' own limits, so no database refuses what passed here).
+USER_RULES: dict[str, Any] = {
+    "email": _email_rule,
+    "name": _text_rule(120, required=True),
+    "phone": _text_rule(32, required=False),
+    "locale": lambda value: None if value in LOCALES else f"use one of {', '.join(LOCALES)}",
+    "active": _flag_rule,
+    "is_admin": _flag_rule,
+    "department_id": lambda value: None,  # checked against the table by _check_references
+    "manager_id": lambda value: None,
+    "password": password_problem,
+}
+
+
+def _user_problems(data: Mapping[str, Any]) -> list[FieldError]:
+    errors = [FieldError(key, "is not a user field") for key in sorted(set(data) - set(USER_RULES))]
+    for key, value in data.items():
+        rule = USER_RULES.get(key)
+        if rule is not None and (problem := rule(value)):
+            errors.append(FieldError(key, problem))
+    return errors
 
 
 async def _check_references(session: AsyncSession, data: Mapping[str, Any]) -> None:
@@ -120,15 +160,13 @@ async def _check_references(session: AsyncSession, data: Mapping[str, Any]) -> N
 
 
 async def _exists(session: AsyncSession, table: Any, row_id: Any) -> bool:
-    if isinstance(row_id, bool) or not isinstance(row_id, int):
+    if isinstance(row_id, bool) or not isinstance(row_id, int) or not 0 < row_id <= MAX_ID:
         return False
     return (await session.execute(select(table.c.id).where(table.c.id == row_id))).first() is not None
 
 
 async def create_department(session: AsyncSession, ctx: RequestContext, data: Mapping[str, Any]) -> dict[str, Any]:
-    name = str(data.get("name") or "").strip()
-    if not name or len(name) > 120:
-        raise ValidationFailed.of([FieldError("name", "is required (at most 120 characters)")])
+    name = _department_name(data.get("name"))
     await _check_department_refs(session, data, None)
     d = tables.departments
     row = (
@@ -142,6 +180,13 @@ async def create_department(session: AsyncSession, ctx: RequestContext, data: Ma
     return department_view(row)
 
 
+def _department_name(value: Any) -> str:
+    name = value.strip() if isinstance(value, str) else ""
+    if not name or len(name) > 120:
+        raise ValidationFailed.of([FieldError("name", "is required: a text of at most 120 characters")])
+    return name
+
+
 async def update_department(
     session: AsyncSession, ctx: RequestContext, department_id: int, data: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -151,8 +196,13 @@ async def update_department(
     unknown = set(data) - {"name", "parent_id", "head_id"}
     if unknown:
         raise ValidationFailed.of([FieldError(k, "is not a department field") for k in sorted(unknown)])
-    await _check_department_refs(session, data, department_id)
-    row = (await session.execute(update(d).where(d.c.id == department_id).values(**data).returning(*d.c))).first()
+    values = dict(data)
+    if "name" in values:
+        values["name"] = _department_name(values["name"])
+    await _check_department_refs(session, values, department_id)
+    if not values:  # nothing to change: an UPDATE without SET is no statement at all
+        return department_view((await session.execute(select(d).where(d.c.id == department_id))).one())
+    row = (await session.execute(update(d).where(d.c.id == department_id).values(**values).returning(*d.c))).first()
     await audit(session, ctx, "department.updated", f"department:{department_id}", {"fields": sorted(data)})
     return department_view(row)
 

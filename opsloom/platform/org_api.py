@@ -8,11 +8,32 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import or_, select
 
 from opsloom.platform import org, tables
+from opsloom.platform.api_document import MAX_ID, json_body
 from opsloom.platform.errors import NotFound, PermissionDenied
 from opsloom.platform.http import authenticated, context_of, read_json
 
 router = APIRouter(tags=["organisation"], dependencies=[Depends(authenticated)])
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+AN_ID = {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID}
+USER = {
+    "type": "object",
+    "properties": {
+        "email": {"type": "string", "maxLength": 254},
+        "name": {"type": "string", "minLength": 1},
+        "password": {"type": "string"},
+        "phone": {"type": ["string", "null"]},
+        "locale": {"type": ["string", "null"]},
+        "active": {"type": "boolean"},
+        "is_admin": {"type": "boolean"},
+        "department_id": AN_ID,
+        "manager_id": AN_ID,
+    },
+}
+USER_CREATE = {**USER, "required": ["email", "name"]}
+DEPARTMENT = {
+    "type": "object",
+    "properties": {"name": {"type": "string", "minLength": 1}, "parent_id": AN_ID, "head_id": AN_ID},
+}
 
 
 def require_admin(request: Request) -> None:
@@ -41,7 +62,7 @@ def _public_user(row: Any) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "email": row.email, "department_id": row.department_id}
 
 
-@router.post("/api/users", status_code=201, summary="Create a user (admins)")
+@router.post("/api/users", status_code=201, summary="Create a user (admins)", openapi_extra=json_body(USER_CREATE))
 async def create_user(request: Request) -> dict[str, Any]:
     require_admin(request)
     data = await read_json(request)
@@ -59,7 +80,7 @@ async def get_user(user_id: Id, request: Request) -> dict[str, Any]:
     return org.user_view(row) if request.state.principal.is_admin else _public_user(row)
 
 
-@router.patch("/api/users/{user_id}", summary="Change a user (admins)")
+@router.patch("/api/users/{user_id}", summary="Change a user (admins)", openapi_extra=json_body(USER))
 async def patch_user(user_id: Id, request: Request) -> dict[str, Any]:
     require_admin(request)
     data = await read_json(request)
@@ -75,7 +96,12 @@ async def list_departments(request: Request) -> dict[str, Any]:
     return {"items": [org.department_view(r) for r in rows]}
 
 
-@router.post("/api/departments", status_code=201, summary="Create a department (admins)")
+@router.post(
+    "/api/departments",
+    status_code=201,
+    summary="Create a department (admins)",
+    openapi_extra=json_body({**DEPARTMENT, "required": ["name"]}),
+)
 async def create_department(request: Request) -> dict[str, Any]:
     require_admin(request)
     data = await read_json(request)
@@ -83,7 +109,9 @@ async def create_department(request: Request) -> dict[str, Any]:
         return await org.create_department(session, context_of(request), data if isinstance(data, dict) else {})
 
 
-@router.patch("/api/departments/{department_id}", summary="Change a department (admins)")
+@router.patch(
+    "/api/departments/{department_id}", summary="Change a department (admins)", openapi_extra=json_body(DEPARTMENT)
+)
 async def patch_department(department_id: Id, request: Request) -> dict[str, Any]:
     require_admin(request)
     data = await read_json(request)

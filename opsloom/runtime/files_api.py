@@ -18,6 +18,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.responses import FileResponse
 
+from opsloom.platform.api_document import problems
 from opsloom.platform.errors import BadRequest, FieldError, NotFound, PayloadTooLarge, ValidationFailed
 from opsloom.platform.files import FileStore, FileTooLarge, FileWriter, StoredFile
 from opsloom.platform.http import authenticated, context_of, principal_of, settings_of
@@ -50,7 +51,13 @@ MULTIPART_BODY = {
 }
 
 
-@router.post("", status_code=201, summary="Upload a file for an attachment field", openapi_extra=MULTIPART_BODY)
+@router.post(
+    "",
+    status_code=201,
+    summary="Upload a file for an attachment field",
+    openapi_extra=MULTIPART_BODY,
+    responses=problems(415),
+)
 async def upload(
     app: str,
     form: str,

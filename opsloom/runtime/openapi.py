@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opsloom.platform.api_document import MAX_ID
 from opsloom.runtime.field_types import FIELD_TYPES, Attachment, FieldSpec, Integer, Users
 from opsloom.runtime.forms import MAX_ROWS, RECORD_STATUSES, CompiledForm
 
@@ -111,7 +112,7 @@ def _link(label_key: str) -> Callable[[FieldSpec, Shape], Schema]:
 
     def unit(spec: FieldSpec, shape: Shape) -> Schema:
         target = spec.get("form") if spec.type == "relation" else spec.type
-        the_id: Schema = {"type": "integer", "minimum": 1, "description": f"The id of a {target}"}
+        the_id: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID, "description": f"The id of a {target}"}
         if shape.write:
             return the_id
         return {"anyOf": [the_id, ref("RecordLink" if label_key == "title" else "NamedLink")]}
@@ -120,7 +121,7 @@ def _link(label_key: str) -> Callable[[FieldSpec, Shape], Schema]:
 
 
 def _users(spec: FieldSpec, shape: Shape) -> Schema:
-    person: Schema = {"type": "integer", "minimum": 1}
+    person: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
     items = person if shape.write else {"anyOf": [person, ref("NamedLink")]}
     schema = {"type": "array", "items": items, "maxItems": Users.MAX, "description": "User ids"}
     return _counted(spec, schema, unique=shape.write)
@@ -136,7 +137,7 @@ def _subform(spec: FieldSpec, shape: Shape) -> Schema:
 
 
 def _attachment(spec: FieldSpec, shape: Shape) -> Schema:
-    file_id: Schema = {"type": "integer", "minimum": 1, "description": "An id from the upload route"}
+    file_id: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID, "description": "An id from the upload route"}
     items = {"anyOf": [file_id, ref("File")]} if shape.write else ref("File")
     return {"type": "array", "items": items, "maxItems": spec.get("max_files", Attachment.MAX_FILES)}
 
@@ -232,7 +233,7 @@ def _nullable(schema: Schema) -> Schema:
 
 
 SYSTEM_SCHEMAS: dict[str, Schema] = {
-    "id": {"type": "integer", "minimum": 1, "readOnly": True},
+    "id": {"type": "integer", "minimum": 1, "maximum": MAX_ID, "readOnly": True},
     "version": {"type": "integer", "minimum": 1, "readOnly": True, "description": "Send it back in If-Match"},
     "status": {"type": "string", "readOnly": True, "examples": list(RECORD_STATUSES)},
     "created_at": {"type": "string", "format": "date-time", "readOnly": True},

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opsloom.platform.api_document import MAX_ID, problem_refs, problem_responses, problem_schemas
 from opsloom.platform.auth import SESSION_COOKIE
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.openapi import Schema, form_components, pascal, ref, text_of
@@ -24,22 +25,12 @@ class FormView:
     has_flow: bool = False
 
 
-PROBLEMS = {
-    "400": ("BadRequest", "The request is malformed (a bad filter, sort, cursor or header)"),
-    "401": ("Unauthorized", "Log in, or send Authorization: Bearer <token>"),
-    "403": ("Forbidden", "Your roles do not allow this"),
-    "404": ("NotFound", "No such record (or file)"),
-    "409": ("Conflict", "The change conflicts with stored data (a unique value, a link, the flow's state)"),
-    "412": ("PreconditionFailed", "If-Match names an older version: read the record again"),
-    "413": ("PayloadTooLarge", "The body (or file) is too large"),
-    "422": ("ValidationFailed", "Some values are wrong; see errors[].path and errors[].message"),
-}
-READS = ("400", "401", "403", "404")
-WRITES = (*READS, "409", "413", "422")
+READS = ("400", "401", "403", "404", "422")
+WRITES = (*READS, "409", "413")
 
 
 def _responses(ok: Mapping[str, Any], problems: tuple[str, ...]) -> dict[str, Any]:
-    return {**ok, **{code: {"$ref": f"#/components/responses/{PROBLEMS[code][0]}"} for code in problems}}
+    return {**ok, **problem_refs(sorted(set(problems)))}
 
 
 def _json(schema: Schema, description: str, headers: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -67,8 +58,9 @@ IDEMPOTENCY = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 128},
     "description": "A retried request with the same key is applied once",
 }
-RECORD_ID = {"name": "record_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
-FILE_ID = {"name": "file_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+ID: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+RECORD_ID = {"name": "record_id", "in": "path", "required": True, "schema": ID}
+FILE_ID = {"name": "file_id", "in": "path", "required": True, "schema": ID}
 EXPAND = (
     "Link fields (relation, user, users, department) to show as {id, title, access} or {id, name}, comma "
     "separated; a linked record the caller may not read shows title null and access false"
@@ -228,7 +220,7 @@ def _file_paths(base: str, fields: list[str], op: Callable[..., dict[str, Any]])
             "post": op(
                 "Upload a file for an attachment field; send its id in the field",
                 "upload",
-                _responses({"201": _json(ref("UploadedFile"), "Stored")}, WRITES),
+                _responses({"201": _json(ref("UploadedFile"), "Stored")}, (*WRITES, "415")),
                 parameters=[
                     {"name": "field", "in": "query", "required": True, "schema": {"type": "string", "enum": fields}}
                 ],
@@ -259,30 +251,13 @@ def _file_paths(base: str, fields: list[str], op: Callable[..., dict[str, Any]])
 
 def _shared_components() -> dict[str, Schema]:
     file_props = {
-        "id": {"type": "integer", "minimum": 1},
+        "id": ID,
         "name": STRING,
         "size": {"type": "integer", "minimum": 0},
         "content_type": STRING,
     }
     return {
-        "FieldError": {
-            "type": "object",
-            "required": ["path", "message"],
-            "properties": {"path": {"type": "string", "examples": ["items[3].qty"]}, "message": STRING},
-        },
-        "Problem": {
-            "type": "object",
-            "description": "RFC 9457 problem details",
-            "required": ["type", "title", "status", "detail"],
-            "properties": {
-                "type": {"type": "string", "examples": ["/problems/validation-failed"]},
-                "title": STRING,
-                "status": {"type": "integer"},
-                "detail": STRING,
-                "instance": STRING,
-                "errors": {"type": "array", "items": ref("FieldError")},
-            },
-        },
+        **problem_schemas(),
         "RecordLink": {
             "type": "object",
             "description": (
@@ -292,7 +267,7 @@ def _shared_components() -> dict[str, Schema]:
             ),
             "required": ["id", "title", "access"],
             "properties": {
-                "id": {"type": "integer", "minimum": 1},
+                "id": ID,
                 "title": {"description": "The linked record's title; null when access is false"},
                 "access": {"type": "boolean", "description": "Whether the caller may read the linked record"},
             },
@@ -301,7 +276,7 @@ def _shared_components() -> dict[str, Schema]:
             "type": "object",
             "description": "A user or department, as expand shows it",
             "required": ["id", "name"],
-            "properties": {"id": {"type": "integer", "minimum": 1}, "name": {"type": ["string", "null"]}},
+            "properties": {"id": ID, "name": {"type": ["string", "null"]}},
         },
         "File": {"type": "object", "required": list(file_props), "properties": file_props},
         "UploadedFile": {
@@ -310,11 +285,6 @@ def _shared_components() -> dict[str, Schema]:
             "properties": {**file_props, "sha256": STRING},
         },
     }
-
-
-def _problem_responses() -> dict[str, Any]:
-    content = {"application/problem+json": {"schema": ref("Problem")}}
-    return {name: {"description": text, "content": content} for name, text in PROBLEMS.values()}
 
 
 def app_document(app: Mapping[str, Any], views: list[FormView]) -> dict[str, Any]:
@@ -334,7 +304,7 @@ def app_document(app: Mapping[str, Any], views: list[FormView]) -> dict[str, Any
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "responses": _problem_responses(),
+            "responses": problem_responses(),
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "An API token: olt_..."},
                 "session": {

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsloom.platform.api_document import json_body, problems
 from opsloom.platform.errors import BadRequest, FieldError
 from opsloom.platform.files import FileStore
 from opsloom.platform.http import authenticated, context_of, principal_of, read_json, settings_of
@@ -66,7 +67,12 @@ def parse_if_match(value: str | None) -> int | None:
     return int(text)
 
 
-@router.post("", status_code=201, summary="Create a record")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a record",
+    openapi_extra=json_body(description="The record's fields by key; see the app's own OpenAPI document"),
+)
 async def create(app: str, form: str, request: Request, response: Response) -> dict[str, Any]:
     payload = await read_json(request)
     async with request.app.state.db.session(write=True) as session:
@@ -76,7 +82,18 @@ async def create(app: str, form: str, request: Request, response: Response) -> d
     return _etag(record, response)
 
 
-@router.post("/bulk", status_code=201, summary="Create many records, all or nothing")
+@router.post(
+    "/bulk",
+    status_code=201,
+    summary="Create many records, all or nothing",
+    openapi_extra=json_body(
+        {
+            "type": "object",
+            "required": ["records"],
+            "properties": {"records": {"type": "array", "items": {"type": "object"}, "maxItems": 1000}},
+        }
+    ),
+)
 async def create_many(app: str, form: str, request: Request) -> dict[str, Any]:
     payload = await read_json(request)
     if not isinstance(payload, dict) or "records" not in payload:
@@ -130,7 +147,12 @@ async def read(
     return _etag(await _read(request, app, form, work), response)
 
 
-@router.patch("/{record_id}", summary="Change some fields of a record")
+@router.patch(
+    "/{record_id}",
+    summary="Change some fields of a record",
+    responses=problems(412),
+    openapi_extra=json_body(description="The fields to change, by key"),
+)
 async def patch(
     app: str,
     form: str,
@@ -149,7 +171,12 @@ async def patch(
     return _etag(record, response)
 
 
-@router.delete("/{record_id}", status_code=204, summary="Delete a record (it can be restored), or purge a deleted one")
+@router.delete(
+    "/{record_id}",
+    status_code=204,
+    summary="Delete a record (it can be restored), or purge a deleted one",
+    responses=problems(412),
+)
 async def delete(
     app: str,
     form: str,

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from opsloom.platform.api_document import json_body
 from opsloom.platform.http import authenticated, context_of, principal_of, read_json, settings_of
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import export, records, saved_views
@@ -16,6 +17,15 @@ from opsloom.runtime.pages.i18n import DEFAULT_LOCALE, Translator, from_accept_l
 router = APIRouter(prefix="/api/apps/{app}/forms/{form}", tags=["views"], dependencies=[Depends(authenticated)])
 
 ViewId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The view id")]
+VIEW = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "filter": {"type": ["object", "null"], "description": "A condition"},
+        "sort": {"type": ["string", "null"]},
+        "columns": {"type": "array", "items": {"type": "string"}},
+    },
+}
 
 
 async def _visible(request: Request, session: Any, app: str, form: str) -> Any:
@@ -34,7 +44,12 @@ async def list_views(app: str, form: str, request: Request) -> dict[str, Any]:
     return {"items": items}
 
 
-@router.post("/views", status_code=201, summary="Save a view: name, filter, sort and columns")
+@router.post(
+    "/views",
+    status_code=201,
+    summary="Save a view: name, filter, sort and columns",
+    openapi_extra=json_body({**VIEW, "required": ["name"]}),
+)
 async def create_view(app: str, form: str, request: Request, response: Response) -> dict[str, Any]:
     view = saved_views.view_input(await read_json(request))
     async with request.app.state.db.session(write=True) as session:
@@ -46,7 +61,11 @@ async def create_view(app: str, form: str, request: Request, response: Response)
     return saved
 
 
-@router.patch("/views/{view_id}", summary="Rename one of my views, or change its filter, sort or columns")
+@router.patch(
+    "/views/{view_id}",
+    summary="Rename one of my views, or change its filter, sort or columns",
+    openapi_extra=json_body(VIEW),
+)
 async def update_view(app: str, form: str, view_id: ViewId, request: Request) -> dict[str, Any]:
     payload = await read_json(request)
     async with request.app.state.db.session(write=True) as session:

@@ -204,3 +204,35 @@ def test_cli_creates_an_admin_and_a_token_that_work_over_http(cli_env):
         problem(refused, 403)  # --read-only
         log_in(http, "root@example.com", PASSWORD)
         assert http.post("/api/departments", json={"name": "X"}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("values", "path"),
+    [
+        ({"name": 5}, "name"),
+        ({"name": "  "}, "name"),
+        ({"name": "x" * 121}, "name"),
+        ({"phone": "1" * 33}, "phone"),
+        ({"phone": 138}, "phone"),
+        ({"active": "yes"}, "active"),
+        ({"is_admin": 1}, "is_admin"),
+        ({"email": ["a@b.c"]}, "email"),
+        ({"manager_id": 2**64}, "manager_id"),
+        ({"department_id": -1}, "department_id"),
+    ],
+)
+def test_user_values_a_column_cannot_hold_are_a_422_on_create_and_change(client, values, path):
+    problem(client.post("/api/users", json={"email": "new@example.com", "name": "New", **values}), 422, path)
+    user = client.post("/api/users", json={"email": "ok@example.com", "name": "Ok"}).json()
+    problem(client.patch(f"/api/users/{user['id']}", json=values), 422, path)
+    assert client.get(f"/api/users/{user['id']}").json() == user
+
+
+def test_changing_a_users_email_to_a_taken_one_is_a_409(client):
+    first = client.post("/api/users", json={"email": "one@example.com", "name": "One"}).json()
+    client.post("/api/users", json={"email": "two@example.com", "name": "Two"})
+    problem(client.patch(f"/api/users/{first['id']}", json={"email": "TWO@example.com"}), 409, "email")
+
+
+def test_a_department_parent_beyond_any_id_is_a_422(client):
+    problem(client.post("/api/departments", json={"name": "Far", "parent_id": 2**64}), 422, "parent_id")

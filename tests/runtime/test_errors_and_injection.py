@@ -165,7 +165,7 @@ def test_non_json_number_constants_are_refused(api, shared, raw):
 
 def test_lone_surrogates_are_refused(api, url):
     raw = b'{"title": "\\ud800"}'
-    problem(api.post(url, content=raw, headers={"content-type": "application/json"}), 400, "$")
+    problem(api.post(url, content=raw, headers={"content-type": "application/json"}), 422, "title")
     problem(api.get(url, params={"filter": '{"field": "title", "op": "contains", "value": "\\udfff"}'}), 400)
     assert api.get(url).json()["total"] == 0
 
@@ -200,7 +200,8 @@ def test_nul_characters_are_refused_not_a_server_error(api, shared):
     problem(api.post(shared, json={"title": "a\x00b"}), 422, "title")
     problem(filtered(api, shared, {"field": "title", "op": "contains", "value": "a\x00"}), 400)
     problem(filtered(api, shared, {"field": "title", "op": "eq", "value": "a\x00"}), 400)
-    problem(api.get(shared, params={"q": "a\x00"}), 400, "q")
+    problem(api.get(shared, params={"q": "a\x00"}), 422, "q")
+    problem(api.get(shared, params={"sort": "title\x00"}), 422, "sort")
 
 
 # ---------------------------------------------------------------- ids
@@ -255,7 +256,7 @@ def test_hostile_filter_field_names_are_refused(api, shared, text):
     problem(filtered(api, shared, {"field": "title", "op": text, "value": 1}), 400, "filter.op")
 
 
-@pytest.mark.parametrize("text", [*HOSTILE, "title desc", "title;", "-title--", "1", "title\x00"])
+@pytest.mark.parametrize("text", [*HOSTILE, "title desc", "title;", "-title--", "1"])
 def test_hostile_sort_keys_are_refused(api, shared, text):
     problem(api.get(shared, params={"sort": text}), 400, "sort")
 

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from sqlalchemy import and_, delete, insert, select
 
 from opsloom.platform import tables
+from opsloom.platform.api_document import json_body
 from opsloom.platform.context import Principal
 from opsloom.platform.errors import BadRequest, FieldError, NotFound, PermissionDenied, ValidationFailed
 from opsloom.platform.http import authenticated, context_of, principal_of, read_json
@@ -37,6 +38,46 @@ router = APIRouter(tags=["flows"], dependencies=[Depends(authenticated)])
 
 TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+TASK_ACTION = {
+    "type": "object",
+    "properties": {
+        "comment": {"type": "string", "maxLength": 4000},
+        "values": {"type": "object", "description": "Field values, with approve"},
+        "users": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
+        "to": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    },
+}
+COMMENT_ONLY = {"type": "object", "properties": {"comment": {"type": "string", "maxLength": 4000}}}
+SUBMIT = {
+    "type": "object",
+    "properties": {
+        "chosen": {"type": "object", "description": "Approvers the submitter picks, by node id"},
+        "comment": {"type": "string", "maxLength": 4000},
+    },
+}
+COMMENT = {
+    "type": "object",
+    "required": ["text"],
+    "properties": {
+        "text": {"type": "string", "minLength": 1, "maxLength": 4000},
+        "files": {"type": "array", "items": {"type": "integer", "minimum": 1}, "maxItems": 20},
+        "mentions": {
+            "description": "People to tell (user ids): each gets a notification, even outside the flow",
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+            "maxItems": 20,
+        },
+    },
+}
+DELEGATION = {
+    "type": "object",
+    "required": ["delegate_id", "starts_at", "ends_at"],
+    "properties": {
+        "delegate_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+        "starts_at": {"type": "string", "format": "date-time"},
+        "ends_at": {"type": "string", "format": "date-time"},
+    },
+}
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Apply a retried request once")]
 
 
@@ -92,7 +133,11 @@ async def get_task(task: TaskId, request: Request) -> dict[str, Any]:
     return details.as_json()
 
 
-@router.post("/api/tasks/{task}/{action}", summary="Act on a task")
+@router.post(
+    "/api/tasks/{task}/{action}",
+    summary="Act on a task",
+    openapi_extra=json_body(TASK_ACTION, required=False),
+)
 async def act(
     task: TaskId,
     action: Annotated[str, Path(pattern=r"^[a-z_]{1,32}$")],
@@ -151,7 +196,11 @@ async def _record_call(request: Request, app: str, form: str, record_id: int, ev
         return await call(session, context_of(request), services, compiled, access, record_id, built, idem)
 
 
-@router.post(RECORD + "/submit", summary="Submit the record to its form's flow")
+@router.post(
+    RECORD + "/submit",
+    summary="Submit the record to its form's flow",
+    openapi_extra=json_body(SUBMIT, required=False),
+)
 async def submit(app: str, form: str, record_id: RecordId, request: Request, idempotency_key: IdempotencyKey = None):
     me = _me(request)
 
@@ -168,7 +217,11 @@ async def submit(app: str, form: str, record_id: RecordId, request: Request, ide
     return await _record_call(request, app, form, record_id, event, idempotency_key)
 
 
-@router.post(RECORD + "/withdraw", summary="Withdraw a submitted record (before anyone acted)")
+@router.post(
+    RECORD + "/withdraw",
+    summary="Withdraw a submitted record (before anyone acted)",
+    openapi_extra=json_body(COMMENT_ONLY, required=False),
+)
 async def withdraw(app: str, form: str, record_id: RecordId, request: Request, idempotency_key: IdempotencyKey = None):
     me = _me(request)
     return await _record_call(
@@ -176,7 +229,11 @@ async def withdraw(app: str, form: str, record_id: RecordId, request: Request, i
     )
 
 
-@router.post(RECORD + "/urge", summary="Remind the people whose turn it is")
+@router.post(
+    RECORD + "/urge",
+    summary="Remind the people whose turn it is",
+    openapi_extra=json_body(COMMENT_ONLY, required=False),
+)
 async def urge(app: str, form: str, record_id: RecordId, request: Request, idempotency_key: IdempotencyKey = None):
     me = _me(request)
     return await _record_call(
@@ -184,7 +241,11 @@ async def urge(app: str, form: str, record_id: RecordId, request: Request, idemp
     )
 
 
-@router.post(RECORD + "/comments", summary="Comment on a record's flow (with attachments)")
+@router.post(
+    RECORD + "/comments",
+    summary="Comment on a record's flow (with attachments)",
+    openapi_extra=json_body(COMMENT),
+)
 async def comment(app: str, form: str, record_id: RecordId, request: Request, idempotency_key: IdempotencyKey = None):
     me = _me(request)
 
@@ -241,7 +302,11 @@ async def my_delegation(request: Request) -> dict[str, Any]:
         return {"items": [_delegation_view(r) for r in rows]}
 
 
-@router.put("/api/me/delegation", summary="Hand my new tasks to someone for a period (out of office)")
+@router.put(
+    "/api/me/delegation",
+    summary="Hand my new tasks to someone for a period (out of office)",
+    openapi_extra=json_body(DELEGATION),
+)
 async def set_delegation(request: Request) -> dict[str, Any]:
     me = _whole_account(request)
     body = await read_json(request)

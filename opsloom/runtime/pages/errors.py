@@ -7,11 +7,14 @@ prefer HTML keep getting problem+json.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from opsloom.runtime.pages.rendering import not_found, page_context
+from opsloom.platform.errors import ValidationFailed
+from opsloom.runtime.pages.rendering import not_found, page_context, render, safe_next
 from opsloom.runtime.pages.routes import current_user
 
 
@@ -26,6 +29,28 @@ def install_page_errors(app: FastAPI) -> None:
         return await problem(request, error)  # type: ignore[misc]
 
     app.add_exception_handler(StarletteHTTPException, page_or_problem)
+
+
+async def unstorable_input_page(request: Request, error: ValidationFailed) -> Response:
+    """A page or form sent text no database can store (the input guard refused it): say where, and go back."""
+    ctx = page_context(request, await current_user(request))
+    return render(
+        ctx,
+        "error.html",
+        status=error.status,
+        message=ctx.t("error.unstorable"),
+        problems=error.errors,
+        back=_referrer(request),
+    )
+
+
+def _referrer(request: Request) -> str | None:
+    """The page the form was on, when it is one of ours."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc:
+        return None
+    target = safe_next(referer.path + (f"?{referer.query}" if referer.query else ""), "")
+    return target or None
 
 
 def wants_page(request: Request) -> bool:
