@@ -172,6 +172,7 @@ async def show_list(request: Request, user: Principal, app: str, form: str) -> R
             "id": item["id"],
             "cells": [value_text(ctx.t, ctx.zone, spec, item.get(spec.key)) for spec in shown],
             "status": ctx.t(f"status.{item['status']}"),
+            "status_key": item["status"],
         }
         for item in page["items"]
     ]
@@ -196,6 +197,7 @@ async def show_list(request: Request, user: Principal, app: str, form: str) -> R
         form={"key": form, "label": visible.label},
         path=path,
         id_column=_columns([id_spec], state, sort_text, path)[0],
+        key_index=_key_column(visible, shown),
         columns=_columns(shown, state, sort_text, path),
         shown_keys=[spec.key for spec in shown],
         rows=rows,
@@ -293,3 +295,13 @@ async def delete_view(request: Request, user: Principal, app: str, form: str, vi
 
 def _text(value: Any, limit: int = MAX_PARAM) -> str:
     return value[:limit] if isinstance(value, str) else ""
+
+
+def _key_column(form: CompiledForm, shown: list[FieldSpec]) -> int | None:
+    """The column people name a record by (its number, else its title), linked to the record in place of
+    the internal id; None when neither is shown, and the id column links instead."""
+    for wanted in (lambda s: s.type == "autonumber", lambda s: s.key == form.title_field):
+        found = next((i for i, spec in enumerate(shown) if wanted(spec)), None)
+        if found is not None:
+            return found
+    return None

@@ -53,12 +53,14 @@ def test_rows_are_shown_as_text_in_an_accessible_table(client: TestClient) -> No
     assert 'href="/apps/claims">Claims</a>' in html
     assert "<caption>" in html and '<th scope="row">' in html
     assert re.search(r'<th scope="col"><a href="[^"]*sort=amount">Amount</a></th>', html)
-    assert "Taxi &lt;b&gt;" in html and "<td>12.50</td>" in html
-    assert "<td>Travel</td>" in html and "<td>Yes</td>" in html and "<td>Draft</td>" in html
+    record = re.search(r'<th scope="row"><a href="/apps/claims/forms/claim/records/(\d+)">Taxi &lt;b&gt;</a></th>', html)
+    assert record, "the title names the record and links to it, in place of the internal id"
+    assert "<td>12.50</td>" in html and f">{record.group(1)}</a>" not in html
+    assert "<td>Travel</td>" in html and "<td>Yes</td>" in html and '<span class="badge status-draft">Draft</span>' in html
     assert "1 record" in html and 'rel="next"' not in html
     client.cookies.set("opsloom_locale", "zh-CN")
     chinese = client.get(URL).text
-    assert "<td>是</td>" in chinese and "<td>草稿</td>" in chinese
+    assert "<td>是</td>" in chinese and ">草稿</span>" in chinese
 
 
 def test_empty_state(client: TestClient) -> None:
