@@ -53,10 +53,11 @@ def test_rows_are_shown_as_text_in_an_accessible_table(client: TestClient) -> No
     assert 'href="/apps/claims">Claims</a>' in html
     assert "<caption>" in html and '<th scope="row">' in html
     assert re.search(r'<th scope="col"><a href="[^"]*sort=amount">Amount</a></th>', html)
-    record = re.search(r'<th scope="row"><a href="/apps/claims/forms/claim/records/(\d+)">Taxi &lt;b&gt;</a></th>', html)
+    record = re.search(r'<th scope="row"><a href="/apps/claims/forms/claim/records/(\d+)">Taxi &lt;b&gt;</a>', html)
     assert record, "the title names the record and links to it, in place of the internal id"
     assert "<td>12.50</td>" in html and f">{record.group(1)}</a>" not in html
-    assert "<td>Travel</td>" in html and "<td>Yes</td>" in html and '<span class="badge status-draft">Draft</span>' in html
+    assert "<td>Travel</td>" in html and "<td>Yes</td>" in html
+    assert '<span class="badge status-draft">Draft</span>' in html
     assert "1 record" in html and 'rel="next"' not in html
     client.cookies.set("opsloom_locale", "zh-CN")
     chinese = client.get(URL).text
