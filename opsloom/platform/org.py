@@ -12,10 +12,10 @@ from opsloom.platform import tables
 from opsloom.platform.audit import audit
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import Conflict, FieldError, NotFound, ValidationFailed
+from opsloom.platform.locales import LOCALES
 from opsloom.platform.passwords import hash_password, password_problem
 
 USER_FIELDS = ("email", "name", "phone", "locale", "active", "is_admin", "department_id", "manager_id")
-LOCALES = ("zh-CN", "en")
 
 
 def user_view(row: Any) -> dict[str, Any]:
@@ -62,7 +62,7 @@ async def create_user(session: AsyncSession, ctx: RequestContext, data: Mapping[
         updated_at=ctx.now,
         active=data.get("active", True),
         is_admin=bool(data.get("is_admin", False)),
-        locale=data.get("locale", "zh-CN"),
+        locale=data.get("locale"),  # None: the browser decides until the user chooses
     )
     row = (await session.execute(insert(u).values(**values).returning(*u.c))).first()
     await audit(session, ctx, "user.created", f"user:{row.id}", {"email": email, "is_admin": row.is_admin})
@@ -101,8 +101,8 @@ async def update_user(
 
 
 def _check_locale(data: Mapping[str, Any]) -> list[FieldError]:
-    if "locale" in data and data["locale"] not in LOCALES:
-        return [FieldError("locale", f"use one of {', '.join(LOCALES)}")]
+    if data.get("locale") is not None and data["locale"] not in LOCALES:
+        return [FieldError("locale", f"use one of {', '.join(LOCALES)}, or null to follow the browser")]
     return []
 
 
