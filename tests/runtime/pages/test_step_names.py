@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 
+from opsloom.platform import tables
 from tests.builders import admin_client
 from tests.conftest import DATABASES
 from tests.runtime.flow.office import Office, approval, users
@@ -76,3 +78,25 @@ def test_notifications_are_written_in_the_recipients_language(office):
     assert text(english) == "“Chairs” is waiting for you · Step: Department head"
     assert text(chinese) == "「Chairs」等待你处理 · 环节：部门负责人"
     assert text(unchosen) == "「Chairs」等待你处理 · 环节：部门负责人"  # no language chosen: the platform's
+
+
+def test_a_task_made_before_steps_kept_their_translations_shows_its_one_name(office):
+    boss, clerk = office.people("boss", "clerk")
+    office.grant(clerk)
+    office.publish_flow(approval("head", users(boss), label=HEAD))
+    office.submitted(clerk, title="Old desks")
+    task = boss.task()
+    forget_translations(office.admin, task)  # as a task stored before migration 0007 holds only node_label
+    [item] = boss.tasks()
+    assert item["node_labels"] == {"zh-CN": "Department head", "en": "Department head"}
+    assert "环节：Department head" in page(boss, "/tasks", "zh-CN").text
+
+
+def forget_translations(client, task: int) -> None:
+    t = tables.flow_tasks
+
+    async def run() -> None:
+        async with client.app.state.db.session(write=True) as session:
+            await session.execute(update(t).where(t.c.id == task).values(node_labels=None))
+
+    client.portal.call(run)
