@@ -20,7 +20,7 @@ class Principal:
     department_id: int | None = None
     email: str | None = None
     name: str | None = None
-    locale: str = "zh-CN"
+    locale: str | None = None  # the language they chose; None: their browser decides
     # Platform-wide power (users, departments, every app, new apps).
     is_admin: bool = False
     # How the request authenticated: "session", "token", or "system" (CLI, workers).

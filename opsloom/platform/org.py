@@ -13,10 +13,10 @@ from opsloom.platform.audit import audit
 from opsloom.platform.auth import end_credentials
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import Conflict, FieldError, NotFound, ValidationFailed
+from opsloom.platform.locales import LOCALES
 from opsloom.platform.passwords import hash_password, password_problem
 
 USER_FIELDS = ("email", "name", "phone", "locale", "active", "is_admin", "department_id", "manager_id")
-LOCALES = ("zh-CN", "en")
 MAX_ID = 2**63 - 1  # a BIGINT id
 
 
@@ -59,7 +59,7 @@ async def create_user(session: AsyncSession, ctx: RequestContext, data: Mapping[
         updated_at=ctx.now,
         active=data.get("active", True),
         is_admin=bool(data.get("is_admin", False)),
-        locale=data.get("locale", "zh-CN"),
+        locale=data.get("locale"),  # None: the browser decides until the user chooses
     )
     row = (await session.execute(insert(u).values(**values).returning(*u.c))).first()
     await audit(session, ctx, "user.created", f"user:{row.id}", {"email": email, "is_admin": row.is_admin})
@@ -131,7 +131,9 @@ USER_RULES: dict[str, Any] = {
     "email": _email_rule,
     "name": _text_rule(120, required=True),
     "phone": _text_rule(32, required=False),
-    "locale": lambda value: None if value in LOCALES else f"use one of {', '.join(LOCALES)}",
+    "locale": lambda value: (
+        None if value is None or value in LOCALES else f"use one of {', '.join(LOCALES)}, or null to follow the browser"
+    ),
     "active": _flag_rule,
     "is_admin": _flag_rule,
     "department_id": lambda value: None,  # checked against the table by _check_references

@@ -92,7 +92,7 @@ users = Table(
     Column("email", String(254), nullable=False, unique=True),
     Column("name", String(120), nullable=False),
     Column("phone", String(32), nullable=True),
-    Column("locale", String(16), nullable=False, default="zh-CN"),
+    Column("locale", String(16), nullable=True),  # chosen by the user; NULL until they choose
     Column("active", Boolean, nullable=False, default=True),
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("password_hash", String(255), nullable=True),
@@ -234,7 +234,8 @@ flow_tasks = Table(
     Column("instance_id", BigInteger, ForeignKey("opsloom_flow_instances.id"), nullable=False),
     Column("local_id", Integer, nullable=False),
     Column("node", String(64), nullable=False),
-    Column("node_label", String(255), nullable=True),
+    Column("node_label", String(255), nullable=True),  # the step's name in English (rows before 0007: only this)
+    Column("node_labels", Json, nullable=True),  # the step's name by locale: {"zh-CN": ..., "en": ...}
     Column("kind", String(16), nullable=False),
     Column("state", String(16), nullable=False),
     Column("assignee_id", BigInteger, nullable=False),

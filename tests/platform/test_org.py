@@ -54,6 +54,19 @@ def test_admins_create_and_change_users(client):
     assert client.get(f"/api/users/{ann['id']}").json() == {**ann, "name": "Ann Lee", "locale": "en", "phone": "123"}
 
 
+def test_a_users_language_is_unset_until_chosen_and_admins_may_set_or_clear_it(client):
+    made = client.post("/api/users", json={"email": "di@example.com", "name": "Di"})
+    assert made.status_code == 201 and made.json()["locale"] is None
+    url = f"/api/users/{made.json()['id']}"
+    assert client.patch(url, json={"locale": "en"}).json()["locale"] == "en"
+    listed = client.get("/api/users").json()["items"]
+    assert {u["email"]: u["locale"] for u in listed}["di@example.com"] == "en"
+    assert client.patch(url, json={"locale": None}).json()["locale"] is None
+    refused = problem(client.patch(url, json={"locale": "fr"}), 422, "locale")
+    assert refused["errors"] == [{"path": "locale", "message": "use one of zh-CN, en, or null to follow the browser"}]
+    assert client.get(url).json()["locale"] is None
+
+
 def test_a_user_created_with_a_password_can_log_in(client):
     made = client.post("/api/users", json={"email": "ann@example.com", "name": "Ann", "password": PASSWORD})
     assert made.status_code == 201, made.text

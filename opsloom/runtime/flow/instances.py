@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsloom.platform import tables
 from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.errors import BadRequest, Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
+from opsloom.platform.locales import label_translations
 from opsloom.platform.permissions import FormAccess, full_access
 from opsloom.runtime import attachments, records, subforms
 from opsloom.runtime.access import eval_context
@@ -43,6 +44,7 @@ from opsloom.runtime.flow.model import (
     SetStatus,
     State,
 )
+from opsloom.runtime.flow.notices import notification_text, recipient_locales
 from opsloom.runtime.forms import CompiledForm, FormRegistry
 
 ERRORS = {403: PermissionDenied, 404: NotFound, 409: Conflict, 422: ValidationFailed}
@@ -250,7 +252,10 @@ async def _store(
         if done.rowcount != 1:
             raise Conflict("Someone acted on this flow at the same moment; reload and try again")
     ids = await _store_tasks(session, instance_id, loaded, state)
+    steps = {task.id: loaded.flow.node(task.node).labels for task in state.tasks}
     await _carry_out(session, ctx, services, loaded, instance_id, ids, effects)
+    notices = [e for e in effects if isinstance(e, Notify)]
+    await _notify(session, ctx, instance_id, ids, steps, notices, title or f"#{loaded.record_id}")
 
 
 def _title(form: CompiledForm, values: Mapping[str, Any], record_id: int) -> str | None:
@@ -270,6 +275,7 @@ async def _store_tasks(session: AsyncSession, instance_id: int, loaded: Loaded, 
         row = {
             "node": task.node,
             "node_label": loaded.flow.node(task.node).label[:255],
+            "node_labels": loaded.flow.node(task.node).labels,
             "kind": task.kind,
             "state": task.state,
             "assignee_id": task.assignee,
@@ -321,22 +327,7 @@ async def _carry_out(
     if lines:  # the timeline in one statement, in order
         await session.execute(insert(tables.flow_history), lines)
     for effect in effects:
-        if isinstance(effect, Notify):
-            await session.execute(
-                insert(tables.notifications),
-                [
-                    {
-                        "user_id": user,
-                        "kind": effect.kind,
-                        "instance_id": instance_id,
-                        "task_id": ids.get(effect.task) if effect.task else None,
-                        "text": (effect.text or effect.kind)[:1000],
-                        "created_at": ctx.now,
-                    }
-                    for user in effect.users
-                ],
-            )
-        elif isinstance(effect, Schedule):
+        if isinstance(effect, Schedule):
             await session.execute(
                 insert(tables.flow_timers).values(
                     instance_id=instance_id, local_task_id=effect.task, kind=effect.kind, due_at=effect.due
@@ -348,6 +339,34 @@ async def _carry_out(
             await _run_action(session, ctx, services, loaded, effect)
     if status is not None:
         await records.set_status(session, loaded.form, ctx, loaded.record_id, status)
+
+
+async def _notify(
+    session: AsyncSession,
+    ctx: RequestContext,
+    instance_id: int,
+    ids: Mapping[int, int],
+    steps: Mapping[int, Mapping[str, str]],
+    effects: list[Notify],
+    title: str,
+) -> None:
+    """The notifications, each written in its recipient's language (notices.py)."""
+    if not effects:
+        return
+    locales = await recipient_locales(session, (user for effect in effects for user in effect.users))
+    rows = [
+        {
+            "user_id": user,
+            "kind": effect.kind,
+            "instance_id": instance_id,
+            "task_id": ids.get(effect.task) if effect.task else None,
+            "text": notification_text(locales[user], effect, title, steps.get(effect.task) if effect.task else None),
+            "created_at": ctx.now,
+        }
+        for effect in effects
+        for user in effect.users
+    ]
+    await session.execute(insert(tables.notifications), rows)
 
 
 async def _run_action(
@@ -598,6 +617,7 @@ def task_view(task: Mapping[str, Any]) -> dict[str, Any]:
         "id": task["id"],
         "node": task["node"],
         "node_label": task["node_label"],
+        "node_labels": task["node_labels"] or label_translations(task["node_label"] or task["node"]),
         "kind": task["kind"],
         "state": task["state"],
         "assignee_id": task["assignee_id"],

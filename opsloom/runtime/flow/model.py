@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from opsloom.platform.locales import label_text, label_translations
+
 # ----------------------------------------------------------------- the flow
 
 
@@ -29,10 +31,13 @@ class Node:
 
     @property
     def label(self) -> str:
-        label = self.raw.get("label", self.id)
-        if isinstance(label, Mapping):
-            return str(label.get("en") or next(iter(label.values())))
-        return str(label)
+        """The step's name in English, for the engine's own messages (which are English, like API errors)."""
+        return label_text(self.raw.get("label") or self.id, "en")
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The step's name as each language reads it: what people are shown."""
+        return label_translations(self.raw.get("label") or self.id)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""My settings (`/me`): out-of-office delegation of my new tasks, and my password.
+"""My settings (`/me`): my language, out-of-office delegation of my new tasks, and my password.
 
-The page renders; its forms go to the API from static/js/account.js
-(`PUT/DELETE /api/me/delegation`, `POST /api/auth/password`), so the checks
-are the API's own.
+The language form posts to `POST /locale` like the header's switcher (and can
+forget the choice, so the browser decides again). The other forms go to the
+API from static/js/account.js (`PUT/DELETE /api/me/delegation`,
+`POST /api/auth/password`), so the checks are the API's own.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from starlette.responses import Response
 
 from opsloom.platform import tables
 from opsloom.runtime.pages.display import datetime_text
+from opsloom.runtime.pages.i18n import FOLLOW_BROWSER, LOCALE_NAMES, LOCALES, supported
 from opsloom.runtime.pages.record_pages import error_words
 from opsloom.runtime.pages.rendering import page_context, render, request_context, to_login
 from opsloom.runtime.pages.routes import current_user
@@ -51,5 +53,7 @@ async def my_settings(request: Request) -> Response:
         "account.html",
         delegations=delegations,
         words=error_words(ctx.t),
+        languages=[(FOLLOW_BROWSER, ctx.t("account.language_browser")), *((c, LOCALE_NAMES[c]) for c in LOCALES)],
+        chosen=supported(user.locale) or FOLLOW_BROWSER,
         notice=ctx.t(f"account.saved_{saved}") if saved in ("away", "away_ended") else "",
     )

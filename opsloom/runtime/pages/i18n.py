@@ -11,9 +11,11 @@ from typing import Any
 from babel import Locale
 from fastapi import Request
 
-LOCALES = ("zh-CN", "en")
-DEFAULT_LOCALE = "zh-CN"
+from opsloom.platform.locales import DEFAULT_LOCALE, label_text
+from opsloom.platform.locales import LOCALES as LOCALES  # the pages' languages are the platform's
+
 LOCALE_COOKIE = "opsloom_locale"
+FOLLOW_BROWSER = "browser"  # what the language switcher posts to forget a chosen language
 LOCALE_NAMES = {"zh-CN": "中文", "en": "English"}
 _CATALOGS = Path(__file__).parent / "locales"
 
@@ -67,7 +69,9 @@ def from_accept_language(header: str) -> str | None:
 
 
 def choose_locale(request: Request, user_locale: str | None = None) -> str:
-    """The cookie the switcher sets, else the user's own locale, else the browser's, else zh-CN."""
+    """The cookie the switcher sets, else the language the user chose, else the browser's, else zh-CN.
+
+    A user who never chose one (`locale` NULL) is served in their browser's language."""
     return (
         supported(request.cookies.get(LOCALE_COOKIE))
         or supported(user_locale)
@@ -95,11 +99,4 @@ class Translator:
 
     def label(self, value: Any) -> str:
         """A metadata label or text: a plain string, or translations by locale."""
-        if value is None:
-            return ""
-        if isinstance(value, dict):
-            for locale in (self.locale, DEFAULT_LOCALE, "en"):
-                if value.get(locale):
-                    return str(value[locale])
-            return str(next(iter(value.values()), ""))
-        return str(value)
+        return label_text(value, self.locale)

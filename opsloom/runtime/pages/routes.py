@@ -19,7 +19,7 @@ from opsloom.platform.errors import OpsloomError
 from opsloom.runtime.apps_api import app_summaries
 from opsloom.runtime.flow.todo import count_tasks, pending_tasks, unread_notifications
 from opsloom.runtime.pages import list_page
-from opsloom.runtime.pages.i18n import LOCALE_COOKIE, supported
+from opsloom.runtime.pages.i18n import FOLLOW_BROWSER, LOCALE_COOKIE, supported
 from opsloom.runtime.pages.navigation import app_navigation
 from opsloom.runtime.pages.rendering import (
     forbidden,
@@ -125,16 +125,20 @@ async def switch_locale(request: Request) -> Response:
     form = await _form(request)
     if not form_token_ok(request, form.get(CSRF_FIELD), user):
         return forbidden(page_context(request, user))
-    locale = supported(form.get("locale"))
+    choice = form.get("locale")
+    locale = supported(choice)  # None with FOLLOW_BROWSER: forget the choice, the browser decides again
     response = redirect(safe_next(form.get("next")))
-    if locale is None:
+    if locale is None and choice != FOLLOW_BROWSER:
         return response
-    if user is not None:  # the choice follows the user to other browsers
+    if user is not None:  # the choice follows the user to other browsers and to what is sent to them
         async with request.app.state.db.session(write=True) as session:
             await session.execute(update(tables.users).where(tables.users.c.id == user.user_id).values(locale=locale))
-    response.set_cookie(
-        LOCALE_COOKIE, locale, max_age=365 * 24 * 3600, samesite="lax", secure=is_https(request), path="/"
-    )
+    if locale is None:
+        response.delete_cookie(LOCALE_COOKIE, path="/")
+    else:
+        response.set_cookie(
+            LOCALE_COOKIE, locale, max_age=365 * 24 * 3600, samesite="lax", secure=is_https(request), path="/"
+        )
     return response
 
 

@@ -95,7 +95,7 @@ async def _list_items(
                 "title": item["title"] or f"{ctx.t.label(form_label)} #{item['record_id']}",
                 "app_label": ctx.t.label(app_label),
                 "form_label": ctx.t.label(form_label),
-                "step": item.get("node_label") or item.get("node") or "",
+                "step": ctx.t.label(item.get("node_labels")) or item.get("node") or "",
                 "submitter": names.get(item.get("submitter_id"), ""),  # type: ignore[arg-type]
                 "when": datetime_text(item["created_at"], ctx.t.locale, ctx.zone),
                 "status": ctx.t(f"tasks.flow_status.{item['flow_status']}"),

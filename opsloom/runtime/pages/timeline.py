@@ -114,10 +114,10 @@ async def timeline_text(
     timeline: list[dict[str, Any]],
     labels: Mapping[str, Any] | None = None,
 ) -> TimelineText:
-    """`labels`: node id -> the flow's own label (it may hold translations); else the label tasks were made with."""
+    """`labels`: node id -> the flow's own label (it may hold translations); else the names tasks were made with."""
     steps: dict[str, Any] = dict(labels or {})
     for instance in timeline:
         for task in instance.get("tasks", []):
-            steps.setdefault(task["node"], task.get("node_label") or task["node"])
+            steps.setdefault(task["node"], task.get("node_labels") or task["node"])
     names = await user_names(session, people_in(timeline))
     return TimelineText(ctx, form, names, steps)
