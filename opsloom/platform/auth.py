@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request, Response
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
 from opsloom.platform.audit import audit
 from opsloom.platform.context import Principal, RequestContext
+from opsloom.platform.database import Database
 from opsloom.platform.errors import OpsloomError, PermissionDenied, Unauthenticated
 from opsloom.platform.passwords import digest, new_secret, verify_password
 
@@ -138,13 +139,15 @@ async def logout(session: AsyncSession, token: str) -> None:
 
 
 async def principal_for_request(request: Request) -> Principal:
-    """The caller, from a Bearer token or the session cookie; 401 if neither is valid."""
+    """The caller, from a Bearer token or the session cookie; 401 if neither is valid.
+
+    Each look-up holds one connection at a time: a request never waits for a
+    second connection while holding its first (which deadlocks a busy pool)."""
     db = request.app.state.db
     header = request.headers.get("authorization", "")
     now = _now()
     if header.lower().startswith("bearer "):
-        async with db.session() as session:
-            return await _token_principal(request, session, header[7:].strip(), now)
+        return await _token_principal(request, db, header[7:].strip(), now)
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise Unauthenticated("Log in first: POST /api/auth/login, or send Authorization: Bearer <token>")
@@ -166,33 +169,48 @@ async def principal_for_request(request: Request) -> Principal:
     return principal_from_row(row, via="session", csrf_token=row.csrf_token)
 
 
-async def _token_principal(request: Request, session: AsyncSession, token: str, now: datetime) -> Principal:
+async def _token_principal(request: Request, db: Database, token: str, now: datetime) -> Principal:
     t, u = tables.api_tokens, tables.users
-    row = (
-        await session.execute(
-            select(
-                u, t.c.id.label("token_id"), t.c.apps, t.c.can_write, t.c.expires_at, t.c.revoked_at, t.c.last_used_at
+    async with db.session() as session:
+        row = (
+            await session.execute(
+                select(
+                    u,
+                    t.c.id.label("token_id"),
+                    t.c.apps,
+                    t.c.can_write,
+                    t.c.expires_at,
+                    t.c.revoked_at,
+                    t.c.last_used_at,
+                )
+                .join(t, t.c.user_id == u.c.id)
+                .where(t.c.token_hash == digest(token))
             )
-            .join(t, t.c.user_id == u.c.id)
-            .where(t.c.token_hash == digest(token))
-        )
-    ).first()
+        ).first()
     if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at < now) or not row.active:
         raise Unauthenticated("The API token is unknown, revoked or expired")
     if not row.can_write and request.method not in SAFE_METHODS:
         raise PermissionDenied("This API token may only read; create a token with write access")
     if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_INTERVAL:
-        await _touch_token(request, row.token_id, row.id, now)
+        await _touch_token(db, row.token_id, row.id, now, client_ip(request))
     apps = frozenset(row.apps) if row.apps is not None else None
     return principal_from_row(row, via="token", token_apps=apps, can_write=row.can_write)
 
 
-async def _touch_token(request: Request, token_id: int, user_id: int, now: datetime) -> None:
+async def _touch_token(db: Database, token_id: int, user_id: int, now: datetime, ip: str | None) -> None:
+    """Note "last used" (at most once a minute), after the read's connection went back to the pool.
+
+    Its own write transaction: on SQLite a read transaction that turns into a
+    write can fail at once with "database is locked", where a write begun as
+    such waits its turn. Of concurrent requests with one token only the first
+    writes and audits: the condition is checked again in the UPDATE."""
     t = tables.api_tokens
-    ctx = RequestContext(principal=Principal(user_id=user_id), now=now, ip=client_ip(request))
-    async with request.app.state.db.session(write=True) as session:
-        await session.execute(update(t).where(t.c.id == token_id).values(last_used_at=now))
-        await audit(session, ctx, "token.used", f"token:{token_id}")
+    stale = or_(t.c.last_used_at.is_(None), t.c.last_used_at < now - TOKEN_TOUCH_INTERVAL)
+    ctx = RequestContext(principal=Principal(user_id=user_id), now=now, ip=ip)
+    async with db.session(write=True) as session:
+        touched = await session.execute(update(t).where(t.c.id == token_id, stale).values(last_used_at=now))
+        if touched.rowcount:
+            await audit(session, ctx, "token.used", f"token:{token_id}")
 
 
 # ----------------------------------------------------------------- tokens

@@ -102,3 +102,15 @@ class Unauthenticated(OpsloomError):
     status = 401
     title = "Unauthenticated"
     slug = "unauthenticated"
+
+
+class ServiceUnavailable(OpsloomError):
+    """Overloaded for now (no free database connection): the client should retry after `retry_after` seconds."""
+
+    status = 503
+    title = "Service unavailable"
+    slug = "service-unavailable"
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail, extra={"retry_after": retry_after})
+        self.retry_after = retry_after

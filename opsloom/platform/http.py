@@ -11,12 +11,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as sql_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opsloom.platform.context import Principal, RequestContext
-from opsloom.platform.errors import BadRequest, FieldError, OpsloomError, PayloadTooLarge
+from opsloom.platform.errors import BadRequest, FieldError, OpsloomError, PayloadTooLarge, ServiceUnavailable
 from opsloom.platform.settings import Settings
 
 log = logging.getLogger("opsloom")
@@ -30,7 +31,17 @@ class ProblemResponse(JSONResponse):
 
 def problem_response(error: OpsloomError, request: Request | None = None) -> Response:
     instance = request.url.path if request is not None else None
-    return ProblemResponse(error.problem(instance), status_code=error.status)
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, ServiceUnavailable) else None
+    return ProblemResponse(error.problem(instance), status_code=error.status, headers=headers)
+
+
+def database_busy(error: Exception) -> ServiceUnavailable | None:
+    """Overload, not a fault: no pooled connection came free in time, or SQLite's write lock stayed taken."""
+    if isinstance(error, sql_errors.TimeoutError):
+        return ServiceUnavailable("The server is busy: no database connection came free in time; retry shortly")
+    if isinstance(error, sql_errors.OperationalError) and "database is locked" in str(error.orig):
+        return ServiceUnavailable("The server is busy: the database stayed locked by other writes; retry shortly")
+    return None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -54,6 +65,12 @@ def install_error_handlers(app: FastAPI) -> None:
             "detail": _http_detail(error.status_code, request),
         }
         return ProblemResponse(body, status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(sql_errors.TimeoutError)
+    @app.exception_handler(sql_errors.OperationalError)
+    async def _database(request: Request, error: Exception) -> Response:
+        busy = database_busy(error)
+        return problem_response(busy, request) if busy else await _unexpected(request, error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> Response:
