@@ -69,49 +69,69 @@ def principal_from_row(row: Any, **extra: Any) -> Principal:
 # ------------------------------------------------------------------ login
 
 
-async def login(session: AsyncSession, ctx: RequestContext, email: str, password: str) -> tuple[str, str, Principal]:
-    """Check the password; return (session token, CSRF token, principal)."""
+async def login(db: Database, ctx: RequestContext, email: str, password: str) -> tuple[str, str, Principal]:
+    """Check the password; return (session token, CSRF token, principal).
+
+    The attempt is counted before the password is checked, so that concurrent
+    attempts cannot slip under the limit together; no connection is held while
+    the (slow) hash is checked. Refusals raise `TooManyAttempts` or `Unauthenticated`,
+    both written to the audit log.
+    """
     email = email.strip().lower()
+    row = await _admit_attempt(db, ctx, email)
+    ok = await verify_password(row.password_hash if row else None, password)
+    if not ok or row is None or not row.active:
+        async with db.session(write=True) as session:
+            await audit(session, ctx, "login.failed", email)
+        raise Unauthenticated("The e-mail or password is wrong (or the account is disabled)")
+    token, csrf = new_secret(), secrets.token_urlsafe(24)
+    async with db.session(write=True) as session:
+        await session.execute(delete(tables.login_failures).where(tables.login_failures.c.email == email))
+        await session.execute(
+            insert(tables.sessions).values(
+                token_hash=digest(token),
+                user_id=row.id,
+                csrf_token=csrf,
+                created_at=ctx.now,
+                expires_at=ctx.now + SESSION_LIFETIME,
+                ip=ctx.ip,
+            )
+        )
+        await audit(session, ctx, "login", email, actor_id=row.id)
+    return token, csrf, principal_from_row(row, via="session", csrf_token=csrf)
+
+
+async def _admit_attempt(db: Database, ctx: RequestContext, email: str) -> Any:
+    """Count this attempt in and answer the account's row (None if there is none),
+    or raise `TooManyAttempts` when the window's attempts are used up.
+
+    One short write transaction, serialised per account: it locks the user's
+    row (SQLite's write transactions are serialised anyway), counts the window's
+    attempts and writes this one, all before the password is checked. So of any
+    number of concurrent attempts at most MAX_FAILURES_PER_EMAIL are checked.
+    The row stays as a failure unless the login succeeds, which clears them.
+    (An e-mail of no account has no row to lock: on PostgreSQL a burst for it
+    may get a few more checks, each of which can only fail.)
+    """
+    f, u = tables.login_failures, tables.users
     since = ctx.now - THROTTLE_WINDOW
-    f = tables.login_failures
-    by_email = (await session.execute(select(func.count()).where(f.c.email == email, f.c.at > since))).scalar_one()
-    by_ip = 0
-    if ctx.ip:
-        by_ip = (await session.execute(select(func.count()).where(f.c.ip == ctx.ip, f.c.at > since))).scalar_one()
-    if by_email >= MAX_FAILURES_PER_EMAIL or by_ip >= MAX_FAILURES_PER_IP:
+    async with db.session(write=True) as session:
+        row = (await session.execute(select(u).where(u.c.email == email).with_for_update())).first()
+        by_email = (await session.execute(select(func.count()).where(f.c.email == email, f.c.at > since))).scalar_one()
+        by_ip = 0
+        if ctx.ip:
+            by_ip = (await session.execute(select(func.count()).where(f.c.ip == ctx.ip, f.c.at > since))).scalar_one()
+        throttled = by_email >= MAX_FAILURES_PER_EMAIL or by_ip >= MAX_FAILURES_PER_IP
+        if throttled:
+            await audit(session, ctx, "login.throttled", email)
+        else:
+            await session.execute(insert(f).values(email=email, ip=ctx.ip, at=ctx.now))
+    if throttled:
         raise TooManyAttempts(
             "Too many failed logins; wait 15 minutes or ask an administrator to reset the password",
             extra={"retry_after": int(THROTTLE_WINDOW.total_seconds())},
         )
-    u = tables.users
-    row = (await session.execute(select(u).where(u.c.email == email))).first()
-    ok = verify_password(row.password_hash if row else None, password)
-    if not ok or row is None or not row.active:
-        raise Unauthenticated("The e-mail or password is wrong (or the account is disabled)")
-    await session.execute(delete(f).where(f.c.email == email))
-    token, csrf = new_secret(), secrets.token_urlsafe(24)
-    await session.execute(
-        insert(tables.sessions).values(
-            token_hash=digest(token),
-            user_id=row.id,
-            csrf_token=csrf,
-            created_at=ctx.now,
-            expires_at=ctx.now + SESSION_LIFETIME,
-            ip=ctx.ip,
-        )
-    )
-    await audit(session, ctx, "login", email, actor_id=row.id)
-    return token, csrf, principal_from_row(row, via="session", csrf_token=csrf)
-
-
-async def record_failed_login(session: AsyncSession, ctx: RequestContext, email: str, *, throttled: bool) -> None:
-    """Written in its own transaction: the refused login itself changes nothing."""
-    email = email.strip().lower()
-    if throttled:
-        await audit(session, ctx, "login.throttled", email)
-        return
-    await session.execute(insert(tables.login_failures).values(email=email, ip=ctx.ip, at=ctx.now))
-    await audit(session, ctx, "login.failed", email)
+    return row
 
 
 def token_view(row: Any) -> dict[str, Any]:

@@ -49,6 +49,7 @@ async def create_user(session: AsyncSession, ctx: RequestContext, data: Mapping[
     errors += _check_locale(data)
     if errors:
         raise ValidationFailed.of(errors)
+    password_hash = await hash_password(password) if password else None  # before any write lock is taken
     u = tables.users
     if (await session.execute(select(u.c.id).where(u.c.email == email))).first():
         raise Conflict(f"A user with e-mail {email} exists already", [FieldError("email", "is taken")])
@@ -57,7 +58,7 @@ async def create_user(session: AsyncSession, ctx: RequestContext, data: Mapping[
     values.update(
         email=email,
         name=str(data["name"]).strip(),
-        password_hash=hash_password(password) if password else None,
+        password_hash=password_hash,
         created_at=ctx.now,
         updated_at=ctx.now,
         active=data.get("active", True),
@@ -89,7 +90,7 @@ async def update_user(
     if "email" in values:
         values["email"] = str(values["email"]).strip().lower()
     if "password" in data:
-        values["password_hash"] = hash_password(data["password"])
+        values["password_hash"] = await hash_password(data["password"])
     row = (
         await session.execute(update(u).where(u.c.id == user_id).values(**values, updated_at=ctx.now).returning(*u.c))
     ).first()

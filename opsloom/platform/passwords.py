@@ -1,22 +1,40 @@
-"""Password hashing (Argon2id) and the random secrets behind sessions and tokens."""
+"""Password hashing (Argon2id) and the random secrets behind sessions and tokens.
+
+Argon2 costs a good fraction of a second of CPU and 64 MiB of memory per hash
+on purpose, so it never runs on the event loop (which would stall every other
+request of the process) but in a few threads of its own: as many as there are
+cores, which also bounds the memory a burst of logins takes.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
+_threads = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="opsloom-password")
 MIN_PASSWORD_LENGTH = 8
 
 
-def hash_password(password: str) -> str:
+async def hash_password(password: str) -> str:
+    return await asyncio.get_running_loop().run_in_executor(_threads, _hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    return await asyncio.get_running_loop().run_in_executor(_threads, _verify, password_hash, password)
+
+
+def _hash(password: str) -> str:
     return _hasher.hash(password)
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
+def _verify(password_hash: str | None, password: str) -> bool:
     if not password_hash:
         _hasher.hash(password)  # same cost whether or not the user exists
         return False
