@@ -46,7 +46,7 @@ class PoolLimits:
 
     size: int = 10
     overflow: int = 20
-    timeout: float = 10.0
+    timeout: float = 30.0
 
 
 class Database:

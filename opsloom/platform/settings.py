@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, description="Database connections one process keeps open")
     db_pool_overflow: int = Field(default=20, ge=0, description="Extra connections one process opens under load")
     db_pool_timeout: float = Field(
-        default=10.0, gt=0, description="Seconds a request waits for a free connection before it answers 503"
+        default=30.0, gt=0, description="Seconds a request waits for a free connection before it answers 503"
     )
     auto_upgrade: bool = Field(default=True, description="Run database migrations at start")
     run_worker: bool = Field(default=False, description="Fire flow timers inside the web server (the demo does)")
