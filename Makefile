@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 
-.PHONY: install browser demo test test-sqlite test-postgresql bench bench-flows bench-pages lint
+.PHONY: install browser demo test test-sqlite test-postgresql bench bench-flows bench-pages bench-load lint
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ bench-flows: install
 
 bench-pages: install
 	$(PY) bench/pages.py
+
+bench-load: install
+	$(PY) bench/load.py
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.resolved_database_url)
+        db = Database.from_settings(settings)
         if settings.auto_upgrade:
             await upgrade(db)
         app.state.db = db

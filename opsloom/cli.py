@@ -63,7 +63,7 @@ def db_upgrade() -> None:
     from opsloom.platform.migrate import upgrade
 
     async def run() -> str | None:
-        database = Database(Settings().resolved_database_url)
+        database = Database.from_settings(Settings())
         try:
             return await upgrade(database)
         finally:
@@ -135,7 +135,7 @@ async def _with_session(work: Any, settings: Settings | None = None) -> Any:
     from opsloom.platform.database import Database
     from opsloom.platform.migrate import upgrade
 
-    database = Database((settings or Settings()).resolved_database_url)
+    database = Database.from_settings(settings or Settings())
     try:
         await upgrade(database)
         async with database.session(write=True) as session:
@@ -201,7 +201,7 @@ async def install_from_path(settings: Settings, path: Path, *, sample_data: bool
     from opsloom.platform.migrate import upgrade
     from opsloom.runtime.forms import FormRegistry
 
-    database = Database(settings.resolved_database_url)
+    database = Database.from_settings(settings)
     try:
         await upgrade(database)
         package = read_package(path)
@@ -228,7 +228,7 @@ def app_list() -> None:
     from opsloom.runtime.forms import published_forms
 
     async def run() -> list[tuple[str, list[str]]]:
-        database = Database(Settings().resolved_database_url)
+        database = Database.from_settings(Settings())
         try:
             await upgrade(database)
             async with database.session() as session:
@@ -289,7 +289,7 @@ def worker(once: bool, interval: float) -> None:
     settings = _settings()
 
     async def run() -> int:
-        db = Database(settings.resolved_database_url)
+        db = Database.from_settings(settings)
         services = Services(FormRegistry(), FlowCache())
         try:
             if once:

@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request, Response
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
 from opsloom.platform.audit import audit
 from opsloom.platform.context import Principal, RequestContext
+from opsloom.platform.database import Database
 from opsloom.platform.errors import PermissionDenied, TooManyRequests, Unauthenticated
 from opsloom.platform.passwords import digest, new_secret, verify_password
 
@@ -68,38 +69,68 @@ def principal_from_row(row: Any, **extra: Any) -> Principal:
 # ------------------------------------------------------------------ login
 
 
-async def login(session: AsyncSession, ctx: RequestContext, email: str, password: str) -> tuple[str, str, Principal]:
-    """Check the password; return (session token, CSRF token, principal)."""
+async def login(db: Database, ctx: RequestContext, email: str, password: str) -> tuple[str, str, Principal]:
+    """Check the password; return (session token, CSRF token, principal).
+
+    The attempt is counted before the password is checked, so that concurrent
+    attempts cannot slip under the limit together; no connection is held while
+    the (slow) hash is checked. Refusals raise `TooManyAttempts` or `Unauthenticated`,
+    both written to the audit log.
+    """
     email = email.strip().lower()
-    f = tables.login_failures
-    waits = [await _throttled_for(session, ctx.now, f.c.email == email, MAX_FAILURES_PER_EMAIL)]
-    if ctx.ip:
-        waits.append(await _throttled_for(session, ctx.now, f.c.ip == ctx.ip, MAX_FAILURES_PER_IP))
-    if wait := max(waits):
+    row = await _admit_attempt(db, ctx, email)
+    ok = await verify_password(row.password_hash if row else None, password)
+    if not ok or row is None or not row.active:
+        async with db.session(write=True) as session:
+            await audit(session, ctx, "login.failed", email)
+        raise Unauthenticated("The e-mail or password is wrong (or the account is disabled)")
+    token, csrf = new_secret(), secrets.token_urlsafe(24)
+    async with db.session(write=True) as session:
+        await session.execute(delete(tables.login_failures).where(tables.login_failures.c.email == email))
+        await session.execute(
+            insert(tables.sessions).values(
+                token_hash=digest(token),
+                user_id=row.id,
+                csrf_token=csrf,
+                created_at=ctx.now,
+                expires_at=ctx.now + SESSION_LIFETIME,
+                ip=ctx.ip,
+            )
+        )
+        await audit(session, ctx, "login", email, actor_id=row.id)
+    return token, csrf, principal_from_row(row, via="session", csrf_token=csrf)
+
+
+async def _admit_attempt(db: Database, ctx: RequestContext, email: str) -> Any:
+    """Count this attempt in and answer the account's row (None if there is none),
+    or raise `TooManyAttempts` when the window's attempts are used up.
+
+    One short write transaction, serialised per account: it locks the user's
+    row (SQLite's write transactions are serialised anyway), counts the window's
+    attempts and writes this one, all before the password is checked. So of any
+    number of concurrent attempts at most MAX_FAILURES_PER_EMAIL are checked.
+    The row stays as a failure unless the login succeeds, which clears them.
+    (An e-mail of no account has no row to lock: on PostgreSQL a burst for it
+    may get a few more checks, each of which can only fail.)
+    """
+    f, u = tables.login_failures, tables.users
+    async with db.session(write=True) as session:
+        row = (await session.execute(select(u).where(u.c.email == email).with_for_update())).first()
+        waits = [await _throttled_for(session, ctx.now, f.c.email == email, MAX_FAILURES_PER_EMAIL)]
+        if ctx.ip:
+            waits.append(await _throttled_for(session, ctx.now, f.c.ip == ctx.ip, MAX_FAILURES_PER_IP))
+        wait = max(waits)
+        if wait:
+            await audit(session, ctx, "login.throttled", email)
+        else:
+            await session.execute(insert(f).values(email=email, ip=ctx.ip, at=ctx.now))
+    if wait:
         minutes = -(-wait // 60)
         raise TooManyAttempts(
             f"Too many failed logins; wait {minutes} minutes or ask an administrator to reset the password",
             retry_after=wait,
         )
-    u = tables.users
-    row = (await session.execute(select(u).where(u.c.email == email))).first()
-    ok = verify_password(row.password_hash if row else None, password)
-    if not ok or row is None or not row.active:
-        raise Unauthenticated("The e-mail or password is wrong (or the account is disabled)")
-    await session.execute(delete(f).where(f.c.email == email))
-    token, csrf = new_secret(), secrets.token_urlsafe(24)
-    await session.execute(
-        insert(tables.sessions).values(
-            token_hash=digest(token),
-            user_id=row.id,
-            csrf_token=csrf,
-            created_at=ctx.now,
-            expires_at=ctx.now + SESSION_LIFETIME,
-            ip=ctx.ip,
-        )
-    )
-    await audit(session, ctx, "login", email, actor_id=row.id)
-    return token, csrf, principal_from_row(row, via="session", csrf_token=csrf)
+    return row
 
 
 async def _throttled_for(session: AsyncSession, now: datetime, who: Any, limit: int) -> int:
@@ -111,16 +142,6 @@ async def _throttled_for(session: AsyncSession, now: datetime, who: Any, limit: 
     if oldest is None:
         return 0
     return max(1, math.ceil((oldest + THROTTLE_WINDOW - now).total_seconds()))
-
-
-async def record_failed_login(session: AsyncSession, ctx: RequestContext, email: str, *, throttled: bool) -> None:
-    """Written in its own transaction: the refused login itself changes nothing."""
-    email = email.strip().lower()
-    if throttled:
-        await audit(session, ctx, "login.throttled", email)
-        return
-    await session.execute(insert(tables.login_failures).values(email=email, ip=ctx.ip, at=ctx.now))
-    await audit(session, ctx, "login.failed", email)
 
 
 def token_view(row: Any) -> dict[str, Any]:
@@ -148,13 +169,15 @@ async def logout(session: AsyncSession, token: str) -> None:
 
 
 async def principal_for_request(request: Request) -> Principal:
-    """The caller, from a Bearer token or the session cookie; 401 if neither is valid."""
+    """The caller, from a Bearer token or the session cookie; 401 if neither is valid.
+
+    Each look-up holds one connection at a time: a request never waits for a
+    second connection while holding its first (which deadlocks a busy pool)."""
     db = request.app.state.db
     header = request.headers.get("authorization", "")
     now = _now()
     if header.lower().startswith("bearer "):
-        async with db.session() as session:
-            return await _token_principal(request, session, header[7:].strip(), now)
+        return await _token_principal(request, db, header[7:].strip(), now)
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise Unauthenticated("Log in first: POST /api/auth/login, or send Authorization: Bearer <token>")
@@ -176,33 +199,48 @@ async def principal_for_request(request: Request) -> Principal:
     return principal_from_row(row, via="session", csrf_token=row.csrf_token)
 
 
-async def _token_principal(request: Request, session: AsyncSession, token: str, now: datetime) -> Principal:
+async def _token_principal(request: Request, db: Database, token: str, now: datetime) -> Principal:
     t, u = tables.api_tokens, tables.users
-    row = (
-        await session.execute(
-            select(
-                u, t.c.id.label("token_id"), t.c.apps, t.c.can_write, t.c.expires_at, t.c.revoked_at, t.c.last_used_at
+    async with db.session() as session:
+        row = (
+            await session.execute(
+                select(
+                    u,
+                    t.c.id.label("token_id"),
+                    t.c.apps,
+                    t.c.can_write,
+                    t.c.expires_at,
+                    t.c.revoked_at,
+                    t.c.last_used_at,
+                )
+                .join(t, t.c.user_id == u.c.id)
+                .where(t.c.token_hash == digest(token))
             )
-            .join(t, t.c.user_id == u.c.id)
-            .where(t.c.token_hash == digest(token))
-        )
-    ).first()
+        ).first()
     if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at < now) or not row.active:
         raise Unauthenticated("The API token is unknown, revoked or expired")
     if not row.can_write and request.method not in SAFE_METHODS:
         raise PermissionDenied("This API token may only read; create a token with write access")
     if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_INTERVAL:
-        await _touch_token(request, row.token_id, row.id, now)
+        await _touch_token(db, row.token_id, row.id, now, client_ip(request))
     apps = frozenset(row.apps) if row.apps is not None else None
     return principal_from_row(row, via="token", token_apps=apps, can_write=row.can_write)
 
 
-async def _touch_token(request: Request, token_id: int, user_id: int, now: datetime) -> None:
+async def _touch_token(db: Database, token_id: int, user_id: int, now: datetime, ip: str | None) -> None:
+    """Note "last used" (at most once a minute), after the read's connection went back to the pool.
+
+    Its own write transaction: on SQLite a read transaction that turns into a
+    write can fail at once with "database is locked", where a write begun as
+    such waits its turn. Of concurrent requests with one token only the first
+    writes and audits: the condition is checked again in the UPDATE."""
     t = tables.api_tokens
-    ctx = RequestContext(principal=Principal(user_id=user_id), now=now, ip=client_ip(request))
-    async with request.app.state.db.session(write=True) as session:
-        await session.execute(update(t).where(t.c.id == token_id).values(last_used_at=now))
-        await audit(session, ctx, "token.used", f"token:{token_id}")
+    stale = or_(t.c.last_used_at.is_(None), t.c.last_used_at < now - TOKEN_TOUCH_INTERVAL)
+    ctx = RequestContext(principal=Principal(user_id=user_id), now=now, ip=ip)
+    async with db.session(write=True) as session:
+        touched = await session.execute(update(t).where(t.c.id == token_id, stale).values(last_used_at=now))
+        if touched.rowcount:
+            await audit(session, ctx, "token.used", f"token:{token_id}")
 
 
 # ----------------------------------------------------------------- tokens

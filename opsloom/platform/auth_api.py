@@ -13,7 +13,7 @@ from opsloom.platform import auth, tables
 from opsloom.platform.api_document import problems
 from opsloom.platform.audit import audit
 from opsloom.platform.context import Principal, RequestContext
-from opsloom.platform.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
+from opsloom.platform.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from opsloom.platform.http import authenticated, context_of, settings_of
 from opsloom.platform.passwords import hash_password, password_problem, verify_password
 
@@ -52,16 +52,9 @@ def me_view(p: Principal) -> dict[str, Any]:
 
 @public.post("/login", summary="Log in with e-mail and password; sets the session cookie", responses=problems(401, 429))
 async def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
-    ctx = context_of_anonymous(request)
-    db = request.app.state.db
-    try:
-        async with db.session(write=True) as session:
-            token, csrf, principal = await auth.login(session, ctx, body.email, body.password)
-    except (auth.TooManyAttempts, auth.Unauthenticated) as error:
-        # The failure is recorded (throttling, audit) even though the login is refused.
-        async with db.session(write=True) as session:
-            await auth.record_failed_login(session, ctx, body.email, throttled=isinstance(error, auth.TooManyAttempts))
-        raise
+    token, csrf, principal = await auth.login(
+        request.app.state.db, context_of_anonymous(request), body.email, body.password
+    )
     secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
     auth.set_session_cookie(response, token, secure=secure)
     return {"user": me_view(principal), "csrf_token": csrf}
@@ -95,14 +88,20 @@ async def change_password(body: PasswordChange, request: Request) -> dict[str, A
     if problem:
         raise ValidationFailed.of([FieldError("new_password", problem)])
     ctx = context_of(request)
+    db = request.app.state.db
     u = tables.users
-    async with request.app.state.db.session(write=True) as session:
+    async with db.session() as session:
         current = (await session.execute(select(u.c.password_hash).where(u.c.id == principal.user_id))).scalar()
-        if not verify_password(current, body.current_password):
-            raise PermissionDenied("The current password is wrong", [FieldError("current_password", "is wrong")])
-        await session.execute(
-            update(u).where(u.c.id == principal.user_id).values(password_hash=hash_password(body.new_password))
+    # Both hashes are checked and made without holding a connection (or SQLite's write lock).
+    if not await verify_password(current, body.current_password):
+        raise PermissionDenied("The current password is wrong", [FieldError("current_password", "is wrong")])
+    new_hash = await hash_password(body.new_password)
+    async with db.session(write=True) as session:
+        changed = await session.execute(
+            update(u).where(u.c.id == principal.user_id, u.c.password_hash == current).values(password_hash=new_hash)
         )
+        if not changed.rowcount:
+            raise Conflict("The password was changed meanwhile; check the current password and try again")
         keep = request.cookies.get(auth.SESSION_COOKIE) if principal.via == "session" else None
         await auth.end_credentials(session, ctx, principal.user_id, keep=keep)
         await audit(session, ctx, "password.changed", f"user:{principal.user_id}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from opsloom.platform.settings import Settings
 
 _IMMEDIATE = "opsloom_begin_immediate"
 
@@ -34,22 +37,43 @@ def _dump_json(value: Any) -> str:
     return json.dumps(value, default=_json_number)
 
 
+@dataclass(frozen=True)
+class PoolLimits:
+    """How many connections one process opens, and how long a request waits for one.
+
+    Past `timeout` seconds the wait raises `sqlalchemy.exc.TimeoutError`, which
+    the HTTP edge answers with 503 and `Retry-After` (platform/http.py)."""
+
+    size: int = 10
+    overflow: int = 20
+    timeout: float = 30.0
+
+
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(self, url: str, *, pool: PoolLimits | None = None, echo: bool = False) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
+        pool = pool or PoolLimits()
         kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _dump_json}
+        in_memory = self.is_sqlite and self.url.database in (None, "", ":memory:")
+        if self.is_sqlite and not in_memory:
+            Path(self.url.database or "").parent.mkdir(parents=True, exist_ok=True)
         if self.is_sqlite:
-            if self.url.database and self.url.database != ":memory:":
-                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+            kwargs["pool_pre_ping"] = True
+        if not in_memory:  # an in-memory SQLite database lives in its one connection
+            kwargs.update(pool_size=pool.size, max_overflow=pool.overflow, pool_timeout=pool.timeout)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer = async_sessionmaker(self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        limits = PoolLimits(settings.db_pool_size, settings.db_pool_overflow, settings.db_pool_timeout)
+        return cls(settings.resolved_database_url, pool=limits)
 
     @property
     def is_sqlite(self) -> bool:

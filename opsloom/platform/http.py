@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as sql_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +24,7 @@ from opsloom.platform.errors import (
     OpsloomError,
     PayloadTooLarge,
     PermissionDenied,
+    ServiceUnavailable,
     ValidationFailed,
 )
 from opsloom.platform.routing import allowed_methods
@@ -42,6 +44,19 @@ def problem_response(error: OpsloomError, request: Request | None = None) -> Res
     instance = request.url.path if request is not None else None
     headers = None if error.retry_after is None else {"Retry-After": str(error.retry_after)}
     return ProblemResponse(error.problem(instance), status_code=error.status, headers=headers)
+
+
+def database_busy(error: Exception) -> ServiceUnavailable | None:
+    """Overload, not a fault: no pooled connection came free in time, or SQLite's write lock stayed taken."""
+    if isinstance(error, sql_errors.TimeoutError):
+        return ServiceUnavailable(
+            "The server is busy: no database connection came free in time; retry shortly", retry_after=1
+        )
+    if isinstance(error, sql_errors.OperationalError) and "database is locked" in str(error.orig):
+        return ServiceUnavailable(
+            "The server is busy: the database stayed locked by other writes; retry shortly", retry_after=1
+        )
+    return None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -68,6 +83,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if error.status_code == 405:  # every method the path answers, not only the first route's
             headers["Allow"] = ", ".join(allowed_methods(request.app.router.routes, request.scope))
         return ProblemResponse(body, status_code=error.status_code, headers=headers)
+
+    @app.exception_handler(sql_errors.TimeoutError)
+    @app.exception_handler(sql_errors.OperationalError)
+    async def _database(request: Request, error: Exception) -> Response:
+        busy = database_busy(error)
+        return problem_response(busy, request) if busy else await _unexpected(request, error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> Response:

@@ -46,6 +46,7 @@ async def create_user(session: AsyncSession, ctx: RequestContext, data: Mapping[
         raise ValidationFailed.of(errors)
     email = _email(data["email"])
     password = data.get("password")
+    password_hash = await hash_password(password) if password else None  # before any write lock is taken
     u = tables.users
     if (await session.execute(select(u.c.id).where(u.c.email == email))).first():
         raise Conflict(f"A user with e-mail {email} exists already", [FieldError("email", "is taken")])
@@ -54,7 +55,7 @@ async def create_user(session: AsyncSession, ctx: RequestContext, data: Mapping[
     values.update(
         email=email,
         name=data["name"].strip(),
-        password_hash=hash_password(password) if password else None,
+        password_hash=password_hash,
         created_at=ctx.now,
         updated_at=ctx.now,
         active=data.get("active", True),
@@ -88,7 +89,7 @@ async def update_user(
     if "name" in values:
         values["name"] = values["name"].strip()
     if "password" in data:
-        values["password_hash"] = hash_password(data["password"])
+        values["password_hash"] = await hash_password(data["password"])
     row = (
         await session.execute(update(u).where(u.c.id == user_id).values(**values, updated_at=ctx.now).returning(*u.c))
     ).first()

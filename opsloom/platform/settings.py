@@ -28,6 +28,11 @@ class Settings(BaseSettings):
         default=10_000, description="Lists count exactly up to this many rows, then estimate"
     )
     export_max_rows: int = Field(default=100_000, description="Most rows one export writes; the rest are left out")
+    db_pool_size: int = Field(default=10, ge=1, description="Database connections one process keeps open")
+    db_pool_overflow: int = Field(default=20, ge=0, description="Extra connections one process opens under load")
+    db_pool_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a request waits for a free connection before it answers 503"
+    )
     auto_upgrade: bool = Field(default=True, description="Run database migrations at start")
     run_worker: bool = Field(default=False, description="Fire flow timers inside the web server (the demo does)")
     vendor_dir: Path | None = Field(

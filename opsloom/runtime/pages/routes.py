@@ -83,15 +83,10 @@ async def login(request: Request) -> Response:
     errors = {key: ctx.t("login.required") for key, value in (("email", email), ("password", password)) if not value}
     if errors:
         return render(ctx, "login.html", status=400, email=email, errors=errors, after=after)
-    anonymous = context_of_anonymous(request)
-    db = request.app.state.db
     try:
-        async with db.session(write=True) as session:
-            token, _, principal = await auth.login(session, anonymous, email, password)
+        token, _, principal = await auth.login(request.app.state.db, context_of_anonymous(request), email, password)
     except (auth.TooManyAttempts, auth.Unauthenticated) as error:
         throttled = isinstance(error, auth.TooManyAttempts)
-        async with db.session(write=True) as session:
-            await auth.record_failed_login(session, anonymous, email, throttled=throttled)
         message, status = (ctx.t("login.throttled"), 429) if throttled else (ctx.t("login.wrong"), 401)
         page = render(ctx, "login.html", status=status, email=email, errors={"password": message}, after=after)
         if error.retry_after is not None:
