@@ -234,7 +234,7 @@ async def publish_in_batches(
             db, stage, state, planned.plan, ctx.zone, lambda session, done: record_progress(session, job, done)
         )
         async with db.session(write=True) as session:
-            result = await publish_form(session, ctx, app, key, resolutions=resolutions, staged=Staged(planned, stage))
+            result = await _publish_now(session, ctx, app, key, resolutions, document, Staged(planned, stage))
             await drop_stage_table(session, stage.name)
             await finish_job(session, job, result.version)
     except Invalid as problem:

@@ -184,6 +184,25 @@ def test_a_value_saved_during_staging_that_does_not_fit_refuses_the_publish_whol
     assert client.get(f"{DESIGN}/publish/progress").json()["status"] == "failed"
 
 
+def test_a_rollback_that_converts_every_row_runs_in_batches_too(client, monkeypatch):
+    publish_app(client, APP, order())
+    fill(client, 1200)
+    monkeypatch.setattr(staging, "BATCH", 500)
+    assert client.put(DESIGN, json=order("decimal")).status_code == 200
+    assert client.post(f"{DESIGN}/publish").status_code == 200
+    assert client.get(f"{URL}/3").json()["ref"] == "3.03"
+    assert client.patch(f"{URL}/3", json={"ref": "4.5"}).status_code == 200
+
+    back = client.post(f"{DESIGN}/rollback", json={"version": 1})
+    assert back.status_code == 200, back.text
+    assert back.json()["version"] == 3
+    assert client.get(f"{URL}/3").json()["ref"] == "4.50"  # text again, as the decimal wrote it
+    assert create(client, URL, title="Text again", ref="n/a")["ref"] == "n/a"
+    assert client.get(DESIGN).json()["draft"]["fields"][2]["type"] == "text"
+    progress = client.get(f"{DESIGN}/publish/progress").json()
+    assert progress["status"] == "done" and progress["version"] == 3 and progress["total"] == 1200
+
+
 def table_names(client) -> list[str]:
     async def run() -> list[str]:
         async with client.app.state.db.session() as session:
