@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import insert, inspect
 
-from opsloom.designer import staging
+from opsloom.designer import publish_jobs, publishing, staging
 from opsloom.runtime.forms import FormRegistry
 from tests.builders import create, field, form, list_all, problem, publish_app, records_url
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, another_client
@@ -182,6 +182,34 @@ def test_a_value_saved_during_staging_that_does_not_fit_refuses_the_publish_whol
     assert client.get(f"{URL}/900").json()["ref"] == "n/a"
     assert client.get(f"{URL}/1").json()["ref"] == "1.01"
     assert client.get(f"{DESIGN}/publish/progress").json()["status"] == "failed"
+
+
+def test_the_staging_of_a_publish_whose_process_died_is_dropped_by_a_later_publish(client, monkeypatch):
+    publish_app(client, APP, order())
+    fill(client, 600)
+    monkeypatch.setattr(staging, "BATCH", 500)
+
+    async def die(done: int) -> None:
+        raise RuntimeError("killed")
+
+    async def no_cleanup(db, job: int, why: str) -> None:  # a killed process cleans nothing up
+        return None
+
+    monkeypatch.setattr(staging, "between_batches", die)
+    monkeypatch.setattr(publishing, "_give_up", no_cleanup)
+    assert client.put(DESIGN, json=order("decimal")).status_code == 200
+    assert client.post(f"{DESIGN}/publish").status_code == 500
+    left = [t for t in table_names(client) if t.startswith("opsloom_stage_")]
+    assert len(left) == 1 and client.get(f"{DESIGN}/publish/progress").json()["status"] == "staging"
+    assert client.get(f"{URL}/3").json()["ref"] == "3.03"  # the old version, whole
+
+    monkeypatch.setattr(publish_jobs, "STALE", timedelta(0))  # as if a minute had passed without a batch
+    assert client.get(f"{DESIGN}/publish/progress").json()["status"] == "interrupted"
+    monkeypatch.setattr(staging, "between_batches", lambda done: asyncio.sleep(0))
+    assert client.post(f"{DESIGN}/publish").status_code == 200
+    assert not [t for t in table_names(client) if t.startswith("opsloom_stage_")]
+    assert client.get(f"{URL}/3").json()["ref"] == "3.03"
+    assert client.get(f"{DESIGN}/publish/progress").json()["status"] == "done"
 
 
 def test_a_rollback_that_converts_every_row_runs_in_batches_too(client, monkeypatch):
