@@ -33,6 +33,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -128,11 +129,14 @@ class Stage:
         return ~exists().where(s.c.id == t.c.id, s.c.version == t.c.version)
 
     async def copy(self, session: AsyncSession, t: Table, pairs: Mapping[str, str]) -> None:
-        """Set `t`'s columns from the staging columns (`pairs`) where the row is unchanged."""
+        """Set `t`'s columns from the staging columns (`pairs`) where the row is unchanged
+        (and the values differ: a row left as it is costs PostgreSQL no new row version)."""
         s = self.table
         matched = and_(t.c.id == s.c.id, t.c.version == s.c.version)
+        differ = or_(*(t.c[target].is_distinct_from(s.c[source]) for target, source in pairs.items()))
         values = {target: s.c[source] for target, source in pairs.items()}
-        await session.execute(update(t).where(matched).values(values), execution_options={"synchronize_session": False})
+        statement = update(t).where(matched, differ).values(values)
+        await session.execute(statement, execution_options={"synchronize_session": False})
 
     async def create(self, db: Database) -> None:
         async with db.session(write=True) as session:
