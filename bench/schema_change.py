@@ -14,12 +14,25 @@ read before and after each change: if it changed, the table was rewritten.
 Figures only: nothing here passes or fails.
 
   python bench/schema_change.py --db both --rows 1000000
+
+With --under-load, two publishes that rewrite every row are timed instead,
+while another process keeps making small writes (and reads) of the same form:
+
+  retype   ref: text -> decimal      (every value converted)
+  formula  total: amount * qty -> amount * qty * 2   (computed again for every record)
+
+It reports the publish's duration, its longest write transaction (on SQLite,
+how long it held the database's write lock), and the worst latency and the
+errors of the other process's writes and reads during the publish.
+
+  python bench/schema_change.py --db both --rows 100000 --under-load
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import random
 import statistics
 import sys
@@ -33,12 +46,12 @@ from pathlib import Path
 from typing import Any
 
 from bench_databases import fresh_database  # noqa: E402 - bench/ is on the path
-from sqlalchemy import cast, column, event, insert, literal, select, table, text
+from sqlalchemy import cast, column, event, insert, literal, select, table, text, update
 from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.designer import definitions
-from opsloom.designer.publishing import publish_form
+from opsloom.designer.publishing import publish_form, publish_in_batches
 from opsloom.platform.context import RequestContext
 from opsloom.platform.database import Database
 from opsloom.platform.migrate import upgrade
@@ -63,6 +76,8 @@ FIELDS = [
     _field("email", "email"),
     _field("paid", "boolean"),
     _field("notes", "textarea"),
+    _field("ref", "text", max_length=20),
+    _field("total", "formula", formula="amount * qty"),
 ]
 
 
@@ -126,6 +141,7 @@ def rows(count: int) -> Iterator[dict[str, Any]]:
             "email": f"buyer{n}@example.com",
             "paid": rng.random() < 0.5,
             "notes": "Deliver to the loading bay before noon." if rng.random() < 0.3 else None,
+            "ref": str(Decimal(rng.randrange(1_000_000)).scaleb(-2)),
         }
 
 
@@ -275,14 +291,165 @@ def report(results: list[Result]) -> None:
         )
 
 
+# ------------------------------------------------------------ under load
+
+
+def _retyped(f: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: v for k, v in f.items() if k != "max_length"}, "type": "decimal", "precision": 12, "scale": 2}
+
+
+LOADS = [
+    ("retype ref text -> decimal", lambda fs: [_retyped(f) if f["key"] == "ref" else f for f in fs]),
+    ("formula total x2", lambda fs: [{**f, "formula": "amount * qty * 2"} if f["key"] == "total" else f for f in fs]),
+]
+
+
+class WriteTransactions:
+    """The longest write transaction of this process (on SQLite: the write lock's hold)."""
+
+    def __init__(self, db: Database) -> None:
+        self.longest = 0.0
+        self.count = 0
+        self._began: dict[int, float] = {}
+        engine = db.engine.sync_engine
+        event.listen(engine, "begin", self._begin)
+        event.listen(engine, "commit", self._end)
+        event.listen(engine, "rollback", self._end)
+
+    def _begin(self, connection: Any) -> None:
+        if connection.get_execution_options().get("opsloom_begin_immediate"):
+            self._began[id(connection)] = time.perf_counter()
+
+    def _end(self, connection: Any) -> None:
+        began = self._began.pop(id(connection), None)
+        if began is not None:
+            self.count += 1
+            self.longest = max(self.longest, time.perf_counter() - began)
+
+
+def probe(url: str, table_name: str, count: int, stop: Any, out: Any) -> None:
+    """Another process: small writes and reads of the form's records until `stop` is set."""
+    asyncio.run(_probe(url, table_name, count, stop, out))
+
+
+async def _probe(url: str, table_name: str, count: int, stop: Any, out: Any) -> None:
+    db = Database(url)
+    t = table(table_name, column("id"), column("version"), column("title"))
+    rng = random.Random(2)
+    writes: list[float] = []
+    reads: list[float] = []
+    errors: list[str] = []
+    try:
+        while not stop.is_set():
+            rid = rng.randrange(1, count + 1)
+            for kind, latencies in (("write", writes), ("read", reads)):
+                started = time.perf_counter()
+                try:
+                    async with db.session(write=kind == "write") as session:
+                        if kind == "write":
+                            await session.execute(update(t).where(t.c.id == rid).values(version=t.c.version + 1))
+                        else:
+                            await session.execute(select(t.c.title).where(t.c.id == rid))
+                except Exception as error:  # noqa: BLE001 - counted and shown, not hidden
+                    errors.append(f"{kind}: {str(error).splitlines()[0][:80]}")
+                latencies.append(time.perf_counter() - started)
+            await asyncio.sleep(0.02)
+    finally:
+        await db.dispose()
+        out.put((writes, reads, errors))
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    name: str
+    seconds: float
+    longest_write: float
+    write_transactions: int
+    writes: list[float]
+    reads: list[float]
+    errors: list[str]
+
+
+async def publish_under_load(
+    db: Database, url: str, ctx: RequestContext, table_name: str, count: int, name: str, fields: list[dict[str, Any]]
+) -> LoadResult:
+    async with db.session(write=True) as session:
+        await definitions.save_draft(session, ctx, APP, "form", FORM, order_form(fields))
+    spawn = multiprocessing.get_context("spawn")
+    stop, out = spawn.Event(), spawn.Queue()
+    other = spawn.Process(target=probe, args=(url, table_name, count, stop, out))
+    other.start()
+    await asyncio.sleep(2)  # the other process is writing
+    watch = WriteTransactions(db)
+    started = time.perf_counter()
+    try:
+        await publish_draft(db, ctx)
+    finally:
+        seconds = time.perf_counter() - started
+        stop.set()
+    writes, reads, errors = out.get()
+    other.join()
+    return LoadResult(name, seconds, watch.longest, watch.count, writes, reads, errors)
+
+
+async def publish_draft(db: Database, ctx: RequestContext) -> None:
+    """As `POST .../publish` does: slow work staged in batches, then one short final transaction."""
+    await publish_in_batches(db, ctx, APP, FORM)
+
+
+async def run_under_load(kind: str, count: int) -> list[LoadResult]:
+    ctx = RequestContext.for_now()
+    with tempfile.TemporaryDirectory(prefix="opsloom-bench-") as directory:
+        async with fresh_database(kind, Path(directory)) as url:
+            db = Database(url)
+            try:
+                await upgrade(db)
+                async with db.session(write=True) as session:
+                    await definitions.save_app(session, ctx, {"key": APP, "label": "Bench"})
+                await publish(db, ctx, FIELDS)
+                async with db.session() as session:
+                    form = await FormRegistry().get(session, APP, FORM)
+                started = time.perf_counter()
+                await load_rows(db, form, count)
+                print(f"  loaded {count:,} rows in {time.perf_counter() - started:.1f} s")
+                results, fields = [], list(FIELDS)
+                for name, change in LOADS:
+                    fields = change(fields)
+                    results.append(await publish_under_load(db, url, ctx, form.table.name, count, name, fields))
+                return results
+            finally:
+                await db.dispose()
+
+
+def report_under_load(results: list[LoadResult]) -> None:
+    print(
+        f"  {'publish':<28} {'total s':>8} {'longest write tx s':>19} {'write txs':>9} "
+        f"{'other writes: n, max s':>23} {'other reads: n, max s':>22}  errors"
+    )
+    for r in results:
+        errors = f"{len(r.errors)} ({r.errors[0]})" if r.errors else "0"
+        print(
+            f"  {r.name:<28} {r.seconds:>8.1f} {r.longest_write:>19.2f} {r.write_transactions:>9} "
+            f"{len(r.writes):>13}, {max(r.writes, default=0):>7.2f} "
+            f"{len(r.reads):>12}, {max(r.reads, default=0):>7.2f}  {errors}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5, help="publishes timed per change")
     parser.add_argument("--show-sql", action="store_true", help="print each publish's SQL")
+    parser.add_argument("--under-load", action="store_true", help="time publishes that rewrite every row")
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    if args.under_load:
+        print(f"publishing changes that rewrite every row of {args.rows:,}, while another process writes and reads")
+        for kind in kinds:
+            print(f"\n{kind}")
+            report_under_load(asyncio.run(run_under_load(kind, args.rows)))
+        return
     print(f"publishing schema changes of a form with {args.rows:,} rows (commit included)")
     for kind in kinds:
         print(f"\n{kind}")

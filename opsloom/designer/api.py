@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from opsloom.designer import definitions
 from opsloom.designer.migration_plan import diff_with_rows
-from opsloom.designer.publishing import form_problems, parse_resolutions, publish_form
+from opsloom.designer.publish_jobs import latest_job
+from opsloom.designer.publishing import form_problems, parse_resolutions, publish_form, publish_in_batches
 from opsloom.platform.api_document import json_body
-from opsloom.platform.errors import BadRequest, FieldError, PermissionDenied, ValidationFailed
+from opsloom.platform.errors import BadRequest, FieldError, NotFound, PermissionDenied, ValidationFailed
 from opsloom.platform.http import authenticated, context_of, principal_of, read_json
 from opsloom.platform.permissions import require_app_admin
 
@@ -72,10 +73,25 @@ async def get_form(app: Key, form: Key, request: Request) -> dict[str, Any]:
 )
 async def publish(app: Key, form: Key, request: Request, dry_run: Annotated[bool, Query()] = False) -> dict[str, Any]:
     resolutions = parse_resolutions(await _optional_json(request))
-    async with request.app.state.db.session(write=True) as session:
+    db, context = request.app.state.db, context_of(request)
+    async with db.session() as session:
         await _require_designer(session, request, app)
-        result = await publish_form(session, context_of(request), app, form, dry_run=dry_run, resolutions=resolutions)
+        if dry_run:
+            result = await publish_form(session, context, app, form, dry_run=True, resolutions=resolutions)
+    if not dry_run:
+        result = await publish_in_batches(db, context, app, form, resolutions=resolutions)
     return {"dry_run": dry_run, **result.as_json()}
+
+
+@router.get("/{app}/forms/{form}/publish/progress", summary="How far the latest publish run in batches has got")
+async def publish_progress(app: Key, form: Key, request: Request) -> dict[str, Any]:
+    async with request.app.state.db.session() as session:
+        await _require_designer(session, request, app)
+        found = await definitions.load_definition(session, app, "form", form)
+        job = await latest_job(session, found.id)
+    if job is None:
+        raise NotFound(f"No publish of {form} has converted rows in batches yet")
+    return job
 
 
 @router.post(
@@ -96,16 +112,17 @@ async def rollback(app: Key, form: Key, request: Request, dry_run: Annotated[boo
     if isinstance(target, bool) or not isinstance(target, int):
         raise BadRequest("Say which version to go back to", [FieldError("version", "expected a version number")])
     resolutions = parse_resolutions({k: v for k, v in body.items() if k != "version"} or None)
-    context = context_of(request)
-    async with request.app.state.db.session(write=True) as session:
+    db, context = request.app.state.db, context_of(request)
+    async with db.session() as session:
         await _require_designer(session, request, app)
-        found = await definitions.load_definition(session, app, "form", form, lock=True)
+        found = await definitions.load_definition(session, app, "form", form)
         document = await definitions.published_document(session, found, target)
-        if not dry_run:
-            await definitions.save_draft(session, context, app, "form", form, document)
-        result = await publish_form(
-            session, context, app, form, dry_run=dry_run, resolutions=resolutions, document=document
-        )
+        if dry_run:
+            result = await publish_form(
+                session, context, app, form, dry_run=True, resolutions=resolutions, document=document
+            )
+    if not dry_run:
+        result = await publish_in_batches(db, context, app, form, resolutions=resolutions, document=document)
     return {"dry_run": dry_run, "rolled_back_to": target, **result.as_json()}
 
 

@@ -3,18 +3,33 @@
 Everything runs on the caller's transaction, so a failure anywhere leaves the
 table and the definition exactly as they were (DDL is transactional on both
 PostgreSQL and SQLite as Opsloom drives it). Schema changes go through
-Alembic operations; values are converted by the fields' own parsers.
+Alembic operations; values are converted by the fields' own parsers. When the
+state carries a `Stage` (see `staging`), conversions and formulas computed
+before the transaction are copied from it, and only rows changed since are
+computed here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Column, MetaData, Table, bindparam, exists, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    Integer,
+    MetaData,
+    Table,
+    bindparam,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.designer.conversions import convert_value, drop_options
@@ -33,6 +48,9 @@ from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, Invalid
 from opsloom.runtime.forms import child_columns, compile_form, index_name, subform_document, system_columns
 from opsloom.runtime.formulas import FormulaContext
 
+if TYPE_CHECKING:
+    from opsloom.designer.staging import Stage
+
 BATCH = 2000
 
 
@@ -49,7 +67,7 @@ def _spec(f: Mapping[str, Any], column: str) -> FieldSpec:
     )
 
 
-def _table(name: str, *specs: FieldSpec, child: bool = False) -> Table:
+def scratch_table(name: str, *specs: FieldSpec, child: bool = False) -> Table:
     """A throw-away Table holding the system columns and the given columns, typed."""
     columns = [Column(s.column, FIELD_TYPES[s.type].column_type(s)) for s in specs]
     return Table(name, MetaData(), *(child_columns() if child else system_columns()), *columns)
@@ -74,6 +92,8 @@ class FormState:
         self.new = {f["id"]: f for f in new["fields"]}
         self.archived = storage.get("archived", {})
         self.child = child
+        # Values computed before the final transaction (`staging.Stage`), for the form's own table.
+        self.stage: Stage | None = None
 
     def subforms(self) -> list[tuple[str, FormState]]:
         """The states of the subforms kept by this change (their rows' fields are migrated)."""
@@ -131,7 +151,7 @@ async def _gather(session: AsyncSession, state: FormState, needed: FactsNeeded, 
     empty_count: dict[str, int] = {}
     for fid in needed.empty:
         spec = state.stored_spec(fid)
-        t = _table(state.table, spec, child=state.child)
+        t = scratch_table(state.table, spec, child=state.child)
         where = t.c[spec.column].is_(None)
         empty_count[fid] = (await session.execute(select(func.count()).where(where))).scalar_one()
         ids = await session.execute(select(t.c.id).where(where).order_by(t.c.id).limit(SAMPLE))
@@ -140,7 +160,7 @@ async def _gather(session: AsyncSession, state: FormState, needed: FactsNeeded, 
     duplicate_count: dict[str, int] = {}
     for fid in needed.duplicates:
         spec = state.stored_spec(fid)
-        t = _table(state.table, spec)
+        t = scratch_table(state.table, spec)
         column = t.c[spec.column]
         repeated = (
             select(column)
@@ -163,7 +183,7 @@ async def _gather(session: AsyncSession, state: FormState, needed: FactsNeeded, 
 
 async def _records_without_rows(session: AsyncSession, table: str, child_table: str) -> tuple[tuple[int, ...], int]:
     """Live records with no row in a subform's child table: a sample of ids, and how many."""
-    t = _table(table)
+    t = scratch_table(table)
     rows = Table(child_table, MetaData(), Column("parent_id"))
     where = (t.c.deleted_at.is_(None), ~exists().where(rows.c.parent_id == t.c.id))
     count = (await session.execute(select(func.count()).select_from(t).where(*where))).scalar_one()
@@ -171,26 +191,34 @@ async def _records_without_rows(session: AsyncSession, table: str, child_table: 
     return tuple(ids.scalars()), count
 
 
-async def _stream(session: AsyncSession, table: str, spec: FieldSpec) -> Any:
-    """(id, value) of every row holding a value, read in keyset batches.
+async def _stream(session: AsyncSession, table: str, spec: FieldSpec, pending: Pending | None = None) -> Any:
+    """(id, value) of every row holding a value (or only the `pending` ones), read in keyset batches.
 
     Plain batched reads rather than a server-side cursor: PostgreSQL refuses
     DDL on a table while a cursor on it is open in the same transaction.
     """
-    t = _table(table, spec, child=True)  # only id and the column are read
+    t = Table(
+        table,
+        MetaData(),
+        Column("id", BigInteger, primary_key=True),
+        Column("version", Integer),
+        Column(spec.column, FIELD_TYPES[spec.type].column_type(spec)),
+    )  # only id and the column are read; version only by `pending`
     column = t.c[spec.column]
+    where = [column.is_not(None)] + ([pending(t)] if pending is not None else [])
     last = 0
     while True:
         rows = (
-            await session.execute(
-                select(t.c.id, column).where(column.is_not(None), t.c.id > last).order_by(t.c.id).limit(BATCH)
-            )
+            await session.execute(select(t.c.id, column).where(*where, t.c.id > last).order_by(t.c.id).limit(BATCH))
         ).all()
         for row in rows:
             yield row[0], row[1]
         if len(rows) < BATCH:
             return
         last = rows[-1][0]
+
+
+Pending = Callable[[Table], ColumnElement[bool]]
 
 
 # ------------------------------------------------------------------ apply
@@ -257,38 +285,49 @@ async def _add_column(session: AsyncSession, ddl: Any, step: Step, state: FormSt
     await _ensure_indexes(ddl, state, spec)
 
 
-async def _convert_column(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:
+def converter(step: Step, state: FormState, zone: Any) -> Callable[[int, Any], Any]:
+    """`(record id, stored value) -> new value` of a convert step, as its resolution says."""
     fid = step.details["field_id"]
-    new = state.new_spec(fid)
-    stored = state.stored_spec(fid)
-    old = _spec(stored.raw, new.column)  # renames already ran: the column has its new name
+    new, old = state.new_spec(fid), state.stored_spec(fid)
     on_invalid, replacement = step.details.get("on_invalid"), step.details.get("value")
     fallback = None
     if on_invalid == "set_value" and new.type != "multiselect":
         fallback = FIELD_TYPES[new.type].parse(new, replacement, zone)
 
-    def convert(value: Any) -> Any:
+    def convert(record_id: int, value: Any) -> Any:
         if new.type == "multiselect" and old.type == "multiselect":
             return drop_options(new, value, replacement if on_invalid == "set_value" else None)
         try:
             return convert_value(old, new, value, zone)
-        except Invalid:
+        except Invalid as problem:
             if on_invalid in ("set_empty", "set_value"):
                 return fallback
-            raise
+            raise Invalid(f"record {record_id}: {new.key} {problem}") from None
 
-    if not step.details.get("rewrite"):
-        target = _table(state.table, new)
-        await _rewrite(session, state.table, old, target.c[new.column], convert, only_changed=True)
-        return
-    temp = _spec(new.raw, "_converting")
-    await _drop_indexes(ddl, state, fid)
-    await ddl(lambda op: op.add_column(state.table, Column(temp.column, FIELD_TYPES[temp.type].column_type(temp))))
-    target = _table(state.table, temp)
-    await _rewrite(session, state.table, old, target.c[temp.column], convert, only_changed=False)
-    await ddl(lambda op: op.drop_column(state.table, new.column))
-    await ddl(lambda op: op.alter_column(state.table, temp.column, new_column_name=new.column))
-    await _ensure_indexes(ddl, state, new)
+    return convert
+
+
+async def _convert_column(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:
+    fid = step.details["field_id"]
+    new = state.new_spec(fid)
+    old = _spec(state.stored_spec(fid).raw, new.column)  # renames already ran: the column has its new name
+    rewrite = bool(step.details.get("rewrite"))
+    # A rewrite fills a new column of the new type, which then takes the old one's place.
+    into = _spec(new.raw, "_converting") if rewrite else new
+    target = scratch_table(state.table, into).c[into.column]
+    if rewrite:
+        await _drop_indexes(ddl, state, fid)
+        await ddl(lambda op: op.add_column(state.table, Column(into.column, FIELD_TYPES[into.type].column_type(into))))
+    stage = state.stage if state.stage is not None and fid in state.stage.columns else None
+    if stage is not None:
+        await stage.copy(session, target.table, {into.column: stage.columns[fid]})
+    pending = stage.pending if stage is not None else None
+    convert = converter(step, state, zone)
+    await _rewrite(session, state.table, old, target, convert, only_changed=not rewrite, pending=pending)
+    if rewrite:
+        await ddl(lambda op: op.drop_column(state.table, new.column))
+        await ddl(lambda op: op.alter_column(state.table, into.column, new_column_name=new.column))
+        await _ensure_indexes(ddl, state, new)
 
 
 async def _rewrite(
@@ -296,15 +335,16 @@ async def _rewrite(
     table: str,
     old: FieldSpec,
     target: Any,
-    convert: Callable[[Any], Any],
+    convert: Callable[[int, Any], Any],
     *,
     only_changed: bool,
+    pending: Pending | None = None,
 ) -> None:
-    rows = [(record_id, value) async for record_id, value in _stream(session, table, old)]
+    rows = [(record_id, value) async for record_id, value in _stream(session, table, old, pending)]
     t = target.table
     updates = []
     for record_id, value in rows:
-        converted = convert(value)
+        converted = convert(record_id, value)
         if only_changed and converted == value:
             continue
         updates.append({"rid": record_id, "val": converted})
@@ -320,7 +360,7 @@ async def _rewrite(
 async def _fill_empty(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:
     spec = state.new_spec(step.details["field_id"])
     value = FIELD_TYPES[spec.type].parse(spec, step.details["value"], zone)
-    t = _table(state.table, spec, child=state.child)
+    t = scratch_table(state.table, spec, child=state.child)
     await session.execute(update(t).where(t.c[spec.column].is_(None)).values({spec.column: value}))
 
 
@@ -376,9 +416,15 @@ async def _recompute_formulas(session: AsyncSession, ddl: Any, step: Step, state
     t = form.table
     context = FormulaContext(now=datetime.now(UTC), zone=zone)
     keys = [spec.key for spec, _ in form.formulas]
+    where = []
+    if state.stage is not None and state.stage.formulas:
+        # Computed before this transaction: copied, then only rows changed since are computed here.
+        await state.stage.copy(session, t, state.stage.formulas)
+        where.append(state.stage.pending(t))
     last = 0
     while True:
-        rows = (await session.execute(select(t).where(t.c.id > last).order_by(t.c.id).limit(BATCH))).mappings().all()
+        query = select(t).where(*where, t.c.id > last).order_by(t.c.id).limit(BATCH)
+        rows = (await session.execute(query)).mappings().all()
         children = await subforms.load_rows(session, form, [row["id"] for row in rows]) if form.children else {}
         updates = []
         for row in rows:

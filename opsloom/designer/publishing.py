@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import inspect, select
@@ -14,11 +16,15 @@ from opsloom.designer import definitions
 from opsloom.designer.checks import check_form
 from opsloom.designer.documents import schema_errors
 from opsloom.designer.migration_apply import FormState, apply_plan, gather_facts
-from opsloom.designer.migration_plan import Plan, Resolution, facts_needed, plan_migration
+from opsloom.designer.migration_plan import Facts, Plan, Resolution, facts_needed, plan_migration
+from opsloom.designer.publish_jobs import fail_job, finish_job, record_progress, start_job
+from opsloom.designer.staging import Stage, count_rows, drop_stage_table, fill_stage, stage_layout, stage_table_name
 from opsloom.platform import tables
 from opsloom.platform.audit import audit
 from opsloom.platform.context import RequestContext
+from opsloom.platform.database import Database
 from opsloom.platform.errors import BadRequest, Conflict, FieldError, OpsloomError, ValidationFailed
+from opsloom.runtime.field_types import Invalid
 from opsloom.runtime.flow.definition import check_flow
 from opsloom.runtime.flow.instances import flow_for_form
 from opsloom.runtime.forms import compile_form, initial_storage
@@ -74,18 +80,41 @@ def parse_resolutions(body: Any) -> dict[str, Resolution]:
     return out
 
 
-async def publish_form(
+@dataclass(frozen=True)
+class Planned:
+    """A publish worked out: the definition as read, the document, its plan, and the facts behind it."""
+
+    definition: definitions.Definition
+    document: Mapping[str, Any]
+    state: FormState | None
+    facts: Facts | None
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A plan made outside the final transaction, and the values staged for it."""
+
+    planned: Planned
+    stage: Stage
+
+
+async def plan_publish(
     session: AsyncSession,
-    ctx: RequestContext,
     app: str,
     key: str,
+    zone: Any,
     *,
-    dry_run: bool = False,
     resolutions: Mapping[str, Resolution] | None = None,
     document: Mapping[str, Any] | None = None,
-) -> PublishResult:
-    """Publish the draft (or `document`, for a dry run of a rollback)."""
-    definition = await definitions.load_definition(session, app, "form", key, lock=True)
+    lock: bool = False,
+    converted: Facts | None = None,
+) -> Planned:
+    """Check the draft (or `document`) and plan it against the data.
+
+    `converted`: facts about converted values gathered earlier (by the same plan made
+    outside the final transaction), so they are not gathered again row by row."""
+    definition = await definitions.load_definition(session, app, "form", key, lock=lock)
     document = document if document is not None else definition.draft
     problems = form_problems(document)
     if problems:
@@ -101,23 +130,60 @@ async def publish_form(
     state = None
     if old is not None:
         state = FormState(old, document, storage)
-        facts = await gather_facts(session, state, facts_needed(old, document, storage), ctx.zone)
+        needed = facts_needed(old, document, storage)
+        if converted is not None:
+            needed = replace(needed, convert=())
+        facts = await gather_facts(session, state, needed, zone)
+        if converted is not None:
+            facts = replace(
+                facts,
+                invalid={**facts.invalid, **converted.invalid},
+                invalid_count={**facts.invalid_count, **converted.invalid_count},
+            )
     plan = plan_migration(old, document, storage, facts, resolutions)
+    return Planned(definition, document, state, facts, plan)
+
+
+async def publish_form(
+    session: AsyncSession,
+    ctx: RequestContext,
+    app: str,
+    key: str,
+    *,
+    dry_run: bool = False,
+    resolutions: Mapping[str, Resolution] | None = None,
+    document: Mapping[str, Any] | None = None,
+    staged: Staged | None = None,
+) -> PublishResult:
+    """Publish the draft (or `document`, for a dry run of a rollback) in this transaction.
+
+    With `staged` (see `publish_in_batches`), the slow work was done before: this
+    transaction checks that nothing it was planned on has changed, and copies it."""
+    converted = staged.planned.facts if staged is not None else None
+    planned = await plan_publish(
+        session,
+        app,
+        key,
+        ctx.zone,
+        resolutions=resolutions,
+        document=document,
+        lock=not dry_run,
+        converted=converted,
+    )
+    definition, document, state, plan = planned.definition, planned.document, planned.state, planned.plan
+    if staged is not None:
+        _check_unchanged(staged, planned)
     if not dry_run:
         await _check_attached_flow(session, app, document, definition.id, plan.storage)
-    if plan.blockers and not dry_run:
-        raise Conflict(
-            "The change would lose or break existing data; see the plan for what to do",
-            [b.as_error() for b in plan.blockers],
-            extra={"plan": plan.as_json()},
-        )
+    _refuse_blockers(plan, dry_run)
     if dry_run or not plan.changes_anything:
         return PublishResult(plan, definition.published_version, applied=False)
     try:
         if state is None:
-            await _create_table(session, app, document, definition.id, storage)
+            await _create_table(session, app, document, definition.id, plan.storage)
         else:
             state.target_storage = plan.storage
+            state.stage = staged.stage if staged is not None else None
             await apply_plan(session, plan, state, ctx.zone)
     except DBAPIError as error:
         # The transaction is rolled back by the caller: nothing of the change remains.
@@ -125,9 +191,113 @@ async def publish_form(
             "The database refused the change, so nothing was changed: " + str(error.orig).splitlines()[0],
             [FieldError("$", "publish again; if it keeps failing, the database needs a look")],
         ) from None
+    except Invalid as problem:
+        raise _written_meanwhile(problem) from None
     await audit(session, ctx, "definition.published", f"{app}/form/{key}", {"summary": plan.as_json()["summary"]})
     version = await definitions.store_version(session, ctx, definition, document, plan.as_json(), plan.storage)
     return PublishResult(plan, version, applied=True)
+
+
+async def publish_in_batches(
+    db: Database,
+    ctx: RequestContext,
+    app: str,
+    key: str,
+    *,
+    resolutions: Mapping[str, Resolution] | None = None,
+    document: Mapping[str, Any] | None = None,
+) -> PublishResult:
+    """Publish the draft (or `document`, which becomes the draft: a rollback); a change that
+    rewrites rows computes them first, in batches.
+
+    The plan is made in a read transaction; the values it converts or computes are
+    staged batch by batch (each a short write, the job's progress with it); one short
+    final transaction then applies the whole change (`publish_form` with `staged`)."""
+    async with db.session() as session:
+        planned = await plan_publish(session, app, key, ctx.zone, resolutions=resolutions, document=document)
+        if planned.plan.changes_anything:
+            await _check_attached_flow(session, app, planned.document, planned.definition.id, planned.plan.storage)
+    _refuse_blockers(planned.plan, dry_run=False)
+    state = planned.state
+    layout = stage_layout(planned.plan) if state is not None else None
+    if state is None or layout is None or layout.empty:
+        async with db.session(write=True) as session:
+            return await _publish_now(session, ctx, app, key, resolutions, document, None)
+    state.target_storage = planned.plan.storage
+    total = await count_rows(db, state)
+    async with db.session(write=True) as session:
+        job = await start_job(session, ctx, planned.definition.id, total)
+    stage = Stage(stage_table_name(job), layout, state)
+    try:
+        await stage.create(db)
+        await fill_stage(
+            db, stage, state, planned.plan, ctx.zone, lambda session, done: record_progress(session, job, done)
+        )
+        async with db.session(write=True) as session:
+            result = await _publish_now(session, ctx, app, key, resolutions, document, Staged(planned, stage))
+            await drop_stage_table(session, stage.name)
+            await finish_job(session, job, result.version)
+    except Invalid as problem:
+        await _give_up(db, job, str(problem))
+        raise _written_meanwhile(problem) from None
+    except BaseException as error:
+        await asyncio.shield(_give_up(db, job, str(error) or type(error).__name__))
+        raise
+    return result
+
+
+async def _publish_now(
+    session: AsyncSession,
+    ctx: RequestContext,
+    app: str,
+    key: str,
+    resolutions: Mapping[str, Resolution] | None,
+    document: Mapping[str, Any] | None,
+    staged: Staged | None,
+) -> PublishResult:
+    result = await publish_form(session, ctx, app, key, resolutions=resolutions, document=document, staged=staged)
+    if document is not None:
+        await definitions.save_draft(session, ctx, app, "form", key, document)
+    return result
+
+
+async def _give_up(db: Database, job: int, why: str) -> None:
+    """Mark the job failed and drop its staging; if even that fails, the next publish of the form does it."""
+    with contextlib.suppress(Exception):
+        await fail_job(db, job, why)
+
+
+def _refuse_blockers(plan: Plan, dry_run: bool) -> None:
+    if plan.blockers and not dry_run:
+        raise Conflict(
+            "The change would lose or break existing data; see the plan for what to do",
+            [b.as_error() for b in plan.blockers],
+            extra={"plan": plan.as_json()},
+        )
+
+
+def _check_unchanged(staged: Staged, now: Planned) -> None:
+    """The staged values hold only if the form, its draft and the plan are still those they were staged for."""
+    before = staged.planned
+    same = (
+        before.definition.published_version == now.definition.published_version
+        and before.definition.draft_revision == now.definition.draft_revision
+        and stage_layout(before.plan) == stage_layout(now.plan)
+        and [s.as_json() for s in before.plan.steps if s.action != "fill_empty"]
+        == [s.as_json() for s in now.plan.steps if s.action != "fill_empty"]
+    )
+    if not same:
+        raise Conflict(
+            "The form was changed or published by someone else during this publish, so nothing was changed",
+            [FieldError("$", "look at the draft and the plan again, then publish again")],
+        )
+
+
+def _written_meanwhile(problem: Invalid) -> Conflict:
+    return Conflict(
+        f"A value saved during the publish does not fit the changed field ({problem}), so nothing was changed",
+        [FieldError("$", "publish again to see the plan, and say what to do with such values")],
+    )
 
 
 async def _check_attached_flow(

@@ -94,6 +94,11 @@ class Database:
         await self.engine.dispose()
 
 
+def is_writing(session: AsyncSession) -> bool:
+    """Was this session opened with `write=True`?"""
+    return bool(session.get_bind().get_execution_options().get(_IMMEDIATE))
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
 

@@ -325,3 +325,20 @@ saved_views = Table(
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("user_id", "app", "form", "name", name="uq_opsloom_saved_views_name"),
 )
+
+publish_jobs = Table(
+    "opsloom_publish_jobs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("definition_id", BigId, ForeignKey("opsloom_definitions.id"), nullable=False),
+    Column("status", String(16), nullable=False),  # staging, done, failed
+    Column("done", Integer, nullable=False, default=0),
+    Column("total", Integer, nullable=False, default=0),
+    Column("stage_table", String(63), nullable=True),  # while it exists
+    Column("version", Integer, nullable=True),  # the version it published
+    Column("error", Text, nullable=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("started_by", BigId, nullable=True),
+    Index("ix_opsloom_publish_jobs_definition", "definition_id", "id"),
+)

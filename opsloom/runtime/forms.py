@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
+from opsloom.platform.database import is_writing
 from opsloom.platform.errors import BadRequest, FieldError, NotFound, ValidationFailed
 from opsloom.platform.types import BigId, UTCDateTime
 from opsloom.runtime import formulas
@@ -649,8 +650,13 @@ class FormRegistry:
     async def _get(self, session: AsyncSession, app: str, form: str) -> CompiledForm:
         d = tables.definitions
         where = (d.c.app_key == app, d.c.kind == "form", d.c.key == form)
-        # The one query every request pays: which version is published now.
-        row = (await session.execute(select(d.c.id, d.c.published_version).where(*where))).first()
+        # The one query every request pays: which version is published now. A writer holds
+        # it (FOR KEY SHARE on PostgreSQL) until it commits, so a publish, which locks the row
+        # FOR UPDATE, waits for writers already on the old version, and later ones write to the new.
+        which = select(d.c.id, d.c.published_version).where(*where)
+        if is_writing(session):
+            which = which.with_for_update(key_share=True)
+        row = (await session.execute(which)).first()
         if row is None or row.published_version is None:
             await self._explain_missing(session, app, form, row is not None)
         cached = self._compiled.get((row.id, row.published_version))

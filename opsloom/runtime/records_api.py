@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform.api_document import json_body, problems
-from opsloom.platform.errors import BadRequest, FieldError
+from opsloom.platform.errors import BadRequest, FieldError, OpsloomError
 from opsloom.platform.files import FileStore
 from opsloom.platform.http import authenticated, context_of, principal_of, read_json, settings_of
 from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.runtime import records
-from opsloom.runtime.forms import CompiledForm, FormRegistry, StaleForm
+from opsloom.runtime.forms import CompiledForm, FormRegistry
 
 EXPAND = "Link fields to show as {id, title, access} ({id, null, false} for a record you may not read) or {id, name}"
 
@@ -43,8 +42,10 @@ async def _read(request: Request, app: str, form: str, work: Any) -> Any:
             async with db.session() as session:
                 access = await form_access(session, principal_of(request), app, form)
                 return await work(session, cached, access, True)
-        except (StaleForm, DBAPIError):
-            pass  # the form changed (or the statement no longer fits the table): read again
+        except OpsloomError:
+            raise  # an answer about the request itself (not found, not allowed)
+        except Exception:  # noqa: BLE001 - StaleForm, or a statement or stored value the changed table no longer fits
+            pass  # the form changed since it was cached (a changed type fails as it is read): read again
     async with db.session() as session:
         compiled, access = await _open(request, session, app, form)
         return await work(session, compiled, access, False)

@@ -34,7 +34,10 @@ def test_the_readme_demo_example_runs_as_written(live_server: LiveServer, tmp_pa
     )
     assert done.returncode == 0, (done.stdout, done.stderr)
     created = json.loads((tmp_path / "created.json").read_text())
-    assert created["amount"] == "28800.00" and [row["line_total"] for row in created["items"]] == ["27800.00", "1000.00"]
+    assert created["amount"] == "28800.00" and [row["line_total"] for row in created["items"]] == [
+        "27800.00",
+        "1000.00",
+    ]
     listed = json.loads(_last_json(done.stdout))  # the sales requester's own, largest first
     assert listed["items"][0]["id"] == created["id"] and listed["items"][0]["status"] == "in_review"
 
