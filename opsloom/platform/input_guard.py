@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opsloom.platform.errors import FieldError, ValidationFailed
 from opsloom.platform.http import problem_response
+from opsloom.platform.multipart import PartHeaders
 from opsloom.platform.routing import matching_routes
 from opsloom.platform.storable_text import MAX_REPORTED, NUL_MESSAGE, printable, text_problem, unstorable_text
 
@@ -193,24 +194,14 @@ def _pairs_problems(pairs: list[tuple[str, str]]) -> list[FieldError]:
     return errors
 
 
-class _PartScanner:
+class _PartScanner(PartHeaders):
     """python-multipart's parser with callbacks that look only at names, filenames and plain fields."""
 
     def __init__(self, boundary: bytes) -> None:
-        self._field = self._value = self._disposition = b""
+        super().__init__()
         self._name = ""
         self._plain = False
-        self._parser = MultipartParser(
-            boundary,
-            {
-                "on_part_begin": self._part_begin,
-                "on_header_field": self._header_field,
-                "on_header_value": self._header_value,
-                "on_header_end": self._header_end,
-                "on_headers_finished": self._headers_finished,
-                "on_part_data": self._part_data,
-            },
-        )
+        self._parser = MultipartParser(boundary, {**self.header_callbacks(), "on_part_data": self._part_data})
         self._broken = False
 
     def write(self, chunk: bytes) -> None:
@@ -221,22 +212,8 @@ class _PartScanner:
         except FormParserError:
             self._broken = True  # malformed: the route's reader says so
 
-    def _part_begin(self) -> None:
-        self._disposition = b""
-
-    def _header_field(self, data: bytes, start: int, end: int) -> None:
-        self._field += data[start:end]
-
-    def _header_value(self, data: bytes, start: int, end: int) -> None:
-        self._value += data[start:end]
-
-    def _header_end(self) -> None:
-        if self._field.lower() == b"content-disposition":
-            self._disposition = self._value
-        self._field = self._value = b""
-
     def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._disposition)
+        options = self.disposition()
         name = options.get(b"name", b"").decode("utf-8", "replace")
         filename = options.get(b"filename")
         self._name, self._plain = printable(name), filename is None

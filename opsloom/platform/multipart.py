@@ -40,28 +40,26 @@ def _malformed(detail: str) -> BadRequest:
     return BadRequest(detail, [FieldError("$", "send a multipart/form-data body, e.g. curl -F file=@report.pdf")])
 
 
-class _Collector:
-    """The parser's callbacks, turned into events for the async reader to hand out."""
+class PartHeaders:
+    """python-multipart's header callbacks, gathering each part's Content-Disposition: a reader of
+    parts subclasses it and reads `disposition()` when a part's headers are finished."""
 
-    def __init__(self, charset: str) -> None:
-        self.charset = charset
-        self.events: list[Event] = []
-        self.complete = False
-        self._field = b""
-        self._value = b""
-        self._disposition = b""
+    def __init__(self) -> None:
+        self._field = self._value = self._disposition = b""
 
-    def callbacks(self) -> Any:
+    def header_callbacks(self) -> dict[str, Any]:
         return {
             "on_part_begin": self._part_begin,
             "on_header_field": self._header_field,
             "on_header_value": self._header_value,
             "on_header_end": self._header_end,
             "on_headers_finished": self._headers_finished,
-            "on_part_data": self._part_data,
-            "on_part_end": lambda: self.events.append(PartEnd()),
-            "on_end": self._end,
         }
+
+    def disposition(self) -> dict[bytes, bytes]:
+        """The part's Content-Disposition parameters: `name`, and `filename` for a file."""
+        _, options = parse_options_header(self._disposition)
+        return options
 
     def _part_begin(self) -> None:
         self._disposition = b""
@@ -78,7 +76,28 @@ class _Collector:
         self._field = self._value = b""
 
     def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._disposition)
+        raise NotImplementedError
+
+
+class _Collector(PartHeaders):
+    """The parser's callbacks, turned into events for the async reader to hand out."""
+
+    def __init__(self, charset: str) -> None:
+        super().__init__()
+        self.charset = charset
+        self.events: list[Event] = []
+        self.complete = False
+
+    def callbacks(self) -> Any:
+        return {
+            **self.header_callbacks(),
+            "on_part_data": self._part_data,
+            "on_part_end": lambda: self.events.append(PartEnd()),
+            "on_end": self._end,
+        }
+
+    def _headers_finished(self) -> None:
+        options = self.disposition()
         if b"name" not in options:
             raise _malformed("A part of the multipart body has no name")
         filename = options.get(b"filename")
