@@ -7,7 +7,7 @@
     POST /api/apps/{app}/forms/{form}/records/{id}/submit | withdraw | urge | comments
     GET  /api/apps/{app}/forms/{form}/records/{id}/timeline
     GET|PUT|DELETE /api/me/delegation                 standing out-of-office delegation
-    GET  /api/notifications · POST /api/notifications/read
+    GET  /api/notifications · GET /api/notifications/counts · POST /api/notifications/read
 
 Every POST takes an optional `Idempotency-Key` header: a repeated request with
 the same key is applied once and answered as the first time.
@@ -373,6 +373,13 @@ async def notifications(
     who = _person(request)
     async with request.app.state.db.session() as session:
         return {"items": await todo.list_notifications(session, who, unread, limit)}
+
+
+@router.get("/api/notifications/counts", summary="How many of my notifications are unread")
+async def notification_counts(request: Request) -> dict[str, int]:
+    who = _person(request)
+    async with request.app.state.db.session() as session:
+        return {"unread": await todo.unread_notifications(session, who)}
 
 
 @router.post("/api/notifications/read", summary="Mark my notifications read")

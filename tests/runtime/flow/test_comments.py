@@ -45,3 +45,15 @@ def test_the_records_page_offers_a_comment_box_once_it_has_a_flow(client) -> Non
     html = company.requester.client.get(page).text
     assert f'data-comments="{REQUESTS}/{request["id"]}/comments"' in html
     assert 'data-picker="users"' in html and "disabled data-script-ready" in html
+
+
+def test_the_unread_count_follows_the_notifications(client) -> None:
+    company = Company(client)
+    request = company.request(("Laptop", 2, "100.00"))
+    assert company.vp.client.get("/api/notifications/counts").json() == {"unread": 0}
+    assert company.requester.post(f"{REQUESTS}/{request['id']}/submit", {}).status_code == 200
+    comments = f"{REQUESTS}/{request['id']}/comments"
+    assert company.requester.post(comments, {"text": "a look, please", "mentions": [company.vp.id]}).status_code == 200
+    assert company.vp.client.get("/api/notifications/counts").json() == {"unread": 1}
+    assert company.vp.post("/api/notifications/read").status_code == 200
+    assert company.vp.client.get("/api/notifications/counts").json() == {"unread": 0}

@@ -74,7 +74,7 @@ if (document.querySelector("[data-count]")) {
   api("GET", "/api/tasks/counts")
     .then((counts) => showCount("pending", counts.pending || 0))
     .catch(() => {});
-  api("GET", "/api/notifications?unread=true&limit=100")
-    .then((answer) => showCount("unread", (answer.items || []).length))
+  api("GET", "/api/notifications/counts")
+    .then((counts) => showCount("unread", counts.unread || 0))
     .catch(() => {});
 }
