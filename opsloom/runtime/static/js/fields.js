@@ -69,7 +69,7 @@ export function readField(wrapper) {
     case "attachment":
       return [...wrapper.querySelectorAll("[data-file-id]")].map((item) => Number(item.dataset.fileId));
     case "subform":
-      return rowsOf(wrapper).map(readRow);
+      return rowsOf(wrapper).map((row) => readRow(row));
     default:
       return input ? input.value : undefined;
   }
@@ -80,20 +80,29 @@ function rowsOf(subform) {
   return body ? [...body.children].filter((row) => row.matches("[data-row]")) : [];
 }
 
-function readRow(row) {
+function readRow(row, leaveHidden = false) {
   const values = row.dataset.rowId ? { id: Number(row.dataset.rowId) } : {};
   for (const cell of ownFields(row)) {
+    if (leaveHidden && cell.hidden) continue;
     const value = readField(cell);
     if (value !== undefined) values[cell.dataset.field] = value;
   }
   return values;
 }
 
-/** The values of the fields under `root`, as the records API takes them. */
+/**
+ * The values of the fields under `root`, as the records API takes them. A field
+ * its rules hide is left out: the server keeps a hidden field empty, and refuses
+ * a value sent for it.
+ */
 export function readValues(root) {
   const values = {};
   for (const wrapper of ownFields(root)) {
-    const value = readField(wrapper);
+    if (wrapper.hidden) continue;
+    const value =
+      wrapper.dataset.type === "subform" && !wrapper.hasAttribute("data-locked")
+        ? rowsOf(wrapper).map((row) => readRow(row, true))
+        : readField(wrapper);
     if (value !== undefined) values[wrapper.dataset.field] = value;
   }
   return values;
