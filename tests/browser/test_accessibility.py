@@ -47,7 +47,7 @@ def test_every_page_passes_axe(browser: Browser, live_server: LiveServer, viewpo
     found: dict[str, list[dict[str, Any]]] = {}
 
     def fresh() -> Page:
-        context = browser.new_context(base_url=live_server.url, viewport=viewport, bypass_csp=True)
+        context = browser.new_context(base_url=live_server.url, viewport=viewport, bypass_csp=True, locale="zh-CN")
         context.set_default_timeout(TIMEOUT_MS)
         return context.new_page()
 
