@@ -655,7 +655,7 @@ class FormRegistry:
         # FOR UPDATE, waits for writers already on the old version, and later ones write to the new.
         which = select(d.c.id, d.c.published_version).where(*where)
         if is_writing(session):
-            which = which.with_for_update(key_share=True)
+            which = which.with_for_update(read=True, key_share=True)  # FOR KEY SHARE
         row = (await session.execute(which)).first()
         if row is None or row.published_version is None:
             await self._explain_missing(session, app, form, row is not None)

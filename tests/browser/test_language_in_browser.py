@@ -25,7 +25,8 @@ def test_an_english_browser_logs_in_to_english_pages_and_step_names(
     expect(page.locator("html")).to_have_attribute("lang", "en")
     log_in(page, DEPARTMENT_HEAD)
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(page.get_by_role("link", name="My to-do", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile(r"^My to-do"))).to_be_visible()
+    expect(page.locator('[data-count="pending"]')).to_have_text("1")  # the top bar counts her to-do
     expect(page.locator("main")).to_contain_text("Department head")  # the step of the task waiting for her
     screenshot(page, "home")
 
