@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import multiprocessing
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -86,10 +87,13 @@ def order_form(fields: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _renamed(fields: list[dict[str, Any]], old: str, new: str) -> list[dict[str, Any]]:
-    return [{**f, "key": new} if f["key"] == old else f for f in fields]
+    """The field `old` renamed to `new`, and the formulas that name it with it (as a designer would)."""
+    word = re.compile(rf"\b{re.escape(old)}\b")
+    renamed = [{**f, "key": new} if f["key"] == old else f for f in fields]
+    return [{**f, "formula": word.sub(new, f["formula"])} if "formula" in f else f for f in renamed]
 
 
-NOTES = FIELDS[-1]
+NOTES = next(f for f in FIELDS if f["key"] == "notes")
 
 
 @dataclass(frozen=True)
@@ -255,21 +259,27 @@ async def time_change(
     return Result(change, ms, statements, steps, nodes)
 
 
+async def loaded_form(db: Database, ctx: RequestContext, count: int) -> Any:
+    """The bench app's form published on a migrated database, with `count` rows in its table."""
+    await upgrade(db)
+    async with db.session(write=True) as session:
+        await definitions.save_app(session, ctx, {"key": APP, "label": "Bench"})
+    await publish(db, ctx, FIELDS)
+    async with db.session() as session:
+        form = await FormRegistry().get(session, APP, FORM)
+    started = time.perf_counter()
+    await load_rows(db, form, count)
+    print(f"  loaded {count:,} rows in {time.perf_counter() - started:.1f} s")
+    return form
+
+
 async def run(kind: str, count: int, repeat: int, show_sql: bool) -> list[Result]:
     ctx = RequestContext.for_now()
     with tempfile.TemporaryDirectory(prefix="opsloom-bench-") as directory:
         async with fresh_database(kind, Path(directory)) as url:
             db = Database(url)
             try:
-                await upgrade(db)
-                async with db.session(write=True) as session:
-                    await definitions.save_app(session, ctx, {"key": APP, "label": "Bench"})
-                await publish(db, ctx, FIELDS)
-                async with db.session() as session:
-                    form = await FormRegistry().get(session, APP, FORM)
-                started = time.perf_counter()
-                await load_rows(db, form, count)
-                print(f"  loaded {count:,} rows in {time.perf_counter() - started:.1f} s")
+                form = await loaded_form(db, ctx, count)
                 counter = StatementCounter(db, show_sql)
                 return [await time_change(db, ctx, form.table.name, change, repeat, counter) for change in CHANGES]
             finally:
@@ -403,15 +413,7 @@ async def run_under_load(kind: str, count: int) -> list[LoadResult]:
         async with fresh_database(kind, Path(directory)) as url:
             db = Database(url)
             try:
-                await upgrade(db)
-                async with db.session(write=True) as session:
-                    await definitions.save_app(session, ctx, {"key": APP, "label": "Bench"})
-                await publish(db, ctx, FIELDS)
-                async with db.session() as session:
-                    form = await FormRegistry().get(session, APP, FORM)
-                started = time.perf_counter()
-                await load_rows(db, form, count)
-                print(f"  loaded {count:,} rows in {time.perf_counter() - started:.1f} s")
+                form = await loaded_form(db, ctx, count)
                 results, fields = [], list(FIELDS)
                 for name, change in LOADS:
                     fields = change(fields)
