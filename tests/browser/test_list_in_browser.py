@@ -40,7 +40,9 @@ def test_filter_sort_save_a_view_and_export(
     everything = len(amounts(page))
     assert everything >= 3
 
-    # the filter bar: the operators follow the field, the value input follows the operator
+    # the filter opens on demand; the operators follow the field, the value input follows the operator
+    expect(page.locator("[data-filter-row]").first).to_be_hidden()
+    page.locator(".filter-panel summary").click()
     row = page.locator("[data-filter-row]").first
     row.locator('[data-role="field"]').select_option(label="金额")
     ops = row.locator('[data-role="op"] option').all_inner_texts()

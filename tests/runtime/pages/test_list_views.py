@@ -348,3 +348,12 @@ def test_the_current_view_is_renamed_and_updated_from_the_page(client: TestClien
     bad = client.post(f"{URL}/views/{view['id']}", data={**form_data, "name": ""}, follow_redirects=False)
     assert bad.status_code == 422 and "The view was not saved" in bad.text
     assert client.post(f"{URL}/views/999", data=form_data, follow_redirects=False).status_code == 404
+
+
+def test_the_filter_opens_on_demand_and_stays_open_while_it_applies(client: TestClient) -> None:
+    setup(client)
+    plain = client.get(URL).text
+    assert '<details class="filter-panel">' in plain  # closed: the records come first, on a phone too
+    condition = '{"field": "kind", "op": "eq", "value": "travel"}'
+    filtered = client.get(URL, params={"filter": condition}).text
+    assert '<details class="filter-panel" open>' in filtered and '<span class="filter-count">1</span>' in filtered
