@@ -58,8 +58,9 @@ def test_the_menu_is_a_drawer_on_a_phone(
     open_page: Callable[..., Page], screenshot: Screenshot, browser_log: BrowserLog
 ) -> None:
     phone = open_page(viewport=PHONE, locale="en")
-    log_in(phone, DEPARTMENT_HEAD)
-    phone.get_by_role("button", name="English").click()
+    log_in(phone, DEPARTMENT_HEAD)  # an English browser: English pages, and the switch offers 中文 only
+    expect(phone.get_by_role("button", name="中文")).to_be_visible()
+    expect(phone.get_by_role("button", name="English")).to_be_hidden()
     phone.goto(LIST)
     nav = phone.get_by_role("navigation", name="Procurement")
     expect(nav).to_be_hidden()
@@ -77,4 +78,24 @@ def test_the_menu_is_a_drawer_on_a_phone(
     expect(phone).to_have_url(re.compile(r"/forms/supplier$"))
     expect(phone.get_by_role("navigation", name="Procurement")).to_be_hidden()
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert browser_log.csp_violations() == [] and browser_log.problems == []
+
+
+def test_a_task_s_actions_are_within_the_thumb_s_reach_on_a_phone(
+    open_page: Callable[..., Page], screenshot: Screenshot, browser_log: BrowserLog
+) -> None:
+    phone = open_page(viewport=PHONE)
+    log_in(phone, DEPARTMENT_HEAD)
+    phone.goto("/tasks")
+    phone.locator(".todo-item a").first.click()
+    actions = phone.locator("[data-task-actions]")
+    phone.mouse.wheel(0, 2000)  # wherever the approver has scrolled to in the record
+    box = actions.bounding_box()
+    assert box is not None and box["y"] + box["height"] >= PHONE["height"] - 2, box  # at the screen's bottom
+    expect(actions.get_by_role("button", name="同意")).to_be_in_viewport()
+    rows = phone.locator('[data-readonly-field="items"] td[data-label]')
+    expect(rows.first).to_have_attribute("data-label", "物品")  # row cards name their columns
+    screenshot(phone, "task-on-a-phone")
+    actions.get_by_role("button", name="同意").click()
+    expect(phone.locator("#dialog-approve")).to_be_visible()
     assert browser_log.csp_violations() == [] and browser_log.problems == []
