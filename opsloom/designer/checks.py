@@ -14,9 +14,8 @@ from sqlalchemy.dialects.sqlite.base import SQLiteIdentifierPreparer
 
 from opsloom.platform.errors import FieldError
 from opsloom.runtime import formulas
-from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, Invalid
+from opsloom.runtime.fields import FieldSpec, Invalid, unit_of
 from opsloom.runtime.forms import (
-    FORMULA_TYPES,
     RESERVED_KEYS,
     formula_environment,
     formula_order,
@@ -25,7 +24,6 @@ from opsloom.runtime.forms import (
 )
 
 SQL_RESERVED = frozenset(PG_RESERVED) | frozenset(SQLiteIdentifierPreparer.reserved_words)
-TITLE_TYPES = ("text", "email", "phone", "url", "integer", "select", "date", "autonumber", "formula")
 
 Document = Mapping[str, Any]
 FormCheck = Callable[[Document], Iterator[FieldError]]
@@ -66,7 +64,7 @@ def title_field_exists(document: Document) -> Iterator[FieldError]:
     match = [f for _, f in _fields(document) if f["key"] == title]
     if not match:
         yield FieldError("title_field", f"'{title}' is not the key of a field of this form")
-    elif match[0]["type"] not in TITLE_TYPES:
+    elif not unit_of(match[0]).title:
         yield FieldError("title_field", f"a {match[0]['type']} field cannot name records; use a text field")
 
 
@@ -81,14 +79,12 @@ def options_are_distinct(document: Document) -> Iterator[FieldError]:
 def ranges_make_sense(document: Document) -> Iterator[FieldError]:
     for i, f in _fields(document):
         spec = _spec(f)
-        if f["type"] == "decimal" and f.get("scale", 2) > f.get("precision", 18):
-            yield FieldError(f"fields[{i}].scale", "cannot be larger than precision")
+        unit = unit_of(f)
         pairs = (("min", "max"), ("min_length", "max_length"), ("min_items", "max_items"), ("min_rows", "max_rows"))
         for low, high in pairs:
             if f.get(low) is None or f.get(high) is None:
                 continue
             try:
-                unit = FIELD_TYPES[f["type"]]
                 a, b = (unit.parse(spec, f[low]), unit.parse(spec, f[high])) if low == "min" else (f[low], f[high])
             except Invalid as problem:
                 yield FieldError(f"fields[{i}].{low}", str(problem))
@@ -97,26 +93,22 @@ def ranges_make_sense(document: Document) -> Iterator[FieldError]:
                 yield FieldError(f"fields[{i}].{low}", f"is larger than {high}")
 
 
-def patterns_compile(document: Document) -> Iterator[FieldError]:
-    import regex
-
+def properties_make_sense(document: Document) -> Iterator[FieldError]:
+    """What each field type checks of its own properties (a decimal's scale, a text's pattern)."""
     for i, f in _fields(document):
-        if "pattern" in f and f["type"] != "autonumber":
-            try:
-                regex.compile(f["pattern"])
-            except regex.error as error:
-                yield FieldError(f"fields[{i}].pattern", f"is not a valid regular expression: {error}")
+        for key, message in unit_of(f).design_problems(f):
+            yield FieldError(f"fields[{i}].{key}", message)
 
 
 def defaults_fit(document: Document) -> Iterator[FieldError]:
     for i, f in _fields(document):
         if f.get("default") is None or isinstance(f.get("default"), Mapping):
             continue
-        if f["type"] == "subform":
+        unit = unit_of(f)
+        if unit.child_rows:
             yield FieldError(f"fields[{i}].default", "a subform takes no default; give its fields defaults")
             continue
         spec = _spec(f)
-        unit = FIELD_TYPES[f["type"]]
         try:
             value = unit.parse(spec, f["default"])
         except Invalid as problem:
@@ -142,10 +134,11 @@ def formulas_are_sound(
     fields = list(document.get("fields", []))
     env = environment(fields)
     for i, f in _fields(document):
-        if f["type"] == "formula":
-            expected, text, path = f.get("result", "number"), f["formula"], f"fields[{i}].formula"
+        unit = unit_of(f)
+        if unit.computed:
+            expected, text, path = unit.formula_type(f), f["formula"], f"fields[{i}].formula"
         elif isinstance(f.get("default"), Mapping):
-            expected = FORMULA_TYPES.get(f["type"])
+            expected = unit.formula_type(f)
             text, path = f["default"]["formula"], f"fields[{i}].default.formula"
             if expected is None:
                 yield FieldError(path, f"a {f['type']} field cannot have a formula default")
@@ -167,7 +160,7 @@ def formulas_are_sound(
                 'set "result" or change the formula (CONCAT makes text)',
             )
     try:
-        formula_order([f for f in fields if f["type"] != "formula" or _parses(f["formula"])])
+        formula_order([f for f in fields if not unit_of(f).computed or _parses(f["formula"])])
     except formulas.FormulaError as error:
         yield FieldError("fields", str(error))
 
@@ -178,7 +171,7 @@ def rules_are_valid(document: Document) -> Iterator[FieldError]:
     from opsloom.runtime.forms import compile_form, initial_storage
 
     has_rules = document.get("validations") or any(
-        f.get(rule) is not None or f["type"] == "subform"
+        f.get(rule) is not None or unit_of(f).child_rows
         for _, f in _fields(document)
         for rule in ("visible_when", "readonly_when", "required_when")
     )
@@ -195,19 +188,11 @@ def rules_are_valid(document: Document) -> Iterator[FieldError]:
 def autonumber_patterns_work(document: Document) -> Iterator[FieldError]:
     from opsloom.runtime.autonumbers import pattern_problems
 
-    keys = {f["key"] for _, f in _fields(document) if f["type"] != "autonumber"}
+    keys = {f["key"] for _, f in _fields(document) if not unit_of(f).numbered}
     for i, f in _fields(document):
-        if f["type"] == "autonumber":
+        if unit_of(f).numbered:
             for problem in pattern_problems(f["pattern"], keys):
                 yield FieldError(f"fields[{i}].pattern", problem)
-
-
-ROW_TYPES_REFUSED = {
-    "subform": "a subform cannot hold another subform",
-    "autonumber": "rows are not numbered; use an autonumber on the form itself",
-    # Uploads are checked and linked per record field (runtime/attachments.py), not per row.
-    "attachment": "rows cannot hold files; put the attachment field on the form itself",
-}
 
 
 def subforms_are_sound(document: Document) -> Iterator[FieldError]:
@@ -215,19 +200,19 @@ def subforms_are_sound(document: Document) -> Iterator[FieldError]:
     hold no subform or autonumber, and no id repeats anywhere in the form."""
     ids: dict[str, str] = {f["id"]: f"fields[{i}]" for i, f in _fields(document)}
     for i, f in _fields(document):
-        if f["type"] != "subform":
+        if not unit_of(f).child_rows:
             continue
         rows = subform_document(f)
         for j, column in enumerate(rows["fields"]):
             path = f"fields[{i}].fields[{j}]"
-            if column["type"] in ROW_TYPES_REFUSED:
-                yield FieldError(f"{path}.type", ROW_TYPES_REFUSED[column["type"]])
+            if refused := unit_of(column).not_in_rows:
+                yield FieldError(f"{path}.type", refused)
             if column.get("unique"):
                 yield FieldError(f"{path}.unique", "rows cannot be unique; drop unique")
             if column["id"] in ids:
                 yield FieldError(f"{path}.id", f"'{column['id']}' is already used by {ids[column['id']]}")
             ids.setdefault(column["id"], path)
-        if any(c["type"] in ROW_TYPES_REFUSED for c in rows["fields"]):
+        if any(unit_of(c).not_in_rows for c in rows["fields"]):
             continue
         for check in ROW_CHECKS:
             for error in check(rows):
@@ -247,7 +232,7 @@ ROW_CHECKS: tuple[FormCheck, ...] = (
     keys_are_not_reserved,
     options_are_distinct,
     ranges_make_sense,
-    patterns_compile,
+    properties_make_sense,
     defaults_fit,
     # A row has no system fields (version, status, ...): its formulas read its own fields only.
     partial(formulas_are_sound, environment=row_environment),
@@ -259,7 +244,7 @@ FORM_CHECKS: tuple[FormCheck, ...] = (
     title_field_exists,
     options_are_distinct,
     ranges_make_sense,
-    patterns_compile,
+    properties_make_sense,
     defaults_fit,
     layout_refers_to_fields,
     formulas_are_sound,

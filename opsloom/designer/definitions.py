@@ -13,7 +13,7 @@ from opsloom.designer.documents import schema_errors
 from opsloom.platform import tables
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import FieldError, NotFound, ValidationFailed
-from opsloom.runtime.field_types import dump_datetime
+from opsloom.runtime.fields import dump_datetime
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from referencing import Registry, Resource
 
 from opsloom.platform.errors import FieldError
 from opsloom.resources import data_path
+from opsloom.runtime.fields import field_schema_parts
 
 KINDS = ("app", "form", "role", "package")
 
@@ -21,8 +22,27 @@ def _registry() -> Registry:
     resources = []
     for path in sorted(data_path("schemas").glob("*.schema.json")):
         schema = json.loads(path.read_text(encoding="utf-8"))
+        if schema["$id"] == "opsloom:form":
+            schema = form_schema(schema)
         resources.append((schema["$id"], Resource.from_contents(schema)))
     return Registry().with_resources(resources)
+
+
+def form_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The form schema with its per-type part taken from the field types (`runtime/fields/`).
+
+    The file in schemas/ is the published copy; `python -m opsloom.designer.documents`
+    brings it up to date after a field type changed."""
+    parts = field_schema_parts()
+    field = {**schema["$defs"]["field"], "allOf": parts["allOf"]}
+    field["properties"] = {**field["properties"], "type": {"enum": parts["enum"]}}
+    return {**schema, "$defs": {**schema["$defs"], "field": field}}
+
+
+def write_form_schema() -> None:
+    path = data_path("schemas") / "form.schema.json"
+    schema = form_schema(json.loads(path.read_text(encoding="utf-8")))
+    path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 @cache
@@ -60,3 +80,7 @@ def _message(error: ValidationError) -> str:
         allowed = ", ".join(repr(v) for v in error.validator_value)
         return f"{error.instance!r} is not one of {allowed}"
     return error.message
+
+
+if __name__ == "__main__":
+    write_form_schema()

@@ -18,6 +18,7 @@ from opsloom.platform import tables
 from opsloom.platform.audit import audit
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import Conflict, FieldError, NotFound, ValidationFailed
+from opsloom.runtime.fields import unit_of
 from opsloom.runtime.flow.definition import check_flow
 from opsloom.runtime.flow.instances import flow_for_form
 from opsloom.runtime.forms import FormRegistry
@@ -63,7 +64,7 @@ async def _organisation_problems(
             known = set(source_form.by_key) | {"id", "title"}
             for key, source in action["mapping"].items():
                 spec = target.by_key.get(key)
-                if spec is None or spec.type in ("formula", "autonumber"):
+                if spec is None or not unit_of(spec).entered:
                     yield FieldError(
                         f"nodes[{i}].action.mapping.{key}", f"'{key}' is not a field of {target.key} that can be set"
                     )

@@ -44,7 +44,7 @@ from opsloom.designer.migration_plan import (
     kept_subforms,
 )
 from opsloom.runtime import subforms
-from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, Invalid
+from opsloom.runtime.fields import FieldSpec, Invalid, unit_of
 from opsloom.runtime.forms import child_columns, compile_form, index_name, subform_document, system_columns
 from opsloom.runtime.formulas import FormulaContext
 
@@ -69,7 +69,7 @@ def _spec(f: Mapping[str, Any], column: str) -> FieldSpec:
 
 def scratch_table(name: str, *specs: FieldSpec, child: bool = False) -> Table:
     """A throw-away Table holding the system columns and the given columns, typed."""
-    columns = [Column(s.column, FIELD_TYPES[s.type].column_type(s)) for s in specs]
+    columns = [Column(s.column, unit_of(s).column_type(s)) for s in specs]
     return Table(name, MetaData(), *(child_columns() if child else system_columns()), *columns)
 
 
@@ -145,7 +145,7 @@ async def _gather(session: AsyncSession, state: FormState, needed: FactsNeeded, 
             except Invalid as problem:
                 count += 1
                 if len(sample) < SAMPLE:
-                    sample.append(BadValue(record_id, FIELD_TYPES[old.type].dump(old, value), str(problem)))
+                    sample.append(BadValue(record_id, unit_of(old).dump(old, value), str(problem)))
         invalid[fid], invalid_count[fid] = tuple(sample), count
     empty: dict[str, tuple[int, ...]] = {}
     empty_count: dict[str, int] = {}
@@ -202,7 +202,7 @@ async def _stream(session: AsyncSession, table: str, spec: FieldSpec, pending: P
         MetaData(),
         Column("id", BigInteger, primary_key=True),
         Column("version", Integer),
-        Column(spec.column, FIELD_TYPES[spec.type].column_type(spec)),
+        Column(spec.column, unit_of(spec).column_type(spec)),
     )  # only id and the column are read; version only by `pending`
     column = t.c[spec.column]
     where = [column.is_not(None)] + ([pending(t)] if pending is not None else [])
@@ -280,7 +280,7 @@ async def _create_child_table(session: AsyncSession, ddl: Any, step: Step, state
 
 async def _add_column(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:
     spec = state.new_spec(step.details["field_id"])
-    column = Column(spec.column, FIELD_TYPES[spec.type].column_type(spec), nullable=True)
+    column = Column(spec.column, unit_of(spec).column_type(spec), nullable=True)
     await ddl(lambda op: op.add_column(state.table, column))
     await _ensure_indexes(ddl, state, spec)
 
@@ -291,11 +291,12 @@ def converter(step: Step, state: FormState, zone: Any) -> Callable[[int, Any], A
     new, old = state.new_spec(fid), state.stored_spec(fid)
     on_invalid, replacement = step.details.get("on_invalid"), step.details.get("value")
     fallback = None
-    if on_invalid == "set_value" and new.type != "multiselect":
-        fallback = FIELD_TYPES[new.type].parse(new, replacement, zone)
+    keeps_options = unit_of(new).options and unit_of(new).multiple
+    if on_invalid == "set_value" and not keeps_options:
+        fallback = unit_of(new).parse(new, replacement, zone)
 
     def convert(record_id: int, value: Any) -> Any:
-        if new.type == "multiselect" and old.type == "multiselect":
+        if keeps_options and old.type == new.type:
             return drop_options(new, value, replacement if on_invalid == "set_value" else None)
         try:
             return convert_value(old, new, value, zone)
@@ -317,7 +318,7 @@ async def _convert_column(session: AsyncSession, ddl: Any, step: Step, state: Fo
     target = scratch_table(state.table, into).c[into.column]
     if rewrite:
         await _drop_indexes(ddl, state, fid)
-        await ddl(lambda op: op.add_column(state.table, Column(into.column, FIELD_TYPES[into.type].column_type(into))))
+        await ddl(lambda op: op.add_column(state.table, Column(into.column, unit_of(into).column_type(into))))
     stage = state.stage if state.stage is not None and fid in state.stage.columns else None
     if stage is not None:
         await stage.copy(session, target.table, {into.column: stage.columns[fid]})
@@ -359,7 +360,7 @@ async def _rewrite(
 
 async def _fill_empty(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:
     spec = state.new_spec(step.details["field_id"])
-    value = FIELD_TYPES[spec.type].parse(spec, step.details["value"], zone)
+    value = unit_of(spec).parse(spec, step.details["value"], zone)
     t = scratch_table(state.table, spec, child=state.child)
     await session.execute(update(t).where(t.c[spec.column].is_(None)).values({spec.column: value}))
 
@@ -428,7 +429,7 @@ async def _recompute_formulas(session: AsyncSession, ddl: Any, step: Step, state
         children = await subforms.load_rows(session, form, [row["id"] for row in rows]) if form.children else {}
         updates = []
         for row in rows:
-            values = {spec.key: row[spec.column] for spec in form.fields if spec.type != "subform"}
+            values = {spec.key: row[spec.column] for spec in form.fields if unit_of(spec).has_column}
             for key, child in form.children.items():
                 values[key] = subforms.stored_values(child, children[key][row["id"]])
             form.compute(values, context)

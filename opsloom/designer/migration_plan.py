@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opsloom.platform.errors import FieldError
+from opsloom.runtime.fields import FIELD_TYPES, FieldType, unit_of
 
-TEXT_TYPES = frozenset({"text", "textarea", "email", "phone", "url"})
-OPTION_TYPES = frozenset({"select", "multiselect"})
 SAMPLE = 20  # offending ids and values shown per field
 
 Doc = Mapping[str, Any]
@@ -62,16 +61,13 @@ class FieldChange:
 
 def column_shape(f: Doc) -> tuple[Any, ...]:
     """What the column depends on: a change here rewrites the values."""
-    kind = f["type"]
-    if kind == "formula":
-        return (kind, f.get("result", "number"), f.get("precision", 18), f.get("scale", 2))
-    if kind == "decimal":
-        return (kind, f.get("precision", 18), f.get("scale", 2))
-    if kind == "text":
-        return (kind, f.get("max_length", 255))
-    if kind in ("email", "phone", "url"):
-        return (kind, f.get("max_length"))
-    return (kind,)
+    return (f["type"], *unit_of(f).column_shape(f))
+
+
+def _is(type_name: str | None, question: str) -> bool:
+    """Does the type of this name (None: no field) answer yes to a unit's question?"""
+    unit: FieldType | None = FIELD_TYPES.get(type_name) if type_name else None
+    return bool(unit is not None and getattr(unit, question))
 
 
 _RULES = ("min", "max", "min_length", "pattern", "default", "min_items", "max_items", "index")
@@ -107,9 +103,9 @@ def _field_changes(a: Doc, b: Doc) -> list[FieldChange]:
         out.append(FieldChange("retyped", fid, key, a["type"], b["type"]))
     elif column_shape(a) != column_shape(b):
         out.append(FieldChange("reshaped", fid, key, list(column_shape(a)[1:]), list(column_shape(b)[1:])))
-    if b["type"] == "formula" and a.get("formula") != b.get("formula"):
+    if unit_of(b).computed and a.get("formula") != b.get("formula"):
         out.append(FieldChange("formula_changed", fid, key, a.get("formula"), b.get("formula")))
-    if a["type"] in OPTION_TYPES and b["type"] in OPTION_TYPES:
+    if unit_of(a).options and unit_of(b).options:
         before = [o["value"] for o in a.get("options", [])]
         after = [o["value"] for o in b.get("options", [])]
         if removed := [v for v in before if v not in after]:
@@ -123,7 +119,7 @@ def _field_changes(a: Doc, b: Doc) -> list[FieldChange]:
     rules_before = {r: a.get(r) for r in _RULES if a.get(r) is not None}
     rules_after = {r: b.get(r) for r in _RULES if b.get(r) is not None}
     if "max_length" in a or "max_length" in b:
-        if a.get("max_length") != b.get("max_length") and a["type"] == "textarea":
+        if a.get("max_length") != b.get("max_length") and not unit_of(a).column_shape(a) and unit_of(a).text_like:
             rules_before["max_length"], rules_after["max_length"] = (
                 a.get("max_length"),
                 b.get("max_length"),
@@ -248,14 +244,16 @@ def facts_needed(old: Doc | None, new: Doc, storage: Mapping[str, Any]) -> Facts
     if old is None:
         return FactsNeeded((), (), ())
     convert, empty, duplicates, no_rows = [], [], [], []
-    subforms = {f["id"] for doc in (old, new) for f in doc["fields"] if f["type"] == "subform"}
+    subforms = {f["id"] for doc in (old, new) for f in doc["fields"] if unit_of(f).child_rows}
     for change in diff_forms(old, new, storage.get("archived")):
         if change.field_id in subforms:
             if change.kind == "required_added" and change.field_id in storage.get("subforms", {}):
                 no_rows.append(change.field_id)
             continue
         target = next((f for f in new["fields"] if f["id"] == change.field_id), None)
-        if change.kind in ("retyped", "reshaped", "options_removed") and (target or {}).get("type") != "formula":
+        if change.kind in ("retyped", "reshaped", "options_removed") and not _is(
+            (target or {}).get("type"), "computed"
+        ):
             convert.append(change.field_id)
         elif change.kind == "required_added":
             empty.append(change.field_id)
@@ -277,11 +275,11 @@ def kept_subforms(old: Doc, new: Doc, storage: Mapping[str, Any]) -> list[tuple[
     after, the child table's storage). Their fields are planned like a form's."""
     from opsloom.runtime.forms import subform_document
 
-    before = {f["id"]: f for f in old["fields"] if f["type"] == "subform"}
+    before = {f["id"]: f for f in old["fields"] if unit_of(f).child_rows}
     archived = storage.get("archived", {})
     out = []
     for f in new["fields"]:
-        if f["type"] != "subform":
+        if not unit_of(f).child_rows:
             continue
         if f["id"] in before and f["id"] in storage.get("subforms", {}):
             out.append((f["id"], subform_document(before[f["id"]]), subform_document(f), storage["subforms"][f["id"]]))
@@ -318,7 +316,7 @@ def _plan_subforms(
         fid, key = change.field_id, change.key
         was = (old_by_id.get(fid) or storage.get("archived", {}).get(fid, {}).get("field") or {}).get("type")
         now = (new_by_id.get(fid) or {}).get("type")
-        if "subform" not in (was, now):
+        if not (_is(was, "child_rows") or _is(now, "child_rows")):
             continue
         if change.kind == "retyped":
             blockers.append(
@@ -328,7 +326,7 @@ def _plan_subforms(
                     "Add a new field instead, and remove this one if it is no longer needed.",
                 )
             )
-        elif change.kind == "added" and now == "subform":
+        elif change.kind == "added" and _is(now, "child_rows"):
             entry = child_storage(storage["table"], new_by_id[fid], taken)
             taken.add(entry["table"])
             subforms[fid] = entry
@@ -339,7 +337,7 @@ def _plan_subforms(
                     {"field_id": fid, "table": entry["table"]},
                 )
             )
-        elif change.kind == "removed" and was == "subform":
+        elif change.kind == "removed" and _is(was, "child_rows"):
             entry = subforms.pop(fid)
             archived[fid] = {"field": dict(old_by_id[fid]), "subform": entry}
             first.append(
@@ -349,7 +347,7 @@ def _plan_subforms(
                     {"field_id": fid, "table": entry["table"]},
                 )
             )
-        elif change.kind == "required_added" and now == "subform" and facts.empty_count.get(fid):
+        elif change.kind == "required_added" and _is(now, "child_rows") and facts.empty_count.get(fid):
             n = facts.empty_count[fid]
             blockers.append(
                 Blocker(
@@ -360,7 +358,7 @@ def _plan_subforms(
                     n,
                 )
             )
-        elif change.kind == "restored" and now == "subform":
+        elif change.kind == "restored" and _is(now, "child_rows"):
             subforms[fid] = storage["archived"][fid]["subform"]
             first.append(
                 Step(
@@ -419,7 +417,7 @@ def plan_migration(
     for fid in subforms:
         archived.pop(fid, None)  # restored
     archived.update(archived_subforms)
-    subform_ids = {f["id"] for doc in (old, new) for f in doc["fields"] if f["type"] == "subform"} | {
+    subform_ids = {f["id"] for doc in (old, new) for f in doc["fields"] if unit_of(f).child_rows} | {
         fid for fid, e in storage.get("archived", {}).items() if "subform" in e
     }
 
@@ -469,7 +467,7 @@ def plan_migration(
                 )
             )
             archived[fid] = {"column": target, "field": dict(old_by_id[fid])}
-        elif change.kind == "retyped" and "attachment" in (change.before, change.after):
+        elif change.kind == "retyped" and (_is(change.before, "holds_files") or _is(change.after, "holds_files")):
             blockers.append(
                 Blocker(
                     key,
@@ -477,7 +475,7 @@ def plan_migration(
                     "Add a new field instead, and remove this one if it is no longer needed.",
                 )
             )
-        elif change.kind == "retyped" and change.after == "formula":
+        elif change.kind == "retyped" and _is(change.after, "computed"):
             blockers.append(
                 Blocker(
                     key,
@@ -485,7 +483,7 @@ def plan_migration(
                     "Add a new formula field instead, and remove this one if it is no longer needed.",
                 )
             )
-        elif change.kind in ("retyped", "reshaped") and f is not None and f["type"] == "formula":
+        elif change.kind in ("retyped", "reshaped") and f is not None and unit_of(f).computed:
             # A formula's stored values are recomputed below; the column only changes type.
             later.append(
                 Step(
@@ -538,12 +536,12 @@ def plan_migration(
         c.key
         for c in changes
         if c.kind in ("formula_changed", "retyped", "reshaped", "added", "restored")
-        and new_by_id.get(c.field_id, {}).get("type") == "formula"
+        and _is(new_by_id.get(c.field_id, {}).get("type"), "computed")
     }
     if any(s.action in VALUE_STEPS for s in renames + later):  # formulas follow the values they read
-        recompute |= {f["key"] for f in new["fields"] if f["type"] == "formula"}
+        recompute |= {f["key"] for f in new["fields"] if unit_of(f).computed}
     if first or row_steps:  # totals over rows follow their rows
-        recompute |= {f["key"] for f in new["fields"] if f["type"] == "formula" and _reads_rows(f["formula"], new)}
+        recompute |= {f["key"] for f in new["fields"] if unit_of(f).computed and _reads_rows(f["formula"], new)}
     if recompute:
         names = sorted(recompute)
         later.append(Step("recompute_formulas", f"Compute {', '.join(names)} for every record", {"fields": names}))
@@ -576,7 +574,7 @@ def _reads_rows(formula: str, form: Doc) -> bool:
     """Does a formula read a subform column (`SUM(items.qty)`)?"""
     from opsloom.runtime import formulas
 
-    subforms = {f["key"] for f in form["fields"] if f["type"] == "subform"}
+    subforms = {f["key"] for f in form["fields"] if unit_of(f).child_rows}
     try:
         refs = formulas.references(formulas.parse_formula(formula))
     except formulas.FormulaError:
@@ -644,7 +642,7 @@ def _required(fid: str, key: str, f: Doc, facts: Facts, resolution: Resolution) 
     n = facts.empty_count.get(fid, 0)
     if n == 0:
         return None, None
-    if resolution.fill_empty is not None and f["type"] == "attachment":
+    if resolution.fill_empty is not None and unit_of(f).holds_files:
         return None, Blocker(
             key,
             f"{n} records have no files in {key}; files cannot be filled in by a publish.",

@@ -22,6 +22,7 @@ from opsloom.designer.publishing import form_problems, publish_form
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import BadRequest, FieldError, OpsloomError, ValidationFailed
 from opsloom.platform.permissions import full_access
+from opsloom.runtime.fields import links_records
 from opsloom.runtime.forms import FormRegistry
 from opsloom.runtime.records import create_records
 
@@ -138,7 +139,7 @@ def in_link_order(forms: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return
         seen.add(form["key"])
         for f in form["fields"]:
-            if f.get("type") == "relation" and f.get("form") in by_key:
+            if links_records(f) and f.get("form") in by_key:
                 visit(by_key[f["form"]])
         ordered.append(form)
 
@@ -153,7 +154,7 @@ async def _links_by_title(session: AsyncSession, form: Any, rows: list[Any]) -> 
     for row in rows:
         row = dict(row) if isinstance(row, dict) else row
         for spec in form.fields:
-            if spec.type == "relation" and isinstance(row, dict) and isinstance(row.get(spec.key), str):
+            if links_records(spec) and isinstance(row, dict) and isinstance(row.get(spec.key), str):
                 target = form.target(spec)
                 found = await session.execute(
                     select(target.table.c.id).where(target.title_column() == row[spec.key]).limit(1)

@@ -24,7 +24,7 @@ from opsloom.platform.audit import audit
 from opsloom.platform.context import RequestContext
 from opsloom.platform.database import Database
 from opsloom.platform.errors import BadRequest, Conflict, FieldError, OpsloomError, ValidationFailed
-from opsloom.runtime.field_types import Invalid
+from opsloom.runtime.fields import Invalid, links_records, unit_of
 from opsloom.runtime.flow.definition import check_flow
 from opsloom.runtime.flow.instances import flow_for_form
 from opsloom.runtime.forms import compile_form, initial_storage
@@ -330,10 +330,10 @@ async def _check_link_targets(session: AsyncSession, app: str, document: Mapping
     errors = []
     links = [(f"fields[{i}]", f) for i, f in enumerate(document["fields"])]
     for i, f in enumerate(document["fields"]):
-        if f["type"] == "subform":
+        if unit_of(f).child_rows:
             links += [(f"fields[{i}].fields[{j}]", c) for j, c in enumerate(f["fields"])]
     for path, f in links:
-        if f["type"] != "relation" or f["form"] == document["key"]:
+        if not links_records(f) or f["form"] == document["key"]:
             continue
         target = await definitions.find_definition(session, app, "form", f["form"])
         if target is None or target.published_version is None:
@@ -344,7 +344,7 @@ async def _check_link_targets(session: AsyncSession, app: str, document: Mapping
 
 def _check_resolutions(document: Mapping[str, Any], resolutions: Mapping[str, Resolution]) -> None:
     keys = {f["key"] for f in document["fields"]}
-    keys |= {f"{f['key']}.{c['key']}" for f in document["fields"] if f["type"] == "subform" for c in f["fields"]}
+    keys |= {f"{f['key']}.{c['key']}" for f in document["fields"] if unit_of(f).child_rows for c in f["fields"]}
     unknown = [k for k in resolutions if k not in keys]
     if unknown:
         raise BadRequest(

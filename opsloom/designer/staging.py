@@ -43,7 +43,7 @@ from opsloom.designer.migration_apply import FormState, converter, scratch_table
 from opsloom.designer.migration_plan import Plan
 from opsloom.platform.database import Database
 from opsloom.runtime import subforms
-from opsloom.runtime.field_types import FIELD_TYPES
+from opsloom.runtime.fields import unit_of
 from opsloom.runtime.forms import CompiledForm, compile_form
 from opsloom.runtime.formulas import FormulaContext
 
@@ -108,7 +108,7 @@ class Stage:
         for i, fid in enumerate(layout.converts):
             spec = state.new_spec(fid)
             self.columns[fid] = f"v_{i}"
-            columns.append(Column(f"v_{i}", FIELD_TYPES[spec.type].column_type(spec)))
+            columns.append(Column(f"v_{i}", unit_of(spec).column_type(spec)))
         self.formulas: dict[str, str] = {}  # formula column of the table -> staging column
         if layout.formulas:
             form = new_form(state)
@@ -165,13 +165,13 @@ async def fill_stage(db: Database, stage: Stage, state: FormState, plan: Plan, z
     sources = {
         fid: state.stored_spec(fid)
         for fid, f in state.new.items()
-        if f["type"] != "subform" and (fid in state.old or "column" in state.archived.get(fid, {}))
+        if unit_of(f).has_column and (fid in state.old or "column" in state.archived.get(fid, {}))
     }
     old = scratch_table(state.table, *sources.values())
     steps = {s.details["field_id"]: s for s in plan.steps if "subform" not in s.details and "field_id" in s.details}
     converts = {fid: converter(steps[fid], state, zone) for fid in stage.layout.converts}
     fills = {
-        s.details["field_id"]: FIELD_TYPES[state.new[s.details["field_id"]]["type"]].parse(
+        s.details["field_id"]: unit_of(state.new[s.details["field_id"]]).parse(
             state.new_spec(s.details["field_id"]), s.details["value"], zone
         )
         for s in plan.steps
@@ -229,7 +229,7 @@ def _compute(
     """The record's formulas, computed from its values as the plan leaves them."""
     values: dict[str, Any] = {}
     for spec in form.fields:
-        if spec.type == "subform":
+        if unit_of(spec).child_rows:
             continue
         value = by_id.get(spec.id)
         values[spec.key] = fills.get(spec.id) if value is None else value

@@ -35,10 +35,9 @@ from opsloom.platform.errors import (
 )
 from opsloom.platform.files import FileStore, StoredFile
 from opsloom.platform.permissions import FormAccess
-from opsloom.runtime.field_types import FieldSpec
+from opsloom.runtime.fields import FieldSpec, unit_of
 from opsloom.runtime.forms import CompiledForm
 
-ATTACHMENT = "attachment"
 NAME_LENGTH = 255
 UNKNOWN_TYPE = "application/octet-stream"
 
@@ -85,8 +84,8 @@ def upload_target(form: CompiledForm, access: FormAccess, key: str | None, max_u
             [FieldError("field", "add ?field=KEY, the key of an attachment field")],
         )
     spec = form.by_key.get(key)
-    if spec is None or spec.type != ATTACHMENT or key in access.hidden:
-        shown = [s.key for s in form.fields if s.type == ATTACHMENT and s.key not in access.hidden]
+    if spec is None or not unit_of(spec).holds_files or key in access.hidden:
+        shown = [s.key for s in form.fields if unit_of(s).holds_files and s.key not in access.hidden]
         hint = f"; its attachment fields are {', '.join(shown)}" if shown else "; it has none"
         raise ValidationFailed.of([FieldError("field", f"'{key}' is not an attachment field of {form.key}{hint}")])
     if key in access.read_only:
@@ -203,7 +202,7 @@ async def resolve_attachments(
     caller's upload that no record took yet, or already this record's (`record_id`,
     when updating). Errors name the field: `docs`, or `records[2].docs` in a bulk create.
     """
-    specs = [s for s in form.fields if s.type == ATTACHMENT and any(values.get(s.key) for values in rows)]
+    specs = [s for s in form.fields if unit_of(s).holds_files and any(values.get(s.key) for values in rows)]
     if not specs:
         return
     wanted = sorted({file_id for s in specs for values in rows for file_id in values.get(s.key) or ()})
@@ -262,7 +261,7 @@ async def link_attachments(
     holds are detached (kept, with their content, for the history and its readers)."""
     f = tables.files
     for spec in form.fields:
-        if spec.type != ATTACHMENT or spec.key not in after:
+        if not unit_of(spec).holds_files or spec.key not in after:
             continue
         old, new = _ids((before or {}).get(spec.key)), _ids(after[spec.key])
         mine = (f.c.form_id == form.form_id, f.c.field_id == spec.id)
@@ -296,7 +295,7 @@ def readable_field(form: CompiledForm, hidden: Collection[str], field_id: str) -
     A record's files go with their field: who may not see the field may not see its files
     (their names, sizes and types), wherever they are shown."""
     spec = next((s for s in form.fields if s.id == field_id), None)
-    return spec is not None and spec.type == ATTACHMENT and spec.key not in hidden
+    return spec is not None and unit_of(spec).holds_files and spec.key not in hidden
 
 
 async def readable_files(

@@ -13,7 +13,7 @@ the same definitions below, operator by operator, so they agree.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
@@ -38,7 +38,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import String
 
 from opsloom.platform.errors import BadRequest, FieldError
-from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, Invalid
+from opsloom.runtime.fields import COUNT_TYPE, FieldSpec, FieldType, Invalid, unit_of, value_unit
 from opsloom.runtime.forms import CompiledForm
 
 MAX_DEPTH = 16
@@ -186,13 +186,10 @@ def _aggregate_spec(doc: dict[str, Any], form: CompiledForm, path: str) -> Field
     if agg == "count":
         if column:
             raise _fail(f"{path}.field", f'count counts rows: name the subform alone, "{subform}"')
-        return FieldSpec(key, f"count({key})", "integer", "", key, raw={"aggregate": (agg, subform, "")})
+        return FieldSpec(key, f"count({key})", COUNT_TYPE, "", key, raw={"aggregate": (agg, subform, "")})
     spec = child.by_key.get(column)
-    numeric = spec is not None and (
-        spec.type in ("integer", "decimal") or (spec.type == "formula" and spec.get("result", "number") == "number")
-    )
-    if not numeric:
-        numbers = ", ".join(f"{subform}.{s.key}" for s in child.fields if s.type in ("integer", "decimal", "formula"))
+    if spec is None or not value_unit(spec).numeric:
+        numbers = ", ".join(f"{subform}.{s.key}" for s in child.fields if value_unit(s).numeric)
         raise _fail(f"{path}.field", f"{agg} needs a number column of {subform} (e.g. {numbers or 'none'})")
     raw = {**spec.raw, "aggregate": (agg, subform, column)}
     if agg == "sum":
@@ -210,7 +207,7 @@ def _parse_compare(doc: dict[str, Any], form: CompiledForm, path: str) -> Compar
     if "agg" in doc:
         return _parse_aggregate(doc, form, path)
     spec = form.spec(key)
-    if spec is not None and spec.type == "subform":
+    if spec is not None and unit_of(spec).child_rows:
         raise _fail(
             f"{path}.field", f'compare an aggregate of the rows, e.g. {{"field": "{key}", "agg": "count", ...}}'
         )
@@ -220,7 +217,7 @@ def _parse_compare(doc: dict[str, Any], form: CompiledForm, path: str) -> Compar
     op = doc.get("op")
     if not isinstance(op, str):
         raise _fail(f"{path}.op", 'name the operator as a text, e.g. "op": "eq"')
-    unit = FIELD_TYPES[spec.type]
+    unit = unit_of(spec)
     allowed = unit.operators_for(spec) | {"is_empty", "not_empty"}
     if op not in allowed:
         raise _fail(
@@ -251,10 +248,8 @@ def _parse_value(spec: FieldSpec, op: str, raw: Any, path: str) -> Any:
             raise _fail(path, "expected a list of two values: [low, high]")
         return (_scalar(spec, raw[0], f"{path}[0]"), _scalar(spec, raw[1], f"{path}[1]"))
     if op in ("contains", "starts_with"):
-        if spec.type == "multiselect":
+        if value_unit(spec).multiple:  # is this option, this person among them
             return _scalar(spec, raw, path)
-        if spec.type == "users":  # is this person among them
-            return _scalar(replace(spec, type="user"), raw, path)
         if not isinstance(raw, str) or not raw:
             raise _fail(path, "expected a non-empty text")
         if "\x00" in raw:
@@ -286,21 +281,12 @@ def _field_ref(spec: FieldSpec, op: str, raw: dict[str, Any], form: CompiledForm
         raise _fail(path, 'compare with another field as {"field": KEY}, KEY a field of this form')
     if op not in REF_OPS:
         raise _fail(path, f"'{op}' cannot compare two fields; use one of {', '.join(sorted(REF_OPS))}")
-    if _storage_kind(spec) != _storage_kind(other):
+    # Fields compare with each other when they are stored alike (decimals: same scale).
+    if unit_of(spec).storage_kind(spec) != unit_of(other).storage_kind(other):
         raise _fail(path, f"{spec.key} ({spec.type}) and {other.key} ({other.type}) cannot be compared")
-    if _storage_kind(spec) == ("text",) and op not in ("eq", "ne"):
+    if unit_of(spec).storage_kind(spec) == ("text",) and op not in ("eq", "ne"):
         raise _fail(path, "two text fields can only be compared with eq or ne")
     return FieldRef(other)
-
-
-def _storage_kind(spec: FieldSpec) -> tuple[Any, ...]:
-    """Fields compare with each other when they are stored alike (decimals: same scale)."""
-    kind = spec.get("result", "number") if spec.type == "formula" else spec.type
-    if kind in ("text", "textarea", "email", "phone", "url", "select"):
-        return ("text",)
-    if kind in ("decimal", "number"):
-        return ("decimal", spec.get("scale", 2))
-    return (kind,)
 
 
 def _scalar(spec: FieldSpec, raw: Any, path: str) -> Any:
@@ -309,12 +295,8 @@ def _scalar(spec: FieldSpec, raw: Any, path: str) -> Any:
         if set(raw) != {"var"} or not isinstance(name, str) or name not in VARIABLES:
             raise _fail(path, 'a variable is written {"var": NAME} with NAME one of ' + ", ".join(sorted(VARIABLES)))
         return Var(name)
-    if spec.type == "multiselect":
-        if raw not in spec.option_values():
-            raise _fail(path, f"{raw!r} is not an option of {spec.key}")
-        return raw
     try:
-        value = FIELD_TYPES[spec.type].parse(spec, raw)
+        value = _item_unit(spec).parse(spec, raw)
     except Invalid as problem:
         raise _fail(path, str(problem)) from None
     if isinstance(value, datetime) and isinstance(raw, str) and datetime.fromisoformat(raw.strip()).tzinfo is None:
@@ -382,16 +364,21 @@ def _resolve(spec: FieldSpec, value: Any, ctx: EvalContext) -> Any:
     resolved = ctx.variable(value.name)
     if resolved is None:
         return None
-    if spec.type == "users":  # `contains` names one person
-        spec = replace(spec, type="user")
-    if spec.type == "datetime" and isinstance(resolved, date) and not isinstance(resolved, datetime):
+    unit = _item_unit(spec)
+    if unit.temporal == "moment" and isinstance(resolved, date) and not isinstance(resolved, datetime):
         return datetime.combine(resolved, time.min, ctx.zone).astimezone(UTC)
-    if spec.type == "date" and isinstance(resolved, datetime):
+    if unit.temporal == "date" and isinstance(resolved, datetime):
         return resolved.astimezone(ctx.zone).date()
     try:
-        return FIELD_TYPES[spec.type].parse(spec, resolved, ctx.zone) if spec.type not in ("multiselect",) else resolved
+        return unit.parse(spec, resolved, ctx.zone)
     except Invalid:
         return None
+
+
+def _item_unit(spec: FieldSpec) -> FieldType:
+    """The unit a compared value is parsed by: one item of a list (an option, a person), else the field's."""
+    unit = value_unit(spec)
+    return unit.element(spec)
 
 
 # ------------------------------------------------------------------- SQL
@@ -407,7 +394,7 @@ def to_sql(condition: Condition, form: CompiledForm, ctx: EvalContext) -> Column
         return not_(func.coalesce(to_sql(condition.item, form, ctx), false()))
     aggregate = condition.field.raw.get("aggregate")
     column = _sql_aggregate(form, aggregate) if aggregate else form.column(condition.field)
-    if condition.field.type == "relation" and condition.op in ("contains", "starts_with"):
+    if unit_of(condition.field).title_search and condition.op in ("contains", "starts_with"):
         return _sql_linked_title(form, condition, column, ctx)
     if isinstance(condition.value, FieldRef):
         return _SQL_REF[condition.op](column, form.column(condition.value.spec))
@@ -454,7 +441,7 @@ def _exact_sum_pg(element: Any, compiler: Any, **kw: Any) -> str:
 
 
 def _sql_eq(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
-    if spec.type == "multiselect":
+    if value_unit(spec).multiple:
         return _sql_eq_set(c, v)
     return c.is_(None) if v is None else c == v
 
@@ -462,7 +449,7 @@ def _sql_eq(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
 def _sql_ne(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
     if v is None:
         return c.is_not(None)
-    if spec.type == "multiselect":
+    if value_unit(spec).multiple:
         return or_(c.is_(None), not_(_sql_eq_set(c, v)))
     return or_(c.is_(None), c != v)
 
@@ -476,7 +463,7 @@ def _sql_eq_set(c: Any, v: Any) -> Any:
 
 def _ordered(c: Any, spec: FieldSpec) -> Any:
     # Text compares by code point everywhere, as Python compares str.
-    return code_point_order(c) if spec.type in ("text", "email", "phone", "url") else c
+    return code_point_order(c) if value_unit(spec).text_like else c
 
 
 class code_point_order(FunctionElement[str]):
@@ -507,7 +494,7 @@ def _cmp(op: Callable[[Any, Any], Any]) -> Callable[..., Any]:
 
 def _sql_in(c: Any, v: tuple[Any, ...], spec: FieldSpec, ctx: EvalContext) -> Any:
     values = [x for x in v if x is not None]
-    if spec.type == "multiselect":
+    if value_unit(spec).multiple:
         return or_(false(), *(_sql_has(c, x) for x in values))
     return c.in_(values) if values else false()
 
@@ -581,7 +568,7 @@ def _sql_linked_title(form: CompiledForm, condition: Compare, column: Any, ctx: 
 
 
 def _sql_contains(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
-    if spec.type in ("multiselect", "users"):
+    if value_unit(spec).multiple:
         return _sql_has(c, v)
     return ascii_lower(c).contains(fold(v), autoescape=True)
 
@@ -591,7 +578,7 @@ def _sql_starts_with(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
 
 
 def _sql_is_empty(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
-    if spec.type in ("text", "textarea", "email", "phone", "url"):
+    if value_unit(spec).text_like:
         return or_(c.is_(None), c == "")
     return c.is_(None)
 
@@ -603,7 +590,7 @@ def _sql_not_empty(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
 def _sql_period(op: str) -> Callable[..., Any]:
     def build(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
         first, last = _day_range(op, v, ctx)
-        if spec.type == "date":
+        if value_unit(spec).temporal == "date":
             return and_(c >= first, c <= last)
         start, end = _moment_bounds(first, last, ctx.zone)
         return and_(c >= start, c < end)
@@ -643,7 +630,7 @@ def evaluate(condition: Condition, record: Mapping[str, Any], ctx: EvalContext) 
         return any(evaluate(c, record, ctx) for c in condition.items)
     if isinstance(condition, Not):
         return not evaluate(condition.item, record, ctx)
-    if condition.field.type == "relation" and condition.op in ("contains", "starts_with"):
+    if unit_of(condition.field).title_search and condition.op in ("contains", "starts_with"):
         # Records evaluated in Python carry the linked record's title as "<key>.title".
         title = record.get(f"{condition.field.key}.title")
         return _PY[condition.op](title, condition.value, condition.field, ctx)
@@ -677,7 +664,7 @@ def _py_empty(x: Any) -> bool:
 
 
 def _py_eq(x: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> bool:
-    if spec.type == "multiselect":
+    if value_unit(spec).multiple:
         return x is None if v is None else x == [v]
     return x is None if v is None else (x is not None and x == v)
 
@@ -696,7 +683,7 @@ def _py_cmp(op: Callable[[Any, Any], bool]) -> Callable[..., bool]:
 
 
 def _py_in(x: Any, v: tuple[Any, ...], spec: FieldSpec, ctx: EvalContext) -> bool:
-    if spec.type == "multiselect":
+    if value_unit(spec).multiple:
         return bool(x) and any(option in x for option in v if option is not None)
     return x is not None and x in [y for y in v if y is not None]
 
@@ -711,7 +698,7 @@ def _py_between(x: Any, v: tuple[Any, Any], spec: FieldSpec, ctx: EvalContext) -
 
 
 def _py_contains(x: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> bool:
-    if spec.type in ("multiselect", "users"):
+    if value_unit(spec).multiple:
         return bool(x) and v in x
     return x is not None and fold(v) in fold(x)
 
@@ -725,7 +712,7 @@ def _py_period(op: str) -> Callable[..., bool]:
         if x is None:
             return False
         first, last = _day_range(op, v, ctx)
-        if spec.type == "date":
+        if value_unit(spec).temporal == "date":
             return first <= x <= last
         start, end = _moment_bounds(first, last, ctx.zone)
         return start <= x < end

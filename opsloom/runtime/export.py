@@ -31,10 +31,9 @@ from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import BadRequest, FieldError
 from opsloom.platform.permissions import FormAccess
 from opsloom.runtime import records
-from opsloom.runtime.field_types import FieldSpec
+from opsloom.runtime.fields import FieldSpec, unit_of
 from opsloom.runtime.forms import CompiledForm
-from opsloom.runtime.link_titles import LINK_TYPES
-from opsloom.runtime.pages.display import value_text
+from opsloom.runtime.link_titles import is_link
 from opsloom.runtime.pages.i18n import Translator
 
 PAGE_ROWS = 500
@@ -44,29 +43,14 @@ SPOOL_BYTES = 8 * 1024 * 1024
 # ------------------------------------------------------------------ values
 
 
-def _kind(spec: FieldSpec) -> str:
-    if spec.type == "formula":
-        result = spec.get("result", "number")
-        return "decimal" if result == "number" else result
-    return spec.type
-
-
 def export_value(t: Translator, zone: tzinfo, spec: FieldSpec, value: Any) -> Any:
     """A stored value (as the API writes it) as a cell: Decimal, date, datetime or text."""
     if value is None or value == "" or value == []:
         return None
-    kind = _kind(spec)
     try:
-        if kind in ("integer", "decimal"):
-            return Decimal(str(value))
-        if kind == "date":
-            return value if isinstance(value, date) else date.fromisoformat(str(value))
-        if kind == "datetime":
-            moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-            return moment.astimezone(zone)
+        return unit_of(spec).to_cell(t, zone, spec, value)
     except (ValueError, TypeError, InvalidOperation):
         return str(value)
-    return value_text(t, zone, spec, value)
 
 
 def as_text(cell: Any) -> str:
@@ -201,11 +185,11 @@ def content_disposition(name: str, extension: str, fallback: str) -> str:
 def export_columns(visible: CompiledForm, keys: str | None) -> list[FieldSpec]:
     """The fields to export: those named (`title,amount`), else every field the caller sees."""
     if not keys:
-        return [spec for spec in visible.fields if spec.type != "subform"]
+        return [spec for spec in visible.fields if unit_of(spec).has_column]
     chosen = []
     for key in (k.strip() for k in keys.split(",")):
         spec = visible.by_key.get(key)
-        if spec is None or spec.type == "subform":
+        if spec is None or not unit_of(spec).has_column:
             raise BadRequest(f"Cannot export column '{key}'", [FieldError("columns", f"'{key}' is not a field")])
         chosen.append(spec)
     return chosen
@@ -224,7 +208,7 @@ async def export_rows(
     session: AsyncSession, ctx: RequestContext, job: Export, t: Translator
 ) -> AsyncIterator[tuple[list[Any], bool]]:
     """Each row as cells, with whether more rows were left out beyond `max_rows` (last row only)."""
-    links = ",".join(spec.key for spec in job.columns if spec.type in LINK_TYPES)
+    links = ",".join(spec.key for spec in job.columns if is_link(spec))
     # export_columns never takes subforms, so their rows are not loaded
     query = replace(job.query, limit=str(PAGE_ROWS), count="none", expand=links or None, cursor=None, with_rows=False)
     written = 0

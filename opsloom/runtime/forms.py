@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, tzinfo
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import InvalidOperation
 from functools import cached_property
 from typing import Any
 
@@ -32,21 +32,10 @@ from opsloom.platform.database import is_writing
 from opsloom.platform.errors import BadRequest, FieldError, NotFound, ValidationFailed
 from opsloom.platform.types import BigId, UTCDateTime
 from opsloom.runtime import formulas
-from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, FieldType, Invalid
+from opsloom.runtime.fields import FIELD_TYPES, SYSTEM_FIELDS, FieldSpec, FieldType, Invalid, links_records, unit_of
 from opsloom.runtime.formulas import FormulaContext, Node, evaluate
 
 # System fields every record has, with the field type used to filter and sort them.
-SYSTEM_FIELDS: dict[str, str] = {
-    "id": "integer",
-    "version": "integer",
-    "status": "text",
-    "created_at": "datetime",
-    "created_by": "integer",
-    "updated_at": "datetime",
-    "updated_by": "integer",
-    "owner_id": "integer",
-    "department_id": "integer",
-}
 # Names no field key may take: the system fields and internal columns.
 RESERVED_KEYS = frozenset(SYSTEM_FIELDS) | {"deleted_at", "parent_id", "position"}
 RECORD_STATUSES = ("draft", "in_review", "approved", "rejected", "withdrawn")
@@ -122,13 +111,11 @@ class CompiledForm:
             if spec is None:
                 errors.append(FieldError(path, _unknown_field_message(self, key)))
                 continue
-            if spec.type == "formula":
-                errors.append(FieldError(path, "is computed from its formula; leave it out"))
+            unit = unit_of(spec)
+            if not unit.entered:
+                errors.append(FieldError(path, unit.leave_out))
                 continue
-            if spec.type == "autonumber":
-                errors.append(FieldError(path, "is numbered by the system when the record is created; leave it out"))
-                continue
-            if spec.type == "subform":
+            if unit.child_rows:
                 try:
                     values[key] = rows = self.children[key].parse_rows(raw, path, zone, new=not partial)
                 except ValidationFailed as failed:
@@ -140,7 +127,6 @@ class CompiledForm:
                 if (high := spec.get("max_rows")) is not None and len(rows) > high:
                     errors.append(FieldError(path, f"allows at most {high} rows"))
                 continue
-            unit = FIELD_TYPES[spec.type]
             try:
                 value = None if raw is None else unit.parse(spec, raw, zone)
             except Invalid as problem:
@@ -155,10 +141,10 @@ class CompiledForm:
         for spec in self.fields:
             if not spec.required or spec.raw.get("visible_when") is not None or spec.key in unreadable:
                 continue  # a field that can be hidden is required only while visible (runtime/rules.py)
-            missing = self.unit(spec).is_empty(values.get(spec.key)) if (spec.key in values or not partial) else False
+            unit = self.unit(spec)
+            missing = unit.is_empty(values.get(spec.key)) if (spec.key in values or not partial) else False
             if missing:
-                message = "needs at least one row" if spec.type == "subform" else "is required"
-                errors.append(FieldError(f"{prefix}{spec.key}", message))
+                errors.append(FieldError(f"{prefix}{spec.key}", unit.missing))
         if errors:
             raise ValidationFailed.of(errors)
         return values
@@ -243,7 +229,7 @@ class CompiledForm:
         scope = self.formula_scope(values) if self.children else values
         steps = (self.default_formulas if creating and defaults else ()) + self.formulas
         for spec, node in steps:
-            if spec.type != "formula" and values.get(spec.key) is not None:
+            if not self.unit(spec).computed and values.get(spec.key) is not None:
                 continue  # a default only fills an empty field
             outcome = evaluate(node, scope, ctx)
             value, problems = _fit_result(spec, outcome.value, ctx)
@@ -256,9 +242,9 @@ class CompiledForm:
         """(key, column, dump function or None when the value is already JSON, spec) per field."""
         out = []
         for spec in self.fields:
-            if spec.type == "subform":
+            unit = unit_of(spec)
+            if not unit.has_column:
                 continue  # its rows come from the child table
-            unit = FIELD_TYPES[spec.type]
             dump = None if type(unit).dump is FieldType.dump else unit.dump
             out.append((spec.key, spec.column, dump, spec))
         return tuple(out)
@@ -288,60 +274,33 @@ class CompiledForm:
     def dump_value(self, key: str, value: Any) -> Any:
         spec = self.spec(key)
         assert spec is not None
-        return FIELD_TYPES[spec.type].dump(spec, value)
+        return unit_of(spec).dump(spec, value)
 
     def unit(self, spec: FieldSpec) -> FieldType:
-        return FIELD_TYPES[spec.type]
+        return unit_of(spec)
 
 
 def _fit_result(spec: FieldSpec, value: Any, ctx: FormulaContext) -> tuple[Any, list[str]]:
     """A computed value as the field stores it: rounded to its scale, or empty if it cannot fit."""
     if value is None:
         return None, []
-    unit = FIELD_TYPES[spec.type]
     try:
-        numeric = spec.type == "decimal" or (spec.type == "formula" and spec.get("result", "number") == "number")
-        if isinstance(value, Decimal) and numeric:
-            scale = spec.get("scale", 2)
-            value = value.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
-            if value.is_zero():
-                value = abs(value)  # never store or show "-0.00"
-        if isinstance(value, Decimal) and spec.type == "integer":
-            value = value.to_integral_value(rounding=ROUND_HALF_UP)
-        return unit.parse(spec, value, ctx.zone), []
+        return unit_of(spec).fit(spec, value, ctx.zone), []
     except (Invalid, InvalidOperation) as problem:
         return None, [f"the computed value {value!r} does not fit: {problem}; it is left empty"]
 
 
-FORMULA_TYPES = {
-    "integer": formulas.NUMBER,
-    "decimal": formulas.NUMBER,
-    "text": formulas.TEXT,
-    "textarea": formulas.TEXT,
-    "email": formulas.TEXT,
-    "phone": formulas.TEXT,
-    "url": formulas.TEXT,
-    "select": formulas.TEXT,
-    "boolean": formulas.BOOLEAN,
-    "date": formulas.DATE,
-    "datetime": formulas.DATETIME,
-    "user": formulas.NUMBER,
-    "department": formulas.NUMBER,
-}
-
-
 def formula_environment(fields: list[Mapping[str, Any]]) -> dict[str, str]:
     """What a formula of this form may read, with each value's type."""
-    env = {key: FORMULA_TYPES.get(kind, formulas.TEXT) for key, kind in SYSTEM_FIELDS.items()}
+    env = {key: FIELD_TYPES[kind].formula or formulas.TEXT for key, kind in SYSTEM_FIELDS.items()}
     for f in fields:
-        if f["type"] == "formula":
-            env[f["key"]] = f.get("result", "number")
-        elif f["type"] in FORMULA_TYPES:
-            env[f["key"]] = FORMULA_TYPES[f["type"]]
-        elif f["type"] == "subform":
+        unit = unit_of(f)
+        if (kind := unit.formula_type(f)) is not None:
+            env[f["key"]] = kind
+        elif unit.child_rows:
             for column in f.get("fields", []):
-                kind = column.get("result", "number") if column["type"] == "formula" else column["type"]
-                env[f"{f['key']}.{column['key']}"] = formulas.list_of(FORMULA_TYPES.get(kind, kind))
+                kind = unit_of(column).formula_type(column) or column["type"]
+                env[f"{f['key']}.{column['key']}"] = formulas.list_of(kind)
     return env
 
 
@@ -354,7 +313,7 @@ def formula_order(fields: list[Mapping[str, Any]]) -> list[tuple[Mapping[str, An
     """Formula fields in an order where each comes after the formulas it reads.
 
     Raises FormulaError naming the fields of a cycle."""
-    parsed = {f["key"]: (f, formulas.parse_formula(f["formula"])) for f in fields if f["type"] == "formula"}
+    parsed = {f["key"]: (f, formulas.parse_formula(f["formula"])) for f in fields if unit_of(f).computed}
     ordered: list[tuple[Mapping[str, Any], Node]] = []
     state: dict[str, str] = {}
 
@@ -384,7 +343,7 @@ def _unknown_field_message(form: CompiledForm, key: str) -> str:
 
 
 def _dump_datetime(value: Any) -> Any:
-    from opsloom.runtime.field_types import dump_datetime
+    from opsloom.runtime.fields import dump_datetime
 
     return None if value is None else dump_datetime(value)
 
@@ -412,9 +371,9 @@ def initial_storage(app: str, document: Mapping[str, Any], table: str | None = N
     table = table or table_name_for(app, document["key"])
     storage: dict[str, Any] = {
         "table": table,
-        "columns": {f["id"]: f["key"] for f in document["fields"] if f["type"] != "subform"},
+        "columns": {f["id"]: f["key"] for f in document["fields"] if unit_of(f).has_column},
     }
-    subforms = {f["id"]: child_storage(table, f) for f in document["fields"] if f["type"] == "subform"}
+    subforms = {f["id"]: child_storage(table, f) for f in document["fields"] if unit_of(f).child_rows}
     if subforms:
         storage["subforms"] = subforms
     return storage
@@ -476,7 +435,7 @@ def compile_form(
             parent_key=document["key"],
         )
         for i, s in enumerate(specs)
-        if s.type == "subform"
+        if unit_of(s).child_rows
     }
     ordered = tuple((by_key[f["key"]], node) for f, node in formula_order(list(document["fields"])))
     default_formulas = tuple(
@@ -551,9 +510,9 @@ def child_columns() -> list[Column[Any]]:
 
 def _field_columns(specs: tuple[FieldSpec, ...]) -> list[Column[Any]]:
     return [
-        Column(spec.column, FIELD_TYPES[spec.type].column_type(spec), nullable=True)
+        Column(spec.column, unit_of(spec).column_type(spec), nullable=True)
         for spec in specs
-        if spec.type != "subform"
+        if unit_of(spec).has_column
     ]
 
 
@@ -571,7 +530,7 @@ def _add_indexes(table: Table, name: str, specs: tuple[FieldSpec, ...]) -> None:
                 sqlite_where=live,
                 postgresql_where=live,
             )
-        elif spec.raw.get("index") or spec.type in ("relation", "user", "department"):
+        elif spec.raw.get("index") or (unit_of(spec).link and not unit_of(spec).multiple):
             Index(index_name(name, spec.id), table.c[spec.column])
 
 
@@ -617,16 +576,16 @@ class FormRegistry:
         Only for reads that confirm it with `published_probe` and retry on `StaleForm`."""
         compiled = self._latest.get((app, form))
         linked = (compiled, *compiled.children.values()) if compiled else ()
-        if compiled is None or any(s.type == "relation" for f in linked for s in f.fields):
+        if compiled is None or any(links_records(s) for f in linked for s in f.fields):
             return None
         return compiled
 
     async def get(self, session: AsyncSession, app: str, form: str, *, with_related: bool = True) -> CompiledForm:
         """The published form, with the forms its relation fields link to."""
         compiled = await self._get(session, app, form)
-        targets = {s.raw["form"] for s in compiled.fields if s.type == "relation"}
+        targets = {s.raw["form"] for s in compiled.fields if links_records(s)}
         for child in compiled.children.values():
-            targets |= {s.raw["form"] for s in child.fields if s.type == "relation"}
+            targets |= {s.raw["form"] for s in child.fields if links_records(s)}
         if not with_related or not targets:
             return compiled
         related = {key: await self._get(session, app, key) for key in sorted(targets)}
@@ -638,13 +597,13 @@ class FormRegistry:
         found = []
 
         def links(fields: Any) -> bool:
-            return any(f["type"] == "relation" and f.get("form") == form for f in fields)
+            return any(links_records(f) and f.get("form") == form for f in fields)
 
         for key, document in await published_forms(session, app):
             if links(document["fields"]) or any(links(f.get("fields", [])) for f in document["fields"]):
                 source = await self._get(session, app, key)
                 for holder in (source, *source.children.values()):
-                    found += [(holder, s) for s in holder.fields if s.type == "relation" and s.raw["form"] == form]
+                    found += [(holder, s) for s in holder.fields if links_records(s) and s.raw["form"] == form]
         return found
 
     async def _get(self, session: AsyncSession, app: str, form: str) -> CompiledForm:

@@ -32,17 +32,20 @@ from opsloom.platform.errors import BadRequest, FieldError, PermissionDenied
 from opsloom.platform.permissions import form_access
 from opsloom.runtime.access import eval_context, scope_clause
 from opsloom.runtime.conditions import Condition, EvalContext, fields_of
-from opsloom.runtime.field_types import FieldSpec
+from opsloom.runtime.fields import FieldSpec, links_records, unit_of
 from opsloom.runtime.forms import CompiledForm
 
-LINK_TYPES = ("relation", "user", "users", "department")
+
+def is_link(spec: FieldSpec) -> bool:
+    """Does the field link to records, users or departments?"""
+    return unit_of(spec).link is not None
 
 
 def linked_ids(spec: FieldSpec, value: Any) -> list[int]:
     """The ids a link field holds: one, or several for a `users` field."""
     if value is None:
         return []
-    return list(value) if spec.type == "users" else [value]
+    return list(value) if unit_of(spec).multiple else [value]
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,11 @@ class LinkTarget:
 
 
 def link_target(form: CompiledForm, spec: FieldSpec) -> LinkTarget:
-    if spec.type in ("user", "users"):
+    link = unit_of(spec).link
+    if link == "user":
         u = tables.users
         return LinkTarget(u, true(), u.c.name, "name", "user")
-    if spec.type == "department":
+    if link == "department":
         d = tables.departments
         return LinkTarget(d, true(), d.c.name, "name", "department")
     target = form.target(spec)
@@ -89,7 +93,7 @@ def parse_expand(text: str | None, form: CompiledForm) -> list[FieldSpec]:
     specs = []
     for key in filter(None, (part.strip() for part in (text or "").split(","))):
         spec = form.by_key.get(key)
-        if spec is None or spec.type not in LINK_TYPES:
+        if spec is None or not is_link(spec):
             problem = FieldError("expand", f"'{key}' is not a relation, user, users or department field")
             raise BadRequest("Only link fields can be expanded", [problem])
         specs.append(spec)
@@ -111,7 +115,7 @@ async def expand_links(
             continue
         target = link_target(form, spec)
         labels: dict[Any, Any] = {}
-        if spec.type == "relation":
+        if links_records(spec):
             key = spec.raw["form"]
             if key not in scopes:
                 scopes[key] = await readable_titles(session, ctx, form.target(spec))
@@ -125,11 +129,11 @@ async def expand_links(
             value = record.get(spec.key)
             if value is not None:
                 shown = [_shown(spec, target, labels, i) for i in linked_ids(spec, value)]
-                record[spec.key] = shown if spec.type == "users" else shown[0]
+                record[spec.key] = shown if unit_of(spec).multiple else shown[0]
 
 
 def _shown(spec: FieldSpec, target: LinkTarget, labels: dict[Any, Any], linked: int) -> dict[str, Any]:
-    if spec.type != "relation":
+    if not links_records(spec):
         return {"id": linked, target.label_key: labels.get(linked)}
     return {"id": linked, "title": labels.get(linked), "access": linked in labels}
 
@@ -141,7 +145,7 @@ async def filter_context(
     keys = {
         spec.raw["form"]
         for key in fields_of(condition)
-        if (spec := form.by_key.get(key)) is not None and spec.type == "relation"
+        if (spec := form.by_key.get(key)) is not None and links_records(spec)
     }
     scopes = {}
     for key in sorted(keys):

@@ -12,7 +12,7 @@ from sqlalchemy import and_, false, literal, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from opsloom.platform.errors import BadRequest, FieldError
-from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, Invalid
+from opsloom.runtime.fields import FIELD_TYPES, FieldSpec, Invalid
 from opsloom.runtime.forms import CompiledForm
 
 MAX_SORT_KEYS = 5

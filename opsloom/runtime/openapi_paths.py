@@ -12,6 +12,7 @@ from typing import Any
 
 from opsloom.platform.api_document import MAX_ID, problem_refs, problem_responses, problem_schemas
 from opsloom.platform.auth import SESSION_COOKIE
+from opsloom.runtime.fields import unit_of
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.openapi import Schema, form_components, pascal, ref, text_of
 
@@ -84,7 +85,7 @@ def form_paths(app: str, view: FormView) -> dict[str, Any]:
             **more,
         }
 
-    links = [s.key for s in form.fields if s.type in ("relation", "user", "users", "department")]
+    links = [s.key for s in form.fields if unit_of(s).link]
     expand = _query("expand", EXPAND, {"type": "string", "examples": [",".join(links)]} if links else STRING)
     one = _json(ref(name), f"The {label} record", ETAG)
     paths: dict[str, Any] = {
@@ -155,7 +156,7 @@ def form_paths(app: str, view: FormView) -> dict[str, Any]:
     }
     if view.has_flow:
         paths |= _flow_paths(record, op)
-    attachments = [s.key for s in form.fields if s.type == "attachment" and s.key not in view.read_only]
+    attachments = [s.key for s in form.fields if unit_of(s).holds_files and s.key not in view.read_only]
     if attachments:
         paths |= _file_paths(base, attachments, op)
     return paths

@@ -44,13 +44,13 @@ from opsloom.platform.permissions import FormAccess
 from opsloom.runtime import attachments, autonumbers, subforms
 from opsloom.runtime.access import eval_context, scope_clause
 from opsloom.runtime.conditions import ascii_lower, fold, parse_condition, to_sql
-from opsloom.runtime.field_types import FieldSpec, dump_datetime
+from opsloom.runtime.fields import FieldSpec, dump_datetime, unit_of
 from opsloom.runtime.forms import CompiledForm, confirm_current, published_probe
 from opsloom.runtime.formulas import FormulaContext
 from opsloom.runtime.link_titles import (
-    LINK_TYPES,
     expand_links,
     filter_context,
+    is_link,
     link_target,
     linked_ids,
     parse_expand,
@@ -274,7 +274,7 @@ async def _assign_numbers(
 
     A counter stays locked until commit, and every create of the form waits for it, so
     this is the write's last step but the history: checks, rows and files come first."""
-    specs = [spec for spec in form.fields if spec.type == "autonumber"]
+    specs = [spec for spec in form.fields if unit_of(spec).numbered]
     if not specs:
         return
     for spec in specs:
@@ -366,7 +366,7 @@ async def get_record(
 
 async def attach_rows(session: AsyncSession, form: CompiledForm, records: list[dict[str, Any]]) -> None:
     """Put each record's subform rows into it (one query per subform for all the records)."""
-    keys = [s.key for s in form.fields if s.type == "subform"]
+    keys = [s.key for s in form.fields if unit_of(s).child_rows]
     if not keys or not records:
         return
     loaded = await subforms.load_rows(session, form, [r["id"] for r in records], keys)
@@ -505,7 +505,7 @@ async def update_record(
         _refuse_locked(current)
     await attachments.resolve_attachments(session, form, ctx, [values], [""], record_id=record_id)
     before = view.dump_row(current)
-    stored = {spec.key: current[spec.column] for spec in form.fields if spec.type != "subform"}
+    stored = {spec.key: current[spec.column] for spec in form.fields if unit_of(spec).has_column}
     if form.children:
         loaded = await subforms.load_rows(session, form, [record_id])
         for key, child in form.children.items():
@@ -807,7 +807,7 @@ async def _check_links(session: AsyncSession, form: CompiledForm, rows: list[dic
     finds the new link, or went first and the record is no longer live here."""
     errors: list[FieldError] = []
     for spec in form.fields:
-        if spec.type not in LINK_TYPES:
+        if not is_link(spec):
             continue
         wanted = {i for values in rows for i in linked_ids(spec, values.get(spec.key))}
         if not wanted:
@@ -888,7 +888,7 @@ async def _check_row_links(
 ) -> None:
     """Links held by subform rows name existing targets, like the record's own links."""
     for key, child in form.children.items():
-        if any(s.type in LINK_TYPES for s in child.fields):
+        if any(is_link(s) for s in child.fields):
             rows, row_paths = [], []
             for values, path in zip(records, paths, strict=True):
                 for i, row in enumerate(values.get(key) or []):

@@ -21,7 +21,7 @@ from opsloom.platform import tables
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import BadRequest, Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from opsloom.runtime.conditions import parse_condition
-from opsloom.runtime.field_types import dump_datetime
+from opsloom.runtime.fields import dump_datetime, unit_of
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.listing import parse_sort
 
@@ -43,7 +43,7 @@ class ViewInput:
 
 def default_columns(visible: CompiledForm) -> list[str]:
     """The first fields a list shows when nobody chose: subforms are rows, not cells."""
-    return [spec.key for spec in visible.fields if spec.type != "subform"][:DEFAULT_COLUMNS]
+    return [spec.key for spec in visible.fields if unit_of(spec).has_column][:DEFAULT_COLUMNS]
 
 
 def view_input(payload: Any) -> ViewInput:
@@ -75,7 +75,7 @@ def check_view(view: ViewInput, visible: CompiledForm) -> ViewInput:
         problems.append(FieldError("columns", f"choose at most {MAX_COLUMNS} columns"))
     for i, key in enumerate(view.columns):
         spec = visible.by_key.get(key)
-        if spec is None or spec.type == "subform":
+        if spec is None or not unit_of(spec).has_column:
             problems.append(FieldError(f"columns[{i}]", f"'{key}' is not a field you can show in the list"))
     if len(set(view.columns)) != len(view.columns):
         problems.append(FieldError("columns", "name each field once"))

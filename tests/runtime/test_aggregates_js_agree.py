@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from opsloom.platform.errors import BadRequest
 from opsloom.runtime.conditions import EvalContext, evaluate, parse_condition
-from opsloom.runtime.field_types import FIELD_TYPES
+from opsloom.runtime.fields import FIELD_TYPES
 from tests.runtime.test_aggregates_agree import FORM, SUBFORMS, conditions, leaves, records
 from tests.runtime.test_conditions_agree import USER, VALUES
 from tests.runtime.test_conditions_js_agree import CONDITIONS_JS, JS_SAFE, _json_safe, node_or_skip

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opsloom.platform.database import Database
 from opsloom.runtime.conditions import EvalContext, evaluate, parse_condition, to_sql
-from opsloom.runtime.field_types import FIELD_TYPES
+from opsloom.runtime.fields import FIELD_TYPES
 from opsloom.runtime.forms import compile_form
 from tests.databases import database
 

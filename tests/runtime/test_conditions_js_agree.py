@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from opsloom.platform.errors import BadRequest
 from opsloom.runtime.conditions import EvalContext, evaluate, parse_condition
-from opsloom.runtime.field_types import FIELD_TYPES
+from opsloom.runtime.fields import FIELD_TYPES
 from opsloom.runtime.forms import compile_form
 from tests.runtime.test_conditions_agree import FIELDS as BASE_FIELDS
 from tests.runtime.test_conditions_agree import RULES, USER, VALUES, VARIABLE, Values

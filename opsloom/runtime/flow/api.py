@@ -28,7 +28,7 @@ from opsloom.platform.errors import BadRequest, FieldError, NotFound, Permission
 from opsloom.platform.http import authenticated, context_of, principal_of, read_json
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import records
-from opsloom.runtime.field_types import dump_datetime
+from opsloom.runtime.fields import dump_datetime
 from opsloom.runtime.flow import instances, todo
 from opsloom.runtime.flow.engine import ACTIONS
 from opsloom.runtime.flow.instances import Idempotency, Services
@@ -354,11 +354,12 @@ def _delegation_view(row: Any) -> dict[str, Any]:
 
 
 def _when(value: Any, path: str) -> datetime:
-    from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec, Invalid
+    from opsloom.runtime.fields import FieldSpec, Invalid
+    from opsloom.runtime.fields.datetime import DateTime
 
-    spec = FieldSpec(path, path, "datetime", path, path)
+    spec = FieldSpec(path, path, DateTime.name, path, path)
     try:
-        moment = FIELD_TYPES["datetime"].parse(spec, value)
+        moment = DateTime().parse(spec, value)
     except Invalid as problem:
         raise BadRequest(f"{path} is not a date and time", [FieldError(path, str(problem))]) from None
     if moment is None:

@@ -53,7 +53,7 @@ def _field(spec: Spec, node: str, state: State, ctx: Context) -> list[int]:
     value = ctx.record.get(spec["field"])
     if value is None:
         return []
-    if spec.get("field_type") == "department":
+    if spec.get("field_link") == "department":
         head = ctx.directory.head_of(value)
         return [head] if head is not None else []
     return list(value) if isinstance(value, list) else [value]

@@ -12,13 +12,12 @@ from typing import Any
 
 from opsloom.platform.errors import BadRequest, FieldError
 from opsloom.runtime.conditions import parse_condition
-from opsloom.runtime.field_types import FIELD_TYPES, Invalid
+from opsloom.runtime.fields import Invalid, unit_of
 from opsloom.runtime.flow.model import Flow, Node
 from opsloom.runtime.forms import CompiledForm
 
 Document = Mapping[str, Any]
-PERSON_FIELDS = ("user", "users", "department")
-NOT_SETTABLE = ("formula", "autonumber", "subform")
+PEOPLE = ("user", "department")  # what a field names for a flow to route to (a department: its head)
 
 
 def compile_flow(document: Document, version: int, form: CompiledForm) -> Flow:
@@ -41,12 +40,12 @@ def compile_flow(document: Document, version: int, form: CompiledForm) -> Flow:
 
 
 def _annotate(node: Document, form: CompiledForm) -> dict[str, Any]:
-    """Field approvers learn their field's type (a department means its head)."""
+    """Field approvers learn what their field links to (a department means its head)."""
     out = dict(node)
     for key in ("approvers", "recipients"):
         if key in node:
             out[key] = [
-                {**s, "field_type": form.by_key[s["field"]].type}
+                {**s, "field_link": unit_of(form.by_key[s["field"]]).link}
                 if s["kind"] == "field" and s["field"] in form.by_key
                 else s
                 for s in node[key]
@@ -206,9 +205,9 @@ def _covers_all(branches: list[Document], form: CompiledForm) -> bool:
     if len(keys) != 1:
         return False
     spec = form.by_key.get(next(iter(keys)) or "")
-    if spec is None or not spec.required or spec.type not in ("select", "boolean"):
+    possible = unit_of(spec).choices(spec) if spec is not None and spec.required else None
+    if possible is None:
         return False
-    possible = set(spec.option_values()) if spec.type == "select" else {True, False}
     covered: set[Any] = set()
     for b in branches:
         op, value = b["condition"].get("op"), b["condition"].get("value")
@@ -226,7 +225,7 @@ def people_sources_make_sense(document: Document, form: CompiledForm) -> Iterato
                 path = f"nodes[{i}].{key}[{j}]"
                 if source["kind"] == "field":
                     spec = form.by_key.get(source["field"])
-                    if spec is None or spec.type not in PERSON_FIELDS:
+                    if spec is None or unit_of(spec).link not in PEOPLE:
                         yield FieldError(
                             f"{path}.field",
                             f"'{source['field']}' is not a user, users or department field of {form.key}",
@@ -246,7 +245,7 @@ def field_permissions_name_fields(document: Document, form: CompiledForm) -> Ite
             spec = form.by_key.get(key)
             if spec is None:
                 yield FieldError(f"nodes[{i}].fields.{key}", f"'{key}' is not a field of {form.key}")
-            elif permission == "editable" and spec.type in NOT_SETTABLE[:2]:
+            elif permission == "editable" and not unit_of(spec).entered:
                 yield FieldError(f"nodes[{i}].fields.{key}", f"{key} is computed by the system; it cannot be editable")
 
 
@@ -258,11 +257,11 @@ def actions_name_fields(document: Document, form: CompiledForm) -> Iterator[Fiel
         for key, value in action["values"].items():
             path = f"nodes[{i}].action.values.{key}"
             spec = form.by_key.get(key)
-            if spec is None or spec.type in NOT_SETTABLE:
+            if spec is None or not unit_of(spec).entered or unit_of(spec).child_rows:
                 yield FieldError(path, f"'{key}' is not a field of {form.key} that can be set")
                 continue
             try:
-                FIELD_TYPES[spec.type].parse(spec, value)
+                unit_of(spec).parse(spec, value)
             except Invalid as problem:
                 yield FieldError(path, str(problem))
 

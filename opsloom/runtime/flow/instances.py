@@ -27,7 +27,7 @@ from opsloom.platform.permissions import FormAccess, full_access
 from opsloom.runtime import attachments, records, subforms
 from opsloom.runtime.access import eval_context
 from opsloom.runtime.conditions import evaluate
-from opsloom.runtime.field_types import dump_datetime
+from opsloom.runtime.fields import dump_datetime, unit_of
 from opsloom.runtime.flow.definition import compile_flow
 from opsloom.runtime.flow.directory import load_snapshot
 from opsloom.runtime.flow.engine import advance_flow
@@ -173,7 +173,7 @@ async def record_values(session: AsyncSession, form: CompiledForm, record_id: in
     row = (await session.execute(select(t).where(t.c.id == record_id))).mappings().first()
     if row is None:
         raise NotFound(f"{form.key} has no record {record_id}")
-    values = {s.key: row[s.column] for s in form.fields if s.type != "subform"}
+    values = {s.key: row[s.column] for s in form.fields if unit_of(s).has_column}
     values |= {"id": row["id"], "owner_id": row["owner_id"], "department_id": row["department_id"]}
     if form.children:
         loaded = await subforms.load_rows(session, form, [record_id])
@@ -385,9 +385,9 @@ async def _run_action(
     for key, origin in action["mapping"].items():
         if isinstance(origin, Mapping):
             payload[key] = origin["value"]
-        elif isinstance(source.get(origin), list) and target.by_key[key].type == "subform":
+        elif isinstance(source.get(origin), list) and unit_of(target.by_key[key]).child_rows:
             # computed columns (a line total) are the target's to work out; sending them is refused
-            columns = {k for k, s in target.children[key].by_key.items() if s.type not in ("formula", "autonumber")}
+            columns = {k for k, s in target.children[key].by_key.items() if unit_of(s).entered}
             payload[key] = [{k: v for k, v in row.items() if k in columns} for row in source[origin]]
         else:
             payload[key] = source.get(origin)

@@ -26,7 +26,7 @@ from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.errors import BadRequest, FieldError
 from opsloom.platform.permissions import full_access
 from opsloom.runtime import records
-from opsloom.runtime.field_types import dump_datetime
+from opsloom.runtime.fields import dump_datetime
 from opsloom.runtime.flow import instances
 from opsloom.runtime.flow.engine import ACTIONS
 from opsloom.runtime.flow.instances import Services

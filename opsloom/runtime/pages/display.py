@@ -14,7 +14,7 @@ from typing import Any
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
-from opsloom.runtime.field_types import FieldSpec
+from opsloom.runtime.fields import FieldSpec
 from opsloom.runtime.pages.i18n import Translator
 
 BABEL_LOCALES = {"zh-CN": "zh_Hans_CN", "en": "en"}

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform.errors import NotFound
 from opsloom.runtime.conditions import EvalContext, evaluate
-from opsloom.runtime.field_types import FieldSpec, Invalid
+from opsloom.runtime.fields import FieldSpec, Invalid
 from opsloom.runtime.forms import CompiledForm, FormRegistry
 from opsloom.runtime.formulas import FormulaContext
 from opsloom.runtime.pages.display import value_text

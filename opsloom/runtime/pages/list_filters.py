@@ -17,7 +17,7 @@ from datetime import tzinfo
 from typing import Any
 
 from opsloom.runtime.conditions import NO_VALUE_OPS
-from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec
+from opsloom.runtime.fields import FIELD_TYPES, FieldSpec
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.pages.display import value_text
 from opsloom.runtime.pages.i18n import Translator

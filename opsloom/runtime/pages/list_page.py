@@ -20,9 +20,9 @@ from opsloom.platform.errors import BadRequest, NotFound, OpsloomError, Permissi
 from opsloom.platform.http import decode_json, settings_of
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import records, saved_views
-from opsloom.runtime.field_types import FIELD_TYPES, FieldSpec
+from opsloom.runtime.fields import FIELD_TYPES, FieldSpec
 from opsloom.runtime.forms import CompiledForm
-from opsloom.runtime.link_titles import LINK_TYPES
+from opsloom.runtime.link_titles import is_link
 from opsloom.runtime.pages import list_filters
 from opsloom.runtime.pages.display import value_text
 from opsloom.runtime.pages.navigation import app_navigation
@@ -143,7 +143,7 @@ async def show_list(request: Request, user: Principal, app: str, form: str) -> R
         sort_text = state.sort if state.sort is not None else (chosen.get("sort") or "")
         shown = _shown_columns(visible, chosen.get("columns"))
         searchable = visible.title_field in visible.by_key
-        links = ",".join(spec.key for spec in shown if spec.type in LINK_TYPES)
+        links = ",".join(spec.key for spec in shown if is_link(spec))
         query = records.ListRequest(
             filter=filter_text or None,
             sort=sort_text or None,

@@ -25,11 +25,11 @@ from opsloom.platform.http import read_json
 from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.runtime import records
 from opsloom.runtime.conditions import EvalContext
-from opsloom.runtime.field_types import FieldSpec, dump_datetime
+from opsloom.runtime.fields import FieldSpec, dump_datetime
 from opsloom.runtime.flow import instances
 from opsloom.runtime.flow.todo import submitter_actions
 from opsloom.runtime.forms import CompiledForm
-from opsloom.runtime.link_titles import LINK_TYPES, expand_links
+from opsloom.runtime.link_titles import expand_links, is_link
 from opsloom.runtime.pages.display import datetime_text, record_label, value_text
 from opsloom.runtime.pages.field_views import (
     COMPUTED,
@@ -85,7 +85,7 @@ async def expand_row_links(
 ) -> None:
     """Links in subform rows as {id, title, access} or {id, name}, so people read names, not ids."""
     for key, child in form.children.items():
-        specs = [spec for spec in child.fields if spec.type in LINK_TYPES]
+        specs = [spec for spec in child.fields if is_link(spec)]
         if specs and record.get(key):
             await expand_links(session, ctx, child, record[key], specs)
 
@@ -209,7 +209,7 @@ async def _form_page(request: Request, app: str, form: str, record_id: int | Non
             visible = compiled.restricted(access.hidden)
             record: dict[str, Any] = {}
             if record_id is not None:
-                expand = ",".join(s.key for s in visible.fields if s.type in LINK_TYPES) or None
+                expand = ",".join(s.key for s in visible.fields if is_link(s)) or None
                 rctx = request_context(request, user)
                 try:
                     record = await records.get_record(session, compiled, rctx, record_id, access, expand)
@@ -329,7 +329,7 @@ async def _record_page(request: Request, app: str, form: str, record_id: int) ->
         except Refused as refused:
             return refused.response
         visible = compiled.restricted(access.hidden)
-        expand = ",".join(s.key for s in visible.fields if s.type in LINK_TYPES) or None
+        expand = ",".join(s.key for s in visible.fields if is_link(s)) or None
         try:
             record = await records.get_record(session, compiled, rctx, record_id, access, expand)
             history = await records.record_history(session, compiled, rctx, record_id, access)
@@ -419,7 +419,7 @@ async def history_links(
     session: AsyncSession, ctx: RequestContext, form: CompiledForm, history: list[dict[str, Any]]
 ) -> dict[tuple[str, Any], Any]:
     """The linked records and people a history names by id, as {id, title, access} / {id, name}: (key, id) -> value."""
-    specs = [spec for spec in form.fields if spec.type in LINK_TYPES]
+    specs = [spec for spec in form.fields if is_link(spec)]
     values = [
         (spec.key, change.get(side))
         for entry in history
@@ -460,7 +460,7 @@ def _named_history(
                 continue
             before = change.get("before") if isinstance(change, dict) else None
             after = change.get("after") if isinstance(change, dict) else change
-            if spec.type in LINK_TYPES:  # ids in the history, names on the page
+            if is_link(spec):  # ids in the history, names on the page
                 before, after = linked.get((key, _hashable(before)), before), linked.get((key, _hashable(after)), after)
             changes.append(
                 {

@@ -21,11 +21,11 @@ from starlette.responses import Response
 from opsloom.platform import tables
 from opsloom.platform.errors import NotFound
 from opsloom.runtime import records
-from opsloom.runtime.field_types import FieldSpec
+from opsloom.runtime.fields import FieldSpec
 from opsloom.runtime.flow.instances import Services
 from opsloom.runtime.flow.todo import BOXES, TaskDetails, count_tasks, list_box, task_details
 from opsloom.runtime.forms import CompiledForm
-from opsloom.runtime.link_titles import LINK_TYPES, expand_links
+from opsloom.runtime.link_titles import expand_links, is_link
 from opsloom.runtime.pages.display import datetime_text, value_text
 from opsloom.runtime.pages.field_views import FieldView, FormPlace, field_views
 from opsloom.runtime.pages.record_pages import browser_meta, sections
@@ -155,7 +155,7 @@ async def task_page(task: str, request: Request) -> Response:
         except NotFound:
             return not_found(ctx)
         form, record = details.form, details.record
-        links = [s for s in form.fields if s.type in LINK_TYPES]
+        links = [s for s in form.fields if is_link(s)]
         await expand_links(session, request_ctx, form, [record], links)
         place = FormPlace(form.app, form.key)
         # a closed task shows the record as text: its step no longer lets anyone change it

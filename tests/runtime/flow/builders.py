@@ -105,8 +105,8 @@ def managers(levels: int | str = 1) -> dict[str, Any]:
     return {"kind": "managers", "levels": levels}
 
 
-def from_field(key: str, field_type: str = "user") -> dict[str, Any]:
-    return {"kind": "field", "field": key, "field_type": field_type}
+def from_field(key: str, field_link: str = "user") -> dict[str, Any]:
+    return {"kind": "field", "field": key, "field_link": field_link}
 
 
 def submitter() -> dict[str, Any]:

@@ -360,7 +360,7 @@ def test_compiling_a_flow_parses_its_conditions_and_marks_parallel_regions():
     assert list(compiled.conditions) == [("check", 0)]
     assert isinstance(compiled.conditions[("check", 0)], Compare)
     assert compiled.in_parallel == frozenset({"legal", "it"})
-    assert compiled.node("tell").get("recipients") == [{"kind": "field", "field": "owner", "field_type": "user"}]
+    assert compiled.node("tell").get("recipients") == [{"kind": "field", "field": "owner", "field_link": "user"}]
 
 
 def test_compiling_does_not_change_the_document():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from opsloom.runtime.field_types import FieldSpec
+from opsloom.runtime.fields import FieldSpec
 from opsloom.runtime.pages.display import value_text
 from opsloom.runtime.pages.i18n import Translator
 

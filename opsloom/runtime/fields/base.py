@@ -1,0 +1,358 @@
+"""The field-type protocol: every question the platform asks about a kind of field.
+
+A field type is one unit (one module of this package) that answers them all: how
+its value is read, checked and written (codec), where it is stored, whether it
+links and to what, how conditions and formulas see it, its OpenAPI schema, its
+widget and its text in the pages, its spreadsheet cells, which conversions to
+other types keep every value, where it may be used, and the properties the
+designer offers for it. The rest of the platform asks the unit; it never tests
+a type's name (`registry.py` is the one place types are named).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal
+from typing import Any, ClassVar, Protocol
+
+import regex
+from sqlalchemy.types import TypeEngine
+
+Schema = dict[str, Any]
+REF = "#/components/schemas/"
+
+
+class Invalid(ValueError):
+    """A value that the field cannot take; the message tells the user what to send."""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A field of a published form, as the runtime sees it."""
+
+    id: str
+    key: str
+    type: str
+    column: str
+    label: Any
+    required: bool = False
+    unique: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.raw.get(name, default)
+
+    def option_values(self) -> tuple[str, ...]:
+        return tuple(o["value"] for o in self.raw.get("options", ()))
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What an OpenAPI schema is asked for: the value as read or as sent, and the form's component name."""
+
+    component: str
+    write: bool = False
+    creating: bool = False
+
+
+class Translator(Protocol):
+    """The pages' translator, as a unit uses it to name values (`runtime/pages/i18n.py`)."""
+
+    locale: str
+
+    def __call__(self, key: str, **values: Any) -> str: ...
+
+    def label(self, value: Any) -> str: ...
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": REF + name}
+
+
+def pascal(key: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in key.split("_") if part)
+
+
+def row_component(component: str, key: str, suffix: str) -> str:
+    return f"{component}_{pascal(key)}{suffix}"
+
+
+COMPARISONS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "between"})
+TEXT_OPERATORS = frozenset({"eq", "ne", "in", "not_in", "contains", "starts_with"})
+DATE_OPERATORS = COMPARISONS | {"today", "this_week", "this_month", "last_n_days"}
+FORMULA_NUMBER, FORMULA_TEXT, FORMULA_BOOLEAN, FORMULA_DATE, FORMULA_DATETIME = (
+    "number",
+    "text",
+    "boolean",
+    "date",
+    "datetime",
+)
+
+
+class FieldType:
+    """The answers every field type gives; a unit overrides what differs for its kind."""
+
+    name: ClassVar[str]
+
+    # ------------------------------------------------------------ storage
+    # Its value sits in a column of the record's table (False: a subform's child table).
+    has_column: ClassVar[bool] = True
+    # Its value is rows of a child table (a subform).
+    child_rows: ClassVar[bool] = False
+
+    def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ input
+    # People fill it in; False: the system computes or gives it (formula, autonumber).
+    entered: ClassVar[bool] = True
+    # Computed from the record by its formula on every save.
+    computed: ClassVar[bool] = False
+    # Why a value sent for a field that is not entered is refused.
+    leave_out: ClassVar[str] = ""
+    # The system numbers a new record with it (an autonumber).
+    numbered: ClassVar[bool] = False
+    # Its value is a list (of options, people, files or rows).
+    multiple: ClassVar[bool] = False
+    # Its value is chosen from the field's `options`.
+    options: ClassVar[bool] = False
+    # Its value is files uploaded first (POST .../files), kept as metadata by runtime/attachments.py.
+    holds_files: ClassVar[bool] = False
+    # What a required field that is empty is told.
+    missing: ClassVar[str] = "is required"
+
+    # ------------------------------------------------------------ links
+    # What its value points at: "record" (of `spec["form"]`), "user" or "department"; None for none.
+    link: ClassVar[str | None] = None
+
+    # ------------------------------------------------------------ codec
+    def parse(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        """JSON value -> Python value, or `Invalid`."""
+        raise NotImplementedError
+
+    def check(self, spec: FieldSpec, value: Any) -> Iterator[str]:
+        """Rule violations of a parsed, non-empty value."""
+        return iter(())
+
+    def dump(self, spec: FieldSpec, value: Any) -> Any:
+        """Python value -> JSON value."""
+        return value
+
+    def is_empty(self, value: Any) -> bool:
+        return value is None or value == "" or value == []
+
+    def fit(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
+        """A value a formula computed, as the field stores it (a decimal rounded to its scale)."""
+        return self.parse(spec, value, zone)
+
+    # ------------------------------------------------------------ conditions and formulas
+    # Operators of the condition language this type answers (besides is_empty/not_empty).
+    operators: ClassVar[frozenset[str]] = frozenset({"eq", "ne", "in", "not_in"})
+    sortable: ClassVar[bool] = True
+    # Text: "" counts as empty, order is by code point, contains/starts_with fold A-Z.
+    text_like: ClassVar[bool] = False
+    # "date" (a calendar day) or "moment" (a point in time) for the period operators.
+    temporal: ClassVar[str | None] = None
+    # A number: it can be summed, averaged and compared with numbers.
+    numeric: ClassVar[bool] = False
+    # Whole numbers only.
+    integral: ClassVar[bool] = False
+    # A relation filtered by the linked record's title (contains/starts_with).
+    title_search: ClassVar[bool] = False
+    # Its value type in the formula language (None: formulas cannot read it).
+    formula: ClassVar[str | None] = None
+
+    def operators_for(self, spec: FieldSpec) -> frozenset[str]:
+        return self.operators
+
+    def sortable_for(self, spec: FieldSpec) -> bool:
+        return self.sortable
+
+    def shown_as(self, spec: FieldSpec) -> FieldType:
+        """The unit its values behave as (a formula: the type it produces)."""
+        return self
+
+    def choices(self, spec: FieldSpec) -> frozenset[Any] | None:
+        """Every value the field can take, when they are few (options, yes/no); None otherwise."""
+        return None
+
+    def element(self, spec: FieldSpec) -> FieldType:
+        """For a list value: the unit of one item (`contains` names one); else itself."""
+        return self
+
+    def storage_kind(self, spec: FieldSpec) -> tuple[Any, ...]:
+        """Two fields compare with each other when their storage kinds are equal."""
+        return (self.name,)
+
+    def formula_type(self, spec: Mapping[str, Any]) -> str | None:
+        """What a formula reading this field (a field document) gets."""
+        return self.formula
+
+    # ------------------------------------------------------------ OpenAPI
+    def openapi_schema(self, spec: FieldSpec, shape: Shape) -> Schema:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ pages
+    # The widget macro of runtime/pages/templates/widgets.html that edits it.
+    widget: ClassVar[str] = "text"
+    # The value kind the browser reads and compares (static/js/conditions.js).
+    client_kind: ClassVar[str] = "text"
+    # What a filter value of this type is typed into: text, number, select, boolean, date, datetime-local.
+    filter_input: ClassVar[str] = "text"
+
+    def filter_input_for(self, op: str) -> str:
+        return self.filter_input
+
+    def filter_value(self, text: str) -> Any:
+        """What a filter bar's text means for this type (left for the condition parser to judge)."""
+        return text
+
+    def display(self, t: Translator, zone: tzinfo, spec: FieldSpec, value: Any) -> str:
+        """A value as the API writes it (links expanded) as one line of text for people."""
+        if isinstance(value, dict):
+            return linked_label(t, value)
+        if isinstance(value, list):
+            return ", ".join(linked_label(t, v) if isinstance(v, dict) else str(v) for v in value)
+        return str(value)
+
+    # ------------------------------------------------------------ spreadsheets
+    def to_cell(self, t: Translator, zone: tzinfo, spec: FieldSpec, value: Any) -> Any:
+        """A value as the API writes it -> a spreadsheet cell (Decimal, date, datetime or text)."""
+        return self.display(t, zone, spec, value)
+
+    def from_cell(self, spec: FieldSpec, cell: Any) -> Any:
+        """A spreadsheet cell -> the JSON value `parse` takes."""
+        if isinstance(cell, str):
+            return cell.strip() or None
+        return cell
+
+    # ------------------------------------------------------------ schema changes
+    # Types a stored value converts to without loss, whatever it is.
+    lossless_to: ClassVar[frozenset[str]] = frozenset()
+
+    def column_shape(self, field: Mapping[str, Any]) -> tuple[Any, ...]:
+        """What its column depends on besides the type (a field document): a change rewrites the values."""
+        return ()
+
+    def reshape(self, raw: Any) -> Any:
+        """A JSON value another type wrote, made into what this type parses (a field changes type)."""
+        return raw
+
+    # ------------------------------------------------------------ where it may be used
+    # It may name a record (a form's title_field).
+    title: ClassVar[bool] = False
+    # Why a subform row cannot hold it ("" when it can).
+    not_in_rows: ClassVar[str] = ""
+    # A report may group by it / sum it.
+    dimension: ClassVar[bool] = False
+    measure: ClassVar[bool] = False
+
+    # ------------------------------------------------------------ designer
+    # The type's own properties, as a JSON Schema fragment ({"properties": ..., "required": [...]}).
+    properties: ClassVar[Schema] = {}
+    # The properties a new field of this type starts with (those its schema requires, filled in).
+    starts_with: ClassVar[Schema] = {}
+
+    def example(self, spec: FieldSpec) -> Any:
+        """A JSON value the field takes (API documents show it; tests send it)."""
+        raise NotImplementedError
+
+    def design_problems(self, field: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        """(property, message) for properties of a field document that its schema cannot judge."""
+        return iter(())
+
+
+def linked_label(t: Translator, linked: Mapping[str, Any]) -> str:
+    """A linked record by its title (or "no access" when the reader may not read it), a person by name."""
+    if linked.get("access") is False:
+        return t("value.no_access")
+    shown = linked.get("title", linked.get("name"))
+    return str(shown) if shown not in (None, "") else f"#{linked.get('id')}"
+
+
+def refuse_nul(text: str) -> None:
+    # PostgreSQL text cannot hold U+0000; refuse it on every database alike.
+    if "\x00" in text:
+        raise Invalid("contains a NUL character (\\u0000), which text cannot hold; remove it")
+
+
+def is_whole(value: Decimal | float, limit: int) -> bool:
+    """A finite whole number small enough to convert to int quickly (1e999999999 is not)."""
+    number = Decimal(value) if isinstance(value, float) and math.isfinite(value) else value
+    if not isinstance(number, Decimal) or not number.is_finite():
+        return False
+    if number.adjusted() > 19:
+        raise Invalid(f"is too large; numbers up to {limit} fit")
+    return number == number.to_integral_value()
+
+
+def dump_datetime(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def in_range(spec: FieldSpec, value: Any, parse: Any = None) -> Iterator[str]:
+    low, high = spec.get("min"), spec.get("max")
+    if low is not None and value < (parse(low) if parse else low):
+        yield f"must be at least {low}"
+    if high is not None and value > (parse(high) if parse else high):
+        yield f"must be at most {high}"
+
+
+def matches(pattern: str, value: str) -> bool:
+    try:
+        return regex.fullmatch(pattern, value, timeout=0.05) is not None
+    except TimeoutError:
+        return False
+
+
+def counted(spec: FieldSpec, schema: Schema, *, unique: bool) -> Schema:
+    """An array schema with the field's min_items/max_items."""
+    if unique:
+        schema["uniqueItems"] = True
+    if spec.get("min_items") is not None:
+        schema["minItems"] = spec.get("min_items")
+    if spec.get("max_items") is not None:
+        schema["maxItems"] = min(spec.get("max_items"), schema.get("maxItems", spec.get("max_items")))
+    return schema
+
+
+def count_problems(spec: FieldSpec, value: list[Any], what: str) -> Iterator[str]:
+    if (low := spec.get("min_items")) is not None and len(value) < low:
+        yield f"needs at least {low} {what}"
+    if (high := spec.get("max_items")) is not None and len(value) > high:
+        yield f"allows at most {high} {what}"
+
+
+def kind(value: Any) -> str:
+    """A value named for an error message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float | Decimal):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def parse_iso_date(value: Any) -> date | None:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+SHAPE_OF_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{2,30}$")
