@@ -68,7 +68,7 @@ class Formula(FieldType):
         return self.result(spec).example(spec)
 
     @staticmethod
-    def result_name(field: Mapping[str, Any]) -> str:
+    def result_name(field: FieldSpec | Mapping[str, Any]) -> str:
         return str(field.get("result", "number"))
 
     def result(self, spec: FieldSpec | Mapping[str, Any]) -> FieldType:
