@@ -98,6 +98,8 @@ class FieldType:
     """The answers every field type gives; a unit overrides what differs for its kind."""
 
     name: ClassVar[str]
+    # What the designer's palette calls it, in each language.
+    label: ClassVar[Mapping[str, str]] = {}
 
     # ------------------------------------------------------------ storage
     # Its value sits in a column of the record's table (False: a subform's child table).

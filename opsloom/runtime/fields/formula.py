@@ -42,6 +42,7 @@ RESULTS: dict[str, FieldType] = {
 
 class Formula(FieldType):
     name = "formula"
+    label = {"en": "Formula", "zh-CN": "公式"}
     entered = False
     computed = True
     leave_out = "is computed from its formula; leave it out"
