@@ -98,7 +98,7 @@ def test_the_new_record_page_has_a_labelled_widget_for_every_field_type(client: 
     assert meta["preview"] == f"{BASE}/preview?locale=en"
     assert meta["messages"] == {"Order at least one": "Order at least one"}
     # the first paint applies the rules: rush is false by default, so the reason is hidden
-    assert re.search(r'data-field="reason" data-widget="text" hidden', html)
+    assert re.search(r'data-field="reason" data-widget="text" data-reads="text" hidden', html)
 
 
 def test_validation_messages_are_shown_in_the_readers_language(client: TestClient) -> None:

@@ -7,7 +7,8 @@
  *
  * DOM contract: a field is a wrapper [data-field=KEY][data-widget=WIDGET]
  * (templates/widgets/WIDGET.html) holding its control ([data-control]) and a
- * [data-error] paragraph; a read-only one carries [data-locked]. A picker is
+ * [data-error] paragraph; a read-only one carries [data-locked]. Its
+ * [data-reads] says how its value is read (see readField). A picker is
  * [data-picker=record|user|department] ([data-multiple] when it takes several).
  * Subform rows are tr[data-row] (stored ones with data-row-id) in
  * tbody[data-rows], cloned from template[data-row-template].
@@ -25,8 +26,6 @@
 import { evaluate } from "/static/js/conditions.js";
 import { api, ApiError } from "/static/js/api.js";
 
-// Widgets whose control's text is the value (numbers and dates too: the server reads them exactly).
-const TEXTUAL = new Set(["text", "email", "phone", "url", "textarea", "integer", "decimal", "date", "datetime", "select"]);
 const PICKER_LIMIT = 10;
 let rowCounter = 0;
 
@@ -48,31 +47,38 @@ function chipIds(wrapper) {
   return [...wrapper.querySelectorAll("[data-chips] > [data-id]")].map((chip) => Number(chip.dataset.id));
 }
 
-/** One field's value as the API takes it; undefined when it is not sent (computed, read-only). */
+/**
+ * One field's value as the API takes it, read as its wrapper's [data-reads]
+ * says; undefined when it is not sent (computed, read-only).
+ */
 export function readField(wrapper) {
-  const widget = wrapper.dataset.widget;
-  if (widget === "computed" || wrapper.hasAttribute("data-locked")) return undefined;
+  const reads = wrapper.dataset.reads || "text";
+  if (reads === "nothing" || wrapper.hasAttribute("data-locked")) return undefined;
   const input = control(wrapper);
-  if (TEXTUAL.has(widget)) {
-    const text = input ? input.value : "";
-    return text.trim() === "" ? null : text;
-  }
-  switch (widget) {
-    case "boolean":
+  switch (reads) {
+    case "checked":
       return Boolean(input && input.checked);
-    case "multiselect":
+    case "checked_values":
       return [...wrapper.querySelectorAll("input[type=checkbox]:checked")].map((box) => box.value);
-    case "picker": {
+    case "chips": {
       const picker = wrapper.querySelector("[data-picker]");
       return picker && picker.hasAttribute("data-multiple") ? chipIds(wrapper) : chipIds(wrapper)[0] ?? null;
     }
     case "files":
       return [...wrapper.querySelectorAll("[data-file-id]")].map((item) => Number(item.dataset.fileId));
-    case "subform":
+    case "rows":
       return rowsOf(wrapper).map((row) => readRow(row));
-    default:
-      return input ? input.value : undefined;
+    default: {
+      // the control's text (numbers and dates too: the server reads them exactly)
+      const text = input ? input.value : "";
+      return text.trim() === "" ? null : text;
+    }
   }
+}
+
+/** A subform: a field whose value is rows. */
+function hasRows(wrapper) {
+  return wrapper.dataset.reads === "rows";
 }
 
 function rowsOf(subform) {
@@ -100,7 +106,7 @@ export function readValues(root) {
   for (const wrapper of ownFields(root)) {
     if (wrapper.hidden) continue;
     const value =
-      wrapper.dataset.widget === "subform" && !wrapper.hasAttribute("data-locked")
+      hasRows(wrapper) && !wrapper.hasAttribute("data-locked")
         ? rowsOf(wrapper).map((row) => readRow(row, true))
         : readField(wrapper);
     if (value !== undefined) values[wrapper.dataset.field] = value;
@@ -221,7 +227,7 @@ function holds(condition, record, context, fields) {
 function setLocked(wrapper, locked) {
   wrapper.toggleAttribute("data-locked", locked);
   for (const el of wrapper.querySelectorAll("input, select, textarea, button")) {
-    if (!el.closest("[data-row]") || wrapper.dataset.widget !== "subform") el.disabled = locked;
+    if (!el.closest("[data-row]") || !hasRows(wrapper)) el.disabled = locked;
   }
 }
 
@@ -455,7 +461,7 @@ function setupSubform(subform, setupRow, changed) {
   const body = subform.querySelector("[data-rows]");
   subform.addEventListener("click", (event) => {
     const button = event.target.closest("button");
-    if (!button || button.closest('[data-widget="subform"]') !== subform) return;
+    if (!button || button.closest('[data-reads="rows"]') !== subform) return;
     const row = button.closest("[data-row]");
     if (button.hasAttribute("data-add-row")) {
       addRow(subform, setupRow);
@@ -531,7 +537,7 @@ export function setupFields(root, meta, { onFixed } = {}) {
   const rules = () => {
     const values = record();
     applyRules(ownFields(root), values, fields, context, ruleLocked);
-    for (const subform of ownFields(root).filter((w) => w.dataset.widget === "subform")) {
+    for (const subform of ownFields(root).filter(hasRows)) {
       const columns = (fields[subform.dataset.field] || {}).fields || {};
       rowsOf(subform).forEach((row, i) => {
         applyRules(ownFields(row), (values[subform.dataset.field] || [])[i] || {}, columns, context, new Set());
@@ -564,7 +570,7 @@ export function setupFields(root, meta, { onFixed } = {}) {
   };
 
   for (const wrapper of ownFields(root)) {
-    if (wrapper.dataset.widget === "subform") setupSubform(wrapper, setupRow, changed);
+    if (hasRows(wrapper)) setupSubform(wrapper, setupRow, changed);
   }
   setupRow(root);
   root.addEventListener("input", changed);
