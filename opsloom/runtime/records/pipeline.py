@@ -165,6 +165,8 @@ class WritePipeline:
             await hooks.run_before(name, write)
             await stage(write)
             await hooks.run_after(name, write)
+            if write.failed and not write.items:  # every record refused: nothing further to judge
+                write.raise_problems()
             if write.finished:
                 break
         return write

@@ -1,11 +1,21 @@
 """Unique fields: a value that another live record already holds is refused with a 409 that
-names the field and, when the caller may read it, the record that holds the value."""
+names the field (its path in the request) and, when the caller may read it, the record that
+holds the value.
+
+A write checks first (`check_unique`), so the usual clash is answered before anything is
+written. Two writes of one value at the same moment may both pass that check; the unique
+index (on live records) then refuses the second when the first commits. On PostgreSQL the
+statement that stores the values runs in a savepoint (`store`), so that after the refusal
+the check runs again, sees the record that won, and names it. SQLite runs one writer at a
+time (BEGIN IMMEDIATE): there the check always sees the other record.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,3 +85,35 @@ def conflict(form: CompiledForm, error: IntegrityError) -> Conflict:
                 [FieldError(spec.key, "must be unique")],
             )
     return Conflict("The change conflicts with another record; reload and try again")
+
+
+async def store(
+    session: AsyncSession,
+    form: CompiledForm,
+    statement: Any,
+    params: Any,
+    *,
+    rows: list[dict[str, Any]],
+    paths: list[str],
+    ctx: RequestContext,
+    access: FormAccess | None,
+    exclude_id: int | None = None,
+) -> Result[Any]:
+    """Run the statement that stores the `rows` (an insert or an update); a unique value taken
+    meanwhile by another write is a 409 naming the field and the record that took it."""
+    racing = session.bind.dialect.name == "postgresql" and any(spec.unique for spec in form.fields)
+    if not racing:
+        try:
+            return await session.execute(statement, params)
+        except IntegrityError as error:
+            raise conflict(form, error) from None
+    savepoint = await session.begin_nested()
+    try:
+        result = await session.execute(statement, params)
+    except IntegrityError as error:
+        await savepoint.rollback()
+        scope = None if access is None else readable(form, ctx, access)
+        await check_unique(session, form, rows, paths, exclude_id=exclude_id, readable=scope)
+        raise conflict(form, error) from None  # the other record is gone again: say what is known
+    await savepoint.commit()
+    return result

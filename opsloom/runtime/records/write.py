@@ -21,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
@@ -45,7 +44,7 @@ from opsloom.runtime.records.history import append_audit, append_history
 from opsloom.runtime.records.links import check_links, check_row_links, release_links
 from opsloom.runtime.records.pipeline import WriteContext, WriteItem, WritePipeline
 from opsloom.runtime.records.read import attach_rows, live, load
-from opsloom.runtime.records.uniqueness import check_unique, conflict, readable
+from opsloom.runtime.records.uniqueness import check_unique, readable, store
 from opsloom.runtime.rules import check_rules, empty_hidden
 
 MAX_BULK = 1000
@@ -209,10 +208,8 @@ async def _insert(write: WriteContext) -> None:
     table = form.table
     params = [{**system, **_columns(form, item.values)} for item in write.items]
     statement = insert(table).returning(*table.c, sort_by_parameter_order=True)
-    try:
-        result = await write.session.execute(statement, params)
-    except IntegrityError as error:
-        raise conflict(form, error) from None
+    rows, paths = [item.values for item in write.items], [item.path for item in write.items]
+    result = await store(write.session, form, statement, params, rows=rows, paths=paths, ctx=ctx, access=write.access)
     for item, row in zip(write.items, result.mappings().all(), strict=True):
         item.row = row
         item.record = form.dump_row(row)
@@ -289,10 +286,18 @@ async def _update(write: WriteContext) -> None:
         )
         .returning(*t.c)
     )
-    try:
-        row = (await write.session.execute(statement)).mappings().first()
-    except IntegrityError as error:
-        raise conflict(form, error) from None
+    result = await store(
+        write.session,
+        form,
+        statement,
+        None,
+        rows=[item.changed],
+        paths=[""],
+        ctx=ctx,
+        access=write.access,
+        exclude_id=write.record_id,
+    )
+    row = result.mappings().first()
     if row is None:  # a concurrent writer got there first
         raise PreconditionFailed(
             f"Record {write.record_id} was changed by someone else; reload it and apply your change again"
@@ -367,7 +372,22 @@ async def _set_deleted(write: WriteContext, deleted_at: Any) -> None:
         )
         .returning(*t.c)
     )
-    row = (await write.session.execute(statement)).mappings().first()
+    if deleted_at is None:  # live again: its unique values may have been taken meanwhile
+        values = {spec.key: current[spec.column] for spec in form.fields if spec.unique}
+        result = await store(
+            write.session,
+            form,
+            statement,
+            None,
+            rows=[values],
+            paths=[""],
+            ctx=ctx,
+            access=write.access,
+            exclude_id=current["id"],
+        )
+    else:
+        result = await write.session.execute(statement)
+    row = result.mappings().first()
     if row is None:
         raise PreconditionFailed(f"Record {current['id']} was changed by someone else; try again")
     write.items[0].row = row
