@@ -30,6 +30,7 @@ from opsloom.runtime.flow.model import (
     Log,
     Node,
     Notify,
+    Reason,
     RunAction,
     Schedule,
     SetStatus,
@@ -51,7 +52,7 @@ def advance_flow(flow: Flow, state: State | None, event: Event, ctx: Context) ->
     run = Run(flow, copy.deepcopy(state) if state is not None else State(), ctx)
     handler = EVENTS.get(type(event))
     if handler is None:
-        raise FlowError(f"unknown event {type(event).__name__}")
+        raise FlowError(f"unknown event {type(event).__name__}", Reason.FLOW_STUCK)
     handler(run, event)
     return run.state, run.effects
 
@@ -82,9 +83,9 @@ class Run:
     def enter(self, token: Token, node_id: str) -> None:
         self.steps += 1
         if self.steps > MAX_STEPS:
-            raise FlowError("the flow goes round in a loop; check its branches")
+            raise FlowError("the flow goes round in a loop; check its branches", Reason.FLOW_STUCK)
         if node_id not in self.flow.nodes:
-            raise FlowError(f"the flow has no node '{node_id}'")
+            raise FlowError(f"the flow has no node '{node_id}'", Reason.FLOW_STUCK)
         token.node = node_id
         node = self.flow.node(node_id)
         ENTER[node.type](self, token, node)
@@ -92,7 +93,7 @@ class Run:
     def leave(self, token: Token, node: Node, target: str | None = None) -> None:
         target = target or node.next
         if target is None:
-            raise FlowError(f"node '{node.id}' does not say where to go next")
+            raise FlowError(f"node '{node.id}' does not say where to go next", Reason.FLOW_STUCK)
         self.enter(token, target)
 
     def token_at(self, node_id: str) -> Token | None:
@@ -329,7 +330,7 @@ def _enter_condition(run: Run, token: Token, node: Node) -> None:
         run.log("branch", None, node=node.id, branch="else", to=node.get("else"))
         run.leave(token, node, node.get("else"))
         return
-    raise FlowError(f"no branch of '{node.label}' matches this record, and it has no else branch")
+    raise FlowError(f"no branch of '{node.label}' matches this record, and it has no else branch", Reason.FLOW_STUCK)
 
 
 def _enter_parallel(run: Run, token: Token, node: Node) -> None:
@@ -345,7 +346,7 @@ def _enter_join(run: Run, token: Token, node: Node) -> None:
     split = token.splits[-1] if token.splits else None
     parallel = run.flow.nodes.get(split) if split else None
     if parallel is None or parallel.get("join") != node.id:
-        raise FlowError(f"'{node.id}' joins branches that were never split")
+        raise FlowError(f"'{node.id}' joins branches that were never split", Reason.FLOW_STUCK)
     here = [t for t in run.state.tokens if t.arrived and t.node == node.id and t.splits and t.splits[-1] == split]
     if len(here) < len(parallel.get("branches", [])):
         run.log("branch_joined", None, node=node.id, waiting=len(parallel.get("branches", [])) - len(here))
@@ -393,20 +394,22 @@ def _submit(run: Run, event: Submit) -> None:
     resubmitted = state.status == "returned"
     if (state.tasks or state.submitted_at) and not resubmitted:
         ended = f"the flow has ended ({state.status})"
-        raise FlowError("the record is already in review" if state.status == "running" else ended)
+        raise FlowError("the record is already in review" if state.status == "running" else ended, Reason.NOT_NOW)
     if not resubmitted:
         state.submitter = event.actor
     elif event.actor != state.submitter:
-        raise FlowError("only the submitter can submit the record again", 403)
+        raise FlowError("only the submitter can submit the record again", Reason.NOT_YOURS)
     for node_id, people in event.chosen.items():
         node = flow.nodes.get(node_id)
         if node is None or not any(s["kind"] == "chosen" for s in node.get("approvers", [])):
-            raise FlowError(f"'{node_id}' is not a node whose approvers are chosen when submitting", 422)
+            raise FlowError(f"'{node_id}' is not a node whose approvers are chosen when submitting", Reason.INVALID)
         check_choice(list(node.get("approvers", [])), node_id, list(people), state, run.ctx)
     for node in flow.nodes.values():
         wants = any(s["kind"] == "chosen" for s in node.get("approvers", []))
         if wants and node.id not in event.chosen and node.id not in state.chosen:
-            raise FlowError(f"choose the approvers of '{node.label}' when submitting (chosen.{node.id})", 422)
+            raise FlowError(
+                f"choose the approvers of '{node.label}' when submitting (chosen.{node.id})", Reason.INVALID
+            )
     state.chosen.update({k: list(v) for k, v in event.chosen.items()})
     state.status, state.acted, state.submitted_at = "running", False, run.now
     run.effects.append(SetStatus("in_review"))
@@ -429,18 +432,18 @@ def _act(run: Run, event: Act) -> None:
     state = run.state
     task = state.task(event.task)
     if task is None:
-        raise FlowError(f"there is no task {event.task} in this flow", 404)
+        raise FlowError(f"there is no task {event.task} in this flow", Reason.NO_SUCH_TASK)
     if state.status != "running":
-        raise FlowError(f"the flow is not running ({state.status})")
+        raise FlowError(f"the flow is not running ({state.status})", Reason.NOT_NOW)
     if task.state == "waiting":
-        raise FlowError("this task is not your turn yet")
+        raise FlowError("this task is not your turn yet", Reason.NOT_NOW)
     if task.state != "pending":
-        raise FlowError(f"this task is already {task.state}")
+        raise FlowError(f"this task is already {task.state}", Reason.NOT_NOW)
     if event.actor != task.assignee:
-        raise FlowError("this task is not yours", 403)
+        raise FlowError("this task is not yours", Reason.NOT_YOURS)
     action = ACTIONS.get(event.action)
     if action is None:
-        raise FlowError(f"unknown action '{event.action}'; use one of {', '.join(sorted(ACTIONS))}", 422)
+        raise FlowError(f"unknown action '{event.action}'; use one of {', '.join(sorted(ACTIONS))}", Reason.INVALID)
     action(run, task, event)
 
 
@@ -454,9 +457,9 @@ def _approve(run: Run, task: Task, event: Act) -> None:
 
 def _reject(run: Run, task: Task, event: Act) -> None:
     if task.kind == "handler":
-        raise FlowError("a handler step cannot be rejected; return it instead", 422)
+        raise FlowError("a handler step cannot be rejected; return it instead", Reason.INVALID)
     if not (event.comment or "").strip():  # the submitter is owed a reason
-        raise FlowError("a rejection needs a comment saying why; write one in comment", 422, path="comment")
+        raise FlowError("a rejection needs a comment saying why; write one in comment", Reason.INVALID, path="comment")
     task.state, task.acted_at, task.comment = "rejected", run.now, event.comment
     run.state.acted = True
     run.log("rejected", event.actor, node=task.node, task=task.id, comment=event.comment)
@@ -479,10 +482,12 @@ def _return(run: Run, task: Task, event: Act) -> None:
         raise FlowError(
             f"'{target}' is not a step this record has passed; return to one of: "
             + ", ".join(["submitter", "previous", *state.passed]),
-            422,
+            Reason.INVALID,
         )
     if target in flow.in_parallel:
-        raise FlowError(f"'{target}' lies inside parallel branches; return to the submitter or an earlier step", 422)
+        raise FlowError(
+            f"'{target}' lies inside parallel branches; return to the submitter or an earlier step", Reason.INVALID
+        )
     run.cancel_open()
     run.keep_passed(state.passed[: state.passed.index(target)])
     token = Token(state.new_id(), target)
@@ -501,9 +506,9 @@ def _delegate(run: Run, task: Task, event: Act) -> None:
 def _hand_over(run: Run, task: Task, event: Act, *, delegate: bool) -> None:
     to = event.to
     if to is None or not run.ctx.directory.is_active(to):
-        raise FlowError("name an active person to hand the task to (to)", 422)
+        raise FlowError("name an active person to hand the task to (to)", Reason.INVALID)
     if to == task.assignee or any(t.assignee == to and t.open for t in run.node_tasks(task.node)):
-        raise FlowError(f"user {to} already has this step", 422)
+        raise FlowError(f"user {to} already has this step", Reason.INVALID)
     run.state.acted = True  # someone handled the record: the submitter can no longer withdraw it
     if delegate:
         task.on_behalf_of = task.on_behalf_of or task.assignee
@@ -523,9 +528,9 @@ def _hand_over(run: Run, task: Task, event: Act, *, delegate: bool) -> None:
 def _add_signer(run: Run, task: Task, event: Act) -> None:
     people = list(dict.fromkeys(event.users))
     if not people or not all(run.ctx.directory.is_active(p) for p in people):
-        raise FlowError("name one or more active people to add (users)", 422)
+        raise FlowError("name one or more active people to add (users)", Reason.INVALID)
     if event.position not in ("before", "after", "parallel"):
-        raise FlowError("position is before, after or parallel", 422)
+        raise FlowError("position is before, after or parallel", Reason.INVALID)
     run.state.acted = True
     node = run.flow.node(task.node)
     added = [run.new_task(node, person, task.kind, added=event.position) for person in people]
@@ -563,11 +568,11 @@ ACTIONS: dict[str, Callable[[Run, Task, Act], None]] = {
 def _withdraw(run: Run, event: Withdraw) -> None:
     state = run.state
     if event.actor != state.submitter:
-        raise FlowError("only the submitter can withdraw", 403)
+        raise FlowError("only the submitter can withdraw", Reason.NOT_YOURS)
     if state.status not in ("running", "returned"):
-        raise FlowError(f"the flow has ended ({state.status})")
+        raise FlowError(f"the flow has ended ({state.status})", Reason.NOT_NOW)
     if state.acted and state.status == "running":
-        raise FlowError("someone has already acted on it; ask them to return it to you")
+        raise FlowError("someone has already acted on it; ask them to return it to you", Reason.NOT_NOW)
     run.log("withdrawn", event.actor, comment=event.comment)
     run.cancel_open()
     run.state.tokens = []
@@ -577,9 +582,9 @@ def _withdraw(run: Run, event: Withdraw) -> None:
 
 def _urge(run: Run, event: Urge) -> None:
     if event.actor != run.state.submitter:
-        raise FlowError("only the submitter can urge", 403)
+        raise FlowError("only the submitter can urge", Reason.NOT_YOURS)
     if run.state.status != "running":
-        raise FlowError(f"the flow is not running ({run.state.status})")
+        raise FlowError(f"the flow is not running ({run.state.status})", Reason.NOT_NOW)
     waiting = [t for t in run.state.tasks if t.state == "pending"]
     run.log("urged", event.actor, comment=event.comment, users=[t.assignee for t in waiting])
     for task in waiting:

@@ -21,7 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
 from opsloom.platform.context import Principal, RequestContext
-from opsloom.platform.errors import BadRequest, Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
+from opsloom.platform.errors import (
+    BadRequest,
+    Conflict,
+    FieldError,
+    NotFound,
+    OpsloomError,
+    PermissionDenied,
+    ValidationFailed,
+)
 from opsloom.platform.locales import label_translations
 from opsloom.platform.permissions import FormAccess, full_access
 from opsloom.runtime import attachments, records, subforms
@@ -39,6 +47,7 @@ from opsloom.runtime.flow.model import (
     FlowError,
     Log,
     Notify,
+    Reason,
     RunAction,
     Schedule,
     SetStatus,
@@ -47,7 +56,14 @@ from opsloom.runtime.flow.model import (
 from opsloom.runtime.flow.notices import notification_text, recipient_locales
 from opsloom.runtime.forms import CompiledForm, FormRegistry
 
-ERRORS = {403: PermissionDenied, 404: NotFound, 409: Conflict, 422: ValidationFailed}
+# Why the engine refused an event -> the error the API answers (its HTTP status): the one place they meet.
+REFUSALS: dict[Reason, type[OpsloomError]] = {
+    Reason.NOT_YOURS: PermissionDenied,  # 403
+    Reason.NO_SUCH_TASK: NotFound,  # 404
+    Reason.INVALID: ValidationFailed,  # 422
+    Reason.NOT_NOW: Conflict,  # 409
+    Reason.FLOW_STUCK: Conflict,  # 409
+}
 
 
 @dataclass(frozen=True)
@@ -196,7 +212,7 @@ async def _run(session: AsyncSession, ctx: RequestContext, services: Services, l
         state, effects = advance_flow(loaded.flow, loaded.state, event, engine_ctx)
     except FlowError as error:
         where = [FieldError(error.path, str(error))] if error.path else []
-        raise ERRORS.get(error.status, Conflict)(str(error), where) from None
+        raise REFUSALS[error.reason](str(error), where) from None
     title = _title(loaded.form, engine_ctx.record, loaded.record_id)
     await _store(session, ctx, services, loaded, state, effects, title)
     return state
