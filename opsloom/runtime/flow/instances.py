@@ -92,17 +92,24 @@ class FlowCache:
 
 
 async def flow_for_form(session: AsyncSession, app: str, form: str) -> tuple[int, str, int] | None:
-    """(definition id, flow key, published version) of the flow attached to a form, if any."""
+    """(definition id, flow key, published version) of the flow attached to a form, if any.
+
+    One query on the (app, kind, key) index: the app's few flows, the one whose storage names the form."""
     d = tables.definitions
-    rows = await session.execute(
-        select(d.c.id, d.c.key, d.c.published_version, d.c.storage).where(
-            d.c.app_key == app, d.c.kind == "flow", d.c.published_version.is_not(None)
+    row = (
+        await session.execute(
+            select(d.c.id, d.c.key, d.c.published_version)
+            .where(
+                d.c.app_key == app,
+                d.c.kind == "flow",
+                d.c.published_version.is_not(None),
+                d.c.storage["form"].as_string() == form,
+            )
+            .order_by(d.c.id)
+            .limit(1)
         )
-    )
-    for row in rows:
-        if (row.storage or {}).get("form") == form:
-            return row.id, row.key, row.published_version
-    return None
+    ).first()
+    return None if row is None else (row.id, row.key, row.published_version)
 
 
 # ------------------------------------------------------------------ requests
