@@ -495,6 +495,44 @@ async def update_record(
     in_flow: bool = False,
 ) -> dict[str, Any]:
     """Change a record. One in review or approved changes only through its flow (`in_flow`)."""
+    change = await plan_update(session, form, ctx, record_id, payload, expected_version, access, in_flow=in_flow)
+    return await apply_update(session, ctx, change)
+
+
+@dataclass(frozen=True)
+class PlannedUpdate:
+    """A change checked and worked out, not yet written: the record is locked, its new values known."""
+
+    form: CompiledForm
+    view: CompiledForm  # the form as the writer sees it
+    record_id: int
+    current: Mapping[str, Any]  # the row as it is
+    stored: dict[str, Any]  # its values by key as stored (subform rows included)
+    merged: dict[str, Any]  # ... and as they will be
+    changed: dict[str, Any]  # the values that change
+    before: dict[str, Any]  # the record as the writer reads it now
+
+    def after(self) -> dict[str, Any]:
+        """The record as the writer will read it once written (system columns aside)."""
+        after = self.view.dump_row({**self.current, **_columns(self.form, self.changed)})
+        for key, child in self.form.children.items():
+            if key in self.view.by_key:
+                after[key] = subforms.dump_values(child, self.merged[key])
+        return after
+
+
+async def plan_update(
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    record_id: int,
+    payload: Any,
+    expected_version: int | None,
+    access: FormAccess,
+    *,
+    in_flow: bool = False,
+) -> PlannedUpdate:
+    """Lock the record and check a change to it (parse, compute, rules, uniqueness, links); write nothing."""
     access.require("update")
     view = form.restricted(access.hidden)
     _refuse_read_only(payload, access, "")
@@ -525,11 +563,19 @@ async def update_record(
     if problems:
         raise ValidationFailed.of(problems)
     changed = {key: value for key, value in merged.items() if value != stored[key]}
+    if changed:
+        await _check_unique(session, form, [changed], [""], exclude_id=record_id, readable=_readable(form, ctx, access))
+        await _check_links(session, form, [changed], [""])
+        await _check_row_links(session, form, [changed], [""])
+    return PlannedUpdate(form, view, record_id, current, stored, merged, changed, before)
+
+
+async def apply_update(session: AsyncSession, ctx: RequestContext, change: PlannedUpdate) -> dict[str, Any]:
+    """Write a planned change, its subform rows, files and history; answer the record as it now is."""
+    form, view, record_id, current, changed = change.form, change.view, change.record_id, change.current, change.changed
+    stored, merged, before = change.stored, change.merged, change.before
     if not changed:
-        return before
-    await _check_unique(session, form, [changed], [""], exclude_id=record_id, readable=_readable(form, ctx, access))
-    await _check_links(session, form, [changed], [""])
-    await _check_row_links(session, form, [changed], [""])
+        return change.before
     t = form.table
     statement = (
         update(t)
@@ -565,12 +611,19 @@ async def update_record(
 LOCKED_STATUSES = ("in_review", "approved")
 
 
-async def lock_for_flow(
-    session: AsyncSession, form: CompiledForm, ctx: RequestContext, record_id: int, access: FormAccess
+async def read_row(
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    record_id: int,
+    access: FormAccess,
+    *,
+    action: str = "read",
+    lock: bool = False,
 ) -> Mapping[str, Any]:
-    """The record being submitted to its flow, locked; submitting takes the right to update it."""
-    access.require("update")
-    return await _load(session, form, ctx, record_id, access, action="update", lock=True)
+    """The record's row, if the caller may `action` it (404 unless they may read it); `lock`: FOR UPDATE."""
+    access.require(action)
+    return await _load(session, form, ctx, record_id, access, action=action, lock=lock)
 
 
 def _refuse_locked(row: Mapping[str, Any]) -> None:

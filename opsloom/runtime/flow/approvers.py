@@ -79,6 +79,11 @@ RESOLVERS: dict[str, Resolver] = {
 }
 
 
+def named_people(specs: list[Spec]) -> list[int]:
+    """The people sources name outright (not through a role, a department or a field)."""
+    return [person for spec in specs if spec["kind"] == "users" for person in spec.get("users", [])]
+
+
 def resolve_approvers(specs: list[Spec], node: str, state: State, ctx: Context) -> list[int]:
     """Everyone the node's sources name, in order, each once, active people only."""
     people: list[int] = []

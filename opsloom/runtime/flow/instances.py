@@ -36,12 +36,15 @@ from opsloom.runtime import attachments, records, subforms
 from opsloom.runtime.access import eval_context
 from opsloom.runtime.conditions import evaluate
 from opsloom.runtime.fields import dump_datetime, unit_of
+from opsloom.runtime.flow.approvers import named_people
 from opsloom.runtime.flow.definition import compile_flow
-from opsloom.runtime.flow.directory import load_snapshot
+from opsloom.runtime.flow.directory import OrgReader
 from opsloom.runtime.flow.engine import advance_flow
 from opsloom.runtime.flow.model import (
+    Act,
     Comment,
     Context,
+    Effect,
     Event,
     Flow,
     FlowError,
@@ -52,6 +55,8 @@ from opsloom.runtime.flow.model import (
     Schedule,
     SetStatus,
     State,
+    Submit,
+    Timeout,
 )
 from opsloom.runtime.flow.notices import notification_text, recipient_locales
 from opsloom.runtime.forms import CompiledForm, FormRegistry
@@ -190,37 +195,107 @@ async def _open_instance(session: AsyncSession, services: Services, row: Mapping
     return Loaded(row, flow, form, row["record_id"], State.from_json(row["state"]))
 
 
-async def record_values(session: AsyncSession, form: CompiledForm, record_id: int) -> dict[str, Any]:
-    """The record as conditions see it: parsed values by key, subform rows included."""
-    t = form.table
-    row = (await session.execute(select(t).where(t.c.id == record_id))).mappings().first()
-    if row is None:
-        raise NotFound(f"{form.key} has no record {record_id}")
+@dataclass(frozen=True)
+class FlowRecord:
+    """The record an event works on: its row, and its values as conditions, approvers and titles read them."""
+
+    form: CompiledForm
+    row: Mapping[str, Any]
+    values: dict[str, Any]  # stored values by key, subform rows included, with id, owner_id and department_id
+
+    @classmethod
+    def of_change(cls, change: records.PlannedUpdate) -> FlowRecord:
+        """The record as a step's change will leave it (the engine judges the action on these values)."""
+        row = change.current
+        system = {"id": row["id"], "owner_id": row["owner_id"], "department_id": row["department_id"]}
+        return cls(change.form, row, dict(change.merged) | system)
+
+    def dumped(self) -> dict[str, Any]:
+        """The record as a read answers it (subform rows included)."""
+        record = self.form.dump_row(self.row)
+        for key, child in self.form.children.items():
+            record[key] = subforms.dump_values(child, self.values[key])
+        return record
+
+
+async def load_record(
+    session: AsyncSession,
+    ctx: RequestContext,
+    form: CompiledForm,
+    record_id: int,
+    access: FormAccess | None = None,
+    *,
+    action: str = "read",
+    lock: bool = False,
+) -> FlowRecord:
+    """The one way the shell reads a record: as `access` allows `action` on it (the system's: all of it)."""
+    access = access or full_access(form.app, form.key)
+    row = await records.read_row(session, form, ctx, record_id, access, action=action, lock=lock)
     values = {s.key: row[s.column] for s in form.fields if unit_of(s).has_column}
     values |= {"id": row["id"], "owner_id": row["owner_id"], "department_id": row["department_id"]}
     if form.children:
         loaded = await subforms.load_rows(session, form, [record_id])
         for key, child in form.children.items():
             values[key] = subforms.stored_values(child, loaded[key][record_id])
-    return values
+    return FlowRecord(form, row, values)
 
 
-async def _engine_context(session: AsyncSession, ctx: RequestContext, loaded: Loaded, app: str) -> Context:
-    clock = eval_context(ctx)
-    values = await record_values(session, loaded.form, loaded.record_id)
-    snapshot = await load_snapshot(session, app, ctx.now)
-    return Context(ctx.now, values, snapshot, lambda condition, record: evaluate(condition, record, clock))
+MAX_ROUNDS = 100  # reading the organisation: each round reads what the last one lacked, so few are ever needed
 
 
-async def _run(session: AsyncSession, ctx: RequestContext, services: Services, loaded: Loaded, event: Event) -> State:
+async def _judge(
+    session: AsyncSession, ctx: RequestContext, loaded: Loaded, event: Event, record: FlowRecord
+) -> tuple[State, list[Effect]]:
+    """The engine's verdict on the event, with the people and departments it asks about read on the way.
+
+    A refusal is raised as the error its reason maps to; nothing has been written."""
     app = loaded.row["app_key"] if loaded.row else loaded.form.app
-    engine_ctx = await _engine_context(session, ctx, loaded, app)
-    try:
-        state, effects = advance_flow(loaded.flow, loaded.state, event, engine_ctx)
-    except FlowError as error:
-        where = [FieldError(error.path, str(error))] if error.path else []
-        raise REFUSALS[error.reason](str(error), where) from None
-    title = _title(loaded.form, engine_ctx.record, loaded.record_id)
+    org = OrgReader(app, ctx.now)
+    org.want(_people_named(loaded.flow, loaded.state, event))
+    clock = eval_context(ctx)
+    engine_ctx = Context(ctx.now, record.values, org, lambda condition, values: evaluate(condition, values, clock))
+    for _ in range(MAX_ROUNDS):
+        await org.read(session)
+        try:
+            verdict = advance_flow(loaded.flow, loaded.state, event, engine_ctx)
+        except FlowError as error:
+            if org.missing:
+                continue  # judged on an organisation not fully read: read the rest, judge again
+            where = [FieldError(error.path, str(error))] if error.path else []
+            raise REFUSALS[error.reason](str(error), where) from None
+        if not org.missing:
+            return verdict
+    raise RuntimeError(f"the organisation was still not read after {MAX_ROUNDS} rounds")
+
+
+def _people_named(flow: Flow, state: State | None, event: Event) -> list[int | None]:
+    """Whom the event will most likely ask about, read before the first round: the submitter,
+    the people the flow names outright, and the people the event names."""
+    people: list[int | None] = [state.submitter if state else getattr(event, "actor", None)]
+    for node in flow.nodes.values():
+        people += named_people(list(node.get("approvers", [])) + list(node.get("recipients", [])))
+        people.append(node.get("empty_user"))
+    if isinstance(event, Act):
+        people += [event.to, *event.users]
+    if isinstance(event, Submit):
+        people += [p for chosen in event.chosen.values() for p in chosen]
+    return people
+
+
+async def _run(
+    session: AsyncSession,
+    ctx: RequestContext,
+    services: Services,
+    loaded: Loaded,
+    event: Event,
+    record: FlowRecord,
+    change: records.PlannedUpdate | None = None,
+) -> State:
+    """Judge the event, then write: the step's field values (`change`), the instance and the effects."""
+    state, effects = await _judge(session, ctx, loaded, event, record)
+    if change is not None:
+        await records.apply_update(session, ctx, change)
+    title = _title(loaded.form, record.values, loaded.record_id)
     await _store(session, ctx, services, loaded, state, effects, title)
     return state
 
@@ -403,7 +478,7 @@ async def _run_action(
         )
         return
     target = await services.forms.get(session, form.app, action["form"])
-    source = await records.get_record(session, form, ctx, loaded.record_id, access)
+    source = (await load_record(session, ctx, form, loaded.record_id)).dumped()
     payload: dict[str, Any] = {}
     for key, origin in action["mapping"].items():
         if isinstance(origin, Mapping):
@@ -437,7 +512,7 @@ async def submit_record(
     idem: Idempotency,
 ) -> dict[str, Any]:
     """Start the form's flow for a record (or restart it after a return to the submitter)."""
-    row = await records.lock_for_flow(session, form, ctx, record_id, access)
+    record = await load_record(session, ctx, form, record_id, access, action="update", lock=True)
     if (answer := await _remembered(session, ctx, idem)) is not None:
         return answer
     found = await flow_for_form(session, form.app, form.key)
@@ -446,12 +521,12 @@ async def submit_record(
     latest = await _latest_instance(session, form, record_id, lock=True)
     if latest is not None and latest["status"] == "returned":
         loaded = await _open_instance(session, services, latest)
-    elif row["status"] in ("in_review", "approved"):
-        raise Conflict(f"Record {record_id} is already {row['status'].replace('_', ' ')}")
+    elif (status := record.row["status"]) in ("in_review", "approved"):
+        raise Conflict(f"Record {record_id} is already {status.replace('_', ' ')}")
     else:
         flow = await services.flows.get(session, found[0], found[2], form)
         loaded = Loaded(None, flow, form, record_id, None, flow_id=found[0])
-    return await _run_and_answer(session, ctx, services, loaded, event, idem)
+    return await _run_and_answer(session, ctx, services, loaded, event, idem, record)
 
 
 def in_apps_of(principal: Principal) -> list[Any]:
@@ -480,24 +555,34 @@ async def act_on_task(
     values: Mapping[str, Any] | None,
     idem: Idempotency,
 ) -> dict[str, Any]:
-    """A person acts on their task. `event_of(local task id, changes)` builds the engine event."""
+    """A person acts on their task. `event_of(local task id, changes)` builds the engine event.
+
+    Lock, judge, write: the instance is locked (and the record, when the step changes values),
+    the engine judges the action on the record as the change would leave it, and only an
+    accepted action writes the values."""
     task = await my_task(session, ctx.principal, task_id)
     row = await _lock_instance(session, task["instance_id"])
     if (answer := await _remembered(session, ctx, idem)) is not None:
         return answer
     loaded = await _open_instance(session, services, row)
-    changes: dict[str, Any] = {}
-    if values:
-        changes = await _apply_step_values(session, ctx, loaded, task, values)
-    return await _run_and_answer(session, ctx, services, loaded, event_of(task["local_id"], changes), idem)
+    change = await _step_change(session, ctx, loaded, task, values) if values else None
+    if change is not None:
+        record = FlowRecord.of_change(change)
+        after = change.after()
+        changes = {k: {"before": change.before.get(k), "after": after.get(k)} for k in values or ()}
+        changes = {k: v for k, v in changes.items() if v["before"] != v["after"]}
+    else:
+        record, changes = await load_record(session, ctx, loaded.form, loaded.record_id), {}
+    event = event_of(task["local_id"], changes)
+    return await _run_and_answer(session, ctx, services, loaded, event, idem, record, change)
 
 
-async def _apply_step_values(
+async def _step_change(
     session: AsyncSession, ctx: RequestContext, loaded: Loaded, task: Mapping[str, Any], values: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Fields changed at a step: only those the step makes editable, validated like any write."""
+) -> records.PlannedUpdate | None:
+    """Fields changed at a step: only those the step makes editable, validated like any write (not written)."""
     if task["state"] != "pending" or task["assignee_id"] != ctx.principal.user_id:
-        return {}  # the engine explains why the action cannot apply
+        return None  # the engine explains why the action cannot apply
     permissions = loaded.flow.node(task["node"]).get("fields", {})
     refused = [key for key in values if permissions.get(key) != "editable"]
     if refused:
@@ -507,15 +592,13 @@ async def _apply_step_values(
         )
     hidden = frozenset(k for k, v in permissions.items() if v == "hidden")
     access = replace(full_access(loaded.form.app, loaded.form.key), hidden=hidden)
-    before = await records.get_record(session, loaded.form, ctx, loaded.record_id, access)
     try:
-        after = await records.update_record(
+        return await records.plan_update(
             session, loaded.form, ctx, loaded.record_id, dict(values), None, access, in_flow=True
         )
     except ValidationFailed as failed:  # the paths name the place in this request: values.<key>
         sent = [FieldError(f"values.{e.path}", e.message) if _top_key(e.path) in values else e for e in failed.errors]
         raise ValidationFailed(failed.detail, sent, failed.extra) from None
-    return {k: {"before": before.get(k), "after": after.get(k)} for k in values if before.get(k) != after.get(k)}
 
 
 def _top_key(path: str) -> str:
@@ -533,7 +616,7 @@ async def record_event(
     idem: Idempotency,
 ) -> dict[str, Any]:
     """Withdraw, urge or comment on the record's current flow."""
-    await records.get_record(session, form, ctx, record_id, access)  # 404 unless the caller may read it
+    record = await load_record(session, ctx, form, record_id, access)  # 404 unless the caller may read it
     latest = await _latest_instance(session, form, record_id, lock=True)
     if latest is None:
         raise NotFound(f"Record {record_id} has not been submitted")
@@ -543,14 +626,21 @@ async def record_event(
         files = await _comment_files(session, ctx, form, access.hidden, record_id, event.files)
         event = replace(event, files=tuple(files))
     loaded = await _open_instance(session, services, latest)
-    return await _run_and_answer(session, ctx, services, loaded, event, idem)
+    return await _run_and_answer(session, ctx, services, loaded, event, idem, record)
 
 
 async def _run_and_answer(
-    session: AsyncSession, ctx: RequestContext, services: Services, loaded: Loaded, event: Event, idem: Idempotency
+    session: AsyncSession,
+    ctx: RequestContext,
+    services: Services,
+    loaded: Loaded,
+    event: Event,
+    idem: Idempotency,
+    record: FlowRecord,
+    change: records.PlannedUpdate | None = None,
 ) -> dict[str, Any]:
     """Apply the event; answer the instance as it now is, remembered under the idempotency key."""
-    await _run(session, ctx, services, loaded, event)
+    await _run(session, ctx, services, loaded, event, record, change)
     assert loaded.row is not None
     answer = await instance_view(session, loaded.row["id"])
     await _remember(session, ctx, idem, answer)
@@ -606,11 +696,10 @@ async def _latest_instance(
 
 
 async def run_timer(session: AsyncSession, ctx: RequestContext, services: Services, timer: Mapping[str, Any]) -> None:
-    from opsloom.runtime.flow.model import Timeout
-
     row = await _lock_instance(session, timer["instance_id"])
     loaded = await _open_instance(session, services, row)
-    await _run(session, ctx, services, loaded, Timeout(timer["local_task_id"], timer["kind"]))
+    record = await load_record(session, ctx, loaded.form, loaded.record_id)
+    await _run(session, ctx, services, loaded, Timeout(timer["local_task_id"], timer["kind"]), record)
 
 
 # ------------------------------------------------------------------ reading
