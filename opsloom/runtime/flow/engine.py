@@ -6,7 +6,7 @@ stores the new state and carries out the effects, all in one transaction.
 
 A state holds tokens (where the flow stands; a parallel split makes one per
 branch) and tasks (who must act). Entering a node is one small unit per node
-type (`ENTER`); acting on a task is one unit per action (`ACTIONS`). After
+type (`nodes.py`); acting on a task is one unit per action (`ACTIONS`). After
 every change a node with tasks is *settled*: by its mode (any, countersign,
 sequential, vote) it passes, fails, or waits.
 """
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from opsloom.runtime.flow.approvers import check_choice, resolve_approvers
+from opsloom.runtime.flow.approvers import check_choice
 from opsloom.runtime.flow.model import (
     Act,
     Comment,
@@ -31,7 +31,6 @@ from opsloom.runtime.flow.model import (
     Node,
     Notify,
     Reason,
-    RunAction,
     Schedule,
     SetStatus,
     State,
@@ -42,9 +41,9 @@ from opsloom.runtime.flow.model import (
     Urge,
     Withdraw,
 )
+from opsloom.runtime.flow.nodes import node_type
 
 MAX_STEPS = 500  # nodes entered by one event: a guard against a loop in a bad flow
-TASK_NODES = ("approval", "handler")
 
 
 def advance_flow(flow: Flow, state: State | None, event: Event, ctx: Context) -> tuple[State, list[Effect]]:
@@ -88,7 +87,7 @@ class Run:
             raise FlowError(f"the flow has no node '{node_id}'", Reason.FLOW_STUCK)
         token.node = node_id
         node = self.flow.node(node_id)
-        ENTER[node.type](self, token, node)
+        node_type(node).enter(self, token, node)
 
     def leave(self, token: Token, node: Node, target: str | None = None) -> None:
         target = target or node.next
@@ -142,6 +141,11 @@ class Run:
             task.waits_for = [new.id if i == old.id else i for i in task.waits_for]
             if task.after_of == old.id:
                 task.after_of = new.id
+
+    def auto_approve(self, task: Task, reason: str) -> None:
+        """The system approves a task for its assignee (`reason`: why)."""
+        task.state, task.acted_at, task.auto = "approved", self.now, reason
+        self.log("auto_approved", None, node=task.node, task=task.id, reason=reason, assignee=task.assignee)
 
     def keep_passed(self, passed: list[str]) -> None:
         """Only steps still passed keep their approvals (a step run again is approved again)."""
@@ -239,153 +243,6 @@ def outcome(node: Node, tasks: list[Task]) -> str | None:
     return verdict
 
 
-# ------------------------------------------------------------------ nodes
-
-
-def _enter_start(run: Run, token: Token, node: Node) -> None:
-    run.leave(token, node)
-
-
-def _enter_task_node(run: Run, token: Token, node: Node) -> None:
-    state = run.state
-    state.visits[node.id] = state.visits.get(node.id, 0) + 1
-    kind = node.type
-    people = resolve_approvers(list(node.get("approvers", [])), node.id, state, run.ctx)
-    if not people:
-        people = _when_empty(run, node)
-    sequential = node.get("mode") == "sequential"
-    for order, person in enumerate(people):
-        task = run.new_task(node, person, kind, order=order)
-        _apply_policies(run, node, task)
-        if task.state == "waiting" and (not sequential or order == 0):
-            run.activate(task)
-    run.log("node_entered", None, node=node.id, assignees=[t.assignee for t in run.node_tasks(node.id)])
-    run.settle(node)
-
-
-def _when_empty(run: Run, node: Node) -> list[int]:
-    policy = node.get("when_empty", "auto_pass")
-    if policy == "admin":
-        people = run.ctx.directory.admins()
-    elif policy == "user":
-        people = [node.get("empty_user")] if node.get("empty_user") else []
-    else:
-        people = []
-    if not people:
-        run.log("auto_passed", None, node=node.id, reason="nobody to approve")
-    return people
-
-
-def _apply_policies(run: Run, node: Node, task: Task) -> None:
-    """Out-of-office delegation, the approver-is-submitter rule, and the same-approver rule."""
-    state, directory = run.state, run.ctx.directory
-    if task.assignee == state.submitter and node.type == "approval":
-        policy = node.get("when_submitter", "approve")
-        if policy == "auto_pass":
-            _auto_approve(run, task, "the approver is the submitter")
-            return
-        if policy == "manager":
-            manager = directory.manager_of(state.submitter)
-            if manager is None:
-                _auto_approve(run, task, "the submitter has no manager")
-                return
-            task.assignee = manager
-    delegate = directory.delegate_of(task.assignee, run.ctx.now)
-    if delegate is not None and delegate != task.assignee:
-        task.on_behalf_of, task.assignee = task.assignee, delegate
-    repeat = run.flow.settings.get("same_approver", "off")
-    person = task.on_behalf_of or task.assignee
-    if node.type == "approval" and repeat != "off":
-        earlier = state.approvals.get(state.passed[-1], []) if state.passed and repeat == "previous_node" else []
-        if repeat == "any_earlier":
-            earlier = [p for people in state.approvals.values() for p in people]
-        if person in earlier:
-            _auto_approve(run, task, "already approved earlier in this flow")
-
-
-def _auto_approve(run: Run, task: Task, reason: str) -> None:
-    task.state, task.acted_at, task.auto = "approved", run.now, reason
-    run.log("auto_approved", None, node=task.node, task=task.id, reason=reason, assignee=task.assignee)
-
-
-def _enter_cc(run: Run, token: Token, node: Node) -> None:
-    run.state.visits[node.id] = run.state.visits.get(node.id, 0) + 1
-    people = resolve_approvers(list(node.get("recipients", [])), node.id, run.state, run.ctx)
-    for person in people:
-        task = run.new_task(node, person, "cc")
-        task.state = "cc"
-    run.notify(people, "cc")
-    run.log("cc", None, node=node.id, recipients=people)
-    run.leave(token, node)
-
-
-def _enter_condition(run: Run, token: Token, node: Node) -> None:
-    branches = sorted(enumerate(node.get("branches", [])), key=lambda ib: (ib[1].get("priority", ib[0]), ib[0]))
-    for index, branch in branches:
-        if run.ctx.evaluate(run.flow.conditions[(node.id, index)], run.record):
-            run.log("branch", None, node=node.id, branch=index, to=branch["next"])
-            run.leave(token, node, branch["next"])
-            return
-    if node.get("else"):
-        run.log("branch", None, node=node.id, branch="else", to=node.get("else"))
-        run.leave(token, node, node.get("else"))
-        return
-    raise FlowError(f"no branch of '{node.label}' matches this record, and it has no else branch", Reason.FLOW_STUCK)
-
-
-def _enter_parallel(run: Run, token: Token, node: Node) -> None:
-    run.state.tokens.remove(token)
-    branches = [Token(run.state.new_id(), node.id, token.splits + [node.id]) for _ in node.get("branches", [])]
-    run.state.tokens.extend(branches)
-    for branch, start in zip(branches, node.get("branches", []), strict=True):
-        run.enter(branch, start)
-
-
-def _enter_join(run: Run, token: Token, node: Node) -> None:
-    token.arrived = True
-    split = token.splits[-1] if token.splits else None
-    parallel = run.flow.nodes.get(split) if split else None
-    if parallel is None or parallel.get("join") != node.id:
-        raise FlowError(f"'{node.id}' joins branches that were never split", Reason.FLOW_STUCK)
-    here = [t for t in run.state.tokens if t.arrived and t.node == node.id and t.splits and t.splits[-1] == split]
-    if len(here) < len(parallel.get("branches", [])):
-        run.log("branch_joined", None, node=node.id, waiting=len(parallel.get("branches", [])) - len(here))
-        return
-    for t in here:
-        run.state.tokens.remove(t)
-    merged = Token(run.state.new_id(), node.id, token.splits[:-1])
-    run.state.tokens.append(merged)
-    run.leave(merged, node)
-
-
-def _enter_action(run: Run, token: Token, node: Node) -> None:
-    action = node.get("action", {})
-    run.effects.append(RunAction(node.id, action))
-    if action.get("kind") == "update_record":
-        run.record.update(action.get("values", {}))  # later branches see the new values
-    run.log("action", None, node=node.id, kind=action.get("kind"))
-    run.leave(token, node)
-
-
-def _enter_end(run: Run, token: Token, node: Node) -> None:
-    run.state.tokens.remove(token)
-    if not run.state.tokens:
-        run.finish("approved")
-
-
-ENTER: dict[str, Callable[[Run, Token, Node], None]] = {
-    "start": _enter_start,
-    "approval": _enter_task_node,
-    "handler": _enter_task_node,
-    "cc": _enter_cc,
-    "condition": _enter_condition,
-    "parallel": _enter_parallel,
-    "join": _enter_join,
-    "action": _enter_action,
-    "end": _enter_end,
-}
-
-
 # ------------------------------------------------------------------ events
 
 
@@ -450,20 +307,21 @@ def _act(run: Run, event: Act) -> None:
 def _approve(run: Run, task: Task, event: Act) -> None:
     task.state, task.acted_at, task.comment = "approved", run.now, event.comment
     run.state.acted = True
-    verb = "completed" if task.kind == "handler" else "approved"
+    verb = "approved" if node_type(run.flow.node(task.node)).decides else "completed"
     run.log(verb, event.actor, node=task.node, task=task.id, comment=event.comment, changes=dict(event.changes))
     run.settle(run.flow.node(task.node))
 
 
 def _reject(run: Run, task: Task, event: Act) -> None:
-    if task.kind == "handler":
-        raise FlowError("a handler step cannot be rejected; return it instead", Reason.INVALID)
+    node = run.flow.node(task.node)
+    if not node_type(node).decides:
+        raise FlowError(f"a {node.type} step cannot be rejected; return it instead", Reason.INVALID)
     if not (event.comment or "").strip():  # the submitter is owed a reason
         raise FlowError("a rejection needs a comment saying why; write one in comment", Reason.INVALID, path="comment")
     task.state, task.acted_at, task.comment = "rejected", run.now, event.comment
     run.state.acted = True
     run.log("rejected", event.actor, node=task.node, task=task.id, comment=event.comment)
-    run.settle(run.flow.node(task.node))
+    run.settle(node)
 
 
 def _return(run: Run, task: Task, event: Act) -> None:
@@ -619,7 +477,7 @@ def _timeout(run: Run, event: Timeout) -> None:
     action = limit.get("on_timeout", "remind")
     run.log("timed_out", None, node=node.id, task=task.id, then=action)
     if action == "approve":
-        _auto_approve(run, task, "the time limit passed")
+        run.auto_approve(task, "the time limit passed")
         run.settle(node)
     elif action == "reject":
         task.state, task.acted_at, task.auto = "rejected", run.now, "the time limit passed"
