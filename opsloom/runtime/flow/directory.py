@@ -123,6 +123,7 @@ class OrgReader(Organisation):
         self.app, self.now = app, now
         self.users: dict[int, UserRow | None] = {}  # None: there is no such user
         self.delegations: dict[int, list[Delegation]] = {}
+        self.locales: dict[int, str | None] = {}  # read with the people: the notifications' languages
         self.departments: dict[int, DepartmentRow | None] = {}
         self.roles: dict[str, list[int]] | None = None
         self.app_admins: list[int] | None = None
@@ -177,11 +178,12 @@ class OrgReader(Organisation):
     # ------------------------------------------------------------ reading
 
     async def _read_users(self, session: AsyncSession, ids: set[int]) -> None:
-        """The people and their delegations that have not ended, in one query."""
+        """The people, their languages and their delegations that have not ended, in one query."""
         u, g = tables.users, tables.delegations
         joined = u.outerjoin(g, and_(g.c.user_id == u.c.id, g.c.ends_at > self.now))
+        person = (u.c.id, u.c.department_id, u.c.manager_id, u.c.active, u.c.locale)
         query = (
-            select(u.c.id, u.c.department_id, u.c.manager_id, u.c.active, g.c.delegate_id, g.c.starts_at, g.c.ends_at)
+            select(*person, g.c.delegate_id, g.c.starts_at, g.c.ends_at)
             .select_from(joined)
             .where(u.c.id.in_(sorted(ids)))
             .order_by(g.c.id)
@@ -189,6 +191,7 @@ class OrgReader(Organisation):
         self.users.update(dict.fromkeys(ids))
         for row in await session.execute(query):
             self.users[row.id] = (row.department_id, row.manager_id, bool(row.active))
+            self.locales[row.id] = row.locale
             delegations = self.delegations.setdefault(row.id, [])
             if row.delegate_id is not None:
                 delegations.append((row.id, row.delegate_id, row.starts_at, row.ends_at))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
@@ -245,7 +245,7 @@ MAX_ROUNDS = 100  # reading the organisation: each round reads what the last one
 
 async def _judge(
     session: AsyncSession, ctx: RequestContext, loaded: Loaded, event: Event, record: FlowRecord
-) -> tuple[State, list[Effect]]:
+) -> tuple[State, list[Effect], OrgReader]:
     """The engine's verdict on the event, with the people and departments it asks about read on the way.
 
     A refusal is raised as the error its reason maps to; nothing has been written."""
@@ -264,7 +264,7 @@ async def _judge(
             where = [FieldError(error.path, str(error))] if error.path else []
             raise REFUSALS[error.reason](str(error), where) from None
         if not org.missing:
-            return verdict
+            return (*verdict, org)
     raise RuntimeError(f"the organisation was still not read after {MAX_ROUNDS} rounds")
 
 
@@ -290,14 +290,14 @@ async def _run(
     event: Event,
     record: FlowRecord,
     change: records.PlannedUpdate | None = None,
-) -> State:
-    """Judge the event, then write: the step's field values (`change`), the instance and the effects."""
-    state, effects = await _judge(session, ctx, loaded, event, record)
+) -> list[Mapping[str, Any]]:
+    """Judge the event, then write: the step's field values (`change`), the instance and the effects.
+    Answer the instance's to-do rows as stored."""
+    state, effects, org = await _judge(session, ctx, loaded, event, record)
     if change is not None:
         await records.apply_update(session, ctx, change)
     title = _title(loaded.form, record.values, loaded.record_id)
-    await _store(session, ctx, services, loaded, state, effects, title)
-    return state
+    return await _store(session, ctx, services, loaded, state, effects, title, org)
 
 
 # ------------------------------------------------------------------ storing
@@ -311,7 +311,9 @@ async def _store(
     state: State,
     effects: list[Any],
     title: str | None,
-) -> None:
+    org: OrgReader | None = None,
+) -> list[Mapping[str, Any]]:
+    """Write the instance, its to-do rows and its effects; answer the to-do rows as stored."""
     i = tables.flow_instances
     values = {
         "status": state.status,
@@ -321,39 +323,35 @@ async def _store(
         "updated_at": ctx.now,
     }
     if loaded.row is None:
-        form_id = loaded.form.form_id
-        instance_id = (
-            await session.execute(
-                insert(i)
-                .values(
-                    app_key=loaded.form.app,
-                    form_key=loaded.form.key,
-                    form_id=form_id,
-                    record_id=loaded.record_id,
-                    flow_id=loaded.flow_id,
-                    flow_version=loaded.flow.version,
-                    version=1,
-                    created_at=ctx.now,
-                    **values,
-                )
-                .returning(i.c.id)
-            )
-        ).scalar_one()
-        loaded.row = {"id": instance_id, "app_key": loaded.form.app, "version": 1}
-    else:
-        instance_id = loaded.row["id"]
-        done = await session.execute(
-            update(i)
-            .where(i.c.id == instance_id, i.c.version == loaded.row["version"])
-            .values(version=loaded.row["version"] + 1, **values)
+        new = insert(i).values(
+            app_key=loaded.form.app,
+            form_key=loaded.form.key,
+            form_id=loaded.form.form_id,
+            record_id=loaded.record_id,
+            flow_id=loaded.flow_id,
+            flow_version=loaded.flow.version,
+            version=1,
+            created_at=ctx.now,
+            **values,
         )
-        if done.rowcount != 1:
+        stored = (await session.execute(new.returning(*i.c))).mappings().one()
+    else:
+        version = loaded.row["version"]
+        moved = (
+            update(i).where(i.c.id == loaded.row["id"], i.c.version == version).values(version=version + 1, **values)
+        )
+        stored = (await session.execute(moved.returning(*i.c))).mappings().first()
+        if stored is None:
             raise Conflict("Someone acted on this flow at the same moment; reload and try again")
-    ids = await _store_tasks(session, instance_id, loaded, state)
+    loaded.row = stored
+    instance_id = stored["id"]
+    tasks = await _store_tasks(session, instance_id, loaded, state)
+    ids = {task["local_id"]: task["id"] for task in tasks}
     steps = {task.id: loaded.flow.node(task.node).labels for task in state.tasks}
     await _carry_out(session, ctx, services, loaded, instance_id, ids, effects)
     notices = [e for e in effects if isinstance(e, Notify)]
-    await _notify(session, ctx, instance_id, ids, steps, notices, title or f"#{loaded.record_id}")
+    await _notify(session, ctx, instance_id, ids, steps, notices, title or f"#{loaded.record_id}", org)
+    return tasks
 
 
 def _title(form: CompiledForm, values: Mapping[str, Any], record_id: int) -> str | None:
@@ -365,10 +363,14 @@ def _title(form: CompiledForm, values: Mapping[str, Any], record_id: int) -> str
     return None if value is None else str(form.dump_value(spec.key, value))[:255]
 
 
-async def _store_tasks(session: AsyncSession, instance_id: int, loaded: Loaded, state: State) -> dict[int, int]:
-    """Mirror the state's tasks into the to-do table; answer global ids by local id."""
+async def _store_tasks(
+    session: AsyncSession, instance_id: int, loaded: Loaded, state: State
+) -> list[Mapping[str, Any]]:
+    """Mirror the state's tasks into the to-do table (new ones in one statement, changed ones in
+    another); answer the instance's to-do rows as they now are, in order."""
     t = tables.flow_tasks
     before = {task.id: task for task in (loaded.state.tasks if loaded.state else [])}
+    added, changed = [], []
     for task in state.tasks:
         row = {
             "node": task.node,
@@ -383,15 +385,18 @@ async def _store_tasks(session: AsyncSession, instance_id: int, loaded: Loaded, 
         }
         old = before.get(task.id)
         if old is None:
-            await session.execute(
-                insert(t).values(instance_id=instance_id, local_id=task.id, created_at=_moment(task.created_at), **row)
+            added.append(
+                {"instance_id": instance_id, "local_id": task.id, "created_at": _moment(task.created_at)} | row
             )
         elif old != task:
-            await session.execute(
-                update(t).where(t.c.instance_id == instance_id, t.c.local_id == task.id).values(**row)
-            )
-    rows = await session.execute(select(t.c.local_id, t.c.id).where(t.c.instance_id == instance_id))
-    return {local: global_id for local, global_id in rows}
+            changed.append({"b_local_id": task.id} | row)
+    if added:
+        await session.execute(insert(t), added)
+    if changed:  # the SET clause is the rows' column keys
+        where = (t.c.instance_id == instance_id, t.c.local_id == bindparam("b_local_id"))
+        await session.execute(update(t).where(*where), changed)
+    rows = await session.execute(select(t).where(t.c.instance_id == instance_id).order_by(t.c.id))
+    return list(rows.mappings())
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -447,11 +452,13 @@ async def _notify(
     steps: Mapping[int, Mapping[str, str]],
     effects: list[Notify],
     title: str,
+    org: OrgReader | None = None,
 ) -> None:
     """The notifications, each written in its recipient's language (notices.py)."""
     if not effects:
         return
-    locales = await recipient_locales(session, (user for effect in effects for user in effect.users))
+    recipients = (user for effect in effects for user in effect.users)
+    locales = await recipient_locales(session, recipients, org.locales if org else {})
     rows = [
         {
             "user_id": user,
@@ -546,6 +553,23 @@ async def my_task(session: AsyncSession, principal: Principal, task_id: int) -> 
     return task
 
 
+async def _lock_my_task(
+    session: AsyncSession, principal: Principal, task_id: int
+) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """The task as `my_task` finds it, and its instance, locked: (task, instance) in one query."""
+    t, i = tables.flow_tasks, tables.flow_instances
+    query = (
+        select(i, *(column.label(f"task_{column.name}") for column in t.c))
+        .join(t, t.c.instance_id == i.c.id)
+        .where(t.c.id == task_id, *in_apps_of(principal))
+        .with_for_update(of=i)
+    )
+    row = (await session.execute(query)).mappings().first()
+    if row is None or principal.user_id not in (row["task_assignee_id"], row["task_on_behalf_of"]):
+        raise NotFound(f"You have no task {task_id}")
+    return {c.name: row[f"task_{c.name}"] for c in t.c}, {c.name: row[c.name] for c in i.c}
+
+
 async def act_on_task(
     session: AsyncSession,
     ctx: RequestContext,
@@ -560,8 +584,7 @@ async def act_on_task(
     Lock, judge, write: the instance is locked (and the record, when the step changes values),
     the engine judges the action on the record as the change would leave it, and only an
     accepted action writes the values."""
-    task = await my_task(session, ctx.principal, task_id)
-    row = await _lock_instance(session, task["instance_id"])
+    task, row = await _lock_my_task(session, ctx.principal, task_id)
     if (answer := await _remembered(session, ctx, idem)) is not None:
         return answer
     loaded = await _open_instance(session, services, row)
@@ -640,9 +663,9 @@ async def _run_and_answer(
     change: records.PlannedUpdate | None = None,
 ) -> dict[str, Any]:
     """Apply the event; answer the instance as it now is, remembered under the idempotency key."""
-    await _run(session, ctx, services, loaded, event, record, change)
+    tasks = await _run(session, ctx, services, loaded, event, record, change)
     assert loaded.row is not None
-    answer = await instance_view(session, loaded.row["id"])
+    answer = _instance_answer(loaded.row, tasks)
     await _remember(session, ctx, idem, answer)
     return answer
 
@@ -709,6 +732,10 @@ async def instance_view(session: AsyncSession, instance_id: int) -> dict[str, An
     i, t = tables.flow_instances, tables.flow_tasks
     row = (await session.execute(select(i).where(i.c.id == instance_id))).mappings().one()
     tasks = await session.execute(select(t).where(t.c.instance_id == instance_id).order_by(t.c.id))
+    return _instance_answer(row, list(tasks.mappings()))
+
+
+def _instance_answer(row: Mapping[str, Any], tasks: list[Mapping[str, Any]]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "app": row["app_key"],
@@ -720,7 +747,7 @@ async def instance_view(session: AsyncSession, instance_id: int) -> dict[str, An
         "submitter_id": row["submitter_id"],
         "created_at": dump_datetime(row["created_at"]),
         "updated_at": dump_datetime(row["updated_at"]),
-        "tasks": [task_view(task) for task in tasks.mappings()],
+        "tasks": [task_view(task) for task in tasks],
     }
 
 
