@@ -340,9 +340,10 @@ async def _store(
         moved = (
             update(i).where(i.c.id == loaded.row["id"], i.c.version == version).values(version=version + 1, **values)
         )
-        stored = (await session.execute(moved.returning(*i.c))).mappings().first()
-        if stored is None:
+        found = (await session.execute(moved.returning(*i.c))).mappings().first()
+        if found is None:
             raise Conflict("Someone acted on this flow at the same moment; reload and try again")
+        stored = found
     loaded.row = stored
     instance_id = stored["id"]
     tasks = await _store_tasks(session, instance_id, loaded, state)

@@ -217,8 +217,8 @@ class Parallel(NodeType):
         return list(raw.get("branches", [])), raw.get("join")
 
     def check(self, path: str, raw: Document, nodes: Mapping[str, Document]) -> Iterator[FieldError]:
-        join = raw.get("join")
-        if join in nodes and nodes[join]["type"] != Join.name:
+        join: str | None = raw.get("join")
+        if join is not None and join in nodes and nodes[join]["type"] != Join.name:
             yield FieldError(f"{path}.join", f"'{join}' is a {nodes[join]['type']} node, not a join")
             return
         earlier = []  # parallel nodes before this one that name the same join
