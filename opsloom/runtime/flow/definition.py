@@ -59,8 +59,10 @@ def _parallel_regions(nodes: Mapping[str, Node]) -> set[str]:
     inside: set[str] = set()
     for node in nodes.values():
         region = node_type(node).region(node.raw)
-        for start in region[0] if region else []:
-            inside |= walk_until(raw, start, region[1] if region else None)
+        if region is not None:
+            branches, join = region
+            for start in branches:
+                inside |= walk_until(raw, start, join)
     return inside
 
 
