@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -240,6 +241,7 @@ async def load_record(
     return FlowRecord(form, row, values)
 
 
+Accepted = Callable[[], Awaitable[Any]]  # what an event writes of its own, once the engine accepted it
 MAX_ROUNDS = 100  # reading the organisation: each round reads what the last one lacked, so few are ever needed
 
 
@@ -289,13 +291,13 @@ async def _run(
     loaded: Loaded,
     event: Event,
     record: FlowRecord,
-    change: records.PlannedUpdate | None = None,
+    accepted: Accepted | None = None,
 ) -> list[Mapping[str, Any]]:
-    """Judge the event, then write: the step's field values (`change`), the instance and the effects.
-    Answer the instance's to-do rows as stored."""
+    """Judge the event, then write: what the event itself brings (`accepted`: a step's field
+    values, a comment's files), the instance and the effects. Answer the to-do rows as stored."""
     state, effects, org = await _judge(session, ctx, loaded, event, record)
-    if change is not None:
-        await records.apply_update(session, ctx, change)
+    if accepted is not None:
+        await accepted()
     title = _title(loaded.form, record.values, loaded.record_id)
     return await _store(session, ctx, services, loaded, state, effects, title, org)
 
@@ -598,7 +600,8 @@ async def act_on_task(
     else:
         record, changes = await load_record(session, ctx, loaded.form, loaded.record_id), {}
     event = event_of(task["local_id"], changes)
-    return await _run_and_answer(session, ctx, services, loaded, event, idem, record, change)
+    accepted = partial(records.apply_update, session, ctx, change) if change is not None else None
+    return await _run_and_answer(session, ctx, services, loaded, event, idem, record, accepted)
 
 
 async def _step_change(
@@ -646,11 +649,13 @@ async def record_event(
         raise NotFound(f"Record {record_id} has not been submitted")
     if (answer := await _remembered(session, ctx, idem)) is not None:
         return answer
+    accepted = None
     if isinstance(event, Comment) and event.files:
-        files = await _comment_files(session, ctx, form, access.hidden, record_id, event.files)
+        files, adopted = await _comment_files(session, ctx, form, access.hidden, record_id, event.files)
         event = replace(event, files=tuple(files))
+        accepted = partial(_adopt_files, session, ctx, record_id, adopted)
     loaded = await _open_instance(session, services, latest)
-    return await _run_and_answer(session, ctx, services, loaded, event, idem, record)
+    return await _run_and_answer(session, ctx, services, loaded, event, idem, record, accepted)
 
 
 async def _run_and_answer(
@@ -661,10 +666,10 @@ async def _run_and_answer(
     event: Event,
     idem: Idempotency,
     record: FlowRecord,
-    change: records.PlannedUpdate | None = None,
+    accepted: Accepted | None = None,
 ) -> dict[str, Any]:
     """Apply the event; answer the instance as it now is, remembered under the idempotency key."""
-    tasks = await _run(session, ctx, services, loaded, event, record, change)
+    tasks = await _run(session, ctx, services, loaded, event, record, accepted)
     assert loaded.row is not None
     answer = _instance_answer(loaded.row, tasks)
     await _remember(session, ctx, idem, answer)
@@ -678,10 +683,11 @@ async def _comment_files(
     hidden: frozenset[str],
     record_id: int,
     ids: tuple[Any, ...],
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[int]]:
     """Files shown with a comment: the commenter's uploads to this form, which then belong to
-    the record (kept with it, readable by its readers, purged with it), or the record's own
-    files that the commenter may read (not those of a field hidden from them)."""
+    the record (kept with it, readable by its readers, purged with it: `_adopt_files`), or the
+    record's own files that the commenter may read (not those of a field hidden from them).
+    Answer the files as the comment shows them, and the uploads the record is to adopt."""
     f = tables.files
     rows = {
         row.id: row
@@ -698,13 +704,17 @@ async def _comment_files(
             errors.append(FieldError(f"files[{i}]", f"{file_id} is not a file of this record or an upload of yours"))
     if errors:
         raise ValidationFailed.of(errors)
-    adopted = [fid for fid, row in rows.items() if row.record_id is None]
-    if adopted:
-        await session.execute(update(f).where(f.c.id.in_(adopted)).values(record_id=record_id, detached_at=ctx.now))
-    return [
+    shown = [
         {"id": rows[i].id, "name": rows[i].name, "size": rows[i].size, "content_type": rows[i].content_type}
         for i in ids
     ]
+    return shown, [fid for fid, row in rows.items() if row.record_id is None]
+
+
+async def _adopt_files(session: AsyncSession, ctx: RequestContext, record_id: int, adopted: list[int]) -> None:
+    if adopted:
+        f = tables.files
+        await session.execute(update(f).where(f.c.id.in_(adopted)).values(record_id=record_id, detached_at=ctx.now))
 
 
 async def _latest_instance(
