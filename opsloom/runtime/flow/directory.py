@@ -24,6 +24,7 @@ from opsloom.platform import tables
 UserRow = tuple[int | None, int | None, bool]  # (department, explicit manager, active)
 DepartmentRow = tuple[int | None, int | None]  # (parent, head)
 Delegation = tuple[int, int, datetime, datetime]  # (person, delegate, starts, ends)
+ID_LIMIT = 2**63  # ids are 64-bit
 
 
 class Organisation:
@@ -137,10 +138,13 @@ class OrgReader(Organisation):
     async def read(self, session: AsyncSession) -> None:
         """Read everything missing: then nothing is missing until the engine asks again."""
         missing, self.missing = self.missing, Missing()
-        if missing.users:
-            await self._read_users(session, missing.users)
-        if missing.departments:
-            await self._read_departments(session, missing.departments)
+        # An id no row can have (an event may name any number) is known without asking: nobody.
+        self.users.update(dict.fromkeys(i for i in missing.users if not 0 < i < ID_LIMIT))
+        self.departments.update(dict.fromkeys(i for i in missing.departments if not 0 < i < ID_LIMIT))
+        if users := {i for i in missing.users if 0 < i < ID_LIMIT}:
+            await self._read_users(session, users)
+        if departments := {i for i in missing.departments if 0 < i < ID_LIMIT}:
+            await self._read_departments(session, departments)
         if missing.roles or missing.admins:
             await self._read_roles(session)
         if missing.admins:

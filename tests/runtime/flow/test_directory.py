@@ -63,6 +63,8 @@ def test_people_who_do_not_exist_or_left_are_inactive_and_asked_once(office):
     answer, reader = answered(office, lambda r: (r.is_active(gone), r.is_active(987654321)), want=[gone])
     assert answer == (False, False)
     assert reader.users[987654321] is None
+    beyond, _ = answered(office, lambda r: (r.is_active(2**70), r.is_active(-1), r.head_of(2**64)))
+    assert beyond == (False, False, None)
 
 
 def test_a_delegation_is_read_with_its_person_and_the_delegate_must_be_active(office):

@@ -935,6 +935,8 @@ def test_bad_signers_are_refused(office):
     problem(boss.act("add_signer", {"users": [expert.id], "position": "sideways"}, task=task), 422)
     problem(boss.act("add_signer", {"users": []}, task=task), 422)
     problem(boss.act("add_signer", {"users": [999999]}, task=task), 422)
+    problem(boss.act("add_signer", {"users": [2**70]}, task=task), 422)
+    problem(boss.act("transfer", {"to": 2**70}, task=task), 422)
     problem(boss.act("add_signer", {"users": "all"}, task=task), 400, "users")
     problem(boss.act("add_signer", {"users": [True]}, task=task), 400, "users")
     assert expert.tasks() == [] and boss.tasks()[0]["id"] == task
