@@ -159,9 +159,13 @@ class WritePipeline:
     def stage_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.stages)
 
-    async def run(self, write: WriteContext) -> WriteContext:
+    async def run(self, write: WriteContext, *, after: str | None = None, until: str | None = None) -> WriteContext:
+        """Run the stages in order; `after`/`until` run a part (a write judged first, stored later)."""
         hooks = hooks_of(write.session)
-        for name, stage in self.stages:
+        names = self.stage_names
+        first = names.index(_known(after)) + 1 if after is not None else 0
+        last = names.index(_known(until)) + 1 if until is not None else len(names)
+        for name, stage in self.stages[first:last]:
             await hooks.run_before(name, write)
             await stage(write)
             await hooks.run_after(name, write)

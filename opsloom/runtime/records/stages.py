@@ -189,7 +189,7 @@ async def insert_records(write: WriteContext) -> None:
         "department_id": ctx.principal.department_id,
     }
     table = form.table
-    params = [{**system, **_columns(form, item.values)} for item in write.items]
+    params = [{**system, **columns_of(form, item.values)} for item in write.items]
     statement = insert(table).returning(*table.c, sort_by_parameter_order=True)
     rows, paths = [item.values for item in write.items], [item.path for item in write.items]
     result = await store(write.session, form, statement, params, rows=rows, paths=paths, ctx=ctx, access=write.access)
@@ -262,7 +262,7 @@ async def update_row(write: WriteContext) -> None:
         update(t)
         .where(t.c.id == write.record_id, t.c.version == current["version"], live(form))
         .values(
-            **_columns(form, item.changed),
+            **columns_of(form, item.changed),
             version=current["version"] + 1,
             updated_at=ctx.now,
             updated_by=ctx.principal.user_id,
@@ -493,6 +493,6 @@ def _rule_problems(
     return problems
 
 
-def _columns(form: CompiledForm, values: Mapping[str, Any]) -> dict[str, Any]:
+def columns_of(form: CompiledForm, values: Mapping[str, Any]) -> dict[str, Any]:
     """Column values of a record's fields (subform rows live in their own tables)."""
     return {form.by_key[key].column: value for key, value in values.items() if key not in form.children}

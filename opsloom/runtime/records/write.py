@@ -17,6 +17,7 @@ stages themselves are in `stages.py`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, insert
@@ -29,7 +30,7 @@ from opsloom.platform.errors import (
     FieldError,
 )
 from opsloom.platform.permissions import FormAccess
-from opsloom.runtime import attachments
+from opsloom.runtime import attachments, subforms
 from opsloom.runtime.fields import FieldSpec
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.records import stages
@@ -160,6 +161,65 @@ async def update_record(
     in_flow: bool = False,
 ) -> dict[str, Any]:
     """Change a record. One in review or approved changes only through its flow (`in_flow`)."""
+    change = await plan_update(session, form, ctx, record_id, payload, expected_version, access, in_flow=in_flow)
+    return await apply_update(session, ctx, change)
+
+
+@dataclass(frozen=True)
+class PlannedUpdate:
+    """A change judged, not yet stored: the record is locked and its new values known.
+
+    The flow shell plans a step's field changes, lets its engine judge the action on
+    the values as they will be, and stores them (`apply_update`) only if it accepts."""
+
+    write: WriteContext
+
+    @property
+    def item(self) -> WriteItem:
+        return self.write.items[0]
+
+    @property
+    def form(self) -> CompiledForm:
+        return self.write.form
+
+    @property
+    def current(self) -> Mapping[str, Any]:
+        assert self.write.current is not None
+        return self.write.current
+
+    @property
+    def merged(self) -> dict[str, Any]:
+        """The record's values as the change leaves them (subform rows included)."""
+        return self.item.values
+
+    @property
+    def before(self) -> dict[str, Any]:
+        """The record as the writer reads it now."""
+        assert self.item.previous is not None
+        return self.item.previous
+
+    def after(self) -> dict[str, Any]:
+        """The record as the writer will read it once stored (system columns aside)."""
+        form, view = self.write.form, self.write.view
+        after = view.dump_row({**self.current, **stages.columns_of(form, self.item.changed)})
+        for key, child in form.children.items():
+            if key in view.by_key:
+                after[key] = subforms.dump_values(child, self.merged[key])
+        return after
+
+
+async def plan_update(
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    record_id: int,
+    payload: Any,
+    expected_version: int | None,
+    access: FormAccess,
+    *,
+    in_flow: bool = False,
+) -> PlannedUpdate:
+    """Lock the record and judge a change to it (every stage up to its links); store nothing."""
     access.require("update")
     write = WriteContext(
         "update",
@@ -172,8 +232,15 @@ async def update_record(
         expected_version=expected_version,
         options={"in_flow": in_flow},
     )
-    await UPDATE.run(write)
-    record = write.items[0].record
+    await UPDATE.run(write, until="links")
+    return PlannedUpdate(write)
+
+
+async def apply_update(session: AsyncSession, ctx: RequestContext, change: PlannedUpdate) -> dict[str, Any]:
+    """Store a planned change (its row, subform rows and history); answer the record as it now is."""
+    if not change.write.finished:
+        await UPDATE.run(change.write, after="links")
+    record = change.item.record
     assert record is not None
     return record
 
@@ -260,9 +327,16 @@ async def purge_record(
     )
 
 
-async def lock_for_flow(
-    session: AsyncSession, form: CompiledForm, ctx: RequestContext, record_id: int, access: FormAccess
+async def read_row(
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    record_id: int,
+    access: FormAccess,
+    *,
+    action: str = "read",
+    lock: bool = False,
 ) -> Mapping[str, Any]:
-    """The record being submitted to its flow, locked; submitting takes the right to update it."""
-    access.require("update")
-    return await load(session, form, ctx, record_id, access, action="update", lock=True)
+    """The record's row, if the caller may `action` it (404 unless they may read it); `lock`: FOR UPDATE."""
+    access.require(action)
+    return await load(session, form, ctx, record_id, access, action=action, lock=lock)
