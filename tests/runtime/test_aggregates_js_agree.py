@@ -19,17 +19,15 @@ from hypothesis import strategies as st
 from opsloom.platform.errors import BadRequest
 from opsloom.runtime.conditions import EvalContext, evaluate, parse_condition
 from opsloom.runtime.fields import FIELD_TYPES
+from opsloom.runtime.pages.field_views import form_meta
 from tests.runtime.test_aggregates_agree import FORM, SUBFORMS, conditions, leaves, records
 from tests.runtime.test_conditions_agree import USER, VALUES
 from tests.runtime.test_conditions_js_agree import CONDITIONS_JS, JS_SAFE, _json_safe, node_or_skip
 
 # JSON numbers are doubles in the browser, so ids and quantities stay below 2**53 here.
 USER_IDS = (1, 2, 3, 7, JS_SAFE)
-FIELD_INFO = {
-    "title": {"type": "text"},
-    "watchers": {"type": "users"},
-    **{key: {"type": "subform", "fields": columns} for key, columns in SUBFORMS.items()},
-}
+# As the record page sends them to the browser (field_views.form_meta): value kinds and rules.
+FIELD_INFO = form_meta(FORM)["fields"]
 SPECS = {spec.key: spec for spec in FORM.fields}
 CHILD_SPECS = {key: {spec.key: spec for spec in child.fields} for key, child in FORM.children.items()}
 
