@@ -254,7 +254,7 @@ def _parse_value(spec: FieldSpec, op: str, raw: Any, path: str) -> Any:
             raise _fail(path, "expected a non-empty text")
         if "\x00" in raw:
             raise _fail(path, "a text cannot hold a NUL character (\\u0000)")
-        return raw
+        return value_unit(spec).search_term(raw)
     if raw is None and op in ("eq", "ne"):
         return None
     return _scalar(spec, raw, path)
@@ -568,13 +568,14 @@ def _sql_linked_title(form: CompiledForm, condition: Compare, column: Any, ctx: 
 
 
 def _sql_contains(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
-    if value_unit(spec).multiple:
+    unit = value_unit(spec)
+    if unit.multiple:
         return _sql_has(c, v)
-    return ascii_lower(c).contains(fold(v), autoescape=True)
+    return ascii_lower(unit.searched(c)).contains(fold(v), autoescape=True)
 
 
 def _sql_starts_with(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
-    return ascii_lower(c).startswith(fold(v), autoescape=True)
+    return ascii_lower(value_unit(spec).searched(c)).startswith(fold(v), autoescape=True)
 
 
 def _sql_is_empty(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
@@ -698,13 +699,14 @@ def _py_between(x: Any, v: tuple[Any, Any], spec: FieldSpec, ctx: EvalContext) -
 
 
 def _py_contains(x: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> bool:
-    if value_unit(spec).multiple:
+    unit = value_unit(spec)
+    if unit.multiple:
         return bool(x) and v in x
-    return x is not None and fold(v) in fold(x)
+    return x is not None and fold(v) in fold(unit.search_text(x))
 
 
 def _py_starts_with(x: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> bool:
-    return x is not None and fold(x).startswith(fold(v))
+    return x is not None and fold(value_unit(spec).search_text(x)).startswith(fold(v))
 
 
 def _py_period(op: str) -> Callable[..., bool]:
