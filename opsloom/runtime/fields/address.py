@@ -36,7 +36,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class address_text(FunctionElement[str]):
-    """The parts of an address column as one text, "" for a missing part: what `contains` looks in."""
+    """The parts of an address column as one text ("" for a missing part, NULL for no address): what
+    `contains` looks in. A line break joins the parts, as `search_text` joins them."""
 
     type = String()
     inherit_cache = True
@@ -45,13 +46,15 @@ class address_text(FunctionElement[str]):
 @compiles(address_text)
 def _address_text_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
     column = compiler.process(element.clauses, **kw)
-    return " || char(10) || ".join(f"coalesce(json_extract({column}, '$.{part}'), '')" for part in PARTS)
+    parts = " || char(10) || ".join(f"coalesce(json_extract({column}, '$.{part}'), '')" for part in PARTS)
+    return f"CASE WHEN {column} IS NULL THEN NULL ELSE {parts} END"
 
 
 @compiles(address_text, "postgresql")
 def _address_text_pg(element: Any, compiler: Any, **kw: Any) -> str:
     column = compiler.process(element.clauses, **kw)
-    return "(" + " || chr(10) || ".join(f"coalesce({column} ->> '{part}', '')" for part in PARTS) + ")"
+    parts = " || chr(10) || ".join(f"coalesce({column} ->> '{part}', '')" for part in PARTS)
+    return f"CASE WHEN {column} IS NULL THEN NULL ELSE {parts} END"
 
 
 class Address(FieldType):
