@@ -38,6 +38,7 @@ LENGTH_RULES: Schema = {
 
 class Text(FieldType):
     name = "text"
+    label = {"en": "Text", "zh-CN": "单行文本"}
     operators = TEXT_OPERATORS | (COMPARISONS - {"in", "not_in"})
     text_like = True
     formula = FORMULA_TEXT
