@@ -59,6 +59,7 @@ def _address_text_pg(element: Any, compiler: Any, **kw: Any) -> str:
 
 class Address(FieldType):
     name = "address"
+    label = {"en": "Address", "zh-CN": "地址"}
     sortable = False
     operators = frozenset({"contains"})
     widget = "address"

@@ -37,6 +37,7 @@ MOST_PLACES = 6
 
 class Percent(FieldType):
     name = "percent"
+    label = {"en": "Percentage", "zh-CN": "百分比"}
     operators = COMPARISONS
     numeric = True
     formula = FORMULA_NUMBER

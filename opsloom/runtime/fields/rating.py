@@ -21,6 +21,7 @@ STARS = 5
 
 class Rating(Integer):
     name = "rating"
+    label = {"en": "Rating", "zh-CN": "评分"}
     widget = "rating"
     title = False
     dimension = True

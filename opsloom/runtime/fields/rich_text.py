@@ -73,6 +73,7 @@ def plain_lines(markup: str) -> list[str]:
 
 class RichText(FieldType):
     name = "rich_text"
+    label = {"en": "Rich text", "zh-CN": "富文本"}
     sortable = False
     text_like = True
     operators = frozenset({"contains"})

@@ -84,7 +84,7 @@ class Text(FieldType):
         pattern = spec.get("pattern")
         if pattern and not matches(pattern, value):
             yield f"does not match the pattern {pattern}"
-        if (shape := TEXT_FORMATS.get(spec.get("format"))) and (problem := shape.problem(value)):
+        if (wanted := TEXT_FORMATS.get(spec.get("format"))) and (problem := wanted.problem(value)):
             yield problem
 
     def max_length(self, spec: FieldSpec) -> int:
@@ -108,8 +108,8 @@ class Text(FieldType):
             schema["minLength"] = spec.get("min_length")
         if spec.get("pattern"):
             schema["pattern"] = f"^(?:{spec.get('pattern')})$"
-        if shape := TEXT_FORMATS.get(spec.get("format")):
-            required = {"pattern": shape.pattern, "description": shape.description}
+        if wanted := TEXT_FORMATS.get(spec.get("format")):
+            required = {"pattern": wanted.pattern, "description": wanted.description}
             if "pattern" in schema:
                 schema["allOf"] = [required]
             else:
