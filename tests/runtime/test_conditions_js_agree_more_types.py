@@ -15,7 +15,7 @@ from tests.runtime.test_conditions_agree_more_types import CONDITION, CTX, FIELD
 from tests.runtime.test_conditions_js_agree import node_or_skip, run_in_node
 
 CONTEXT = {"now": "2026-01-31T09:30:00Z", "timeZone": "UTC", "user": dict(CTX.user), "fields": {}}
-CONTEXT["fields"] = {key: {"type": type_} for key, type_ in FIELDS.items()}
+CONTEXT["fields"] = {key: {"kind": FIELD_TYPES[type_].client_kind} for key, type_ in FIELDS.items()}
 
 
 def _dump(record: dict[str, Any]) -> dict[str, Any]:

@@ -42,7 +42,7 @@ class Percent(FieldType):
     numeric = True
     formula = FORMULA_NUMBER
     widget = "percent"
-    client_kind = "decimal"
+    client_kind = "percent"
     filter_input = "number"
     measure = True
     lossless_to = frozenset({"percent", "text", "textarea"})

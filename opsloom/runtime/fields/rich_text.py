@@ -78,7 +78,7 @@ class RichText(FieldType):
     text_like = True
     operators = frozenset({"contains"})
     widget = "rich_text"
-    client_kind = "text"
+    client_kind = "rich_text"
     not_in_rows = "rows hold plain values; use a textarea column, or put the rich text on the form itself"
     lossless_to = frozenset({"rich_text", "textarea"})
     properties: ClassVar[Schema] = {
