@@ -43,7 +43,7 @@ class Percent(FieldType):
     formula = FORMULA_NUMBER
     widget = "percent"
     client_kind = "percent"
-    filter_input = "number"
+    filter_input = "text"  # "12.5" or "12.5%"
     measure = True
     lossless_to = frozenset({"percent", "text", "textarea"})
     properties: ClassVar[Schema] = {
@@ -97,6 +97,11 @@ class Percent(FieldType):
         if isinstance(value, Decimal) and value.is_finite():
             value = value.quantize(Decimal(1).scaleb(-self.shape(spec)[1]), rounding=ROUND_HALF_UP)
         return self.parse(spec, value, zone)
+
+    def filter_value(self, text: str) -> Any:
+        # a filter bar is typed in percent, as the list shows it: "12.5" is 12.5%
+        text = text.strip()
+        return text if not text or text.endswith("%") else text + "%"
 
     def storage_kind(self, spec: FieldSpec) -> tuple[Any, ...]:
         return ("decimal", self.shape(spec)[1])  # compares with a decimal of the same scale
