@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import ADMIN, DESKTOP, PASSWORD, PHONE, BrowserLog, LiveServer, log_in
+from tests.browser.conftest import ADMIN, DESKTOP, PASSWORD, PHONE, TIMEOUT_MS, BrowserLog, LiveServer, log_in
 from tests.builders import field, form, publish_app
 
 pytestmark = pytest.mark.xdist_group("browser")
@@ -188,3 +188,24 @@ def test_an_address_is_typed_in_its_parts(
             save(page)
             assert admin.get(f"{RECORDS}/{record['id']}").json()["site_at"] is None
     assert browser_log.problems == [] and browser_log.csp_violations() == []
+
+
+def test_the_widgets_and_the_record_page_pass_axe(live_server: LiveServer, browser: Browser) -> None:
+    from tests.browser.test_accessibility import violations
+
+    with admin_api(live_server) as admin:
+        values = {"title": "Axe", "stars": 4, "discount": "12.5%", "notes": "<p>Hi <b>there</b></p>"}
+        record = admin.post(RECORDS, json={**values, "site_at": {"city": "深圳市", "detail": "科苑路 15 号"}}).json()
+        for viewport in (DESKTOP, PHONE):
+            context = browser.new_context(base_url=live_server.url, viewport=viewport, bypass_csp=True, locale="en")
+            context.set_default_timeout(TIMEOUT_MS)
+            page = context.new_page()
+            log_in(page, ADMIN)
+            found: dict[str, object] = {}
+            for where in (f"/records/{record['id']}/edit", f"/records/{record['id']}", "/new"):
+                page.goto(f"/apps/{APP}/forms/sample{where}")
+                expect(page.locator("main")).to_be_visible()
+                if problems := violations(page):
+                    found[where] = problems
+            assert found == {}, found
+            context.close()
