@@ -145,3 +145,19 @@ def test_people_see_one_line(locale, line):
 def test_a_cell_fills_the_levels_from_the_top(cell, parts):
     unit, spec = FIELD_TYPES["address"], FieldSpec("w", "w", "address", "w", "Site At")
     assert unit.parse(spec, unit.from_cell(spec, cell)) == {**dict.fromkeys(SHENZHEN), **parts}
+
+
+def test_fewer_levels_are_refused_while_an_address_has_a_part_they_drop(api):
+    key = "evo_levels"
+    design = f"/api/design/apps/{APP}/forms/{key}"
+    publish_app(api, APP, form(key, field("at", "address")))
+    url = records_url(APP, key)
+    deep = create(api, url, at=SHENZHEN)
+    shallow = create(api, url, at={"province": "浙江省", "detail": "西湖"})
+    assert api.put(design, json=form(key, field("at", "address", levels=1))).status_code == 200
+    refused = api.post(f"{design}/publish")
+    assert refused.status_code == 409, refused.text
+    assert [r["id"] for r in refused.json()["plan"]["blockers"][0]["records"]] == [deep["id"]]
+    api.patch(f"{url}/{deep['id']}", json={"at": {"province": "广东省"}})
+    assert api.post(f"{design}/publish").status_code == 200
+    assert api.get(f"{url}/{shallow['id']}").json()["at"] == {"province": "浙江省", "detail": "西湖"}

@@ -116,3 +116,18 @@ def test_people_see_a_percent_sign_in_both_languages(locale):
     assert unit.display(Translator(locale), UTC, spec, "12.000") == "1,200.0%"
     assert unit.parse(spec, unit.from_cell(spec, 0.125)) == Decimal("0.125")  # a percent-formatted cell
     assert unit.parse(spec, unit.from_cell(spec, "12.5%")) == Decimal("0.125")
+
+
+def test_more_places_keep_every_value_and_fewer_are_refused_while_a_value_needs_them(api):
+    key = "evo_places"
+    design = f"/api/design/apps/{APP}/forms/{key}"
+    publish_app(api, APP, form(key, field("rate", "percent")))
+    url = records_url(APP, key)
+    record = create(api, url, rate="12.5%")
+    publish_app(api, APP, form(key, field("rate", "percent", places=3)))
+    assert api.get(f"{url}/{record['id']}").json()["rate"] == "0.12500"
+    assert create(api, url, rate="1.125%")["rate"] == "0.01125"
+    assert api.put(design, json=form(key, field("rate", "percent", places=0))).status_code == 200
+    refused = api.post(f"{design}/publish")
+    assert refused.status_code == 409, refused.text
+    assert record["id"] in [r["id"] for r in refused.json()["plan"]["blockers"][0]["records"]]
