@@ -706,7 +706,7 @@ function check(condition, record, ctx, depth) {
 
 const AGGREGATES = ["count", "sum", "min", "max"];
 const AGGREGATE_OPS = new Set(["eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "between"]);
-const NUMBER_KINDS = new Set(["integer", "decimal"]);
+const NUMBER_KINDS = new Set(["integer", "decimal", "percent"]);
 
 function addValues(unit, a, b) {
   if (unit.kind === "integer") return a + b;
