@@ -76,3 +76,16 @@ def test_the_form_starts_with_the_stored_values(client: TestClient) -> None:
     assert "<p>Hello <strong>world</strong> &lt;b&gt;not bold&lt;/b&gt;</p></div>" in html
     assert 'data-part="city" value="深圳市"' in html
     assert 'data-reads="checked_value"' in html and 'data-reads="html"' in html and 'data-reads="parts"' in html
+
+
+def test_stars_and_percentages_in_rows_are_a_radio_group_per_row(client: TestClient) -> None:
+    lines = field("lines", "subform", fields=[field("item"), field("score", "rating", max=3), field("cut", "percent")])
+    publish_app(client, "shop", form("order", field("title"), lines, title_field="title"))
+    order = create(
+        client, records_url("shop", "order"), title="O", lines=[{"item": "a", "score": 2, "cut": "10%"}, {"item": "b"}]
+    )
+    html = client.get(f"/apps/shop/forms/order/records/{order['id']}/edit", params={"locale": "en"}).text
+    names = set(re.findall(r'<input type="radio" class="star-input" id="[^"]+" name="([^"]+)"', html))
+    assert len(names) == 3  # two rows and the blank row's template, each its own group
+    assert any("__row__" in name for name in names)
+    assert re.search(r'name="[^"]+" value="2" checked>', html) and 'data-suffix="%" value="10.0"' in html
