@@ -439,3 +439,38 @@ describe("users", () => {
     refused("contains", { var: "current_user.name" });
   });
 });
+
+describe("the kinds of rating, percent, rich text and address", () => {
+  const fields = {
+    stars: { kind: "integer" },
+    share: { kind: "percent" },
+    body: { kind: "rich_text" },
+    place: { kind: "address" },
+    lines: { kind: "rows", fields: { cut: { kind: "percent" } } },
+  };
+  const check = (condition, record) =>
+    evaluate(condition, record, { now: "2026-03-01T15:30:00Z", timeZone: "UTC", user: USER, fields });
+
+  test("a percentage reads its fraction or its percent sign, exactly", () => {
+    assert.equal(check({ field: "share", op: "gt", value: "10%" }, { share: "0.125" }), true);
+    assert.equal(check({ field: "share", op: "eq", value: 0.125 }, { share: "0.125" }), true);
+    assert.equal(check({ field: "share", op: "lt", value: "12.5%" }, { share: "0.125" }), false);
+    const lines = { lines: [{ cut: "0.1" }, { cut: "0.2" }] };
+    assert.equal(check({ field: "lines.cut", agg: "sum", op: "eq", value: "30%" }, lines), true);
+  });
+
+  test("rich text is searched as its HTML writes the text", () => {
+    const record = { body: "<p>Tom &amp; Jerry</p>" };
+    assert.equal(check({ field: "body", op: "contains", value: "tom & jerry" }, record), true);
+    assert.equal(check({ field: "body", op: "is_empty" }, { body: "<p></p>" }), true);
+    assert.throws(() => check({ field: "body", op: "eq", value: "x" }, record), ConditionError);
+  });
+
+  test("an address is searched in all its parts", () => {
+    const record = { place: { province: "广东省", city: "Shenzhen", district: null, detail: "15 Keyuan Rd" } };
+    assert.equal(check({ field: "place", op: "contains", value: "shenzhen" }, record), true);
+    assert.equal(check({ field: "place", op: "contains", value: "keyuan" }, record), true);
+    assert.equal(check({ field: "place", op: "contains", value: "Paris" }, record), false);
+    assert.equal(check({ field: "place", op: "is_empty" }, { place: { city: " " } }), true);
+  });
+});

@@ -149,7 +149,7 @@ def _parse_value(spec: FieldSpec, op: str, raw: Any, path: str) -> Any:
             raise _fail(path, "expected a non-empty text")
         if "\x00" in raw:
             raise _fail(path, "a text cannot hold a NUL character (\\u0000)")
-        return raw
+        return value_unit(spec).search_term(raw)
     if raw is None and op in ("eq", "ne"):
         return None
     return _scalar(spec, raw, path)

@@ -86,13 +86,14 @@ def _py_between(x: Any, v: tuple[Any, Any], spec: FieldSpec, ctx: EvalContext) -
 
 
 def _py_contains(x: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> bool:
-    if value_unit(spec).multiple:
+    unit = value_unit(spec)
+    if unit.multiple:
         return bool(x) and v in x
-    return x is not None and fold(v) in fold(x)
+    return x is not None and fold(v) in fold(unit.search_text(x))
 
 
 def _py_starts_with(x: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> bool:
-    return x is not None and fold(x).startswith(fold(v))
+    return x is not None and fold(value_unit(spec).search_text(x)).startswith(fold(v))
 
 
 def _py_period(op: str) -> Callable[..., bool]:

@@ -234,13 +234,14 @@ def _sql_linked_title(form: CompiledForm, condition: Compare, column: Any, ctx: 
 
 
 def _sql_contains(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
-    if value_unit(spec).multiple:
+    unit = value_unit(spec)
+    if unit.multiple:
         return _sql_has(c, v)
-    return ascii_lower(c).contains(fold(v), autoescape=True)
+    return ascii_lower(unit.searched(c)).contains(fold(v), autoescape=True)
 
 
 def _sql_starts_with(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:
-    return ascii_lower(c).startswith(fold(v), autoescape=True)
+    return ascii_lower(value_unit(spec).searched(c)).startswith(fold(v), autoescape=True)
 
 
 def _sql_is_empty(c: Any, v: Any, spec: FieldSpec, ctx: EvalContext) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from opsloom.runtime.fields.address import Address
 from opsloom.runtime.fields.attachment import Attachment
 from opsloom.runtime.fields.autonumber import Autonumber
 from opsloom.runtime.fields.base import FieldSpec, FieldType, Invalid, Schema, Shape, dump_datetime
@@ -23,8 +24,11 @@ from opsloom.runtime.fields.email import Email
 from opsloom.runtime.fields.formula import Formula
 from opsloom.runtime.fields.integer import Integer
 from opsloom.runtime.fields.multiselect import MultiSelect
+from opsloom.runtime.fields.percent import Percent
 from opsloom.runtime.fields.phone import Phone
+from opsloom.runtime.fields.rating import Rating
 from opsloom.runtime.fields.relation import Relation
+from opsloom.runtime.fields.rich_text import RichText
 from opsloom.runtime.fields.select import Select
 from opsloom.runtime.fields.subform import Subform
 from opsloom.runtime.fields.text import Text
@@ -56,6 +60,10 @@ FIELD_TYPES: dict[str, FieldType] = {
         Department(),
         Subform(),
         Attachment(),
+        Rating(),
+        Percent(),
+        RichText(),
+        Address(),
     )
 }
 

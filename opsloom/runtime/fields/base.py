@@ -6,7 +6,7 @@ links and to what, how conditions and formulas see it, its OpenAPI schema, its
 widget and its text in the pages, its spreadsheet cells, which conversions to
 other types keep every value, where it may be used, and the properties the
 designer offers for it. The rest of the platform asks the unit; it never tests
-a type's name (`registry.py` is the one place types are named).
+a type's name (`__init__.py` is the one place types are named).
 """
 
 from __future__ import annotations
@@ -195,6 +195,20 @@ class FieldType:
         """What a formula reading this field (a field document) gets."""
         return self.formula
 
+    # `contains` and `starts_with` look for a text in what `searched` makes of the column (SQL)
+    # and `search_text` of the value (Python); the two must give the same text.
+    def searched(self, column: Any) -> Any:
+        """The SQL text that contains/starts_with look in (the column itself unless the value is structured)."""
+        return column
+
+    def search_text(self, value: Any) -> Any:
+        """The same text for a value held in Python."""
+        return value
+
+    def search_term(self, text: str) -> str:
+        """A contains/starts_with operand as it is written in the stored value (HTML escapes it)."""
+        return text
+
     # ------------------------------------------------------------ OpenAPI
     def openapi_schema(self, spec: FieldSpec, shape: Shape) -> Schema:
         raise NotImplementedError
@@ -214,6 +228,10 @@ class FieldType:
     def filter_value(self, text: str) -> Any:
         """What a filter bar's text means for this type (left for the condition parser to judge)."""
         return text
+
+    def markup(self, spec: FieldSpec, value: Any) -> str | None:
+        """Safe HTML that a record's page shows instead of `display` (sanitised rich text); None: text."""
+        return None
 
     def display(self, t: Translator, zone: tzinfo, spec: FieldSpec, value: Any) -> str:
         """A value as the API writes it (links expanded) as one line of text for people."""

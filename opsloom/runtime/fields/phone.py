@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, tzinfo
-from typing import Any
+from typing import Any, ClassVar
 
 from opsloom.runtime.fields.base import FieldSpec, Invalid, Schema, Shape
-from opsloom.runtime.fields.text import TEXT_FAMILY, Text
+from opsloom.runtime.fields.text import LENGTH_RULES, TEXT_FAMILY, Text
 
 SHAPE = re.compile(r"^\+?[0-9][0-9 ()\-]{2,30}$")
 
@@ -20,6 +20,7 @@ class Phone(Text):
     widget = "phone"
     client_kind = "phone"
     lossless_to = TEXT_FAMILY - {"email", "url"}
+    properties: ClassVar[Schema] = LENGTH_RULES
 
     def example(self, spec: FieldSpec) -> Any:
         return "+86 138 0013 8000"

@@ -23,8 +23,17 @@ from opsloom.runtime.fields.base import (
     matches,
     refuse_nul,
 )
+from opsloom.runtime.fields.text_formats import TEXT_FORMATS
 
 TEXT_FAMILY = frozenset({"text", "textarea", "email", "phone", "url"})
+# The rules of every kind of text.
+LENGTH_RULES: Schema = {
+    "properties": {
+        "min_length": {"type": "integer", "minimum": 0, "maximum": 100000},
+        "max_length": {"type": "integer", "minimum": 1, "maximum": 100000},
+        "pattern": {"type": "string", "minLength": 1, "maxLength": 500},
+    }
+}
 
 
 class Text(FieldType):
@@ -38,11 +47,15 @@ class Text(FieldType):
     title = True
     dimension = True
     lossless_to = TEXT_FAMILY - {"email", "phone", "url"}
+    # A one-line text may also require a format (text_formats.py); the kinds of text built on it do not.
     properties: ClassVar[Schema] = {
         "properties": {
-            "min_length": {"type": "integer", "minimum": 0, "maximum": 100000},
-            "max_length": {"type": "integer", "minimum": 1, "maximum": 100000},
-            "pattern": {"type": "string", "minLength": 1, "maxLength": 500},
+            **LENGTH_RULES["properties"],
+            "format": {
+                "enum": list(TEXT_FORMATS),
+                "description": "A format the value must have: "
+                + "; ".join(f"{name}: {f.description}" for name, f in TEXT_FORMATS.items()),
+            },
         }
     }
 
@@ -57,6 +70,8 @@ class Text(FieldType):
             raise Invalid(f"expected {self.expected}, got {kind(value)}")
         refuse_nul(value)
         value = value.strip()
+        if spec.get("format") == "id_card_cn":
+            value = value.upper()  # the check character X, however it was typed
         return value or None
 
     def check(self, spec: FieldSpec, value: str) -> Iterator[str]:
@@ -69,6 +84,8 @@ class Text(FieldType):
         pattern = spec.get("pattern")
         if pattern and not matches(pattern, value):
             yield f"does not match the pattern {pattern}"
+        if (wanted := TEXT_FORMATS.get(spec.get("format"))) and (problem := wanted.problem(value)):
+            yield problem
 
     def max_length(self, spec: FieldSpec) -> int:
         return int(spec.get("max_length", self.default_length) or 0)
@@ -91,6 +108,12 @@ class Text(FieldType):
             schema["minLength"] = spec.get("min_length")
         if spec.get("pattern"):
             schema["pattern"] = f"^(?:{spec.get('pattern')})$"
+        if wanted := TEXT_FORMATS.get(spec.get("format")):
+            required = {"pattern": wanted.pattern, "description": wanted.description}
+            if "pattern" in schema:
+                schema["allOf"] = [required]
+            else:
+                schema.update(required)
         return schema
 
     def column_shape(self, field: Mapping[str, Any]) -> tuple[Any, ...]:

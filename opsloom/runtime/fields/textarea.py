@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, tzinfo
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Text as TextColumn
 from sqlalchemy.types import TypeEngine
 
-from opsloom.runtime.fields.base import FieldSpec, Invalid, kind, refuse_nul
-from opsloom.runtime.fields.text import Text
+from opsloom.runtime.fields.base import FieldSpec, Invalid, Schema, kind, refuse_nul
+from opsloom.runtime.fields.text import LENGTH_RULES, Text
 
 
 class Textarea(Text):
@@ -23,6 +23,7 @@ class Textarea(Text):
     title = False
     dimension = False
     lossless_to = frozenset({"textarea"})
+    properties: ClassVar[Schema] = LENGTH_RULES
 
     def example(self, spec: FieldSpec) -> Any:
         return "Two lines\nof text"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, tzinfo
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from opsloom.runtime.fields.base import FieldSpec, Invalid, Schema, Shape
-from opsloom.runtime.fields.text import TEXT_FAMILY, Text
+from opsloom.runtime.fields.text import LENGTH_RULES, TEXT_FAMILY, Text
 
 
 class Url(Text):
@@ -18,6 +18,7 @@ class Url(Text):
     widget = "url"
     client_kind = "url"
     lossless_to = TEXT_FAMILY - {"email", "phone"}
+    properties: ClassVar[Schema] = LENGTH_RULES
 
     def example(self, spec: FieldSpec) -> Any:
         return "https://example.com/quote"

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform.errors import NotFound
 from opsloom.runtime.conditions import EvalContext, evaluate
-from opsloom.runtime.fields import FieldSpec, Invalid, unit_of, value_unit
+from opsloom.runtime.fields import FieldSpec, FieldType, Invalid, unit_of, value_unit
 from opsloom.runtime.fields.formatting import as_moment
 from opsloom.runtime.forms import CompiledForm, FormRegistry
 from opsloom.runtime.formulas import FormulaContext
@@ -55,6 +55,11 @@ class FieldView:
     columns: list[FieldView] = field(default_factory=list)
     rows: list[RowView] = field(default_factory=list)
     blank_row: RowView | None = None
+
+    @property
+    def unit(self) -> FieldType:
+        """The field's type, which its widget template may ask (a percent's percentage, an address's parts)."""
+        return unit_of(self.spec)
 
     @property
     def widget(self) -> str:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import ClientDisconnect
@@ -406,6 +407,9 @@ class _Shown:
         unit = unit_of(spec)
         self.child_rows = unit.child_rows  # shown as a table of its rows
         self.holds_files = unit.holds_files  # shown as links to its files
+        # shown as safe markup (rich text, cleaned again as it is shown), never as a value's raw text
+        markup = unit.markup(spec, value) if value is not None else None
+        self.markup = Markup(markup) if markup else None
 
 
 def _shown(ctx: PageContext, form: CompiledForm, spec: FieldSpec, record: dict[str, Any]) -> _Shown:

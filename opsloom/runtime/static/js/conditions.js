@@ -425,6 +425,50 @@ TYPES.users = {
   compare: (a, b) => (a.length === b.length && a.every((v) => b.includes(v)) ? 0 : NaN),
 };
 
+// A percentage: its exact fraction; "12.5%" is 0.125. Stored with `places` + 2 decimals.
+TYPES.percent = {
+  kind: "decimal",
+  operators: COMPARISONS,
+  scale: (field) => (field.places ?? 1) + 2,
+  parse(value) {
+    if (typeof value !== "string" && typeof value !== "number") throw new Invalid("expected a percentage");
+    const text = strip(String(value));
+    const scaled = text.endsWith("%");
+    const number = readDecimal(scaled ? text.slice(0, -1) : text);
+    if (number === null) throw new Invalid("not a percentage");
+    return scaled ? makeDecimal(number.coefficient, number.exponent - 2) : number;
+  },
+  compare: compareDecimal,
+};
+
+// Rich text: HTML, searched as written there ("A & B" is "A &amp; B"); empty when it holds no text.
+TYPES.rich_text = {
+  kind: "text",
+  operators: ["contains"],
+  parse(value) {
+    if (typeof value !== "string") throw new Invalid("expected HTML text");
+    return strip(value.replace(/<[^>]*>/g, "")) ? value : null;
+  },
+  term: (text) => text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;"),
+  compare: compareText,
+};
+
+// An address: its parts, searched as one text a line per part (fields/address.py's search_text).
+const ADDRESS_PARTS = ["province", "city", "district", "detail"];
+TYPES.address = {
+  kind: "address",
+  operators: ["contains"],
+  parse() {
+    throw new Invalid("an address is only searched");
+  },
+  load(value) {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) throw new Invalid("expected an address");
+    const parts = ADDRESS_PARTS.map((part) => (typeof value[part] === "string" ? strip(value[part]) : ""));
+    return parts.some(Boolean) ? parts.join("\n") : null;
+  },
+  compare: () => NaN,
+};
+
 function optionValues(field) {
   return field.options.map((o) => (typeof o === "string" ? o : o.value));
 }
@@ -529,7 +573,7 @@ function operand(field, unit, op, raw, ctx) {
   }
   if ((op === "contains" || op === "starts_with") && !unit.multiple) {
     if (typeof raw !== "string" || !raw) throw new ConditionError(`${op} expects a non-empty text`);
-    return raw; // matched as written, spaces included
+    return unit.term ? unit.term(raw) : raw; // matched as written, spaces included
   }
   if (raw === null && (op === "eq" || op === "ne")) return null;
   return scalar(field, unit, raw, ctx);
@@ -608,7 +652,7 @@ const OPERATORS = {
 // as equal; an empty side is never larger or smaller.
 
 function storageKind(field, unit) {
-  return unit.kind === "decimal" ? `decimal:${field.scale ?? 2}` : unit.kind;
+  return unit.kind === "decimal" ? `decimal:${unit.scale ? unit.scale(field) : (field.scale ?? 2)}` : unit.kind;
 }
 
 function compareFields(key, field, unit, op, ref, record, ctx) {
@@ -662,7 +706,7 @@ function check(condition, record, ctx, depth) {
 
 const AGGREGATES = ["count", "sum", "min", "max"];
 const AGGREGATE_OPS = new Set(["eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "between"]);
-const NUMBER_KINDS = new Set(["integer", "decimal"]);
+const NUMBER_KINDS = new Set(["integer", "decimal", "percent"]);
 
 function addValues(unit, a, b) {
   if (unit.kind === "integer") return a + b;

@@ -66,6 +66,26 @@ export function readField(wrapper) {
     }
     case "files":
       return [...wrapper.querySelectorAll("[data-file-id]")].map((item) => Number(item.dataset.fileId));
+    case "checked_value": {
+      // a radio group: the checked radio's value ("" is none)
+      const checked = wrapper.querySelector("input[type=radio]:checked");
+      return checked && checked.value !== "" ? checked.value : null;
+    }
+    case "suffixed": {
+      // the control's text with the unit it is typed before (a percentage's "%")
+      const text = input ? input.value.trim() : "";
+      const suffix = (input && input.dataset.suffix) || "";
+      return text === "" ? null : text.endsWith(suffix) ? text : text + suffix;
+    }
+    case "html":
+      // an editable area's markup; none when it holds no text (the server cleans the rest)
+      return input && input.textContent.trim() !== "" ? input.innerHTML : null;
+    case "parts": {
+      // several named inputs ([data-part]) sent as one object; none when all are empty
+      const parts = {};
+      for (const part of wrapper.querySelectorAll("[data-part]")) parts[part.dataset.part] = part.value.trim() || null;
+      return Object.values(parts).some((v) => v !== null) ? parts : null;
+    }
     case "rows":
       return rowsOf(wrapper).map((row) => readRow(row));
     default: {
@@ -228,6 +248,18 @@ function setLocked(wrapper, locked) {
   wrapper.toggleAttribute("data-locked", locked);
   for (const el of wrapper.querySelectorAll("input, select, textarea, button")) {
     if (!el.closest("[data-row]") || !hasRows(wrapper)) el.disabled = locked;
+  }
+  for (const el of wrapper.querySelectorAll("[contenteditable]")) {
+    if (!el.closest("[data-row]") || !hasRows(wrapper)) el.setAttribute("contenteditable", String(!locked));
+  }
+}
+
+/** A widget that needs a script names its module ([data-enhance]); the module's setup(element, changed) runs once. */
+function enhance(scope, changed) {
+  for (const el of scope.querySelectorAll("[data-enhance]")) {
+    if (el.hasAttribute("data-enhanced")) continue;
+    el.setAttribute("data-enhanced", "");
+    import(el.dataset.enhance).then((widget) => widget.setup(el, changed));
   }
 }
 
@@ -567,6 +599,7 @@ export function setupFields(root, meta, { onFixed } = {}) {
   const setupRow = (row) => {
     for (const picker of row.querySelectorAll("[data-picker]")) setupPicker(picker, changed);
     for (const box of row.querySelectorAll("[data-files]")) setupFiles(box, changed);
+    enhance(row, changed);
   };
 
   for (const wrapper of ownFields(root)) {
