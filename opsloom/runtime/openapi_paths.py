@@ -158,7 +158,8 @@ def form_paths(app: str, view: FormView) -> dict[str, Any]:
         paths |= _flow_paths(record, op)
     attachments = [s.key for s in form.fields if unit_of(s).holds_files and s.key not in view.read_only]
     if attachments:
-        paths |= _file_paths(base, attachments, op)
+        sizes = sorted({n for s in form.fields if s.key in attachments for n in unit_of(s).renditions})
+        paths |= _file_paths(base, attachments, op, sizes)
     return paths
 
 
@@ -210,7 +211,16 @@ def _flow_paths(record: str, op: Callable[..., dict[str, Any]]) -> dict[str, Any
     return paths
 
 
-def _file_paths(base: str, fields: list[str], op: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+def _file_paths(base: str, fields: list[str], op: Callable[..., dict[str, Any]], sizes: list[str]) -> dict[str, Any]:
+    size: list[Schema] = [
+        {
+            "name": "size",
+            "in": "query",
+            "required": False,
+            "description": "A picture (of an image or signature field) at a smaller size",
+            "schema": {"type": "string", "enum": sizes},
+        }
+    ]
     upload = {
         "type": "object",
         "required": ["file"],
@@ -242,6 +252,7 @@ def _file_paths(base: str, fields: list[str], op: Callable[..., dict[str, Any]])
                     },
                     READS,
                 ),
+                **({"parameters": size} if sizes else {}),
             ),
         },
     }

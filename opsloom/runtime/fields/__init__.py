@@ -21,11 +21,13 @@ from opsloom.runtime.fields.decimal import Decimal_
 from opsloom.runtime.fields.department import Department
 from opsloom.runtime.fields.email import Email
 from opsloom.runtime.fields.formula import Formula
+from opsloom.runtime.fields.image import Image
 from opsloom.runtime.fields.integer import Integer
 from opsloom.runtime.fields.multiselect import MultiSelect
 from opsloom.runtime.fields.phone import Phone
 from opsloom.runtime.fields.relation import Relation
 from opsloom.runtime.fields.select import Select
+from opsloom.runtime.fields.signature import Signature
 from opsloom.runtime.fields.subform import Subform
 from opsloom.runtime.fields.text import Text
 from opsloom.runtime.fields.textarea import Textarea
@@ -56,6 +58,8 @@ FIELD_TYPES: dict[str, FieldType] = {
         Department(),
         Subform(),
         Attachment(),
+        Image(),
+        Signature(),
     )
 }
 
