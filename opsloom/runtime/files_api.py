@@ -27,6 +27,7 @@ from opsloom.platform.permissions import form_access
 from opsloom.runtime import attachments
 from opsloom.runtime.attachments import UploadTarget
 from opsloom.runtime.fields import FIELD_TYPES
+from opsloom.runtime.flow import signing
 
 router = APIRouter(prefix="/api/apps/{app}/forms/{form}/files", tags=["files"], dependencies=[Depends(authenticated)])
 
@@ -65,12 +66,19 @@ async def upload(
     form: str,
     request: Request,
     field: Annotated[str | None, Query(description="The key of the attachment field")] = None,
+    task: Annotated[
+        int | None,
+        Query(ge=1, le=2**63 - 1, description="Your pending task: upload for a field its step makes editable"),
+    ] = None,
 ) -> dict[str, Any]:
     settings = settings_of(request)
     db = request.app.state.db
     async with db.session() as session:  # no transaction stays open while the file arrives
         compiled = await request.app.state.forms.get(session, app, form)
-        access = await form_access(session, principal_of(request), app, form)
+        if task is None:
+            access = await form_access(session, principal_of(request), app, form)
+        else:
+            access = await signing.step_access(session, principal_of(request), compiled, task, request.app.state.flows)
         target = attachments.upload_target(compiled, access, field, settings.max_upload_bytes)
     store = FileStore(settings.files_dir)
     stored, name, content_type = await _receive(request, target, store)

@@ -133,6 +133,8 @@ class FieldType:
     # ------------------------------------------------------------ uploads (types that hold files)
     # The largest upload in bytes when the field sets no max_size (None: the server's limit).
     upload_bytes: ClassVar[int | None] = None
+    # It holds a handwritten signature: an approval step may require one (runtime/flow/signing.py).
+    signs: ClassVar[bool] = False
     # Its uploads are judged by content (`receive`), so the field's `accept` list does not apply.
     judges_content: ClassVar[bool] = False
     # Smaller sizes a file is served at (GET .../files/{id}?size=NAME): name -> longest side in pixels.

@@ -19,6 +19,7 @@ from opsloom.runtime.fields.image import Image
 
 class Signature(Image):
     name = "signature"
+    signs = True
     widget = "files"
     upload_bytes = 256 * 1024
     renditions = {"thumb": 240}

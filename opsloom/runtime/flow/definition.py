@@ -14,6 +14,7 @@ from opsloom.platform.errors import BadRequest, FieldError
 from opsloom.runtime.conditions import parse_condition
 from opsloom.runtime.fields import Invalid, unit_of
 from opsloom.runtime.flow.model import Flow, Node
+from opsloom.runtime.flow.signing import steps_name_their_signature_field
 from opsloom.runtime.forms import CompiledForm
 
 Document = Mapping[str, Any]
@@ -276,6 +277,7 @@ FLOW_CHECKS: tuple[Check, ...] = (
     people_sources_make_sense,
     field_permissions_name_fields,
     actions_name_fields,
+    steps_name_their_signature_field,
 )
 
 

@@ -28,6 +28,7 @@ from opsloom.runtime import attachments, records, subforms
 from opsloom.runtime.access import eval_context
 from opsloom.runtime.conditions import evaluate
 from opsloom.runtime.fields import dump_datetime, unit_of
+from opsloom.runtime.flow import signing
 from opsloom.runtime.flow.definition import compile_flow
 from opsloom.runtime.flow.directory import load_snapshot
 from opsloom.runtime.flow.engine import advance_flow
@@ -466,7 +467,11 @@ async def act_on_task(
     changes: dict[str, Any] = {}
     if values:
         changes = await _apply_step_values(session, ctx, loaded, task, values)
-    return await _run_and_answer(session, ctx, services, loaded, event_of(task["local_id"], changes), idem)
+    event = event_of(task["local_id"], changes)
+    signing.refuse_unsigned(
+        loaded.flow.node(task["node"]), loaded.form, task, ctx.principal.user_id, event.action, changes
+    )
+    return await _run_and_answer(session, ctx, services, loaded, event, idem)
 
 
 async def _apply_step_values(
