@@ -229,3 +229,16 @@ def test_an_animated_or_transparent_picture_keeps_what_it_shows(client, fmt):
     if fmt != "JPEG":
         assert getattr(image, "n_frames", 1) == 2
     assert client.get(f"{FILES}/{file['id']}", params={"size": "thumb"}).status_code == 200
+
+
+def test_purging_a_record_removes_its_pictures_and_their_smaller_copies(client):
+    publish(client)
+    file = uploaded(client, picture("JPEG", size=(600, 300)), "a.jpg")
+    record = create(client, URL, title="Gone", photos=[file["id"]])
+    assert client.get(f"{FILES}/{file['id']}", params={"size": "thumb"}).status_code == 200
+    root = client.app.state.settings.files_dir
+    assert len([p for p in root.rglob("*") if p.is_file()]) == 2
+    assert client.delete(f"{URL}/{record['id']}").status_code in (200, 204)
+    purged = client.delete(f"{URL}/{record['id']}", params={"purge": "true"})
+    assert purged.status_code in (200, 204), purged.text
+    assert [p for p in root.rglob("*") if p.is_file()] == []
