@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 
-.PHONY: install browser demo test test-sqlite test-postgresql bench bench-flows bench-pages bench-load lint
+.PHONY: install browser demo test test-sqlite test-postgresql bench bench-flows bench-pages bench-load lint typecheck
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ bench-pages: install
 
 bench-load: install
 	$(PY) bench/load.py
+
+typecheck: install
+	$(VENV)/bin/mypy
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from opsloom import __version__
 from opsloom.designer.api import router as designer_router
+from opsloom.designer.field_types_api import router as field_types_router
 from opsloom.designer.flows_api import router as flows_design_router
 from opsloom.designer.roles_api import router as roles_router
 from opsloom.platform.api_document import install_api_document
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(org_router)
     app.include_router(roles_router)
     app.include_router(designer_router)
+    app.include_router(field_types_router)
     app.include_router(apps_router)
     app.include_router(records_router)
     app.include_router(views_router)

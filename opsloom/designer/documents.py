@@ -73,11 +73,12 @@ def schema_errors(kind: str, document: Any, prefix: str = "") -> list[FieldError
 
 
 def _message(error: ValidationError) -> str:
+    schema: Any = error.schema
     if error.validator == "pattern" and isinstance(error.instance, str):
-        expected = error.schema.get("description") or error.validator_value
+        expected = schema.get("description") or error.validator_value
         return f"{error.instance!r} does not have the expected form ({expected})"
     if error.validator == "enum":
-        allowed = ", ".join(repr(v) for v in error.validator_value)
+        allowed = ", ".join(repr(v) for v in error.validator_value)  # type: ignore[union-attr]
         return f"{error.instance!r} is not one of {allowed}"
     return error.message
 

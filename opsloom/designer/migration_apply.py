@@ -173,11 +173,12 @@ async def _gather(session: AsyncSession, state: FormState, needed: FactsNeeded, 
         duplicate_count[fid] = (
             await session.execute(select(func.count()).select_from(holders.subquery()))
         ).scalar_one()
-        ids = await session.execute(holders.order_by(t.c.id).limit(SAMPLE))
-        duplicates[fid] = tuple(ids.scalars())
+        holding = await session.execute(holders.order_by(t.c.id).limit(SAMPLE))
+        duplicates[fid] = tuple(holding.scalars())
     for fid in needed.no_rows:
-        ids, count = await _records_without_rows(session, state.table, state.storage["subforms"][fid]["table"])
-        empty[fid], empty_count[fid] = ids, count
+        empty[fid], empty_count[fid] = await _records_without_rows(
+            session, state.table, state.storage["subforms"][fid]["table"]
+        )
     return Facts(invalid, invalid_count, empty, empty_count, duplicates, duplicate_count)
 
 
@@ -249,15 +250,13 @@ async def _apply_steps(session: AsyncSession, steps: list[Step], state: FormStat
     if not any(s.details["to"] in sources for s in moves):
         # No name is both freed and taken: one rename per column is enough.
         for step in moves:
-            await ddl(
-                lambda op, s=step: op.alter_column(state.table, s.details["from"], new_column_name=s.details["to"])
-            )
+            await ddl(_rename(state.table, step.details["from"], step.details["to"]))
         moves = []
     # Two phases, so that names can be swapped (a -> b while b -> a).
     for i, step in enumerate(moves):
-        await ddl(lambda op, s=step, i=i: op.alter_column(state.table, s.details["from"], new_column_name=f"_tmp_{i}"))
+        await ddl(_rename(state.table, step.details["from"], f"_tmp_{i}"))
     for i, step in enumerate(moves):
-        await ddl(lambda op, s=step, i=i: op.alter_column(state.table, f"_tmp_{i}", new_column_name=s.details["to"]))
+        await ddl(_rename(state.table, f"_tmp_{i}", step.details["to"]))
     for step in steps:
         handler = _HANDLERS.get(step.action)
         if handler is not None:
@@ -455,3 +454,8 @@ _HANDLERS = {
     "drop_index": _drop_index,
     "recompute_formulas": _recompute_formulas,
 }
+
+
+def _rename(table: str, old: str, new: str) -> Callable[[Any], Any]:
+    """A column rename, as the DDL runner takes it."""
+    return lambda op: op.alter_column(table, old, new_column_name=new)

@@ -277,7 +277,7 @@ def kept_subforms(old: Doc, new: Doc, storage: Mapping[str, Any]) -> list[tuple[
 
     before = {f["id"]: f for f in old["fields"] if unit_of(f).child_rows}
     archived = storage.get("archived", {})
-    out = []
+    out: list[tuple[str, Doc, Doc, Mapping[str, Any]]] = []
     for f in new["fields"]:
         if not unit_of(f).child_rows:
             continue
@@ -543,8 +543,10 @@ def plan_migration(
     if first or row_steps:  # totals over rows follow their rows
         recompute |= {f["key"] for f in new["fields"] if unit_of(f).computed and _reads_rows(f["formula"], new)}
     if recompute:
-        names = sorted(recompute)
-        later.append(Step("recompute_formulas", f"Compute {', '.join(names)} for every record", {"fields": names}))
+        computed = sorted(recompute)
+        later.append(
+            Step("recompute_formulas", f"Compute {', '.join(computed)} for every record", {"fields": computed})
+        )
     new_storage = {**storage, "columns": columns, "archived": archived}
     if subforms or "subforms" in storage:
         new_storage["subforms"] = subforms

@@ -66,7 +66,7 @@ async def save_role(
 
 async def role_view(session: AsyncSession, role_id: int) -> dict[str, Any]:
     r, m = tables.roles, tables.role_members
-    row = (await session.execute(select(r).where(r.c.id == role_id))).first()
+    row = (await session.execute(select(r).where(r.c.id == role_id))).one()
     members = (await session.execute(select(m.c.user_id).where(m.c.role_id == role_id).order_by(m.c.user_id))).scalars()
     return {"id": row.id, "app": row.app_key, **row.document, "members": list(members)}
 

@@ -53,7 +53,7 @@ async def save_role(request: Request) -> dict[str, Any]:
 async def members(app: Key, key: Key, request: Request) -> dict[str, Any]:
     body = await read_json(request)
     add, remove = (body.get("add") or [], body.get("remove") or []) if isinstance(body, dict) else (None, None)
-    if not _ids(add) or not _ids(remove):
+    if add is None or remove is None or not _ids(add) or not _ids(remove):
         raise BadRequest('Send {"add": [user ids], "remove": [user ids]}', [FieldError("add", "expected lists of ids")])
     async with request.app.state.db.session(write=True) as session:
         await require_app_admin(session, request.state.principal, app)

@@ -182,10 +182,9 @@ async def fill_stage(db: Database, stage: Stage, state: FormState, plan: Plan, z
     done, last = 0, 0
     while True:
         async with db.session() as session:
-            rows = (
-                await session.execute(select(old).where(old.c.id > last).order_by(old.c.id).limit(BATCH))
-            ).mappings()
-            rows = list(rows)
+            rows = list(
+                (await session.execute(select(old).where(old.c.id > last).order_by(old.c.id).limit(BATCH))).mappings()
+            )
             children = {}
             if form is not None and form.children:
                 children = await subforms.load_rows(session, form, [row["id"] for row in rows])

@@ -144,7 +144,7 @@ def install_api_document(app: FastAPI) -> None:
             logged_in = {
                 (method.lower(), route.path_format): any(d.dependency is authenticated for d in route.dependencies)
                 for route in _api_routes(app.router.routes)
-                for method in route.methods
+                for method in route.methods or ()
             }
             app.openapi_schema = complete(document, logged_in)
         return app.openapi_schema

@@ -239,7 +239,7 @@ async def _touch_token(db: Database, token_id: int, user_id: int, now: datetime,
     ctx = RequestContext(principal=Principal(user_id=user_id), now=now, ip=ip)
     async with db.session(write=True) as session:
         touched = await session.execute(update(t).where(t.c.id == token_id, stale).values(last_used_at=now))
-        if touched.rowcount:
+        if touched.rowcount:  # type: ignore[attr-defined]
             await audit(session, ctx, "token.used", f"token:{token_id}")
 
 

@@ -103,6 +103,7 @@ async def change_password(body: PasswordChange, request: Request) -> dict[str, A
         if not changed.rowcount:
             raise Conflict("The password was changed meanwhile; check the current password and try again")
         keep = request.cookies.get(auth.SESSION_COOKIE) if principal.via == "session" else None
+        assert principal.user_id is not None  # the route is for people logged in
         await auth.end_credentials(session, ctx, principal.user_id, keep=keep)
         await audit(session, ctx, "password.changed", f"user:{principal.user_id}")
     return {"status": "password changed"}
@@ -115,6 +116,7 @@ async def create_token(body: TokenRequest, request: Request) -> dict[str, Any]:
         raise PermissionDenied("API tokens cannot create tokens; log in with a password")
     ctx = context_of(request)
     expires = ctx.now + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    assert principal.user_id is not None  # the route is for people logged in
     async with request.app.state.db.session(write=True) as session:
         token, token_id = await auth.create_token(
             session, ctx, principal.user_id, body.name, body.apps, body.write, expires

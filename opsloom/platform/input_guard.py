@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from itertools import islice
+from typing import Any
 from urllib.parse import parse_qsl
 
 from python_multipart.exceptions import FormParserError
@@ -201,7 +202,8 @@ class _PartScanner(PartHeaders):
         super().__init__()
         self._name = ""
         self._plain = False
-        self._parser = MultipartParser(boundary, {**self.header_callbacks(), "on_part_data": self._part_data})
+        callbacks: Any = {**self.header_callbacks(), "on_part_data": self._part_data}
+        self._parser = MultipartParser(boundary, callbacks)
         self._broken = False
 
     def write(self, chunk: bytes) -> None:

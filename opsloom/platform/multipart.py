@@ -7,7 +7,7 @@ storing a byte) and its bytes one chunk at a time (to stop at the size limit).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,7 +119,7 @@ class _Collector(PartHeaders):
             return raw.decode("latin-1")
 
 
-async def multipart_events(content_type: str, body: AsyncIterator[bytes]) -> AsyncIterator[Event]:
+async def multipart_events(content_type: str, body: AsyncIterator[bytes]) -> AsyncGenerator[Event, None]:
     """The parts of a multipart/form-data body: each a PartStart, its data, and a PartEnd."""
     kind, params = parse_options_header(content_type)
     if kind != b"multipart/form-data":

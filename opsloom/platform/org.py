@@ -62,7 +62,7 @@ async def create_user(session: AsyncSession, ctx: RequestContext, data: Mapping[
         is_admin=bool(data.get("is_admin", False)),
         locale=data.get("locale"),  # None: the browser decides until the user chooses
     )
-    row = (await session.execute(insert(u).values(**values).returning(*u.c))).first()
+    row = (await session.execute(insert(u).values(**values).returning(*u.c))).one()
     await audit(session, ctx, "user.created", f"user:{row.id}", {"email": email, "is_admin": row.is_admin})
     return user_view(row)
 
@@ -178,7 +178,7 @@ async def create_department(session: AsyncSession, ctx: RequestContext, data: Ma
             .values(name=name, parent_id=data.get("parent_id"), head_id=data.get("head_id"), created_at=ctx.now)
             .returning(*d.c)
         )
-    ).first()
+    ).one()
     await audit(session, ctx, "department.created", f"department:{row.id}", {"name": name})
     return department_view(row)
 

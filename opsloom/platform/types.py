@@ -55,13 +55,14 @@ class ExactDecimal(TypeDecorator[Decimal]):
 
     def __init__(self, precision: int, scale: int) -> None:
         super().__init__(precision=precision, scale=scale, asdecimal=True)
+        self.precision = precision
         self.scale = scale
         self._unit = Decimal(1).scaleb(-scale)
 
     def load_dialect_impl(self, dialect: Any) -> Any:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(BigInteger())
-        return dialect.type_descriptor(Numeric(self.impl.precision, self.scale, asdecimal=True))
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
 
     def process_bind_param(self, value: Any, dialect: Any) -> Any:
         if value is None:

@@ -93,7 +93,7 @@ async def take_numbers(session: AsyncSession, form_id: int, field_id: str, perio
     )
     last = (await session.execute(bump)).scalar()
     if last is None:  # the first number of the period: make its counter (once, if two race) and take from it
-        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         await session.execute(
             insert(s).values(form_id=form_id, field_id=field_id, period=period, value=0).on_conflict_do_nothing()
         )

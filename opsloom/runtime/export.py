@@ -130,7 +130,7 @@ class XlsxWriter:
             cell.number_format = "yyyy-mm-dd hh:mm:ss"
             return cell
         if isinstance(value, date):
-            cell = WriteOnlyCell(self.sheet, value=value)
+            cell = WriteOnlyCell(self.sheet, value=value)  # type: ignore[arg-type]  # openpyxl writes dates too
             cell.number_format = "yyyy-mm-dd"
             return cell
         if isinstance(value, str):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, tzinfo
 from decimal import InvalidOperation
 from functools import cached_property
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import (
     BigInteger,
@@ -615,10 +615,10 @@ class FormRegistry:
         which = select(d.c.id, d.c.published_version).where(*where)
         if is_writing(session):
             which = which.with_for_update(read=True, key_share=True)  # FOR KEY SHARE
-        row = (await session.execute(which)).first()
-        if row is None or row.published_version is None:
-            await self._explain_missing(session, app, form, row is not None)
-        cached = self._compiled.get((row.id, row.published_version))
+        found = (await session.execute(which)).first()
+        if found is None or found.published_version is None:
+            await self._explain_missing(session, app, form, found is not None)
+        cached = self._compiled.get((found.id, found.published_version))
         if cached is not None:
             return cached
         # A miss: read version and storage together, so they belong to one publish.
@@ -633,7 +633,7 @@ class FormRegistry:
         if any(form_id == row.id for form_id, _ in self._compiled):
             # The table changed under this process: statements PostgreSQL prepared for the
             # old columns must not be reused ("cached plan must not change result type").
-            invalidate = getattr(session.bind.dialect, "_invalidate_schema_cache", None)
+            invalidate = getattr(session.get_bind().dialect, "_invalidate_schema_cache", None)
             if invalidate is not None:
                 invalidate()
             self._compiled = {k: v for k, v in self._compiled.items() if k[0] != row.id}
@@ -641,7 +641,7 @@ class FormRegistry:
         self._latest[(app, form)] = compiled
         return compiled
 
-    async def _explain_missing(self, session: AsyncSession, app: str, form: str, has_draft: bool) -> None:
+    async def _explain_missing(self, session: AsyncSession, app: str, form: str, has_draft: bool) -> NoReturn:
         if has_draft:
             raise NotFound(f"Form '{form}' of app '{app}' has a draft but is not published yet")
         app_exists = (await session.execute(select(tables.apps.c.key).where(tables.apps.c.key == app))).first()

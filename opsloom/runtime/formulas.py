@@ -167,7 +167,8 @@ def parse_formula(text: Any) -> Node:
     try:
         node = _ToAst().transform(_parser().parse(text))
     except UnexpectedCharacters as error:
-        raise FormulaError(f"Unexpected character {text[error.pos_in_stream]!r}", error.pos_in_stream + 1) from None
+        at = error.pos_in_stream or 0
+        raise FormulaError(f"Unexpected character {text[at]!r}", at + 1) from None
     except UnexpectedEOF:
         raise FormulaError("The formula ends too early; is a bracket or an argument missing?") from None
     except UnexpectedInput as error:

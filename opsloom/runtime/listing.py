@@ -101,7 +101,7 @@ def decode_cursor(cursor: str, keys: tuple[SortKey, ...], filter_text: str | Non
         raise wrong from None
     if signature != _signature(keys, filter_text) or not isinstance(values, list) or len(values) != len(keys):
         raise wrong
-    parsed = []
+    parsed: list[Any] = []
     for key, value in zip(keys, values, strict=True):
         if value is None:
             parsed.append(None)

@@ -62,6 +62,7 @@ def view_input(payload: Any) -> ViewInput:
         problems.append(FieldError("columns", "expected a list of field keys"))
     if problems:
         raise ValidationFailed.of(problems)
+    assert isinstance(name, str) and isinstance(columns, list)  # checked above
     return ViewInput(name, payload.get("filter"), sort or None, tuple(columns))
 
 

@@ -37,7 +37,7 @@ async def load_rows(
                 select(t).where(t.c.parent_id.in_(ids)).order_by(t.c.parent_id, t.c.position, t.c.id)
             )
             for row in rows.mappings():
-                by_parent[row["parent_id"]].append(row)
+                by_parent[row["parent_id"]].append(dict(row))
         out[key] = by_parent
     return out
 

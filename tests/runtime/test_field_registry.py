@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -236,3 +237,21 @@ def test_the_published_form_schema_is_the_one_the_field_types_make():
 
     published = json.loads((data_path("schemas") / "form.schema.json").read_text(encoding="utf-8"))
     assert published == form_schema(published), "run `python -m opsloom.designer.documents` to bring it up to date"
+
+
+def test_every_type_has_a_label_in_both_languages():
+    for name, unit in UNITS:
+        assert unit.label.get("en") and unit.label.get("zh-CN"), f"{name} has no label for the palette"
+
+
+def test_the_designer_reads_the_catalogue_of_field_types(api):
+    answer = api.get("/api/design/field-types")
+    assert answer.status_code == 200, answer.text
+    items = {item["type"]: item for item in answer.json()["items"]}
+    assert set(items) == set(FIELD_TYPES)
+    for name, unit in UNITS:
+        item = items[name]
+        assert item["label"] == dict(unit.label)
+        assert item["properties"] == unit.properties
+        assert item["may_be"]["in_rows"] == (not unit.not_in_rows)
+    assert TestClient(api.app).get("/api/design/field-types").status_code == 401

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from alembic import context
 
 from opsloom.platform.tables import metadata
 
 
-def run_on(connection) -> None:  # type: ignore[no-untyped-def]
+def run_on(connection: Any) -> None:
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()

@@ -93,7 +93,7 @@ def value_unit(spec: FieldSpec) -> FieldType:
 
 def links_records(spec: FieldSpec | Mapping[str, Any]) -> bool:
     """Does the field link to records of another form (whose key is `spec["form"]`)?"""
-    unit = FIELD_TYPES.get(spec.type if isinstance(spec, FieldSpec) else spec.get("type"))
+    unit = FIELD_TYPES.get(str(spec.type if isinstance(spec, FieldSpec) else spec.get("type")))
     return unit is not None and unit.link == "record"
 
 

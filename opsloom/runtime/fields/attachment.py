@@ -21,6 +21,7 @@ ACCEPT_PATTERN = r"^(\.[A-Za-z0-9][A-Za-z0-9._+-]{0,31}|[a-z0-9][a-z0-9.+-]{0,63
 
 class Attachment(FieldType):
     name = "attachment"
+    label = {"en": "Files", "zh-CN": "附件"}
     sortable = False
     multiple = True
     holds_files = True

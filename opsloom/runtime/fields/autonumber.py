@@ -14,6 +14,7 @@ from opsloom.runtime.fields.text import Text
 
 class Autonumber(Text):
     name = "autonumber"
+    label = {"en": "Running number", "zh-CN": "流水号"}
     default_length = 64
     entered = False
     numbered = True

@@ -67,9 +67,10 @@ class Shape:
 class Translator(Protocol):
     """The pages' translator, as a unit uses it to name values (`runtime/pages/i18n.py`)."""
 
-    locale: str
+    @property
+    def locale(self) -> str: ...
 
-    def __call__(self, key: str, **values: Any) -> str: ...
+    def __call__(self, key: str, **params: Any) -> str: ...
 
     def label(self, value: Any) -> str: ...
 
@@ -102,6 +103,8 @@ class FieldType:
     """The answers every field type gives; a unit overrides what differs for its kind."""
 
     name: ClassVar[str]
+    # What the designer's palette calls it, in each language.
+    label: ClassVar[Mapping[str, str]] = {}
 
     # ------------------------------------------------------------ storage
     # Its value sits in a column of the record's table (False: a subform's child table).

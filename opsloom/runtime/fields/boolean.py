@@ -16,6 +16,7 @@ FALSE_WORDS = frozenset({"false", "no", "0", "否", "n"})
 
 class Boolean(FieldType):
     name = "boolean"
+    label = {"en": "Yes / no", "zh-CN": "是/否"}
     operators = frozenset({"eq", "ne"})
     formula = FORMULA_BOOLEAN
     widget = "boolean"

@@ -30,6 +30,7 @@ DAY_RANGE: Schema = {
 
 class Date(FieldType):
     name = "date"
+    label = {"en": "Date", "zh-CN": "日期"}
     operators = DATE_OPERATORS
     temporal = "date"
     formula = FORMULA_DATE

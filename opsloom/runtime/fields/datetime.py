@@ -28,6 +28,7 @@ from opsloom.runtime.fields.formatting import as_moment, datetime_text
 
 class DateTime(FieldType):
     name = "datetime"
+    label = {"en": "Date and time", "zh-CN": "日期时间"}
     operators = DATE_OPERATORS
     temporal = "moment"
     formula = FORMULA_DATETIME

@@ -27,6 +27,7 @@ from opsloom.runtime.fields.formatting import number_text
 
 class Decimal_(FieldType):
     name = "decimal"
+    label = {"en": "Number", "zh-CN": "数字"}
     operators = COMPARISONS
     numeric = True
     formula = FORMULA_NUMBER

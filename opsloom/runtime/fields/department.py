@@ -10,6 +10,7 @@ from opsloom.runtime.fields.relation import Relation
 
 class Department(Relation):
     name = "department"
+    label = {"en": "Department", "zh-CN": "部门"}
     operators = frozenset({"eq", "ne", "in", "not_in"})
     link = "department"
     title_search = False

@@ -14,6 +14,7 @@ SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 class Email(Text):
     name = "email"
+    label = {"en": "E-mail", "zh-CN": "邮箱"}
     default_length = 254
     expected = "an e-mail address"
     widget = "email"

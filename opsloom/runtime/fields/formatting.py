@@ -27,7 +27,8 @@ def number_text(value: Any, locale: str, scale: int | None = None) -> str:
     except InvalidOperation:
         return str(value)
     if scale is None:
-        scale = max(0, -number.as_tuple().exponent) if isinstance(number.as_tuple().exponent, int) else 0
+        exponent = number.as_tuple().exponent
+        scale = max(0, -exponent) if isinstance(exponent, int) else 0
     pattern = "#,##0" + ("." + "0" * scale if scale else "")
     return format_decimal(number, format=pattern, locale=babel_locale(locale))
 

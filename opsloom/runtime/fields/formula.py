@@ -42,6 +42,7 @@ RESULTS: dict[str, FieldType] = {
 
 class Formula(FieldType):
     name = "formula"
+    label = {"en": "Formula", "zh-CN": "公式"}
     entered = False
     computed = True
     leave_out = "is computed from its formula; leave it out"
@@ -68,7 +69,7 @@ class Formula(FieldType):
         return self.result(spec).example(spec)
 
     @staticmethod
-    def result_name(field: Mapping[str, Any]) -> str:
+    def result_name(field: FieldSpec | Mapping[str, Any]) -> str:
         return str(field.get("result", "number"))
 
     def result(self, spec: FieldSpec | Mapping[str, Any]) -> FieldType:

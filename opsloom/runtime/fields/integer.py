@@ -32,6 +32,7 @@ _PLAIN_NUMBER = re.compile(r"\s*-?[0-9]+(\.[0-9]+)?\s*")
 
 class Integer(FieldType):
     name = "integer"
+    label = {"en": "Whole number", "zh-CN": "整数"}
     operators = COMPARISONS
     numeric = True
     integral = True

@@ -37,6 +37,7 @@ class OptionOf(Select):
 
 class MultiSelect(FieldType):
     name = "multiselect"
+    label = {"en": "Multiple choice", "zh-CN": "多选"}
     sortable = False
     multiple = True
     options = True

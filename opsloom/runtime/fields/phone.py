@@ -14,6 +14,7 @@ SHAPE = re.compile(r"^\+?[0-9][0-9 ()\-]{2,30}$")
 
 class Phone(Text):
     name = "phone"
+    label = {"en": "Phone", "zh-CN": "电话"}
     default_length = 32
     expected = "a phone number"
     widget = "phone"

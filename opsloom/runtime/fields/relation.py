@@ -18,6 +18,7 @@ from opsloom.runtime.fields.base import FieldSpec, FieldType, Invalid, Schema, S
 
 class Relation(FieldType):
     name = "relation"
+    label = {"en": "Linked record", "zh-CN": "关联记录"}
     operators = frozenset({"eq", "ne", "in", "not_in", "contains", "starts_with"})
     link = "record"
     title_search = True

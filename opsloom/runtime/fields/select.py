@@ -37,6 +37,7 @@ def option_by_label(spec: FieldSpec, text: str) -> str:
 
 class Select(FieldType):
     name = "select"
+    label = {"en": "Single choice", "zh-CN": "单选"}
     options = True
     operators = frozenset({"eq", "ne", "in", "not_in"})
     formula = FORMULA_TEXT

@@ -16,6 +16,7 @@ MAX_ROWS = 1000
 
 class Subform(FieldType):
     name = "subform"
+    label = {"en": "Line items", "zh-CN": "子表单"}
     has_column = False
     child_rows = True
     multiple = True

@@ -29,6 +29,7 @@ TEXT_FAMILY = frozenset({"text", "textarea", "email", "phone", "url"})
 
 class Text(FieldType):
     name = "text"
+    label = {"en": "Text", "zh-CN": "单行文本"}
     operators = TEXT_OPERATORS | (COMPARISONS - {"in", "not_in"})
     text_like = True
     formula = FORMULA_TEXT

@@ -15,6 +15,7 @@ from opsloom.runtime.fields.text import Text
 
 class Textarea(Text):
     name = "textarea"
+    label = {"en": "Long text", "zh-CN": "多行文本"}
     sortable = False
     default_length = 0  # unlimited text column; a max_length is still enforced when given
     widget = "textarea"

@@ -12,6 +12,7 @@ from opsloom.runtime.fields.text import TEXT_FAMILY, Text
 
 class Url(Text):
     name = "url"
+    label = {"en": "Web address", "zh-CN": "网址"}
     default_length = 2048
     expected = "a web address"
     widget = "url"

@@ -12,6 +12,7 @@ from opsloom.runtime.fields.relation import Relation
 
 class User(Relation):
     name = "user"
+    label = {"en": "Person", "zh-CN": "成员"}
     operators = frozenset({"eq", "ne", "in", "not_in"})
     link = "user"
     title_search = False

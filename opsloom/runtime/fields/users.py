@@ -28,6 +28,7 @@ from opsloom.runtime.fields.user import User
 
 class Users(FieldType):
     name = "users"
+    label = {"en": "People", "zh-CN": "多成员"}
     sortable = False
     multiple = True
     link = "user"
