@@ -38,6 +38,7 @@ MAX_FRAMES = 500
 
 class Image(Attachment):
     name = "image"
+    label = {"en": "Images", "zh-CN": "图片"}
     widget = "files"
     judges_content = True
     upload_bytes = 10 * 1024 * 1024
@@ -148,13 +149,12 @@ def clean_frames(picture: Pillow.Image) -> list[Pillow.Image]:
             if i >= MAX_FRAMES:
                 raise Invalid(f"has more than {MAX_FRAMES} frames")
             frame.load()
-            info = {k: frame.info[k] for k in KEPT_INFO if k in frame.info}
             copy = Pillow.frombytes(frame.mode, frame.size, frame.tobytes())
             if frame.mode in ("P", "PA") and (palette := frame.getpalette()):
                 copy.putpalette(palette)
             if orientation in TURNS:
                 copy = copy.transpose(TURNS[orientation])
-            copy.info = info
+            copy.info.update({k: frame.info[k] for k in KEPT_INFO if k in frame.info})
             frames.append(copy)
     except (Pillow.DecompressionBombError, Pillow.DecompressionBombWarning):
         raise Invalid(too_many_pixels()) from None

@@ -19,6 +19,7 @@ from opsloom.runtime.fields.image import Image
 
 class Signature(Image):
     name = "signature"
+    label = {"en": "Signature", "zh-CN": "手写签名"}
     signs = True
     widget = "files"
     upload_bytes = 256 * 1024
