@@ -12,7 +12,7 @@ from opsloom.designer.publish_jobs import latest_job
 from opsloom.designer.publishing import form_problems, parse_resolutions, publish_form, publish_in_batches
 from opsloom.platform.api_document import json_body
 from opsloom.platform.errors import BadRequest, FieldError, NotFound, PermissionDenied, ValidationFailed
-from opsloom.platform.http import authenticated, context_of, principal_of, read_json
+from opsloom.platform.http import DB, authenticated, context_of, principal_of, read_json
 from opsloom.platform.permissions import require_app_admin
 
 router = APIRouter(prefix="/api/design/apps", tags=["designer"], dependencies=[Depends(authenticated)])
@@ -25,20 +25,20 @@ Key = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="An ide
     summary="Create or replace an app document",
     openapi_extra=json_body(description="An app document (schemas/app.schema.json)"),
 )
-async def put_app(app: Key, request: Request) -> dict[str, Any]:
+async def put_app(app: Key, request: Request, db: DB) -> dict[str, Any]:
     document = await read_json(request)
     if isinstance(document, dict):
         document.setdefault("key", app)
     if isinstance(document, dict) and document["key"] != app:
         raise ValidationFailed.of([FieldError("key", f"must be '{app}', as in the address")])
-    async with request.app.state.db.session(write=True) as session:
+    async with db.session(write=True) as session:
         await _require_designer(session, request, app, creating=True)
         return await definitions.save_app(session, context_of(request), document)
 
 
 @router.get("/{app}", summary="Read an app document")
-async def get_app(app: Key, request: Request) -> dict[str, Any]:
-    async with request.app.state.db.session() as session:
+async def get_app(app: Key, request: Request, db: DB) -> dict[str, Any]:
+    async with db.session() as session:
         await _require_designer(session, request, app)
         return await definitions.load_app(session, app)
 
@@ -48,17 +48,17 @@ async def get_app(app: Key, request: Request) -> dict[str, Any]:
     summary="Save a form draft",
     openapi_extra=json_body(description="A form document (schemas/form.schema.json)"),
 )
-async def put_form(app: Key, form: Key, request: Request) -> dict[str, Any]:
+async def put_form(app: Key, form: Key, request: Request, db: DB) -> dict[str, Any]:
     document = await read_json(request)
-    async with request.app.state.db.session(write=True) as session:
+    async with db.session(write=True) as session:
         await _require_designer(session, request, app)
         saved = await definitions.save_draft(session, context_of(request), app, "form", form, document)
     return _draft_view(saved)
 
 
 @router.get("/{app}/forms/{form}", summary="Read a form draft and its state")
-async def get_form(app: Key, form: Key, request: Request) -> dict[str, Any]:
-    async with request.app.state.db.session() as session:
+async def get_form(app: Key, form: Key, request: Request, db: DB) -> dict[str, Any]:
+    async with db.session() as session:
         await _require_designer(session, request, app)
         found = await definitions.load_definition(session, app, "form", form)
     return _draft_view(found)
@@ -71,9 +71,11 @@ async def get_form(app: Key, form: Key, request: Request) -> dict[str, Any]:
         required=False, description="How to convert the rows the migration plan names, by field key (optional)"
     ),
 )
-async def publish(app: Key, form: Key, request: Request, dry_run: Annotated[bool, Query()] = False) -> dict[str, Any]:
+async def publish(
+    app: Key, form: Key, request: Request, db: DB, dry_run: Annotated[bool, Query()] = False
+) -> dict[str, Any]:
     resolutions = parse_resolutions(await _optional_json(request))
-    db, context = request.app.state.db, context_of(request)
+    context = context_of(request)
     async with db.session() as session:
         await _require_designer(session, request, app)
         if dry_run:
@@ -84,8 +86,8 @@ async def publish(app: Key, form: Key, request: Request, dry_run: Annotated[bool
 
 
 @router.get("/{app}/forms/{form}/publish/progress", summary="How far the latest publish run in batches has got")
-async def publish_progress(app: Key, form: Key, request: Request) -> dict[str, Any]:
-    async with request.app.state.db.session() as session:
+async def publish_progress(app: Key, form: Key, request: Request, db: DB) -> dict[str, Any]:
+    async with db.session() as session:
         await _require_designer(session, request, app)
         found = await definitions.load_definition(session, app, "form", form)
         job = await latest_job(session, found.id)
@@ -106,13 +108,15 @@ async def publish_progress(app: Key, form: Key, request: Request) -> dict[str, A
         }
     ),
 )
-async def rollback(app: Key, form: Key, request: Request, dry_run: Annotated[bool, Query()] = False) -> dict[str, Any]:
+async def rollback(
+    app: Key, form: Key, request: Request, db: DB, dry_run: Annotated[bool, Query()] = False
+) -> dict[str, Any]:
     body = await read_json(request)
     target = body.get("version") if isinstance(body, dict) else None
     if isinstance(target, bool) or not isinstance(target, int):
         raise BadRequest("Say which version to go back to", [FieldError("version", "expected a version number")])
     resolutions = parse_resolutions({k: v for k, v in body.items() if k != "version"} or None)
-    db, context = request.app.state.db, context_of(request)
+    context = context_of(request)
     async with db.session() as session:
         await _require_designer(session, request, app)
         found = await definitions.load_definition(session, app, "form", form)
@@ -131,10 +135,11 @@ async def diff(
     app: Key,
     form: Key,
     request: Request,
+    db: DB,
     from_: Annotated[str, Query(alias="from", description="A version number")] = "",
     to: Annotated[str, Query(description="A version number, or 'draft'")] = "draft",
 ) -> dict[str, Any]:
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         await _require_designer(session, request, app)
         found = await definitions.load_definition(session, app, "form", form)
         before = await _version_or_draft(session, found, from_ or str(found.published_version or ""), "from")
@@ -162,8 +167,8 @@ async def _optional_json(request: Request) -> Any:
 
 
 @router.get("/{app}/forms/{form}/versions", summary="Published versions, newest first")
-async def versions(app: Key, form: Key, request: Request) -> dict[str, Any]:
-    async with request.app.state.db.session() as session:
+async def versions(app: Key, form: Key, request: Request, db: DB) -> dict[str, Any]:
+    async with db.session() as session:
         await _require_designer(session, request, app)
         found = await definitions.load_definition(session, app, "form", form)
         return {"items": await definitions.list_versions(session, found)}
@@ -171,9 +176,9 @@ async def versions(app: Key, form: Key, request: Request) -> dict[str, Any]:
 
 @router.get("/{app}/forms/{form}/versions/{version}", summary="One published version")
 async def version(
-    app: Key, form: Key, version: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Request
+    app: Key, form: Key, version: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Request, db: DB
 ) -> dict[str, Any]:
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         await _require_designer(session, request, app)
         found = await definitions.load_definition(session, app, "form", form)
         return {

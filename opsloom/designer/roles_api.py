@@ -10,8 +10,9 @@ from opsloom.designer import roles
 from opsloom.designer.definitions import load_app
 from opsloom.platform.api_document import MAX_ID, json_body
 from opsloom.platform.errors import BadRequest, FieldError
-from opsloom.platform.http import authenticated, context_of, read_json
+from opsloom.platform.http import DB, authenticated, context_of, read_json
 from opsloom.platform.permissions import require_app_admin
+from opsloom.runtime.dependencies import Forms
 
 router = APIRouter(prefix="/api/roles", tags=["roles"], dependencies=[Depends(authenticated)])
 Key = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
@@ -19,8 +20,10 @@ USER_IDS = {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum
 
 
 @router.get("", summary="Roles of an app, with members")
-async def list_roles(request: Request, app: Annotated[str, Query(pattern=r"^[a-z][a-z0-9_]{0,62}$")]) -> dict[str, Any]:
-    async with request.app.state.db.session() as session:
+async def list_roles(
+    request: Request, app: Annotated[str, Query(pattern=r"^[a-z][a-z0-9_]{0,62}$")], db: DB
+) -> dict[str, Any]:
+    async with db.session() as session:
         await load_app(session, app)
         await require_app_admin(session, request.state.principal, app)
         return {"items": await roles.list_roles(session, app)}
@@ -31,16 +34,16 @@ async def list_roles(request: Request, app: Annotated[str, Query(pattern=r"^[a-z
     summary="Create or replace a role: {app, key, label, permissions, app_admin}",
     openapi_extra=json_body(description="A role document (schemas/role.schema.json) with its app"),
 )
-async def save_role(request: Request) -> dict[str, Any]:
+async def save_role(request: Request, db: DB, forms: Forms) -> dict[str, Any]:
     body = await read_json(request)
     if not isinstance(body, dict) or not isinstance(body.get("app"), str):
         raise BadRequest("Say which app the role belongs to", [FieldError("app", "is required")])
     app = body["app"]
     document = {k: v for k, v in body.items() if k != "app"}
-    async with request.app.state.db.session(write=True) as session:
+    async with db.session(write=True) as session:
         await load_app(session, app)
         await require_app_admin(session, request.state.principal, app)
-        return await roles.save_role(session, context_of(request), request.app.state.forms, app, document)
+        return await roles.save_role(session, context_of(request), forms, app, document)
 
 
 @router.post(
@@ -50,19 +53,19 @@ async def save_role(request: Request) -> dict[str, Any]:
         {"type": "object", "properties": {"add": USER_IDS, "remove": USER_IDS}},
     ),
 )
-async def members(app: Key, key: Key, request: Request) -> dict[str, Any]:
+async def members(app: Key, key: Key, request: Request, db: DB) -> dict[str, Any]:
     body = await read_json(request)
     add, remove = (body.get("add") or [], body.get("remove") or []) if isinstance(body, dict) else (None, None)
     if add is None or remove is None or not _ids(add) or not _ids(remove):
         raise BadRequest('Send {"add": [user ids], "remove": [user ids]}', [FieldError("add", "expected lists of ids")])
-    async with request.app.state.db.session(write=True) as session:
+    async with db.session(write=True) as session:
         await require_app_admin(session, request.state.principal, app)
         return await roles.set_members(session, context_of(request), app, key, add, remove)
 
 
 @router.delete("/{app}/{key}", status_code=204, summary="Delete a role")
-async def delete_role(app: Key, key: Key, request: Request) -> Response:
-    async with request.app.state.db.session(write=True) as session:
+async def delete_role(app: Key, key: Key, request: Request, db: DB) -> Response:
+    async with db.session(write=True) as session:
         await require_app_admin(session, request.state.principal, app)
         await roles.delete_role(session, context_of(request), app, key)
     return Response(status_code=204)

@@ -14,7 +14,7 @@ from opsloom.platform.api_document import problems
 from opsloom.platform.audit import audit
 from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
-from opsloom.platform.http import authenticated, context_of, settings_of
+from opsloom.platform.http import DB, authenticated, context_of, settings_of
 from opsloom.platform.passwords import hash_password, password_problem, verify_password
 
 public = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -51,10 +51,8 @@ def me_view(p: Principal) -> dict[str, Any]:
 
 
 @public.post("/login", summary="Log in with e-mail and password; sets the session cookie", responses=problems(401, 429))
-async def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
-    token, csrf, principal = await auth.login(
-        request.app.state.db, context_of_anonymous(request), body.email, body.password
-    )
+async def login(body: Login, request: Request, response: Response, db: DB) -> dict[str, Any]:
+    token, csrf, principal = await auth.login(db, context_of_anonymous(request), body.email, body.password)
     secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
     auth.set_session_cookie(response, token, secure=secure)
     return {"user": me_view(principal), "csrf_token": csrf}
@@ -66,10 +64,10 @@ def context_of_anonymous(request: Request) -> RequestContext:
 
 
 @router.post("/api/auth/logout", summary="End this session")
-async def logout(request: Request, response: Response) -> dict[str, Any]:
+async def logout(request: Request, response: Response, db: DB) -> dict[str, Any]:
     token = request.cookies.get(auth.SESSION_COOKIE)
     if token:
-        async with request.app.state.db.session(write=True) as session:
+        async with db.session(write=True) as session:
             await auth.logout(session, token)
             await audit(session, context_of(request), "logout")
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
@@ -82,13 +80,13 @@ async def me(request: Request) -> dict[str, Any]:
 
 
 @router.post("/api/auth/password", summary="Change my password (ends my other sessions and revokes my API tokens)")
-async def change_password(body: PasswordChange, request: Request) -> dict[str, Any]:
+async def change_password(body: PasswordChange, request: Request, db: DB) -> dict[str, Any]:
     principal: Principal = request.state.principal
     problem = password_problem(body.new_password)
     if problem:
         raise ValidationFailed.of([FieldError("new_password", problem)])
     ctx = context_of(request)
-    db = request.app.state.db
+    db = db
     u = tables.users
     async with db.session() as session:
         current = (await session.execute(select(u.c.password_hash).where(u.c.id == principal.user_id))).scalar()
@@ -100,7 +98,7 @@ async def change_password(body: PasswordChange, request: Request) -> dict[str, A
         changed = await session.execute(
             update(u).where(u.c.id == principal.user_id, u.c.password_hash == current).values(password_hash=new_hash)
         )
-        if not changed.rowcount:
+        if not changed.rowcount:  # type: ignore[attr-defined]
             raise Conflict("The password was changed meanwhile; check the current password and try again")
         keep = request.cookies.get(auth.SESSION_COOKIE) if principal.via == "session" else None
         assert principal.user_id is not None  # the route is for people logged in
@@ -110,14 +108,14 @@ async def change_password(body: PasswordChange, request: Request) -> dict[str, A
 
 
 @router.post("/api/auth/tokens", status_code=201, summary="Create an API token (shown once)")
-async def create_token(body: TokenRequest, request: Request) -> dict[str, Any]:
+async def create_token(body: TokenRequest, request: Request, db: DB) -> dict[str, Any]:
     principal: Principal = request.state.principal
     if principal.via == "token":
         raise PermissionDenied("API tokens cannot create tokens; log in with a password")
     ctx = context_of(request)
     expires = ctx.now + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     assert principal.user_id is not None  # the route is for people logged in
-    async with request.app.state.db.session(write=True) as session:
+    async with db.session(write=True) as session:
         token, token_id = await auth.create_token(
             session, ctx, principal.user_id, body.name, body.apps, body.write, expires
         )
@@ -125,17 +123,17 @@ async def create_token(body: TokenRequest, request: Request) -> dict[str, Any]:
 
 
 @router.get("/api/auth/tokens", summary="My API tokens (without their secrets)")
-async def list_tokens(request: Request) -> dict[str, Any]:
+async def list_tokens(request: Request, db: DB) -> dict[str, Any]:
     t = tables.api_tokens
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         rows = await session.execute(select(t).where(t.c.user_id == request.state.principal.user_id).order_by(t.c.id))
         return {"items": [auth.token_view(r) for r in rows]}
 
 
 @router.delete("/api/auth/tokens/{token_id}", status_code=204, summary="Revoke an API token")
-async def revoke(token_id: Annotated[int, Path(ge=1, le=2**63 - 1)], request: Request) -> Response:
+async def revoke(token_id: Annotated[int, Path(ge=1, le=2**63 - 1)], request: Request, db: DB) -> Response:
     principal: Principal = request.state.principal
-    async with request.app.state.db.session(write=True) as session:
+    async with db.session(write=True) as session:
         owner = None if principal.is_admin else principal.user_id
         if not await auth.revoke_token(session, context_of(request), token_id, owner):
             raise NotFound(f"You have no active token {token_id}")

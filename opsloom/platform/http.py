@@ -8,9 +8,9 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 from itertools import islice
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import exc as sql_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opsloom.platform.context import Principal, RequestContext
+from opsloom.platform.database import Database
 from opsloom.platform.errors import (
     BadRequest,
     FieldError,
@@ -198,6 +199,14 @@ def _refuse_constant(name: str) -> Any:
 
 def settings_of(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def database_of(request: Request) -> Database:
+    return request.app.state.db
+
+
+# A route handler's database: `async def handler(..., db: DB)`.
+DB = Annotated[Database, Depends(database_of)]
 
 
 def principal_of(request: Request) -> Principal:

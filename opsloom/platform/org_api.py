@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 from opsloom.platform import org, tables
 from opsloom.platform.api_document import MAX_ID, json_body
 from opsloom.platform.errors import NotFound, PermissionDenied
-from opsloom.platform.http import authenticated, context_of, read_json
+from opsloom.platform.http import DB, authenticated, context_of, read_json
 
 router = APIRouter(tags=["organisation"], dependencies=[Depends(authenticated)])
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -45,6 +45,7 @@ def require_admin(request: Request) -> None:
 @router.get("/api/users", summary="Users (search by name or e-mail)")
 async def list_users(
     request: Request,
+    db: DB,
     q: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
@@ -52,7 +53,7 @@ async def list_users(
     query = select(u).order_by(u.c.name, u.c.id).limit(limit)
     if q:
         query = query.where(or_(u.c.name.contains(q, autoescape=True), u.c.email.contains(q.lower(), autoescape=True)))
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         rows = (await session.execute(query)).all()
     admin = request.state.principal.is_admin
     return {"items": [org.user_view(r) if admin else _public_user(r) for r in rows]}
@@ -63,17 +64,17 @@ def _public_user(row: Any) -> dict[str, Any]:
 
 
 @router.post("/api/users", status_code=201, summary="Create a user (admins)", openapi_extra=json_body(USER_CREATE))
-async def create_user(request: Request) -> dict[str, Any]:
+async def create_user(request: Request, db: DB) -> dict[str, Any]:
     require_admin(request)
     data = await read_json(request)
-    async with request.app.state.db.session(write=True) as session:
+    async with db.session(write=True) as session:
         return await org.create_user(session, context_of(request), data if isinstance(data, dict) else {})
 
 
 @router.get("/api/users/{user_id}", summary="One user")
-async def get_user(user_id: Id, request: Request) -> dict[str, Any]:
+async def get_user(user_id: Id, request: Request, db: DB) -> dict[str, Any]:
     u = tables.users
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         row = (await session.execute(select(u).where(u.c.id == user_id))).first()
     if row is None:
         raise NotFound(f"There is no user {user_id}")
@@ -81,17 +82,17 @@ async def get_user(user_id: Id, request: Request) -> dict[str, Any]:
 
 
 @router.patch("/api/users/{user_id}", summary="Change a user (admins)", openapi_extra=json_body(USER))
-async def patch_user(user_id: Id, request: Request) -> dict[str, Any]:
+async def patch_user(user_id: Id, request: Request, db: DB) -> dict[str, Any]:
     require_admin(request)
     data = await read_json(request)
-    async with request.app.state.db.session(write=True) as session:
+    async with db.session(write=True) as session:
         return await org.update_user(session, context_of(request), user_id, data if isinstance(data, dict) else {})
 
 
 @router.get("/api/departments", summary="Departments (a tree: parent_id, head_id)")
-async def list_departments(request: Request) -> dict[str, Any]:
+async def list_departments(request: Request, db: DB) -> dict[str, Any]:
     d = tables.departments
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         rows = (await session.execute(select(d).order_by(d.c.id))).all()
     return {"items": [org.department_view(r) for r in rows]}
 
@@ -102,20 +103,20 @@ async def list_departments(request: Request) -> dict[str, Any]:
     summary="Create a department (admins)",
     openapi_extra=json_body({**DEPARTMENT, "required": ["name"]}),
 )
-async def create_department(request: Request) -> dict[str, Any]:
+async def create_department(request: Request, db: DB) -> dict[str, Any]:
     require_admin(request)
     data = await read_json(request)
-    async with request.app.state.db.session(write=True) as session:
+    async with db.session(write=True) as session:
         return await org.create_department(session, context_of(request), data if isinstance(data, dict) else {})
 
 
 @router.patch(
     "/api/departments/{department_id}", summary="Change a department (admins)", openapi_extra=json_body(DEPARTMENT)
 )
-async def patch_department(department_id: Id, request: Request) -> dict[str, Any]:
+async def patch_department(department_id: Id, request: Request, db: DB) -> dict[str, Any]:
     require_admin(request)
     data = await read_json(request)
-    async with request.app.state.db.session(write=True) as session:
+    async with db.session(write=True) as session:
         return await org.update_department(
             session, context_of(request), department_id, data if isinstance(data, dict) else {}
         )

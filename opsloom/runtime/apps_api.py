@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsloom.platform import tables
 from opsloom.platform.context import Principal
 from opsloom.platform.errors import NotFound
-from opsloom.platform.http import authenticated, principal_of
+from opsloom.platform.http import DB, authenticated, principal_of
 from opsloom.platform.permissions import form_access, visible_apps
+from opsloom.runtime.dependencies import Forms
 from opsloom.runtime.flow.instances import flow_for_form
 from opsloom.runtime.forms import published_forms
 from opsloom.runtime.openapi_paths import FormView, app_document
@@ -21,8 +22,8 @@ router = APIRouter(prefix="/api/apps", tags=["apps"], dependencies=[Depends(auth
 
 
 @router.get("", summary="Installed apps")
-async def list_apps(request: Request) -> dict[str, Any]:
-    async with request.app.state.db.session() as session:
+async def list_apps(request: Request, db: DB) -> dict[str, Any]:
+    async with db.session() as session:
         return {"items": await app_summaries(session, principal_of(request))}
 
 
@@ -65,8 +66,8 @@ def menu_order(forms: list[dict[str, Any]], document: dict[str, Any]) -> list[di
 
 
 @router.get("/{app}/openapi.json", summary="The app's OpenAPI 3.1 document, from its forms as you may see them")
-async def app_openapi(app: str, request: Request) -> dict[str, Any]:
-    async with request.app.state.db.session() as session:
+async def app_openapi(app: str, request: Request, db: DB, forms: Forms) -> dict[str, Any]:
+    async with db.session() as session:
         principal = principal_of(request)
         allowed = await visible_apps(session, principal)
         document = (
@@ -79,7 +80,7 @@ async def app_openapi(app: str, request: Request) -> dict[str, Any]:
             access = await form_access(session, principal, app, key)
             if not access.can("read"):
                 continue  # a form the caller cannot read is not part of their API
-            compiled = await request.app.state.forms.get(session, app, key, with_related=False)
+            compiled = await forms.get(session, app, key, with_related=False)
             has_flow = await flow_for_form(session, app, key) is not None
             views.append(FormView(compiled.restricted(access.hidden), access.read_only, has_flow))
     return app_document(document, views)

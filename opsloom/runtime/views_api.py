@@ -9,9 +9,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from opsloom.platform.api_document import json_body
-from opsloom.platform.http import authenticated, context_of, principal_of, read_json, settings_of
+from opsloom.platform.http import DB, authenticated, context_of, principal_of, read_json, settings_of
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import export, records, saved_views
+from opsloom.runtime.dependencies import Forms
+from opsloom.runtime.forms import FormRegistry
 from opsloom.runtime.pages.i18n import DEFAULT_LOCALE, Translator, from_accept_language, supported
 
 router = APIRouter(prefix="/api/apps/{app}/forms/{form}", tags=["views"], dependencies=[Depends(authenticated)])
@@ -28,18 +30,18 @@ VIEW = {
 }
 
 
-async def _visible(request: Request, session: Any, app: str, form: str) -> Any:
+async def _visible(request: Request, forms: FormRegistry, session: Any, app: str, form: str) -> Any:
     """The form as the caller sees it, once they may read it; the access decides the rest."""
-    compiled = await request.app.state.forms.get(session, app, form)
+    compiled = await forms.get(session, app, form)
     access = await form_access(session, principal_of(request), app, form)
     access.require("read")
     return compiled, access
 
 
 @router.get("/views", summary="My saved views of this form")
-async def list_views(app: str, form: str, request: Request) -> dict[str, Any]:
-    async with request.app.state.db.session() as session:
-        await _visible(request, session, app, form)
+async def list_views(app: str, form: str, request: Request, db: DB, forms: Forms) -> dict[str, Any]:
+    async with db.session() as session:
+        await _visible(request, forms, session, app, form)
         items = await saved_views.list_views(session, principal_of(request).user_id, app, form)
     return {"items": items}
 
@@ -50,10 +52,12 @@ async def list_views(app: str, form: str, request: Request) -> dict[str, Any]:
     summary="Save a view: name, filter, sort and columns",
     openapi_extra=json_body({**VIEW, "required": ["name"]}),
 )
-async def create_view(app: str, form: str, request: Request, response: Response) -> dict[str, Any]:
+async def create_view(
+    app: str, form: str, request: Request, response: Response, db: DB, forms: Forms
+) -> dict[str, Any]:
     view = saved_views.view_input(await read_json(request))
-    async with request.app.state.db.session(write=True) as session:
-        compiled, access = await _visible(request, session, app, form)
+    async with db.session(write=True) as session:
+        compiled, access = await _visible(request, forms, session, app, form)
         saved = await saved_views.create_view(
             session, context_of(request), app, compiled.restricted(access.hidden), view
         )
@@ -66,18 +70,18 @@ async def create_view(app: str, form: str, request: Request, response: Response)
     summary="Rename one of my views, or change its filter, sort or columns",
     openapi_extra=json_body(VIEW),
 )
-async def update_view(app: str, form: str, view_id: ViewId, request: Request) -> dict[str, Any]:
+async def update_view(app: str, form: str, view_id: ViewId, request: Request, db: DB, forms: Forms) -> dict[str, Any]:
     payload = await read_json(request)
-    async with request.app.state.db.session(write=True) as session:
-        compiled, access = await _visible(request, session, app, form)
+    async with db.session(write=True) as session:
+        compiled, access = await _visible(request, forms, session, app, form)
         visible = compiled.restricted(access.hidden)
         return await saved_views.update_view(session, context_of(request), app, visible, view_id, payload)
 
 
 @router.delete("/views/{view_id}", status_code=204, summary="Delete one of my views")
-async def delete_view(app: str, form: str, view_id: ViewId, request: Request) -> Response:
-    async with request.app.state.db.session(write=True) as session:
-        await _visible(request, session, app, form)
+async def delete_view(app: str, form: str, view_id: ViewId, request: Request, db: DB, forms: Forms) -> Response:
+    async with db.session(write=True) as session:
+        await _visible(request, forms, session, app, form)
         await saved_views.delete_view(session, context_of(request), app, form, view_id)
     return Response(status_code=204)
 
@@ -97,6 +101,8 @@ async def export_list(
     app: str,
     form: str,
     request: Request,
+    db: DB,
+    forms: Forms,
     format: Annotated[str | None, Query(description="csv (default) or xlsx")] = None,
     filter: Annotated[str | None, Query(description="A condition as JSON, as for the list")] = None,
     sort: Annotated[str | None, Query(description="Field keys, '-' for descending")] = None,
@@ -108,8 +114,8 @@ async def export_list(
     t = export_translator(request, locale)
     ctx = context_of(request)
     max_rows = settings_of(request).export_max_rows
-    async with request.app.state.db.session() as session:
-        compiled, access = await _visible(request, session, app, form)
+    async with db.session() as session:
+        compiled, access = await _visible(request, forms, session, app, form)
         access.require("export")
         # The rows are those the role lets this user export (its export scope), fields as they see them.
         access = replace(access, scopes={**access.scopes, "read": access.scope("export")})

@@ -7,29 +7,30 @@ import { describe, test } from "node:test";
 
 import { ConditionError, evaluate } from "../../opsloom/runtime/static/js/conditions.js";
 
+// What form_meta sends: each field's value kind (a formula's is its result's), a subform's kind is rows.
 const FIELDS = {
-  title: { type: "text" },
-  qty: { type: "integer" },
-  amount: { type: "decimal", scale: 2 },
-  budget: { type: "decimal", scale: 2 },
-  done: { type: "boolean" },
-  due: { type: "date" },
-  start: { type: "date" },
-  at: { type: "datetime" },
-  kind: { type: "select" },
-  tags: { type: "multiselect" },
-  owner: { type: "integer" },
-  watchers: { type: "users" },
+  title: { kind: "text" },
+  qty: { kind: "integer" },
+  amount: { kind: "decimal", scale: 2 },
+  budget: { kind: "decimal", scale: 2 },
+  done: { kind: "boolean" },
+  due: { kind: "date" },
+  start: { kind: "date" },
+  at: { kind: "datetime" },
+  kind: { kind: "select" },
+  tags: { kind: "multiselect" },
+  owner: { kind: "integer" },
+  watchers: { kind: "users" },
   items: {
-    type: "subform",
+    kind: "rows",
     fields: {
-      qty: { type: "integer" },
-      price: { type: "decimal", scale: 2 },
-      line: { type: "formula", result: "number", scale: 3 },
-      note: { type: "text" },
+      qty: { kind: "integer" },
+      price: { kind: "decimal", scale: 2 },
+      line: { kind: "decimal", scale: 3 }, // a formula with a number result
+      note: { kind: "text" },
     },
   },
-  parts: { type: "subform", fields: { weight: { type: "decimal", scale: 2 } } },
+  parts: { kind: "rows", fields: { weight: { kind: "decimal", scale: 2 } } },
 };
 const USER = { id: 7, department_id: 3, email: "ann@example.com" };
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from opsloom.platform.errors import BadRequest
 from opsloom.runtime.conditions import EvalContext, evaluate, parse_condition
-from opsloom.runtime.fields import FIELD_TYPES
+from opsloom.runtime.fields import FIELD_TYPES, value_unit
 from opsloom.runtime.forms import compile_form
 from tests.runtime.test_conditions_agree import FIELDS as BASE_FIELDS
 from tests.runtime.test_conditions_agree import RULES, USER, VALUES, VARIABLE, Values
@@ -50,7 +50,8 @@ FORM = compile_form(
     storage={"table": "agree__item", "columns": {f"fld_{key}": key for key in FIELDS}},
 )
 SPECS = {spec.key: spec for spec in FORM.fields}
-FIELD_INFO = {key: {"type": type_, **FORM_RULES.get(key, {})} for key, type_ in FIELDS.items()}
+# As field_views.form_meta sends them: each field's value kind, with its rules.
+FIELD_INFO = {key: {"kind": value_unit(SPECS[key]).client_kind, **FORM_RULES.get(key, {})} for key in FIELDS}
 # Pairs of fields stored alike, which the language lets one compare with the other.
 REF_PAIRS = [("title", "kind"), ("kind", "title"), ("due", "start"), ("amount", "budget"), ("at", "ends")]
 REF_PAIRS += [(key, key) for key in FIELDS]

@@ -10,6 +10,7 @@ import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -255,3 +256,17 @@ def test_the_designer_reads_the_catalogue_of_field_types(api):
         assert item["properties"] == unit.properties
         assert item["may_be"]["in_rows"] == (not unit.not_in_rows)
     assert TestClient(api.app).get("/api/design/field-types").status_code == 401
+
+
+@pytest.mark.parametrize(("name", "unit"), UNITS)
+def test_every_widget_is_a_template_of_its_own(name: str, unit: FieldType) -> None:
+    """widgets.html imports `widgets/<widget>.html` by name: the file exists and defines the control macro."""
+    from jinja2 import Environment, FileSystemLoader
+
+    import opsloom.runtime.pages
+
+    templates = Path(opsloom.runtime.pages.__file__).parent / "templates"
+    path = templates / "widgets" / f"{unit.widget}.html"
+    assert path.is_file(), f"{name}: no template for its widget {unit.widget!r} at {path}"
+    module = Environment(loader=FileSystemLoader(templates)).get_template(f"widgets/{unit.widget}.html").module
+    assert module.control.arguments == ("f", "value", "id", "locked", "common"), name

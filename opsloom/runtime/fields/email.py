@@ -18,6 +18,7 @@ class Email(Text):
     default_length = 254
     expected = "an e-mail address"
     widget = "email"
+    client_kind = "email"
     lossless_to = TEXT_FAMILY - {"phone", "url"}
 
     def example(self, spec: FieldSpec) -> Any:

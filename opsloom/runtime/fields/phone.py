@@ -18,6 +18,7 @@ class Phone(Text):
     default_length = 32
     expected = "a phone number"
     widget = "phone"
+    client_kind = "phone"
     lossless_to = TEXT_FAMILY - {"email", "url"}
 
     def example(self, spec: FieldSpec) -> Any:

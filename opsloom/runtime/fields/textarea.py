@@ -19,6 +19,7 @@ class Textarea(Text):
     sortable = False
     default_length = 0  # unlimited text column; a max_length is still enforced when given
     widget = "textarea"
+    client_kind = "textarea"
     title = False
     dimension = False
     lossless_to = frozenset({"textarea"})

@@ -16,6 +16,7 @@ class Url(Text):
     default_length = 2048
     expected = "a web address"
     widget = "url"
+    client_kind = "url"
     lossless_to = TEXT_FAMILY - {"email", "phone"}
 
     def example(self, spec: FieldSpec) -> Any:

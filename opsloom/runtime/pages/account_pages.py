@@ -13,7 +13,7 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from opsloom.platform import tables
-from opsloom.runtime.pages.display import datetime_text
+from opsloom.runtime.fields.formatting import datetime_text
 from opsloom.runtime.pages.i18n import FOLLOW_BROWSER, LOCALE_NAMES, LOCALES, supported
 from opsloom.runtime.pages.record_pages import error_words
 from opsloom.runtime.pages.rendering import page_context, render, request_context, to_login

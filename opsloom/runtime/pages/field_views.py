@@ -12,23 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform.errors import NotFound
 from opsloom.runtime.conditions import EvalContext, evaluate
-from opsloom.runtime.fields import FieldSpec, Invalid
+from opsloom.runtime.fields import FieldSpec, Invalid, unit_of, value_unit
+from opsloom.runtime.fields.formatting import as_moment
 from opsloom.runtime.forms import CompiledForm, FormRegistry
 from opsloom.runtime.formulas import FormulaContext
 from opsloom.runtime.pages.display import value_text
 from opsloom.runtime.pages.i18n import Translator
 from opsloom.runtime.rules import FIELD_RULES
 
-COMPUTED = ("formula", "computed_text", "autonumber")
 MAX_ROWS = 1000
-PICKERS = ("relation", "user", "users", "department")
+# Where a picker searches, by what the field links to (a record's form is added to its URL).
+PICKER_SOURCES = {"user": "/api/users", "department": "/api/departments"}
 
 
 @dataclass
@@ -55,6 +55,30 @@ class FieldView:
     columns: list[FieldView] = field(default_factory=list)
     rows: list[RowView] = field(default_factory=list)
     blank_row: RowView | None = None
+
+    @property
+    def widget(self) -> str:
+        """The widget that edits it: templates/widgets/<widget>.html."""
+        return unit_of(self.spec).widget
+
+    @property
+    def link(self) -> str | None:
+        """What a picker chooses: "record", "user" or "department"."""
+        return unit_of(self.spec).link
+
+    @property
+    def multiple(self) -> bool:
+        return unit_of(self.spec).multiple
+
+    @property
+    def child_rows(self) -> bool:
+        """Its value is rows (a subform): edited as a table, shown as one."""
+        return unit_of(self.spec).child_rows
+
+    @property
+    def numbered(self) -> bool:
+        """The system numbers the record with it when it is saved."""
+        return unit_of(self.spec).numbered
 
 
 @dataclass(frozen=True)
@@ -86,11 +110,11 @@ async def field_views(
     `record` is the record as the API writes it (links expanded), or {} for a new one."""
     titles = await _title_fields(session, registry, place.app, form)
     parsed = computed_draft(form, record, ctx, creating=creating)
-    shown = {**record, **{s.key: form.unit(s).dump(s, parsed[s.key]) for s in form.fields if s.type in COMPUTED}}
+    shown = {**record, **{s.key: form.unit(s).dump(s, parsed[s.key]) for s in form.fields if not unit_of(s).entered}}
     views = []
     for spec in form.fields:
         view = _view(place, form, spec, shown, parsed, t, ctx, read_only, titles)
-        if spec.type == "subform":
+        if unit_of(spec).child_rows:
             child = form.children[spec.key]
             rows = record.get(spec.key) or []
             view.columns = [_view(place, child, s, {}, {}, t, ctx, frozenset(), titles) for s in child.fields]
@@ -113,7 +137,7 @@ def _row_cells(
     ctx: EvalContext,
     titles: Mapping[str, str],
 ) -> list[FieldView]:
-    shown = {**row, **{s.key: child.unit(s).dump(s, parsed.get(s.key)) for s in child.fields if s.type in COMPUTED}}
+    shown = {**row, **{s.key: child.unit(s).dump(s, parsed.get(s.key)) for s in child.fields if not unit_of(s).entered}}
     if not row:  # a new row shows its defaults
         shown.update({k: v for k, v in child.literal_defaults().items()})
     return [_view(place, child, s, shown, parsed, t, ctx, frozenset(), titles) for s in child.fields]
@@ -124,17 +148,17 @@ def parse_draft(form: CompiledForm, payload: Mapping[str, Any], zone: Any) -> di
     values: dict[str, Any] = {}
     for spec in form.fields:
         raw = payload.get(spec.key)
-        if spec.type == "subform":
+        unit = form.unit(spec)
+        if unit.child_rows:
             rows = raw if isinstance(raw, list) else []
             values[spec.key] = [
                 {**parse_draft(form.children[spec.key], row if isinstance(row, Mapping) else {}, zone), "id": None}
                 for row in rows[:MAX_ROWS]
             ]
             continue
-        values[spec.key] = raw if spec.type == "autonumber" else None
-        if raw is None or spec.type in COMPUTED:
+        values[spec.key] = raw if unit.numbered else None
+        if raw is None or not unit.entered:
             continue
-        unit = form.unit(spec)
         try:
             value = unit.parse(spec, raw, zone)
         except (Invalid, TypeError, ValueError, ArithmeticError):
@@ -174,6 +198,7 @@ def _view(
     """A field of `record` (as the API writes it); its rules are judged on `parsed` (as the server reads it)."""
     value = record.get(spec.key)
     zone = ctx.zone
+    unit = unit_of(spec)
     rules = form.rules
     visible = rules.visible.get(spec.key)
     locked = rules.read_only.get(spec.key)
@@ -182,23 +207,20 @@ def _view(
         spec,
         value=value,
         help=spec.get("help") or spec.get("description"),
-        read_only=spec.key in read_only or spec.type in COMPUTED or _holds(locked, parsed, ctx),
+        read_only=spec.key in read_only or not unit.entered or _holds(locked, parsed, ctx),
         hidden=visible is not None and not _holds(visible, parsed, ctx),
         required=spec.required or _holds(required_when, parsed, ctx),
     )
-    if spec.type in COMPUTED:
+    if not unit.entered:
         view.text = value_text(t, zone, spec, value) if value is not None else ""
-    if spec.type == "datetime" and value:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(zone)
-        view.local_value = moment.strftime("%Y-%m-%dT%H:%M")
-    if spec.type == "relation":
+    if unit.temporal == "moment" and value:
+        view.local_value = as_moment(value).astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+    if unit.link == "record":
         view.source = f"/api/apps/{place.app}/forms/{spec.get('form')}/records"
         view.title_field = titles.get(spec.key, "")
-    elif spec.type in ("user", "users"):
-        view.source = "/api/users"
-    elif spec.type == "department":
-        view.source = "/api/departments"
-    elif spec.type == "attachment":
+    elif unit.link is not None:
+        view.source = PICKER_SOURCES[unit.link]
+    elif unit.holds_files:
         view.upload_url = f"{place.files}?field={spec.key}"
         view.download_url = place.files
     return view
@@ -218,7 +240,7 @@ async def _title_fields(session: AsyncSession, registry: FormRegistry, app: str,
     titles: dict[str, str] = {}
     specs = list(form.fields) + [s for child in form.children.values() for s in child.fields]
     for spec in specs:
-        if spec.type != "relation":
+        if unit_of(spec).link != "record":
             continue
         try:
             target = await registry.get(session, app, spec.get("form"))
@@ -229,20 +251,18 @@ async def _title_fields(session: AsyncSession, registry: FormRegistry, app: str,
 
 
 def form_meta(form: CompiledForm) -> dict[str, Any]:
-    """The browser's knowledge of a form: each field's type, options and rules (conditions.js's `fields`)."""
+    """The browser's knowledge of a form: each field's value kind, options and rules (conditions.js's `fields`)."""
     return {"fields": {spec.key: _meta(form, spec) for spec in form.fields}}
 
 
 def _meta(form: CompiledForm, spec: FieldSpec) -> dict[str, Any]:
-    meta: dict[str, Any] = {"type": spec.type, "required": spec.required}
+    meta: dict[str, Any] = {"kind": value_unit(spec).client_kind, "required": spec.required}
     if spec.get("options"):
         meta["options"] = list(spec.option_values())
-    if spec.type == "formula":
-        meta["result"] = spec.get("result", "number")
     for rule in FIELD_RULES:
         if spec.get(rule) is not None:
             meta[rule] = spec.get(rule)
-    if spec.type == "subform":
+    if unit_of(spec).child_rows:
         child = form.children[spec.key]
         meta["fields"] = {s.key: _meta(child, s) for s in child.fields}
     return meta

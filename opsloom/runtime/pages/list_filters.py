@@ -11,13 +11,12 @@ Values are checked by `parse_condition` when the list runs, not here.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
 
 from opsloom.runtime.conditions import NO_VALUE_OPS
-from opsloom.runtime.fields import FIELD_TYPES, FieldSpec
+from opsloom.runtime.fields import FieldSpec, unit_of, value_unit
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.pages.display import value_text
 from opsloom.runtime.pages.i18n import Translator
@@ -43,40 +42,23 @@ OPERATORS = (
     "not_empty",
 )
 LIST_OPS = frozenset({"in", "not_in", "between"})  # values written "a, b, c"
-ID_TYPES = frozenset({"relation", "user", "department"})
 MAX_ROWS = 20
 
 
-def kind_of(spec: FieldSpec) -> str:
-    if spec.type == "formula":
-        result = spec.get("result", "number")
-        return "decimal" if result == "number" else result
-    return spec.type
-
-
 def operators_of(spec: FieldSpec) -> tuple[str, ...]:
-    allowed = FIELD_TYPES[spec.type].operators_for(spec) | {"is_empty", "not_empty"}
+    allowed = unit_of(spec).operators_for(spec) | {"is_empty", "not_empty"}
     return tuple(op for op in OPERATORS if op in allowed)
 
 
 def input_of(spec: FieldSpec, op: str) -> str:
     """The input a value of `op` on this field needs: none, select, boolean, number, date, datetime-local or text."""
-    kind = kind_of(spec)
     if op in NO_VALUE_OPS:
         return "none"
     if op == "last_n_days":
         return "number"
     if op in LIST_OPS:
         return "text"
-    if kind in ("select", "multiselect"):
-        return "select"
-    if kind == "boolean":
-        return "boolean"
-    if kind in ("integer", "decimal") or (kind in ID_TYPES and op in ("eq", "ne")):
-        return "number"
-    if kind in ("date", "datetime"):
-        return "date" if kind == "date" else "datetime-local"
-    return "text"
+    return value_unit(spec).filter_input_for(op)
 
 
 @dataclass(frozen=True)
@@ -98,7 +80,7 @@ def filter_fields(visible: CompiledForm, t: Translator) -> list[FilterField]:
     fields = []
     for spec in visible.fields:
         ops = operators_of(spec)
-        if spec.type == "subform" or not ops:
+        if unit_of(spec).child_rows or not ops:
             continue
         options = tuple((str(o.get("value")), t.label(o.get("label"))) for o in spec.get("options") or ())
         fields.append(FilterField(spec.key, t.label(spec.label), ops, {op: input_of(spec, op) for op in ops}, options))
@@ -136,7 +118,7 @@ def condition_of(row: FilterRow, visible: CompiledForm) -> dict[str, Any]:
         condition["value"] = int(row.value) if row.value.isdigit() else row.value
     elif row.op in LIST_OPS:
         condition["value"] = [_scalar(spec, part.strip()) for part in row.value.split(",") if part.strip()]
-    elif row.op in ("contains", "starts_with") or (spec is not None and spec.type == "multiselect"):
+    elif row.op in ("contains", "starts_with") or (spec is not None and value_unit(spec).multiple):
         condition["value"] = row.value
     elif row.value or row.op not in ("eq", "ne"):
         condition["value"] = _scalar(spec, row.value)
@@ -146,12 +128,7 @@ def condition_of(row: FilterRow, visible: CompiledForm) -> dict[str, Any]:
 
 
 def _scalar(spec: FieldSpec | None, text: str) -> Any:
-    kind = kind_of(spec) if spec is not None else "text"
-    if kind == "boolean" and text in ("true", "false"):
-        return text == "true"
-    if (kind == "integer" or kind in ID_TYPES) and re.fullmatch(r"-?\d{1,18}", text):
-        return int(text)
-    return text
+    return value_unit(spec).filter_value(text) if spec is not None else text
 
 
 def combine(parts: list[Any]) -> Any:
@@ -225,7 +202,9 @@ def _chip_text(row: FilterRow, visible: CompiledForm, t: Translator, zone: tzinf
     words = [t.label(spec.label), t(f"list.op.{row.op}")]
     if row.op not in NO_VALUE_OPS and row.value:
         if input_of(spec, row.op) in ("select", "boolean", "date"):
-            words.append(value_text(t, zone, spec, _scalar(spec, row.value)))
+            value = _scalar(spec, row.value)
+            # a condition on a list names one of its items
+            words.append(value_text(t, zone, spec, [value] if value_unit(spec).multiple else value))
         else:
             words.append(row.value)
     return " ".join(words)

@@ -20,7 +20,7 @@ from opsloom.platform.errors import BadRequest, NotFound, OpsloomError, Permissi
 from opsloom.platform.http import decode_json, settings_of
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import records, saved_views
-from opsloom.runtime.fields import FIELD_TYPES, FieldSpec
+from opsloom.runtime.fields import FieldSpec, unit_of
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.link_titles import is_link
 from opsloom.runtime.pages import list_filters
@@ -97,7 +97,7 @@ def _columns(specs: list[FieldSpec], state: ListQuery, sort: str, path: str) -> 
     first = (sort or "-id").split(",")[0].strip()
     columns = []
     for spec in specs:
-        if spec.key != "id" and not FIELD_TYPES[spec.type].sortable_for(spec):
+        if spec.key != "id" and not unit_of(spec).sortable_for(spec):
             columns.append(Column(spec.key, spec.label, None, None))
             continue
         aria = {spec.key: "ascending", f"+{spec.key}": "ascending", f"-{spec.key}": "descending"}.get(first)
@@ -116,7 +116,8 @@ def _problem_message(ctx: PageContext, error: OpsloomError) -> str:
 
 
 def _shown_columns(visible: CompiledForm, keys: list[str] | None) -> list[FieldSpec]:
-    chosen = [visible.by_key[k] for k in keys or () if k in visible.by_key and visible.by_key[k].type != "subform"]
+    known = [visible.by_key[k] for k in keys or () if k in visible.by_key]
+    chosen = [spec for spec in known if not unit_of(spec).child_rows]
     return chosen or [visible.by_key[k] for k in saved_views.default_columns(visible)]
 
 
@@ -224,7 +225,7 @@ async def show_list(request: Request, user: Principal, app: str, form: str) -> R
         views=views,
         current_view=view,
         view_url=lambda view_id: path + "?" + urlencode({"view": view_id}),
-        all_columns=[spec for spec in visible.fields if spec.type != "subform"],
+        all_columns=[spec for spec in visible.fields if not unit_of(spec).child_rows],
         export=export,
         can_create=access.can("create"),
         notice=request.query_params.get("notice", ""),
@@ -300,7 +301,7 @@ def _text(value: Any, limit: int = MAX_PARAM) -> str:
 def _key_column(form: CompiledForm, shown: list[FieldSpec]) -> int | None:
     """The column people name a record by (its number, else its title), linked to the record in place of
     the internal id; None when neither is shown, and the id column links instead."""
-    for wanted in (lambda s: s.type == "autonumber", lambda s: s.key == form.title_field):
+    for wanted in (lambda s: unit_of(s).numbered, lambda s: s.key == form.title_field):
         found = next((i for i, spec in enumerate(shown) if wanted(spec)), None)
         if found is not None:
             return found

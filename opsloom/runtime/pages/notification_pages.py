@@ -14,7 +14,7 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from opsloom.platform import tables
-from opsloom.runtime.pages.display import datetime_text
+from opsloom.runtime.fields.formatting import datetime_text
 from opsloom.runtime.pages.rendering import page_context, render, to_login
 from opsloom.runtime.pages.routes import current_user
 

@@ -25,14 +25,14 @@ from opsloom.platform.http import read_json
 from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.runtime import records
 from opsloom.runtime.conditions import EvalContext
-from opsloom.runtime.fields import FieldSpec, dump_datetime
+from opsloom.runtime.fields import FieldSpec, dump_datetime, unit_of
+from opsloom.runtime.fields.formatting import datetime_text
 from opsloom.runtime.flow import instances
 from opsloom.runtime.flow.todo import submitter_actions
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.link_titles import expand_links, is_link
-from opsloom.runtime.pages.display import datetime_text, record_label, value_text
+from opsloom.runtime.pages.display import record_label, value_text
 from opsloom.runtime.pages.field_views import (
-    COMPUTED,
     FormPlace,
     computed_draft,
     field_views,
@@ -293,11 +293,11 @@ def draft_problems(
 def computed_answer(form: CompiledForm, draft: dict[str, Any], t: Translator, zone: Any) -> dict[str, Any]:
     answer: dict[str, Any] = {"values": {}, "text": {}, "rows": {}, "row_values": {}}
     for spec in form.fields:
-        if spec.type in COMPUTED and spec.type != "autonumber":  # a number is given on save, not before
+        if unit_of(spec).computed:  # a number is given on save, not before
             answer["values"][spec.key] = form.unit(spec).dump(spec, draft.get(spec.key))
             answer["text"][spec.key] = value_text(t, zone, spec, answer["values"][spec.key])
     for key, child in form.children.items():
-        columns = [s for s in child.fields if s.type in COMPUTED]
+        columns = [s for s in child.fields if not unit_of(s).entered]
         rows = draft.get(key) or []
         answer["row_values"][key] = [{s.key: child.unit(s).dump(s, row.get(s.key)) for s in columns} for row in rows]
         answer["rows"][key] = [
@@ -403,11 +403,14 @@ class _Shown:
 
     def __init__(self, spec: FieldSpec, text: str, value: Any, rows: list[list[str]], columns: list[FieldSpec]):
         self.spec, self.text, self.value, self.rows, self.columns = spec, text, value, rows, columns
+        unit = unit_of(spec)
+        self.child_rows = unit.child_rows  # shown as a table of its rows
+        self.holds_files = unit.holds_files  # shown as links to its files
 
 
 def _shown(ctx: PageContext, form: CompiledForm, spec: FieldSpec, record: dict[str, Any]) -> _Shown:
     value = record.get(spec.key)
-    if spec.type == "subform":
+    if unit_of(spec).child_rows:
         child = form.children[spec.key]
         columns = list(child.fields)
         rows = [[value_text(ctx.t, ctx.zone, s, row.get(s.key)) for s in columns] for row in value or []]

@@ -17,6 +17,7 @@ from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import NotFound
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import records
+from opsloom.runtime.fields import unit_of
 from opsloom.runtime.forms import FormRegistry, published_forms
 from opsloom.runtime.pages.display import record_label
 from opsloom.runtime.pages.i18n import Translator
@@ -45,7 +46,7 @@ async def linking_records(
             continue
         visible = linking.restricted(access.hidden)
         for spec in visible.fields:
-            if spec.type != "relation" or spec.raw.get("form") != form:
+            if unit_of(spec).link != "record" or spec.raw.get("form") != form:
                 continue
             condition = json.dumps({"field": spec.key, "op": "eq", "value": record_id})
             query = records.ListRequest(

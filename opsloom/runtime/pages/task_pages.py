@@ -21,12 +21,13 @@ from starlette.responses import Response
 from opsloom.platform import tables
 from opsloom.platform.errors import NotFound
 from opsloom.runtime import records
-from opsloom.runtime.fields import FieldSpec
+from opsloom.runtime.fields import FieldSpec, unit_of
+from opsloom.runtime.fields.formatting import datetime_text
 from opsloom.runtime.flow.instances import Services
 from opsloom.runtime.flow.todo import BOXES, TaskDetails, count_tasks, list_box, task_details
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.link_titles import expand_links, is_link
-from opsloom.runtime.pages.display import datetime_text, value_text
+from opsloom.runtime.pages.display import value_text
 from opsloom.runtime.pages.field_views import FieldView, FormPlace, field_views
 from opsloom.runtime.pages.record_pages import browser_meta, sections
 from opsloom.runtime.pages.rendering import (
@@ -137,6 +138,16 @@ class FieldItem:
     columns: list[FieldSpec] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def child_rows(self) -> bool:
+        """Shown as a table of its rows."""
+        return unit_of(self.spec).child_rows
+
+    @property
+    def holds_files(self) -> bool:
+        """Shown as links to its files."""
+        return unit_of(self.spec).holds_files
+
 
 @router.get("/tasks/{task}")
 async def task_page(task: str, request: Request) -> Response:
@@ -223,11 +234,12 @@ def _field_item(ctx: PageContext, place: FormPlace, form: CompiledForm, view: Fi
     if item.editable:
         return item
     value = view.value
-    if spec.type == "subform":
+    unit = unit_of(spec)
+    if unit.child_rows:
         child = form.children[spec.key]
         item.columns = list(child.fields)
         item.rows = [[value_text(ctx.t, ctx.zone, s, row.get(s.key)) for s in child.fields] for row in value or []]
-    elif spec.type == "attachment":
+    elif unit.holds_files:
         item.files = [{"name": f.get("name"), "url": f"{place.files}/{f.get('id')}"} for f in value or []]
     else:
         item.text = view.text or value_text(ctx.t, ctx.zone, spec, value)

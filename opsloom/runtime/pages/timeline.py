@@ -20,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
+from opsloom.runtime.fields.formatting import datetime_text
 from opsloom.runtime.forms import CompiledForm
-from opsloom.runtime.pages.display import datetime_text, value_text
+from opsloom.runtime.pages.display import value_text
 from opsloom.runtime.pages.rendering import PageContext
 
 ENDINGS = ("approved", "rejected")  # logged without a step when the whole flow ends

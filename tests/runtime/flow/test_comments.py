@@ -44,7 +44,8 @@ def test_the_records_page_offers_a_comment_box_once_it_has_a_flow(client) -> Non
     assert company.requester.post(f"{REQUESTS}/{request['id']}/submit", {}).status_code == 200
     html = company.requester.client.get(page).text
     assert f'data-comments="{REQUESTS}/{request["id"]}/comments"' in html
-    assert 'data-picker="users"' in html and "disabled data-script-ready" in html
+    assert 'data-picker="user" data-source="/api/users" data-title-field="" data-multiple>' in html
+    assert "disabled data-script-ready" in html
 
 
 def test_the_unread_count_follows_the_notifications(client) -> None:

@@ -76,14 +76,14 @@ def test_the_new_record_page_has_a_labelled_widget_for_every_field_type(client: 
         "at": 'type="datetime-local"',
         "rush": 'type="checkbox"',
         "kind": "<select",
-        "owner": 'data-picker="user"',
-        "watchers": 'data-picker="users"',
+        "owner": 'data-picker="user" data-source="/api/users" data-title-field="">',
+        "watchers": 'data-picker="user" data-source="/api/users" data-title-field="" data-multiple>',
         "dept": 'data-picker="department"',
         "files": 'type="file"',
         "total": "<output",
     }
     for key, widget in widgets.items():
-        block = re.search(rf'data-field="{key}" data-type="[a-z_]+".*?data-error', html, re.S)
+        block = re.search(rf'data-field="{key}" data-widget="[a-z_]+".*?data-error', html, re.S)
         assert block and widget in block.group(0), key
         assert f'<label id="f-{key}-label" for="f-{key}">' in html, key
     assert 'maxlength="80"' in html
@@ -92,13 +92,13 @@ def test_the_new_record_page_has_a_labelled_widget_for_every_field_type(client: 
     assert "<template data-row-template>" in html and "data-add-row" in html
     assert 'data-upload="/api/apps/shop/forms/order/files?field=files"' in html
     meta = meta_of(html)
-    assert meta["fields"]["lines"]["fields"]["sku"] == {"type": "text", "required": True}
+    assert meta["fields"]["lines"]["fields"]["sku"] == {"kind": "text", "required": True}
     assert meta["fields"]["trade_no"]["required_when"] == {"field": "kind", "op": "eq", "value": "trade"}
     assert meta["fields"]["kind"]["options"] == ["retail", "trade"]
     assert meta["preview"] == f"{BASE}/preview?locale=en"
     assert meta["messages"] == {"Order at least one": "Order at least one"}
     # the first paint applies the rules: rush is false by default, so the reason is hidden
-    assert re.search(r'data-field="reason" data-type="text" hidden', html)
+    assert re.search(r'data-field="reason" data-widget="text" data-reads="text" hidden', html)
 
 
 def test_validation_messages_are_shown_in_the_readers_language(client: TestClient) -> None:

@@ -135,7 +135,7 @@ def test_the_task_shows_editable_fields_as_inputs_hides_hidden_ones_and_offers_a
     task = boss.task()
     html = page(boss, f"/tasks/{task}").text
     assert f'data-task data-task-id="{task}"' in html and "<h1>Chairs</h1>" in html
-    assert '<div class="field" data-field="note" data-type="text"' in html and 'value="n"' in html
+    assert '<div class="field" data-field="note" data-widget="text"' in html and 'value="n"' in html
     assert 'data-editable="note"' in html
     assert 'data-readonly-field="title"' in html and 'data-field="title"' not in html
     assert 'data-readonly-field="amount"' in html and "1,234.50" in html

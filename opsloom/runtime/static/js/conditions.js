@@ -17,7 +17,10 @@
  *   judged as it would be once saved; a value the field cannot take counts
  *   as empty.
  * - `context` = {now: ISO string, timeZone: IANA name, user: {id,
- *   department_id, email}, fields: {key: {type, result?, options?}}}.
+ *   department_id, email}, fields: {key: {kind, options?, fields?}}}: a
+ *   field's `kind` is how its values read and compare (the `client_kind` of
+ *   the unit its values behave as, runtime/fields/; a formula's is its
+ *   result's), a subform's (kind "rows") `fields` its columns.
  *
  * Numbers are never compared as floating point: integers become BigInt,
  * decimals an exact (coefficient, exponent) pair, datetimes BigInt
@@ -275,9 +278,9 @@ const EMAIL = new RegExp(`^${NOT_SPACE_OR_AT}+@${NOT_SPACE_OR_AT}+\\.[^@.${SPACE
 
 const textUnit = (parse) => ({ kind: "text", operators: TEXT_OPERATORS, parse, compare: compareText });
 
+// The value kinds, keyed by the units' `client_kind`.
 const TYPES = {
   text: textUnit(parseText),
-  computed_text: textUnit(parseText),
   textarea: textUnit((value) => {
     if (typeof value !== "string") throw new Invalid("expected a text");
     if (value.includes("\0")) throw new Invalid("contains a NUL character");
@@ -422,17 +425,13 @@ TYPES.users = {
   compare: (a, b) => (a.length === b.length && a.every((v) => b.includes(v)) ? 0 : NaN),
 };
 
-// A formula field behaves as the type it produces.
-const FORMULA_RESULTS = { number: "decimal", text: "computed_text", date: "date", datetime: "datetime", boolean: "boolean" };
-
 function optionValues(field) {
   return field.options.map((o) => (typeof o === "string" ? o : o.value));
 }
 
 function unitOf(field) {
-  const name = field.type === "formula" ? FORMULA_RESULTS[field.result ?? "number"] : field.type;
-  const unit = TYPES[name];
-  if (!unit) throw new ConditionError(`fields of type ${field.type} cannot be used in conditions`);
+  const unit = Object.hasOwn(TYPES, field.kind) ? TYPES[field.kind] : undefined;
+  if (!unit) throw new ConditionError(`fields of kind ${field.kind} cannot be used in conditions`);
   return unit;
 }
 
@@ -663,7 +662,7 @@ function check(condition, record, ctx, depth) {
 
 const AGGREGATES = ["count", "sum", "min", "max"];
 const AGGREGATE_OPS = new Set(["eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "between"]);
-const NUMBER_TYPES = new Set(["integer", "decimal"]);
+const NUMBER_KINDS = new Set(["integer", "decimal"]);
 
 function addValues(unit, a, b) {
   if (unit.kind === "integer") return a + b;
@@ -680,17 +679,17 @@ function aggregate(condition, record, ctx) {
   const subformKey = dot < 0 ? key : key.slice(0, dot);
   const column = dot < 0 ? "" : key.slice(dot + 1);
   const subform = ctx.fields[subformKey];
-  if (!subform || subform.type !== "subform") throw new ConditionError(`'${subformKey}' is not a subform`);
+  if (!subform || subform.kind !== "rows") throw new ConditionError(`'${subformKey}' is not a subform`);
   const rows = Array.isArray(record[subformKey]) ? record[subformKey] : [];
   let field;
   let x;
   if (agg === "count") {
     if (column) throw new ConditionError("count counts rows: name the subform alone");
-    field = { type: "integer" };
+    field = { kind: "integer" };
     x = BigInt(rows.length);
   } else {
     field = (subform.fields ?? {})[column];
-    const number = field && (NUMBER_TYPES.has(field.type) || (field.type === "formula" && (field.result ?? "number") === "number"));
+    const number = field && NUMBER_KINDS.has(field.kind);
     if (!number) throw new ConditionError(`${agg} needs a number column of ${subformKey}`);
   }
   const unit = unitOf(field);
@@ -724,7 +723,7 @@ function compare(condition, record, ctx) {
   if (!field) throw new ConditionError(`'${key}' is not a field of this form`);
   const unit = unitOf(field);
   if (op !== "is_empty" && op !== "not_empty" && !unit.operators.includes(op)) {
-    throw new ConditionError(`'${op}' does not apply to ${field.type} fields`);
+    throw new ConditionError(`'${op}' does not apply to ${field.kind} fields`);
   }
   if (value !== null && typeof value === "object" && !Array.isArray(value) && "field" in value) {
     return compareFields(key, field, unit, op, value, record, ctx);

@@ -5,11 +5,14 @@
  *     readValues(root)                          // {key: value} as the API takes it
  *     showErrors(root, problem.errors)          // [{path, message}] at their fields
  *
- * DOM contract: a field is a wrapper [data-field=KEY][data-type=TYPE] holding
- * its control ([data-control]) and a [data-error] paragraph; a read-only one
- * carries [data-locked]. Subform rows are tr[data-row] (stored ones with
- * data-row-id) in tbody[data-rows], cloned from template[data-row-template].
- * `meta` is field_views.form_meta(): {fields: {key: {type, options, rules,
+ * DOM contract: a field is a wrapper [data-field=KEY][data-widget=WIDGET]
+ * (templates/widgets/WIDGET.html) holding its control ([data-control]) and a
+ * [data-error] paragraph; a read-only one carries [data-locked]. Its
+ * [data-reads] says how its value is read (see readField). A picker is
+ * [data-picker=record|user|department] ([data-multiple] when it takes several).
+ * Subform rows are tr[data-row] (stored ones with data-row-id) in
+ * tbody[data-rows], cloned from template[data-row-template].
+ * `meta` is field_views.form_meta(): {fields: {key: {kind, options, rules,
  * fields (subform columns)}}, context: {now, timeZone, user}, preview: URL,
  * values: the stored record, for rules about fields shown only as text}.
  *
@@ -23,8 +26,6 @@
 import { evaluate } from "/static/js/conditions.js";
 import { api, ApiError } from "/static/js/api.js";
 
-const COMPUTED = new Set(["formula", "computed_text", "autonumber"]);
-const TEXTUAL = new Set(["text", "email", "phone", "url", "textarea", "integer", "decimal", "date", "datetime", "select"]);
 const PICKER_LIMIT = 10;
 let rowCounter = 0;
 
@@ -46,33 +47,38 @@ function chipIds(wrapper) {
   return [...wrapper.querySelectorAll("[data-chips] > [data-id]")].map((chip) => Number(chip.dataset.id));
 }
 
-/** One field's value as the API takes it; undefined when it is not sent (computed, read-only). */
+/**
+ * One field's value as the API takes it, read as its wrapper's [data-reads]
+ * says; undefined when it is not sent (computed, read-only).
+ */
 export function readField(wrapper) {
-  const type = wrapper.dataset.type;
-  if (COMPUTED.has(type) || wrapper.hasAttribute("data-locked")) return undefined;
+  const reads = wrapper.dataset.reads || "text";
+  if (reads === "nothing" || wrapper.hasAttribute("data-locked")) return undefined;
   const input = control(wrapper);
-  if (TEXTUAL.has(type)) {
-    const text = input ? input.value : "";
-    return text.trim() === "" ? null : text;
-  }
-  switch (type) {
-    case "boolean":
+  switch (reads) {
+    case "checked":
       return Boolean(input && input.checked);
-    case "multiselect":
+    case "checked_values":
       return [...wrapper.querySelectorAll("input[type=checkbox]:checked")].map((box) => box.value);
-    case "relation":
-    case "user":
-    case "department":
-      return chipIds(wrapper)[0] ?? null;
-    case "users":
-      return chipIds(wrapper);
-    case "attachment":
+    case "chips": {
+      const picker = wrapper.querySelector("[data-picker]");
+      return picker && picker.hasAttribute("data-multiple") ? chipIds(wrapper) : chipIds(wrapper)[0] ?? null;
+    }
+    case "files":
       return [...wrapper.querySelectorAll("[data-file-id]")].map((item) => Number(item.dataset.fileId));
-    case "subform":
+    case "rows":
       return rowsOf(wrapper).map((row) => readRow(row));
-    default:
-      return input ? input.value : undefined;
+    default: {
+      // the control's text (numbers and dates too: the server reads them exactly)
+      const text = input ? input.value : "";
+      return text.trim() === "" ? null : text;
+    }
   }
+}
+
+/** A subform: a field whose value is rows. */
+function hasRows(wrapper) {
+  return wrapper.dataset.reads === "rows";
 }
 
 function rowsOf(subform) {
@@ -100,7 +106,7 @@ export function readValues(root) {
   for (const wrapper of ownFields(root)) {
     if (wrapper.hidden) continue;
     const value =
-      wrapper.dataset.type === "subform" && !wrapper.hasAttribute("data-locked")
+      hasRows(wrapper) && !wrapper.hasAttribute("data-locked")
         ? rowsOf(wrapper).map((row) => readRow(row, true))
         : readField(wrapper);
     if (value !== undefined) values[wrapper.dataset.field] = value;
@@ -221,7 +227,7 @@ function holds(condition, record, context, fields) {
 function setLocked(wrapper, locked) {
   wrapper.toggleAttribute("data-locked", locked);
   for (const el of wrapper.querySelectorAll("input, select, textarea, button")) {
-    if (!el.closest("[data-row]") || wrapper.dataset.type !== "subform") el.disabled = locked;
+    if (!el.closest("[data-row]") || !hasRows(wrapper)) el.disabled = locked;
   }
 }
 
@@ -255,7 +261,7 @@ function applyRules(wrappers, record, fields, context, ruleLocked) {
 // ------------------------------------------------------------------ pickers
 
 function optionLabel(kind, item, titleField) {
-  if (kind === "relation") return String(item[titleField] ?? "") || `#${item.id}`;
+  if (kind === "record") return String(item[titleField] ?? "") || `#${item.id}`;
   if (kind === "department") return item.name || `#${item.id}`;
   return item.email ? `${item.name} (${item.email})` : item.name;
 }
@@ -455,7 +461,7 @@ function setupSubform(subform, setupRow, changed) {
   const body = subform.querySelector("[data-rows]");
   subform.addEventListener("click", (event) => {
     const button = event.target.closest("button");
-    if (!button || button.closest('[data-type="subform"]') !== subform) return;
+    if (!button || button.closest('[data-reads="rows"]') !== subform) return;
     const row = button.closest("[data-row]");
     if (button.hasAttribute("data-add-row")) {
       addRow(subform, setupRow);
@@ -531,7 +537,7 @@ export function setupFields(root, meta, { onFixed } = {}) {
   const rules = () => {
     const values = record();
     applyRules(ownFields(root), values, fields, context, ruleLocked);
-    for (const subform of ownFields(root).filter((w) => w.dataset.type === "subform")) {
+    for (const subform of ownFields(root).filter(hasRows)) {
       const columns = (fields[subform.dataset.field] || {}).fields || {};
       rowsOf(subform).forEach((row, i) => {
         applyRules(ownFields(row), (values[subform.dataset.field] || [])[i] || {}, columns, context, new Set());
@@ -564,7 +570,7 @@ export function setupFields(root, meta, { onFixed } = {}) {
   };
 
   for (const wrapper of ownFields(root)) {
-    if (wrapper.dataset.type === "subform") setupSubform(wrapper, setupRow, changed);
+    if (hasRows(wrapper)) setupSubform(wrapper, setupRow, changed);
   }
   setupRow(root);
   root.addEventListener("input", changed);
