@@ -39,7 +39,7 @@ MAX_FRAMES = 500
 class Image(Attachment):
     name = "image"
     label = {"en": "Images", "zh-CN": "图片"}
-    widget = "files"
+    widget = "images"
     judges_content = True
     upload_bytes = 10 * 1024 * 1024
     renditions: ClassVar[Mapping[str, int]] = {"thumb": 240, "medium": 1024}

@@ -21,7 +21,7 @@ class Signature(Image):
     name = "signature"
     label = {"en": "Signature", "zh-CN": "手写签名"}
     signs = True
-    widget = "files"
+    widget = "signature"
     upload_bytes = 256 * 1024
     renditions = {"thumb": 240}
     not_in_rows = "rows cannot hold files; put the signature field on the form itself"

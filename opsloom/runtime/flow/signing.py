@@ -64,8 +64,8 @@ def refuse_unsigned(
         [
             FieldError(
                 f"values.{key}",
-                f"this step needs your signature to approve: upload it with POST /api/apps/{form.app}/forms/"
-                f"{form.key}/files?field={key}&task={task['id']} and send its id here",
+                f"is needed to approve at this step: sign here (through the API: upload the PNG with POST "
+                f"/api/apps/{form.app}/forms/{form.key}/files?field={key}&task={task['id']} and send its id)",
             )
         ]
     )

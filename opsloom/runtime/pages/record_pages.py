@@ -406,6 +406,7 @@ class _Shown:
         unit = unit_of(spec)
         self.child_rows = unit.child_rows  # shown as a table of its rows
         self.holds_files = unit.holds_files  # shown as links to its files
+        self.pictures = "thumb" in unit.renditions  # shown as thumbnails
 
 
 def _shown(ctx: PageContext, form: CompiledForm, spec: FieldSpec, record: dict[str, Any]) -> _Shown:

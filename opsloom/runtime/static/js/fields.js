@@ -25,6 +25,7 @@
 
 import { evaluate } from "/static/js/conditions.js";
 import { api, ApiError } from "/static/js/api.js";
+import { setupImages, setupSignature } from "/static/js/pictures.js";
 
 const PICKER_LIMIT = 10;
 let rowCounter = 0;
@@ -567,6 +568,8 @@ export function setupFields(root, meta, { onFixed } = {}) {
   const setupRow = (row) => {
     for (const picker of row.querySelectorAll("[data-picker]")) setupPicker(picker, changed);
     for (const box of row.querySelectorAll("[data-files]")) setupFiles(box, changed);
+    for (const box of row.querySelectorAll("[data-images]")) setupImages(box, changed);
+    for (const box of row.querySelectorAll("[data-signature]")) setupSignature(box, changed);
   };
 
   for (const wrapper of ownFields(root)) {
