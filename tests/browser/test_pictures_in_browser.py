@@ -204,6 +204,9 @@ def test_an_approver_signs_by_drawing_or_by_typing_their_name(
     shown = head.locator('.record-field[data-field="sign"] img')
     expect(shown).to_have_count(1)
     head.wait_for_function("() => document.querySelector('.record-field[data-field=sign] img').naturalWidth > 0")
+    signed_step = head.locator('.timeline [data-event="approved"] img')  # the approval shows what was signed
+    expect(signed_step).to_have_count(1)
+    head.wait_for_function("() => document.querySelector('.timeline [data-event=approved] img').naturalWidth > 0")
     assert head.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     screenshot(head, "record-with-signature")
     refused = [p for p in browser_log.problems if "status of 422" in p]

@@ -159,3 +159,22 @@ def test_a_step_that_requires_a_signature_must_name_one_signature_field(office):
     )
     assert bad.status_code == 200, bad.text
     assert "nodes[1].signature" in {p["path"] for p in bad.json()["problems"]}
+
+
+def test_the_task_page_offers_a_signature_pad_that_uploads_for_the_task(office):
+    boss, clerk = office.people("boss", "clerk")
+    office.grant(clerk)
+    signing_flow(office, boss)
+    record = office.submitted(clerk)
+    task = boss.task()
+    page = boss.client.get(f"/tasks/{task}")
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert 'data-widget="signature"' in html and "<canvas" in html
+    assert f'data-upload="{files_url(office)}?field=sign&amp;task={task}"' in html
+    sign_id = upload(office, boss, drawn(), task=task).json()["id"]
+    assert boss.act("approve", {"values": {"sign": [sign_id]}}, task=task).status_code == 200
+    shown = office.admin.get(f"/apps/office/forms/{office.form_key}/records/{record['id']}")
+    assert shown.status_code == 200, shown.text
+    thumb = f"{files_url(office)}/{sign_id}?size=thumb"
+    assert shown.text.count(f'src="{thumb}"') == 2  # the field, and the approval in the timeline
