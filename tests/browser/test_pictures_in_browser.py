@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image as Pillow
-from playwright.sync_api import Page, ViewportSize, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.browser.conftest import ADMIN, DEPARTMENT_HEAD, DESKTOP, PASSWORD, PHONE, BrowserLog, LiveServer, log_in
 from tests.builders import field, form, publish_app
@@ -225,3 +225,20 @@ def open_dialog(page: Page, action: str) -> object:
     dialog = page.locator(f"#dialog-{action}")
     expect(dialog).to_be_visible()
     return dialog
+
+
+def test_the_picture_widgets_pass_axe(admin: httpx.Client, browser: Browser, live_server: LiveServer) -> None:
+    from tests.browser.test_accessibility import violations
+
+    for viewport in (DESKTOP, PHONE):
+        context = browser.new_context(base_url=live_server.url, viewport=viewport, bypass_csp=True, locale="zh-CN")
+        page = context.new_page()
+        log_in(page, ADMIN)
+        page.goto(f"/apps/{APP}/forms/visit/new")
+        expect(page.locator("[data-signature][data-pad-ready]")).to_have_count(1)
+        page.locator('[data-field="photos"] input[type=file]').set_input_files(
+            [{"name": "front.jpg", "mimeType": "image/jpeg", "buffer": photo((200, 40, 40))}]
+        )
+        expect(page.locator('[data-field="photos"] [data-file-id] img')).to_have_count(1)
+        assert violations(page) == [], viewport
+        context.close()
