@@ -159,7 +159,7 @@ def form_paths(app: str, view: FormView) -> dict[str, Any]:
     attachments = [s.key for s in form.fields if unit_of(s).holds_files and s.key not in view.read_only]
     if attachments:
         sizes = sorted({n for s in form.fields if s.key in attachments for n in unit_of(s).renditions})
-        paths |= _file_paths(base, attachments, op, sizes)
+        paths |= _file_paths(base, attachments, op, sizes, view.has_flow)
     return paths
 
 
@@ -211,7 +211,16 @@ def _flow_paths(record: str, op: Callable[..., dict[str, Any]]) -> dict[str, Any
     return paths
 
 
-def _file_paths(base: str, fields: list[str], op: Callable[..., dict[str, Any]], sizes: list[str]) -> dict[str, Any]:
+def _file_paths(
+    base: str, fields: list[str], op: Callable[..., dict[str, Any]], sizes: list[str], has_flow: bool
+) -> dict[str, Any]:
+    task: Schema = {
+        "name": "task",
+        "in": "query",
+        "required": False,
+        "description": "Your pending task: upload for a field its step makes editable (a signature)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    }
     size: list[Schema] = [
         {
             "name": "size",
@@ -233,7 +242,8 @@ def _file_paths(base: str, fields: list[str], op: Callable[..., dict[str, Any]],
                 "upload",
                 _responses({"201": _json(ref("UploadedFile"), "Stored")}, (*WRITES, "415")),
                 parameters=[
-                    {"name": "field", "in": "query", "required": True, "schema": {"type": "string", "enum": fields}}
+                    {"name": "field", "in": "query", "required": True, "schema": {"type": "string", "enum": fields}},
+                    *([task] if has_flow else []),
                 ],
                 requestBody={"required": True, "content": {"multipart/form-data": {"schema": upload}}},
             )

@@ -178,3 +178,12 @@ def test_the_task_page_offers_a_signature_pad_that_uploads_for_the_task(office):
     assert shown.status_code == 200, shown.text
     thumb = f"{files_url(office)}/{sign_id}?size=thumb"
     assert shown.text.count(f'src="{thumb}"') == 2  # the field, and the approval in the timeline
+
+
+def test_the_apps_openapi_document_offers_the_task_parameter_for_uploads(office):
+    signing_flow(office, office.person("boss"))
+    document = office.admin.get("/api/apps/office/openapi.json").json()
+    upload = document["paths"][f"{files_url(office)}"]["post"]
+    names = [p["name"] for p in upload["parameters"]]
+    assert names == ["field", "task"]
+    assert "sign" in upload["parameters"][0]["schema"]["enum"]
