@@ -228,9 +228,10 @@ class FieldType:
         raise NotImplementedError
 
     # ------------------------------------------------------------ pages
-    # The widget macro of runtime/pages/templates/widgets.html that edits it.
+    # The widget that edits it: runtime/pages/templates/widgets/<widget>.html (its `control` macro).
     widget: ClassVar[str] = "text"
-    # The value kind the browser reads and compares (static/js/conditions.js).
+    # The value kind the browser reads and compares: a key of static/js/conditions.js's TYPES
+    # (form_meta sends it as each field's `kind`; a kind missing there cannot be used in browser rules).
     client_kind: ClassVar[str] = "text"
     # What a filter value of this type is typed into: text, number, select, boolean, date, datetime-local.
     filter_input: ClassVar[str] = "text"

@@ -5,7 +5,7 @@ the text of a computed value, whether it is required, read-only or hidden
 right now (the rules evaluated on the server, so the first paint is already
 right; static/js/fields.js re-evaluates them as the user types), where a
 picker searches and where files go. `form_meta` is the same knowledge for the
-browser: field types, options and rules, as JSON.
+browser: each field's value kind, options and rules, as JSON.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
  * DOM contract (templates/task.html, templates/flow_buttons.html; browser tests rely on it):
  *
  *   [data-task][data-task-id=ID][data-done-url]       the task page's root
- *   [data-task-record][data-editable="k1 k2"]         the record; editable fields are widgets.html
+ *   [data-task-record][data-editable="k1 k2"]         the record; editable fields are widgets.html's
  *                                                     wrappers [data-field=KEY] (fields.js reads them)
  *   script#form-meta                                  field_views.form_meta() + context, as JSON
  *   [data-task-actions] button[data-open-dialog=A]    one button per allowed action A:
