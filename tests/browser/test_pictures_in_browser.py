@@ -160,7 +160,7 @@ def test_an_approver_signs_by_drawing_or_by_typing_their_name(
 
     # approving unsigned is refused at the field
     open_dialog(head, "approve").locator("[data-submit]").click()
-    expect(sign.locator("[data-error]")).not_to_be_empty()
+    expect(sign.locator("[data-error]")).to_contain_text("is needed to approve at this step")
 
     head.locator("#dialog-approve [data-close]").click()
     pad.evaluate("canvas => canvas.scrollIntoView({block: 'center'})")  # above a phone's action bar

@@ -146,6 +146,7 @@ ERROR_WORDS = (
     ("is not a valid e-mail address", "error.email", False),
     ("is longer than", "error.too_long", True),
     ("is already used", "error.unique", False),
+    ("is needed to approve at this step", "error.signature_needed", False),
 )
 
 
