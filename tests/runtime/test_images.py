@@ -242,3 +242,17 @@ def test_purging_a_record_removes_its_pictures_and_their_smaller_copies(client):
     purged = client.delete(f"{URL}/{record['id']}", params={"purge": "true"})
     assert purged.status_code in (200, 204), purged.text
     assert [p for p in root.rglob("*") if p.is_file()] == []
+
+
+def test_a_phones_jpeg_with_a_second_picture_inside_is_kept_as_one_jpeg(client):
+    publish(client)
+    main, depth = Pillow.new("RGB", (64, 48), (10, 120, 10)), Pillow.new("RGB", (32, 24), (0, 0, 0))
+    out = io.BytesIO()
+    main.save(out, "MPO", save_all=True, append_images=[depth])
+    assert opened(out.getvalue()).format == "MPO"
+    file = uploaded(client, out.getvalue(), "IMG_2001.JPG")
+    assert file["content_type"] == "image/jpeg" and file["name"] == "IMG_2001.JPG"
+    stored = opened(client.get(f"{FILES}/{file['id']}").content)
+    assert stored.format == "JPEG" and stored.size == (64, 48) and getattr(stored, "n_frames", 1) == 1
+    thumb = client.get(f"{FILES}/{file['id']}", params={"size": "thumb"})
+    assert thumb.headers["content-type"] == "image/jpeg"

@@ -31,6 +31,10 @@ FORMATS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "GIF": ("image/gif", ".gif", (".gif",)),
 }
 BY_TYPE = {content_type: fmt for fmt, (content_type, _, _) in FORMATS.items()}
+# Formats Pillow names apart that are kept as one of FORMATS: a phone's JPEG with a depth map or preview is MPO.
+SAME_AS = {"MPO": "JPEG"}
+# The format of a picture's smaller copies, by its own format: PNG and GIF become PNG.
+RENDITION_FORMATS = {"JPEG": "JPEG", "WEBP": "WEBP", "PNG": "PNG", "GIF": "PNG"}
 # Per-frame keys that are part of the picture itself (palette transparency, animation); every other key goes.
 KEPT_INFO = ("transparency", "duration", "loop", "background", "disposal")
 MAX_FRAMES = 500
@@ -68,11 +72,11 @@ class Image(Attachment):
 
     def receive(self, spec: FieldSpec, path: Path, name: str) -> tuple[str, str] | None:
         with open_picture(path, self.what) as picture:
-            fmt = str(picture.format)
+            fmt = SAME_AS.get(str(picture.format), str(picture.format))
             if fmt not in self.formats():
                 raise NotTaken(f"is a {fmt} picture; {spec.key} takes {self.what}")
             self.check_picture(picture)
-            frames = clean_frames(picture)
+            frames = clean_frames(picture, still=fmt == "JPEG")
         write_atomically(path, lambda out: save(frames, fmt, out))
         content_type, extension, extensions = FORMATS[fmt]
         return named(name, extension, extensions), content_type
@@ -84,20 +88,18 @@ class Image(Attachment):
         """Limits of this type beyond the format (a signature's size in pixels)."""
 
     def rendition_type(self, content_type: str) -> str:
-        return (
-            "image/jpeg"
-            if content_type == "image/jpeg"
-            else "image/webp"
-            if content_type == "image/webp"
-            else "image/png"
-        )
+        return FORMATS[RENDITION_FORMATS.get(BY_TYPE.get(content_type, "PNG"), "PNG")][0]
 
     def render(self, source: Path, target: Path, longest: int) -> None:
         with open_picture(source, self.what) as picture:
-            fmt = "JPEG" if picture.format == "JPEG" else "WEBP" if picture.format == "WEBP" else "PNG"
-            picture.seek(0)
-            frame = picture.convert("RGB") if fmt == "JPEG" else _with_alpha(picture)
-            frame.thumbnail((longest, longest), Pillow.Resampling.LANCZOS)
+            own = SAME_AS.get(str(picture.format), str(picture.format))
+            fmt = RENDITION_FORMATS.get(own, "PNG")
+            try:
+                picture.seek(0)
+                frame = picture.convert("RGB") if fmt == "JPEG" else _with_alpha(picture)
+                frame.thumbnail((longest, longest), Pillow.Resampling.LANCZOS)
+            except (OSError, ValueError, SyntaxError, EOFError):
+                raise Invalid("is a picture that cannot be read in full") from None
         write_atomically(target, lambda out: frame.save(out, fmt, **SAVE_OPTIONS[fmt]))
 
 
@@ -139,13 +141,15 @@ def too_many_pixels(width: int | None = None, height: int | None = None) -> str:
     return f"has too many pixels{size}; pictures of at most {Pillow.MAX_IMAGE_PIXELS} pixels are taken"
 
 
-def clean_frames(picture: Pillow.Image) -> list[Pillow.Image]:
-    """The picture's frames, turned the way its EXIF orientation says, as new images that carry
-    no metadata (only palette transparency and the animation's timing)."""
+def clean_frames(picture: Pillow.Image, *, still: bool = False) -> list[Pillow.Image]:
+    """The picture's frames (the first alone when `still`), turned the way its EXIF orientation says,
+    as new images that carry no metadata (only palette transparency and the animation's timing)."""
     frames = []
     try:
         orientation = picture.getexif().get(0x0112)
         for i, frame in enumerate(ImageSequence.Iterator(picture)):
+            if still and i > 0:
+                break
             if i >= MAX_FRAMES:
                 raise Invalid(f"has more than {MAX_FRAMES} frames")
             frame.load()
