@@ -114,6 +114,18 @@ def test_exif_and_other_metadata_are_dropped_and_the_orientation_applied(client)
     assert top[2] > 150 and bottom[0] > 150  # blue (the left half) is now on top: turned 90° clockwise
 
 
+def test_the_colour_profile_is_kept(client):
+    from PIL import ImageCms
+
+    publish(client)
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Pillow.Exif()
+    exif[0x010F] = "PhoneMaker"
+    file = uploaded(client, picture("JPEG", icc_profile=profile, exif=exif.tobytes()), "p3.jpg")
+    image = opened(client.get(f"{FILES}/{file['id']}").content)
+    assert image.info.get("icc_profile") == profile and not image.getexif()
+
+
 def test_png_text_chunks_and_webp_exif_are_dropped_too(client):
     from PIL import PngImagePlugin
 

@@ -35,8 +35,9 @@ BY_TYPE = {content_type: fmt for fmt, (content_type, _, _) in FORMATS.items()}
 SAME_AS = {"MPO": "JPEG"}
 # The format of a picture's smaller copies, by its own format: PNG and GIF become PNG.
 RENDITION_FORMATS = {"JPEG": "JPEG", "WEBP": "WEBP", "PNG": "PNG", "GIF": "PNG"}
-# Per-frame keys that are part of the picture itself (palette transparency, animation); every other key goes.
-KEPT_INFO = ("transparency", "duration", "loop", "background", "disposal")
+# Per-frame keys that are part of the picture itself (palette transparency, animation, the colour
+# profile its pixels are in); every other key goes.
+KEPT_INFO = ("transparency", "duration", "loop", "background", "disposal", "icc_profile")
 MAX_FRAMES = 500
 
 
@@ -181,8 +182,7 @@ TURNS = {
 def save(frames: list[Pillow.Image], fmt: str, out: Any) -> None:
     first, rest = frames[0], frames[1:]
     options: dict[str, Any] = dict(SAVE_OPTIONS[fmt])
-    if "transparency" in first.info:
-        options["transparency"] = first.info["transparency"]
+    options |= {k: first.info[k] for k in ("transparency", "icc_profile") if k in first.info}
     if rest and fmt in ("GIF", "WEBP", "PNG"):
         options |= {"save_all": True, "append_images": rest}
         options |= {k: first.info[k] for k in ("duration", "loop") if k in first.info}
