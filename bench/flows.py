@@ -6,6 +6,8 @@ creates --instances records, submits each, and has every approver work
 through their to-do list, approving each task: four actions per instance.
 It prints actions per second and p50/p99 latency per kind of action, and
 checks (reports, never asserts) that every instance ended approved.
+`--organisation N` adds N colleagues (in departments of 20) who play no part
+in the flow: what a flow event costs in a company of that size.
 
 Figures only: nothing here passes or fails. `python bench/flows.py --help`;
 `make bench-flows` runs it on PostgreSQL with 10,000 instances.
@@ -28,8 +30,9 @@ sys.path.insert(0, str(BENCH_DIR))
 
 from bench_databases import fresh_database  # noqa: E402 - bench/ is on the path
 from records_api import Figures, Request, Server, drive, uvicorn_server  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 
-from opsloom.platform import org  # noqa: E402
+from opsloom.platform import org, tables  # noqa: E402
 from opsloom.platform.context import RequestContext  # noqa: E402
 from opsloom.platform.database import Database  # noqa: E402
 
@@ -67,11 +70,26 @@ def flow(ids: dict[str, int]) -> dict[str, object]:
     }
 
 
-async def create_people(url: str) -> dict[str, int]:
+async def create_people(url: str, organisation: int = 0) -> dict[str, int]:
+    """The four people of the flow, and `organisation` more colleagues in departments of 20 (who play
+    no part in the flow, but are the organisation a flow event may have to look people up in)."""
     db = Database(url)
     ids = {}
     try:
         async with db.session(write=True) as session:
+            now = RequestContext.for_now().now
+            d, u = tables.departments, tables.users
+            for start in range(0, organisation, 1000):
+                batch = range(start, min(organisation, start + 1000))
+                departments = await session.execute(
+                    insert(d).returning(d.c.id), [{"name": f"team {i}", "created_at": now} for i in batch[::20]]
+                )
+                team = [row.id for row in departments for _ in range(20)]
+                people = [
+                    {"email": f"colleague{i}@example.com", "name": f"colleague {i}", "department_id": team[i - start]}
+                    for i in batch
+                ]
+                await session.execute(insert(u), [p | {"created_at": now, "updated_at": now} for p in people])
             for name in PEOPLE:
                 user = await org.create_user(
                     session,
@@ -140,7 +158,7 @@ async def run(kind: str, args: argparse.Namespace) -> list[tuple[str, Figures]]:
         async with fresh_database(kind, workdir) as url:
             env = {"OPSLOOM_DATABASE_URL": url, "OPSLOOM_DATA_DIR": str(workdir / "data"), "OPSLOOM_SECRET_KEY": "b"}
             with uvicorn_server("opsloom", "opsloom.app:create_app", env, workdir) as server:
-                ids = await create_people(url)
+                ids = await create_people(url, args.organisation)
                 auth = {name: await log_in(server, name) for name in PEOPLE}
                 started = time.perf_counter()
                 records = await prepare(server, auth["submitter"], ids, args.instances)
@@ -181,6 +199,7 @@ def main() -> None:
     parser.add_argument("--databases", default="postgresql", help="comma-separated: sqlite,postgresql")
     parser.add_argument("--instances", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--organisation", type=int, default=0, help="colleagues besides the four people of the flow")
     args = parser.parse_args()
     for kind in args.databases.split(","):
         report(kind, asyncio.run(run(kind, args)))

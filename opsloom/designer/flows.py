@@ -21,6 +21,7 @@ from opsloom.platform.errors import Conflict, FieldError, NotFound, ValidationFa
 from opsloom.runtime.fields import unit_of
 from opsloom.runtime.flow.definition import check_flow
 from opsloom.runtime.flow.instances import flow_for_form
+from opsloom.runtime.flow.nodes import node_type
 from opsloom.runtime.forms import FormRegistry
 
 
@@ -53,7 +54,7 @@ async def _organisation_problems(
     for i, node in enumerate(document["nodes"]):
         if node.get("empty_user") and node["empty_user"] not in users:
             yield FieldError(f"nodes[{i}].empty_user", f"there is no user {node['empty_user']}")
-        action = node.get("action") if node["type"] == "action" else None
+        action = node_type(node).action(node)
         if action and action["kind"] == "create_record":
             try:
                 target = await registry.get(session, app, action["form"])

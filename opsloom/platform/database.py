@@ -67,8 +67,12 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
-        self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._writer = async_sessionmaker(self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False)
+        # What every session of this database carries in `session.info` (the write hooks of
+        # runtime/records/pipeline.py): filled at start-up, read as each session begins.
+        self.session_info: dict[str, Any] = {}
+        self._reader = async_sessionmaker(self.engine, expire_on_commit=False, info=self.session_info)
+        writer = self.engine.execution_options(**{_IMMEDIATE: True})
+        self._writer = async_sessionmaker(writer, expire_on_commit=False, info=self.session_info)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:

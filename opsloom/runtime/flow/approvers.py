@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from opsloom.runtime.flow.model import Context, FlowError, State
+from opsloom.runtime.flow.model import Context, FlowError, Reason, State
 
 Spec = Mapping[str, Any]
 Resolver = Callable[[Spec, str, State, Context], list[int]]
@@ -79,6 +79,11 @@ RESOLVERS: dict[str, Resolver] = {
 }
 
 
+def named_people(specs: list[Spec]) -> list[int]:
+    """The people sources name outright (not through a role, a department or a field)."""
+    return [person for spec in specs if spec["kind"] == "users" for person in spec.get("users", [])]
+
+
 def resolve_approvers(specs: list[Spec], node: str, state: State, ctx: Context) -> list[int]:
     """Everyone the node's sources name, in order, each once, active people only."""
     people: list[int] = []
@@ -96,13 +101,13 @@ def check_choice(specs: list[Spec], node: str, chosen: list[int], state: State, 
             continue
         low, high = spec.get("min", 1), spec.get("max", 10)
         if not low <= len(chosen) <= high:
-            raise FlowError(f"choose {low} to {high} approvers for '{node}' when submitting", 422)
+            raise FlowError(f"choose {low} to {high} approvers for '{node}' when submitting", Reason.INVALID)
         among = spec.get("among")
         if among:
             allowed = resolve_approvers(among, node, state, ctx)
             wrong = [p for p in chosen if p not in allowed]
             if wrong:
-                raise FlowError(f"user(s) {', '.join(map(str, wrong))} cannot approve '{node}'", 422)
+                raise FlowError(f"user(s) {', '.join(map(str, wrong))} cannot approve '{node}'", Reason.INVALID)
         inactive = [p for p in chosen if not ctx.directory.is_active(p)]
         if inactive:
-            raise FlowError(f"user(s) {', '.join(map(str, inactive))} are not active", 422)
+            raise FlowError(f"user(s) {', '.join(map(str, inactive))} are not active", Reason.INVALID)

@@ -14,6 +14,7 @@ from opsloom.platform.errors import BadRequest, FieldError
 from opsloom.runtime.conditions import parse_condition
 from opsloom.runtime.fields import Invalid, unit_of
 from opsloom.runtime.flow.model import Flow, Node
+from opsloom.runtime.flow.nodes import node_type, successors, walk_until
 from opsloom.runtime.flow.signing import steps_name_their_signature_field
 from opsloom.runtime.forms import CompiledForm
 
@@ -23,11 +24,11 @@ PEOPLE = ("user", "department")  # what a field names for a flow to route to (a 
 
 def compile_flow(document: Document, version: int, form: CompiledForm) -> Flow:
     nodes = {n["id"]: Node(n["id"], n["type"], _annotate(n, form)) for n in document["nodes"]}
-    start = next(n.id for n in nodes.values() if n.type == "start")
+    start = next(n.id for n in nodes.values() if node_type(n).starts)
     conditions = {}
     for i, n in enumerate(document["nodes"]):
-        for j, branch in enumerate(n.get("branches", []) if n["type"] == "condition" else []):
-            conditions[(n["id"], j)] = parse_condition(branch["condition"], form, f"nodes[{i}].branches[{j}].condition")
+        for j, condition in enumerate(node_type(n).branch_conditions(n)):
+            conditions[(n["id"], j)] = parse_condition(condition, form, f"nodes[{i}].branches[{j}].condition")
     return Flow(
         key=document["key"],
         form=document["form"],
@@ -55,34 +56,15 @@ def _annotate(node: Document, form: CompiledForm) -> dict[str, Any]:
 
 
 def _parallel_regions(nodes: Mapping[str, Node]) -> set[str]:
+    raw = {node_id: node.raw for node_id, node in nodes.items()}
     inside: set[str] = set()
     for node in nodes.values():
-        if node.type != "parallel":
-            continue
-        for start in node.get("branches", []):
-            inside |= _walk_until(nodes, start, node.get("join"))
+        region = node_type(node).region(node.raw)
+        if region is not None:
+            branches, join = region
+            for start in branches:
+                inside |= walk_until(raw, start, join)
     return inside
-
-
-def _walk_until(nodes: Mapping[str, Node], start: str, stop: str | None) -> set[str]:
-    seen: set[str] = set()
-    todo = [start]
-    while todo:
-        current = todo.pop()
-        if current in seen or current == stop or current not in nodes:
-            continue
-        seen.add(current)
-        todo += _successors(nodes[current].raw)
-    return seen
-
-
-def _successors(node: Document) -> list[str]:
-    out = [node["next"]] if node.get("next") else []
-    if node["type"] == "condition":
-        out += [b["next"] for b in node.get("branches", [])] + ([node["else"]] if node.get("else") else [])
-    if node["type"] == "parallel":
-        out += list(node.get("branches", []))
-    return out
 
 
 # ------------------------------------------------------------------ checks
@@ -103,40 +85,34 @@ def ids_are_unique(document: Document, form: CompiledForm) -> Iterator[FieldErro
 
 
 def one_start_and_an_end(document: Document, form: CompiledForm) -> Iterator[FieldError]:
-    starts = [i for i, n in _indexed(document) if n["type"] == "start"]
+    starts = [i for i, n in _indexed(document) if node_type(n).starts]
     if len(starts) != 1:
         yield FieldError("nodes", f"a flow has exactly one start node; this one has {len(starts)}")
-    if not any(n["type"] == "end" for _, n in _indexed(document)):
+    if not any(node_type(n).ends for _, n in _indexed(document)):
         yield FieldError("nodes", "a flow needs an end node")
 
 
 def references_exist(document: Document, form: CompiledForm) -> Iterator[FieldError]:
     ids = {n["id"] for _, n in _indexed(document)}
     for i, n in _indexed(document):
-        refs = [("next", n.get("next")), ("else", n.get("else")), ("join", n.get("join"))]
-        if n["type"] == "condition":
-            refs += [(f"branches[{j}].next", b["next"]) for j, b in enumerate(n.get("branches", []))]
-        if n["type"] == "parallel":
-            refs += [(f"branches[{j}]", b) for j, b in enumerate(n.get("branches", []))]
-        for path, target in refs:
+        for path, target in node_type(n).references(n):
             if target is not None and target not in ids:
                 yield FieldError(f"nodes[{i}].{path}", f"'{target}' is not a node of this flow")
-        if n["type"] == "end" and n.get("next"):
-            yield FieldError(f"nodes[{i}].next", "an end node has no next")
+        yield from node_type(n).check_links(f"nodes[{i}]", n)
 
 
 def every_node_is_reachable_and_reaches_an_end(document: Document, form: CompiledForm) -> Iterator[FieldError]:
     nodes = {n["id"]: n for _, n in _indexed(document)}
-    start = next((n["id"] for n in nodes.values() if n["type"] == "start"), None)
+    start = next((n["id"] for n in nodes.values() if node_type(n).starts), None)
     if start is None:
         return
-    reachable = _closure(start, lambda x: _successors(nodes[x]) if x in nodes else [])
+    reachable = _closure(start, lambda x: successors(nodes[x]) if x in nodes else [])
     for i, n in _indexed(document):
         if n["id"] not in reachable:
             yield FieldError(f"nodes[{i}]", f"'{n['id']}' cannot be reached from the start; link it or remove it")
-    ends = {n["id"] for n in nodes.values() if n["type"] == "end"}
+    ends = {n["id"] for n in nodes.values() if node_type(n).ends}
     for i, n in _indexed(document):
-        after = _closure(n["id"], lambda x: _successors(nodes[x]) if x in nodes else [])
+        after = _closure(n["id"], lambda x: successors(nodes[x]) if x in nodes else [])
         if not after & ends:
             yield FieldError(f"nodes[{i}]", f"no path from '{n['id']}' reaches an end node")
         elif n["id"] in _closure_strict(n["id"], nodes):
@@ -157,40 +133,25 @@ def _closure(start: str, successors: Callable[[str], list[str]]) -> set[str]:
 def _closure_strict(start: str, nodes: Mapping[str, Document]) -> set[str]:
     """Nodes reachable in one step or more (a node is in its own set only on a cycle)."""
     out: set[str] = set()
-    for first in _successors(nodes[start]) if start in nodes else []:
-        out |= _closure(first, lambda x: _successors(nodes[x]) if x in nodes else [])
+    for first in successors(nodes[start]) if start in nodes else []:
+        out |= _closure(first, lambda x: successors(nodes[x]) if x in nodes else [])
     return out
 
 
-def parallel_branches_join(document: Document, form: CompiledForm) -> Iterator[FieldError]:
-    nodes = {n["id"]: Node(n["id"], n["type"], n) for _, n in _indexed(document)}
-    joined: dict[str, str] = {}
+def node_types_agree(document: Document, form: CompiledForm) -> Iterator[FieldError]:
+    """Each node's own checks, asked of its type (a parallel's join, a join's parallel, ...)."""
+    nodes = {n["id"]: n for _, n in _indexed(document)}
     for i, n in _indexed(document):
-        if n["type"] != "parallel":
-            continue
-        join = n.get("join")
-        if join in nodes and nodes[join].type != "join":
-            yield FieldError(f"nodes[{i}].join", f"'{join}' is a {nodes[join].type} node, not a join")
-            continue
-        if join in joined:
-            yield FieldError(f"nodes[{i}].join", f"'{join}' already joins '{joined[join]}'")
-        joined[join] = n["id"]
-        for j, start in enumerate(n.get("branches", [])):
-            region = _walk_until(nodes, start, join)
-            if any(nodes[x].type == "end" for x in region if x in nodes):
-                yield FieldError(f"nodes[{i}].branches[{j}]", f"the branch from '{start}' ends before '{join}'")
-    for i, n in _indexed(document):
-        if n["type"] == "join" and n["id"] not in joined:
-            yield FieldError(f"nodes[{i}]", f"'{n['id']}' joins no parallel node; name it as a parallel's join")
+        yield from node_type(n).check(f"nodes[{i}]", n, nodes)
 
 
 def conditions_parse_and_cover(document: Document, form: CompiledForm) -> Iterator[FieldError]:
     for i, n in _indexed(document):
-        if n["type"] != "condition":
+        if not node_type(n).by_condition:
             continue
-        for j, branch in enumerate(n.get("branches", [])):
+        for j, condition in enumerate(node_type(n).branch_conditions(n)):
             try:
-                parse_condition(branch["condition"], form, f"nodes[{i}].branches[{j}].condition")
+                parse_condition(condition, form, f"nodes[{i}].branches[{j}].condition")
             except BadRequest as error:
                 yield from error.errors
         if not n.get("else") and not _covers_all(n.get("branches", []), form):
@@ -232,8 +193,6 @@ def people_sources_make_sense(document: Document, form: CompiledForm) -> Iterato
                             f"'{source['field']}' is not a user, users or department field of {form.key}",
                         )
                 if source["kind"] == "chosen":
-                    if n["type"] == "cc" and key == "recipients":
-                        yield FieldError(f"{path}.kind", "CC recipients cannot be chosen at submission")
                     if source.get("min", 1) > source.get("max", 10):
                         yield FieldError(f"{path}.min", "is larger than max")
         if n.get("when_empty") == "user" and not n.get("empty_user"):
@@ -252,7 +211,7 @@ def field_permissions_name_fields(document: Document, form: CompiledForm) -> Ite
 
 def actions_name_fields(document: Document, form: CompiledForm) -> Iterator[FieldError]:
     for i, n in _indexed(document):
-        action = n.get("action") if n["type"] == "action" else None
+        action = node_type(n).action(n)
         if not action or action["kind"] != "update_record":
             continue
         for key, value in action["values"].items():
@@ -272,7 +231,7 @@ FLOW_CHECKS: tuple[Check, ...] = (
     one_start_and_an_end,
     references_exist,
     every_node_is_reachable_and_reaches_an_end,
-    parallel_branches_join,
+    node_types_agree,
     conditions_parse_and_cover,
     people_sources_make_sense,
     field_permissions_name_fields,

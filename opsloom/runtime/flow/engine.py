@@ -6,7 +6,7 @@ stores the new state and carries out the effects, all in one transaction.
 
 A state holds tokens (where the flow stands; a parallel split makes one per
 branch) and tasks (who must act). Entering a node is one small unit per node
-type (`ENTER`); acting on a task is one unit per action (`ACTIONS`). After
+type (`nodes.py`); acting on a task is one unit per action (`ACTIONS`). After
 every change a node with tasks is *settled*: by its mode (any, countersign,
 sequential, vote) it passes, fails, or waits.
 """
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from opsloom.runtime.flow.approvers import check_choice, resolve_approvers
+from opsloom.runtime.flow.approvers import check_choice
 from opsloom.runtime.flow.model import (
     Act,
     Comment,
@@ -30,7 +30,7 @@ from opsloom.runtime.flow.model import (
     Log,
     Node,
     Notify,
-    RunAction,
+    Reason,
     Schedule,
     SetStatus,
     State,
@@ -41,9 +41,9 @@ from opsloom.runtime.flow.model import (
     Urge,
     Withdraw,
 )
+from opsloom.runtime.flow.nodes import node_type
 
 MAX_STEPS = 500  # nodes entered by one event: a guard against a loop in a bad flow
-TASK_NODES = ("approval", "handler")
 
 
 def advance_flow(flow: Flow, state: State | None, event: Event, ctx: Context) -> tuple[State, list[Effect]]:
@@ -51,7 +51,7 @@ def advance_flow(flow: Flow, state: State | None, event: Event, ctx: Context) ->
     run = Run(flow, copy.deepcopy(state) if state is not None else State(), ctx)
     handler = EVENTS.get(type(event))
     if handler is None:
-        raise FlowError(f"unknown event {type(event).__name__}")
+        raise FlowError(f"unknown event {type(event).__name__}", Reason.FLOW_STUCK)
     handler(run, event)
     return run.state, run.effects
 
@@ -82,17 +82,17 @@ class Run:
     def enter(self, token: Token, node_id: str) -> None:
         self.steps += 1
         if self.steps > MAX_STEPS:
-            raise FlowError("the flow goes round in a loop; check its branches")
+            raise FlowError("the flow goes round in a loop; check its branches", Reason.FLOW_STUCK)
         if node_id not in self.flow.nodes:
-            raise FlowError(f"the flow has no node '{node_id}'")
+            raise FlowError(f"the flow has no node '{node_id}'", Reason.FLOW_STUCK)
         token.node = node_id
         node = self.flow.node(node_id)
-        ENTER[node.type](self, token, node)
+        node_type(node).enter(self, token, node)
 
     def leave(self, token: Token, node: Node, target: str | None = None) -> None:
         target = target or node.next
         if target is None:
-            raise FlowError(f"node '{node.id}' does not say where to go next")
+            raise FlowError(f"node '{node.id}' does not say where to go next", Reason.FLOW_STUCK)
         self.enter(token, target)
 
     def token_at(self, node_id: str) -> Token | None:
@@ -141,6 +141,11 @@ class Run:
             task.waits_for = [new.id if i == old.id else i for i in task.waits_for]
             if task.after_of == old.id:
                 task.after_of = new.id
+
+    def auto_approve(self, task: Task, reason: str) -> None:
+        """The system approves a task for its assignee (`reason`: why)."""
+        task.state, task.acted_at, task.auto = "approved", self.now, reason
+        self.log("auto_approved", None, node=task.node, task=task.id, reason=reason, assignee=task.assignee)
 
     def keep_passed(self, passed: list[str]) -> None:
         """Only steps still passed keep their approvals (a step run again is approved again)."""
@@ -238,153 +243,6 @@ def outcome(node: Node, tasks: list[Task]) -> str | None:
     return verdict
 
 
-# ------------------------------------------------------------------ nodes
-
-
-def _enter_start(run: Run, token: Token, node: Node) -> None:
-    run.leave(token, node)
-
-
-def _enter_task_node(run: Run, token: Token, node: Node) -> None:
-    state = run.state
-    state.visits[node.id] = state.visits.get(node.id, 0) + 1
-    kind = node.type
-    people = resolve_approvers(list(node.get("approvers", [])), node.id, state, run.ctx)
-    if not people:
-        people = _when_empty(run, node)
-    sequential = node.get("mode") == "sequential"
-    for order, person in enumerate(people):
-        task = run.new_task(node, person, kind, order=order)
-        _apply_policies(run, node, task)
-        if task.state == "waiting" and (not sequential or order == 0):
-            run.activate(task)
-    run.log("node_entered", None, node=node.id, assignees=[t.assignee for t in run.node_tasks(node.id)])
-    run.settle(node)
-
-
-def _when_empty(run: Run, node: Node) -> list[int]:
-    policy = node.get("when_empty", "auto_pass")
-    if policy == "admin":
-        people = run.ctx.directory.admins()
-    elif policy == "user":
-        people = [node.get("empty_user")] if node.get("empty_user") else []
-    else:
-        people = []
-    if not people:
-        run.log("auto_passed", None, node=node.id, reason="nobody to approve")
-    return people
-
-
-def _apply_policies(run: Run, node: Node, task: Task) -> None:
-    """Out-of-office delegation, the approver-is-submitter rule, and the same-approver rule."""
-    state, directory = run.state, run.ctx.directory
-    if task.assignee == state.submitter and node.type == "approval":
-        policy = node.get("when_submitter", "approve")
-        if policy == "auto_pass":
-            _auto_approve(run, task, "the approver is the submitter")
-            return
-        if policy == "manager":
-            manager = directory.manager_of(state.submitter)
-            if manager is None:
-                _auto_approve(run, task, "the submitter has no manager")
-                return
-            task.assignee = manager
-    delegate = directory.delegate_of(task.assignee, run.ctx.now)
-    if delegate is not None and delegate != task.assignee:
-        task.on_behalf_of, task.assignee = task.assignee, delegate
-    repeat = run.flow.settings.get("same_approver", "off")
-    person = task.on_behalf_of or task.assignee
-    if node.type == "approval" and repeat != "off":
-        earlier = state.approvals.get(state.passed[-1], []) if state.passed and repeat == "previous_node" else []
-        if repeat == "any_earlier":
-            earlier = [p for people in state.approvals.values() for p in people]
-        if person in earlier:
-            _auto_approve(run, task, "already approved earlier in this flow")
-
-
-def _auto_approve(run: Run, task: Task, reason: str) -> None:
-    task.state, task.acted_at, task.auto = "approved", run.now, reason
-    run.log("auto_approved", None, node=task.node, task=task.id, reason=reason, assignee=task.assignee)
-
-
-def _enter_cc(run: Run, token: Token, node: Node) -> None:
-    run.state.visits[node.id] = run.state.visits.get(node.id, 0) + 1
-    people = resolve_approvers(list(node.get("recipients", [])), node.id, run.state, run.ctx)
-    for person in people:
-        task = run.new_task(node, person, "cc")
-        task.state = "cc"
-    run.notify(people, "cc")
-    run.log("cc", None, node=node.id, recipients=people)
-    run.leave(token, node)
-
-
-def _enter_condition(run: Run, token: Token, node: Node) -> None:
-    branches = sorted(enumerate(node.get("branches", [])), key=lambda ib: (ib[1].get("priority", ib[0]), ib[0]))
-    for index, branch in branches:
-        if run.ctx.evaluate(run.flow.conditions[(node.id, index)], run.record):
-            run.log("branch", None, node=node.id, branch=index, to=branch["next"])
-            run.leave(token, node, branch["next"])
-            return
-    if node.get("else"):
-        run.log("branch", None, node=node.id, branch="else", to=node.get("else"))
-        run.leave(token, node, node.get("else"))
-        return
-    raise FlowError(f"no branch of '{node.label}' matches this record, and it has no else branch")
-
-
-def _enter_parallel(run: Run, token: Token, node: Node) -> None:
-    run.state.tokens.remove(token)
-    branches = [Token(run.state.new_id(), node.id, token.splits + [node.id]) for _ in node.get("branches", [])]
-    run.state.tokens.extend(branches)
-    for branch, start in zip(branches, node.get("branches", []), strict=True):
-        run.enter(branch, start)
-
-
-def _enter_join(run: Run, token: Token, node: Node) -> None:
-    token.arrived = True
-    split = token.splits[-1] if token.splits else None
-    parallel = run.flow.nodes.get(split) if split else None
-    if parallel is None or parallel.get("join") != node.id:
-        raise FlowError(f"'{node.id}' joins branches that were never split")
-    here = [t for t in run.state.tokens if t.arrived and t.node == node.id and t.splits and t.splits[-1] == split]
-    if len(here) < len(parallel.get("branches", [])):
-        run.log("branch_joined", None, node=node.id, waiting=len(parallel.get("branches", [])) - len(here))
-        return
-    for t in here:
-        run.state.tokens.remove(t)
-    merged = Token(run.state.new_id(), node.id, token.splits[:-1])
-    run.state.tokens.append(merged)
-    run.leave(merged, node)
-
-
-def _enter_action(run: Run, token: Token, node: Node) -> None:
-    action = node.get("action", {})
-    run.effects.append(RunAction(node.id, action))
-    if action.get("kind") == "update_record":
-        run.record.update(action.get("values", {}))  # later branches see the new values
-    run.log("action", None, node=node.id, kind=action.get("kind"))
-    run.leave(token, node)
-
-
-def _enter_end(run: Run, token: Token, node: Node) -> None:
-    run.state.tokens.remove(token)
-    if not run.state.tokens:
-        run.finish("approved")
-
-
-ENTER: dict[str, Callable[[Run, Token, Node], None]] = {
-    "start": _enter_start,
-    "approval": _enter_task_node,
-    "handler": _enter_task_node,
-    "cc": _enter_cc,
-    "condition": _enter_condition,
-    "parallel": _enter_parallel,
-    "join": _enter_join,
-    "action": _enter_action,
-    "end": _enter_end,
-}
-
-
 # ------------------------------------------------------------------ events
 
 
@@ -393,20 +251,22 @@ def _submit(run: Run, event: Submit) -> None:
     resubmitted = state.status == "returned"
     if (state.tasks or state.submitted_at) and not resubmitted:
         ended = f"the flow has ended ({state.status})"
-        raise FlowError("the record is already in review" if state.status == "running" else ended)
+        raise FlowError("the record is already in review" if state.status == "running" else ended, Reason.NOT_NOW)
     if not resubmitted:
         state.submitter = event.actor
     elif event.actor != state.submitter:
-        raise FlowError("only the submitter can submit the record again", 403)
+        raise FlowError("only the submitter can submit the record again", Reason.NOT_YOURS)
     for node_id, people in event.chosen.items():
         node = flow.nodes.get(node_id)
         if node is None or not any(s["kind"] == "chosen" for s in node.get("approvers", [])):
-            raise FlowError(f"'{node_id}' is not a node whose approvers are chosen when submitting", 422)
+            raise FlowError(f"'{node_id}' is not a node whose approvers are chosen when submitting", Reason.INVALID)
         check_choice(list(node.get("approvers", [])), node_id, list(people), state, run.ctx)
     for node in flow.nodes.values():
         wants = any(s["kind"] == "chosen" for s in node.get("approvers", []))
         if wants and node.id not in event.chosen and node.id not in state.chosen:
-            raise FlowError(f"choose the approvers of '{node.label}' when submitting (chosen.{node.id})", 422)
+            raise FlowError(
+                f"choose the approvers of '{node.label}' when submitting (chosen.{node.id})", Reason.INVALID
+            )
     state.chosen.update({k: list(v) for k, v in event.chosen.items()})
     state.status, state.acted, state.submitted_at = "running", False, run.now
     run.effects.append(SetStatus("in_review"))
@@ -429,38 +289,39 @@ def _act(run: Run, event: Act) -> None:
     state = run.state
     task = state.task(event.task)
     if task is None:
-        raise FlowError(f"there is no task {event.task} in this flow", 404)
+        raise FlowError(f"there is no task {event.task} in this flow", Reason.NO_SUCH_TASK)
     if state.status != "running":
-        raise FlowError(f"the flow is not running ({state.status})")
+        raise FlowError(f"the flow is not running ({state.status})", Reason.NOT_NOW)
     if task.state == "waiting":
-        raise FlowError("this task is not your turn yet")
+        raise FlowError("this task is not your turn yet", Reason.NOT_NOW)
     if task.state != "pending":
-        raise FlowError(f"this task is already {task.state}")
+        raise FlowError(f"this task is already {task.state}", Reason.NOT_NOW)
     if event.actor != task.assignee:
-        raise FlowError("this task is not yours", 403)
+        raise FlowError("this task is not yours", Reason.NOT_YOURS)
     action = ACTIONS.get(event.action)
     if action is None:
-        raise FlowError(f"unknown action '{event.action}'; use one of {', '.join(sorted(ACTIONS))}", 422)
+        raise FlowError(f"unknown action '{event.action}'; use one of {', '.join(sorted(ACTIONS))}", Reason.INVALID)
     action(run, task, event)
 
 
 def _approve(run: Run, task: Task, event: Act) -> None:
     task.state, task.acted_at, task.comment = "approved", run.now, event.comment
     run.state.acted = True
-    verb = "completed" if task.kind == "handler" else "approved"
+    verb = "approved" if node_type(run.flow.node(task.node)).decides else "completed"
     run.log(verb, event.actor, node=task.node, task=task.id, comment=event.comment, changes=dict(event.changes))
     run.settle(run.flow.node(task.node))
 
 
 def _reject(run: Run, task: Task, event: Act) -> None:
-    if task.kind == "handler":
-        raise FlowError("a handler step cannot be rejected; return it instead", 422)
+    node = run.flow.node(task.node)
+    if not node_type(node).decides:
+        raise FlowError(f"a {node.type} step cannot be rejected; return it instead", Reason.INVALID)
     if not (event.comment or "").strip():  # the submitter is owed a reason
-        raise FlowError("a rejection needs a comment saying why; write one in comment", 422, path="comment")
+        raise FlowError("a rejection needs a comment saying why; write one in comment", Reason.INVALID, path="comment")
     task.state, task.acted_at, task.comment = "rejected", run.now, event.comment
     run.state.acted = True
     run.log("rejected", event.actor, node=task.node, task=task.id, comment=event.comment)
-    run.settle(run.flow.node(task.node))
+    run.settle(node)
 
 
 def _return(run: Run, task: Task, event: Act) -> None:
@@ -479,10 +340,12 @@ def _return(run: Run, task: Task, event: Act) -> None:
         raise FlowError(
             f"'{target}' is not a step this record has passed; return to one of: "
             + ", ".join(["submitter", "previous", *state.passed]),
-            422,
+            Reason.INVALID,
         )
     if target in flow.in_parallel:
-        raise FlowError(f"'{target}' lies inside parallel branches; return to the submitter or an earlier step", 422)
+        raise FlowError(
+            f"'{target}' lies inside parallel branches; return to the submitter or an earlier step", Reason.INVALID
+        )
     run.cancel_open()
     run.keep_passed(state.passed[: state.passed.index(target)])
     token = Token(state.new_id(), target)
@@ -501,9 +364,9 @@ def _delegate(run: Run, task: Task, event: Act) -> None:
 def _hand_over(run: Run, task: Task, event: Act, *, delegate: bool) -> None:
     to = event.to
     if to is None or not run.ctx.directory.is_active(to):
-        raise FlowError("name an active person to hand the task to (to)", 422)
+        raise FlowError("name an active person to hand the task to (to)", Reason.INVALID)
     if to == task.assignee or any(t.assignee == to and t.open for t in run.node_tasks(task.node)):
-        raise FlowError(f"user {to} already has this step", 422)
+        raise FlowError(f"user {to} already has this step", Reason.INVALID)
     run.state.acted = True  # someone handled the record: the submitter can no longer withdraw it
     if delegate:
         task.on_behalf_of = task.on_behalf_of or task.assignee
@@ -523,9 +386,9 @@ def _hand_over(run: Run, task: Task, event: Act, *, delegate: bool) -> None:
 def _add_signer(run: Run, task: Task, event: Act) -> None:
     people = list(dict.fromkeys(event.users))
     if not people or not all(run.ctx.directory.is_active(p) for p in people):
-        raise FlowError("name one or more active people to add (users)", 422)
+        raise FlowError("name one or more active people to add (users)", Reason.INVALID)
     if event.position not in ("before", "after", "parallel"):
-        raise FlowError("position is before, after or parallel", 422)
+        raise FlowError("position is before, after or parallel", Reason.INVALID)
     run.state.acted = True
     node = run.flow.node(task.node)
     added = [run.new_task(node, person, task.kind, added=event.position) for person in people]
@@ -563,11 +426,11 @@ ACTIONS: dict[str, Callable[[Run, Task, Act], None]] = {
 def _withdraw(run: Run, event: Withdraw) -> None:
     state = run.state
     if event.actor != state.submitter:
-        raise FlowError("only the submitter can withdraw", 403)
+        raise FlowError("only the submitter can withdraw", Reason.NOT_YOURS)
     if state.status not in ("running", "returned"):
-        raise FlowError(f"the flow has ended ({state.status})")
+        raise FlowError(f"the flow has ended ({state.status})", Reason.NOT_NOW)
     if state.acted and state.status == "running":
-        raise FlowError("someone has already acted on it; ask them to return it to you")
+        raise FlowError("someone has already acted on it; ask them to return it to you", Reason.NOT_NOW)
     run.log("withdrawn", event.actor, comment=event.comment)
     run.cancel_open()
     run.state.tokens = []
@@ -577,9 +440,9 @@ def _withdraw(run: Run, event: Withdraw) -> None:
 
 def _urge(run: Run, event: Urge) -> None:
     if event.actor != run.state.submitter:
-        raise FlowError("only the submitter can urge", 403)
+        raise FlowError("only the submitter can urge", Reason.NOT_YOURS)
     if run.state.status != "running":
-        raise FlowError(f"the flow is not running ({run.state.status})")
+        raise FlowError(f"the flow is not running ({run.state.status})", Reason.NOT_NOW)
     waiting = [t for t in run.state.tasks if t.state == "pending"]
     run.log("urged", event.actor, comment=event.comment, users=[t.assignee for t in waiting])
     for task in waiting:
@@ -614,7 +477,7 @@ def _timeout(run: Run, event: Timeout) -> None:
     action = limit.get("on_timeout", "remind")
     run.log("timed_out", None, node=node.id, task=task.id, then=action)
     if action == "approve":
-        _auto_approve(run, task, "the time limit passed")
+        run.auto_approve(task, "the time limit passed")
         run.settle(node)
     elif action == "reject":
         task.state, task.acted_at, task.auto = "rejected", run.now, "the time limit passed"

@@ -11,17 +11,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
 from opsloom.platform.context import Principal, RequestContext
-from opsloom.platform.errors import BadRequest, Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
+from opsloom.platform.errors import (
+    BadRequest,
+    Conflict,
+    FieldError,
+    NotFound,
+    OpsloomError,
+    PermissionDenied,
+    ValidationFailed,
+)
 from opsloom.platform.locales import label_translations
 from opsloom.platform.permissions import FormAccess, full_access
 from opsloom.runtime import attachments, records, subforms
@@ -29,26 +38,39 @@ from opsloom.runtime.access import eval_context
 from opsloom.runtime.conditions import evaluate
 from opsloom.runtime.fields import dump_datetime, unit_of
 from opsloom.runtime.flow import signing
+from opsloom.runtime.flow.approvers import named_people
 from opsloom.runtime.flow.definition import compile_flow
-from opsloom.runtime.flow.directory import load_snapshot
+from opsloom.runtime.flow.directory import OrgReader
 from opsloom.runtime.flow.engine import advance_flow
 from opsloom.runtime.flow.model import (
+    Act,
     Comment,
     Context,
+    Effect,
     Event,
     Flow,
     FlowError,
     Log,
     Notify,
+    Reason,
     RunAction,
     Schedule,
     SetStatus,
     State,
+    Submit,
+    Timeout,
 )
 from opsloom.runtime.flow.notices import notification_text, recipient_locales
 from opsloom.runtime.forms import CompiledForm, FormRegistry
 
-ERRORS = {403: PermissionDenied, 404: NotFound, 409: Conflict, 422: ValidationFailed}
+# Why the engine refused an event -> the error the API answers (its HTTP status): the one place they meet.
+REFUSALS: dict[Reason, type[OpsloomError]] = {
+    Reason.NOT_YOURS: PermissionDenied,  # 403
+    Reason.NO_SUCH_TASK: NotFound,  # 404
+    Reason.INVALID: ValidationFailed,  # 422
+    Reason.NOT_NOW: Conflict,  # 409
+    Reason.FLOW_STUCK: Conflict,  # 409
+}
 
 
 @dataclass(frozen=True)
@@ -77,17 +99,24 @@ class FlowCache:
 
 
 async def flow_for_form(session: AsyncSession, app: str, form: str) -> tuple[int, str, int] | None:
-    """(definition id, flow key, published version) of the flow attached to a form, if any."""
+    """(definition id, flow key, published version) of the flow attached to a form, if any.
+
+    One query on the (app, kind, key) index: the app's few flows, the one whose storage names the form."""
     d = tables.definitions
-    rows = await session.execute(
-        select(d.c.id, d.c.key, d.c.published_version, d.c.storage).where(
-            d.c.app_key == app, d.c.kind == "flow", d.c.published_version.is_not(None)
+    row = (
+        await session.execute(
+            select(d.c.id, d.c.key, d.c.published_version)
+            .where(
+                d.c.app_key == app,
+                d.c.kind == "flow",
+                d.c.published_version.is_not(None),
+                d.c.storage["form"].as_string() == form,
+            )
+            .order_by(d.c.id)
+            .limit(1)
         )
-    )
-    for row in rows:
-        if (row.storage or {}).get("form") == form:
-            return row.id, row.key, row.published_version
-    return None
+    ).first()
+    return None if row is None else (row.id, row.key, row.published_version)
 
 
 # ------------------------------------------------------------------ requests
@@ -168,39 +197,110 @@ async def _open_instance(session: AsyncSession, services: Services, row: Mapping
     return Loaded(row, flow, form, row["record_id"], State.from_json(row["state"]))
 
 
-async def record_values(session: AsyncSession, form: CompiledForm, record_id: int) -> dict[str, Any]:
-    """The record as conditions see it: parsed values by key, subform rows included."""
-    t = form.table
-    row = (await session.execute(select(t).where(t.c.id == record_id))).mappings().first()
-    if row is None:
-        raise NotFound(f"{form.key} has no record {record_id}")
+@dataclass(frozen=True)
+class FlowRecord:
+    """The record an event works on: its row, and its values as conditions, approvers and titles read them."""
+
+    form: CompiledForm
+    row: Mapping[str, Any]
+    values: dict[str, Any]  # stored values by key, subform rows included, with id, owner_id and department_id
+
+    @classmethod
+    def of_change(cls, change: records.PlannedUpdate) -> FlowRecord:
+        """The record as a step's change will leave it (the engine judges the action on these values)."""
+        row = change.current
+        system = {"id": row["id"], "owner_id": row["owner_id"], "department_id": row["department_id"]}
+        return cls(change.form, row, dict(change.merged) | system)
+
+    def dumped(self) -> dict[str, Any]:
+        """The record as a read answers it (subform rows included)."""
+        record = self.form.dump_row(self.row)
+        for key, child in self.form.children.items():
+            record[key] = subforms.dump_values(child, self.values[key])
+        return record
+
+
+async def load_record(
+    session: AsyncSession,
+    ctx: RequestContext,
+    form: CompiledForm,
+    record_id: int,
+    access: FormAccess | None = None,
+    *,
+    action: str = "read",
+    lock: bool = False,
+) -> FlowRecord:
+    """The one way the shell reads a record: as `access` allows `action` on it (the system's: all of it)."""
+    access = access or full_access(form.app, form.key)
+    row = await records.read_row(session, form, ctx, record_id, access, action=action, lock=lock)
     values = {s.key: row[s.column] for s in form.fields if unit_of(s).has_column}
     values |= {"id": row["id"], "owner_id": row["owner_id"], "department_id": row["department_id"]}
     if form.children:
         loaded = await subforms.load_rows(session, form, [record_id])
         for key, child in form.children.items():
             values[key] = subforms.stored_values(child, loaded[key][record_id])
-    return values
+    return FlowRecord(form, row, values)
 
 
-async def _engine_context(session: AsyncSession, ctx: RequestContext, loaded: Loaded, app: str) -> Context:
-    clock = eval_context(ctx)
-    values = await record_values(session, loaded.form, loaded.record_id)
-    snapshot = await load_snapshot(session, app, ctx.now)
-    return Context(ctx.now, values, snapshot, lambda condition, record: evaluate(condition, record, clock))
+Accepted = Callable[[], Awaitable[Any]]  # what an event writes of its own, once the engine accepted it
+MAX_ROUNDS = 100  # reading the organisation: each round reads what the last one lacked, so few are ever needed
 
 
-async def _run(session: AsyncSession, ctx: RequestContext, services: Services, loaded: Loaded, event: Event) -> State:
+async def _judge(
+    session: AsyncSession, ctx: RequestContext, loaded: Loaded, event: Event, record: FlowRecord
+) -> tuple[State, list[Effect], OrgReader]:
+    """The engine's verdict on the event, with the people and departments it asks about read on the way.
+
+    A refusal is raised as the error its reason maps to; nothing has been written."""
     app = loaded.row["app_key"] if loaded.row else loaded.form.app
-    engine_ctx = await _engine_context(session, ctx, loaded, app)
-    try:
-        state, effects = advance_flow(loaded.flow, loaded.state, event, engine_ctx)
-    except FlowError as error:
-        where = [FieldError(error.path, str(error))] if error.path else []
-        raise ERRORS.get(error.status, Conflict)(str(error), where) from None
-    title = _title(loaded.form, engine_ctx.record, loaded.record_id)
-    await _store(session, ctx, services, loaded, state, effects, title)
-    return state
+    org = OrgReader(app, ctx.now)
+    org.want(_people_named(loaded.flow, loaded.state, event))
+    clock = eval_context(ctx)
+    engine_ctx = Context(ctx.now, record.values, org, lambda condition, values: evaluate(condition, values, clock))
+    for _ in range(MAX_ROUNDS):
+        await org.read(session)
+        try:
+            verdict = advance_flow(loaded.flow, loaded.state, event, engine_ctx)
+        except FlowError as error:
+            if org.missing:
+                continue  # judged on an organisation not fully read: read the rest, judge again
+            where = [FieldError(error.path, str(error))] if error.path else []
+            raise REFUSALS[error.reason](str(error), where) from None
+        if not org.missing:
+            return (*verdict, org)
+    raise RuntimeError(f"the organisation was still not read after {MAX_ROUNDS} rounds")
+
+
+def _people_named(flow: Flow, state: State | None, event: Event) -> list[int | None]:
+    """Whom the event will most likely ask about, read before the first round: the submitter,
+    the people the flow names outright, and the people the event names."""
+    people: list[int | None] = [state.submitter if state else getattr(event, "actor", None)]
+    for node in flow.nodes.values():
+        people += named_people(list(node.get("approvers", [])) + list(node.get("recipients", [])))
+        people.append(node.get("empty_user"))
+    if isinstance(event, Act):
+        people += [event.to, *event.users]
+    if isinstance(event, Submit):
+        people += [p for chosen in event.chosen.values() for p in chosen]
+    return people
+
+
+async def _run(
+    session: AsyncSession,
+    ctx: RequestContext,
+    services: Services,
+    loaded: Loaded,
+    event: Event,
+    record: FlowRecord,
+    accepted: Accepted | None = None,
+) -> list[Mapping[str, Any]]:
+    """Judge the event, then write: what the event itself brings (`accepted`: a step's field
+    values, a comment's files), the instance and the effects. Answer the to-do rows as stored."""
+    state, effects, org = await _judge(session, ctx, loaded, event, record)
+    if accepted is not None:
+        await accepted()
+    title = _title(loaded.form, record.values, loaded.record_id)
+    return await _store(session, ctx, services, loaded, state, effects, title, org)
 
 
 # ------------------------------------------------------------------ storing
@@ -214,7 +314,9 @@ async def _store(
     state: State,
     effects: list[Any],
     title: str | None,
-) -> None:
+    org: OrgReader | None = None,
+) -> list[Mapping[str, Any]]:
+    """Write the instance, its to-do rows and its effects; answer the to-do rows as stored."""
     i = tables.flow_instances
     values = {
         "status": state.status,
@@ -224,39 +326,36 @@ async def _store(
         "updated_at": ctx.now,
     }
     if loaded.row is None:
-        form_id = loaded.form.form_id
-        instance_id = (
-            await session.execute(
-                insert(i)
-                .values(
-                    app_key=loaded.form.app,
-                    form_key=loaded.form.key,
-                    form_id=form_id,
-                    record_id=loaded.record_id,
-                    flow_id=loaded.flow_id,
-                    flow_version=loaded.flow.version,
-                    version=1,
-                    created_at=ctx.now,
-                    **values,
-                )
-                .returning(i.c.id)
-            )
-        ).scalar_one()
-        loaded.row = {"id": instance_id, "app_key": loaded.form.app, "version": 1}
-    else:
-        instance_id = loaded.row["id"]
-        done = await session.execute(
-            update(i)
-            .where(i.c.id == instance_id, i.c.version == loaded.row["version"])
-            .values(version=loaded.row["version"] + 1, **values)
+        new = insert(i).values(
+            app_key=loaded.form.app,
+            form_key=loaded.form.key,
+            form_id=loaded.form.form_id,
+            record_id=loaded.record_id,
+            flow_id=loaded.flow_id,
+            flow_version=loaded.flow.version,
+            version=1,
+            created_at=ctx.now,
+            **values,
         )
-        if done.rowcount != 1:
+        stored = (await session.execute(new.returning(*i.c))).mappings().one()
+    else:
+        version = loaded.row["version"]
+        moved = (
+            update(i).where(i.c.id == loaded.row["id"], i.c.version == version).values(version=version + 1, **values)
+        )
+        found = (await session.execute(moved.returning(*i.c))).mappings().first()
+        if found is None:
             raise Conflict("Someone acted on this flow at the same moment; reload and try again")
-    ids = await _store_tasks(session, instance_id, loaded, state)
+        stored = found
+    loaded.row = stored
+    instance_id = stored["id"]
+    tasks = await _store_tasks(session, instance_id, loaded, state)
+    ids = {task["local_id"]: task["id"] for task in tasks}
     steps = {task.id: loaded.flow.node(task.node).labels for task in state.tasks}
     await _carry_out(session, ctx, services, loaded, instance_id, ids, effects)
     notices = [e for e in effects if isinstance(e, Notify)]
-    await _notify(session, ctx, instance_id, ids, steps, notices, title or f"#{loaded.record_id}")
+    await _notify(session, ctx, instance_id, ids, steps, notices, title or f"#{loaded.record_id}", org)
+    return tasks
 
 
 def _title(form: CompiledForm, values: Mapping[str, Any], record_id: int) -> str | None:
@@ -268,10 +367,14 @@ def _title(form: CompiledForm, values: Mapping[str, Any], record_id: int) -> str
     return None if value is None else str(form.dump_value(spec.key, value))[:255]
 
 
-async def _store_tasks(session: AsyncSession, instance_id: int, loaded: Loaded, state: State) -> dict[int, int]:
-    """Mirror the state's tasks into the to-do table; answer global ids by local id."""
+async def _store_tasks(
+    session: AsyncSession, instance_id: int, loaded: Loaded, state: State
+) -> list[Mapping[str, Any]]:
+    """Mirror the state's tasks into the to-do table (new ones in one statement, changed ones in
+    another); answer the instance's to-do rows as they now are, in order."""
     t = tables.flow_tasks
     before = {task.id: task for task in (loaded.state.tasks if loaded.state else [])}
+    added, changed = [], []
     for task in state.tasks:
         row = {
             "node": task.node,
@@ -286,15 +389,18 @@ async def _store_tasks(session: AsyncSession, instance_id: int, loaded: Loaded, 
         }
         old = before.get(task.id)
         if old is None:
-            await session.execute(
-                insert(t).values(instance_id=instance_id, local_id=task.id, created_at=_moment(task.created_at), **row)
+            added.append(
+                {"instance_id": instance_id, "local_id": task.id, "created_at": _moment(task.created_at)} | row
             )
         elif old != task:
-            await session.execute(
-                update(t).where(t.c.instance_id == instance_id, t.c.local_id == task.id).values(**row)
-            )
-    rows = await session.execute(select(t.c.local_id, t.c.id).where(t.c.instance_id == instance_id))
-    return {local: global_id for local, global_id in rows}
+            changed.append({"b_local_id": task.id} | row)
+    if added:
+        await session.execute(insert(t), added)
+    if changed:  # the SET clause is the rows' column keys
+        where = (t.c.instance_id == instance_id, t.c.local_id == bindparam("b_local_id"))
+        await session.execute(update(t).where(*where), changed)
+    rows = await session.execute(select(t).where(t.c.instance_id == instance_id).order_by(t.c.id))
+    return list(rows.mappings())
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -350,11 +456,13 @@ async def _notify(
     steps: Mapping[int, Mapping[str, str]],
     effects: list[Notify],
     title: str,
+    org: OrgReader | None = None,
 ) -> None:
     """The notifications, each written in its recipient's language (notices.py)."""
     if not effects:
         return
-    locales = await recipient_locales(session, (user for effect in effects for user in effect.users))
+    recipients = (user for effect in effects for user in effect.users)
+    locales = await recipient_locales(session, recipients, org.locales if org else {})
     rows = [
         {
             "user_id": user,
@@ -381,7 +489,7 @@ async def _run_action(
         )
         return
     target = await services.forms.get(session, form.app, action["form"])
-    source = await records.get_record(session, form, ctx, loaded.record_id, access)
+    source = (await load_record(session, ctx, form, loaded.record_id)).dumped()
     payload: dict[str, Any] = {}
     for key, origin in action["mapping"].items():
         if isinstance(origin, Mapping):
@@ -415,7 +523,7 @@ async def submit_record(
     idem: Idempotency,
 ) -> dict[str, Any]:
     """Start the form's flow for a record (or restart it after a return to the submitter)."""
-    row = await records.lock_for_flow(session, form, ctx, record_id, access)
+    record = await load_record(session, ctx, form, record_id, access, action="update", lock=True)
     if (answer := await _remembered(session, ctx, idem)) is not None:
         return answer
     found = await flow_for_form(session, form.app, form.key)
@@ -424,12 +532,12 @@ async def submit_record(
     latest = await _latest_instance(session, form, record_id, lock=True)
     if latest is not None and latest["status"] == "returned":
         loaded = await _open_instance(session, services, latest)
-    elif row["status"] in ("in_review", "approved"):
-        raise Conflict(f"Record {record_id} is already {row['status'].replace('_', ' ')}")
+    elif (status := record.row["status"]) in ("in_review", "approved"):
+        raise Conflict(f"Record {record_id} is already {status.replace('_', ' ')}")
     else:
         flow = await services.flows.get(session, found[0], found[2], form)
         loaded = Loaded(None, flow, form, record_id, None, flow_id=found[0])
-    return await _run_and_answer(session, ctx, services, loaded, event, idem)
+    return await _run_and_answer(session, ctx, services, loaded, event, idem, record)
 
 
 def in_apps_of(principal: Principal) -> list[Any]:
@@ -449,6 +557,23 @@ async def my_task(session: AsyncSession, principal: Principal, task_id: int) -> 
     return task
 
 
+async def _lock_my_task(
+    session: AsyncSession, principal: Principal, task_id: int
+) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """The task as `my_task` finds it, and its instance, locked: (task, instance) in one query."""
+    t, i = tables.flow_tasks, tables.flow_instances
+    query = (
+        select(i, *(column.label(f"task_{column.name}") for column in t.c))
+        .join(t, t.c.instance_id == i.c.id)
+        .where(t.c.id == task_id, *in_apps_of(principal))
+        .with_for_update(of=i)
+    )
+    row = (await session.execute(query)).mappings().first()
+    if row is None or principal.user_id not in (row["task_assignee_id"], row["task_on_behalf_of"]):
+        raise NotFound(f"You have no task {task_id}")
+    return {c.name: row[f"task_{c.name}"] for c in t.c}, {c.name: row[c.name] for c in i.c}
+
+
 async def act_on_task(
     session: AsyncSession,
     ctx: RequestContext,
@@ -458,28 +583,37 @@ async def act_on_task(
     values: Mapping[str, Any] | None,
     idem: Idempotency,
 ) -> dict[str, Any]:
-    """A person acts on their task. `event_of(local task id, changes)` builds the engine event."""
-    task = await my_task(session, ctx.principal, task_id)
-    row = await _lock_instance(session, task["instance_id"])
+    """A person acts on their task. `event_of(local task id, changes)` builds the engine event.
+
+    Lock, judge, write: the instance is locked (and the record, when the step changes values),
+    the engine judges the action on the record as the change would leave it, and only an
+    accepted action writes the values."""
+    task, row = await _lock_my_task(session, ctx.principal, task_id)
     if (answer := await _remembered(session, ctx, idem)) is not None:
         return answer
     loaded = await _open_instance(session, services, row)
-    changes: dict[str, Any] = {}
-    if values:
-        changes = await _apply_step_values(session, ctx, loaded, task, values)
+    change = await _step_change(session, ctx, loaded, task, values) if values else None
+    if change is not None:
+        record = FlowRecord.of_change(change)
+        after = change.after()
+        changes = {k: {"before": change.before.get(k), "after": after.get(k)} for k in values or ()}
+        changes = {k: v for k, v in changes.items() if v["before"] != v["after"]}
+    else:
+        record, changes = await load_record(session, ctx, loaded.form, loaded.record_id), {}
     event = event_of(task["local_id"], changes)
     signing.refuse_unsigned(
         loaded.flow.node(task["node"]), loaded.form, task, ctx.principal.user_id, event.action, changes
     )
-    return await _run_and_answer(session, ctx, services, loaded, event, idem)
+    accepted = partial(records.apply_update, session, ctx, change) if change is not None else None
+    return await _run_and_answer(session, ctx, services, loaded, event, idem, record, accepted)
 
 
-async def _apply_step_values(
+async def _step_change(
     session: AsyncSession, ctx: RequestContext, loaded: Loaded, task: Mapping[str, Any], values: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Fields changed at a step: only those the step makes editable, validated like any write."""
+) -> records.PlannedUpdate | None:
+    """Fields changed at a step: only those the step makes editable, validated like any write (not written)."""
     if task["state"] != "pending" or task["assignee_id"] != ctx.principal.user_id:
-        return {}  # the engine explains why the action cannot apply
+        return None  # the engine explains why the action cannot apply
     permissions = loaded.flow.node(task["node"]).get("fields", {})
     refused = [key for key in values if permissions.get(key) != "editable"]
     if refused:
@@ -489,15 +623,13 @@ async def _apply_step_values(
         )
     hidden = frozenset(k for k, v in permissions.items() if v == "hidden")
     access = replace(full_access(loaded.form.app, loaded.form.key), hidden=hidden)
-    before = await records.get_record(session, loaded.form, ctx, loaded.record_id, access)
     try:
-        after = await records.update_record(
+        return await records.plan_update(
             session, loaded.form, ctx, loaded.record_id, dict(values), None, access, in_flow=True
         )
     except ValidationFailed as failed:  # the paths name the place in this request: values.<key>
         sent = [FieldError(f"values.{e.path}", e.message) if _top_key(e.path) in values else e for e in failed.errors]
         raise ValidationFailed(failed.detail, sent, failed.extra) from None
-    return {k: {"before": before.get(k), "after": after.get(k)} for k in values if before.get(k) != after.get(k)}
 
 
 def _top_key(path: str) -> str:
@@ -515,26 +647,35 @@ async def record_event(
     idem: Idempotency,
 ) -> dict[str, Any]:
     """Withdraw, urge or comment on the record's current flow."""
-    await records.get_record(session, form, ctx, record_id, access)  # 404 unless the caller may read it
+    record = await load_record(session, ctx, form, record_id, access)  # 404 unless the caller may read it
     latest = await _latest_instance(session, form, record_id, lock=True)
     if latest is None:
         raise NotFound(f"Record {record_id} has not been submitted")
     if (answer := await _remembered(session, ctx, idem)) is not None:
         return answer
+    accepted = None
     if isinstance(event, Comment) and event.files:
-        files = await _comment_files(session, ctx, form, access.hidden, record_id, event.files)
+        files, adopted = await _comment_files(session, ctx, form, access.hidden, record_id, event.files)
         event = replace(event, files=tuple(files))
+        accepted = partial(_adopt_files, session, ctx, record_id, adopted)
     loaded = await _open_instance(session, services, latest)
-    return await _run_and_answer(session, ctx, services, loaded, event, idem)
+    return await _run_and_answer(session, ctx, services, loaded, event, idem, record, accepted)
 
 
 async def _run_and_answer(
-    session: AsyncSession, ctx: RequestContext, services: Services, loaded: Loaded, event: Event, idem: Idempotency
+    session: AsyncSession,
+    ctx: RequestContext,
+    services: Services,
+    loaded: Loaded,
+    event: Event,
+    idem: Idempotency,
+    record: FlowRecord,
+    accepted: Accepted | None = None,
 ) -> dict[str, Any]:
     """Apply the event; answer the instance as it now is, remembered under the idempotency key."""
-    await _run(session, ctx, services, loaded, event)
+    tasks = await _run(session, ctx, services, loaded, event, record, accepted)
     assert loaded.row is not None
-    answer = await instance_view(session, loaded.row["id"])
+    answer = _instance_answer(loaded.row, tasks)
     await _remember(session, ctx, idem, answer)
     return answer
 
@@ -546,10 +687,11 @@ async def _comment_files(
     hidden: frozenset[str],
     record_id: int,
     ids: tuple[Any, ...],
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[int]]:
     """Files shown with a comment: the commenter's uploads to this form, which then belong to
-    the record (kept with it, readable by its readers, purged with it), or the record's own
-    files that the commenter may read (not those of a field hidden from them)."""
+    the record (kept with it, readable by its readers, purged with it: `_adopt_files`), or the
+    record's own files that the commenter may read (not those of a field hidden from them).
+    Answer the files as the comment shows them, and the uploads the record is to adopt."""
     f = tables.files
     rows = {
         row.id: row
@@ -566,13 +708,17 @@ async def _comment_files(
             errors.append(FieldError(f"files[{i}]", f"{file_id} is not a file of this record or an upload of yours"))
     if errors:
         raise ValidationFailed.of(errors)
-    adopted = [fid for fid, row in rows.items() if row.record_id is None]
-    if adopted:
-        await session.execute(update(f).where(f.c.id.in_(adopted)).values(record_id=record_id, detached_at=ctx.now))
-    return [
+    shown = [
         {"id": rows[i].id, "name": rows[i].name, "size": rows[i].size, "content_type": rows[i].content_type}
         for i in ids
     ]
+    return shown, [fid for fid, row in rows.items() if row.record_id is None]
+
+
+async def _adopt_files(session: AsyncSession, ctx: RequestContext, record_id: int, adopted: list[int]) -> None:
+    if adopted:
+        f = tables.files
+        await session.execute(update(f).where(f.c.id.in_(adopted)).values(record_id=record_id, detached_at=ctx.now))
 
 
 async def _latest_instance(
@@ -588,11 +734,10 @@ async def _latest_instance(
 
 
 async def run_timer(session: AsyncSession, ctx: RequestContext, services: Services, timer: Mapping[str, Any]) -> None:
-    from opsloom.runtime.flow.model import Timeout
-
     row = await _lock_instance(session, timer["instance_id"])
     loaded = await _open_instance(session, services, row)
-    await _run(session, ctx, services, loaded, Timeout(timer["local_task_id"], timer["kind"]))
+    record = await load_record(session, ctx, loaded.form, loaded.record_id)
+    await _run(session, ctx, services, loaded, Timeout(timer["local_task_id"], timer["kind"]), record)
 
 
 # ------------------------------------------------------------------ reading
@@ -602,6 +747,10 @@ async def instance_view(session: AsyncSession, instance_id: int) -> dict[str, An
     i, t = tables.flow_instances, tables.flow_tasks
     row = (await session.execute(select(i).where(i.c.id == instance_id))).mappings().one()
     tasks = await session.execute(select(t).where(t.c.instance_id == instance_id).order_by(t.c.id))
+    return _instance_answer(row, list(tasks.mappings()))
+
+
+def _instance_answer(row: Mapping[str, Any], tasks: list[Mapping[str, Any]]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "app": row["app_key"],
@@ -613,7 +762,7 @@ async def instance_view(session: AsyncSession, instance_id: int) -> dict[str, An
         "submitter_id": row["submitter_id"],
         "created_at": dump_datetime(row["created_at"]),
         "updated_at": dump_datetime(row["updated_at"]),
-        "tasks": [task_view(task) for task in tasks.mappings()],
+        "tasks": [task_view(task) for task in tasks],
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from opsloom.platform.locales import label_text, label_translations
@@ -237,14 +238,25 @@ class RunAction:
 Effect = Log | Notify | SetStatus | Schedule | RunAction
 
 
+class Reason(StrEnum):
+    """Why an event cannot apply; the shell answers each with its own HTTP status."""
+
+    NOT_YOURS = "not_yours"  # the actor may not do this: not the submitter, not the assignee
+    NO_SUCH_TASK = "no_such_task"  # the event names a task the instance does not have
+    INVALID = "invalid"  # the event names something that cannot be: a person, a step, a choice; a missing comment
+    NOT_NOW = "not_now"  # the flow or the task is not in a state that takes it: ended, not your turn, handled
+    FLOW_STUCK = "flow_stuck"  # the flow cannot go on from here: no branch matches, a loop, a missing node
+
+
 class FlowError(Exception):
     """The event cannot apply (wrong person, task already handled, no branch matches...).
 
-    `path` names the part of the event that is wrong (`comment`), when one is."""
+    `reason` says why, in words the shell maps to a status; `path` names the part
+    of the event that is wrong (`comment`), when one is."""
 
-    def __init__(self, message: str, status: int = 409, path: str | None = None) -> None:
+    def __init__(self, message: str, reason: Reason, path: str | None = None) -> None:
         super().__init__(message)
-        self.status = status
+        self.reason = reason
         self.path = path
 
 

@@ -21,11 +21,16 @@ from opsloom.runtime.flow.model import Notify
 from opsloom.runtime.pages.i18n import Translator, supported
 
 
-async def recipient_locales(session: AsyncSession, users: Iterable[int]) -> dict[int, str]:
-    """The language server-side texts for each user are written in: theirs if chosen, else the default."""
+async def recipient_locales(
+    session: AsyncSession, users: Iterable[int], known: Mapping[int, str | None] | None = None
+) -> dict[int, str]:
+    """The language server-side texts for each user are written in: theirs if chosen, else the default.
+    `known`: the languages of users already read (chosen or None), not read again."""
     wanted = set(users)
-    u = tables.users
-    chosen = dict((await session.execute(select(u.c.id, u.c.locale).where(u.c.id.in_(wanted)))).all()) if wanted else {}
+    chosen = {user: locale for user, locale in (known or {}).items() if user in wanted}
+    if unread := wanted - set(chosen):
+        u = tables.users
+        chosen |= dict((await session.execute(select(u.c.id, u.c.locale).where(u.c.id.in_(unread)))).all())
     return {user: supported(chosen.get(user)) or DEFAULT_LOCALE for user in wanted}
 
 

@@ -31,6 +31,7 @@ from opsloom.runtime.flow import instances
 from opsloom.runtime.flow.engine import ACTIONS
 from opsloom.runtime.flow.instances import Services
 from opsloom.runtime.flow.model import Flow, Node
+from opsloom.runtime.flow.nodes import node_type
 from opsloom.runtime.forms import CompiledForm
 
 BOXES = ("pending", "submitted", "cc", "done")
@@ -240,7 +241,7 @@ async def task_details(
     record = await records.get_record(session, form, ctx, instance["record_id"], access, expand)
     history = await instances.timeline(session, form, instance["record_id"], hidden)
     open_task = row["state"] == "pending" and row["kind"] != "cc"
-    allowed = sorted(ACTIONS) if row["kind"] == "approval" else sorted(set(ACTIONS) - {"reject"})
+    allowed = sorted(ACTIONS) if node_type(node).decides else sorted(set(ACTIONS) - {"reject"})
     passed = [n for n in (instance["state"] or {}).get("passed", []) if n in flow.nodes and n not in flow.in_parallel]
     return TaskDetails(
         task={**instances.task_view(row), "instance_id": row["instance_id"]},

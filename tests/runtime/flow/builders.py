@@ -29,6 +29,7 @@ from opsloom.runtime.flow.model import (
     Log,
     Node,
     Notify,
+    Reason,
     RunAction,
     Schedule,
     SetStatus,
@@ -209,12 +210,12 @@ class Instance:
         self.state, self.effects = State.from_json(stored), effects
         return effects
 
-    def refused(self, event: Event, status: int, match: str | None = None) -> FlowError:
-        """The event raises FlowError with `status`, and the instance is as it was."""
+    def refused(self, event: Event, reason: Reason, match: str | None = None) -> FlowError:
+        """The event raises FlowError for `reason`, and the instance is as it was."""
         before = copy.deepcopy(self.state.as_json()) if self.state is not None else None
         with pytest.raises(FlowError, match=match) as caught:
             advance_flow(self.flow, self.state, event, self.ctx)
-        assert caught.value.status == status, (caught.value.status, str(caught.value))
+        assert caught.value.reason == reason, (caught.value.reason, str(caught.value))
         assert (self.state.as_json() if self.state is not None else None) == before
         return caught.value
 

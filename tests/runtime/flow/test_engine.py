@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opsloom.runtime.flow.model import Act, Flow, Log, Notify, RunAction, SetStatus, Submit
+from opsloom.runtime.flow.model import Act, Flow, Log, Notify, Reason, RunAction, SetStatus, Submit
 from tests.runtime.flow.builders import (
     ALICE,
     BOB,
@@ -120,7 +120,7 @@ def test_a_handler_step_is_completed_not_approved():
 def test_a_handler_step_cannot_be_rejected():
     instance = Instance(line(handler("fill", users(BOB))))
     instance.submit()
-    instance.refused(Act(BOB, instance.task_of(BOB).id, "reject"), 422, "cannot be rejected")
+    instance.refused(Act(BOB, instance.task_of(BOB).id, "reject"), Reason.INVALID, "cannot be rejected")
 
 
 def test_a_handler_step_can_be_returned_to_the_submitter():
@@ -215,7 +215,7 @@ def test_condition_takes_else_when_no_branch_matches():
 
 def test_condition_without_else_that_matches_nothing_is_an_error():
     instance = Instance(amount_flow([{"when": over(100), "next": "big"}], otherwise=None), record={"amount": 5})
-    error = instance.refused(Submit(ALICE), 409, "no branch of 'Amount' matches")
+    error = instance.refused(Submit(ALICE), Reason.FLOW_STUCK, "no branch of 'Amount' matches")
     assert "else" in str(error)
     assert instance.state is None
 
@@ -325,7 +325,7 @@ def test_a_join_reached_without_a_split_is_an_error():
         node("join", "join", next="end"),
         node("end", "end"),
     )
-    Instance(broken).refused(Submit(ALICE), 409, "never split")
+    Instance(broken).refused(Submit(ALICE), Reason.FLOW_STUCK, "never split")
 
 
 # ----------------------------------------------------------------- action
@@ -457,7 +457,7 @@ def test_sequential_a_later_person_cannot_act_before_their_turn():
     instance = Instance(line(approval("finance", users(ERIN, CAROL), mode="sequential")))
     instance.submit()
     waiting = instance.task_of(CAROL, "waiting")
-    instance.refused(Act(CAROL, waiting.id, "approve"), 409, "not your turn")
+    instance.refused(Act(CAROL, waiting.id, "approve"), Reason.NOT_NOW, "not your turn")
 
 
 def test_sequential_a_rejection_ends_it():

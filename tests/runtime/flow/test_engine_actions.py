@@ -4,7 +4,7 @@ Transfer, delegate and added signers: test_engine_signers.py."""
 
 from __future__ import annotations
 
-from opsloom.runtime.flow.model import Act, Notify, SetStatus, Submit, Urge, Withdraw
+from opsloom.runtime.flow.model import Act, Notify, Reason, SetStatus, Submit, Urge, Withdraw
 from tests.runtime.flow.builders import (
     ALICE,
     BOB,
@@ -55,7 +55,7 @@ def test_a_rejection_needs_a_comment_saying_why():
     instance.submit()
     task = instance.task_of(BOB).id
     for comment in (None, "", "  \n "):
-        refused = instance.refused(Act(BOB, task, "reject", comment=comment), 422, "needs a comment")
+        refused = instance.refused(Act(BOB, task, "reject", comment=comment), Reason.INVALID, "needs a comment")
         assert refused.path == "comment"
     instance.reject(BOB, comment="no budget")
     assert instance.status == "rejected"
@@ -132,9 +132,9 @@ def test_return_to_a_step_not_passed_is_refused_with_the_choices():
     instance.submit()
     instance.approve(BOB)
     task = instance.task_of(CAROL).id
-    error = instance.refused(Act(CAROL, task, "return", target="director"), 422, "'director' is not a step")
+    error = instance.refused(Act(CAROL, task, "return", target="director"), Reason.INVALID, "'director' is not a step")
     assert "submitter, previous, head" in str(error)
-    instance.refused(Act(CAROL, task, "return", target="nowhere"), 422)
+    instance.refused(Act(CAROL, task, "return", target="nowhere"), Reason.INVALID)
 
 
 def test_return_into_a_parallel_region_is_refused():
@@ -153,8 +153,8 @@ def test_return_into_a_parallel_region_is_refused():
     instance.approve(BOB)
     instance.approve(CAROL)
     task = instance.task_of(DAVE).id
-    instance.refused(Act(DAVE, task, "return", target="legal"), 422, "inside parallel branches")
-    instance.refused(Act(DAVE, task, "return", target="previous"), 422, "inside parallel branches")
+    instance.refused(Act(DAVE, task, "return", target="legal"), Reason.INVALID, "inside parallel branches")
+    instance.refused(Act(DAVE, task, "return", target="previous"), Reason.INVALID, "inside parallel branches")
     instance.send_back(DAVE, "submitter")
     assert instance.status == "returned"
 
@@ -270,20 +270,20 @@ def test_only_the_submitter_can_submit_again():
     instance = three_steps()
     instance.submit()
     instance.send_back(BOB)
-    instance.refused(Submit(BOB), 403, "only the submitter")
+    instance.refused(Submit(BOB), Reason.NOT_YOURS, "only the submitter")
 
 
 def test_submitting_a_running_flow_again_is_refused():
     instance = three_steps()
     instance.submit()
-    instance.refused(Submit(ALICE), 409, "already in review")
+    instance.refused(Submit(ALICE), Reason.NOT_NOW, "already in review")
 
 
 def test_submitting_an_ended_flow_again_is_refused():
     instance = Instance(line(approval("head", users(BOB))))
     instance.submit()
     instance.approve(BOB)
-    instance.refused(Submit(ALICE), 409, "has ended")
+    instance.refused(Submit(ALICE), Reason.NOT_NOW, "has ended")
 
 
 def test_submitting_again_a_flow_that_ended_without_any_task_is_refused():
@@ -292,7 +292,7 @@ def test_submitting_again_a_flow_that_ended_without_any_task_is_refused():
     assert instance.status == "approved"
     empty = Instance(line())
     empty.submit()
-    empty.refused(Submit(ALICE), 409, "has ended")
+    empty.refused(Submit(ALICE), Reason.NOT_NOW, "has ended")
 
 
 # ----------------------------------------------------------------- withdraw
@@ -313,14 +313,14 @@ def test_the_submitter_withdraws_before_anyone_acted():
 def test_only_the_submitter_can_withdraw():
     instance = three_steps()
     instance.submit()
-    instance.refused(Withdraw(BOB), 403, "only the submitter")
+    instance.refused(Withdraw(BOB), Reason.NOT_YOURS, "only the submitter")
 
 
 def test_withdraw_is_refused_once_someone_acted():
     instance = three_steps()
     instance.submit()
     instance.approve(BOB)
-    instance.refused(Withdraw(ALICE), 409, "already acted")
+    instance.refused(Withdraw(ALICE), Reason.NOT_NOW, "already acted")
 
 
 def test_withdraw_is_allowed_while_the_record_is_returned():
@@ -336,7 +336,7 @@ def test_withdraw_after_the_flow_ended_is_refused():
     instance = Instance(line(approval("head", users(BOB))))
     instance.submit()
     instance.approve(BOB)
-    instance.refused(Withdraw(ALICE), 409, "has ended")
+    instance.refused(Withdraw(ALICE), Reason.NOT_NOW, "has ended")
 
 
 def test_withdraw_is_allowed_again_after_a_resubmission_nobody_acted_on():
@@ -370,14 +370,14 @@ def test_urge_reminds_everyone_whose_turn_it_is():
 def test_only_the_submitter_can_urge():
     instance = three_steps()
     instance.submit()
-    instance.refused(Urge(BOB), 403, "only the submitter")
+    instance.refused(Urge(BOB), Reason.NOT_YOURS, "only the submitter")
 
 
 def test_urge_after_the_flow_ended_is_refused():
     instance = three_steps()
     instance.submit()
     instance.reject(BOB)
-    instance.refused(Urge(ALICE), 409, "not running")
+    instance.refused(Urge(ALICE), Reason.NOT_NOW, "not running")
 
 
 def test_a_comment_is_logged_with_its_files_and_told_to_the_others():
@@ -408,14 +408,14 @@ def test_a_comment_by_the_submitter_is_not_told_to_the_submitter():
 def test_acting_on_someone_else_s_task_is_forbidden():
     instance = three_steps()
     instance.submit()
-    instance.refused(Act(CAROL, instance.task_of(BOB).id, "approve"), 403, "not yours")
-    instance.refused(Act(ALICE, instance.task_of(BOB).id, "reject"), 403, "not yours")
+    instance.refused(Act(CAROL, instance.task_of(BOB).id, "approve"), Reason.NOT_YOURS, "not yours")
+    instance.refused(Act(ALICE, instance.task_of(BOB).id, "reject"), Reason.NOT_YOURS, "not yours")
 
 
 def test_acting_on_a_task_that_is_not_yet_due_is_a_conflict():
     instance = Instance(line(approval("seq", users(BOB, CAROL), mode="sequential")))
     instance.submit()
-    instance.refused(Act(CAROL, instance.task_of(CAROL, "waiting").id, "approve"), 409, "not your turn")
+    instance.refused(Act(CAROL, instance.task_of(CAROL, "waiting").id, "approve"), Reason.NOT_NOW, "not your turn")
 
 
 def test_acting_twice_on_a_task_is_a_conflict():
@@ -423,8 +423,8 @@ def test_acting_twice_on_a_task_is_a_conflict():
     instance.submit()
     task = instance.task_of(BOB).id
     instance.approve(BOB)
-    instance.refused(Act(BOB, task, "approve"), 409, "already approved")
-    instance.refused(Act(BOB, task, "reject"), 409, "already approved")
+    instance.refused(Act(BOB, task, "approve"), Reason.NOT_NOW, "already approved")
+    instance.refused(Act(BOB, task, "reject"), Reason.NOT_NOW, "already approved")
 
 
 def test_acting_on_a_cancelled_task_is_a_conflict():
@@ -432,23 +432,23 @@ def test_acting_on_a_cancelled_task_is_a_conflict():
     instance.submit()
     task = instance.task_of(CAROL).id
     instance.approve(BOB)
-    instance.refused(Act(CAROL, task, "approve"), 409, "already cancelled")
+    instance.refused(Act(CAROL, task, "approve"), Reason.NOT_NOW, "already cancelled")
 
 
 def test_acting_on_an_unknown_task_is_not_found():
     instance = three_steps()
     instance.submit()
-    instance.refused(Act(BOB, 999, "approve"), 404, "no task 999")
+    instance.refused(Act(BOB, 999, "approve"), Reason.NO_SUCH_TASK, "no task 999")
 
 
 def test_acting_before_any_submission_is_not_found():
-    Instance(three_steps().flow).refused(Act(BOB, 1, "approve"), 404)
+    Instance(three_steps().flow).refused(Act(BOB, 1, "approve"), Reason.NO_SUCH_TASK)
 
 
 def test_an_unknown_action_is_refused_with_the_actions_there_are():
     instance = three_steps()
     instance.submit()
-    error = instance.refused(Act(BOB, instance.task_of(BOB).id, "shrug"), 422, "unknown action 'shrug'")
+    error = instance.refused(Act(BOB, instance.task_of(BOB).id, "shrug"), Reason.INVALID, "unknown action 'shrug'")
     assert "add_signer, approve, delegate, reject, return, transfer" in str(error)
 
 
@@ -457,10 +457,10 @@ def test_acting_once_the_flow_ended_is_a_conflict():
     instance.submit()
     task = instance.task_of(CAROL).id
     instance.withdraw()
-    instance.refused(Act(CAROL, task, "approve"), 409, "not running")
+    instance.refused(Act(CAROL, task, "approve"), Reason.NOT_NOW, "not running")
 
 
 def test_an_unknown_event_is_refused():
     instance = three_steps()
     instance.submit()
-    instance.refused(object(), 409, "unknown event")
+    instance.refused(object(), Reason.FLOW_STUCK, "unknown event")

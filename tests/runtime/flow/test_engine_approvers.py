@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from opsloom.runtime.flow.model import Act, Submit
+from opsloom.runtime.flow.model import Act, Reason, Submit
 from tests.runtime.flow.builders import (
     ADMIN,
     ALICE,
@@ -155,32 +155,34 @@ def test_approvers_chosen_by_the_submitter_get_the_tasks():
 
 @pytest.mark.parametrize("people", [[], [BOB, CAROL, DAVE]])
 def test_choosing_too_few_or_too_many_is_refused(people):
-    picked(min=1, max=2).refused(Submit(ALICE, chosen={"pick": people}), 422, "choose 1 to 2 approvers")
+    picked(min=1, max=2).refused(Submit(ALICE, chosen={"pick": people}), Reason.INVALID, "choose 1 to 2 approvers")
 
 
 def test_the_default_range_is_one_to_ten():
-    picked().refused(Submit(ALICE, chosen={"pick": list(range(200, 211))}), 422, "choose 1 to 10")
+    picked().refused(Submit(ALICE, chosen={"pick": list(range(200, 211))}), Reason.INVALID, "choose 1 to 10")
 
 
 def test_chosen_people_must_come_from_among_the_allowed():
     instance = picked(among=[role("finance")])
-    instance.refused(Submit(ALICE, chosen={"pick": [CAROL, BOB]}), 422, f"user\\(s\\) {BOB} cannot approve")
+    instance.refused(Submit(ALICE, chosen={"pick": [CAROL, BOB]}), Reason.INVALID, f"user\\(s\\) {BOB} cannot approve")
     instance.submit(chosen={"pick": [ERIN]})
     assert instance.pending() == [("pick", ERIN)]
 
 
 def test_chosen_people_must_be_active():
-    picked().refused(Submit(ALICE, chosen={"pick": [GONE]}), 422, "not active")
+    picked().refused(Submit(ALICE, chosen={"pick": [GONE]}), Reason.INVALID, "not active")
 
 
 def test_a_missing_choice_is_refused_naming_where_to_give_it():
-    picked().refused(Submit(ALICE), 422, r"chosen\.pick")
+    picked().refused(Submit(ALICE), Reason.INVALID, r"chosen\.pick")
 
 
 def test_a_choice_for_a_step_that_does_not_take_one_is_refused():
     instance = Instance(line(approval("pick", chosen()), approval("fixed", users(BOB))))
-    instance.refused(Submit(ALICE, chosen={"pick": [CAROL], "fixed": [DAVE]}), 422, "'fixed' is not a node")
-    instance.refused(Submit(ALICE, chosen={"pick": [CAROL], "nowhere": [DAVE]}), 422, "'nowhere' is not a node")
+    instance.refused(Submit(ALICE, chosen={"pick": [CAROL], "fixed": [DAVE]}), Reason.INVALID, "'fixed' is not a node")
+    instance.refused(
+        Submit(ALICE, chosen={"pick": [CAROL], "nowhere": [DAVE]}), Reason.INVALID, "'nowhere' is not a node"
+    )
 
 
 # ----------------------------------------------------------------- nobody to approve
@@ -331,7 +333,7 @@ def test_a_task_of_someone_away_goes_to_their_delegate_on_their_behalf():
     task = instance.task_of(CAROL)
     assert (task.assignee, task.on_behalf_of) == (CAROL, BOB)
     assert [n.users for n in instance.notices("task")] == [(CAROL,)]
-    instance.refused(Act(BOB, task.id, "approve"), 403, "not yours")
+    instance.refused(Act(BOB, task.id, "approve"), Reason.NOT_YOURS, "not yours")
     instance.approve(CAROL)
     assert instance.status == "approved"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opsloom.runtime.flow.model import Act, Notify
+from opsloom.runtime.flow.model import Act, Notify, Reason
 from tests.runtime.flow.builders import (
     BOB,
     CAROL,
@@ -60,13 +60,13 @@ def test_transfer_keeps_the_place_in_a_sequence():
 def test_transfer_needs_an_active_person_not_already_on_the_step(to, why):
     instance = three_steps()
     instance.submit()
-    instance.refused(Act(BOB, instance.task_of(BOB).id, "transfer", to=to), 422, why)
+    instance.refused(Act(BOB, instance.task_of(BOB).id, "transfer", to=to), Reason.INVALID, why)
 
 
 def test_transfer_to_someone_with_an_open_task_at_the_step_is_refused():
     instance = Instance(line(approval("pair", users(BOB, CAROL), mode="countersign")))
     instance.submit()
-    instance.refused(Act(BOB, instance.task_of(BOB).id, "transfer", to=CAROL), 422, "already has this step")
+    instance.refused(Act(BOB, instance.task_of(BOB).id, "transfer", to=CAROL), Reason.INVALID, "already has this step")
 
 
 def test_delegate_lets_someone_act_on_the_same_task_on_one_s_behalf():
@@ -79,7 +79,7 @@ def test_delegate_lets_someone_act_on_the_same_task_on_one_s_behalf():
     assert (delegated.assignee, delegated.on_behalf_of, delegated.state) == (ERIN, BOB, "pending")
     assert Notify((ERIN,), "task", task.id, "a task was delegated to you") in effects
     assert instance.log("delegated").detail == {"to": ERIN}
-    instance.refused(Act(BOB, task.id, "approve"), 403, "not yours")
+    instance.refused(Act(BOB, task.id, "approve"), Reason.NOT_YOURS, "not yours")
 
     instance.act(ERIN, "delegate", to=DAVE)
     assert instance.current.task(task.id).on_behalf_of == BOB, "still on behalf of the first person"
@@ -100,7 +100,7 @@ def test_add_signer_before_waits_for_them_then_comes_back():
     assert instance.task_of(ERIN).added == "before"
     assert instance.current.task(mine).waits_for == [instance.task_of(ERIN).id]
     assert instance.log("signer_added").detail == {"users": [ERIN], "position": "before"}
-    instance.refused(Act(BOB, mine, "approve"), 409, "not your turn")
+    instance.refused(Act(BOB, mine, "approve"), Reason.NOT_NOW, "not your turn")
 
     instance.approve(ERIN)
     assert instance.tasks("head") == [("head", BOB, "pending"), ("head", ERIN, "approved")]
@@ -194,7 +194,7 @@ def test_add_signer_in_a_handler_step_adds_handler_tasks():
 def test_add_signer_needs_active_people_and_a_known_position(options, why):
     instance = three_steps()
     instance.submit()
-    instance.refused(Act(BOB, instance.task_of(BOB).id, "add_signer", **options), 422, why)
+    instance.refused(Act(BOB, instance.task_of(BOB).id, "add_signer", **options), Reason.INVALID, why)
 
 
 def test_an_added_signer_before_can_hand_their_task_on():

@@ -697,6 +697,26 @@ def test_approving_saves_the_fields_the_step_makes_editable(office):
     assert any(h.get("changes", {}).get("note") == {"before": None, "after": "checked"} for h in history), history
 
 
+def test_a_branch_after_a_step_follows_the_values_the_step_filled_in(office):
+    worker, big, small, clerk = office.people("worker", "big", "small", "clerk")
+    office.grant(clerk)
+    branches = [{"condition": {"field": "amount", "op": "gt", "value": "100"}, "next": "big"}]
+    office.publish_flow(
+        node("start", "start", next="fill"),
+        handler("fill", users(worker), fields={"amount": "editable"}, next="check"),
+        node("check", "condition", branches=branches, **{"else": "small"}),
+        approval("big", users(big), next="end"),
+        approval("small", users(small), next="end"),
+        node("end", "end"),
+    )
+    record = office.submitted(clerk, amount="5.00")
+    assert worker.act("approve", {"values": {"amount": "500"}}).status_code == 200
+    assert big.task("big") and small.tasks() == []
+    assert office.read(record)["amount"] == "500.00"
+    [completed] = [e for e in office.events(record) if e["action"] == "completed"]
+    assert completed["detail"]["changes"] == {"amount": {"before": "5.00", "after": "500.00"}}
+
+
 def test_values_for_a_field_the_step_does_not_make_editable_are_refused_and_nothing_is_saved(office):
     boss, clerk = office.people("boss", "clerk")
     office.grant(clerk)
@@ -915,6 +935,8 @@ def test_bad_signers_are_refused(office):
     problem(boss.act("add_signer", {"users": [expert.id], "position": "sideways"}, task=task), 422)
     problem(boss.act("add_signer", {"users": []}, task=task), 422)
     problem(boss.act("add_signer", {"users": [999999]}, task=task), 422)
+    problem(boss.act("add_signer", {"users": [2**70]}, task=task), 422)
+    problem(boss.act("transfer", {"to": 2**70}, task=task), 422)
     problem(boss.act("add_signer", {"users": "all"}, task=task), 400, "users")
     problem(boss.act("add_signer", {"users": [True]}, task=task), 400, "users")
     assert expert.tasks() == [] and boss.tasks()[0]["id"] == task

@@ -1,0 +1,125 @@
+"""Listing records: filtered, searched, sorted, paged by cursor, with a bounded total."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Text, cast, column, func, literal, select, table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsloom.platform.context import RequestContext
+from opsloom.platform.errors import BadRequest, FieldError
+from opsloom.platform.http import decode_json
+from opsloom.platform.permissions import FormAccess
+from opsloom.runtime.access import eval_context, scope_clause
+from opsloom.runtime.conditions import ascii_lower, fold, parse_condition, to_sql
+from opsloom.runtime.forms import CompiledForm, confirm_current, published_probe
+from opsloom.runtime.link_titles import expand_links, filter_context, parse_expand
+from opsloom.runtime.listing import after_cursor, decode_cursor, encode_cursor, order_by, parse_limit, parse_sort
+from opsloom.runtime.records.read import attach_rows, live
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    filter: str | None = None
+    sort: str | None = None
+    limit: str | None = None
+    cursor: str | None = None
+    q: str | None = None
+    count: str | None = None
+    expand: str | None = None
+    with_rows: bool = True  # subform rows; a page that shows no subform columns skips loading them
+
+
+async def list_records(
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    request: ListRequest,
+    access: FormAccess,
+    *,
+    exact_count_limit: int = 10_000,
+    probe: bool = False,
+) -> dict[str, Any]:
+    access.require("read")
+    full, form = form, form.restricted(access.hidden)
+    t = form.table
+    where = [live(form), scope_clause(access.scope("read"), full, eval_context(ctx))]
+    if request.filter:
+        try:
+            document = decode_json(request.filter)
+        except ValueError:
+            raise BadRequest(
+                "The filter is not valid JSON",
+                [
+                    FieldError(
+                        "filter",
+                        'send a condition such as {"field": "amount", "op": "gt", "value": 10}',
+                    )
+                ],
+            ) from None
+        condition = parse_condition(document, form)
+        where.append(to_sql(condition, form, await filter_context(session, ctx, form, condition)))
+    if request.q and "\x00" in request.q:
+        raise BadRequest("The search text holds a NUL character", [FieldError("q", "remove the \\u0000")])
+    if request.q:
+        if form.title_field not in form.by_key:  # none, or hidden from this caller
+            raise BadRequest("This form has no title field to search", [FieldError("q", "remove q")])
+        title = form.column(form.by_key[form.title_field])
+        where.append(ascii_lower(title).contains(fold(request.q), autoescape=True))
+    keys = parse_sort(request.sort, form)
+    limit = parse_limit(request.limit)
+    page = select(t).where(*where)
+    if request.cursor:
+        page = page.where(after_cursor(keys, decode_cursor(request.cursor, keys, request.filter), form))
+    page = page.order_by(*order_by(keys, form)).limit(limit + 1)
+    if probe:
+        page = page.add_columns(published_probe(full))
+    rows = (await session.execute(page)).mappings().all()
+    if probe:
+        confirm_current(full, rows[0] if rows else None)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(keys, rows[-1], form, request.filter)
+    items = [form.dump_row(r) for r in rows]
+    if request.with_rows:
+        await attach_rows(session, form, items)
+    await expand_links(session, ctx, form, items, parse_expand(request.expand, form))
+    answer: dict[str, Any] = {"items": items, "next_cursor": next_cursor}
+    if request.count != "none":
+        cap = None if request.count == "exact" else exact_count_limit
+        unfiltered = access.scope("read").all and not request.filter and not request.q
+        answer["total"], answer["total_exact"] = await _count(session, form, where, cap, unfiltered)
+    return answer
+
+
+async def _count(
+    session: AsyncSession, form: CompiledForm, where: Sequence[Any], cap: int | None, unfiltered: bool
+) -> tuple[int, bool]:
+    """Exact up to `cap` rows; beyond it an estimate, so huge tables stay fast."""
+    t = form.table
+    if cap is None:
+        return (await session.execute(select(func.count()).select_from(t).where(*where))).scalar_one(), True
+    bounded = select(t.c.id).where(*where).limit(cap + 1).subquery()
+    n = (await session.execute(select(func.count()).select_from(bounded))).scalar_one()
+    if n <= cap:
+        return n, True
+    if session.bind.dialect.name == "postgresql" and unfiltered:
+        estimate = (
+            await session.execute(select(func.greatest(cast(func.coalesce(_reltuples(t.name), 0), BigInteger()), cap)))
+        ).scalar_one()
+        return int(estimate), False
+    return cap, False
+
+
+def _reltuples(name: str) -> Any:
+    """PostgreSQL's own estimate of a table's rows, kept by ANALYZE and autovacuum."""
+    pg_class = table("pg_class", column("reltuples"), column("oid"))
+    return (
+        select(pg_class.c.reltuples)
+        .where(pg_class.c.oid == func.to_regclass(cast(literal(name), Text())))
+        .scalar_subquery()
+    )

@@ -1,0 +1,95 @@
+"""Reading one record: loaded within the caller's read scope (or 404), with its subform rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsloom.platform.context import RequestContext
+from opsloom.platform.errors import NotFound, PermissionDenied
+from opsloom.platform.permissions import FormAccess
+from opsloom.runtime import subforms
+from opsloom.runtime.access import eval_context, scope_clause
+from opsloom.runtime.fields import unit_of
+from opsloom.runtime.forms import CompiledForm, confirm_current, published_probe
+from opsloom.runtime.link_titles import expand_links, parse_expand
+
+
+def live(form: CompiledForm) -> Any:
+    return form.table.c.deleted_at.is_(None)
+
+
+async def load(
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    record_id: int,
+    access: FormAccess,
+    *,
+    action: str = "read",
+    deleted: bool = False,
+    lock: bool = False,
+    keep_key: bool = False,
+    probe: bool = False,
+) -> Mapping[str, Any]:
+    """A record the caller may read, or 404; then 403 if `action` is not allowed on it.
+
+    Rows outside the read scope are reported exactly like rows that do not exist.
+    `lock` locks the row FOR UPDATE, which waits for writes that link to it (they hold
+    FOR KEY SHARE); with `keep_key` (an edit, not a delete) FOR NO KEY UPDATE, which does not.
+    """
+    t = form.table
+    evaluation = eval_context(ctx)
+    statement = select(t).where(t.c.id == record_id, scope_clause(access.scope("read"), form, evaluation))
+    statement = statement.where(t.c.deleted_at.is_not(None) if deleted else live(form))
+    if lock:
+        statement = statement.with_for_update(key_share=keep_key)
+    if probe:
+        statement = statement.add_columns(published_probe(form))
+    row = (await session.execute(statement)).mappings().first()
+    if probe:
+        confirm_current(form, row)
+    if row is None:
+        state = "deleted " if deleted else ""
+        raise NotFound(f"{form.key} has no {state}record {record_id}")
+    if action != "read":
+        access.require(action)
+        if access.scope(action) != access.scope("read"):
+            allowed = select(t.c.id).where(t.c.id == record_id, scope_clause(access.scope(action), form, evaluation))
+            if (await session.execute(allowed)).first() is None:
+                raise PermissionDenied(f"You may read record {record_id} but not {action} it")
+    return row
+
+
+async def get_record(
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    record_id: int,
+    access: FormAccess,
+    expand: str | None = None,
+    *,
+    probe: bool = False,
+) -> dict[str, Any]:
+    access.require("read")
+    view = form.restricted(access.hidden)
+    specs = parse_expand(expand, view)
+    record = view.dump_row(await load(session, form, ctx, record_id, access, probe=probe))
+    await attach_rows(session, view, [record])
+    await expand_links(session, ctx, view, [record], specs)
+    return record
+
+
+async def attach_rows(session: AsyncSession, form: CompiledForm, records: list[dict[str, Any]]) -> None:
+    """Put each record's subform rows into it (one query per subform for all the records)."""
+    keys = [s.key for s in form.fields if unit_of(s).child_rows]
+    if not keys or not records:
+        return
+    loaded = await subforms.load_rows(session, form, [r["id"] for r in records], keys)
+    for key in keys:
+        child = form.children[key]
+        for record in records:
+            record[key] = subforms.dump_rows(child, loaded[key][record["id"]])
