@@ -23,6 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _KEY = re.compile(r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{32}")
+_VARIANT = re.compile(r"[a-z][a-z0-9]{0,15}")
 
 
 class FileTooLarge(Exception):
@@ -51,13 +52,32 @@ class FileStore:
             raise ValueError(f"not a storage key: {key!r}")
         return self.root / key
 
+    def variant(self, key: str, name: str) -> Path:
+        """Where a copy of the file made from it is kept (a smaller size of a picture): next to it."""
+        if not _VARIANT.fullmatch(name):
+            raise ValueError(f"not a variant name: {name!r}")
+        path = self.path(key)
+        return path.with_name(f"{path.name}~{name}")
+
+    def describe(self, key: str) -> StoredFile:
+        """A stored file's size and SHA-256, read from disk (after it was rewritten in place)."""
+        digest = hashlib.sha256()
+        with open(self.path(key), "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+            size = handle.tell()
+        return StoredFile(key, size, digest.hexdigest())
+
     def writer(self, limit: int) -> FileWriter:
         name = secrets.token_hex(16)
         return FileWriter(self, f"{name[:2]}/{name[2:4]}/{name}", limit)
 
     def remove(self, keys: Iterable[str]) -> None:
         for key in keys:
-            self.path(key).unlink(missing_ok=True)
+            path = self.path(key)
+            path.unlink(missing_ok=True)
+            for variant in path.parent.glob(f"{path.name}~*") if path.parent.is_dir() else ():
+                variant.unlink(missing_ok=True)
 
     def remove_after_commit(self, session: AsyncSession, keys: Iterable[str]) -> None:
         """Remove files once the transaction that deleted their rows commits (never before:

@@ -17,8 +17,10 @@ import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import anyio
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,7 +37,8 @@ from opsloom.platform.errors import (
 )
 from opsloom.platform.files import FileStore, StoredFile
 from opsloom.platform.permissions import FormAccess
-from opsloom.runtime.fields import FieldSpec, unit_of
+from opsloom.runtime.fields import FieldSpec, Invalid, unit_of
+from opsloom.runtime.fields.base import NotTaken
 from opsloom.runtime.forms import CompiledForm
 
 NAME_LENGTH = 255
@@ -93,8 +96,9 @@ def upload_target(form: CompiledForm, access: FormAccess, key: str | None, max_u
             f"You may not upload files to {key}; your role makes it read-only",
             [FieldError(key, "is read-only for you")],
         )
-    limit = min(spec.get("max_size") or max_upload_bytes, max_upload_bytes)
-    return UploadTarget(form, spec, limit, tuple(spec.get("accept") or ()))
+    unit = unit_of(spec)
+    limit = min(spec.get("max_size") or unit.upload_bytes or max_upload_bytes, max_upload_bytes)
+    return UploadTarget(form, spec, limit, () if unit.judges_content else tuple(spec.get("accept") or ()))
 
 
 def accept_upload(target: UploadTarget, filename: str | None) -> tuple[str, str]:
@@ -147,6 +151,27 @@ def accepts(accept: Collection[str], name: str, content_type: str) -> bool:
         elif content_type == entry:
             return True
     return False
+
+
+async def judge_content(
+    target: UploadTarget, store: FileStore, stored: StoredFile, name: str, content_type: str
+) -> tuple[StoredFile, str, str]:
+    """A stored upload as its field judges its content (a picture: read, its metadata dropped):
+    the file as now stored, its name and content type; 415 or 422 naming the field otherwise."""
+    unit, key = unit_of(target.spec), target.spec.key
+    if not unit.judges_content:
+        return stored, name, content_type
+    try:
+        judged = await anyio.to_thread.run_sync(unit.receive, target.spec, store.path(stored.key), name)
+    except NotTaken as problem:
+        raise UnsupportedMediaType(
+            f"{key} does not take {name!r}: it {problem}", [FieldError(key, str(problem))]
+        ) from None
+    except Invalid as problem:
+        raise ValidationFailed.of([FieldError(key, f"{name!r} {problem}")]) from None
+    if judged is None:
+        return stored, name, content_type
+    return await anyio.to_thread.run_sync(store.describe, stored.key), *judged
 
 
 async def register_upload(
@@ -339,6 +364,26 @@ async def file_for_download(
     except NotFound:
         raise missing from None
     return row
+
+
+async def rendition(form: CompiledForm, store: FileStore, row: Any, size: str) -> tuple[Path, str]:
+    """A picture at a smaller size (its path and content type), made on the first request and
+    kept next to the file; 422 for a size the file's field does not offer."""
+    spec = next((s for s in form.fields if s.id == row.field_id), None)
+    sizes = unit_of(spec).renditions if spec is not None else {}
+    if size not in sizes:
+        offered = f"; {spec.key} offers {', '.join(sizes)}" if spec is not None and sizes else ""
+        raise ValidationFailed.of([FieldError("size", f"file {row.id} has no size {size!r}{offered}")])
+    assert spec is not None
+    unit, target = unit_of(spec), store.variant(row.storage_key, size)
+    if not target.is_file():
+        try:
+            await anyio.to_thread.run_sync(unit.render, store.path(row.storage_key), target, sizes[size])
+        except Invalid as problem:
+            raise ValidationFailed.of(
+                [FieldError("size", f"file {row.id} cannot be shown smaller: it {problem}")]
+            ) from None
+    return target, unit.rendition_type(row.content_type)
 
 
 # ------------------------------------------------------------------- purge

@@ -26,6 +26,8 @@ from opsloom.platform.multipart import PartData, PartEnd, PartStart, multipart_e
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import attachments
 from opsloom.runtime.attachments import UploadTarget
+from opsloom.runtime.fields import FIELD_TYPES
+from opsloom.runtime.flow import signing
 
 router = APIRouter(prefix="/api/apps/{app}/forms/{form}/files", tags=["files"], dependencies=[Depends(authenticated)])
 
@@ -34,6 +36,7 @@ router = APIRouter(prefix="/api/apps/{app}/forms/{form}/files", tags=["files"], 
 UPLOAD_PATH = r"/api/apps/[^/]+/forms/[^/]+/files"
 MULTIPART_ALLOWANCE = 64 * 1024
 
+SIZES = sorted({name for unit in FIELD_TYPES.values() for name in unit.renditions})
 FileId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The file id")]
 MULTIPART_BODY = {
     "requestBody": {
@@ -63,16 +66,24 @@ async def upload(
     form: str,
     request: Request,
     field: Annotated[str | None, Query(description="The key of the attachment field")] = None,
+    task: Annotated[
+        int | None,
+        Query(ge=1, le=2**63 - 1, description="Your pending task: upload for a field its step makes editable"),
+    ] = None,
 ) -> dict[str, Any]:
     settings = settings_of(request)
     db = request.app.state.db
     async with db.session() as session:  # no transaction stays open while the file arrives
         compiled = await request.app.state.forms.get(session, app, form)
-        access = await form_access(session, principal_of(request), app, form)
+        if task is None:
+            access = await form_access(session, principal_of(request), app, form)
+        else:
+            access = await signing.step_access(session, principal_of(request), compiled, task, request.app.state.flows)
         target = attachments.upload_target(compiled, access, field, settings.max_upload_bytes)
     store = FileStore(settings.files_dir)
     stored, name, content_type = await _receive(request, target, store)
     try:
+        stored, name, content_type = await attachments.judge_content(target, store, stored, name, content_type)
         async with db.session(write=True) as session:
             return await attachments.register_upload(session, target, context_of(request), stored, name, content_type)
     except BaseException:
@@ -122,13 +133,26 @@ def _check_file_part(writer: FileWriter | None, event: PartStart) -> None:
         raise ValidationFailed.of([FieldError("file", "must be a file (a part with a filename), not a text field")])
 
 
-@router.get("/{file_id}", summary="Download a file", response_class=FileResponse)
-async def download(app: str, form: str, file_id: FileId, request: Request) -> Response:
+@router.get("/{file_id}", summary="Download a file", response_class=FileResponse, responses=problems(422))
+async def download(
+    app: str,
+    form: str,
+    file_id: FileId,
+    request: Request,
+    size: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[a-z]{1,16}$",
+            description=f"A picture at a smaller size: {', '.join(SIZES)} (image and signature fields)",
+        ),
+    ] = None,
+) -> Response:
     async with request.app.state.db.session() as session:
         compiled = await request.app.state.forms.get(session, app, form)
         access = await form_access(session, principal_of(request), app, form)
         row = await attachments.file_for_download(session, compiled, context_of(request), access, file_id)
-    path = FileStore(settings_of(request).files_dir).path(row.storage_key)
+    store = FileStore(settings_of(request).files_dir)
+    path = store.path(row.storage_key)
     if not path.is_file():
         raise NotFound(f"The content of file {file_id} is missing on the server; ask an administrator")
     headers = {
@@ -136,12 +160,16 @@ async def download(app: str, form: str, file_id: FileId, request: Request) -> Re
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "private, no-cache",
     }
+    if size is not None:
+        path, media_type = await attachments.rendition(compiled, store, row, size)
+        headers["Content-Disposition"] = content_disposition(row.name, "inline")
+        return FileResponse(path, media_type=media_type, headers=headers)
     return FileResponse(path, media_type=row.content_type, headers=headers)
 
 
-def content_disposition(name: str) -> str:
+def content_disposition(name: str, disposition: str = "attachment") -> str:
     """`attachment` with the name in UTF-8 (RFC 6266 / 5987) and a plain-ASCII fallback."""
-    return f"attachment; filename=\"{ascii_fallback(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
+    return f"{disposition}; filename=\"{ascii_fallback(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def ascii_fallback(name: str) -> str:

@@ -158,7 +158,8 @@ def form_paths(app: str, view: FormView) -> dict[str, Any]:
         paths |= _flow_paths(record, op)
     attachments = [s.key for s in form.fields if unit_of(s).holds_files and s.key not in view.read_only]
     if attachments:
-        paths |= _file_paths(base, attachments, op)
+        sizes = sorted({n for s in form.fields if s.key in attachments for n in unit_of(s).renditions})
+        paths |= _file_paths(base, attachments, op, sizes, view.has_flow)
     return paths
 
 
@@ -210,7 +211,25 @@ def _flow_paths(record: str, op: Callable[..., dict[str, Any]]) -> dict[str, Any
     return paths
 
 
-def _file_paths(base: str, fields: list[str], op: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+def _file_paths(
+    base: str, fields: list[str], op: Callable[..., dict[str, Any]], sizes: list[str], has_flow: bool
+) -> dict[str, Any]:
+    task: Schema = {
+        "name": "task",
+        "in": "query",
+        "required": False,
+        "description": "Your pending task: upload for a field its step makes editable (a signature)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    }
+    size: list[Schema] = [
+        {
+            "name": "size",
+            "in": "query",
+            "required": False,
+            "description": "A picture (of an image or signature field) at a smaller size",
+            "schema": {"type": "string", "enum": sizes},
+        }
+    ]
     upload = {
         "type": "object",
         "required": ["file"],
@@ -223,7 +242,8 @@ def _file_paths(base: str, fields: list[str], op: Callable[..., dict[str, Any]])
                 "upload",
                 _responses({"201": _json(ref("UploadedFile"), "Stored")}, (*WRITES, "415")),
                 parameters=[
-                    {"name": "field", "in": "query", "required": True, "schema": {"type": "string", "enum": fields}}
+                    {"name": "field", "in": "query", "required": True, "schema": {"type": "string", "enum": fields}},
+                    *([task] if has_flow else []),
                 ],
                 requestBody={"required": True, "content": {"multipart/form-data": {"schema": upload}}},
             )
@@ -242,6 +262,7 @@ def _file_paths(base: str, fields: list[str], op: Callable[..., dict[str, Any]])
                     },
                     READS,
                 ),
+                **({"parameters": size} if sizes else {}),
             ),
         },
     }

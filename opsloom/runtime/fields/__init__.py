@@ -22,6 +22,7 @@ from opsloom.runtime.fields.decimal import Decimal_
 from opsloom.runtime.fields.department import Department
 from opsloom.runtime.fields.email import Email
 from opsloom.runtime.fields.formula import Formula
+from opsloom.runtime.fields.image import Image
 from opsloom.runtime.fields.integer import Integer
 from opsloom.runtime.fields.multiselect import MultiSelect
 from opsloom.runtime.fields.percent import Percent
@@ -30,6 +31,7 @@ from opsloom.runtime.fields.rating import Rating
 from opsloom.runtime.fields.relation import Relation
 from opsloom.runtime.fields.rich_text import RichText
 from opsloom.runtime.fields.select import Select
+from opsloom.runtime.fields.signature import Signature
 from opsloom.runtime.fields.subform import Subform
 from opsloom.runtime.fields.text import Text
 from opsloom.runtime.fields.textarea import Textarea
@@ -64,6 +66,8 @@ FIELD_TYPES: dict[str, FieldType] = {
         Percent(),
         RichText(),
         Address(),
+        Image(),
+        Signature(),
     )
 }
 

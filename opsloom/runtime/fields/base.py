@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import regex
@@ -28,6 +29,10 @@ REF = "#/components/schemas/"
 
 class Invalid(ValueError):
     """A value that the field cannot take; the message tells the user what to send."""
+
+
+class NotTaken(Invalid):
+    """An upload of a kind of file the field does not take (answered 415, not 422)."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,29 @@ class FieldType:
     holds_files: ClassVar[bool] = False
     # What a required field that is empty is told.
     missing: ClassVar[str] = "is required"
+
+    # ------------------------------------------------------------ uploads (types that hold files)
+    # The largest upload in bytes when the field sets no max_size (None: the server's limit).
+    upload_bytes: ClassVar[int | None] = None
+    # It holds a handwritten signature: an approval step may require one (runtime/flow/signing.py).
+    signs: ClassVar[bool] = False
+    # Its uploads are judged by content (`receive`), so the field's `accept` list does not apply.
+    judges_content: ClassVar[bool] = False
+    # Smaller sizes a file is served at (GET .../files/{id}?size=NAME): name -> longest side in pixels.
+    renditions: ClassVar[Mapping[str, int]] = {}
+
+    def receive(self, spec: FieldSpec, path: Path, name: str) -> tuple[str, str] | None:
+        """An upload stored at `path`, judged by its content and rewritten in place if need be:
+        (the name to keep, its content type), or None to keep what its name says; `Invalid` refuses it."""
+        return None
+
+    def rendition_type(self, content_type: str) -> str:
+        """The content type of a smaller size of a file of this content type."""
+        return content_type
+
+    def render(self, source: Path, target: Path, longest: int) -> None:
+        """Write a copy of the file at `source` no larger than `longest` pixels a side to `target`."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------ links
     # What its value points at: "record" (of `spec["form"]`), "user" or "department"; None for none.

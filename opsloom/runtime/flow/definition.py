@@ -15,6 +15,7 @@ from opsloom.runtime.conditions import parse_condition
 from opsloom.runtime.fields import Invalid, unit_of
 from opsloom.runtime.flow.model import Flow, Node
 from opsloom.runtime.flow.nodes import node_type, successors, walk_until
+from opsloom.runtime.flow.signing import steps_name_their_signature_field
 from opsloom.runtime.forms import CompiledForm
 
 Document = Mapping[str, Any]
@@ -235,6 +236,7 @@ FLOW_CHECKS: tuple[Check, ...] = (
     people_sources_make_sense,
     field_permissions_name_fields,
     actions_name_fields,
+    steps_name_their_signature_field,
 )
 
 

@@ -37,6 +37,7 @@ from opsloom.runtime import attachments, records, subforms
 from opsloom.runtime.access import eval_context
 from opsloom.runtime.conditions import evaluate
 from opsloom.runtime.fields import dump_datetime, unit_of
+from opsloom.runtime.flow import signing
 from opsloom.runtime.flow.approvers import named_people
 from opsloom.runtime.flow.definition import compile_flow
 from opsloom.runtime.flow.directory import OrgReader
@@ -600,6 +601,9 @@ async def act_on_task(
     else:
         record, changes = await load_record(session, ctx, loaded.form, loaded.record_id), {}
     event = event_of(task["local_id"], changes)
+    signing.refuse_unsigned(
+        loaded.flow.node(task["node"]), loaded.form, task, ctx.principal.user_id, event.action, changes
+    )
     accepted = partial(records.apply_update, session, ctx, change) if change is not None else None
     return await _run_and_answer(session, ctx, services, loaded, event, idem, record, accepted)
 

@@ -147,6 +147,7 @@ ERROR_WORDS = (
     ("is not a valid e-mail address", "error.email", False),
     ("is longer than", "error.too_long", True),
     ("is already used", "error.unique", False),
+    ("is needed to approve at this step", "error.signature_needed", False),
 )
 
 
@@ -410,6 +411,7 @@ class _Shown:
         # shown as safe markup (rich text, cleaned again as it is shown), never as a value's raw text
         markup = unit.markup(spec, value) if value is not None else None
         self.markup = Markup(markup) if markup else None
+        self.pictures = "thumb" in unit.renditions  # shown as thumbnails
 
 
 def _shown(ctx: PageContext, form: CompiledForm, spec: FieldSpec, record: dict[str, Any]) -> _Shown:

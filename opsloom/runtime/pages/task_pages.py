@@ -148,6 +148,11 @@ class FieldItem:
         """Shown as links to its files."""
         return unit_of(self.spec).holds_files
 
+    @property
+    def pictures(self) -> bool:
+        """Its files shown as thumbnails."""
+        return "thumb" in unit_of(self.spec).renditions
+
 
 @router.get("/tasks/{task}")
 async def task_page(task: str, request: Request) -> Response:
@@ -185,6 +190,9 @@ async def task_page(task: str, request: Request) -> Response:
         text = await timeline_text(session, ctx, form, details.timeline, steps)
         names = await user_names(session, _people_of(details))
         labels = await _form_labels(session, services, {(form.app, form.key)})
+    for view in views:  # the task lets its assignee upload to the fields its step makes editable
+        if view.upload_url and view.spec.key in editable:
+            view.upload_url += f"&task={details.task['id']}"
     items = [_field_item(ctx, place, form, view, view.spec.key in editable) for view in views if not view.hidden]
     app_label, form_label = labels[(form.app, form.key)]
     return render(

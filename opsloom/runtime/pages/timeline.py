@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
+from opsloom.runtime.fields import unit_of
 from opsloom.runtime.fields.formatting import datetime_text
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.pages.display import value_text
@@ -102,6 +103,21 @@ class TimelineText:
                 continue
             before, after = (value_text(self.ctx.t, self.ctx.zone, spec, change.get(k)) for k in ("before", "after"))
             shown.append((self.ctx.t.label(spec.label), before, after))
+        return shown
+
+    def pictures(self, event: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(alt text, thumbnail URL) of the pictures an event put in fields that show them (a signature)."""
+        changes = (event.get("detail") or {}).get("changes") or {}
+        files = f"/api/apps/{self.form.app}/forms/{self.form.key}/files"
+        shown = []
+        for key, change in changes.items():
+            spec = self.form.by_key.get(key)
+            if spec is None or not isinstance(change, Mapping) or "thumb" not in unit_of(spec).renditions:
+                continue
+            label = self.ctx.t.label(spec.label)
+            for file in change.get("after") or ():
+                if isinstance(file, Mapping) and isinstance(file.get("id"), int):
+                    shown.append((f"{label}: {file.get('name', '')}", f"{files}/{file['id']}?size=thumb"))
         return shown
 
     def state(self, task: Mapping[str, Any]) -> str:

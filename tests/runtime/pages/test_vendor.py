@@ -58,3 +58,10 @@ def test_api_docs_show_an_apps_document_and_ignore_a_bad_key(anonymous: TestClie
     assert 'data-document="/api/apps/procurement/openapi.json"' in anonymous.get("/api/docs?app=procurement").text
     bad = anonymous.get("/api/docs", params={"app": '"><script>x</script>'})
     assert bad.status_code == 200 and 'data-document="/api/openapi.json"' in bad.text and "<script>x" not in bad.text
+
+
+def test_the_signature_pad_is_served_as_a_module(client: TestClient) -> None:
+    response = client.get("/vendor/signature_pad.js")
+    assert response.status_code == 200, response.text[:300]
+    assert response.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert "SignaturePad as default" in response.text

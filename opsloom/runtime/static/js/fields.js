@@ -25,6 +25,7 @@
 
 import { evaluate } from "/static/js/conditions.js";
 import { api, ApiError } from "/static/js/api.js";
+import { setupImages, setupSignature } from "/static/js/pictures.js";
 
 const PICKER_LIMIT = 10;
 let rowCounter = 0;
@@ -600,6 +601,8 @@ export function setupFields(root, meta, { onFixed } = {}) {
     for (const picker of row.querySelectorAll("[data-picker]")) setupPicker(picker, changed);
     for (const box of row.querySelectorAll("[data-files]")) setupFiles(box, changed);
     enhance(row, changed);
+    for (const box of row.querySelectorAll("[data-images]")) setupImages(box, changed);
+    for (const box of row.querySelectorAll("[data-signature]")) setupSignature(box, changed);
   };
 
   for (const wrapper of ownFields(root)) {
