@@ -30,6 +30,7 @@ demo: install
 	$(VENV)/bin/opsloom demo
 
 test: install browser
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 test-sqlite: install browser

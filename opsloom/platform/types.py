@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -78,3 +79,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
         if dialect.name == "sqlite":
             return Decimal(int(value)).scaleb(-self.scale).quantize(self._unit)
         return Decimal(value).quantize(self._unit)
+
+
+# A row as SQLAlchemy answers it (`RowMapping`): keyed by column name (or column).
+StoredRow = Mapping[Any, Any]

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsloom.platform import tables
 from opsloom.platform.database import is_writing
 from opsloom.platform.errors import BadRequest, FieldError, NotFound, ValidationFailed
-from opsloom.platform.types import BigId, UTCDateTime
+from opsloom.platform.types import BigId, StoredRow, UTCDateTime
 from opsloom.runtime import formulas
 from opsloom.runtime.fields import FIELD_TYPES, SYSTEM_FIELDS, FieldSpec, FieldType, Invalid, links_records, unit_of
 from opsloom.runtime.formulas import FormulaContext, Node, evaluate
@@ -249,7 +249,7 @@ class CompiledForm:
             out.append((spec.key, spec.column, dump, spec))
         return tuple(out)
 
-    def dump_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
+    def dump_row(self, row: StoredRow) -> dict[str, Any]:
         """A database row -> the record's JSON object (a subform row: its id and fields)."""
         if self.is_child:
             return {"id": row["id"]} | {
@@ -558,7 +558,7 @@ def published_probe(form: CompiledForm) -> Any:
     return select(d.c.published_version).where(d.c.id == form.form_id).scalar_subquery().label(PUBLISHED)
 
 
-def confirm_current(form: CompiledForm, row: Mapping[str, Any] | None) -> None:
+def confirm_current(form: CompiledForm, row: StoredRow | None) -> None:
     if row is None or row[PUBLISHED] != form.version:
         raise StaleForm(form.key)
 

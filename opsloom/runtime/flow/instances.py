@@ -33,6 +33,7 @@ from opsloom.platform.errors import (
 )
 from opsloom.platform.locales import label_translations
 from opsloom.platform.permissions import FormAccess, full_access
+from opsloom.platform.types import StoredRow
 from opsloom.runtime import attachments, records, subforms
 from opsloom.runtime.access import eval_context
 from opsloom.runtime.conditions import evaluate
@@ -175,7 +176,7 @@ async def _remember(session: AsyncSession, ctx: RequestContext, idem: Idempotenc
 class Loaded:
     """One instance under lock, with everything its next event needs."""
 
-    row: Mapping[str, Any] | None
+    row: StoredRow | None
     flow: Flow
     form: CompiledForm
     record_id: int
@@ -183,7 +184,7 @@ class Loaded:
     flow_id: int | None = None  # a new instance: the flow definition it runs
 
 
-async def _lock_instance(session: AsyncSession, instance_id: int) -> Mapping[str, Any]:
+async def _lock_instance(session: AsyncSession, instance_id: int) -> StoredRow:
     i = tables.flow_instances
     row = (await session.execute(select(i).where(i.c.id == instance_id).with_for_update())).mappings().first()
     if row is None:
@@ -202,7 +203,7 @@ class FlowRecord:
     """The record an event works on: its row, and its values as conditions, approvers and titles read them."""
 
     form: CompiledForm
-    row: Mapping[str, Any]
+    row: StoredRow
     values: dict[str, Any]  # stored values by key, subform rows included, with id, owner_id and department_id
 
     @classmethod
@@ -400,7 +401,7 @@ async def _store_tasks(
         where = (t.c.instance_id == instance_id, t.c.local_id == bindparam("b_local_id"))
         await session.execute(update(t).where(*where), changed)
     rows = await session.execute(select(t).where(t.c.instance_id == instance_id).order_by(t.c.id))
-    return list(rows.mappings())
+    return [dict(row) for row in rows.mappings()]
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -547,7 +548,7 @@ def in_apps_of(principal: Principal) -> list[Any]:
     return [tables.flow_instances.c.app_key.in_(sorted(principal.token_apps))]
 
 
-async def my_task(session: AsyncSession, principal: Principal, task_id: int) -> Mapping[str, Any]:
+async def my_task(session: AsyncSession, principal: Principal, task_id: int) -> StoredRow:
     """The task if it is the principal's (or done on their behalf) in an app they may use; NotFound otherwise."""
     t, i = tables.flow_tasks, tables.flow_instances
     query = select(t).join(i, i.c.id == t.c.instance_id).where(t.c.id == task_id, *in_apps_of(principal))
@@ -723,7 +724,7 @@ async def _adopt_files(session: AsyncSession, ctx: RequestContext, record_id: in
 
 async def _latest_instance(
     session: AsyncSession, form: CompiledForm, record_id: int, *, lock: bool = False
-) -> Mapping[str, Any] | None:
+) -> StoredRow | None:
     i = tables.flow_instances
     statement = (
         select(i).where(i.c.form_id == form.form_id, i.c.record_id == record_id).order_by(i.c.id.desc()).limit(1)
@@ -733,7 +734,7 @@ async def _latest_instance(
     return (await session.execute(statement)).mappings().first()
 
 
-async def run_timer(session: AsyncSession, ctx: RequestContext, services: Services, timer: Mapping[str, Any]) -> None:
+async def run_timer(session: AsyncSession, ctx: RequestContext, services: Services, timer: StoredRow) -> None:
     row = await _lock_instance(session, timer["instance_id"])
     loaded = await _open_instance(session, services, row)
     record = await load_record(session, ctx, loaded.form, loaded.record_id)
@@ -750,7 +751,7 @@ async def instance_view(session: AsyncSession, instance_id: int) -> dict[str, An
     return _instance_answer(row, list(tasks.mappings()))
 
 
-def _instance_answer(row: Mapping[str, Any], tasks: list[Mapping[str, Any]]) -> dict[str, Any]:
+def _instance_answer(row: StoredRow, tasks: list[StoredRow]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "app": row["app_key"],

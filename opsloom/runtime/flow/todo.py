@@ -25,6 +25,7 @@ from opsloom.platform import tables
 from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.errors import BadRequest, FieldError
 from opsloom.platform.permissions import full_access
+from opsloom.platform.types import StoredRow
 from opsloom.runtime import records
 from opsloom.runtime.fields import dump_datetime
 from opsloom.runtime.flow import instances
@@ -71,7 +72,7 @@ def _box_query(box: str, who: Principal, cursor: int | None) -> Any:
         where += [t.c.kind != "cc", t.c.state.in_(DONE_STATES)]
     if cursor:
         where.append(t.c.id < cursor)
-    columns = [
+    columns: list[Any] = [
         t,
         i.c.app_key,
         i.c.form_key,
@@ -183,7 +184,7 @@ async def list_notifications(session: AsyncSession, who: Principal, unread: bool
 async def mark_notifications_read(session: AsyncSession, who: Principal, now: datetime) -> int:
     n = tables.notifications
     done = await session.execute(update(n).where(*_notifications_of(who), n.c.read_at.is_(None)).values(read_at=now))
-    return done.rowcount
+    return done.rowcount  # type: ignore[attr-defined]
 
 
 async def unread_notifications(session: AsyncSession, who: Principal) -> int:
@@ -200,7 +201,7 @@ class TaskDetails:
     """A task as its assignee sees it: the record through the step's field permissions, and what they may do."""
 
     task: dict[str, Any]
-    instance: Mapping[str, Any]
+    instance: StoredRow
     flow: Flow
     form: CompiledForm  # restricted to the fields the step shows
     node: Node

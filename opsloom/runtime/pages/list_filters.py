@@ -157,7 +157,8 @@ def row_of(part: Any, visible: CompiledForm) -> FilterRow | None:
     """A comparison the bar can show as a row, or None (groups, aggregates, variables, field refs)."""
     if not isinstance(part, dict) or set(part) - {"field", "op", "value"}:
         return None
-    spec = visible.by_key.get(part.get("field")) if isinstance(part.get("field"), str) else None
+    key = part.get("field")
+    spec = visible.by_key.get(key) if isinstance(key, str) else None
     op, value = part.get("op"), part.get("value")
     if spec is None or op not in operators_of(spec):
         return None

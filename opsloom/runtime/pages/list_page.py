@@ -259,7 +259,11 @@ async def save_view(request: Request, user: Principal, app: str, form: str, view
         document = decode_json(raw_filter) if raw_filter else None
     except ValueError:
         return render(ctx, "error.html", status=400, message=ctx.t("list.bad_filter"))
-    fields = {"name": _text(data.get("name")), "filter": document, "sort": _text(data.get("sort")).strip() or None}
+    fields: dict[str, Any] = {
+        "name": _text(data.get("name")),
+        "filter": document,
+        "sort": _text(data.get("sort")).strip() or None,
+    }
     try:
         async with request.app.state.db.session(write=True) as session:
             compiled = await request.app.state.forms.get(session, app, form)

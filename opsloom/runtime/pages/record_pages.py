@@ -94,7 +94,8 @@ async def expand_row_links(
 def sections(form: CompiledForm, views: list[Any]) -> list[dict[str, Any]]:
     """The form's layout sections holding the views they name; fields no section names come last."""
     by_key = {view.spec.key: view for view in views}
-    out, placed = [], set()
+    out: list[Any] = []
+    placed: set[str] = set()
     for section in (form.document.get("layout") or {}).get("sections") or []:
         members = [by_key[key] for key in section.get("fields", []) if key in by_key and key not in placed]
         placed.update(view.spec.key for view in members)
@@ -347,9 +348,9 @@ async def _record_page(request: Request, app: str, form: str, record_id: int) ->
         related = await linking_records(session, request.app.state.forms, rctx, ctx.t, app, form, record_id)
         latest = flows[-1] if flows else None
         mine = latest is not None and latest["submitter_id"] == user.user_id
-        may = submitter_actions(latest["status"], await _state(session, latest["id"])) if mine else {}
+        may = submitter_actions(latest["status"], await _state(session, latest["id"])) if latest and mine else {}
     locked = record["status"] in records.LOCKED_STATUSES
-    view = {
+    view: dict[str, Any] = {
         "fields": [_shown(ctx, visible, spec, record) for spec in visible.fields],
         "can_edit": access.can("update") and not locked,
         "can_delete": access.can("delete") and not locked,
@@ -372,7 +373,7 @@ async def _record_page(request: Request, app: str, form: str, record_id: int) ->
         timeline_text=text,
         history=_named_history(ctx, visible, history, names, linked),
         created=datetime_text(record["created_at"], ctx.t.locale, ctx.zone),
-        created_by=names.get(record.get("created_by"), ""),
+        created_by=names.get(record.get("created_by") or 0, ""),
         notice=request.query_params.get("notice", ""),
         related=related,
     )
@@ -461,9 +462,8 @@ def _named_history(
         for key, change in (entry.get("changes") or {}).items():
             spec = form.by_key.get(key)
             if key == "status" and isinstance(change, dict):  # the flow moved the record
-                statuses = [change.get("before"), change.get("after")]
-                before, after = (ctx.t(f"status.{s}") if s else "" for s in statuses)
-                changes.append({"label": ctx.t("list.status"), "before": before, "after": after})
+                was, now = (ctx.t(f"status.{s}") if s else "" for s in (change.get("before"), change.get("after")))
+                changes.append({"label": ctx.t("list.status"), "before": was, "after": now})
                 continue
             if spec is None:
                 continue

@@ -228,7 +228,7 @@ def _people_of(details: TaskDetails) -> set[int]:
 def _others_on_step(details: TaskDetails, names: Mapping[int, str]) -> list[str]:
     """Whoever else has (or will have) a task at this step of this run of the flow."""
     me = details.task
-    current = next((i for i in details.timeline if i["id"] == me["instance_id"]), {"tasks": []})
+    current: Mapping[str, Any] = next((i for i in details.timeline if i["id"] == me["instance_id"]), {"tasks": []})
     return [
         names.get(t["assignee_id"], f"#{t['assignee_id']}")
         for t in current["tasks"]

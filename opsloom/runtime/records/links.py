@@ -56,7 +56,7 @@ async def release_links(
         t, column = source.table, source.column(spec)
         live = (t.c.deleted_at.is_(None), column == record_id)
         if spec.raw.get("on_delete") == "set_empty":
-            changes = {spec.column: None, "version": t.c.version + 1, "updated_at": ctx.now}
+            changes: dict[str, Any] = {spec.column: None, "version": t.c.version + 1, "updated_at": ctx.now}
             changes["updated_by"] = ctx.principal.user_id
             emptied = await session.execute(update(t).where(*live).values(changes).returning(t.c.id, t.c.version))
             entries = [

@@ -65,9 +65,10 @@ async def list_records(
     if request.q and "\x00" in request.q:
         raise BadRequest("The search text holds a NUL character", [FieldError("q", "remove the \\u0000")])
     if request.q:
-        if form.title_field not in form.by_key:  # none, or hidden from this caller
+        title_spec = form.by_key.get(form.title_field or "")
+        if title_spec is None:  # none, or hidden from this caller
             raise BadRequest("This form has no title field to search", [FieldError("q", "remove q")])
-        title = form.column(form.by_key[form.title_field])
+        title = form.column(title_spec)
         where.append(ascii_lower(title).contains(fold(request.q), autoescape=True))
     keys = parse_sort(request.sort, form)
     limit = parse_limit(request.limit)
@@ -107,7 +108,7 @@ async def _count(
     n = (await session.execute(select(func.count()).select_from(bounded))).scalar_one()
     if n <= cap:
         return n, True
-    if session.bind.dialect.name == "postgresql" and unfiltered:
+    if session.get_bind().dialect.name == "postgresql" and unfiltered:
         estimate = (
             await session.execute(select(func.greatest(cast(func.coalesce(_reltuples(t.name), 0), BigInteger()), cap)))
         ).scalar_one()

@@ -18,7 +18,7 @@ record, and an exception it raises rolls the whole write back.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import FieldError, ValidationFailed
 from opsloom.platform.permissions import FormAccess
+from opsloom.platform.types import StoredRow
 from opsloom.runtime.forms import CompiledForm
 
 HOOKS_KEY = "opsloom.write_hooks"  # where a database's sessions carry its hooks (`session.info`)
@@ -44,7 +45,7 @@ class WriteItem:
     stored: dict[str, Any] | None = None  # the values stored before this write (update)
     changed: dict[str, Any] = field(default_factory=dict)  # what an update changes
     previous: dict[str, Any] | None = None  # the record before this write, as the caller sees it (update)
-    row: Mapping[str, Any] | None = None  # the table row after the write
+    row: StoredRow | None = None  # the table row after the write
     record: dict[str, Any] | None = None  # the record as the write answers it
     errors: list[FieldError] = field(default_factory=list)
 
@@ -66,7 +67,7 @@ class WriteContext:
     record_id: int | None = None  # the record an update, delete, restore or status change is about
     expected_version: int | None = None
     options: dict[str, Any] = field(default_factory=dict)  # what one kind of write needs besides
-    current: Mapping[str, Any] | None = None  # the stored row, locked (update, delete, restore)
+    current: StoredRow | None = None  # the stored row, locked (update, delete, restore)
     finished: bool = False  # a stage found nothing left to do (an update that changes nothing)
     failed: list[WriteItem] = field(default_factory=list)  # items refused by a stage, kept for their errors
     view: CompiledForm = field(init=False)  # the form as the caller sees it (hidden fields left out)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -11,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import NotFound, PermissionDenied
 from opsloom.platform.permissions import FormAccess
+from opsloom.platform.types import StoredRow
 from opsloom.runtime import subforms
 from opsloom.runtime.access import eval_context, scope_clause
 from opsloom.runtime.fields import unit_of
@@ -34,7 +34,7 @@ async def load(
     lock: bool = False,
     keep_key: bool = False,
     probe: bool = False,
-) -> Mapping[str, Any]:
+) -> StoredRow:
     """A record the caller may read, or 404; then 403 if `action` is not allowed on it.
 
     Rows outside the read scope are reported exactly like rows that do not exist.

@@ -101,7 +101,7 @@ async def store(
 ) -> Result[Any]:
     """Run the statement that stores the `rows` (an insert or an update); a unique value taken
     meanwhile by another write is a 409 naming the field and the record that took it."""
-    racing = session.bind.dialect.name == "postgresql" and any(spec.unique for spec in form.fields)
+    racing = session.get_bind().dialect.name == "postgresql" and any(spec.unique for spec in form.fields)
     if not racing:
         try:
             return await session.execute(statement, params)
