@@ -17,7 +17,7 @@ from opsloom.platform.locales import LOCALES as LOCALES  # the pages' languages 
 LOCALE_COOKIE = "opsloom_locale"
 FOLLOW_BROWSER = "browser"  # what the language switcher posts to forget a chosen language
 LOCALE_NAMES = {"zh-CN": "中文", "en": "English"}
-_CATALOGS = Path(__file__).parent / "locales"
+CATALOG_FOLDERS = [Path(__file__).parent / "locales"]  # designer and admin pages add their own (`add_catalog_folder`)
 
 
 # A message is a text, or its plural forms by CLDR category ({"one": "{count} row", "other": "{count} rows"}),
@@ -29,9 +29,17 @@ Message = str | dict[str, str]
 def catalog(locale: str) -> dict[str, Message]:
     """Every message of a locale: one file per area of the pages (`locales/<locale>/*.json`)."""
     messages: dict[str, Message] = {}
-    for part in sorted((_CATALOGS / locale).glob("*.json")):
-        messages.update(json.loads(part.read_text(encoding="utf-8")))
+    for folder in CATALOG_FOLDERS:
+        for part in sorted((folder / locale).glob("*.json")):
+            messages.update(json.loads(part.read_text(encoding="utf-8")))
     return messages
+
+
+def add_catalog_folder(folder: Path) -> None:
+    """Another part of the pages brings its messages (`<folder>/<locale>/*.json`); called when it is imported."""
+    if folder not in CATALOG_FOLDERS:
+        CATALOG_FOLDERS.append(folder)
+        catalog.cache_clear()
 
 
 @cache

@@ -37,6 +37,14 @@ class PageContext:
     zone: tzinfo
 
 
+def add_template_folder(folder: Path) -> None:
+    """Another part of the pages (designer, admin) brings templates that may extend `base.html`."""
+    loader = _templates.loader
+    assert isinstance(loader, FileSystemLoader)
+    if str(folder) not in loader.searchpath:
+        loader.searchpath.append(str(folder))
+
+
 def page_context(request: Request, user: Principal | None) -> PageContext:
     locale = choose_locale(request, user.locale if user else None)
     token = user.csrf_token if user and user.csrf_token else anonymous_token(request)
