@@ -15,7 +15,9 @@ from opsloom import __version__
 from opsloom.designer.api import router as designer_router
 from opsloom.designer.field_types_api import router as field_types_router
 from opsloom.designer.flows_api import router as flows_design_router
+from opsloom.designer.formula_check import router as formula_check_router
 from opsloom.designer.pages import STATIC_DIR as DESIGN_STATIC_DIR
+from opsloom.designer.pages.form_designer import router as form_designer_router
 from opsloom.designer.pages.routes import router as design_pages_router
 from opsloom.designer.roles_api import router as roles_router
 from opsloom.platform.api_document import install_api_document
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(org_router)
     app.include_router(roles_router)
     app.include_router(designer_router)
+    app.include_router(formula_check_router)
     app.include_router(field_types_router)
     app.include_router(apps_router)
     app.include_router(records_router)
@@ -112,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(vendor_router)
     app.include_router(api_docs_router)
     app.include_router(design_pages_router)
+    app.include_router(form_designer_router)
     app.mount("/static/design", StaticFiles(directory=DESIGN_STATIC_DIR), name="design_static")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from opsloom.designer import definitions
 from opsloom.designer.migration_plan import diff_with_rows
@@ -47,20 +47,48 @@ async def get_app(app: Key, request: Request, db: DB) -> dict[str, Any]:
     "/{app}/forms/{form}",
     summary="Save a form draft",
     openapi_extra=json_body(description="A form document (schemas/form.schema.json)"),
+    responses={412: {"description": "If-Match named a draft revision that is no longer the latest"}},
 )
-async def put_form(app: Key, form: Key, request: Request, db: DB) -> dict[str, Any]:
+async def put_form(
+    app: Key,
+    form: Key,
+    request: Request,
+    response: Response,
+    db: DB,
+    if_match: Annotated[
+        str | None, Header(description='The draft_revision you read, e.g. "4": 412 if another was saved since')
+    ] = None,
+) -> dict[str, Any]:
+    expected = parse_revision(if_match)
     document = await read_json(request)
     async with db.session(write=True) as session:
         await _require_designer(session, request, app)
-        saved = await definitions.save_draft(session, context_of(request), app, "form", form, document)
+        saved = await definitions.save_draft(
+            session, context_of(request), app, "form", form, document, expected_revision=expected
+        )
+    response.headers["ETag"] = f'"{saved.draft_revision}"'
     return _draft_view(saved)
 
 
+def parse_revision(value: str | None) -> int | None:
+    """`"4"` (an ETag, quoted or not) -> 4; no header -> None (save whatever was saved in between)."""
+    if value is None:
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise BadRequest(
+            "If-Match must hold the draft revision you read",
+            [FieldError("If-Match", 'send the draft_revision of the draft, e.g. "4"')],
+        )
+    return int(text)
+
+
 @router.get("/{app}/forms/{form}", summary="Read a form draft and its state")
-async def get_form(app: Key, form: Key, request: Request, db: DB) -> dict[str, Any]:
+async def get_form(app: Key, form: Key, request: Request, response: Response, db: DB) -> dict[str, Any]:
     async with db.session() as session:
         await _require_designer(session, request, app)
         found = await definitions.load_definition(session, app, "form", form)
+    response.headers["ETag"] = f'"{found.draft_revision}"'
     return _draft_view(found)
 
 

@@ -120,11 +120,23 @@ def defaults_fit(document: Document) -> Iterator[FieldError]:
 
 
 def layout_refers_to_fields(document: Document) -> Iterator[FieldError]:
+    """Every key a section names is a field of the form; rows place a field once at most."""
     keys = {f["key"] for _, f in _fields(document)}
+    placed: set[str] = set()
     for s, section in enumerate(document.get("layout", {}).get("sections", [])):
-        for j, key in enumerate(section.get("fields", [])):
+        named = [(f"layout.sections[{s}].fields[{j}]", key) for j, key in enumerate(section.get("fields", []))]
+        named += [
+            (f"layout.sections[{s}].rows[{r}][{c}].field", cell["field"])
+            for r, row in enumerate(section.get("rows", []))
+            for c, cell in enumerate(row)
+        ]
+        for path, key in named:
             if key not in keys:
-                yield FieldError(f"layout.sections[{s}].fields[{j}]", f"'{key}' is not a field of this form")
+                yield FieldError(path, f"'{key}' is not a field of this form")
+            elif key in placed:
+                yield FieldError(path, f"'{key}' is placed twice in the layout; remove one of them")
+            if ".rows[" in path:
+                placed.add(key)
 
 
 def formulas_are_sound(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsloom.designer.documents import schema_errors
 from opsloom.platform import tables
 from opsloom.platform.context import RequestContext
-from opsloom.platform.errors import FieldError, NotFound, ValidationFailed
+from opsloom.platform.errors import FieldError, NotFound, PreconditionFailed, ValidationFailed
 from opsloom.runtime.fields import dump_datetime
 
 
@@ -57,8 +57,16 @@ async def load_app(session: AsyncSession, app: str) -> dict[str, Any]:
 
 
 async def save_draft(
-    session: AsyncSession, ctx: RequestContext, app: str, kind: str, key: str, document: Any
+    session: AsyncSession,
+    ctx: RequestContext,
+    app: str,
+    kind: str,
+    key: str,
+    document: Any,
+    *,
+    expected_revision: int | None = None,
 ) -> Definition:
+    """Store the draft; with `expected_revision`, only if nobody saved another revision since (else 412)."""
     await load_app(session, app)
     if not isinstance(document, dict):
         raise ValidationFailed.of([FieldError("$", f"expected a {kind} document (a JSON object)")])
@@ -74,6 +82,12 @@ async def save_draft(
     document = {**document, "key": key}
     d = tables.definitions
     current = await find_definition(session, app, kind, key, lock=True)
+    if expected_revision is not None and (current.draft_revision if current else 0) != expected_revision:
+        latest = current.draft_revision if current else 0
+        raise PreconditionFailed(
+            f"Someone else saved this {kind} since you read it (revision {latest}, you had "
+            f"{expected_revision}); reload it and make your change again"
+        )
     values = {
         "draft": document,
         "draft_updated_at": ctx.now,

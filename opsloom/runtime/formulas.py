@@ -158,6 +158,9 @@ def _parser() -> Lark:
     return Lark(GRAMMAR, parser="lalr", maybe_placeholders=True)
 
 
+ENDS_EARLY = "The formula ends too early; is a bracket or an argument missing?"  # at the end: where to type
+
+
 def parse_formula(text: Any) -> Node:
     if not isinstance(text, str) or not text.strip():
         raise FormulaError("A formula must be a non-empty text")
@@ -170,11 +173,11 @@ def parse_formula(text: Any) -> Node:
         at = error.pos_in_stream or 0
         raise FormulaError(f"Unexpected character {text[at]!r}", at + 1) from None
     except UnexpectedEOF:
-        raise FormulaError("The formula ends too early; is a bracket or an argument missing?") from None
+        raise FormulaError(ENDS_EARLY, len(text.rstrip()) + 1) from None
     except UnexpectedInput as error:
         token = getattr(error, "token", None)
         if token is None or token.type == "$END":  # the LALR parser reports the end as a token
-            raise FormulaError("The formula ends too early; is a bracket or an argument missing?") from None
+            raise FormulaError(ENDS_EARLY, len(text.rstrip()) + 1) from None
         raise FormulaError(f"Unexpected {str(token)!r}", _col(token)) from None
     except (LarkError, RecursionError):
         raise FormulaError("The formula cannot be read; check brackets and operators") from None

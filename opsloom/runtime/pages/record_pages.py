@@ -91,19 +91,44 @@ async def expand_row_links(
             await expand_links(session, ctx, child, record[key], specs)
 
 
+WIDTH_SPANS = {"1/4": 3, "1/3": 4, "1/2": 6, "2/3": 8, "3/4": 9, "1": 12}  # of a 12-column row
+
+
 def sections(form: CompiledForm, views: list[Any]) -> list[dict[str, Any]]:
-    """The form's layout sections holding the views they name; fields no section names come last."""
+    """The form's layout sections holding the views they name; fields no section names come last.
+
+    A section laid out in `rows` gives each row as [(view, span of 12)]; sections sharing a `tab` label
+    are one tab (the page shows tabs when its script runs, one section after another without it)."""
     by_key = {view.spec.key: view for view in views}
     out: list[Any] = []
     placed: set[str] = set()
     for section in (form.document.get("layout") or {}).get("sections") or []:
-        members = [by_key[key] for key in section.get("fields", []) if key in by_key and key not in placed]
+        keys = list(section.get("fields", []))
+        rows: list[list[tuple[Any, int]]] = []
+        for row in section.get("rows") or []:
+            cells = [
+                (by_key[cell["field"]], WIDTH_SPANS.get(cell.get("width", "1"), 12))
+                for cell in row
+                if cell["field"] in by_key and cell["field"] not in placed and cell["field"] not in keys
+            ]
+            keys += [view.spec.key for view, _ in cells]
+            if cells:
+                rows.append(cells)
+        members = [by_key[key] for key in dict.fromkeys(keys) if key in by_key and key not in placed]
         placed.update(view.spec.key for view in members)
         if members:
-            out.append({"title": section.get("title"), "columns": section.get("columns", 1), "fields": members})
+            out.append(
+                {
+                    "title": section.get("title"),
+                    "tab": section.get("tab"),
+                    "columns": section.get("columns", 1),
+                    "fields": members,
+                    "rows": rows if section.get("rows") and not section.get("fields") else None,
+                }
+            )
     rest = [view for view in views if view.spec.key not in placed]
     if rest:
-        out.append({"title": None, "columns": 1, "fields": rest})
+        out.append({"title": None, "tab": None, "columns": 1, "fields": rest, "rows": None})
     return out
 
 
