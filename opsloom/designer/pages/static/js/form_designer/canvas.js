@@ -179,14 +179,24 @@ function Cell({ env, cell, selected }) {
   const step = (direction) => () => {
     dispatch({ type: "step_field", key: field.key, direction });
     requestAnimationFrame(() => {
-      const button = document.querySelector(`[data-key="${field.key}"] [data-move="${direction}"]`);
-      const target = button && !button.disabled ? button : document.querySelector(`[data-key="${field.key}"] .fd-card-main`);
+      // Keep the focus on the tools: the same arrow if it can go on, else another that can, else the card.
+      const cell = document.querySelector(`.fd-cell[data-key="${field.key}"]`);
+      if (!cell) return;
+      const same = cell.querySelector(`[data-move="${direction}"]:not([disabled])`);
+      const target = same || cell.querySelector("[data-move]:not([disabled])") || cell.querySelector(".fd-card-main");
       if (target) target.focus();
     });
   };
   const rules = ["visible_when", "required_when", "readonly_when"].filter((r) => field[r]);
+  const select = (event) => {
+    dispatch({ type: "select", id: isSelected ? null : field.id });
+    const cellEl = event.currentTarget.closest(".fd-cell");
+    if (!isSelected && window.matchMedia("(max-width: 61.99rem)").matches) {
+      requestAnimationFrame(() => cellEl.scrollIntoView({ block: "start", behavior: "smooth" }));
+    }
+  };
   return html`<div class=${`fd-cell w-${cell.width.replace("/", "-")} ${isSelected ? "selected" : ""} ${wrong.length ? "has-problem" : ""}`} data-key=${field.key}>
-    <button type="button" class="fd-card-main" aria-pressed=${isSelected} onClick=${() => dispatch({ type: "select", id: isSelected ? null : field.id })}
+    <button type="button" class="fd-card-main" aria-pressed=${isSelected} onClick=${select}
       aria-describedby=${wrong.length ? `fd-cell-problem-${field.id}` : undefined}>
       <span class="fd-card-label">${label}${field.required && html`<span class="required" aria-hidden="true"> *</span>`}</span>
       <span class="fd-card-meta">${ft ? ft.label[locale] || ft.label.en : field.type} · <code>${field.key}</code>${rules.length ? html` · <span class="fd-rule-badge">${t("fd.has_rules")}</span>` : ""}</span>
@@ -200,7 +210,7 @@ function Cell({ env, cell, selected }) {
       <select id=${`fd-width-${field.id}`} class="fd-width" value=${cell.width} onChange=${(e) => dispatch({ type: "set_width", key: field.key, width: e.target.value })}>
         ${WIDTHS.map((w) => html`<option value=${w}>${t(`fd.width_${w.replace("/", "_")}`)} ${WIDTH_NAMES[w] === "1" ? "" : WIDTH_NAMES[w]}</option>`)}
       </select>
-      <button type="button" class="icon-button danger" aria-label=${t("fd.remove_field", { name: label })} title=${t("fd.remove_field", { name: label })} onClick=${() => dispatch({ type: "remove_field", id: field.id })}>🗑</button>
+      <button type="button" class="button small danger fd-remove" aria-label=${t("fd.remove_field", { name: label })} onClick=${() => dispatch({ type: "remove_field", id: field.id })}>${t("fd.delete")}</button>
     </div>`}
   </div>`;
 }

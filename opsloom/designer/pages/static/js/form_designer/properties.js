@@ -71,7 +71,10 @@ function FieldEditor({ env, field, siblings, onPatch, idPrefix, subform }) {
   const problemAt = (name) => wrong.filter((p) => p.where === name || p.where.startsWith(`${name}.`) || p.where.startsWith(`${name}[`));
   const id = `${idPrefix}-${field.id}`;
   const allows = (name) => !(schema[name] && (schema[name].const !== undefined || schema[name].type === "null"));
-  const own = Object.entries(schema).filter(([name, s]) => !COMMON.has(name) && allows(name) && s.const === undefined);
+  const rank = ([name]) => (SPECIAL.has(name) ? 0 : name.startsWith("min") ? 1 : name.startsWith("max") ? 2 : 3);
+  const own = Object.entries(schema)
+    .filter(([name, s]) => !COMMON.has(name) && allows(name) && s.const === undefined)
+    .sort((a, b) => rank(a) - rank(b));
   return html`<div class="fd-editor">
     ${wrong.filter((p) => !p.where || !Object.keys(schema).concat(["key", "label", "default"]).some((n) => p.where.startsWith(n))).map((p) => html`<p class="error fd-problem">${p.where && html`<code>${p.where}</code> `}${p.message}</p>`)}
     <${Bilingual} id=${`${id}-label`} name=${t("fd.prop.label")} value=${field.label} required=${true} onChange=${(v, lang) => onPatch({ label: v || field.key }, `label-${lang}`)} />

@@ -1,0 +1,221 @@
+"""The form designer in a real browser, on both databases: a designer creates a form, adds fields by
+dragging and by keyboard, sets their properties, moves one with the keyboard, undoes and redoes, finds
+the autosaved draft after a reload, adds a required-when rule with the condition builder and sees a
+formula's mistake; two designers at once do not overwrite each other; axe finds nothing serious; and
+the page is photographed at 1280 px and 390 px in both languages."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from tests.browser.conftest import ADMIN, DESKTOP, PHONE, TIMEOUT_MS, BrowserLog, LiveServer, log_in
+from tests.browser.test_accessibility import violations
+
+pytestmark = pytest.mark.xdist_group("browser")
+
+Screenshot = Callable[[Page, str], Path]
+APP = "/design/apps/procurement"
+
+
+def create_form(page: Page, key: str, label_en: str, label_zh: str) -> None:
+    page.goto(APP)
+    page.locator("#form-label-zh").fill(label_zh)
+    page.locator("#form-label-en").fill(label_en)
+    page.locator("#form-key").fill(key)
+    with page.expect_navigation(url=re.compile(rf"/forms/{key}$")):
+        page.locator("#form-key").press("Enter")
+    expect(page.locator("#form-designer[data-ready]")).to_be_attached()
+
+
+def order(page: Page) -> list[str]:
+    return page.locator(".fd-canvas .fd-cell").evaluate_all("cells => cells.map(c => c.dataset.key)")
+
+
+def saved(page: Page) -> None:
+    expect(page.locator("[data-save-status]")).to_have_attribute("data-save-status", "saved")
+
+
+def draft(page: Page, key: str) -> dict[str, Any]:
+    response = page.request.get(f"/api/design/apps/procurement/forms/{key}")
+    assert response.ok, response.text()
+    return response.json()
+
+
+def drag(page: Page, source: Locator, target: Locator) -> None:
+    """A drag with the mouse in small steps, as a person does (SortableJS follows the pointer)."""
+    source.scroll_into_view_if_needed()
+    start = source.bounding_box()
+    assert start is not None
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(start["x"] + start["width"] / 2 + 10, start["y"] + start["height"] / 2 + 10, steps=5)
+    end = target.bounding_box()
+    assert end is not None
+    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=20)
+    page.mouse.move(end["x"] + end["width"] / 2 + 2, end["y"] + end["height"] / 2 + 2, steps=3)
+    page.mouse.up()
+
+
+def test_a_designer_builds_a_form_by_mouse_and_keyboard(
+    open_page: Callable[..., Page], screenshot: Screenshot, browser_log: BrowserLog
+) -> None:
+    page = open_page(locale="en")
+    log_in(page, ADMIN)
+    create_form(page, "visit", "Customer visit", "客户拜访")
+    expect(page.get_by_role("heading", name="Customer visit", level=1)).to_be_visible()
+    assert order(page) == ["name"]
+
+    # By keyboard: a palette item is a button; Enter adds its field and selects it.
+    page.locator('[data-palette="decimal"]').focus()
+    page.keyboard.press("Enter")
+    assert order(page) == ["name", "decimal"]
+    panel = page.locator(".fd-properties")
+    expect(panel.get_by_role("heading", name="Number")).to_be_visible()
+    panel.get_by_label("English").first.fill("Amount")
+    panel.get_by_label("中文").first.fill("金额")
+    panel.get_by_label("Key", exact=True).fill("amount")
+    expect(panel.locator(".fd-warning")).to_have_count(0)  # a new field: nothing to keep
+    panel.get_by_label("Required", exact=True).check()
+    panel.get_by_label("Smallest value").fill("0")
+    assert order(page) == ["name", "amount"]
+
+    # By mouse: a date dragged from the palette onto the row of the name field.
+    drag(page, page.locator('[data-palette="date"]'), page.locator('.fd-cell[data-key="name"]'))
+    expect(page.locator('.fd-cell[data-key="date"]')).to_be_visible()
+    assert set(order(page)) == {"name", "amount", "date"}
+    date_row = page.locator('.fd-row:has(.fd-cell[data-key="date"])')
+    expect(date_row.locator(".fd-cell")).to_have_count(2)  # it joined the name's row, half and half
+    expect(page.locator('.fd-cell[data-key="date"]')).to_have_class(re.compile(r"\bw-1-2\b"))
+    screenshot(page, "fields added")
+
+    # The keyboard moves a field: select Amount, then "Move Amount up" puts it above the name's row.
+    page.locator('.fd-cell[data-key="amount"] .fd-card-main').click()
+    before = order(page)
+    up = page.get_by_role("button", name="Move Amount up")
+    up.click()
+    moved = order(page)
+    assert moved[0] == "amount" and moved != before
+    expect(page.get_by_role("button", name="Move Amount up")).to_be_disabled()  # already at the top
+    expect(page.locator(".fd-cell-tools [data-move]:focus")).to_have_count(1)  # focus stays on the tools
+
+    # Undo and redo: buttons and Ctrl+Z / Shift+Ctrl+Z.
+    page.locator("[data-undo]").focus()
+    page.keyboard.press("Control+z")
+    assert order(page) == before
+    page.keyboard.press("Control+Shift+z")
+    assert order(page) == moved
+    page.locator("[data-undo]").click()
+    assert order(page) == before
+    page.locator("[data-redo]").click()
+    assert order(page) == moved
+
+    saved(page)
+    page.reload()
+    expect(page.locator("#form-designer[data-ready]")).to_be_attached()
+    assert order(page) == moved  # the autosaved draft, as left
+    stored = draft(page, "visit")["draft"]
+    amount = next(f for f in stored["fields"] if f["key"] == "amount")
+    assert amount["required"] is True and amount["label"] == {"zh-CN": "金额", "en": "Amount"} and amount["min"] == "0"
+    assert stored["layout"]["sections"][0]["rows"][0] == [{"field": "amount", "width": "1"}]
+
+    # A rule with the condition builder: the date is required when the amount is over 1000.
+    page.locator('.fd-cell[data-key="date"] .fd-card-main').click()
+    rule = page.locator('[data-rule="required_when"]')
+    rule.locator("summary").click()
+    rule.get_by_role("button", name="Add condition").click()
+    rule.get_by_label("Field", exact=True).select_option("amount")
+    rule.get_by_label("Condition", exact=True).select_option("gt")
+    rule.get_by_label("Value", exact=True).fill("1000")
+    rule.get_by_label("Value", exact=True).press("Tab")
+    saved(page)
+    date = next(f for f in draft(page, "visit")["draft"]["fields"] if f["key"] == "date")
+    assert date["required_when"] == {"and": [{"field": "amount", "op": "gt", "value": 1000}]}
+    expect(page.locator('.fd-cell[data-key="date"] .fd-rule-badge')).to_be_visible()
+
+    # A formula with a mistake: the server's parser says where.
+    page.locator('[data-palette="formula"]').click()
+    formula = page.locator(".fd-properties").get_by_label("Formula", exact=True)
+    formula.fill("amount * nope")
+    verdict = page.locator("[data-formula-verdict]")
+    expect(verdict).to_have_attribute("data-formula-verdict", "error")
+    expect(verdict).to_contain_text("At character 10")
+    expect(verdict).to_contain_text("'nope' is not a field")
+    expect(formula).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "formula error")
+    formula.fill("amount * 2")
+    expect(verdict).to_have_attribute("data-formula-verdict", "ok")
+    expect(verdict).to_contain_text("gives a number")
+    saved(page)
+
+    # Renaming a key says the data is kept.
+    page.locator('.fd-cell[data-key="amount"] .fd-card-main').click()
+    page.locator(".fd-properties").get_by_label("Key", exact=True).fill("total")
+    expect(page.locator(".fd-properties .fd-warning")).to_contain_text("Renamed from amount. The data is kept")
+    saved(page)
+    assert browser_log.problems == []
+
+
+def test_a_stale_designer_is_told_to_reload_instead_of_overwriting(
+    open_page: Callable[..., Page], browser_log: BrowserLog
+) -> None:
+    first, second = open_page(locale="en"), open_page(locale="en")
+    for page in (first, second):
+        log_in(page, ADMIN)
+    create_form(first, "call", "Call", "电话")
+    second.goto(f"{APP}/forms/call")
+    expect(second.locator("#form-designer[data-ready]")).to_be_attached()
+    first.locator('[data-palette="text"]').click()
+    saved(first)
+    second.locator('[data-palette="email"]').click()
+    expect(second.get_by_role("alert")).to_contain_text("Someone else saved this form.")
+    expect(second.locator("[data-save-status]")).to_have_attribute("data-save-status", "conflict")
+    keys = [f["key"] for f in draft(second, "call")["draft"]["fields"]]
+    assert keys == ["name", "text"]  # the first designer's save stands
+    second.get_by_role("button", name="Reload").click()
+    expect(second.locator('.fd-cell[data-key="text"]')).to_be_visible()
+    assert [p for p in browser_log.problems if "412" not in p] == []  # the refused save is the one error
+
+
+def test_the_designer_in_both_languages_at_desktop_and_phone_width_passes_axe(
+    browser: Browser, live_server: LiveServer, screenshot: Screenshot
+) -> None:
+    found: dict[str, Any] = {}
+    for locale in ("zh-CN", "en"):
+        for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+            context = browser.new_context(base_url=live_server.url, viewport=viewport, bypass_csp=True, locale=locale)
+            context.set_default_timeout(TIMEOUT_MS)
+            page = context.new_page()
+            log_in(page, ADMIN)
+            page.goto(f"{APP}/forms/purchase_request")
+            expect(page.locator("#form-designer[data-ready]")).to_be_attached()
+            where = f"{locale} {name}"
+            screenshot(page, f"{where} form settings")
+            found[f"{where} form"] = violations(page)
+            page.locator('.fd-cell[data-key="category"] .fd-card-main').click()
+            expect(page.locator(".fd-properties .fd-options")).to_be_visible()
+            screenshot(page, f"{where} select field")
+            found[f"{where} field"] = violations(page)
+            page.locator('.fd-cell[data-key="items"] .fd-card-main').click()
+            page.locator(".fd-columns .fd-column-head .link-button").first.click()
+            expect(page.locator(".fd-columns .fd-editor")).to_be_visible()
+            screenshot(page, f"{where} subform")
+            page.locator('.fd-views button[aria-pressed="false"]').click()  # the preview
+            frame = page.frame_locator(".fd-preview iframe")
+            expect(frame.locator("#record-form")).to_be_visible()
+            if name == "phone":
+                page.locator(".fd-preview-head [aria-pressed='false']").click()
+            expect(frame.locator('[data-field="title"] input')).not_to_have_value("")  # a sample value
+            screenshot(page, f"{where} preview")
+            found[f"{where} preview"] = violations(page)
+            context.close()
+    serious = {
+        where: [v for v in problems if v["impact"] in ("serious", "critical")] for where, problems in found.items()
+    }
+    assert {k: v for k, v in serious.items() if v} == {}, json.dumps(serious, ensure_ascii=False, indent=1)
