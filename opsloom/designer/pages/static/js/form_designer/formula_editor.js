@@ -68,7 +68,9 @@ export function FormulaEditor({ env, field, subform, value, onChange, id }) {
     <textarea id=${id} ref=${area} rows="3" spellcheck="false" autocapitalize="off" class="fd-code" value=${value || ""}
       aria-invalid=${bad ? "true" : undefined} aria-describedby=${`${id}-verdict`}
       onInput=${(e) => onChange(e.target.value)}></textarea>
-    ${bad && verdict.column && html`<pre class="fd-caret" aria-hidden="true">${(value || "").split("\n")[0]}\n${" ".repeat(Math.max(0, verdict.column - 1))}^</pre>`}
+    ${bad && verdict.column && html`<div class="fd-caret" aria-hidden="true">
+      <span>${(value || "").replace(/\s/g, " ")}</span><span>${"\u00a0".repeat(Math.max(0, verdict.column - 1))}^</span>
+    </div>`}
     <p id=${`${id}-verdict`} class=${bad ? "error fd-formula-error" : "help fd-formula-ok"} role="status" data-formula-verdict=${verdict ? (verdict.valid ? "ok" : "error") : ""}>
       ${!verdict ? t("fd.formula_hint") : verdict.valid ? t("fd.formula_ok", { type: t(`fd.result.${verdict.type}`) !== `fd.result.${verdict.type}` ? t(`fd.result.${verdict.type}`) : verdict.type })
         : verdict.column ? t("fd.formula_error_at", { column: verdict.column, message: verdict.message }) : verdict.message}

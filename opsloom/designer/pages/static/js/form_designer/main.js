@@ -7,7 +7,7 @@
  */
 import { html, render, useEffect, useReducer, useRef, useState, useCallback } from "/vendor/preact-htm.js";
 import { api, ApiError } from "/static/js/api.js";
-import { initialState, reduce, storable } from "./store.js";
+import { cellOf, initialState, reduce, storable } from "./store.js";
 import { Canvas, Palette, newField } from "./canvas.js";
 import { Properties, FormProperties } from "./properties.js";
 import { makeT, problemsByField } from "./words.js";
@@ -160,7 +160,13 @@ function Designer({ boot }) {
   const types = Object.fromEntries(boot.field_types.map((ft) => [ft.type, ft]));
   const problems = problemsByField(saver.problems, state.doc);
   const selected = state.selected ? state.doc.fields.find((f) => f.id === state.selected) : null;
-  const add = (type, to) => dispatch({ type: "add_field", field: newField(state.doc, types[type], boot.locale, t), to });
+  // Pressing a palette item puts its field in a row of its own after the selected field (else at the end).
+  const afterSelected = () => {
+    const at = selected ? cellOf(state.doc, selected.key) : null;
+    return at ? { s: at.s, r: at.r + 1, newRow: true } : null;
+  };
+  const add = (type, to) =>
+    dispatch({ type: "add_field", field: newField(state.doc, types[type], boot.locale, t), to: to || afterSelected() });
   useEffect(() => {
     if (selected) setPanelOpen(true);
   }, [state.selected]);

@@ -128,7 +128,7 @@ function Property({ env, name, schema, required, field, subform, id, onPatch, pr
   if (name === "options") return html`<div class="field"><${OptionsEditor} env=${env} options=${value || []} id=${id} title=${title} onChange=${(next, group) => onPatch({ options: next }, group)} />${errors}</div>`;
   if (name === "fields") return html`<div class="field"><${ColumnsEditor} env=${env} parent=${field} id=${id} onPatch=${onPatch} />${errors}</div>`;
   if (name === "formula") return html`<div class="field"><${FormulaEditor} env=${env} field=${field} subform=${subform} value=${value || ""} id=${id}
-    onChange=${(v) => onPatch({ formula: v || " " }, "formula")} />${errors}</div>`;
+    onChange=${(v) => onPatch({ formula: v || " " }, "formula")} /></div>`; // its live verdict says what the save would
   if (name === "form") return html`<${RelationTarget} env=${env} field=${field} id=${id} onPatch=${onPatch} errors=${errors} />`;
   let control;
   if (schema.enum) {
