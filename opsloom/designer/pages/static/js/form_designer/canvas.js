@@ -14,16 +14,30 @@ const WIDTH_NAMES = { "1/4": "¼", "1/3": "⅓", "1/2": "½", 1: "1" };
 const labelOf = (label, locale) =>
   label == null ? "" : typeof label === "string" ? label : label[locale] || label.en || label["zh-CN"] || "";
 
-/** A new field of a type: a fresh id and key, its type's starting properties, a label in both languages. */
-export function newField(doc, fieldType, locale, t) {
-  const key = freshKey(doc.fields, fieldType.type);
-  return {
+/**
+ * A new field of a type: a fresh id and key, its type's starting properties, a label in both languages.
+ * Columns it starts with get fresh ids too, and a link it starts with points at one of the app's forms.
+ */
+export function newField(doc, fieldType, forms = []) {
+  const field = {
     id: freshId(doc),
-    key,
+    key: freshKey(doc.fields, fieldType.type),
     type: fieldType.type,
     label: { "zh-CN": fieldType.label["zh-CN"] || fieldType.type, en: fieldType.label.en || fieldType.type },
     ...JSON.parse(JSON.stringify(fieldType.starts_with || {})),
   };
+  if (Array.isArray(field.fields)) {
+    const taken = { fields: [...doc.fields, field] };
+    for (const column of field.fields) {
+      column.id = freshId(taken);
+      taken.fields.push({ id: column.id });
+    }
+  }
+  if (typeof field.form === "string" && forms.length) {
+    const other = forms.find((f) => f.key !== doc.key) || forms[0];
+    field.form = other.key;
+  }
+  return field;
 }
 
 /** Attach SortableJS to an element for the element's lifetime; handlers always see the latest props. */

@@ -166,7 +166,7 @@ function Designer({ boot }) {
     return at ? { s: at.s, r: at.r + 1, newRow: true } : null;
   };
   const add = (type, to) =>
-    dispatch({ type: "add_field", field: newField(state.doc, types[type], boot.locale, t), to: to || afterSelected() });
+    dispatch({ type: "add_field", field: newField(state.doc, types[type], boot.forms), to: to || afterSelected() });
   useEffect(() => {
     if (selected) setPanelOpen(true);
   }, [state.selected]);
