@@ -206,7 +206,7 @@ function Cell({ env, cell, selected }) {
     dispatch({ type: "select", id: isSelected ? null : field.id });
     const cellEl = event.currentTarget.closest(".fd-cell");
     if (!isSelected && window.matchMedia("(max-width: 61.99rem)").matches) {
-      requestAnimationFrame(() => cellEl.scrollIntoView({ block: "start", behavior: "smooth" }));
+      requestAnimationFrame(() => cellEl.scrollIntoView({ block: "start" }));
     }
   };
   return html`<div class=${`fd-cell w-${cell.width.replace("/", "-")} ${isSelected ? "selected" : ""} ${wrong.length ? "has-problem" : ""}`} data-key=${field.key}>
