@@ -159,6 +159,15 @@ def test_a_designer_builds_a_form_by_mouse_and_keyboard(
     page.locator(".fd-properties").get_by_label("Key", exact=True).fill("total")
     expect(page.locator(".fd-properties .fd-warning")).to_contain_text("Renamed from amount. The data is kept")
     saved(page)
+
+    # A copy of a field: its own id and key, in the row after it.
+    page.locator('.fd-cell[data-key="date"] .fd-card-main').click()
+    page.get_by_role("button", name="Duplicate Date").click()
+    expect(page.locator('.fd-cell[data-key="date_2"]')).to_be_visible()
+    saved(page)
+    fields = {f["key"]: f for f in draft(page, "visit")["draft"]["fields"]}
+    assert fields["date_2"]["id"] != fields["date"]["id"]
+    assert fields["date_2"]["required_when"] == fields["date"]["required_when"]
     assert browser_log.problems == []
 
 
@@ -214,6 +223,7 @@ def test_the_designer_in_both_languages_at_desktop_and_phone_width_passes_axe(
             expect(frame.locator('[data-field="title"] input')).not_to_have_value("")  # a sample value
             screenshot(page, f"{where} preview")
             found[f"{where} preview"] = violations(page)
+            expect(page.locator("[data-undo]")).to_be_disabled()  # looking changed nothing
             context.close()
     serious = {
         where: [v for v in problems if v["impact"] in ("serious", "critical")] for where, problems in found.items()

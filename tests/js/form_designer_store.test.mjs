@@ -81,3 +81,14 @@ describe("history", () => {
     assert.equal(run(added, { type: "undo" }).selected, null);
   });
 });
+
+describe("duplicate", () => {
+  test("a copy lands in its own row after the original, with the original's width, and is selected", () => {
+    const shared = run(initialState(DOC), { type: "move_field", key: "b", to: { s: 0, r: 0, c: 1 } });
+    const copy = { ...field("a_2"), id: "f_copy" };
+    const state = run(shared, { type: "duplicate_field", id: "f_a", copy });
+    assert.deepEqual(rows(state), [[["a:1/2", "b:1/2"], ["a_2:1/2"], ["c:1"]]]);
+    assert.deepEqual(state.doc.fields.map((f) => f.key), ["a", "a_2", "b", "c"]);
+    assert.equal(state.selected, "f_copy");
+  });
+});

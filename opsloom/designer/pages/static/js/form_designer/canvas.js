@@ -224,9 +224,24 @@ function Cell({ env, cell, selected }) {
       <select id=${`fd-width-${field.id}`} class="fd-width" value=${cell.width} onChange=${(e) => dispatch({ type: "set_width", key: field.key, width: e.target.value })}>
         ${WIDTHS.map((w) => html`<option value=${w}>${t(`fd.width_${w.replace("/", "_")}`)} ${WIDTH_NAMES[w] === "1" ? "" : WIDTH_NAMES[w]}</option>`)}
       </select>
+      <button type="button" class="button small secondary fd-copy" aria-label=${t("fd.duplicate_field", { name: label })} onClick=${() => dispatch({ type: "duplicate_field", id: field.id, copy: copyOf(doc, field) })}>${t("fd.duplicate")}</button>
       <button type="button" class="button small danger fd-remove" aria-label=${t("fd.remove_field", { name: label })} onClick=${() => dispatch({ type: "remove_field", id: field.id })}>${t("fd.delete")}</button>
     </div>`}
   </div>`;
+}
+
+/** A copy of a field: fresh ids for it and its columns, a fresh key, the label marked as a copy. */
+function copyOf(doc, field) {
+  const copy = JSON.parse(JSON.stringify(field));
+  const taken = { fields: [...doc.fields] };
+  copy.id = freshId(taken);
+  taken.fields.push({ id: copy.id });
+  for (const column of copy.fields || []) {
+    column.id = freshId(taken);
+    taken.fields.push({ id: column.id });
+  }
+  copy.key = freshKey(doc.fields, field.key);
+  return copy;
 }
 
 function sampleOf(field, ft, locale) {

@@ -147,6 +147,15 @@ const COMMANDS = {
     const target = to || { s: doc.layout.sections.length - 1, r: Infinity, newRow: true };
     put(doc, { field: field.key, width: target.width || "1" }, { ...target, r: Math.min(target.r, doc.layout.sections[target.s].rows.length) });
   },
+  /** A copy of a field (fresh ids and key, given by the caller) in a row of its own after the original. */
+  duplicate_field(doc, { id, copy }) {
+    const original = fieldById(doc, id);
+    const at = original && cellOf(doc, original.key);
+    if (!at) return;
+    doc.fields.splice(doc.fields.indexOf(original) + 1, 0, copy);
+    const width = doc.layout.sections[at.s].rows[at.r][at.c].width;
+    put(doc, { field: copy.key, width }, { s: at.s, r: at.r + 1, newRow: true });
+  },
   remove_field(doc, { id }) {
     const f = fieldById(doc, id);
     if (!f) return;
@@ -254,7 +263,8 @@ export function reduce(state, action) {
       command(doc, action);
       const same = action.group && action.group === state.group;
       const past = same ? state.past : [...state.past, state.doc].slice(-HISTORY);
-      const selected = action.type === "add_field" ? action.field.id : keepSelection(doc, state.selected);
+      const added = action.field || action.copy;
+      const selected = added ? added.id : keepSelection(doc, state.selected);
       return { ...state, doc, past, future: [], group: action.group || null, selected, changes: state.changes + 1 };
     }
   }
