@@ -155,10 +155,11 @@ def test_a_designer_builds_a_form_by_mouse_and_keyboard(
     saved(page)
 
     # Renaming a key says the data is kept.
-    page.locator('.fd-cell[data-key="amount"] .fd-card-main').click()
-    page.locator(".fd-properties").get_by_label("Key", exact=True).fill("total")
-    expect(page.locator(".fd-properties .fd-warning")).to_contain_text("Renamed from amount. The data is kept")
+    page.locator('.fd-cell[data-key="name"] .fd-card-main').click()
+    page.locator(".fd-properties").get_by_label("Key", exact=True).fill("customer")
+    expect(page.locator(".fd-properties .fd-warning")).to_contain_text("Renamed from name. The data is kept")
     saved(page)
+    assert draft(page, "visit")["draft"]["title_field"] == "customer"
 
     # A copy of a field: its own id and key, in the row after it.
     page.locator('.fd-cell[data-key="date"] .fd-card-main').click()
@@ -168,6 +169,32 @@ def test_a_designer_builds_a_form_by_mouse_and_keyboard(
     fields = {f["key"]: f for f in draft(page, "visit")["draft"]["fields"]}
     assert fields["date_2"]["id"] != fields["date"]["id"]
     assert fields["date_2"]["required_when"] == fields["date"]["required_when"]
+
+    # Tabs: a second section on a tab of its own; the copy moves into it by keyboard; the preview has tabs.
+    page.get_by_role("button", name="Add section").click()
+    sections = page.locator(".fd-section")
+    expect(sections).to_have_count(2)
+    for index, tab in ((0, "Main"), (1, "More")):
+        section = sections.nth(index)
+        section.locator(".fd-section-edit summary").click()
+        section.locator(".fd-section-edit input[lang='en']").nth(1).fill(tab)
+        section.locator(".fd-section-edit summary").click()
+    page.locator('.fd-cell[data-key="date_2"] .fd-card-main').click()
+    for _ in range(6):  # down, row by row, past the last row of the first section into the second
+        if sections.nth(1).locator('.fd-cell[data-key="date_2"]').count():
+            break
+        page.locator('.fd-cell[data-key="date_2"] [data-move="down"]').press("Enter")
+    expect(sections.nth(1).locator('.fd-cell[data-key="date_2"]')).to_be_visible()
+    saved(page)
+    page.get_by_role("button", name="Preview").click()
+    frame = page.frame_locator(".fd-preview iframe")
+    tabs = frame.get_by_role("tab")
+    expect(tabs).to_have_text(["Main", "More"])
+    expect(frame.locator('[data-field="date_2"]')).to_be_hidden()
+    tabs.nth(1).click()
+    expect(frame.locator('[data-field="date_2"]')).to_be_visible()
+    expect(frame.locator('[data-field="customer"]')).to_be_hidden()
+    screenshot(page, "preview with tabs")
     assert browser_log.problems == []
 
 

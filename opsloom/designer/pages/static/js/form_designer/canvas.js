@@ -203,7 +203,7 @@ function Cell({ env, cell, selected }) {
   };
   const rules = ["visible_when", "required_when", "readonly_when"].filter((r) => field[r]);
   const select = (event) => {
-    dispatch({ type: "select", id: isSelected ? null : field.id });
+    dispatch({ type: "select", id: field.id }); // closing the properties (× or Escape) lets go of it
     const cellEl = event.currentTarget.closest(".fd-cell");
     if (!isSelected && window.matchMedia("(max-width: 61.99rem)").matches) {
       requestAnimationFrame(() => cellEl.scrollIntoView({ block: "start" }));

@@ -80,6 +80,10 @@ function useAutosave(boot, state, t) {
 function useShortcuts(dispatch) {
   useEffect(() => {
     const onKey = (event) => {
+      if (event.key === "Escape" && !event.target.closest("details[open] summary, select")) {
+        dispatch({ type: "select", id: null });
+        return;
+      }
       if (!(event.ctrlKey || event.metaKey) || event.altKey) return;
       const key = event.key.toLowerCase();
       const typing = event.target.matches && event.target.matches("input:not([type=checkbox]):not([type=radio]), textarea");
