@@ -241,6 +241,8 @@ function copyOf(doc, field) {
     taken.fields.push({ id: column.id });
   }
   copy.key = freshKey(doc.fields, field.key);
+  const label = typeof copy.label === "string" ? { "zh-CN": copy.label, en: copy.label } : copy.label || {};
+  copy.label = { ...label, "zh-CN": `${label["zh-CN"] || copy.key}（副本）`, en: `${label.en || copy.key} (copy)` };
   return copy;
 }
 
