@@ -51,15 +51,16 @@ def draft(page: Page, key: str) -> dict[str, Any]:
 def drag(page: Page, source: Locator, target: Locator) -> None:
     """A drag with the mouse in small steps, as a person does (SortableJS follows the pointer)."""
     source.scroll_into_view_if_needed()
+    source.hover()
     start = source.bounding_box()
     assert start is not None
-    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
     page.mouse.down()
-    page.mouse.move(start["x"] + start["width"] / 2 + 10, start["y"] + start["height"] / 2 + 10, steps=5)
+    page.mouse.move(start["x"] + start["width"] / 2 + 12, start["y"] + start["height"] / 2 + 12, steps=8)
+    expect(page.locator(".sortable-fallback")).to_be_attached()  # the drag has begun: the dragged copy follows
     end = target.bounding_box()
     assert end is not None
-    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=20)
-    page.mouse.move(end["x"] + end["width"] / 2 + 2, end["y"] + end["height"] / 2 + 2, steps=3)
+    page.mouse.move(end["x"] + end["width"] * 0.7, end["y"] + end["height"] / 2, steps=25)
+    page.mouse.move(end["x"] + end["width"] * 0.75, end["y"] + end["height"] / 2 + 2, steps=5)
     page.mouse.up()
 
 
@@ -160,6 +161,16 @@ def test_a_designer_builds_a_form_by_mouse_and_keyboard(
     expect(page.locator(".fd-properties .fd-warning")).to_contain_text("Renamed from name. The data is kept")
     saved(page)
     assert draft(page, "visit")["draft"]["title_field"] == "customer"
+    # ... and the formula and the rule that read the amount follow its new key.
+    page.locator('.fd-cell[data-key="amount"] .fd-card-main').click()
+    key = page.locator(".fd-properties").get_by_label("Key", exact=True)
+    key.fill("total")
+    key.press("Tab")
+    expect(page.locator('.fd-cell[data-key="formula"] .fd-card-sample')).to_have_text("= total * 2")
+    saved(page)
+    fields = {f["key"]: f for f in draft(page, "visit")["draft"]["fields"]}
+    assert fields["formula"]["formula"] == "total * 2"
+    assert fields["date"]["required_when"] == {"and": [{"field": "total", "op": "gt", "value": 1000}]}
 
     # A copy of a field: its own id and key, in the row after it.
     page.locator('.fd-cell[data-key="date"] .fd-card-main').click()

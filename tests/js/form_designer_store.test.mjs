@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { cellOf, initialState, normalise, reduce, stepTarget } from "../../opsloom/designer/pages/static/js/form_designer/store.js";
+import { cellOf, initialState, normalise, reduce, renameInFormula, stepTarget } from "../../opsloom/designer/pages/static/js/form_designer/store.js";
 
 const field = (key, extra = {}) => ({ id: `f_${key}`, key, type: "text", label: key, ...extra });
 const DOC = { key: "visit", label: "Visit", fields: [field("a"), field("b"), field("c")] };
@@ -90,5 +90,25 @@ describe("duplicate", () => {
     assert.deepEqual(rows(state), [[["a:1/2", "b:1/2"], ["a_2:1/2"], ["c:1"]]]);
     assert.deepEqual(state.doc.fields.map((f) => f.key), ["a", "a_2", "b", "c"]);
     assert.equal(state.selected, "f_copy");
+  });
+});
+
+describe("renaming a key", () => {
+  test("formulas read the new key, but not texts, functions or subform columns of that name", () => {
+    assert.equal(renameInFormula('qty * price + SUM(items.qty) & "qty" & qty', "qty", "count"), 'count * price + SUM(items.qty) & "qty" & count');
+    assert.equal(renameInFormula("IF(qty > 1, qty, 0)", "IF", "x"), "IF(qty > 1, qty, 0)");
+  });
+  test("rules and checks that name the old key name the new one; a key still taken twice changes nothing", () => {
+    const doc = {
+      ...DOC,
+      fields: [field("a"), field("b", { visible_when: { and: [{ field: "a", op: "eq", value: "a" }] } }), field("t", { type: "formula", formula: "a & b" })],
+      validations: [{ condition: { field: "a", op: "not_empty" }, message: "m", fields: ["a"] }],
+    };
+    const renamed = run(initialState(doc), { type: "set_field", id: "f_a", patch: { key: "z" } }, { type: "rename_references", from: "a", to: "z" });
+    assert.deepEqual(renamed.doc.fields[1].visible_when, { and: [{ field: "z", op: "eq", value: "a" }] });
+    assert.equal(renamed.doc.fields[2].formula, "z & b");
+    assert.deepEqual(renamed.doc.validations[0], { condition: { field: "z", op: "not_empty" }, message: "m", fields: ["z"] });
+    const clash = run(initialState(doc), { type: "set_field", id: "f_a", patch: { key: "b" } }, { type: "rename_references", from: "a", to: "b" });
+    assert.equal(clash.doc.fields[2].formula, "a & b");
   });
 });

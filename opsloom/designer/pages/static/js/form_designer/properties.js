@@ -82,6 +82,8 @@ function FieldEditor({ env, field, siblings, onPatch, idPrefix, subform }) {
       <label for=${`${id}-key`}>${t("fd.prop.key")}</label>
       <input id=${`${id}-key`} value=${field.key} class="fd-code" autocapitalize="off" spellcheck="false" pattern="[a-z][a-z0-9_]{0,62}"
         aria-invalid=${keyTaken || problemAt("key").length ? "true" : undefined} aria-describedby=${`${id}-key-help`}
+        onFocus=${(e) => { e.target.dataset.keyBefore = field.key; }}
+        onChange=${(e) => !subform && env.dispatch({ type: "rename_references", from: e.target.dataset.keyBefore, to: field.key, group: `${field.id}:key` })}
         onInput=${(e) => onPatch({ key: e.target.value.toLowerCase().replace(/[^a-z0-9_]/g, "_") || field.key }, "key")} />
       <p class="help" id=${`${id}-key-help`}>${t("fd.key_help")}</p>
       ${renamed && html`<p class="fd-warning" role="note">${t("fd.key_renamed", { from: original.key, id: field.id })}</p>`}

@@ -141,7 +141,43 @@ export function stepTarget(doc, key, direction) {
   return null;
 }
 
+const TOKENS = /("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')|([A-Za-z_][A-Za-z0-9_]*)/g;
+
+/** A formula with the field `from` read as `to` (texts in quotes, functions and subform columns untouched). */
+export function renameInFormula(text, from, to) {
+  return text.replace(TOKENS, (whole, quoted, name, offset) => {
+    if (quoted || name !== from) return whole;
+    if (text[offset - 1] === "." || /^\s*\(/.test(text.slice(offset + name.length))) return whole;
+    return to;
+  });
+}
+
+function renameInCondition(condition, from, to) {
+  if (!condition || typeof condition !== "object") return condition;
+  if (Array.isArray(condition)) return condition.map((c) => renameInCondition(c, from, to));
+  const out = {};
+  for (const [name, value] of Object.entries(condition)) {
+    out[name] = name === "field" && value === from ? to : renameInCondition(value, from, to);
+  }
+  return out;
+}
+
+const CONDITIONS = ["visible_when", "required_when", "readonly_when"];
+
 const COMMANDS = {
+  /** After a key is renamed: formulas, rules and checks that read the old key read the new one. */
+  rename_references(doc, { from, to }) {
+    if (!from || !to || from === to || doc.fields.filter((f) => f.key === to).length !== 1) return;
+    for (const f of doc.fields) {
+      if (typeof f.formula === "string") f.formula = renameInFormula(f.formula, from, to);
+      if (f.default && typeof f.default.formula === "string") f.default.formula = renameInFormula(f.default.formula, from, to);
+      for (const rule of CONDITIONS) if (f[rule]) f[rule] = renameInCondition(f[rule], from, to);
+    }
+    for (const check of doc.validations || []) {
+      check.condition = renameInCondition(check.condition, from, to);
+      if (Array.isArray(check.fields)) check.fields = check.fields.map((k) => (k === from ? to : k));
+    }
+  },
   add_field(doc, { field, to }) {
     doc.fields.push(field);
     const target = to || { s: doc.layout.sections.length - 1, r: Infinity, newRow: true };
