@@ -56,7 +56,7 @@ def test_a_role_made_on_the_page_is_enforced_by_the_records_api(client: TestClie
     assert page.status_code == 200
     words = text_of(page.text)
     assert "Role created." in words and "Every form (default)" in words
-    assert 'aria-label="Order · View"' in page.text and "Own department" in words
+    assert 'aria-label="Order · View"' in page.text and "Dept. & below" in words
     saved = client.post(
         f"{PAGE}/roles/buyer",
         data={

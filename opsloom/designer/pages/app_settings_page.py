@@ -21,8 +21,9 @@ from opsloom.runtime.pages.security import CSRF_FIELD, form_token_ok
 router = APIRouter(include_in_schema=False)
 
 MAX_TEXT = 2000
-# Offered as one click each; any other character or emoji may be typed.
-ICONS = ("📦", "🛒", "🧾", "💰", "📋", "👥", "🏭", "🚚", "🛠", "📈", "📅", "✅")
+# Offered as one click each (symbols every system font draws, white on the app's colour); any other
+# character or emoji may be typed.
+ICONS = ("★", "✓", "✉", "☎", "⚙", "✈", "✎", "♥", "☀", "⚑", "◆", "☰")
 COLORS = ("#2563d0", "#0f766e", "#15803d", "#b45309", "#b42318", "#7c3aed", "#be185d", "#475569")
 
 

@@ -19,6 +19,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from opsloom.designer import definitions, roles
+from opsloom.designer.pages import STATIC_DIR
 from opsloom.designer.pages.shell import Designer, design_nav, open_designer
 from opsloom.platform import tables
 from opsloom.platform.errors import FieldError, NotFound, OpsloomError, ValidationFailed
@@ -35,6 +36,10 @@ FIELD_ACCESS = ("editable", "read_only", "hidden")
 EVERY_FORM = "*"
 MAX_VALUE = 20_000  # a condition's JSON
 MAX_PEOPLE = 500  # people offered by the picker before one types
+# The condition builder (a Preact component taking fields, value, onChange), mounted in each condition cell
+# once it is there; until then a cell's condition is kept and shown as text.
+CONDITION_BUILDER = "js/condition_builder.js"
+CONDITION_BUILDER_URL = f"/static/design/{CONDITION_BUILDER}"
 
 
 @dataclass(frozen=True)
@@ -187,6 +192,7 @@ async def _page(
         role=role,
         matrix=matrix,
         field_lists={f["key"]: f["fields"] for f in forms},
+        condition_builder=CONDITION_BUILDER_URL if (STATIC_DIR / CONDITION_BUILDER).is_file() else None,
         actions=ACTIONS,
         scopes=SCOPES,
         members=[

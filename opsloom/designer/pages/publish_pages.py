@@ -237,7 +237,9 @@ async def _diff(
         return {"from": from_, "to": to, "missing": True, "sentences": []}
     storage = found.storage or {}
     names = Names.of(page.ctx.t, before, after, storage=storage)
-    sentences = change_sentences(names, diff_with_rows(before, after, storage))
+    # Between two versions a field either side lacks was added or removed; what the archive holds today
+    # (which would make it "restored") is about the table now, not about those versions.
+    sentences = change_sentences(names, diff_with_rows(before, after, {**storage, "archived": {}}))
     return {"from": from_, "to": to, "missing": False, "sentences": sentences}
 
 

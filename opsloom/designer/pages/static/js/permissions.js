@@ -3,8 +3,6 @@
 // condition slot when it is there. Without it, existing conditions stay as read-only text and are kept.
 // The people picker asks /api/users as one types.
 
-import { html, render } from "/vendor/preact-htm.js";
-
 const fieldLists = JSON.parse(document.getElementById("perm-fields")?.textContent || "{}");
 
 function slotOf(select) {
@@ -20,12 +18,10 @@ for (const select of document.querySelectorAll("select[data-scope]")) {
 }
 
 async function mountConditionBuilders() {
-  let module;
-  try {
-    module = await import("./condition_builder.js");
-  } catch {
-    return; // not installed: conditions stay read-only text
-  }
+  // The page names the builder's module only when the server has it.
+  const url = document.querySelector("[data-condition-builder]")?.dataset.conditionBuilder;
+  if (!url) return;
+  const [module, { html, render }] = await Promise.all([import(url), import("/vendor/preact-htm.js")]);
   const Builder = module.ConditionBuilder || module.default;
   if (!Builder) return;
   for (const option of document.querySelectorAll("option[data-needs-builder]")) {
