@@ -191,3 +191,22 @@ def test_people_who_do_not_design_the_app_get_404(client: TestClient) -> None:
         assert amy.get(f"{PAGE}/{path}").status_code == 404
     token = token_in(amy.get("/design").text)
     assert amy.post(f"{PAGE}/publish", data={"csrf_token": token, "action": "publish"}).status_code == 404
+
+
+def test_a_first_publish_creates_the_table_from_the_page(client: TestClient) -> None:
+    english(client)
+    assert client.put(f"/api/design/apps/{APP}", json={"key": APP, "label": "Shop"}).status_code == 200
+    save(client, first_form())
+    page = client.get(f"{PAGE}/publish")
+    assert "First publish" in text_of(page.text)
+    assert steps_of(page.text) == ["Create the form's table with its 3 fields"]
+    done = client.post(f"{PAGE}/publish", data={"csrf_token": token_in(page.text), "action": "publish"})
+    assert done.status_code == 200 and "Published: version 1 is now in use." in text_of(done.text)
+    assert create(client, URL, title="desk")["title"] == "desk"
+    again = client.post(f"{PAGE}/publish", data={"csrf_token": token_in(page.text), "action": "publish"})
+    assert "Nothing changed" in text_of(again.text)
+    renamed = first_form()
+    renamed["fields"][1]["label"] = {"zh-CN": "金额", "en": "Amount"}
+    save(client, renamed)
+    diff = text_of(client.get(f"{PAGE}/versions?from=1&to=draft").text)
+    assert "Amount (amount) renamed: Amount → 金额 / Amount" in diff

@@ -14,7 +14,7 @@ from typing import Any
 
 from opsloom.designer.migration_plan import BadValue, Blocker, Facts, FieldChange, Plan
 from opsloom.runtime.fields import FIELD_TYPES, unit_of
-from opsloom.runtime.pages.i18n import Translator
+from opsloom.runtime.pages.i18n import LOCALES, Translator
 
 Doc = Mapping[str, Any]
 
@@ -52,6 +52,16 @@ class Names:
     def type(self, name: Any) -> str:
         unit = FIELD_TYPES.get(name) if isinstance(name, str) else None
         return self.t.label(unit.label) if unit is not None and unit.label else str(name)
+
+    def every_language(self, label: Any) -> str:
+        """A label in each of its languages (`金额 / Amount`): a change in either one shows."""
+        if isinstance(label, Mapping):
+            ordered = sorted(
+                label.items(),
+                key=lambda item: (item[0] not in LOCALES, LOCALES.index(item[0]) if item[0] in LOCALES else 0),
+            )
+            return " / ".join(dict.fromkeys(str(text) for _, text in ordered))
+        return self.value(label)
 
     def value(self, value: Any) -> str:
         if value is None or value == "":
@@ -199,7 +209,12 @@ CHANGE_SENTENCES: dict[str, ChangeSentence] = {
     "unique_added": _change("versions.change.unique_added"),
     "unique_removed": _change("versions.change.unique_removed"),
     "rules_changed": _change("versions.change.rules_changed"),
-    "label_changed": _change("versions.change.label_changed"),
+    "label_changed": lambda n, c: n.t(
+        "versions.change.label_changed",
+        field=n.field(c.field_id, c.key),
+        before=n.every_language(c.before),
+        after=n.every_language(c.after),
+    ),
 }
 
 

@@ -31,7 +31,12 @@ function follow(form) {
 
 for (const form of document.querySelectorAll("form[data-publish]")) {
   form.addEventListener("submit", (event) => {
+    if (form.dataset.busy) {
+      event.preventDefault(); // one publish at a time
+      return;
+    }
     if (!event.submitter || !event.submitter.hasAttribute("data-publish-button")) return;
+    form.dataset.busy = "true";
     for (const button of form.querySelectorAll("button[type=submit]")) {
       if (button !== event.submitter) button.disabled = true;
     }
