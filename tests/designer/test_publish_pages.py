@@ -99,6 +99,11 @@ def test_the_choice_made_is_applied(client: TestClient) -> None:
     bad = create(client, URL, title="chair", amount="about 30")
     save(client, form("order", field("title", required=True), field("amount", "decimal", scale=2), title_field="title"))
     token = token_in(client.get(f"{PAGE}/publish").text)
+    wrong = {"csrf_token": token, "choice:amount": "set_value", "value:amount": "abc", "action": "publish"}
+    refused = client.post(f"{PAGE}/publish", data=wrong)
+    assert refused.status_code == 422 and "resolutions.amount.value" in refused.text
+    assert "does not fit the field either" in text_of(refused.text)
+    assert 'value="abc"' in refused.text  # what was typed stays
     choice = {"csrf_token": token, "choice:amount": "set_value", "value:amount": "0"}
     checked = client.post(f"{PAGE}/publish", data={**choice, "action": "check"})
     assert checked.status_code == 200

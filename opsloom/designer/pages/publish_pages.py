@@ -23,7 +23,9 @@ from opsloom.designer.pages.shell import Designer, design_nav, open_designer
 from opsloom.designer.publish_jobs import latest_job
 from opsloom.designer.publishing import Planned, parse_resolutions, plan_publish, publish_in_batches
 from opsloom.platform import tables
-from opsloom.platform.errors import NotFound, OpsloomError
+from opsloom.platform.errors import FieldError, NotFound, OpsloomError, ValidationFailed
+from opsloom.runtime.fields import Invalid, unit_of
+from opsloom.runtime.forms import compile_form, initial_storage
 from opsloom.runtime.pages.rendering import forbidden, not_found, page_id, redirect, render, request_context
 from opsloom.runtime.pages.security import CSRF_FIELD, form_token_ok
 
@@ -103,11 +105,10 @@ async def _post(request: Request, app: str, form: str, version: int | None) -> R
     ctx = request_context(request, page.user)
     db = request.app.state.db
     try:
-        document = None
-        if version is not None:
-            async with db.session() as session:
-                found = await definitions.load_definition(session, app, "form", form)
-                document = await definitions.published_document(session, found, version)
+        async with db.session() as session:
+            found = await definitions.load_definition(session, app, "form", form)
+            document = await definitions.published_document(session, found, version) if version else None
+        _check_values(app, document if document is not None else found.draft, resolutions, ctx.zone)
         result = await publish_in_batches(db, ctx, app, form, resolutions=resolutions, document=document)
     except NotFound:
         return not_found(page.ctx)
@@ -115,6 +116,31 @@ async def _post(request: Request, app: str, form: str, version: int | None) -> R
         return await _plan_page(request, app, form, version, resolutions, posted, error=error)
     notice = f"published={result.version}" if result.applied else "unchanged=1"
     return redirect(f"/design/apps/{app}/forms/{form}/versions?{notice}")
+
+
+def _check_values(app: str, document: Any, resolutions: dict[str, Resolution], zone: Any) -> None:
+    """The values typed for records that do not fit must fit the changed field themselves: say so before the
+    publish starts, rather than fail in the middle of it. (Values for a subform's rows, and option values
+    kept in a multiple choice, are checked by the publish itself.)"""
+    try:
+        fields = compile_form(app, document, form_id=0, version=0, storage=initial_storage(app, document)).by_key
+    except (OpsloomError, KeyError, TypeError):
+        return  # the publish reports what is wrong with the draft
+    errors = []
+    for key, chosen in resolutions.items():
+        spec = fields.get(key)
+        if spec is None or (unit_of(spec).options and unit_of(spec).multiple):
+            continue
+        given = {"value": chosen.value if chosen.on_invalid == "set_value" else None, "fill_empty": chosen.fill_empty}
+        for name, value in given.items():
+            if value is None:
+                continue
+            try:
+                unit_of(spec).parse(spec, value, zone)
+            except Invalid as problem:
+                errors.append(FieldError(f"resolutions.{key}.{name}", str(problem)))
+    if errors:
+        raise ValidationFailed("A value given for the records that do not fit does not fit the field either", errors)
 
 
 def _resolutions_body(posted: dict[str, str]) -> dict[str, Any] | None:
