@@ -127,6 +127,13 @@ def test_refused_roles_are_told_on_the_page(client: TestClient) -> None:
     assert bad_key.status_code == 422 and "Not saved" in text_of(bad_key.text)
     nobody = client.post(f"{PAGE}/roles/buyer/members", data={"csrf_token": token, "add_person": "ghost@example.com"})
     assert nobody.status_code == 422 and "Nobody is called ghost@example.com" in text_of(nobody.text)
+    huge = str(2**70)
+    odd = client.post(
+        f"{PAGE}/roles/buyer/members",
+        data={"csrf_token": token, "add_department": huge, "remove": huge},
+        follow_redirects=False,
+    )
+    assert odd.status_code == 303  # nothing to add or remove, and no 500
     forged = client.post(f"{PAGE}/roles/buyer", data={"csrf_token": "forged"})
     assert forged.status_code == 403
     assert client.get(f"{PAGE}?role=nothing").status_code == 404

@@ -25,7 +25,7 @@ from opsloom.platform import tables
 from opsloom.platform.errors import FieldError, NotFound, OpsloomError, ValidationFailed
 from opsloom.platform.permissions import department_tree
 from opsloom.runtime.dependencies import Forms
-from opsloom.runtime.pages.rendering import forbidden, not_found, redirect, render, request_context
+from opsloom.runtime.pages.rendering import forbidden, not_found, page_id, redirect, render, request_context
 from opsloom.runtime.pages.security import CSRF_FIELD, form_token_ok
 
 router = APIRouter(include_in_schema=False)
@@ -249,7 +249,7 @@ async def change_members(app: str, role: str, request: Request) -> Response:
     page, posted = await _posted(request, app)
     if not isinstance(page, Designer):
         return page
-    remove = [int(v) for v in posted.getlist("remove") if isinstance(v, str) and v.isdigit()]
+    remove = [i for v in posted.getlist("remove") if isinstance(v, str) and (i := page_id(v)) is not None]
     try:
         async with request.app.state.db.session(write=True) as session:
             add = await _people_to_add(session, page, posted)
@@ -292,11 +292,11 @@ async def _people_to_add(session: AsyncSession, page: Designer, posted: FormData
         if found is None:
             raise ValidationFailed.of([FieldError("add_person", page.ctx.t("perm.no_such_person", who=person))])
         add.append(int(found))
-    department = str(posted.get("add_department", ""))
-    if department.isdigit():
-        ids = {int(department)}
+    department = page_id(str(posted.get("add_department", "")))
+    if department is not None:
+        ids = {department}
         if posted.get("with_subdepartments") == "on":
-            ids = set(await department_tree(session, int(department)))
+            ids = set(await department_tree(session, department))
         rows = await session.execute(select(u.c.id).where(u.c.department_id.in_(ids), u.c.active.is_(True)))
         add += [int(r) for r in rows.scalars()]
     return add
