@@ -16,12 +16,13 @@ from fastapi import Request
 from starlette.responses import Response
 
 from opsloom.platform.context import Principal
+from opsloom.platform.database import Database
 from opsloom.platform.errors import BadRequest, NotFound, OpsloomError, PermissionDenied
 from opsloom.platform.http import decode_json, settings_of
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import records, saved_views
 from opsloom.runtime.fields import FieldSpec, unit_of
-from opsloom.runtime.forms import CompiledForm
+from opsloom.runtime.forms import CompiledForm, FormRegistry
 from opsloom.runtime.link_titles import is_link
 from opsloom.runtime.pages import list_filters
 from opsloom.runtime.pages.display import value_text
@@ -121,13 +122,15 @@ def _shown_columns(visible: CompiledForm, keys: list[str] | None) -> list[FieldS
     return chosen or [visible.by_key[k] for k in saved_views.default_columns(visible)]
 
 
-async def show_list(request: Request, user: Principal, app: str, form: str) -> Response:
+async def show_list(
+    request: Request, db: Database, forms: FormRegistry, user: Principal, app: str, form: str
+) -> Response:
     ctx = page_context(request, user)
     state = ListQuery.of(request)
     path = request.url.path
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         try:
-            compiled = await request.app.state.forms.get(session, app, form)
+            compiled = await forms.get(session, app, form)
             access = await form_access(session, user, app, form)
             access.require("read")
         except (NotFound, PermissionDenied):
@@ -247,7 +250,15 @@ def _apply_filter_bar(request: Request, state: ListQuery, visible: CompiledForm,
 # ------------------------------------------------------------------ saved views from the page
 
 
-async def save_view(request: Request, user: Principal, app: str, form: str, view_id: int | None = None) -> Response:
+async def save_view(
+    request: Request,
+    db: Database,
+    forms: FormRegistry,
+    user: Principal,
+    app: str,
+    form: str,
+    view_id: int | None = None,
+) -> Response:
     """The list's "save this view" form, or (with `view_id`) "update this view": name, filter, sort, columns."""
     ctx = page_context(request, user)
     data = await request.form()
@@ -265,8 +276,8 @@ async def save_view(request: Request, user: Principal, app: str, form: str, view
         "sort": _text(data.get("sort")).strip() or None,
     }
     try:
-        async with request.app.state.db.session(write=True) as session:
-            compiled = await request.app.state.forms.get(session, app, form)
+        async with db.session(write=True) as session:
+            compiled = await forms.get(session, app, form)
             access = await form_access(session, user, app, form)
             access.require("read")
             visible = compiled.restricted(access.hidden)
@@ -285,13 +296,13 @@ async def save_view(request: Request, user: Principal, app: str, form: str, view
     return redirect(f"/apps/{app}/forms/{form}?" + urlencode({"view": saved["id"]}))
 
 
-async def delete_view(request: Request, user: Principal, app: str, form: str, view_id: int) -> Response:
+async def delete_view(request: Request, db: Database, user: Principal, app: str, form: str, view_id: int) -> Response:
     ctx = page_context(request, user)
     data = await request.form()
     if not form_token_ok(request, _text(data.get(CSRF_FIELD)), user):
         return forbidden(ctx)
     try:
-        async with request.app.state.db.session(write=True) as session:
+        async with db.session(write=True) as session:
             await saved_views.delete_view(session, request_context(request, user), app, form, view_id)
     except NotFound:
         return not_found(ctx)
