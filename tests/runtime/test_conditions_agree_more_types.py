@@ -34,6 +34,8 @@ STAMP = datetime(2026, 1, 1, tzinfo=UTC)
 CTX = EvalContext(now=datetime(2026, 1, 31, 9, 30, tzinfo=UTC), zone=UTC, user={"id": 3, "email": "a"})
 # Texts records and conditions share, with what HTML escapes and what LIKE treats as wildcards.
 WORDS = ("a", "Ab", "a_b", "50%", "o'neil", 'say "hi"', "Tom & Jerry", "x<y>", "back\\slash", "École", "中文", "😀z")
+# What the markup of rich text holds besides its text: searching it finds nothing.
+MARKUP = ("strong", "<p>", "</li>", "amp", "&amp;", "lt;", "p>a", "href", "nbsp")
 
 
 def _parse(key: str, raw: Any) -> Any:
@@ -55,11 +57,12 @@ TEXTS = st.one_of(
 FRACTIONS = st.decimals(Decimal("-2"), Decimal("2"), places=3) | st.sampled_from(
     [Decimal(x) for x in ("0", "0.125", "-0.125", "1", "0.001")]
 )
-TAGS = st.sampled_from(["p", "li", "strong", "em", "script", "a"])
+TAGS = st.sampled_from(["p", "li", "strong", "em", "script", "a", "br"])
+OPENING = {"a": '<a href="https://example.com/?q=1&r=2" title="Tom & <Jerry>">', "br": "<br>"}
 
 
 def _markup(parts: list[tuple[str, str]]) -> str:
-    return "".join(f"<{tag}>{html.escape(text, quote=False)}</{tag}>" for tag, text in parts)
+    return "".join(f"{OPENING.get(tag, f'<{tag}>')}{html.escape(text, quote=False)}</{tag}>" for tag, text in parts)
 
 
 STORED: dict[str, st.SearchStrategy[Any]] = {
@@ -91,7 +94,7 @@ def _compare(key: str, op: str) -> st.SearchStrategy[dict[str, Any]]:
     if op in ("is_empty", "not_empty"):
         return st.just({"field": key, "op": op})
     if op == "contains":
-        return TEXTS.map(lambda text: {"field": key, "op": op, "value": text or "_"})
+        return (TEXTS | st.sampled_from(MARKUP)).map(lambda text: {"field": key, "op": op, "value": text or "_"})
     operand = RAW[key]
     if op in ("in", "not_in"):
         value: st.SearchStrategy[Any] = st.lists(operand, max_size=3)
