@@ -39,6 +39,7 @@ from opsloom.runtime.pages.rendering import (
 from opsloom.runtime.pages.security import CSRF_FIELD, form_token_ok
 
 PAGE_SIZE = 20
+LIST_PICTURES = 3  # thumbnails a list cell shows; "+N" says how many more
 MAX_PARAM = 256
 MAX_FILTER = 8192
 
@@ -84,6 +85,25 @@ class ListQuery:
     def url(self, path: str, **changes: Any) -> str:
         params = self.params(**{"cursor": "", **changes})
         return path + (f"?{urlencode(params)}" if params else "")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A value in the list: its text, or for a field of pictures (images, a signature) small
+    thumbnails (the files API's `size=thumb`, which it makes once and keeps) named by the files."""
+
+    text: str
+    pictures: tuple[tuple[str, str], ...] = ()  # (file name, thumbnail URL)
+    more: int = 0  # pictures beyond those shown
+
+
+def _cell(ctx: PageContext, files_url: str, spec: FieldSpec, value: Any) -> Cell:
+    text = value_text(ctx.t, ctx.zone, spec, value)
+    if not value or "thumb" not in unit_of(spec).renditions:
+        return Cell(text)
+    shown = value[:LIST_PICTURES]
+    pictures = tuple((str(file["name"]), f"{files_url}/{file['id']}?size=thumb") for file in shown)
+    return Cell(text, pictures, len(value) - len(shown))
 
 
 @dataclass(frozen=True)
@@ -171,10 +191,11 @@ async def show_list(
         parts = list_filters.conjuncts(decode_json(filter_text)) if filter_text else []
     except ValueError:
         parts = []
+    files_url = f"/api/apps/{app}/forms/{form}/files"
     rows = [
         {
             "id": item["id"],
-            "cells": [value_text(ctx.t, ctx.zone, spec, item.get(spec.key)) for spec in shown],
+            "cells": [_cell(ctx, files_url, spec, item.get(spec.key)) for spec in shown],
             "status": ctx.t(f"status.{item['status']}"),
             "status_key": item["status"],
         }
