@@ -38,6 +38,7 @@ from opsloom.runtime.job_kinds import job_runner
 from opsloom.runtime.pages.account_pages import router as account_pages_router
 from opsloom.runtime.pages.api_docs import router as api_docs_router
 from opsloom.runtime.pages.errors import install_page_errors, unstorable_input_page
+from opsloom.runtime.pages.import_page import router as import_page_router
 from opsloom.runtime.pages.notification_pages import router as notification_pages_router
 from opsloom.runtime.pages.record_pages import router as record_pages_router
 from opsloom.runtime.pages.routes import router as pages_router
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(files_router)
     app.include_router(imports_router)
     app.include_router(pages_router)
+    app.include_router(import_page_router)
     app.include_router(record_pages_router)
     app.include_router(task_pages_router)
     app.include_router(account_pages_router)

@@ -35,7 +35,7 @@ from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.runtime.files_api import MULTIPART_BODY, content_disposition
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.imports import service
-from opsloom.runtime.imports.error_file import write_error_file
+from opsloom.runtime.imports.error_file import write_error_file, write_template
 from opsloom.runtime.imports.service import ImportFile
 from opsloom.runtime.imports.sources import detect_encoding, format_of
 
@@ -157,6 +157,30 @@ async def _receive(request: Request, store: FileStore, limit: int) -> tuple[Stor
     finally:
         if writer is not None and not writer.finished:
             writer.discard()
+
+
+@router.get(
+    "/template",
+    summary="A template to fill in: the form's columns, an example row, option lists",
+    response_class=FileResponse,
+)
+async def template(
+    app: str,
+    form: str,
+    request: Request,
+    locale: Annotated[str | None, Query(pattern=r"^(en|zh-CN)$", description="Language of the headers")] = None,
+) -> Response:
+    async with request.app.state.db.session() as session:
+        compiled, _ = await _open(session, request, app, form)
+    language = locale or principal_of(request).locale or "zh-CN"
+    path = write_template(service.template_columns(compiled, language), language)
+    name = f"{service.label_in(compiled.label, language)}.xlsx"
+    return FileResponse(
+        path,
+        media_type=XLSX,
+        headers={"Content-Disposition": content_disposition(name)},
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )
 
 
 @router.get("", summary="Your imports into the form, newest first")

@@ -45,3 +45,27 @@ def write_error_file(
         sheet.write_number(line, len(headers) + 1, number)
     book.close()
     return Path(handle.name)
+
+
+def write_template(columns: list[tuple[str, Any, list[str]]], locale: str) -> Path:
+    """An import template: one column per field (header, an example cell), and each option field's
+    labels offered as a drop-down (data validation from a hidden sheet of lists)."""
+    handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115
+    handle.close()
+    book = xlsxwriter.Workbook(handle.name, {"strings_to_formulas": False})
+    sheet = book.add_worksheet("data" if not locale.startswith("zh") else "数据")
+    lists = book.add_worksheet("lists")
+    bold = book.add_format({"bold": True})
+    for col, (header, example, choices) in enumerate(columns):
+        sheet.write_string(0, col, header, bold)
+        sheet.set_column(col, col, max(12, len(header) * 2))
+        if example is not None:
+            sheet.write(1, col, example)
+        if choices:
+            lists.write_column(0, col, choices)
+            letter = xlsxwriter.utility.xl_col_to_name(col)
+            source = f"=lists!${letter}$1:${letter}${len(choices)}"
+            sheet.data_validation(1, col, 100_000, col, {"validate": "list", "source": source})
+    lists.hide()
+    book.close()
+    return Path(handle.name)

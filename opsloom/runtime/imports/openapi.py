@@ -56,6 +56,28 @@ def import_paths(base: str, op: Callable[..., dict[str, Any]]) -> dict[str, Any]
                 },
             ),
         },
+        f"{imports}/template": {
+            "get": op(
+                "A template to fill in: the form's columns, an example row, option lists as drop-downs",
+                "importTemplate",
+                {
+                    "200": {
+                        "description": "An XLSX file",
+                        "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
+                    },
+                    **problem_refs(sorted(READS)),
+                },
+                parameters=[
+                    {
+                        "name": "locale",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"enum": ["en", "zh-CN"]},
+                        "description": "Language of the headers",
+                    }
+                ],
+            )
+        },
         one: {
             "parameters": [IMPORT_ID],
             "get": op(

@@ -35,6 +35,7 @@ from opsloom.platform.database import Database
 from opsloom.platform.errors import BadRequest, Conflict, FieldError, NotFound, OpsloomError
 from opsloom.platform.files import FileStore
 from opsloom.platform.permissions import FormAccess, form_access
+from opsloom.runtime.fields import FieldSpec, unit_of
 from opsloom.runtime.forms import CompiledForm, FormRegistry
 from opsloom.runtime.imports.batches import MODES, POLICIES, RowPlan, import_access, plan_actions, run_batch
 from opsloom.runtime.imports.cleaning import CLEANERS, describe_cleaners
@@ -253,6 +254,8 @@ async def describe(session: AsyncSession, form: CompiledForm, row: Any, locale: 
                 "required": spec.required,
                 "unique": spec.unique,
                 "names": field_names(spec),
+                "choices": choices_of(spec),
+                "link": unit_of(spec).link,
             }
             for spec in importable(form)
         ],
@@ -274,6 +277,43 @@ async def describe(session: AsyncSession, form: CompiledForm, row: Any, locale: 
         "undo_until": (finished + UNDO_WINDOW).isoformat() if finished and row["state"] == "done" else None,
         "undone_at": row["undone_at"].isoformat() if row["undone_at"] else None,
     }
+
+
+YES_NO = {True: {"en": "Yes", "zh-CN": "是"}, False: {"en": "No", "zh-CN": "否"}}
+
+
+def choices_of(spec: FieldSpec) -> list[dict[str, Any]] | None:
+    """The values a field can take, with what people call them (for mapping unmatched values)."""
+    choices = unit_of(spec).element(spec).choices(spec)
+    if choices is None:
+        return None
+    labels = {option.get("value"): option.get("label") for option in spec.get("options") or ()}
+    ordered = [v for v in labels if v in choices] + sorted((v for v in choices if v not in labels), key=str)
+    return [{"value": v, "label": labels.get(v) or YES_NO.get(v) or str(v)} for v in ordered]
+
+
+def template_columns(form: CompiledForm, locale: str) -> list[tuple[str, Any, list[str]]]:
+    """(header, example cell, option labels) of each field an import can fill, for a template file."""
+    columns = []
+    for spec in importable(form):
+        unit = unit_of(spec)
+        names = [label_in(choice["label"], locale) for choice in choices_of(spec) or []]
+        example: Any = names[0] if names else None
+        if example is None and unit.link is None:
+            try:
+                example = cell_json(unit.example(spec))
+            except (NotImplementedError, ValueError, TypeError):
+                example = None
+        if isinstance(example, list | dict):
+            example = None
+        columns.append((label_in(spec.label, locale), example, names))
+    return columns
+
+
+def label_in(label: Any, locale: str) -> str:
+    if isinstance(label, dict):
+        return str(label.get(locale) or label.get("en") or next(iter(label.values()), ""))
+    return str(label)
 
 
 def apply_changes(form: CompiledForm, options: ImportOptions, change: Any) -> bool:

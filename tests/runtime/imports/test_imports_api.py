@@ -208,3 +208,38 @@ def test_a_file_that_is_no_spreadsheet_is_refused(client: TestClient) -> None:
     problem(upload(client, "notes.pdf", b"%PDF-1.4"), 422, "file")
     problem(upload(client, "broken.xlsx", b"not a zip at all"), 400, "file")
     problem(client.patch(f"{IMPORTS}/999", json={}), 404)
+
+
+def test_a_template_has_the_columns_an_example_and_option_lists(client: TestClient) -> None:
+    publish_purchases(client)
+    response = client.get(f"{IMPORTS}/template", params={"locale": "zh-CN"})
+    assert response.status_code == 200, response.text
+    book = load_workbook(io.BytesIO(response.content))
+    sheet = book["数据"]
+    assert [c.value for c in sheet[1]] == HEADERS
+    assert sheet["D2"].value == "信息技术"  # the first option, by its label
+    assert sheet["H2"].value is None  # a link: named by title, no example id
+    lists = [v for v in sheet.data_validations.dataValidation if v.type == "list"]
+    assert [str(v.sqref) for v in lists] == ["D2:D100001", "F2:F100001"]
+    assert [c.value for c in book["lists"]["D"]] == ["信息技术", "办公"]
+    assert book["lists"].sheet_state == "hidden"
+    # the template, filled in, imports as it is
+    created = uploaded(client, "template.xlsx", response.content)
+    assert len(created["mapping"]) == len(HEADERS) and created["unmatched"] == {}
+
+
+def test_the_import_page_is_offered_to_those_who_may_import(client: TestClient) -> None:
+    publish_purchases(client)
+    listing = client.get(f"/apps/{APP}/forms/purchase")
+    assert f'href="/apps/{APP}/forms/purchase/import"' in listing.text
+    page = client.get(f"/apps/{APP}/forms/purchase/import")
+    assert page.status_code == 200 and 'id="import-meta"' in page.text
+    assert "/static/js/import.js" in page.text
+    user = create_user(client, "carol@example.com", "right-password-1", locale="en")
+    role = {"app": APP, "key": "viewer", "label": "Viewer", "permissions": {"purchase": {"read": "all"}}}
+    assert client.post("/api/roles", json=role).status_code == 200
+    assert client.post(f"/api/roles/{APP}/viewer/members", json={"add": [user["id"]]}).status_code == 200
+    carol = another_client(client)
+    log_in(carol, "carol@example.com", "right-password-1")
+    assert "/import" not in carol.get(f"/apps/{APP}/forms/purchase").text.split("list-actions")[1].split("</div>")[0]
+    assert carol.get(f"/apps/{APP}/forms/purchase/import").status_code == 404
