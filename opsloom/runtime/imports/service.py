@@ -124,7 +124,8 @@ def file_of(row: Any, store: FileStore) -> ImportFile:
 
 
 def _scan(source: ImportFile, options: ImportOptions, reader: RowReader | None) -> tuple[Any, ...]:
-    """One pass over the file (in a thread): sheets, headers, sample, row count, candidate values."""
+    """One pass over the file (in a thread): sheets, headers, sample, row count, candidate values
+    (without a reader: sheets and headers only)."""
     sheets = source.sheets()
     headers: list[Any] = []
     for number, row in enumerate(source.rows(options.sheet), start=1):
@@ -142,9 +143,7 @@ def _scan(source: ImportFile, options: ImportOptions, reader: RowReader | None) 
                 sample.append([cell_json(c) for c in row])
             yield number, row
 
-    if reader is None:
-        for _ in counted():
-            pass
+    if reader is None:  # the headers were all that was asked for
         return sheets, headers, sample, total, {}
     found = candidates(reader, counted())
     return sheets, headers, sample, total, found
@@ -383,7 +382,10 @@ async def update_import(
     options = ImportOptions.of(row["options"])
     stored = dict(row["options"])
     if apply_changes(form, options, change):
-        analysis, options = await analyse(session, form, file_of(row, store), options)
+        # Another sheet or header row has other columns: matched again by their headers, unless mapped here.
+        moved = options.sheet != stored.get("sheet") or options.header_row != stored.get("header_row")
+        remap = moved and "mapping" not in change
+        analysis, options = await analyse(session, form, file_of(row, store), options, auto=remap)
         stored["analysis"] = asdict(analysis)
         stored.pop("dry_run", None)
     await session.execute(

@@ -207,6 +207,10 @@ function settingsOfPage() {
     error_policy: document.getElementById("import-policy").value,
   };
   if (current.sheets.length) change.sheet = document.getElementById("import-sheet").value;
+  // another sheet or header row has other columns: let the server match them by their headers again
+  if (change.header_row !== current.header_row || (current.sheets.length && change.sheet !== current.sheet)) {
+    delete change.mapping;
+  }
   return change;
 }
 
