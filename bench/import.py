@@ -123,7 +123,7 @@ async def scenario(kind: str, file_format: str, rows: int, batch: int) -> dict[s
                 database_url=url, data_dir=directory / "data", secret_key="bench", import_batch_rows=batch
             )
             app = create_app(settings)
-            async with LifespanManager(app):
+            async with LifespanManager(app, startup_timeout=120, shutdown_timeout=60):
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=3600) as http:
                     async with app.state.db.session(write=True) as session:

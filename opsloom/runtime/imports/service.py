@@ -507,6 +507,10 @@ async def cancel_import(session: AsyncSession, ctx: RequestContext, row: Any) ->
     if row["state"] not in ("queued", "running") or row["job_id"] is None:
         raise Conflict(f"Import {row['id']} is {row['state']}: only a queued or running import can be cancelled")
     await jobs.request_cancel(session, row["job_id"], ctx.now)
+    if row["state"] == "queued":  # no worker has it yet: it ends here (a worker that takes it finds it cancelled)
+        await session.execute(
+            update(i).where(i.c.id == row["id"]).values(state="cancelled", finished_at=ctx.now, updated_at=ctx.now)
+        )
 
 
 @dataclass
