@@ -40,8 +40,56 @@ def importable(form: CompiledForm) -> list[FieldSpec]:
     return fields
 
 
+@dataclass(frozen=True)
+class Target:
+    """A field a column can fill: one of the form's (`path` its key), or of a subform's rows
+    (`path` "items.qty", `parent` "items"), with the form it belongs to."""
+
+    path: str
+    form: CompiledForm
+    spec: FieldSpec
+    parent: str | None = None
+    parent_spec: FieldSpec | None = None
+
+    @property
+    def label(self) -> Any:
+        if self.parent_spec is None:
+            return self.spec.label
+        return joined_label(self.parent_spec.label, self.spec.label)
+
+    def names(self) -> list[str]:
+        own = field_names(self.spec)
+        if self.parent_spec is None:
+            return own
+        parents = field_names(self.parent_spec)
+        return [f"{p}{c}" for p in parents for c in own] + [f"{self.parent}.{self.spec.key}"] + own
+
+
+def targets(form: CompiledForm) -> list[Target]:
+    """Every field an import can fill, the form's own first, then its subforms' row fields."""
+    found = [Target(spec.key, form, spec) for spec in importable(form)]
+    for key, child in form.children.items():
+        parent = form.by_key[key]
+        found += [Target(f"{key}.{spec.key}", child, spec, key, parent) for spec in importable(child)]
+    return found
+
+
+def joined_label(parent: Any, child: Any) -> Any:
+    """ "采购明细 · 数量": a subform's name and its row field's, in each language either has."""
+    if not isinstance(parent, dict) and not isinstance(child, dict):
+        return f"{parent} · {child}"
+    parents = parent if isinstance(parent, dict) else {}
+    children = child if isinstance(child, dict) else {}
+    languages = set(parents) | set(children) or {"en"}
+    return {
+        lang: f"{parents.get(lang, parent if not isinstance(parent, dict) else next(iter(parents.values()), ''))} · "
+        f"{children.get(lang, child if not isinstance(child, dict) else next(iter(children.values()), ''))}"
+        for lang in sorted(languages)
+    }
+
+
 def _loose(text: Any) -> str:
-    return re.sub(r"[\s_\-:：*（）()]+", "", str(text)).casefold()
+    return re.sub(r"[\s_\-:：*（）()·./]+", "", str(text)).casefold()
 
 
 def field_names(spec: FieldSpec) -> list[str]:
@@ -51,11 +99,12 @@ def field_names(spec: FieldSpec) -> list[str]:
 
 
 def auto_mapping(form: CompiledForm, headers: list[Any]) -> dict[str, int]:
-    """Field key -> column index, for each header that names a field (first column wins)."""
+    """Target path -> column index, for each header that names a field (first column wins; the
+    form's own fields before its subforms' row fields of the same name)."""
     by_name: dict[str, str] = {}
-    for spec in importable(form):
-        for name in field_names(spec):
-            by_name.setdefault(_loose(name), spec.key)
+    for target in targets(form):
+        for name in target.names():
+            by_name.setdefault(_loose(name), target.path)
     mapping: dict[str, int] = {}
     for index, header in enumerate(headers):
         if header is None or str(header).strip() == "":
@@ -75,13 +124,21 @@ def value_key(value: Any) -> str:
 
 @dataclass
 class Column:
-    spec: FieldSpec
+    target: Target
     unit: FieldType
     index: int
     steps: list[Cleaner]
     values: Mapping[str, Any]  # text -> what the user mapped it to
     choices: frozenset[Any] | None
     link: str | None
+
+    @property
+    def spec(self) -> FieldSpec:
+        return self.target.spec
+
+    @property
+    def path(self) -> str:
+        return self.target.path
 
 
 @dataclass
@@ -91,7 +148,7 @@ class RowReader:
     form: CompiledForm
     columns: list[Column]
     resolver: LinkResolver
-    links: dict[str, dict[str, Any]] = field(default_factory=dict)  # field -> text -> id (None: unknown)
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)  # path -> text -> id (None: unknown)
 
     @classmethod
     def build(
@@ -104,23 +161,28 @@ class RowReader:
     ) -> RowReader:
         enabled = list(cleaning)
         columns = []
-        for spec in importable(form):
-            if spec.key not in mapping:
+        for target in targets(form):
+            if target.path not in mapping:
                 continue
+            spec = target.spec
             unit = unit_of(spec)
-            element = unit.element(spec)
             columns.append(
                 Column(
-                    spec,
+                    target,
                     unit,
-                    int(mapping[spec.key]),
+                    int(mapping[target.path]),
                     cleaners_for(unit, spec, enabled),
-                    values.get(spec.key, {}),
-                    element.choices(spec),
+                    values.get(target.path, {}),
+                    unit.element(spec).choices(spec),
                     unit.link,
                 )
             )
         return cls(form, columns, resolver)
+
+    @property
+    def subforms(self) -> list[str]:
+        """The subforms whose rows the file fills (each data row may add one row to each)."""
+        return list(dict.fromkeys(c.target.parent for c in self.columns if c.target.parent))
 
     def cleaned(self, column: Column, row: list[Any]) -> list[Any]:
         """The cell's values after cleaning (one, or each item of a list), before value mapping."""
@@ -135,7 +197,7 @@ class RowReader:
         if column.choices is not None:
             return item in column.choices
         if column.link is not None:
-            return self.links.get(column.spec.key, {}).get(value_key(item)) is not None
+            return self.links.get(column.path, {}).get(value_key(item)) is not None
         return True
 
     async def learn_links(self, session: AsyncSession, rows: Iterable[list[Any]]) -> None:
@@ -145,21 +207,19 @@ class RowReader:
             for column in self.columns:
                 if column.link is None:
                     continue
-                known = self.links.setdefault(column.spec.key, {})
+                known = self.links.setdefault(column.path, {})
                 for item in self.cleaned(column, row):
                     text = value_key(item)
                     if text not in known and text not in column.values:
-                        wanted.setdefault(column.spec.key, set()).add(text)
-        for key, texts in wanted.items():
-            column = next(c for c in self.columns if c.spec.key == key)
-            found = await self.resolver.resolve(session, self.form, column.spec, column.link or "", texts)
-            self.links[key].update(found)
+                        wanted.setdefault(column.path, set()).add(text)
+        for path, texts in wanted.items():
+            column = next(c for c in self.columns if c.path == path)
+            found = await self.resolver.resolve(session, column.target.form, column.spec, column.link or "", texts)
+            self.links[path].update(found)
 
-    def payload(self, row: list[Any]) -> dict[str, Any]:
-        """The record to create or update from a data row (unmatched values left as they are:
-        the write's parse stage refuses them with their field's message)."""
+    def _values(self, columns: Iterable[Column], row: list[Any]) -> dict[str, Any]:
         record: dict[str, Any] = {}
-        for column in self.columns:
+        for column in columns:
             items = []
             for item in self.cleaned(column, row):
                 text = value_key(item)
@@ -168,7 +228,7 @@ class RowReader:
                     if mapped is not None:
                         items.append(mapped)
                 elif column.link is not None:
-                    resolved = self.links.get(column.spec.key, {}).get(text)
+                    resolved = self.links.get(column.path, {}).get(text)
                     items.append(resolved if resolved is not None else item)
                 else:
                     items.append(item)
@@ -178,9 +238,33 @@ class RowReader:
                 record[column.spec.key] = items[0] if items else None
         return record
 
-    def cells(self, row: list[Any]) -> dict[str, Any]:
-        """The mapped cells as they were in the file, by field key (error reports quote them)."""
-        return {c.spec.key: (row[c.index] if c.index < len(row) else None) for c in self.columns}
+    def payload(self, row: list[Any], more: Iterable[list[Any]] = ()) -> dict[str, Any]:
+        """The record to create or update from its data row, and from the rows below it that add
+        subform rows (unmatched values are left as they are: the write's parse stage refuses them
+        with their field's message)."""
+        record = self._values((c for c in self.columns if c.target.parent is None), row)
+        for key in self.subforms:
+            own = [c for c in self.columns if c.target.parent == key]
+            lines = [self._values(own, line) for line in (row, *more)]
+            record[key] = [line for line in lines if any(v is not None for v in line.values())]
+        return record
+
+    def continues(self, row: list[Any], previous: list[Any] | None, group: Column | None) -> bool:
+        """Does this row add subform rows to the record above (its key cell empty, as under a merged
+        cell, or the same as the row above's)?"""
+        if previous is None or group is None or not self.subforms:
+            return False
+        mine = self.cleaned(group, row)
+        return not mine or mine == self.cleaned(group, previous)
+
+    def group_column(self, key: str | None) -> Column | None:
+        """The column whose repeated (or empty) value joins rows into one record."""
+        wanted = [key, self.form.title_field]
+        for path in wanted:
+            found = next((c for c in self.columns if path and c.path == path), None)
+            if found is not None:
+                return found
+        return None
 
 
 @dataclass
@@ -201,7 +285,7 @@ def candidates(reader: RowReader, numbered_rows: Iterable[tuple[int, list[Any]]]
                 text = value_key(item)
                 if text in column.values or (column.choices is not None and item in column.choices):
                     continue
-                listed = found.setdefault(column.spec.key, {})
+                listed = found.setdefault(column.path, {})
                 entry = listed.get(text)
                 if entry is None:
                     if len(listed) >= MAX_CANDIDATES:
@@ -219,15 +303,15 @@ async def unmatched_values(
     """The candidates that stay unmatched once links are looked up: what the user must map."""
     answer: dict[str, dict[str, Unmatched]] = {}
     for column in reader.columns:
-        listed = found.get(column.spec.key)
+        listed = found.get(column.path)
         if not listed:
             continue
         if column.link is not None:
-            resolved = await reader.resolver.resolve(session, reader.form, column.spec, column.link, listed)
+            resolved = await reader.resolver.resolve(session, column.target.form, column.spec, column.link, listed)
             listed = {text: entry for text, entry in listed.items() if resolved.get(text) is None}
         if listed:
             ranked = sorted(listed.items(), key=lambda pair: (-pair[1].count, pair[0]))[:MAX_LISTED_VALUES]
-            answer[column.spec.key] = dict(ranked)
+            answer[column.path] = dict(ranked)
     return answer
 
 

@@ -45,8 +45,8 @@ from opsloom.runtime.imports.mapping import (
     auto_mapping,
     candidates,
     data_rows,
-    field_names,
     importable,
+    targets,
     unmatched_values,
 )
 from opsloom.runtime.imports.sources import open_source
@@ -247,16 +247,17 @@ async def describe(session: AsyncSession, form: CompiledForm, row: Any, locale: 
         "columns": [{"index": n, "header": h, "field": by_column.get(n)} for n, h in enumerate(headers)],
         "fields": [
             {
-                "key": spec.key,
-                "label": spec.label,
+                "key": target.path,
+                "label": target.label,
                 "type": spec.type,
                 "required": spec.required,
                 "unique": spec.unique,
-                "names": field_names(spec),
+                "names": target.names(),
                 "choices": choices_of(spec),
                 "link": unit_of(spec).link,
             }
-            for spec in importable(form)
+            for target in targets(form)
+            for spec in [target.spec]
         ],
         "mapping": options.mapping,
         "sample": analysis.get("sample") or [],
@@ -320,7 +321,8 @@ def apply_changes(form: CompiledForm, options: ImportOptions, change: Any) -> bo
     if not isinstance(change, dict):
         raise BadRequest("Send the import's settings as a JSON object", [FieldError("$", "expected an object")])
     errors: list[FieldError] = []
-    fields = {spec.key: spec for spec in importable(form)}
+    fields = {target.path: target for target in targets(form)}
+    own = {spec.key for spec in importable(form)}
     rescan = False
     for key, value in change.items():
         if key == "sheet":
@@ -360,8 +362,8 @@ def apply_changes(form: CompiledForm, options: ImportOptions, change: Any) -> bo
                 errors.append(FieldError("mode", f"use one of {', '.join(MODES)}"))
             options.mode = value
         elif key == "key_field":
-            if value is not None and value not in fields:
-                errors.append(FieldError("key_field", "name a field of the form"))
+            if value is not None and value not in own:
+                errors.append(FieldError("key_field", "name a field of the form (not of its subforms)"))
             options.key_field = value
         elif key == "error_policy":
             if value not in POLICIES:
@@ -443,18 +445,60 @@ class ImportWork:
         reader = RowReader.build(form, options.mapping, options.cleaning, options.values, LinkResolver())
         return cls(form, ctx, import_access(access), options, reader, file_of(row, store))
 
-    def batches(self, size: int, after: int = 0) -> Iterator[list[tuple[int, list[Any]]]]:
-        rows = (pair for pair in data_rows(self.source.rows(self.options.sheet), self.options.header_row))
-        rows = (pair for pair in rows if pair[0] > after)
-        while batch := list(islice(rows, size)):
+    def batches(self, size: int, after: int = 0) -> Iterator[list[Group]]:
+        """The file's records, `size` at a time, after the row numbered `after`."""
+        rows = data_rows(self.source.rows(self.options.sheet), self.options.header_row)
+        groups = self._groups(pair for pair in rows if pair[0] > after)
+        while batch := list(islice(groups, size)):
             yield batch
 
-    async def judge(self, session: AsyncSession, batch: list[tuple[int, list[Any]]], *, store: bool) -> list[RowPlan]:
-        await self.reader.learn_links(session, (row for _, row in batch))
-        plans = [RowPlan(number, row, self.reader.payload(row)) for number, row in batch]
+    def _groups(self, rows: Iterator[tuple[int, list[Any]]]) -> Iterator[Group]:
+        """Rows joined into records: a row whose key is empty or repeats the row above's adds
+        subform rows to that record (only when the file fills subform rows)."""
+        group_by = self.reader.group_column(self.options.key_field)
+        current: Group | None = None
+        for number, row in rows:
+            if current is not None and self.reader.continues(row, current.rows[-1][1], group_by):
+                current.rows.append((number, row))
+                continue
+            if current is not None:
+                yield current
+            current = Group([(number, row)])
+        if current is not None:
+            yield current
+
+    async def judge(self, session: AsyncSession, batch: list[Group], *, store: bool) -> list[RowPlan]:
+        await self.reader.learn_links(session, (row for group in batch for _, row in group.rows))
+        plans = [
+            RowPlan(group.number, group.first, self.reader.payload(group.first, (r for _, r in group.rows[1:])))
+            for group in batch
+        ]
         await plan_actions(session, self.form, self.ctx, plans, self.options.mode, self.options.key_field)
         await run_batch(session, self.form, self.ctx, self.access, plans, store=store)
         return plans
+
+
+@dataclass
+class Group:
+    """The data rows of one record: its own row, and the rows below that add subform rows."""
+
+    rows: list[tuple[int, list[Any]]]
+
+    @property
+    def number(self) -> int:
+        return self.rows[0][0]
+
+    @property
+    def first(self) -> list[Any]:
+        return self.rows[0][1]
+
+    @property
+    def last(self) -> int:
+        return self.rows[-1][0]
+
+
+def rows_in(batch: list[Group]) -> int:
+    return sum(len(group.rows) for group in batch)
 
 
 def problem_rows(plans: list[RowPlan]) -> list[dict[str, Any]]:
@@ -560,7 +604,7 @@ class ImportJob:
                 bad = [p for p in plans if p.errors]
                 failed += len(bad)
                 await _note_failed(session, import_id, work, bad)
-            done += len(batch)
+            done += rows_in(batch)
             await run.report(phase="checking", done=done, total=total, failed=failed)
         if failed:
             raise jobs.JobFailed(f"{failed} rows have problems; nothing was imported (see the error file)")
@@ -568,7 +612,7 @@ class ImportJob:
     async def _land(self, run: jobs.JobRun, work: ImportWork, import_id: int, row: Any, total: int) -> dict[str, Any]:
         rows_done = row["rows_done"]
         counts = {"inserted": 0, "updated": 0, "skipped": 0, "failed": 0, **(row["counts"] or {})}
-        done = sum(counts.values())
+        done = int(run.progress.get("done", 0)) if rows_done else 0  # rows, as the last report said
         started, landed_now = time.monotonic(), 0
         strict = work.options.error_policy == "all_or_nothing"
         for batch in work.batches(self.batch_rows, after=rows_done):
@@ -600,14 +644,14 @@ class ImportJob:
                         ],
                     )
                 await _note_failed(session, import_id, work, bad)
-                rows_done = batch[-1][0]
+                rows_done = batch[-1].last
                 await session.execute(
                     update(i)
                     .where(i.c.id == import_id)
                     .values(rows_done=rows_done, counts=counts, updated_at=datetime.now(UTC))
                 )
-            done += len(batch)
-            landed_now += len(batch)
+            done += rows_in(batch)
+            landed_now += rows_in(batch)
             elapsed = max(time.monotonic() - started, 1e-6)
             rate = landed_now / elapsed
             await run.report(
