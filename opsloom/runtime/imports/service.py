@@ -229,12 +229,14 @@ async def describe(session: AsyncSession, form: CompiledForm, row: Any, locale: 
     headers = analysis.get("headers") or []
     by_column = {index: key for key, index in options.mapping.items()}
     job = await jobs.read_job(session, row["job_id"]) if row["job_id"] else None
-    finished = row["finished_at"]
+    finished, state = row["finished_at"], row["state"]
+    if job is not None and job["state"] == "running" and state in ("done", "failed", "cancelled"):
+        state = "running"  # its worker is writing the last of it: finished once the job says so
     return {
         "id": row["id"],
         "app": row["app_key"],
         "form": row["form_key"],
-        "state": row["state"],
+        "state": state,
         "file": {
             "name": row["file_name"],
             "size": row["file_size"],
@@ -274,7 +276,7 @@ async def describe(session: AsyncSession, form: CompiledForm, row: Any, locale: 
         "job": job,
         "created_at": row["created_at"].isoformat(),
         "finished_at": finished.isoformat() if finished else None,
-        "undo_until": (finished + UNDO_WINDOW).isoformat() if finished and row["state"] == "done" else None,
+        "undo_until": (finished + UNDO_WINDOW).isoformat() if finished and state == "done" else None,
         "undone_at": row["undone_at"].isoformat() if row["undone_at"] else None,
     }
 

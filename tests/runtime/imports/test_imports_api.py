@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from sqlalchemy import update
 
+from opsloom.platform import tables
 from tests.builders import list_all, problem
 from tests.conftest import another_client, create_user, log_in
 from tests.runtime.imports.helpers import (
@@ -52,7 +55,9 @@ def test_a_gbk_csv_is_detected_mapped_cleaned_and_imported(client: TestClient) -
     done = commit(client, f"{IMPORTS}/{created['id']}")
     assert done["state"] == "done", done
     assert done["counts"] == {"inserted": 2, "updated": 0, "skipped": 0, "failed": 0}
-    assert done["job"]["progress"]["done"] == 2 and done["job"]["state"] == "done"
+    progress = done["job"]["progress"]
+    assert progress["done"] == progress["total"] == 2 and done["job"]["state"] == "done"
+    assert progress["rows_per_second"] > 0 and progress["seconds_left"] == 0
     records = by_code(client)
     first, second = records["P-001"], records["P-002"]
     assert (first["amount"], first["category"], first["ordered_on"], first["urgent"], first["qty"]) == (
@@ -183,6 +188,24 @@ def test_undo_deletes_the_records_the_import_created(client: TestClient) -> None
     problem(client.post(f"{url}/undo"), 409)
 
 
+def test_an_import_older_than_a_day_cannot_be_undone(client: TestClient) -> None:
+    publish_purchases(client)
+    created = uploaded(client, "old.csv", csv_bytes([["编号", "标题"], ["P-511", "一"]]))
+    url = f"{IMPORTS}/{created['id']}"
+    commit(client, url)
+    i = tables.imports
+    statement = update(i).where(i.c.id == created["id"]).values(finished_at=datetime.now(UTC) - timedelta(days=2))
+
+    async def age() -> None:
+        async with client.app.state.db.session(write=True) as session:  # type: ignore[attr-defined]
+            await session.execute(statement)
+
+    client.portal.call(age)
+    body = problem(client.post(f"{url}/undo"), 409)
+    assert "more than a day ago" in body["detail"]
+    assert set(by_code(client)) == {"P-511"}
+
+
 def test_importing_needs_the_import_right(client: TestClient) -> None:
     publish_purchases(client)
     user = create_user(client, "bob@example.com", "right-password-1", locale="en")
@@ -243,3 +266,24 @@ def test_the_import_page_is_offered_to_those_who_may_import(client: TestClient) 
     log_in(carol, "carol@example.com", "right-password-1")
     assert "/import" not in carol.get(f"/apps/{APP}/forms/purchase").text.split("list-actions")[1].split("</div>")[0]
     assert carol.get(f"/apps/{APP}/forms/purchase/import").status_code == 404
+
+
+def test_an_import_reaches_only_the_rows_its_import_scope_allows(client: TestClient) -> None:
+    publish_purchases(client)
+    theirs = client.post(RECORDS, json={"code": "P-900", "title": "别人的"}).json()
+    user = create_user(client, "dan@example.com", "right-password-1", locale="en")
+    grant = {"read": "all", "import": "own"}
+    role = {"app": APP, "key": "own_importer", "label": "Own", "permissions": {"purchase": grant}}
+    assert client.post("/api/roles", json=role).status_code == 200
+    assert client.post(f"/api/roles/{APP}/own_importer/members", json={"add": [user["id"]]}).status_code == 200
+    dan = another_client(client)
+    log_in(dan, "dan@example.com", "right-password-1")
+    content = csv_bytes([["编号", "标题"], ["P-900", "改别人的"], ["P-901", "我的"]])
+    created = uploaded(dan, "mine.csv", content)
+    url = f"{IMPORTS}/{created['id']}"
+    assert dan.patch(url, json={"mode": "upsert", "key_field": "code"}).status_code == 200
+    done = commit(dan, url)
+    assert done["counts"] == {"inserted": 1, "updated": 0, "skipped": 0, "failed": 1}, done
+    records = by_code(client)
+    assert records["P-900"]["title"] == "别人的" and records["P-900"]["version"] == theirs["version"]
+    assert records["P-901"]["owner_id"] == user["id"]
