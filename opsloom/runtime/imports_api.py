@@ -34,9 +34,11 @@ from opsloom.platform.multipart import PartData, PartEnd, PartStart, multipart_e
 from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.runtime.files_api import MULTIPART_BODY, content_disposition
 from opsloom.runtime.forms import CompiledForm
-from opsloom.runtime.imports import service
+from opsloom.runtime.imports import commit as commits
+from opsloom.runtime.imports import resource
 from opsloom.runtime.imports.error_file import write_error_file, write_template
-from opsloom.runtime.imports.service import ImportFile
+from opsloom.runtime.imports.resource import ImportFile
+from opsloom.runtime.imports.settings import label_in, require_ready, template_columns
 from opsloom.runtime.imports.sources import detect_encoding, format_of
 
 router = APIRouter(
@@ -73,8 +75,8 @@ async def _open(session: AsyncSession, request: Request, app: str, form: str) ->
 
 async def _mine(session: AsyncSession, request: Request, app: str, form: str, import_id: int, **kw: Any) -> Any:
     compiled, access = await _open(session, request, app, form)
-    row = await service.load_import(session, app, form, import_id, **kw)
-    service.require_owner(row, context_of(request), access)
+    row = await resource.load_import(session, app, form, import_id, **kw)
+    resource.require_owner(row, context_of(request), access)
     return compiled, access, row
 
 
@@ -101,7 +103,7 @@ async def upload(app: str, form: str, request: Request, response: Response) -> d
         source = ImportFile(path, file_format, encoding)
         async with db.session(write=True) as session:
             compiled, _ = await _open(session, request, app, form)
-            import_id = await service.create_import(
+            import_id = await resource.create_import(
                 session,
                 compiled,
                 context_of(request),
@@ -110,8 +112,8 @@ async def upload(app: str, form: str, request: Request, response: Response) -> d
                 file_name=name,
                 file_size=stored.size,
             )
-            row = await service.load_import(session, app, form, import_id)
-            answer = await service.describe(session, compiled, row)
+            row = await resource.load_import(session, app, form, import_id)
+            answer = await resource.describe(session, compiled, row)
     except BaseException:
         store.remove([stored.key])
         raise
@@ -173,8 +175,8 @@ async def template(
     async with request.app.state.db.session() as session:
         compiled, _ = await _open(session, request, app, form)
     language = locale or principal_of(request).locale or "zh-CN"
-    path = write_template(service.template_columns(compiled, language), language)
-    name = f"{service.label_in(compiled.label, language)}.xlsx"
+    path = write_template(template_columns(compiled, language), language)
+    name = f"{label_in(compiled.label, language)}.xlsx"
     return FileResponse(
         path,
         media_type=XLSX,
@@ -192,14 +194,14 @@ async def list_imports(app: str, form: str, request: Request) -> dict[str, Any]:
         if not access.can("manage"):
             query = query.where(i.c.created_by == principal_of(request).user_id)
         rows = (await session.execute(query)).mappings().all()
-        return {"items": [await service.describe(session, compiled, row) for row in rows]}
+        return {"items": [await resource.describe(session, compiled, row) for row in rows]}
 
 
 @router.get("/{import_id}", summary="An import: its file, settings, unmatched values and progress")
 async def read(app: str, form: str, import_id: ImportId, request: Request) -> dict[str, Any]:
     async with request.app.state.db.session() as session:
         compiled, _, row = await _mine(session, request, app, form, import_id)
-        return await service.describe(session, compiled, row)
+        return await resource.describe(session, compiled, row)
 
 
 @router.patch("/{import_id}", summary="Change how the file is read and imported", openapi_extra=SETTINGS_BODY)
@@ -207,41 +209,41 @@ async def change(app: str, form: str, import_id: ImportId, request: Request) -> 
     payload = await read_json(request)
     async with request.app.state.db.session(write=True) as session:
         compiled, _, row = await _mine(session, request, app, form, import_id, lock=True)
-        await service.update_import(session, compiled, context_of(request), row, _store(request), payload)
-        row = await service.load_import(session, app, form, import_id)
-        return await service.describe(session, compiled, row)
+        await resource.update_import(session, compiled, context_of(request), row, _store(request), payload)
+        row = await resource.load_import(session, app, form, import_id)
+        return await resource.describe(session, compiled, row)
 
 
 @router.post("/{import_id}/dry-run", summary="Judge every row as the import would, storing nothing")
 async def dry_run(app: str, form: str, import_id: ImportId, request: Request) -> dict[str, Any]:
     async with request.app.state.db.session() as session:
         compiled, access, row = await _mine(session, request, app, form, import_id)
-        service.require_ready(compiled, row)
-    work = service.ImportWork.of(compiled, context_of(request), access, row, _store(request))
-    return await service.dry_run(request.app.state.db, work, import_id, settings_of(request).import_batch_rows)
+        require_ready(compiled, row)
+    work = commits.ImportWork.of(compiled, context_of(request), access, row, _store(request))
+    return await commits.dry_run(request.app.state.db, work, import_id, settings_of(request).import_batch_rows)
 
 
 @router.post("/{import_id}/commit", status_code=202, summary="Import the rows (a background job)")
 async def commit(app: str, form: str, import_id: ImportId, request: Request) -> dict[str, Any]:
     async with request.app.state.db.session(write=True) as session:
         compiled, _, row = await _mine(session, request, app, form, import_id, lock=True)
-        await service.start_commit(session, compiled, context_of(request), row)
+        await commits.start_commit(session, compiled, context_of(request), row)
     runner = getattr(request.app.state, "jobs", None)
     if runner is not None:
         runner.wake()
     async with request.app.state.db.session() as session:
-        row = await service.load_import(session, app, form, import_id)
-        return await service.describe(session, compiled, row)
+        row = await resource.load_import(session, app, form, import_id)
+        return await resource.describe(session, compiled, row)
 
 
 @router.post("/{import_id}/cancel", summary="Stop a queued or running import (what it stored stays)")
 async def cancel(app: str, form: str, import_id: ImportId, request: Request) -> dict[str, Any]:
     async with request.app.state.db.session(write=True) as session:
         compiled, _, row = await _mine(session, request, app, form, import_id, lock=True)
-        await service.cancel_import(session, context_of(request), row)
+        await commits.cancel_import(session, context_of(request), row)
     async with request.app.state.db.session() as session:
-        row = await service.load_import(session, app, form, import_id)
-        return await service.describe(session, compiled, row)
+        row = await resource.load_import(session, app, form, import_id)
+        return await resource.describe(session, compiled, row)
 
 
 @router.post("/{import_id}/undo", summary="Delete the records the import created (within a day)")
@@ -249,7 +251,7 @@ async def undo(app: str, form: str, import_id: ImportId, request: Request) -> di
     async with request.app.state.db.session(write=True) as session:
         compiled, access, row = await _mine(session, request, app, form, import_id, lock=True)
         referrers = await request.app.state.forms.referrers(session, app, form)
-        return await service.undo_import(session, compiled, context_of(request), access, row, referrers)
+        return await commits.undo_import(session, compiled, context_of(request), access, row, referrers)
 
 
 @router.get(
@@ -266,7 +268,7 @@ async def error_file(
 ) -> Response:
     async with request.app.state.db.session() as session:
         _, _, row = await _mine(session, request, app, form, import_id)
-        failed = await service.failed_rows(session, import_id)
+        failed = await commits.failed_rows(session, import_id)
     headers = (row["options"].get("analysis") or {}).get("headers") or []
     language = locale or principal_of(request).locale or "zh-CN"
     path = write_error_file(headers, failed, language)

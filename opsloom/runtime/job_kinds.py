@@ -9,8 +9,8 @@ from opsloom.platform.files import FileStore
 from opsloom.platform.jobs import Handler, JobRunner
 from opsloom.platform.settings import Settings
 from opsloom.runtime.forms import FormRegistry
-from opsloom.runtime.imports.service import JOB_KIND as IMPORT
-from opsloom.runtime.imports.service import ImportJob
+from opsloom.runtime.imports.commit import JOB_KIND as IMPORT
+from opsloom.runtime.imports.commit import ImportJob
 
 
 def job_handlers(settings: Settings, forms: FormRegistry) -> dict[str, Handler]:

@@ -13,6 +13,8 @@ import codecs
 import csv
 import io
 from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +24,19 @@ from opsloom.platform.errors import BadRequest, FieldError
 
 SNIFF_BYTES = 64 * 1024
 CSV_FIELD_LIMIT = 1024 * 1024
+
+
+def cell_json(cell: Any) -> Any:
+    """A cell as JSON (dates as ISO text, numbers as they are)."""
+    if cell is None or isinstance(cell, bool | int | str):
+        return cell
+    if isinstance(cell, float):
+        return int(cell) if cell.is_integer() and abs(cell) < 2**53 else cell
+    if isinstance(cell, date | datetime):
+        return cell.isoformat()
+    if isinstance(cell, Decimal):
+        return str(cell)
+    return str(cell)
 
 
 class Source(Protocol):
