@@ -252,6 +252,7 @@ async def show_list(
         all_columns=[spec for spec in visible.fields if not unit_of(spec).child_rows],
         export=export,
         can_create=access.can("create"),
+        can_import=access.can("import"),
         notice=request.query_params.get("notice", ""),
     )
 

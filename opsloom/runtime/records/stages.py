@@ -214,7 +214,8 @@ async def insert_children(write: WriteContext) -> None:
 
 
 async def audit_create(write: WriteContext) -> None:
-    entries = [(item.record["id"], 1, "create") for item in write.items if item.record is not None]
+    action = write.options.get("history_action", "create")
+    entries = [(item.record["id"], 1, action) for item in write.items if item.record is not None]
     await append_audit(write.session, write.form, write.ctx, entries)
 
 
@@ -246,11 +247,13 @@ async def assign_numbers(write: WriteContext) -> None:
 
 
 async def history_create(write: WriteContext) -> None:
+    """One entry per new record: "create", or what the write names it (an import: "import")."""
+    action = write.options.get("history_action", "create")
     entries = []
     for item in write.items:
         assert item.record is not None
         changes = {k: {"before": None, "after": item.record[k]} for k, v in item.values.items() if v is not None}
-        entries.append((item.record["id"], 1, "create", changes))
+        entries.append((item.record["id"], 1, action, changes))
     await append_history(write.session, write.form, write.ctx, entries, audit=False)
 
 
