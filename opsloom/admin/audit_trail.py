@@ -121,6 +121,8 @@ async def all_entries(session: AsyncSession, wanted: AuditFilter, zone: tzinfo) 
         last = rows[-1].id
 
 
-async def apps_in_log(session: AsyncSession) -> list[str]:
-    """The installed apps (the app filter's choices)."""
-    return list((await session.execute(select(tables.apps.c.key).order_by(tables.apps.c.key))).scalars())
+async def apps_in_log(session: AsyncSession) -> list[dict[str, Any]]:
+    """The installed apps, key and label (the app filter's choices)."""
+    a = tables.apps
+    rows = await session.execute(select(a.c.key, a.c.document).order_by(a.c.key))
+    return [{"key": row.key, "label": row.document.get("label") or row.key} for row in rows]

@@ -78,7 +78,12 @@ async def audit_page(request: Request) -> Response:
         "admin_audit.html",
         nav=admin_nav("audit"),
         entries=[
-            {**e, "action_text": action_text(admin.ctx.t, e["action"]), "detail_text": _detail(e["detail"])}
+            {
+                **e,
+                "action_text": action_text(admin.ctx.t, e["action"]),
+                "detail_text": _detail(e["detail"]),
+                "link": target_link(e["target"]),
+            }
             for e in entries
         ],
         total=total,
@@ -92,6 +97,19 @@ async def audit_page(request: Request) -> Response:
         next=link(page=page + 1) if page * PAGE_SIZE < total else None,
         exports={fmt: f"/admin/audit/export.{fmt}" + link() for fmt in FORMATS},
     )
+
+
+def target_link(target: str | None) -> str | None:
+    """Where the entry's target can be seen: a record's page, a person's or a department's admin page."""
+    if not target:
+        return None
+    kind, _, number = target.partition(":")
+    if number.isdigit() and kind in ("user", "department"):
+        return f"/admin/{'people' if kind == 'user' else 'departments'}/{number}"
+    parts = target.split("/")
+    if len(parts) == 3 and parts[2].isdigit() and "role" not in parts:
+        return f"/apps/{parts[0]}/forms/{parts[1]}/records/{parts[2]}"
+    return None
 
 
 def _detail(detail: Any) -> str:
