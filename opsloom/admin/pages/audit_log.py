@@ -95,7 +95,7 @@ async def audit_page(request: Request) -> Response:
         page=page,
         previous=link(page=page - 1) if page > 1 else None,
         next=link(page=page + 1) if page * PAGE_SIZE < total else None,
-        exports={fmt: f"/admin/audit/export.{fmt}" + link() for fmt in FORMATS},
+        exports={fmt: "/admin/audit/export" + link(format=fmt) for fmt in FORMATS},
     )
 
 
@@ -118,12 +118,13 @@ def _detail(detail: Any) -> str:
     return json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)[:300]
 
 
-@router.get("/admin/audit/export.{fmt}")
-async def export(fmt: str, request: Request) -> Response:
+@router.get("/admin/audit/export")
+async def export(request: Request) -> Response:
+    """The filtered log as a file: `?format=csv` (the default) or `xlsx`, with the page's filters."""
     admin = await open_admin(request)
     if not isinstance(admin, Admin):
         return admin
-    chosen = FORMATS.get(fmt)
+    chosen = FORMATS.get(request.query_params.get("format", "csv"))
     if chosen is None:
         return not_found(admin.ctx)
     wanted, _ = _filter(request)
