@@ -113,9 +113,28 @@ def target_link(target: str | None) -> str | None:
 
 
 def _detail(detail: Any) -> str:
-    if not detail:
-        return ""
-    return json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)[:300]
+    """An entry's detail as a person reads it: `key: value` pairs, empty ones left out (shortened)."""
+    if not isinstance(detail, dict):
+        return _json(detail)[:300] if detail else ""
+    parts = []
+    for key, value in sorted(detail.items()):
+        if value in (None, [], {}, ""):
+            continue
+        plain = isinstance(value, list) and not any(isinstance(v, dict | list) for v in value)
+        text = (
+            ", ".join(str(v) for v in value)
+            if plain
+            else _json(value)
+            if isinstance(value, dict | list)
+            else str(value)
+        )
+        parts.append(f"{key}: {text}")
+    text = " · ".join(parts)
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 @router.get("/admin/audit/export")
@@ -146,7 +165,7 @@ async def export(request: Request) -> Response:
                     action_text(t, e["action"]),
                     e["target"] or "",
                     e["ip"] or "",
-                    _detail(e["detail"]),
+                    _json(e["detail"]) if e["detail"] else "",  # the whole detail, as stored
                 ]
             )
     name = f"audit-{date.today().isoformat()}"

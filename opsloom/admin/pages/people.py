@@ -7,6 +7,7 @@ open tasks move through the flow shell, so each instance's timeline says who han
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -192,7 +193,16 @@ async def _person_page(
     headed = (
         await session.execute(select(d.c.id, d.c.name).where(d.c.head_id == person["id"]).order_by(d.c.name))
     ).all()
-    tasks = await open_tasks_of(session, person["id"])
+    apps = dict((await session.execute(select(a.c.key, a.c.document))).all())
+    zone = admin.ctx.zone
+    tasks = [
+        {
+            **task,
+            "app_label": (apps.get(task["app"]) or {}).get("label") or task["app"],
+            "since": datetime.fromisoformat(task["created_at"].replace("Z", "+00:00")).astimezone(zone),
+        }
+        for task in await open_tasks_of(session, person["id"])
+    ]
     receivers = [p for p in await people_choices(session) if p["id"] != person["id"]]
     return render(
         admin.ctx,

@@ -445,7 +445,8 @@ async def _carry_out(
                 "action": f"flow.{line['action']}"[:64],
                 "target": target,
                 "ip": ctx.ip,
-                "detail": {"instance": instance_id, "node": line["node"], "task": line["task_id"]},
+                "detail": {"instance": instance_id}
+                | {k: v for k, v in (("node", line["node"]), ("task", line["task_id"])) if v is not None},
             }
             for line in lines
             if line["actor_id"] is not None  # what people did; the engine's own steps stay in the timeline
