@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from opsloom.admin.pages.people import field_errors
 from opsloom.admin.pages.shell import (
     Admin,
     admin_nav,
     department_choices,
+    field_errors,
     form_id,
     open_admin,
     people_choices,

@@ -1,8 +1,7 @@
-"""People: the list (search, filters), a person's page, creating and editing, deactivating with the
-hand-over of their open tasks, reactivating and resetting a password.
+"""People: the list (search, filters), a person's page (roles, departments, manager, open tasks and
+the approval chain they would get), creating and editing. Deactivating is in `accounts.py`.
 
-Every change goes through the organisation service (`platform/org.py`), which validates and audits it;
-open tasks move through the flow shell, so each instance's timeline says who handed what to whom.
+Every change goes through the organisation service (`platform/org.py`), which validates and audits it.
 """
 
 from __future__ import annotations
@@ -19,7 +18,9 @@ from starlette.responses import Response
 from opsloom.admin.pages.shell import (
     Admin,
     admin_nav,
+    count_of,
     department_choices,
+    field_errors,
     form_id,
     open_admin,
     people_choices,
@@ -28,60 +29,16 @@ from opsloom.admin.pages.shell import (
 from opsloom.platform import org, tables
 from opsloom.platform.errors import OpsloomError
 from opsloom.platform.locales import LOCALES
-from opsloom.runtime.flow.handover import hand_over_open_tasks, open_tasks_of
-from opsloom.runtime.flow.instances import Services
-from opsloom.runtime.pages.i18n import Translator
+from opsloom.runtime.flow.handover import open_tasks_of
 from opsloom.runtime.pages.rendering import not_found, page_id, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
 FORM_FIELDS = ("name", "email", "employee_no", "phone", "department_id", "manager_id", "locale", "password")
-# Problems the organisation service names -> the message a person reads (others are shown as the service says).
-KNOWN_PROBLEMS = {
-    ("email", "is taken"): "admin.error.email_taken",
-    ("employee_no", "is taken"): "admin.error.employee_no_taken",
-    ("email", "expected an e-mail address like name@example.com"): "admin.error.email_invalid",
-    ("name", "is required"): "admin.error.name_required",
-    ("name", "expected a text of 1 to 120 characters"): "admin.error.name_required",
-    ("email", "is required"): "admin.error.email_required",
-    ("manager_id", "a user cannot be their own manager"): "admin.error.own_manager",
-}
-
-
-def field_errors(t: Translator, error: OpsloomError) -> dict[str, str]:
-    """A service's refusal as messages by form field, in the reader's language where we know the problem."""
-    found: dict[str, str] = {}
-    for e in error.errors:
-        key = KNOWN_PROBLEMS.get((e.path, e.message))
-        if key is None and e.path in ("password", "new_password"):
-            found[e.path] = t("admin.error.password_short")
-            continue
-        found.setdefault(e.path or "form", t(key) if key else e.message)
-    return found or {"form": error.detail}
 
 
 # ------------------------------------------------------------------ the list
-
-
-@router.get("/admin")
-async def admin_home(request: Request) -> Response:
-    admin = await open_admin(request)
-    if not isinstance(admin, Admin):
-        return admin
-    u, d, t = tables.users, tables.departments, tables.api_tokens
-    async with request.app.state.db.session() as session:
-        counts = {
-            "people": await _count(session, select(func.count()).select_from(u).where(u.c.active.is_(True))),
-            "departments": await _count(session, select(func.count()).select_from(d)),
-            "roles": await _count(session, select(func.count()).select_from(tables.roles)),
-            "tokens": await _count(session, select(func.count()).select_from(t).where(t.c.revoked_at.is_(None))),
-        }
-    return render(admin.ctx, "admin_home.html", nav=admin_nav("home"), counts=counts)
-
-
-async def _count(session: AsyncSession, query: Any) -> int:
-    return int((await session.execute(query)).scalar_one())
 
 
 @router.get("/admin/people")
@@ -111,7 +68,7 @@ async def people(request: Request) -> Response:
     if active != "all":
         where.append(u.c.active.is_(active == "yes"))
     async with request.app.state.db.session() as session:
-        total = await _count(session, select(func.count()).select_from(u).where(*where))
+        total = await count_of(session, select(func.count()).select_from(u).where(*where))
         rows = (
             await session.execute(
                 select(u).where(*where).order_by(u.c.name, u.c.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
@@ -169,13 +126,13 @@ async def _names(session: AsyncSession, ids: set[int]) -> dict[int, dict[str, An
 # ------------------------------------------------------------------ one person
 
 
-async def _person(session: AsyncSession, user_id: int) -> dict[str, Any] | None:
+async def find_person(session: AsyncSession, user_id: int) -> dict[str, Any] | None:
     u = tables.users
     row = (await session.execute(select(u).where(u.c.id == user_id))).first()
     return None if row is None else org.user_view(row)
 
 
-async def _person_page(
+async def person_page_response(
     admin: Admin, session: AsyncSession, person: dict[str, Any], status: int = 200, **values: Any
 ) -> Response:
     r, m, a = tables.roles, tables.role_members, tables.apps
@@ -233,7 +190,7 @@ async def _person_page(
 
 
 @router.get("/admin/people/new")
-async def new_person(request: Request) -> Response:
+async def newfind_person(request: Request) -> Response:
     admin = await open_admin(request)
     if not isinstance(admin, Admin):
         return admin
@@ -278,7 +235,7 @@ def _user_data(form: dict[str, str], *, creating: bool) -> dict[str, Any]:
 
 
 @router.post("/admin/people")
-async def create_person(request: Request) -> Response:
+async def createfind_person(request: Request) -> Response:
     admin = await open_admin(request)
     if not isinstance(admin, Admin):
         return admin
@@ -302,27 +259,27 @@ async def person_page(user_id: str, request: Request) -> Response:
         return admin
     found = page_id(user_id)
     async with request.app.state.db.session() as session:
-        person = await _person(session, found) if found else None
+        person = await find_person(session, found) if found else None
         if person is None:
             return not_found(admin.ctx)
-        return await _person_page(admin, session, person)
+        return await person_page_response(admin, session, person)
 
 
 @router.get("/admin/people/{user_id}/edit")
-async def edit_person(user_id: str, request: Request) -> Response:
+async def editfind_person(user_id: str, request: Request) -> Response:
     admin = await open_admin(request)
     if not isinstance(admin, Admin):
         return admin
     found = page_id(user_id)
     async with request.app.state.db.session() as session:
-        person = await _person(session, found) if found else None
+        person = await find_person(session, found) if found else None
         if person is None:
             return not_found(admin.ctx)
         return await _form_page(admin, session, person, {}, {})
 
 
 @router.post("/admin/people/{user_id}")
-async def update_person(user_id: str, request: Request) -> Response:
+async def updatefind_person(user_id: str, request: Request) -> Response:
     admin = await open_admin(request)
     if not isinstance(admin, Admin):
         return admin
@@ -334,7 +291,7 @@ async def update_person(user_id: str, request: Request) -> Response:
     if found == admin.user.user_id and not data["is_admin"]:
         data["is_admin"] = True  # an admin cannot take their own power away here (nobody might be left)
     async with request.app.state.db.session(write=True) as session:
-        person = await _person(session, found) if found else None
+        person = await find_person(session, found) if found else None
         if person is None:
             return not_found(admin.ctx)
         try:
@@ -343,92 +300,3 @@ async def update_person(user_id: str, request: Request) -> Response:
             entered = {k: form.get(k, "") for k in FORM_FIELDS if k != "password"} | {"is_admin": data["is_admin"]}
             return await _form_page(admin, session, person, entered, field_errors(admin.ctx.t, error))
     return redirect(f"/admin/people/{person['id']}?notice=saved")
-
-
-@router.post("/admin/people/{user_id}/deactivate")
-async def deactivate(user_id: str, request: Request) -> Response:
-    """Deactivate a person after handing their open tasks to the person chosen, in one transaction."""
-    admin = await open_admin(request)
-    if not isinstance(admin, Admin):
-        return admin
-    form = await posted_form(request, admin)
-    if not isinstance(form, dict):
-        return form
-    found = page_id(user_id)
-    t = admin.ctx.t
-    receiver = form_id(form.get("hand_over_to"))
-    comment = form.get("comment", "").strip() or None
-    ctx = admin.services_context()
-    async with request.app.state.db.session() as session:
-        person = await _person(session, found) if found else None
-        if person is None:
-            return not_found(admin.ctx)
-        open_tasks = await open_tasks_of(session, person["id"])
-        problem = None
-        if person["id"] == admin.user.user_id:
-            problem = {"deactivate": t("admin.error.deactivate_self")}
-        elif open_tasks and receiver is None:
-            problem = {"hand_over_to": t("admin.error.receiver_needed")}
-        if problem:
-            return await _person_page(admin, session, person, 400, errors=problem)
-    try:  # every task moves and the person is deactivated, or nothing changes
-        async with request.app.state.db.session(write=True) as session:
-            if receiver is not None:
-                services = Services(request.app.state.forms, request.app.state.flows)
-                moved = await hand_over_open_tasks(session, ctx, services, person["id"], receiver, comment)
-            else:
-                moved = len(await open_tasks_of(session, person["id"]))
-                if moved:  # a task arrived since the page was shown
-                    raise HandOverNeeded()
-            await org.update_user(session, ctx, person["id"], {"active": False})
-    except (OpsloomError, HandOverNeeded) as error:
-        detail = error.detail if isinstance(error, OpsloomError) else t("admin.error.receiver_needed")
-        async with request.app.state.db.session() as session:
-            problem = {"hand_over_to": t("admin.error.hand_over_failed", detail=detail)}
-            return await _person_page(admin, session, person, 400, errors=problem)
-    notice = "deactivated_handed" if moved else "deactivated"
-    return redirect(f"/admin/people/{person['id']}?" + urlencode({"notice": notice, "count": moved}))
-
-
-class HandOverNeeded(Exception):
-    """Open tasks would be left with a deactivated person: someone must be chosen to take them."""
-
-
-@router.post("/admin/people/{user_id}/activate")
-async def activate(user_id: str, request: Request) -> Response:
-    admin = await open_admin(request)
-    if not isinstance(admin, Admin):
-        return admin
-    form = await posted_form(request, admin)
-    if not isinstance(form, dict):
-        return form
-    found = page_id(user_id)
-    async with request.app.state.db.session(write=True) as session:
-        person = await _person(session, found) if found else None
-        if person is None:
-            return not_found(admin.ctx)
-        await org.update_user(session, admin.services_context(), person["id"], {"active": True})
-    return redirect(f"/admin/people/{person['id']}?notice=activated")
-
-
-@router.post("/admin/people/{user_id}/password")
-async def reset_password(user_id: str, request: Request) -> Response:
-    """A new password set by the admin: the person's sessions end and their API tokens are revoked."""
-    admin = await open_admin(request)
-    if not isinstance(admin, Admin):
-        return admin
-    form = await posted_form(request, admin)
-    if not isinstance(form, dict):
-        return form
-    found = page_id(user_id)
-    async with request.app.state.db.session(write=True) as session:
-        person = await _person(session, found) if found else None
-        if person is None:
-            return not_found(admin.ctx)
-        try:
-            await org.update_user(
-                session, admin.services_context(), person["id"], {"password": form.get("password", "")}
-            )
-        except OpsloomError as error:
-            return await _person_page(admin, session, person, 400, errors=field_errors(admin.ctx.t, error))
-    return redirect(f"/admin/people/{person['id']}?notice=password_reset")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from opsloom.admin.pages import access, audit_log, departments, people
+from opsloom.admin.pages import access, accounts, audit_log, departments, home, people
 
 router = APIRouter(include_in_schema=False)
-for part in (people.router, departments.router, access.router, audit_log.router):
+for part in (home.router, people.router, accounts.router, departments.router, access.router, audit_log.router):
     router.include_router(part)

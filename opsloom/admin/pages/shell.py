@@ -12,6 +12,8 @@ from starlette.responses import Response
 
 from opsloom.platform import tables
 from opsloom.platform.context import Principal, RequestContext
+from opsloom.platform.errors import OpsloomError
+from opsloom.runtime.pages.i18n import Translator
 from opsloom.runtime.pages.rendering import PageContext, forbidden, not_found, page_context, request_context, to_login
 from opsloom.runtime.pages.routes import current_user
 from opsloom.runtime.pages.security import CSRF_FIELD, form_token_ok
@@ -89,3 +91,31 @@ def form_id(text: str | None) -> int | None:
     """An id chosen in a form's select ("" is none)."""
     text = (text or "").strip()
     return int(text) if text.isdigit() and 0 < int(text) <= 2**63 - 1 else None
+
+
+async def count_of(session: AsyncSession, query: Any) -> int:
+    return int((await session.execute(query)).scalar_one())
+
+
+# Problems the organisation service names -> the message a person reads (others are shown as the service says).
+KNOWN_PROBLEMS = {
+    ("email", "is taken"): "admin.error.email_taken",
+    ("employee_no", "is taken"): "admin.error.employee_no_taken",
+    ("email", "expected an e-mail address like name@example.com"): "admin.error.email_invalid",
+    ("name", "is required"): "admin.error.name_required",
+    ("name", "expected a text of 1 to 120 characters"): "admin.error.name_required",
+    ("email", "is required"): "admin.error.email_required",
+    ("manager_id", "a user cannot be their own manager"): "admin.error.own_manager",
+}
+
+
+def field_errors(t: Translator, error: OpsloomError) -> dict[str, str]:
+    """A service's refusal as messages by form field, in the reader's language where we know the problem."""
+    found: dict[str, str] = {}
+    for e in error.errors:
+        key = KNOWN_PROBLEMS.get((e.path, e.message))
+        if key is None and e.path in ("password", "new_password"):
+            found[e.path] = t("admin.error.password_short")
+            continue
+        found.setdefault(e.path or "form", t(key) if key else e.message)
+    return found or {"form": error.detail}
