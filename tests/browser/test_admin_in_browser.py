@@ -53,9 +53,12 @@ def test_a_leaving_head_hands_their_task_over_and_is_deactivated(
     screenshot(admin, "person with an open task")
     admin.get_by_label("待办移交给").select_option(label="周总 Vice-president · vp@opsloom.local")
     admin.get_by_label("移交说明（可选，记入审批记录）").fill("李娜已离职")
+    asked: list[str] = []
+    admin.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     admin.get_by_role("button", name="移交 1 项待办并停用").click()
     expect(admin.get_by_role("status").filter(has_text="已停用该人员，并移交了 1 项待办。")).to_be_visible()
     expect(admin.get_by_text("没有未办的待办。")).to_be_visible()
+    assert asked == ["确定停用 李娜 Sales head？停用后将无法登录。"]
     expect(admin.get_by_role("heading", name="重新启用")).to_be_visible()
     screenshot(admin, "deactivated")
 
