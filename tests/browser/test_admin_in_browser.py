@@ -108,6 +108,33 @@ def test_a_department_moves_under_another_with_the_keyboard_alone(
     assert problems(browser_log) == []
 
 
+def test_a_department_dragged_under_another_moves_there(
+    open_page: Callable[..., Page], browser_log: BrowserLog
+) -> None:
+    admin = open_page(locale="en")
+    log_in(admin, ADMIN)
+    admin.goto("/admin/departments")
+    finance = admin.locator("#department-" + _id_of(admin, "财务部 Finance"))
+    sales_id = _id_of(admin, "销售部 Sales")
+    handle = finance.locator(".drag-handle").first
+    expect(handle).to_be_visible()
+    box = handle.bounding_box()
+    assert box
+    admin.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    admin.mouse.down()
+    admin.mouse.move(box["x"] + 20, box["y"] + 20, steps=5)
+    expect(admin.locator(".dept-tree.dragging")).to_have_count(1)
+    target = admin.locator(f'.dept-children[data-parent="{sales_id}"]').bounding_box()
+    assert target
+    admin.mouse.move(target["x"] + 30, target["y"] + target["height"] / 2, steps=10)
+    with admin.expect_navigation():
+        admin.mouse.up()
+    expect(admin.get_by_role("status").filter(has_text="The department was moved.")).to_be_visible()
+    sales = admin.locator("#department-" + sales_id)
+    expect(sales.locator(".dept-children").first).to_contain_text("财务部 Finance")
+    assert problems(browser_log) == []
+
+
 def _id_of(page: Page, name: str) -> str:
     href = page.locator(".dept-name", has_text=name).first.get_attribute("href")
     assert href
