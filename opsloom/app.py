@@ -18,6 +18,9 @@ from opsloom.designer.api import router as designer_router
 from opsloom.designer.field_types_api import router as field_types_router
 from opsloom.designer.flows_api import router as flows_design_router
 from opsloom.designer.pages import STATIC_DIR as DESIGN_STATIC_DIR
+from opsloom.designer.pages.app_settings_page import router as app_settings_router
+from opsloom.designer.pages.permission_pages import router as permission_pages_router
+from opsloom.designer.pages.publish_pages import router as publish_pages_router
 from opsloom.designer.pages.routes import router as design_pages_router
 from opsloom.designer.roles_api import router as roles_router
 from opsloom.platform.api_document import install_api_document
@@ -36,9 +39,13 @@ from opsloom.runtime.flow.api import router as flow_router
 from opsloom.runtime.flow.instances import FlowCache, Services
 from opsloom.runtime.flow.timers import work
 from opsloom.runtime.forms import FormRegistry
+from opsloom.runtime.imports_api import IMPORT_PATH
+from opsloom.runtime.imports_api import router as imports_router
+from opsloom.runtime.job_kinds import job_runner
 from opsloom.runtime.pages.account_pages import router as account_pages_router
 from opsloom.runtime.pages.api_docs import router as api_docs_router
 from opsloom.runtime.pages.errors import install_page_errors, unstorable_input_page
+from opsloom.runtime.pages.import_page import router as import_page_router
 from opsloom.runtime.pages.notification_pages import router as notification_pages_router
 from opsloom.runtime.pages.record_pages import router as record_pages_router
 from opsloom.runtime.pages.routes import router as pages_router
@@ -61,14 +68,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.forms = FormRegistry()
         app.state.flows = FlowCache()
-        worker = None
+        worker = jobs = None
         if settings.run_worker:  # the demo: flow timers fire inside the server
             worker = asyncio.create_task(work(db, Services(app.state.forms, app.state.flows)))
+        if settings.run_jobs:  # imports run in the server that took them, and in `opsloom worker`
+            app.state.jobs = job_runner(db, settings, app.state.forms)
+            jobs = asyncio.create_task(app.state.jobs.work())
         try:
             yield
         finally:
-            if worker is not None:
-                worker.cancel()
+            for task in (worker, jobs):
+                if task is not None:
+                    task.cancel()
             await db.dispose()
 
     app = FastAPI(
@@ -87,7 +98,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(InputGuard, router=app.router, refuse_page=unstorable_input_page)
     upload_limit = settings.max_upload_bytes + MULTIPART_ALLOWANCE
     app.add_middleware(
-        BodySizeLimit, max_bytes=settings.max_body_bytes, overrides=[("POST", UPLOAD_PATH, upload_limit)]
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        overrides=[
+            ("POST", UPLOAD_PATH, upload_limit),
+            ("POST", IMPORT_PATH, settings.max_import_bytes + MULTIPART_ALLOWANCE),
+        ],
     )
 
     @app.get("/api/health", tags=["platform"], summary="Liveness")
@@ -106,7 +122,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(flows_design_router)
     app.include_router(flow_router)
     app.include_router(files_router)
+    app.include_router(imports_router)
     app.include_router(pages_router)
+    app.include_router(import_page_router)
     app.include_router(record_pages_router)
     app.include_router(task_pages_router)
     app.include_router(account_pages_router)
@@ -115,6 +133,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_docs_router)
     app.include_router(design_pages_router)
     app.include_router(admin_pages_router)
+    app.include_router(publish_pages_router)
+    app.include_router(permission_pages_router)
+    app.include_router(app_settings_router)
     app.mount("/static/design", StaticFiles(directory=DESIGN_STATIC_DIR), name="design_static")
     app.mount("/static/admin", StaticFiles(directory=ADMIN_STATIC_DIR), name="admin_static")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -277,27 +277,30 @@ def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool, dat
 
 
 @main.command()
-@click.option("--once", is_flag=True, help="Fire the timers due now, then exit")
+@click.option("--once", is_flag=True, help="Fire the timers due now and run the queued jobs, then exit")
 @click.option("--interval", type=float, default=5.0, show_default=True, help="Seconds between rounds")
 def worker(once: bool, interval: float) -> None:
-    """Fire due flow timers: reminders, escalations, automatic approvals and rejections."""
+    """Fire due flow timers (reminders, escalations, automatic decisions) and run background jobs (imports)."""
     from opsloom.platform.database import Database
     from opsloom.runtime.flow.instances import FlowCache, Services
     from opsloom.runtime.flow.timers import run_due_timers, work
     from opsloom.runtime.forms import FormRegistry
+    from opsloom.runtime.job_kinds import job_runner
 
     settings = _settings()
 
-    async def run() -> int:
+    async def run() -> tuple[int, int]:
         db = Database.from_settings(settings)
-        services = Services(FormRegistry(), FlowCache())
+        forms = FormRegistry()
+        services = Services(forms, FlowCache())
+        runner = job_runner(db, settings, forms)
         try:
             if once:
-                return await run_due_timers(db, services)
-            await work(db, services, interval)
-            return 0
+                return await run_due_timers(db, services), await runner.run_all()
+            await asyncio.gather(work(db, services, interval), runner.work(min(interval, 1.0)))
+            return 0, 0
         finally:
             await db.dispose()
 
-    fired = asyncio.run(run())
-    click.echo(f"fired {fired} timers")
+    fired, ran = asyncio.run(run())
+    click.echo(f"fired {fired} timers, ran {ran} jobs")

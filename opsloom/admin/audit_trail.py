@@ -1,7 +1,7 @@
 """Reading the audit log: filters (person, app, kind, time), pages, and rows for an export.
 
 The log is append-only: nothing here (nor anywhere) changes or deletes an entry, and the
-database refuses to (triggers of migration 0009). Entries are read newest first, by id.
+database refuses to (triggers of migration 0010). Entries are read newest first, by id.
 """
 
 from __future__ import annotations

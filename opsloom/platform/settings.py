@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(
         default=30.0, gt=0, description="Seconds a request waits for a free connection before it answers 503"
     )
+    max_import_bytes: int = Field(default=200 * 1024 * 1024, description="Largest spreadsheet an import takes")
+    import_batch_rows: int = Field(default=500, ge=1, le=5000, description="Rows an import stores per transaction")
+    run_jobs: bool = Field(default=True, description="Run background jobs (imports) inside the web server too")
+    job_lease_seconds: float = Field(
+        default=30.0, gt=0, description="How long a worker holds a job without renewing before another takes it over"
+    )
     auto_upgrade: bool = Field(default=True, description="Run database migrations at start")
     run_worker: bool = Field(default=False, description="Fire flow timers inside the web server (the demo does)")
     vendor_dir: Path | None = Field(
@@ -49,6 +55,11 @@ class Settings(BaseSettings):
     def files_dir(self) -> Path:
         """Where uploaded files live (under random names, see platform/files.py)."""
         return self.data_dir / "files"
+
+    @property
+    def imports_dir(self) -> Path:
+        """Where uploaded spreadsheets wait to be imported."""
+        return self.data_dir / "imports"
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -160,7 +160,7 @@ login_failures = Table(
     Index("ix_opsloom_login_failures_ip", "ip", "at"),
 )
 
-# Append-only: the database refuses UPDATE and DELETE on it (triggers of migration 0009).
+# Append-only: the database refuses UPDATE and DELETE on it (triggers of migration 0010).
 audit_log = Table(
     "opsloom_audit_log",
     metadata,
@@ -344,4 +344,67 @@ publish_jobs = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("started_by", BigId, nullable=True),
     Index("ix_opsloom_publish_jobs_definition", "definition_id", "id"),
+)
+
+# Background jobs of any kind (imports now; automations and the outbox may reuse them):
+# queued -> running (under a lease that its worker renews) -> done, failed or cancelled.
+# A running job whose lease ran out lost its worker (a crash): another worker claims it again.
+jobs = Table(
+    "opsloom_jobs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("state", String(16), nullable=False),  # queued, running, done, failed, cancelled
+    Column("payload", Json, nullable=False),
+    Column("progress", Json, nullable=False),  # {"done": n, "total": n, ...} as the job reports it
+    Column("result", Json, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("created_by", BigId, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Index("ix_opsloom_jobs_claim", "state", "id"),
+)
+
+# An import of a spreadsheet into a form: the uploaded file, what the user chose, how far it got.
+imports = Table(
+    "opsloom_imports",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), nullable=False),
+    Column("form_key", String(63), nullable=False),
+    Column("state", String(16), nullable=False),  # draft, queued, running, done, failed, cancelled, undone
+    Column("file_key", String(64), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("file_size", BigInteger, nullable=False),
+    Column("file_format", String(8), nullable=False),  # csv, xlsx
+    Column("encoding", String(16), nullable=True),  # of a CSV file
+    Column("options", Json, nullable=False),  # sheet, header row, mapping, cleaning, values, mode, key, policy
+    Column("job_id", BigId, ForeignKey("opsloom_jobs.id"), nullable=True),
+    Column("rows_done", Integer, nullable=False, default=0),  # the data rows committed so far, in file order
+    Column("counts", Json, nullable=False),  # inserted, updated, skipped, failed
+    Column("created_by", BigId, nullable=True),
+    Column("token_apps", Json, nullable=True),  # the apps an app-limited token that started it may reach
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("undone_at", UTCDateTime, nullable=True),
+    Index("ix_opsloom_imports_form", "app_key", "form_key", "id"),
+)
+
+# Each data row of an import that landed (or failed), written in the transaction that stored it:
+# a resumed import skips them, so no row is inserted twice.
+import_rows = Table(
+    "opsloom_import_rows",
+    metadata,
+    Column("import_id", BigId, ForeignKey("opsloom_imports.id"), primary_key=True),
+    Column("row_number", Integer, primary_key=True),  # as the spreadsheet numbers it (1-based)
+    Column("outcome", String(16), nullable=False),  # inserted, updated, skipped, failed
+    Column("record_id", BigId, nullable=True),
+    Column("detail", Json, nullable=True),  # a failed row: its cells and problems
 )

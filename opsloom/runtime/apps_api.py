@@ -82,5 +82,5 @@ async def app_openapi(app: str, request: Request, db: DB, forms: Forms) -> dict[
                 continue  # a form the caller cannot read is not part of their API
             compiled = await forms.get(session, app, key, with_related=False)
             has_flow = await flow_for_form(session, app, key) is not None
-            views.append(FormView(compiled.restricted(access.hidden), access.read_only, has_flow))
+            views.append(FormView(compiled.restricted(access.hidden), access.read_only, has_flow, access.can("import")))
     return app_document(document, views)

@@ -14,6 +14,7 @@ from opsloom.platform.api_document import MAX_ID, problem_refs, problem_response
 from opsloom.platform.auth import SESSION_COOKIE
 from opsloom.runtime.fields import unit_of
 from opsloom.runtime.forms import CompiledForm
+from opsloom.runtime.imports.openapi import import_components, import_paths
 from opsloom.runtime.openapi import Schema, form_components, pascal, ref, text_of
 
 
@@ -24,6 +25,7 @@ class FormView:
     form: CompiledForm
     read_only: frozenset[str] = frozenset()
     has_flow: bool = False
+    can_import: bool = False
 
 
 READS = ("400", "401", "403", "404", "422")
@@ -160,6 +162,8 @@ def form_paths(app: str, view: FormView) -> dict[str, Any]:
     if attachments:
         sizes = sorted({n for s in form.fields if s.key in attachments for n in unit_of(s).renditions})
         paths |= _file_paths(base, attachments, op, sizes, view.has_flow)
+    if view.can_import:
+        paths |= import_paths(base, op)
     return paths
 
 
@@ -313,6 +317,8 @@ def app_document(app: Mapping[str, Any], views: list[FormView]) -> dict[str, Any
     """The OpenAPI 3.1 document of an app whose forms the caller sees as `views`."""
     schemas = _shared_components()
     paths: dict[str, Any] = {}
+    if any(view.can_import for view in views):
+        schemas |= import_components()
     for view in views:
         schemas |= form_components(view.form, view.read_only)
         paths |= form_paths(app["key"], view)

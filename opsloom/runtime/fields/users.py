@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, tzinfo
 from typing import Any, ClassVar
@@ -65,6 +66,13 @@ class Users(FieldType):
 
     def element(self, spec: FieldSpec) -> FieldType:
         return self._person
+
+    def from_cell(self, spec: FieldSpec, cell: Any) -> Any:
+        """A cell naming several people ("李娜、王强", "a@x.com; b@x.com"): one item each, to be looked up."""
+        if isinstance(cell, str):
+            parts = [p.strip() for p in re.split(r"[,，;；、\n]", cell) if p.strip()]
+            return parts or None
+        return super().from_cell(spec, cell)
 
     def openapi_schema(self, spec: FieldSpec, shape: Shape) -> Schema:
         person: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
