@@ -124,9 +124,12 @@ def test_a_department_dragged_under_another_moves_there(
     admin.mouse.down()
     admin.mouse.move(box["x"] + 20, box["y"] + 20, steps=5)
     expect(admin.locator(".dept-tree.dragging")).to_have_count(1)
-    target = admin.locator(f'.dept-children[data-parent="{sales_id}"]').bounding_box()
-    assert target
-    admin.mouse.move(target["x"] + 30, target["y"] + target["height"] / 2, steps=10)
+    drop_zone = admin.locator(f'.dept-children[data-parent="{sales_id}"]')
+    for _ in range(3):  # the tree shifts while the dragged department moves through it: aim again each time
+        target = drop_zone.bounding_box()
+        assert target
+        admin.mouse.move(target["x"] + 40, target["y"] + target["height"] / 2, steps=8)
+    expect(drop_zone.locator(".dept")).to_have_count(1)  # SortableJS has put it there
     with admin.expect_navigation():
         admin.mouse.up()
     expect(admin.get_by_role("status").filter(has_text="The department was moved.")).to_be_visible()
