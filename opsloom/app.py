@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from opsloom import __version__
+from opsloom.admin.pages import STATIC_DIR as ADMIN_STATIC_DIR
+from opsloom.admin.pages.routes import router as admin_pages_router
 from opsloom.designer.api import router as designer_router
 from opsloom.designer.field_types_api import router as field_types_router
 from opsloom.designer.flows_api import router as flows_design_router
@@ -134,9 +136,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_docs_router)
     app.include_router(design_pages_router)
     app.include_router(form_designer_router)
+    app.include_router(admin_pages_router)
     app.include_router(publish_pages_router)
     app.include_router(permission_pages_router)
     app.include_router(app_settings_router)
     app.mount("/static/design", StaticFiles(directory=DESIGN_STATIC_DIR), name="design_static")
+    app.mount("/static/admin", StaticFiles(directory=ADMIN_STATIC_DIR), name="admin_static")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

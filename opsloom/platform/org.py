@@ -16,7 +16,7 @@ from opsloom.platform.errors import Conflict, FieldError, NotFound, ValidationFa
 from opsloom.platform.locales import LOCALES
 from opsloom.platform.passwords import hash_password, password_problem
 
-USER_FIELDS = ("email", "name", "phone", "locale", "active", "is_admin", "department_id", "manager_id")
+USER_FIELDS = ("email", "name", "phone", "employee_no", "locale", "active", "is_admin", "department_id", "manager_id")
 MAX_ID = 2**63 - 1  # a BIGINT id
 
 
@@ -26,6 +26,7 @@ def user_view(row: Any) -> dict[str, Any]:
         "email": row.email,
         "name": row.name,
         "phone": row.phone,
+        "employee_no": row.employee_no,
         "locale": row.locale,
         "active": row.active,
         "is_admin": row.is_admin,
@@ -51,6 +52,7 @@ async def create_user(session: AsyncSession, ctx: RequestContext, data: Mapping[
     if (await session.execute(select(u.c.id).where(u.c.email == email))).first():
         raise Conflict(f"A user with e-mail {email} exists already", [FieldError("email", "is taken")])
     await _check_references(session, data)
+    await _check_employee_no(session, data.get("employee_no"), None)
     values = {k: data[k] for k in USER_FIELDS if k in data}
     values.update(
         email=email,
@@ -88,6 +90,8 @@ async def update_user(
             raise Conflict(f"A user with e-mail {values['email']} exists already", [FieldError("email", "is taken")])
     if "name" in values:
         values["name"] = values["name"].strip()
+    if "employee_no" in values:
+        await _check_employee_no(session, values["employee_no"], user_id)
     if "password" in data:
         values["password_hash"] = await hash_password(data["password"])
     row = (
@@ -100,6 +104,17 @@ async def update_user(
     if "is_admin" in values and values["is_admin"] != current.is_admin:
         await audit(session, ctx, "permission.admin_changed", f"user:{user_id}", {"is_admin": values["is_admin"]})
     return user_view(row)
+
+
+async def _check_employee_no(session: AsyncSession, number: str | None, own_id: int | None) -> None:
+    if number is None:
+        return
+    u = tables.users
+    taken = select(u.c.id).where(u.c.employee_no == number)
+    if own_id is not None:
+        taken = taken.where(u.c.id != own_id)
+    if (await session.execute(taken)).first():
+        raise Conflict(f"Employee number {number} belongs to someone else", [FieldError("employee_no", "is taken")])
 
 
 def _email(value: str) -> str:
@@ -132,6 +147,7 @@ USER_RULES: dict[str, Any] = {
     "email": _email_rule,
     "name": _text_rule(120, required=True),
     "phone": _text_rule(32, required=False),
+    "employee_no": _text_rule(32, required=False),
     "locale": lambda value: (
         None if value is None or value in LOCALES else f"use one of {', '.join(LOCALES)}, or null to follow the browser"
     ),
@@ -245,6 +261,20 @@ async def manager_of(session: AsyncSession, user_id: int) -> int | None:
             return dep.head_id
         department = dep.parent_id
     return None
+
+
+async def manager_chain(session: AsyncSession, user_id: int, limit: int = 50) -> list[int]:
+    """The managers a chain-of-managers approval walks for this person: their manager, that manager's
+    manager... up to the top (as the flow's approver resolver climbs it; a loop ends the chain)."""
+    chain: list[int] = []
+    person = user_id
+    while len(chain) < limit:
+        manager = await manager_of(session, person)
+        if manager is None or manager in chain or manager == user_id:
+            break
+        chain.append(manager)
+        person = manager
+    return chain
 
 
 async def count_users(session: AsyncSession) -> int:

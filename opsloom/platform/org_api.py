@@ -22,6 +22,7 @@ USER = {
         "name": {"type": "string", "minLength": 1},
         "password": {"type": "string"},
         "phone": {"type": ["string", "null"]},
+        "employee_no": {"type": ["string", "null"], "maxLength": 32},
         "locale": {"type": ["string", "null"]},
         "active": {"type": "boolean"},
         "is_admin": {"type": "boolean"},

@@ -92,6 +92,7 @@ users = Table(
     Column("email", String(254), nullable=False, unique=True),
     Column("name", String(120), nullable=False),
     Column("phone", String(32), nullable=True),
+    Column("employee_no", String(32), nullable=True),  # the number HR gives a person; unique when set
     Column("locale", String(16), nullable=True),  # chosen by the user; NULL until they choose
     Column("active", Boolean, nullable=False, default=True),
     Column("is_admin", Boolean, nullable=False, default=False),
@@ -100,6 +101,7 @@ users = Table(
     Column("manager_id", BigId, ForeignKey("opsloom_users.id"), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_opsloom_users_employee_no", "employee_no", unique=True),
 )
 
 roles = Table(
@@ -158,6 +160,7 @@ login_failures = Table(
     Index("ix_opsloom_login_failures_ip", "ip", "at"),
 )
 
+# Append-only: the database refuses UPDATE and DELETE on it (triggers of migration 0010).
 audit_log = Table(
     "opsloom_audit_log",
     metadata,

@@ -27,6 +27,7 @@ from opsloom.runtime.flow.model import (
     Event,
     Flow,
     FlowError,
+    HandOver,
     Log,
     Node,
     Notify,
@@ -383,6 +384,46 @@ def _hand_over(run: Run, task: Task, event: Act, *, delegate: bool) -> None:
     run.activate(copy_)
 
 
+def _handed_over(run: Run, event: HandOver) -> None:
+    """An administrator gives someone's open task to another person: the step stays, only who acts changes.
+
+    Unlike a transfer it counts as no one's action on the record (the submitter may still withdraw),
+    and a task still waiting (for its turn, or for signers added before it) keeps waiting."""
+    state, task = run.state, run.state.task(event.task)
+    if task is None:
+        raise FlowError(f"there is no task {event.task} in this flow", Reason.NO_SUCH_TASK)
+    if state.status != "running" or not task.open:
+        raise FlowError(f"this task is already {task.state}", Reason.NOT_NOW)
+    if not run.ctx.directory.is_active(event.to):
+        raise FlowError("name an active person to hand the task to (to)", Reason.INVALID, path="to")
+    if event.to == task.assignee or any(t.assignee == event.to and t.open for t in run.node_tasks(task.node)):
+        raise FlowError(f"user {event.to} already has this step", Reason.INVALID, path="to")
+    waiting = task.state == "waiting"
+    task.state, task.acted_at, task.comment = "transferred", run.now, event.comment
+    successor = run.new_task(
+        run.flow.node(task.node),
+        event.to,
+        task.kind,
+        order=task.order,
+        added=task.added,
+        after_of=task.after_of,
+        waits_for=list(task.waits_for),
+        on_behalf_of=task.on_behalf_of,
+    )
+    run.replace_task(task, successor)
+    run.log(
+        "handed_over",
+        event.actor,
+        node=task.node,
+        task=task.id,
+        comment=event.comment,
+        to=event.to,
+        **{"from": task.assignee},
+    )
+    if not waiting:
+        run.activate(successor)
+
+
 def _add_signer(run: Run, task: Task, event: Act) -> None:
     people = list(dict.fromkeys(event.users))
     if not people or not all(run.ctx.directory.is_active(p) for p in people):
@@ -499,6 +540,7 @@ def _timeout(run: Run, event: Timeout) -> None:
 EVENTS: dict[type, Callable[[Run, Any], None]] = {
     Submit: _submit,
     Act: _act,
+    HandOver: _handed_over,
     Withdraw: _withdraw,
     Urge: _urge,
     Comment: _comment,

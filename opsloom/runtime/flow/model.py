@@ -162,6 +162,16 @@ class Act:
 
 
 @dataclass(frozen=True)
+class HandOver:
+    """An administrator hands someone's open task to another person (a colleague who left, say)."""
+
+    actor: int
+    task: int
+    to: int
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
 class Withdraw:
     actor: int
     comment: str | None = None
@@ -189,7 +199,7 @@ class Timeout:
     kind: str
 
 
-Event = Submit | Act | Withdraw | Urge | Comment | Timeout
+Event = Submit | Act | HandOver | Withdraw | Urge | Comment | Timeout
 
 
 # ----------------------------------------------------------------- effects

@@ -1,0 +1,1 @@
+"""The platform's administration: people, departments, access and the audit trail, for platform admins."""

@@ -1,0 +1,11 @@
+"""Every administration page's routes, for the app factory to include in one go."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from opsloom.admin.pages import access, accounts, audit_log, departments, home, people
+
+router = APIRouter(include_in_schema=False)
+for part in (home.router, people.router, accounts.router, departments.router, access.router, audit_log.router):
+    router.include_router(part)

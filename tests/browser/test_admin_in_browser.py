@@ -1,0 +1,217 @@
+"""The administration pages in a real browser, on both databases: a person leaves and their open task is
+handed over, a department moves with the keyboard alone, the audit log is filtered; every page passes
+axe-core and is photographed at desktop and phone width in Chinese and English."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import (
+    ADMIN,
+    DEPARTMENT_HEAD,
+    DESKTOP,
+    PHONE,
+    TIMEOUT_MS,
+    VICE_PRESIDENT,
+    BrowserLog,
+    LiveServer,
+    log_in,
+)
+from tests.browser.test_accessibility import violations
+
+pytestmark = pytest.mark.xdist_group("browser")
+
+SERIOUS = ("serious", "critical")
+
+
+def problems(log: BrowserLog) -> list[str]:
+    """What the pages reported, but the 401 a refused login answers on purpose."""
+    return [p for p in log.problems if not re.search(r"/login: Failed to load resource: .* 401", p)]
+
+
+def test_a_leaving_head_hands_their_task_over_and_is_deactivated(
+    open_page: Callable[..., Page], screenshot: Callable[[Page, str], Path], browser_log: BrowserLog
+) -> None:
+    admin = open_page()
+    log_in(admin, ADMIN)
+    admin.locator(".user-menu summary").click()
+    admin.get_by_role("link", name="系统管理").click()
+    expect(admin.get_by_role("heading", name="系统管理", level=1)).to_be_visible()
+    admin.get_by_role("navigation", name="系统管理").get_by_role("link", name="人员").click()
+    admin.get_by_label("搜索").fill("李娜")
+    admin.get_by_role("button", name="筛选").click()
+    expect(admin.get_by_text("共 1 人")).to_be_visible()
+    admin.get_by_role("link", name="李娜 Sales head").click()
+    expect(admin.get_by_role("heading", name="未办待办（1）")).to_be_visible()
+    expect(admin.locator(".admin-chain")).to_contain_text("周总 Vice-president")
+    screenshot(admin, "person with an open task")
+    admin.get_by_label("待办移交给").select_option(label="周总 Vice-president · vp@opsloom.local")
+    admin.get_by_label("移交说明（可选，记入审批记录）").fill("李娜已离职")
+    asked: list[str] = []
+    admin.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    admin.get_by_role("button", name="移交 1 项待办并停用").click()
+    expect(admin.get_by_role("status").filter(has_text="已停用该人员，并移交了 1 项待办。")).to_be_visible()
+    expect(admin.get_by_text("没有未办的待办。")).to_be_visible()
+    assert asked == ["确定停用 李娜 Sales head？停用后将无法登录。"]
+    expect(admin.get_by_role("heading", name="重新启用")).to_be_visible()
+    screenshot(admin, "deactivated")
+
+    vp = open_page()
+    log_in(vp, VICE_PRESIDENT)
+    vp.goto("/tasks")
+    expect(vp.locator(".todo-item").filter(has_text="客户演示用投影仪")).to_be_visible()
+    gone = open_page()
+    gone.goto("/login")
+    gone.get_by_label("邮箱").fill(DEPARTMENT_HEAD)
+    gone.get_by_label("密码").fill("opsloom-demo")
+    gone.get_by_role("button", name="登录").click()
+    expect(gone).to_have_url(re.compile(r"/login"))
+    assert problems(browser_log) == []
+
+
+def test_a_department_moves_under_another_with_the_keyboard_alone(
+    open_page: Callable[..., Page], screenshot: Callable[[Page, str], Path], browser_log: BrowserLog
+) -> None:
+    admin = open_page(locale="en")
+    log_in(admin, ADMIN)
+    admin.goto("/admin/departments")
+    expect(admin.locator(".drag-handle").first).to_be_visible()  # drag and drop is on offer too
+    engineering = admin.locator("#department-" + _id_of(admin, "研发部 Engineering"))
+    summary = engineering.locator("summary").first
+    summary.focus()
+    admin.keyboard.press("Enter")
+    picker = engineering.get_by_label("Move 研发部 Engineering under")
+    expect(picker).to_be_visible()
+    admin.keyboard.press("Tab")
+    expect(picker).to_be_focused()
+    sales_id = _id_of(admin, "销售部 Sales")
+    picker.select_option(sales_id)
+    admin.keyboard.press("Tab")
+    expect(engineering.get_by_role("button", name="Move", exact=True)).to_be_focused()
+    admin.keyboard.press("Enter")
+    expect(admin.get_by_role("status").filter(has_text="The department was moved.")).to_be_visible()
+    sales = admin.locator("#department-" + sales_id)
+    expect(sales.locator(".dept-children").first).to_contain_text("研发部 Engineering")
+    screenshot(admin, "moved under sales")
+    # the engineer's approval chain now climbs through Sales to the top
+    admin.goto("/admin/people?q=engineer")
+    admin.get_by_role("link", name="Emma Engineer").click()
+    expect(admin.locator(".admin-chain li")).to_have_text(
+        ["陈杰 Engineering head", "李娜 Sales head", "周总 Vice-president"]
+    )
+    assert problems(browser_log) == []
+
+
+def test_a_department_dragged_under_another_moves_there(
+    open_page: Callable[..., Page], browser_log: BrowserLog
+) -> None:
+    admin = open_page(locale="en")
+    log_in(admin, ADMIN)
+    admin.goto("/admin/departments")
+    finance = admin.locator("#department-" + _id_of(admin, "财务部 Finance"))
+    sales_id = _id_of(admin, "销售部 Sales")
+    handle = finance.locator(".drag-handle").first
+    expect(handle).to_be_visible()
+    box = handle.bounding_box()
+    assert box
+    admin.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    admin.mouse.down()
+    admin.mouse.move(box["x"] + 20, box["y"] + 20, steps=5)
+    expect(admin.locator(".dept-tree.dragging")).to_have_count(1)
+    drop_zone = admin.locator(f'.dept-children[data-parent="{sales_id}"]')
+    for _ in range(3):  # the tree shifts while the dragged department moves through it: aim again each time
+        target = drop_zone.bounding_box()
+        assert target
+        admin.mouse.move(target["x"] + 40, target["y"] + target["height"] / 2, steps=8)
+    expect(drop_zone.locator(".dept")).to_have_count(1)  # SortableJS has put it there
+    with admin.expect_navigation():
+        admin.mouse.up()
+    expect(admin.get_by_role("status").filter(has_text="The department was moved.")).to_be_visible()
+    sales = admin.locator("#department-" + sales_id)
+    expect(sales.locator(".dept-children").first).to_contain_text("财务部 Finance")
+    assert problems(browser_log) == []
+
+
+def _id_of(page: Page, name: str) -> str:
+    href = page.locator(".dept-name", has_text=name).first.get_attribute("href")
+    assert href
+    return href.rsplit("/", 1)[1]
+
+
+def test_the_audit_log_is_filtered_by_kind_and_person(
+    open_page: Callable[..., Page], screenshot: Callable[[Page, str], Path], browser_log: BrowserLog
+) -> None:
+    stranger = open_page()
+    stranger.goto("/login")
+    stranger.get_by_label("邮箱").fill(VICE_PRESIDENT)
+    stranger.get_by_label("密码").fill("not-the-password")
+    stranger.get_by_role("button", name="登录").click()
+    expect(stranger.locator(".field-error").first).to_be_visible()
+    admin = open_page()
+    log_in(admin, ADMIN)
+    admin.goto("/admin/audit")
+    admin.get_by_label("类别").select_option(label="登录")
+    admin.get_by_label("人员").select_option(label="系统管理员 Admin · admin@opsloom.local")
+    admin.get_by_role("button", name="筛选").click()
+    entries = admin.locator(".audit-entry")
+    expect(entries.first).to_contain_text("登录")
+    for text in entries.all_inner_texts():
+        assert "登录" in text and "系统管理员 Admin" in text
+    assert "登录失败" not in admin.locator(".audit-entries").inner_text()
+    screenshot(admin, "logins of the admin")
+    admin.get_by_label("人员").select_option(label="全部")
+    admin.get_by_role("button", name="筛选").click()
+    expect(admin.locator(".audit-entries")).to_contain_text("登录失败")
+    expect(admin.locator(".audit-entries")).to_contain_text(VICE_PRESIDENT)
+    with admin.expect_download() as download:
+        admin.get_by_role("link", name="CSV").click()
+    assert download.value.suggested_filename.endswith(".csv")
+    assert problems(browser_log) == []
+
+
+PAGES = [
+    ("home", "/admin"),
+    ("people", "/admin/people"),
+    ("new person", "/admin/people/new"),
+    ("departments", "/admin/departments"),
+    ("roles", "/admin/roles"),
+    ("tokens", "/admin/tokens?show=all"),
+    ("audit", "/admin/audit"),
+]
+
+
+def test_every_admin_page_passes_axe_at_desktop_and_phone_width(
+    browser: Browser, live_server: LiveServer, screenshot: Callable[[Page, str], Path]
+) -> None:
+    found: dict[str, Any] = {}
+    for locale, viewport, width in [
+        (lo, v, w) for lo in ("zh-CN", "en") for v, w in ((DESKTOP, "1280"), (PHONE, "390"))
+    ]:
+        context = browser.new_context(base_url=live_server.url, viewport=viewport, bypass_csp=True, locale=locale)
+        context.set_default_timeout(TIMEOUT_MS)
+        admin = context.new_page()
+        log_in(admin, ADMIN)
+        csrf = admin.locator('meta[name="csrf-token"]').get_attribute("content") or ""
+        made = admin.request.post(
+            "/api/auth/tokens",
+            data={"name": f"ERP sync {locale} {width}", "apps": ["procurement"]},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert made.status == 201, made.text()
+        admin.goto("/admin/people?q=" + "sales.head")
+        person = admin.locator(".admin-list-title").first.get_attribute("href")
+        department = "/admin/departments/" + "1"
+        for name, url in [*PAGES, ("person", person), ("department", department)]:
+            admin.goto(str(url))
+            serious = [v for v in violations(admin) if v["impact"] in SERIOUS]
+            if serious:
+                found[f"{name} at {width} in {locale}"] = serious
+            screenshot(admin, f"{name}-{locale}-{width}")
+        context.close()
+    assert found == {}, found
