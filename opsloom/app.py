@@ -34,6 +34,9 @@ from opsloom.runtime.flow.api import router as flow_router
 from opsloom.runtime.flow.instances import FlowCache, Services
 from opsloom.runtime.flow.timers import work
 from opsloom.runtime.forms import FormRegistry
+from opsloom.runtime.integrations.api import router as integrations_router
+from opsloom.runtime.integrations.events import install_outbox
+from opsloom.runtime.integrations.worker import work_outbox
 from opsloom.runtime.pages.account_pages import router as account_pages_router
 from opsloom.runtime.pages.api_docs import router as api_docs_router
 from opsloom.runtime.pages.errors import install_page_errors, unstorable_input_page
@@ -59,14 +62,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.forms = FormRegistry()
         app.state.flows = FlowCache()
-        worker = None
-        if settings.run_worker:  # the demo: flow timers fire inside the server
-            worker = asyncio.create_task(work(db, Services(app.state.forms, app.state.flows)))
+        install_outbox(db)  # every record write writes its event
+        workers = []
+        if settings.run_worker:  # the demo: flow timers fire and the outbox is delivered inside the server
+            workers.append(asyncio.create_task(work(db, Services(app.state.forms, app.state.flows))))
+            workers.append(asyncio.create_task(work_outbox(db, app.state.forms, settings)))
         try:
             yield
         finally:
-            if worker is not None:
+            for worker in workers:
                 worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
             await db.dispose()
 
     app = FastAPI(
@@ -104,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(flows_design_router)
     app.include_router(flow_router)
     app.include_router(files_router)
+    app.include_router(integrations_router)
     app.include_router(pages_router)
     app.include_router(record_pages_router)
     app.include_router(task_pages_router)

@@ -200,8 +200,10 @@ async def install_from_path(settings: Settings, path: Path, *, sample_data: bool
     from opsloom.platform.database import Database
     from opsloom.platform.migrate import upgrade
     from opsloom.runtime.forms import FormRegistry
+    from opsloom.runtime.integrations.events import install_outbox
 
     database = Database.from_settings(settings)
+    install_outbox(database)  # sample records announce themselves like any other
     try:
         await upgrade(database)
         package = read_package(path)
@@ -277,27 +279,32 @@ def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool, dat
 
 
 @main.command()
-@click.option("--once", is_flag=True, help="Fire the timers due now, then exit")
-@click.option("--interval", type=float, default=5.0, show_default=True, help="Seconds between rounds")
+@click.option("--once", is_flag=True, help="Fire the timers and deliver the outbox's due work once, then exit")
+@click.option("--interval", type=float, default=5.0, show_default=True, help="Seconds between timer rounds")
 def worker(once: bool, interval: float) -> None:
-    """Fire due flow timers: reminders, escalations, automatic approvals and rejections."""
+    """Fire due flow timers and deliver the outbox: webhooks and notifications, with retries."""
     from opsloom.platform.database import Database
     from opsloom.runtime.flow.instances import FlowCache, Services
     from opsloom.runtime.flow.timers import run_due_timers, work
     from opsloom.runtime.forms import FormRegistry
+    from opsloom.runtime.integrations.events import install_outbox
+    from opsloom.runtime.integrations.worker import run_outbox_round, work_outbox
 
     settings = _settings()
 
-    async def run() -> int:
+    async def run() -> tuple[int, int, int]:
         db = Database.from_settings(settings)
+        install_outbox(db)  # a timer that moves a flow changes a record: its events go out too
         services = Services(FormRegistry(), FlowCache())
         try:
             if once:
-                return await run_due_timers(db, services)
-            await work(db, services, interval)
-            return 0
+                fired = await run_due_timers(db, services)
+                done = await run_outbox_round(db, services.forms, settings)
+                return fired, done.dispatched, done.delivered
+            await asyncio.gather(work(db, services, interval), work_outbox(db, services.forms, settings))
+            return 0, 0, 0
         finally:
             await db.dispose()
 
-    fired = asyncio.run(run())
-    click.echo(f"fired {fired} timers")
+    fired, dispatched, delivered = asyncio.run(run())
+    click.echo(f"fired {fired} timers; dispatched {dispatched} events, delivered {delivered} messages")
