@@ -175,7 +175,7 @@ async def webhook_delivery(app: str, sub_id: SubId, delivery_id: DeliveryId, req
     return await _delivery(request, app, sub_id, delivery_id, True)
 
 
-@router.post("/webhooks/{sub_id}/deliveries/{delivery_id}/replay", status_code=202, summary="Send a delivery again")
+@router.post("/webhooks/{sub_id}/deliveries/{delivery_id}/replay", summary="Send a delivery again")
 async def replay_webhook_delivery(app: str, sub_id: SubId, delivery_id: DeliveryId, request: Request) -> dict[str, Any]:
     return await _replay(request, app, sub_id, delivery_id, True)
 
@@ -210,7 +210,7 @@ async def delete_channel(app: str, sub_id: SubId, request: Request) -> Response:
     return await _delete(request, app, sub_id, False)
 
 
-@router.post("/channels/{sub_id}/test", status_code=202, summary="Queue a test message to a channel")
+@router.post("/channels/{sub_id}/test", summary="Queue a test message to a channel")
 async def test_channel(app: str, sub_id: SubId, request: Request) -> dict[str, Any]:
     await _admin(request, app)
     ctx = context_of(request)
@@ -233,6 +233,6 @@ async def channel_delivery(app: str, sub_id: SubId, delivery_id: DeliveryId, req
     return await _delivery(request, app, sub_id, delivery_id, False)
 
 
-@router.post("/channels/{sub_id}/deliveries/{delivery_id}/replay", status_code=202, summary="Send a delivery again")
+@router.post("/channels/{sub_id}/deliveries/{delivery_id}/replay", summary="Send a delivery again")
 async def replay_channel_delivery(app: str, sub_id: SubId, delivery_id: DeliveryId, request: Request) -> dict[str, Any]:
     return await _replay(request, app, sub_id, delivery_id, False)
