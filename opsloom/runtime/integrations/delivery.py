@@ -68,11 +68,19 @@ async def claim(db: Database, now: datetime, owner: str, lease: float, limit: in
         return list((await session.execute(taken)).mappings().all())
 
 
-async def send(env: Env, delivery: StoredRow) -> Result:
+async def subscriptions_of(db: Database, deliveries: Sequence[StoredRow]) -> dict[int, StoredRow]:
+    """The subscriptions of a batch of deliveries, read once for the batch."""
+    ids = sorted({d["subscription_id"] for d in deliveries})
+    if not ids:
+        return {}
+    s = tables.subscriptions
+    async with db.session() as session:
+        rows = (await session.execute(select(s).where(s.c.id.in_(ids)))).mappings().all()
+    return {row["id"]: row for row in rows}
+
+
+async def send(env: Env, delivery: StoredRow, sub: StoredRow | None) -> Result:
     """One attempt at one delivery; never raises for the receiver's faults."""
-    async with env.db.session() as session:
-        s = tables.subscriptions
-        sub = (await session.execute(select(s).where(s.c.id == delivery["subscription_id"]))).mappings().first()
     if sub is None or sub["deleted_at"] is not None or not sub["active"]:
         return Result(False, error="the subscription was deleted or switched off", permanent=True)
     channel = CHANNELS.get(sub["channel"])
@@ -140,11 +148,12 @@ async def deliver_due(
     """Claim what is due, send it (`concurrency` at a time), settle it; answer the results."""
     settings = env.settings
     claimed = await claim(env.db, now, owner, settings.outbox_lease, limit)
+    subs = await subscriptions_of(env.db, claimed)
     gate = asyncio.Semaphore(concurrency)
 
     async def one(delivery: StoredRow) -> Result:
         async with gate:
-            result = await send(env, delivery)
+            result = await send(env, delivery, subs.get(delivery["subscription_id"]))
         await settle(env.db, delivery, result, now, owner, settings)
         return result
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from click.testing import CliRunner
 from standardwebhooks import Webhook
 
 from opsloom.cli import main
+from tests.builders import admin_client
 from tests.runtime.integrations.helpers import URL, add_webhook, publish_orders
 
 
@@ -25,3 +28,17 @@ def test_opsloom_worker_once_delivers_what_the_outbox_holds(client, receiver, se
     assert Webhook(hook["secret"]).verify(got.body, got.headers)["data"]["record"]["title"] == "From the CLI"
     again = CliRunner().invoke(main, ["worker", "--once"], env=env, catch_exceptions=False)
     assert again.output.strip() == "fired 0 timers; dispatched 0 events, delivered 0 messages"
+
+
+def test_the_demo_server_delivers_by_itself(db_kind, tmp_path, receiver):
+    """With OPSLOOM_RUN_WORKER (the demo's setting) the server runs the outbox worker inside."""
+    with admin_client(db_kind, tmp_path, run_worker=True, outbound_allow_private=True) as client:
+        publish_orders(client)
+        add_webhook(client, receiver, events=["record.created"])
+        client.post(URL, json={"title": "In the demo"})
+        for _ in range(600):  # waits for the worker's next round (it pauses 1 s when idle), not a speed test
+            if receiver.requests:
+                break
+            time.sleep(0.05)
+        [got] = receiver.requests
+        assert got.json()["data"]["record"]["title"] == "In the demo"
