@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from opsloom import __version__
 from opsloom.designer.api import router as designer_router
+from opsloom.designer.automations_api import router as automations_design_router
 from opsloom.designer.field_types_api import router as field_types_router
 from opsloom.designer.flows_api import router as flows_design_router
 from opsloom.designer.pages import STATIC_DIR as DESIGN_STATIC_DIR
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(records_router)
     app.include_router(views_router)
     app.include_router(flows_design_router)
+    app.include_router(automations_design_router)
     app.include_router(flow_router)
     app.include_router(files_router)
     app.include_router(integrations_router)

@@ -1,4 +1,4 @@
-"""Fan-out: each outbox event becomes one delivery per subscription that wants it.
+"""Fan-out: each outbox event starts its automations and becomes one delivery per subscription that wants it.
 
 Runs in the worker, in one transaction per batch: the events are taken (on
 PostgreSQL `FOR UPDATE SKIP LOCKED`, so workers share batches), their deliveries
@@ -31,6 +31,7 @@ from opsloom.runtime.access import eval_context, scope_clause
 from opsloom.runtime.conditions import parse_condition, to_sql
 from opsloom.runtime.fields import dump_datetime
 from opsloom.runtime.forms import FormRegistry
+from opsloom.runtime.integrations.automations import Published, run_automations
 
 BATCH = 200
 
@@ -53,8 +54,10 @@ async def dispatch_events(db: Database, forms: FormRegistry, now: datetime, limi
             if not events:
                 return taken
             subscriptions = await _subscriptions(session, {e["app_key"] for e in events})
+            published = Published()
             rows: list[dict[str, Any]] = []
             for event in events:
+                await run_automations(session, forms, event, now, published)
                 for sub in subscriptions.get(event["app_key"], ()):
                     if _wants(sub, event):
                         rows += await _delivery(session, forms, sub, event, now)
