@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
 from opsloom.platform.auth import principal_from_row
-from opsloom.platform.context import RequestContext
+from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.database import Database
 from opsloom.platform.errors import OpsloomError
-from opsloom.platform.permissions import form_access
+from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.platform.types import StoredRow
 from opsloom.runtime.access import eval_context, scope_clause
 from opsloom.runtime.conditions import parse_condition, to_sql
@@ -54,13 +54,13 @@ async def dispatch_events(db: Database, forms: FormRegistry, now: datetime, limi
             if not events:
                 return taken
             subscriptions = await _subscriptions(session, {e["app_key"] for e in events})
-            published = Published()
+            published, owners = Published(), Owners()
             rows: list[dict[str, Any]] = []
             for event in events:
                 await run_automations(session, forms, event, now, published)
                 for sub in subscriptions.get(event["app_key"], ()):
                     if _wants(sub, event):
-                        rows += await _delivery(session, forms, sub, event, now)
+                        rows += await _delivery(session, forms, owners, sub, event, now)
             if rows:
                 await session.execute(insert(tables.deliveries), rows)
             ids = [e["id"] for e in events]
@@ -85,11 +85,32 @@ def _wants(sub: StoredRow, event: StoredRow) -> bool:
     return sub["form_key"] is None or sub["form_key"] == event["form_key"]
 
 
+class Owners:
+    """Subscriptions' owners and their rights on forms, read once per batch of events."""
+
+    def __init__(self) -> None:
+        self._people: dict[int, Principal | None] = {}
+        self._access: dict[tuple[int, str, str], FormAccess] = {}
+
+    async def principal(self, session: AsyncSession, user_id: int) -> Principal | None:
+        if user_id not in self._people:
+            u = tables.users
+            row = (await session.execute(select(u).where(u.c.id == user_id))).first()
+            self._people[user_id] = principal_from_row(row) if row is not None and row.active else None
+        return self._people[user_id]
+
+    async def access(self, session: AsyncSession, principal: Principal, app: str, form: str) -> FormAccess:
+        key = (principal.user_id or 0, app, form)
+        if key not in self._access:
+            self._access[key] = await form_access(session, principal, app, form)
+        return self._access[key]
+
+
 async def _delivery(
-    session: AsyncSession, forms: FormRegistry, sub: StoredRow, event: StoredRow, now: datetime
+    session: AsyncSession, forms: FormRegistry, owners: Owners, sub: StoredRow, event: StoredRow, now: datetime
 ) -> list[dict[str, Any]]:
     try:
-        built = await payload_for(session, forms, sub, event, now)
+        built = await payload_for(session, forms, owners, sub, event, now)
     except OpsloomError as error:  # the form is gone, or the condition no longer fits it
         built = Skip(error.detail)
     if built is None:
@@ -109,20 +130,19 @@ async def _delivery(
 
 
 async def payload_for(
-    session: AsyncSession, forms: FormRegistry, sub: StoredRow, event: StoredRow, now: datetime
+    session: AsyncSession, forms: FormRegistry, owners: Owners, sub: StoredRow, event: StoredRow, now: datetime
 ) -> dict[str, Any] | Skip | None:
     """The event as the subscription's owner may read it; Skip when they may not; None when the
     subscription's condition leaves it out (or an update changed nothing they can see)."""
-    u = tables.users
-    owner = (await session.execute(select(u).where(u.c.id == sub["owner_id"]))).first()
-    if owner is None or not owner.active:
+    owner = await owners.principal(session, sub["owner_id"])
+    if owner is None:
         return Skip("the subscription's owner is no longer an active user")
-    ctx = RequestContext(principal=principal_from_row(owner), now=now)
+    ctx = RequestContext(principal=owner, now=now)
     app, form_key, stored = event["app_key"], event["form_key"], event["payload"]
     data = {"record_id": event["record_id"]} | {k: v for k, v in stored.items() if k not in ("record", "changes")}
     if form_key is not None and event["record_id"] is not None:
         form = await forms.get(session, app, form_key)
-        access = await form_access(session, ctx.principal, app, form_key)
+        access = await owners.access(session, owner, app, form_key)
         clock = eval_context(ctx)
         t = form.table
         mine = select(t).where(t.c.id == event["record_id"], scope_clause(access.scope("read"), form, clock))
