@@ -6,7 +6,7 @@
    not slow a write). Prints creates/s and the ratios to "without".
 2. Delivery: --events records are created in one bulk request (one event each,
    one webhook subscribed), then 1, 2 and 4 workers — each with its own engine,
-   as separate processes would have — deliver them to a local receiver running
+   each a process of its own — deliver them to a local receiver running
    in another process. Prints events/s (dispatch + signed POST + settle).
 
 Figures only: nothing here passes or fails. `python bench/outbox.py --help`.
@@ -38,6 +38,7 @@ from opsloom.platform import org  # noqa: E402
 from opsloom.platform.context import RequestContext  # noqa: E402
 from opsloom.platform.database import Database  # noqa: E402
 from opsloom.platform.settings import Settings  # noqa: E402
+from opsloom.runtime.forms import FormRegistry  # noqa: E402
 from opsloom.runtime.integrations.events import install_outbox, write_record_events  # noqa: E402
 from opsloom.runtime.integrations.worker import OutboxWorker  # noqa: E402
 from opsloom.runtime.records.pipeline import write_hooks  # noqa: E402
@@ -150,26 +151,34 @@ async def _delivery(
         for start in range(0, events, 1000):
             chunk = {"records": records[start : start + 1000]}
             assert (await client.post(f"{URL}/bulk", json=chunk)).status_code == 201
-        began = time.perf_counter()
-        counts = await asyncio.gather(*(_work(settings, app.state.forms) for _ in range(workers)))
-        elapsed = time.perf_counter() - began
+        with multiprocessing.Pool(workers) as pool:  # each worker a process of its own, as in production
+            runs = pool.map(_work_process, [settings.model_dump(mode="json")] * workers)
+        counts = [count for count, _, _ in runs]
+        elapsed = max(end for _, _, end in runs) - min(start for _, start, _ in runs)  # from the first round on
         print(
-            f"  {kind}: {workers} worker(s) delivered {sum(counts)} events in {elapsed:.2f} s: "
+            f"  {kind}: {workers} worker process(es) delivered {sum(counts)} events in {elapsed:.2f} s: "
             f"{sum(counts) / elapsed:8.1f} events/s"
         )
 
 
-async def _work(settings: Settings, forms: Any) -> int:
+def _work_process(config: dict[str, Any]) -> tuple[int, float, float]:
+    return asyncio.run(_work(Settings(**config)))
+
+
+async def _work(settings: Settings) -> tuple[int, float, float]:
+    """Deliver until nothing is left; answer how many, and when the first round began and the last ended."""
     db = Database(settings.resolved_database_url)
-    worker = OutboxWorker(db, forms, settings)
+    worker = OutboxWorker(db, FormRegistry(), settings)
     delivered = 0
+    started = time.time()
     try:
         while not (done := await worker.round(limit=100)).idle:
             delivered += done.delivered
     finally:
+        ended = time.time()
         await worker.close()
         await db.dispose()
-    return delivered
+    return delivered, started, ended
 
 
 def main() -> None:
