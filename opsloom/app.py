@@ -17,6 +17,9 @@ from opsloom.designer.automations_api import router as automations_design_router
 from opsloom.designer.field_types_api import router as field_types_router
 from opsloom.designer.flows_api import router as flows_design_router
 from opsloom.designer.pages import STATIC_DIR as DESIGN_STATIC_DIR
+from opsloom.designer.pages.app_settings_page import router as app_settings_router
+from opsloom.designer.pages.permission_pages import router as permission_pages_router
+from opsloom.designer.pages.publish_pages import router as publish_pages_router
 from opsloom.designer.pages.routes import router as design_pages_router
 from opsloom.designer.roles_api import router as roles_router
 from opsloom.platform.api_document import install_api_document
@@ -121,6 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(vendor_router)
     app.include_router(api_docs_router)
     app.include_router(design_pages_router)
+    app.include_router(publish_pages_router)
+    app.include_router(permission_pages_router)
+    app.include_router(app_settings_router)
     app.mount("/static/design", StaticFiles(directory=DESIGN_STATIC_DIR), name="design_static")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

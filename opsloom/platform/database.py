@@ -9,7 +9,7 @@ of failing half way with "database is locked".
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,6 +23,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from opsloom.platform.settings import Settings
 
 _IMMEDIATE = "opsloom_begin_immediate"
+
+# SQL functions SQLite lacks, made from Python on each new connection: name -> (arguments, function).
+# Other layers add theirs with `sqlite_function` as they load (a rich text's searched text), so an
+# expression can use on SQLite what PostgreSQL has built in (regexp_replace).
+_SQLITE_FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {}
+
+
+def sqlite_function(name: str, arguments: int, function: Callable[..., Any]) -> None:
+    """Make `function` callable from SQL on SQLite connections opened from now on (deterministic)."""
+    _SQLITE_FUNCTIONS[name] = (arguments, function)
 
 
 def _json_number(value: Any) -> Any:
@@ -116,6 +126,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        for name, (arguments, function) in _SQLITE_FUNCTIONS.items():
+            dbapi_connection.create_function(name, arguments, function, deterministic=True)
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:

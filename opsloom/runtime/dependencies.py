@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from opsloom.runtime.flow.instances import FlowCache, Services
 from opsloom.runtime.forms import FormRegistry
 
 
@@ -15,3 +16,19 @@ def form_registry(request: Request) -> FormRegistry:
 
 # A route handler's compiled forms: `async def handler(..., forms: Forms)`.
 Forms = Annotated[FormRegistry, Depends(form_registry)]
+
+
+def flow_cache(request: Request) -> FlowCache:
+    return request.app.state.flows
+
+
+# A route handler's compiled flows: `async def handler(..., flows: Flows)`.
+Flows = Annotated[FlowCache, Depends(flow_cache)]
+
+
+def flow_services(forms: Forms, flows: Flows) -> Services:
+    return Services(forms, flows)
+
+
+# What the flow shell needs from the application (forms and flows): `services: FlowServices`.
+FlowServices = Annotated[Services, Depends(flow_services)]

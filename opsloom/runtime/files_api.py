@@ -21,11 +21,12 @@ from starlette.responses import FileResponse
 from opsloom.platform.api_document import problems
 from opsloom.platform.errors import BadRequest, FieldError, NotFound, PayloadTooLarge, ValidationFailed
 from opsloom.platform.files import FileStore, FileTooLarge, FileWriter, StoredFile
-from opsloom.platform.http import authenticated, context_of, principal_of, settings_of
+from opsloom.platform.http import DB, authenticated, context_of, principal_of, settings_of
 from opsloom.platform.multipart import PartData, PartEnd, PartStart, multipart_events
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import attachments
 from opsloom.runtime.attachments import UploadTarget
+from opsloom.runtime.dependencies import Flows, Forms
 from opsloom.runtime.fields import FIELD_TYPES
 from opsloom.runtime.flow import signing
 
@@ -65,6 +66,9 @@ async def upload(
     app: str,
     form: str,
     request: Request,
+    db: DB,
+    forms: Forms,
+    flows: Flows,
     field: Annotated[str | None, Query(description="The key of the attachment field")] = None,
     task: Annotated[
         int | None,
@@ -72,13 +76,12 @@ async def upload(
     ] = None,
 ) -> dict[str, Any]:
     settings = settings_of(request)
-    db = request.app.state.db
     async with db.session() as session:  # no transaction stays open while the file arrives
-        compiled = await request.app.state.forms.get(session, app, form)
+        compiled = await forms.get(session, app, form)
         if task is None:
             access = await form_access(session, principal_of(request), app, form)
         else:
-            access = await signing.step_access(session, principal_of(request), compiled, task, request.app.state.flows)
+            access = await signing.step_access(session, principal_of(request), compiled, task, flows)
         target = attachments.upload_target(compiled, access, field, settings.max_upload_bytes)
     store = FileStore(settings.files_dir)
     stored, name, content_type = await _receive(request, target, store)
@@ -139,6 +142,8 @@ async def download(
     form: str,
     file_id: FileId,
     request: Request,
+    db: DB,
+    forms: Forms,
     size: Annotated[
         str | None,
         Query(
@@ -147,8 +152,8 @@ async def download(
         ),
     ] = None,
 ) -> Response:
-    async with request.app.state.db.session() as session:
-        compiled = await request.app.state.forms.get(session, app, form)
+    async with db.session() as session:
+        compiled = await forms.get(session, app, form)
         access = await form_access(session, principal_of(request), app, form)
         row = await attachments.file_for_download(session, compiled, context_of(request), access, file_id)
     store = FileStore(settings_of(request).files_dir)

@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsloom.platform.api_document import json_body, problems
 from opsloom.platform.errors import BadRequest, FieldError, OpsloomError
 from opsloom.platform.files import FileStore
-from opsloom.platform.http import authenticated, context_of, principal_of, read_json, settings_of
+from opsloom.platform.http import DB, authenticated, context_of, principal_of, read_json, settings_of
 from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.runtime import records
+from opsloom.runtime.dependencies import Forms
 from opsloom.runtime.forms import CompiledForm, FormRegistry
 
 EXPAND = "Link fields to show as {id, title, access} ({id, null, false} for a record you may not read) or {id, name}"
@@ -25,18 +26,18 @@ RecordId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The record id")]
 IfMatch = Annotated[str | None, Header(description='The version you read, e.g. "3"')]
 
 
-async def _open(request: Request, session: AsyncSession, app: str, form: str) -> tuple[CompiledForm, FormAccess]:
+async def _open(
+    request: Request, forms: FormRegistry, session: AsyncSession, app: str, form: str
+) -> tuple[CompiledForm, FormAccess]:
     """The published form and what the caller may do with it (the policy service decides)."""
-    registry: FormRegistry = request.app.state.forms
-    compiled = await registry.get(session, app, form)
+    compiled = await forms.get(session, app, form)
     return compiled, await form_access(session, principal_of(request), app, form)
 
 
-async def _read(request: Request, app: str, form: str, work: Any) -> Any:
+async def _read(request: Request, db: DB, forms: FormRegistry, app: str, form: str, work: Any) -> Any:
     """Run a read, first with the form as this process has it cached (checked inside the read's
     own statement, so no extra round trip), and again with the current form if that is stale."""
-    db = request.app.state.db
-    cached = request.app.state.forms.peek(app, form)
+    cached = forms.peek(app, form)
     if cached is not None:
         try:
             async with db.session() as session:
@@ -47,7 +48,7 @@ async def _read(request: Request, app: str, form: str, work: Any) -> Any:
         except Exception:  # noqa: BLE001 - StaleForm, or a statement or stored value the changed table no longer fits
             pass  # the form changed since it was cached (a changed type fails as it is read): read again
     async with db.session() as session:
-        compiled, access = await _open(request, session, app, form)
+        compiled, access = await _open(request, forms, session, app, form)
         return await work(session, compiled, access, False)
 
 
@@ -74,10 +75,10 @@ def parse_if_match(value: str | None) -> int | None:
     summary="Create a record",
     openapi_extra=json_body(description="The record's fields by key; see the app's own OpenAPI document"),
 )
-async def create(app: str, form: str, request: Request, response: Response) -> dict[str, Any]:
+async def create(app: str, form: str, request: Request, response: Response, db: DB, forms: Forms) -> dict[str, Any]:
     payload = await read_json(request)
-    async with request.app.state.db.session(write=True) as session:
-        compiled, access = await _open(request, session, app, form)
+    async with db.session(write=True) as session:
+        compiled, access = await _open(request, forms, session, app, form)
         record = await records.create_record(session, compiled, context_of(request), payload, access)
     response.headers["Location"] = f"{request.url.path}/{record['id']}"
     return _etag(record, response)
@@ -95,12 +96,12 @@ async def create(app: str, form: str, request: Request, response: Response) -> d
         }
     ),
 )
-async def create_many(app: str, form: str, request: Request) -> dict[str, Any]:
+async def create_many(app: str, form: str, request: Request, db: DB, forms: Forms) -> dict[str, Any]:
     payload = await read_json(request)
     if not isinstance(payload, dict) or "records" not in payload:
         raise BadRequest('Send {"records": [...]}', [FieldError("records", "is required")])
-    async with request.app.state.db.session(write=True) as session:
-        compiled, access = await _open(request, session, app, form)
+    async with db.session(write=True) as session:
+        compiled, access = await _open(request, forms, session, app, form)
         items = await records.create_records(session, compiled, context_of(request), payload["records"], access)
     return {"items": items}
 
@@ -110,6 +111,8 @@ async def list_(
     app: str,
     form: str,
     request: Request,
+    db: DB,
+    forms: Forms,
     filter: Annotated[str | None, Query(description="A condition as JSON")] = None,
     sort: Annotated[str | None, Query(description="Field keys, '-' for descending")] = None,
     limit: Annotated[str | None, Query(description="Page size, 1 to 500")] = None,
@@ -129,7 +132,7 @@ async def list_(
             session, compiled, ctx, query, access, exact_count_limit=limit_count, probe=probe
         )
 
-    return await _read(request, app, form, work)
+    return await _read(request, db, forms, app, form, work)
 
 
 @router.get("/{record_id}", summary="Read a record")
@@ -139,13 +142,15 @@ async def read(
     record_id: RecordId,
     request: Request,
     response: Response,
+    db: DB,
+    forms: Forms,
     expand: Annotated[str | None, Query(description=EXPAND)] = None,
 ) -> dict[str, Any]:
     async def work(session: AsyncSession, compiled: CompiledForm, access: FormAccess, probe: bool) -> Any:
         ctx = context_of(request)
         return await records.get_record(session, compiled, ctx, record_id, access, expand, probe=probe)
 
-    return _etag(await _read(request, app, form, work), response)
+    return _etag(await _read(request, db, forms, app, form, work), response)
 
 
 @router.patch(
@@ -160,12 +165,14 @@ async def patch(
     record_id: RecordId,
     request: Request,
     response: Response,
+    db: DB,
+    forms: Forms,
     if_match: IfMatch = None,
 ) -> dict[str, Any]:
     expected = parse_if_match(if_match)
     payload = await read_json(request)
-    async with request.app.state.db.session(write=True) as session:
-        compiled, access = await _open(request, session, app, form)
+    async with db.session(write=True) as session:
+        compiled, access = await _open(request, forms, session, app, form)
         record = await records.update_record(
             session, compiled, context_of(request), record_id, payload, expected, access
         )
@@ -183,32 +190,36 @@ async def delete(
     form: str,
     record_id: RecordId,
     request: Request,
+    db: DB,
+    forms: Forms,
     if_match: IfMatch = None,
     purge: Annotated[bool, Query(description="Remove a deleted record for good, files included")] = False,
 ) -> Response:
     expected = parse_if_match(if_match)
-    async with request.app.state.db.session(write=True) as session:
-        compiled, access = await _open(request, session, app, form)
+    async with db.session(write=True) as session:
+        compiled, access = await _open(request, forms, session, app, form)
         if purge:
             store = FileStore(settings_of(request).files_dir)
             await records.purge_record(session, compiled, context_of(request), record_id, access, store)
             return Response(status_code=204)
-        referrers = await request.app.state.forms.referrers(session, app, form)
+        referrers = await forms.referrers(session, app, form)
         await records.delete_record(session, compiled, context_of(request), record_id, expected, access, referrers)
     return Response(status_code=204)
 
 
 @router.post("/{record_id}/restore", summary="Restore a deleted record")
-async def restore(app: str, form: str, record_id: RecordId, request: Request, response: Response) -> dict[str, Any]:
-    async with request.app.state.db.session(write=True) as session:
-        compiled, access = await _open(request, session, app, form)
+async def restore(
+    app: str, form: str, record_id: RecordId, request: Request, response: Response, db: DB, forms: Forms
+) -> dict[str, Any]:
+    async with db.session(write=True) as session:
+        compiled, access = await _open(request, forms, session, app, form)
         record = await records.restore_record(session, compiled, context_of(request), record_id, access)
     return _etag(record, response)
 
 
 @router.get("/{record_id}/history", summary="Who changed what, when")
-async def history(app: str, form: str, record_id: RecordId, request: Request) -> dict[str, Any]:
-    async with request.app.state.db.session() as session:
-        compiled, access = await _open(request, session, app, form)
+async def history(app: str, form: str, record_id: RecordId, request: Request, db: DB, forms: Forms) -> dict[str, Any]:
+    async with db.session() as session:
+        compiled, access = await _open(request, forms, session, app, form)
         items = await records.record_history(session, compiled, context_of(request), record_id, access)
     return {"items": items}

@@ -459,9 +459,12 @@ describe("the kinds of rating, percent, rich text and address", () => {
     assert.equal(check({ field: "lines.cut", agg: "sum", op: "eq", value: "30%" }, lines), true);
   });
 
-  test("rich text is searched as its HTML writes the text", () => {
-    const record = { body: "<p>Tom &amp; Jerry</p>" };
+  test("rich text is searched in its text, not its markup", () => {
+    const record = { body: "<p>Tom &amp; <strong>Je</strong>rry</p>" };
     assert.equal(check({ field: "body", op: "contains", value: "tom & jerry" }, record), true);
+    assert.equal(check({ field: "body", op: "contains", value: "strong" }, record), false);
+    assert.equal(check({ field: "body", op: "contains", value: "amp" }, record), false);
+    assert.equal(check({ field: "body", op: "contains", value: "<p>" }, record), false);
     assert.equal(check({ field: "body", op: "is_empty" }, { body: "<p></p>" }), true);
     assert.throws(() => check({ field: "body", op: "eq", value: "x" }, record), ConditionError);
   });

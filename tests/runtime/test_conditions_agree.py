@@ -11,6 +11,7 @@ import asyncio
 import functools
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from opsloom.platform.database import Database
 from opsloom.runtime.conditions import EvalContext, evaluate, parse_condition, to_sql
 from opsloom.runtime.fields import FIELD_TYPES
-from opsloom.runtime.forms import compile_form
+from opsloom.runtime.forms import CompiledForm, compile_form
 from tests.databases import database
 
 OPTIONS = ("a", "b", "C", "É'%")
@@ -86,15 +87,15 @@ class Backend:
     connection: AsyncConnection
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[Backend]:
-    directory: Path = tmp_path_factory.mktemp("agree")
-    with database(request.param, directory) as url, asyncio.Runner() as runner:
+@contextmanager
+def open_backend(form: CompiledForm, name: str, directory: Path) -> Iterator[Backend]:
+    """A fresh database (`name`: sqlite or postgresql) holding `form`'s table, and a connection to it."""
+    with database(name, directory) as url, asyncio.Runner() as runner:
         db = Database(url)
 
         async def open_connection() -> AsyncConnection:
             async with db.engine.begin() as connection:
-                await connection.run_sync(FORM.table.create)
+                await connection.run_sync(form.table.create)
             return await db.engine.connect()
 
         connection = runner.run(open_connection())
@@ -103,6 +104,12 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[B
         finally:
             runner.run(connection.close())
             runner.run(db.dispose())
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[Backend]:
+    with open_backend(FORM, request.param, tmp_path_factory.mktemp("agree")) as opened:
+        yield opened
 
 
 # ----------------------------------------------------------- strategies

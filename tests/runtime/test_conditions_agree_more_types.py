@@ -3,14 +3,11 @@ fields, on SQLite and PostgreSQL (the pattern of test_conditions_agree.py, for t
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,11 +16,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opsloom.platform.database import Database
 from opsloom.runtime.conditions import EvalContext, evaluate, parse_condition, to_sql
 from opsloom.runtime.fields import FIELD_TYPES
 from opsloom.runtime.forms import compile_form
-from tests.databases import database
+from tests.runtime.test_conditions_agree import CASES, Backend, open_backend
 
 FIELDS = {"stars": "rating", "share": "percent", "body": "rich_text", "place": "address"}
 FORM = compile_form(
@@ -38,38 +34,20 @@ STAMP = datetime(2026, 1, 1, tzinfo=UTC)
 CTX = EvalContext(now=datetime(2026, 1, 31, 9, 30, tzinfo=UTC), zone=UTC, user={"id": 3, "email": "a"})
 # Texts records and conditions share, with what HTML escapes and what LIKE treats as wildcards.
 WORDS = ("a", "Ab", "a_b", "50%", "o'neil", 'say "hi"', "Tom & Jerry", "x<y>", "back\\slash", "École", "中文", "😀z")
+# What the markup of rich text holds besides its text: searching it finds nothing.
+MARKUP = ("strong", "<p>", "</li>", "amp", "&amp;", "lt;", "p>a", "href", "nbsp")
 
 
 def _parse(key: str, raw: Any) -> Any:
     return FIELD_TYPES[FIELDS[key]].parse(SPECS[key], raw)
 
 
-@dataclass
-class Backend:
-    runner: asyncio.Runner
-    connection: AsyncConnection
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[Backend]:
-    directory: Path = tmp_path_factory.mktemp("agree_more")
-    with database(request.param, directory) as url, asyncio.Runner() as runner:
-        db = Database(url)
-
-        async def open_connection() -> AsyncConnection:
-            async with db.engine.begin() as connection:
-                await connection.run_sync(FORM.table.create)
-            return await db.engine.connect()
-
-        connection = runner.run(open_connection())
-        try:
-            yield Backend(runner, connection)
-        finally:
-            runner.run(connection.close())
-            runner.run(db.dispose())
+    with open_backend(FORM, request.param, tmp_path_factory.mktemp("agree_more")) as opened:
+        yield opened
 
 
-CASES = st.sampled_from([str, str.upper, str.lower, str.swapcase])
 TEXTS = st.one_of(
     st.tuples(st.sampled_from(WORDS), CASES).map(lambda t: t[1](t[0])),
     st.tuples(st.sampled_from(WORDS), st.integers(0, 3), st.integers(1, 4)).map(lambda t: t[0][t[1] : t[1] + t[2]]),
@@ -79,11 +57,12 @@ TEXTS = st.one_of(
 FRACTIONS = st.decimals(Decimal("-2"), Decimal("2"), places=3) | st.sampled_from(
     [Decimal(x) for x in ("0", "0.125", "-0.125", "1", "0.001")]
 )
-TAGS = st.sampled_from(["p", "li", "strong", "em", "script", "a"])
+TAGS = st.sampled_from(["p", "li", "strong", "em", "script", "a", "br"])
+OPENING = {"a": '<a href="https://example.com/?q=1&r=2" title="Tom & <Jerry>">', "br": "<br>"}
 
 
 def _markup(parts: list[tuple[str, str]]) -> str:
-    return "".join(f"<{tag}>{html.escape(text, quote=False)}</{tag}>" for tag, text in parts)
+    return "".join(f"{OPENING.get(tag, f'<{tag}>')}{html.escape(text, quote=False)}</{tag}>" for tag, text in parts)
 
 
 STORED: dict[str, st.SearchStrategy[Any]] = {
@@ -115,7 +94,7 @@ def _compare(key: str, op: str) -> st.SearchStrategy[dict[str, Any]]:
     if op in ("is_empty", "not_empty"):
         return st.just({"field": key, "op": op})
     if op == "contains":
-        return TEXTS.map(lambda text: {"field": key, "op": op, "value": text or "_"})
+        return (TEXTS | st.sampled_from(MARKUP)).map(lambda text: {"field": key, "op": op, "value": text or "_"})
     operand = RAW[key]
     if op in ("in", "not_in"):
         value: st.SearchStrategy[Any] = st.lists(operand, max_size=3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import struct
 import zlib
 from typing import Any
@@ -268,3 +269,21 @@ def test_a_phones_jpeg_with_a_second_picture_inside_is_kept_as_one_jpeg(client):
     assert stored.format == "JPEG" and stored.size == (64, 48) and getattr(stored, "n_frames", 1) == 1
     thumb = client.get(f"{FILES}/{file['id']}", params={"size": "thumb"})
     assert thumb.headers["content-type"] == "image/jpeg"
+
+
+def test_the_list_shows_pictures_as_small_thumbnails_not_file_names(client):
+    publish(client)
+    files = [uploaded(client, picture("JPEG", size=(600, 300)), f"shot{i}.jpg") for i in range(5)]
+    many = create(client, URL, title="Many", photos=[f["id"] for f in files])
+    create(client, URL, title="None")
+    client.cookies.set("opsloom_locale", "en")
+    page = client.get(f"/apps/{APP}/forms/visit")
+    assert page.status_code == 200, page.text
+    html = page.text
+    shown = re.findall(r'<li class="thumb"><img src="([^"]+)" alt="([^"]+)" loading="lazy"></li>', html)
+    assert shown == [(f"{FILES}/{f['id']}?size=thumb", f["name"]) for f in files[:3]]
+    assert 'aria-label="2 more pictures">+2</li>' in html
+    assert "shot0.jpg, shot1.jpg" not in html  # the names are the pictures' alt text, not the cell
+    thumb = client.get(shown[0][0])  # what the list's <img> loads: the kept small copy
+    assert thumb.status_code == 200 and opened(thumb.content).size == (240, 120)
+    assert f'href="/apps/{APP}/forms/visit/records/{many["id"]}"' in html

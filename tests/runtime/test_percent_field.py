@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
+from opsloom.platform.errors import BadRequest
+from opsloom.runtime.conditions import EvalContext, evaluate, parse_condition
 from opsloom.runtime.fields import FIELD_TYPES, FieldSpec
+from opsloom.runtime.forms import compile_form
+from opsloom.runtime.pages.field_views import form_meta
 from opsloom.runtime.pages.i18n import Translator
 from tests.builders import admin_client, create, field, form, message_at, problem, publish_app, records_url
 from tests.conftest import DATABASES
 from tests.runtime.field_checks import draft_problems, exported, field_schema, ids_matching
+from tests.runtime.test_conditions_js_agree import run_in_node
 
 APP = "rates"
 DEAL = form(
@@ -24,6 +30,7 @@ DEAL = form(
     title_field="title",
 )
 URL = records_url(APP, "deal")
+CTX = EvalContext(now=datetime(2026, 1, 31, 9, 30, tzinfo=UTC))
 
 
 @pytest.fixture(scope="module", params=DATABASES)
@@ -131,3 +138,40 @@ def test_more_places_keep_every_value_and_fewer_are_refused_while_a_value_needs_
     refused = api.post(f"{design}/publish")
     assert refused.status_code == 409, refused.text
     assert record["id"] in [r["id"] for r in refused.json()["plan"]["blockers"][0]["records"]]
+
+
+def test_the_browser_is_told_the_places_and_compares_fields_as_the_server_does():
+    """form_meta sends a percentage's places and a decimal's scale; conditions.js then lets the
+    same pairs of fields be compared as the server does (their stored scales must match)."""
+    shapes = {
+        "amount": {"type": "decimal", "precision": 12, "scale": 2},
+        "whole": {"type": "percent", "places": 0},
+        "fine": {"type": "percent", "places": 2},
+        "ratio": {"type": "decimal", "precision": 12, "scale": 4},
+    }
+    compiled = compile_form(
+        APP,
+        {"key": "scales", "fields": [{"id": f"fld_{key}", "key": key, **shape} for key, shape in shapes.items()]},
+        form_id=1,
+        version=1,
+        storage={"table": "rates__scales", "columns": {f"fld_{key}": key for key in shapes}},
+    )
+    meta = form_meta(compiled)["fields"]
+    assert meta["whole"]["places"] == 0 and meta["fine"]["places"] == 2
+    assert meta["amount"]["scale"] == 2 and meta["ratio"]["scale"] == 4
+    record = {"amount": "0.50", "whole": "0.75", "fine": "0.2500", "ratio": "0.2500"}
+    stored = {spec.key: compiled.unit(spec).parse(spec, record[spec.key]) for spec in compiled.fields}
+    pairs = [("whole", "amount"), ("fine", "ratio"), ("fine", "amount"), ("whole", "fine")]
+    context = {"now": "2026-01-31T09:30:00Z", "timeZone": "UTC", "user": {"id": 1}, "fields": meta}
+    cases = [(0, {"field": a, "op": "gt", "value": {"field": b}}, record) for a, b in pairs]
+    answers = run_in_node([context], cases)
+    for (_, document, _), answer in zip(cases, answers, strict=True):
+        try:
+            expected: Any = evaluate(parse_condition(document, compiled), stored, CTX)
+        except BadRequest:
+            expected = None  # the server refuses to compare them
+        if expected is None:
+            assert isinstance(answer, dict) and "cannot be compared" in answer["error"], (document, answer)
+        else:
+            assert answer == expected, (document, answer)
+    assert answers[:2] == [True, False]

@@ -84,6 +84,23 @@ def test_contains_finds_text_as_people_wrote_it(api):
     problem(api.get(URL, params={"sort": "body"}), 400)
 
 
+def test_contains_looks_in_the_text_never_in_the_markup(api):
+    bold = create(api, URL, body='<p>Say <strong>bo</strong>ld &lt;i&gt; <a href="https://example.com/p">here</a></p>')
+    lines = create(api, URL, body="<ul><li>first</li><li>second</li></ul>")
+    mine = {bold["id"], lines["id"]}
+
+    def found(text: str) -> set[int]:
+        return ids_matching(api, URL, {"field": "body", "op": "contains", "value": text}) & mine
+
+    for markup in ("strong", "<p>", "href", "example.com", "li>", "amp", "lt;", "noopener"):
+        assert found(markup) == set(), markup
+    assert found("bold") == {bold["id"]}  # one word across an inline tag
+    assert found("<i>") == {bold["id"]}  # text that looks like markup is text
+    assert found("here") == {bold["id"]}
+    assert found("first") == found("second") == {lines["id"]}
+    assert found("firstsecond") == set()  # list items are lines apart
+
+
 def test_export_writes_plain_text(api):
     record = create(api, URL, body="<p>One &amp; <b>two</b></p><ul><li>three</li></ul>")
     assert exported(api, URL, "csv", "Body")[record["id"]] == "One & two\nthree"

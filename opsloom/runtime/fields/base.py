@@ -250,6 +250,11 @@ class FieldType:
     # What a filter value of this type is typed into: text, number, select, boolean, date, datetime-local.
     filter_input: ClassVar[str] = "text"
 
+    def browser_meta(self, spec: FieldSpec) -> dict[str, Any]:
+        """What the browser needs besides the kind to read, compare and show values as the server does
+        (form_meta sends it with the field: a decimal's scale, a percentage's places)."""
+        return {}
+
     def filter_input_for(self, op: str) -> str:
         return self.filter_input
 

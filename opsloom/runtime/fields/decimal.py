@@ -90,6 +90,9 @@ class Decimal_(FieldType):
     def storage_kind(self, spec: FieldSpec) -> tuple[Any, ...]:
         return ("decimal", spec.get("scale", 2))
 
+    def browser_meta(self, spec: FieldSpec) -> dict[str, Any]:
+        return {"scale": self.storage_kind(spec)[1]}  # the browser compares fields of one scale
+
     def column_shape(self, field: Mapping[str, Any]) -> tuple[Any, ...]:
         return (field.get("precision", 18), field.get("scale", 2))
 

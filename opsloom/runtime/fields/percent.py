@@ -109,6 +109,9 @@ class Percent(FieldType):
     def column_shape(self, field: Mapping[str, Any]) -> tuple[Any, ...]:
         return (field.get("places", PLACES),)
 
+    def browser_meta(self, spec: FieldSpec) -> dict[str, Any]:
+        return {"places": self.shape(spec)[1] - 2}
+
     def openapi_schema(self, spec: FieldSpec, shape: Shape) -> Schema:
         scale = self.shape(spec)[1]
         if shape.write:

@@ -4,23 +4,34 @@ below ever reach the database; anything else (scripts, styles, event handlers,
 javascript: links) is dropped.
 
 A record's page shows the markup (`markup`, cleaned again as it is shown); every
-other place shows or exports its plain text. `contains` looks in the stored HTML,
-for the text as the HTML writes it ("A & B" finds "A &amp; B"); tag names are in
-the HTML too, so searching for "strong" finds bold text.
+other place shows or exports its plain text. `contains` looks in the text, never in
+the markup: searching "strong" does not find bold text, "A & B" finds "A &amp; B",
+and "bold" finds "<strong>bo</strong>ld". The searched text is derived from the
+stored HTML where it is searched, the same way in SQL, Python and the browser
+(static/js/conditions.js): a block tag (paragraph, list item, line break...) becomes
+a line break, any other tag is dropped, and the few entities nh3 writes are decoded.
+That works because nh3 writes "<" and ">" escaped everywhere but around tags, so a
+tag is exactly `<[^>]*>`. PostgreSQL derives it with regexp_replace; SQLite, which has
+no regular expressions, calls `search_text` itself (a function each connection gets).
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterator
 from datetime import UTC, tzinfo
 from html.parser import HTMLParser
 from typing import Any, ClassVar
 
 import nh3
+from sqlalchemy import String
 from sqlalchemy import Text as TextColumn
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeEngine
 
+from opsloom.platform.database import sqlite_function
 from opsloom.runtime.fields.base import FieldSpec, FieldType, Invalid, Schema, Shape, Translator, kind, refuse_nul
 
 TAGS = frozenset(
@@ -31,6 +42,47 @@ URL_SCHEMES = frozenset({"http", "https", "mailto"})
 BLOCKS = frozenset({"p", "li", "blockquote", "pre", "h2", "h3", "ul", "ol"})
 MAX_LENGTH = 20000
 MOST_LENGTH = 1_000_000
+
+# How the searched text is made from cleaned HTML (kept alike in SQL, Python and conditions.js).
+BLOCK_TAG = "</?(p|li|blockquote|pre|h2|h3|ul|ol|br)>"
+ANY_TAG = "<[^>]*>"
+ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&nbsp;", "\xa0"), ("&amp;", "&"))
+_BLOCK_TAG, _ANY_TAG = re.compile(BLOCK_TAG), re.compile(ANY_TAG)
+SQLITE_SEARCH_TEXT = "opsloom_rich_text_search"
+
+
+def search_text(markup: str | None) -> str | None:
+    """The text `contains` looks in: tags gone (a block's a line break), entities decoded."""
+    if markup is None:
+        return None
+    text = _ANY_TAG.sub("", _BLOCK_TAG.sub("\n", markup))
+    for entity, character in ENTITIES:
+        text = text.replace(entity, character)
+    return text
+
+
+sqlite_function(SQLITE_SEARCH_TEXT, 1, search_text)
+
+
+class rich_text_search(FunctionElement[str]):
+    """`search_text` of a rich text column, in SQL (NULL stays NULL)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(rich_text_search)
+def _search_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"{SQLITE_SEARCH_TEXT}({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(rich_text_search, "postgresql")
+def _search_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    text = f"regexp_replace(regexp_replace({column}, '{BLOCK_TAG}', chr(10), 'g'), '{ANY_TAG}', '', 'g')"
+    for entity, character in ENTITIES:
+        text = f"replace({text}, '{entity}', chr({ord(character)}))"
+    return text
 
 
 def sanitise(markup: str) -> str:
@@ -116,8 +168,11 @@ class RichText(FieldType):
         if len(value) > self.max_length(spec):
             yield f"is {len(value)} characters long as HTML; the most allowed is {self.max_length(spec)}"
 
-    def search_term(self, text: str) -> str:
-        return html.escape(text, quote=False)
+    def searched(self, column: Any) -> Any:
+        return rich_text_search(column)
+
+    def search_text(self, value: Any) -> Any:
+        return search_text(value)
 
     def openapi_schema(self, spec: FieldSpec, shape: Shape) -> Schema:
         return {

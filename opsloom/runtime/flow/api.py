@@ -25,13 +25,14 @@ from opsloom.platform import tables
 from opsloom.platform.api_document import json_body
 from opsloom.platform.context import Principal
 from opsloom.platform.errors import BadRequest, FieldError, NotFound, PermissionDenied, ValidationFailed
-from opsloom.platform.http import authenticated, context_of, principal_of, read_json
+from opsloom.platform.http import DB, authenticated, context_of, principal_of, read_json
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import records
+from opsloom.runtime.dependencies import FlowServices, Forms
 from opsloom.runtime.fields import dump_datetime
 from opsloom.runtime.flow import instances, todo
 from opsloom.runtime.flow.engine import ACTIONS
-from opsloom.runtime.flow.instances import Idempotency, Services
+from opsloom.runtime.flow.instances import Idempotency
 from opsloom.runtime.flow.model import Act, Comment, Submit, Urge, Withdraw
 
 router = APIRouter(tags=["flows"], dependencies=[Depends(authenticated)])
@@ -81,10 +82,6 @@ DELEGATION = {
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Apply a retried request once")]
 
 
-def _services(request: Request) -> Services:
-    return Services(request.app.state.forms, request.app.state.flows)
-
-
 def _me(request: Request) -> int:
     user = principal_of(request).user_id
     if user is None:
@@ -111,25 +108,26 @@ def _whole_account(request: Request) -> int:
 @router.get("/api/tasks", summary="My to-do lists")
 async def list_tasks(
     request: Request,
+    db: DB,
     box: Annotated[str, Query(description="pending, submitted, cc or done")] = "pending",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
     who = _person(request)
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         return await todo.list_box(session, who, box, limit, cursor)
 
 
 @router.get("/api/tasks/counts", summary="How many items each of my lists holds")
-async def task_counts(request: Request) -> dict[str, int]:
-    async with request.app.state.db.session() as session:
+async def task_counts(request: Request, db: DB) -> dict[str, int]:
+    async with db.session() as session:
         return await todo.count_tasks(session, _person(request))
 
 
 @router.get("/api/tasks/{task}", summary="A task with its record as the step shows it, and the timeline")
-async def get_task(task: TaskId, request: Request) -> dict[str, Any]:
-    async with request.app.state.db.session() as session:
-        details = await todo.task_details(session, _services(request), context_of(request), task)
+async def get_task(task: TaskId, request: Request, db: DB, services: FlowServices) -> dict[str, Any]:
+    async with db.session() as session:
+        details = await todo.task_details(session, services, context_of(request), task)
     return details.as_json()
 
 
@@ -142,6 +140,8 @@ async def act(
     task: TaskId,
     action: Annotated[str, Path(pattern=r"^[a-z_]{1,32}$")],
     request: Request,
+    db: DB,
+    services: FlowServices,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     body = await _optional_body(request)
@@ -172,10 +172,8 @@ async def act(
         )
 
     idem = Idempotency.of(idempotency_key, "POST", request.url.path, body)
-    async with request.app.state.db.session(write=True) as session:
-        return await instances.act_on_task(
-            session, context_of(request), _services(request), task, event_of, values, idem
-        )
+    async with db.session(write=True) as session:
+        return await instances.act_on_task(session, context_of(request), services, task, event_of, values, idem)
 
 
 # ------------------------------------------------------------------ records
@@ -184,11 +182,12 @@ async def act(
 RECORD = "/api/apps/{app}/forms/{form}/records/{record_id}"
 
 
-async def _record_call(request: Request, app: str, form: str, record_id: int, event: Any, key: str | None) -> Any:
+async def _record_call(
+    request: Request, db: DB, services: FlowServices, app: str, form: str, record_id: int, event: Any, key: str | None
+) -> Any:
     body = await _optional_body(request)
     idem = Idempotency.of(key, "POST", request.url.path, body)
-    async with request.app.state.db.session(write=True) as session:
-        services = _services(request)
+    async with db.session(write=True) as session:
         compiled = await services.forms.get(session, app, form)
         access = await form_access(session, principal_of(request), app, form)
         built = event(body)
@@ -201,7 +200,15 @@ async def _record_call(request: Request, app: str, form: str, record_id: int, ev
     summary="Submit the record to its form's flow",
     openapi_extra=json_body(SUBMIT, required=False),
 )
-async def submit(app: str, form: str, record_id: RecordId, request: Request, idempotency_key: IdempotencyKey = None):
+async def submit(
+    app: str,
+    form: str,
+    record_id: RecordId,
+    request: Request,
+    db: DB,
+    services: FlowServices,
+    idempotency_key: IdempotencyKey = None,
+):
     me = _me(request)
 
     def event(body: dict[str, Any]) -> Submit:
@@ -214,7 +221,7 @@ async def submit(app: str, form: str, record_id: RecordId, request: Request, ide
             raise BadRequest("chosen maps node ids to lists of user ids", [FieldError("chosen", "expected an object")])
         return Submit(me, chosen, _text(body.get("comment"), "comment"))
 
-    return await _record_call(request, app, form, record_id, event, idempotency_key)
+    return await _record_call(request, db, services, app, form, record_id, event, idempotency_key)
 
 
 @router.post(
@@ -222,10 +229,25 @@ async def submit(app: str, form: str, record_id: RecordId, request: Request, ide
     summary="Withdraw a submitted record (before anyone acted)",
     openapi_extra=json_body(COMMENT_ONLY, required=False),
 )
-async def withdraw(app: str, form: str, record_id: RecordId, request: Request, idempotency_key: IdempotencyKey = None):
+async def withdraw(
+    app: str,
+    form: str,
+    record_id: RecordId,
+    request: Request,
+    db: DB,
+    services: FlowServices,
+    idempotency_key: IdempotencyKey = None,
+):
     me = _me(request)
     return await _record_call(
-        request, app, form, record_id, lambda b: Withdraw(me, _text(b.get("comment"), "comment")), idempotency_key
+        request,
+        db,
+        services,
+        app,
+        form,
+        record_id,
+        lambda b: Withdraw(me, _text(b.get("comment"), "comment")),
+        idempotency_key,
     )
 
 
@@ -234,10 +256,25 @@ async def withdraw(app: str, form: str, record_id: RecordId, request: Request, i
     summary="Remind the people whose turn it is",
     openapi_extra=json_body(COMMENT_ONLY, required=False),
 )
-async def urge(app: str, form: str, record_id: RecordId, request: Request, idempotency_key: IdempotencyKey = None):
+async def urge(
+    app: str,
+    form: str,
+    record_id: RecordId,
+    request: Request,
+    db: DB,
+    services: FlowServices,
+    idempotency_key: IdempotencyKey = None,
+):
     me = _me(request)
     return await _record_call(
-        request, app, form, record_id, lambda b: Urge(me, _text(b.get("comment"), "comment")), idempotency_key
+        request,
+        db,
+        services,
+        app,
+        form,
+        record_id,
+        lambda b: Urge(me, _text(b.get("comment"), "comment")),
+        idempotency_key,
     )
 
 
@@ -246,7 +283,15 @@ async def urge(app: str, form: str, record_id: RecordId, request: Request, idemp
     summary="Comment on a record's flow (with attachments)",
     openapi_extra=json_body(COMMENT),
 )
-async def comment(app: str, form: str, record_id: RecordId, request: Request, idempotency_key: IdempotencyKey = None):
+async def comment(
+    app: str,
+    form: str,
+    record_id: RecordId,
+    request: Request,
+    db: DB,
+    services: FlowServices,
+    idempotency_key: IdempotencyKey = None,
+):
     me = _me(request)
 
     def event(body: dict[str, Any]) -> Comment:
@@ -261,18 +306,18 @@ async def comment(app: str, form: str, record_id: RecordId, request: Request, id
             raise BadRequest("mentions is a list of up to 20 user ids", [FieldError("mentions", "expected a list")])
         return Comment(me, text, tuple(files), tuple(dict.fromkeys(mentions)))
 
-    await _refuse_unknown_people(request, "mentions")
-    return await _record_call(request, app, form, record_id, event, idempotency_key)
+    await _refuse_unknown_people(request, db, "mentions")
+    return await _record_call(request, db, services, app, form, record_id, event, idempotency_key)
 
 
-async def _refuse_unknown_people(request: Request, key: str) -> None:
+async def _refuse_unknown_people(request: Request, db: DB, key: str) -> None:
     """Every id in the body's `key` list names an active user (422 at the ones that do not)."""
     body = await _optional_body(request)
     ids = body.get(key) if isinstance(body, dict) else None
     if not ids or not _ids(ids):
         return  # absent, or refused with its shape by the event's own check
     u = tables.users
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         known = set((await session.execute(select(u.c.id).where(u.c.id.in_(ids), u.c.active))).scalars())
     unknown = [FieldError(f"{key}[{i}]", "is not an active user") for i, user in enumerate(ids) if user not in known]
     if unknown:
@@ -280,9 +325,9 @@ async def _refuse_unknown_people(request: Request, key: str) -> None:
 
 
 @router.get(RECORD + "/timeline", summary="The record's flows: who did what, when, with which comment")
-async def timeline(app: str, form: str, record_id: RecordId, request: Request) -> dict[str, Any]:
-    async with request.app.state.db.session() as session:
-        compiled = await request.app.state.forms.get(session, app, form)
+async def timeline(app: str, form: str, record_id: RecordId, request: Request, db: DB, forms: Forms) -> dict[str, Any]:
+    async with db.session() as session:
+        compiled = await forms.get(session, app, form)
         access = await form_access(session, principal_of(request), app, form)
         await records.get_record(session, compiled, context_of(request), record_id, access)
         return {"items": await instances.timeline(session, compiled, record_id, access.hidden)}
@@ -292,10 +337,10 @@ async def timeline(app: str, form: str, record_id: RecordId, request: Request) -
 
 
 @router.get("/api/me/delegation", summary="My out-of-office delegations that have not ended")
-async def my_delegation(request: Request) -> dict[str, Any]:
+async def my_delegation(request: Request, db: DB) -> dict[str, Any]:
     me = _me(request)
     g = tables.delegations
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         rows = await session.execute(
             select(g).where(g.c.user_id == me, g.c.ends_at > context_of(request).now).order_by(g.c.starts_at)
         )
@@ -307,7 +352,7 @@ async def my_delegation(request: Request) -> dict[str, Any]:
     summary="Hand my new tasks to someone for a period (out of office)",
     openapi_extra=json_body(DELEGATION),
 )
-async def set_delegation(request: Request) -> dict[str, Any]:
+async def set_delegation(request: Request, db: DB) -> dict[str, Any]:
     me = _whole_account(request)
     body = await read_json(request)
     if not isinstance(body, dict):
@@ -320,7 +365,7 @@ async def set_delegation(request: Request) -> dict[str, Any]:
     if ends <= starts:
         errors.append(FieldError("ends_at", "must be after starts_at"))
     ctx = context_of(request)
-    async with request.app.state.db.session(write=True) as session:
+    async with db.session(write=True) as session:
         u = tables.users
         if not errors and (await session.execute(select(u.c.id).where(u.c.id == delegate, u.c.active))).first() is None:
             errors.append(FieldError("delegate_id", f"there is no active user {delegate}"))
@@ -337,10 +382,10 @@ async def set_delegation(request: Request) -> dict[str, Any]:
 
 
 @router.delete("/api/me/delegation", status_code=204, summary="End my delegations")
-async def end_delegation(request: Request) -> None:
+async def end_delegation(request: Request, db: DB) -> None:
     me = _whole_account(request)
     g = tables.delegations
-    async with request.app.state.db.session(write=True) as session:
+    async with db.session(write=True) as session:
         await session.execute(delete(g).where(g.c.user_id == me))
 
 
@@ -369,24 +414,24 @@ def _when(value: Any, path: str) -> datetime:
 
 @router.get("/api/notifications", summary="My notifications, newest first")
 async def notifications(
-    request: Request, unread: bool = False, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    request: Request, db: DB, unread: bool = False, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> dict[str, Any]:
     who = _person(request)
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         return {"items": await todo.list_notifications(session, who, unread, limit)}
 
 
 @router.get("/api/notifications/counts", summary="How many of my notifications are unread")
-async def notification_counts(request: Request) -> dict[str, int]:
+async def notification_counts(request: Request, db: DB) -> dict[str, int]:
     who = _person(request)
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         return {"unread": await todo.unread_notifications(session, who)}
 
 
 @router.post("/api/notifications/read", summary="Mark my notifications read")
-async def read_notifications(request: Request) -> dict[str, int]:
+async def read_notifications(request: Request, db: DB) -> dict[str, int]:
     who = _person(request)
-    async with request.app.state.db.session(write=True) as session:
+    async with db.session(write=True) as session:
         return {"marked": await todo.mark_notifications_read(session, who, context_of(request).now)}
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from opsloom.platform import tables
+from opsloom.platform.http import DB
 from opsloom.runtime.fields.formatting import datetime_text
 from opsloom.runtime.pages.i18n import FOLLOW_BROWSER, LOCALE_NAMES, LOCALES, supported
 from opsloom.runtime.pages.record_pages import error_words
@@ -24,14 +25,14 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/me")
-async def my_settings(request: Request) -> Response:
+async def my_settings(request: Request, db: DB) -> Response:
     user = await current_user(request)
     if user is None:
         return to_login(request)
     ctx = page_context(request, user)
     now = request_context(request, user).now
     g = tables.delegations
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         rows = (
             await session.execute(
                 select(g).where(g.c.user_id == user.user_id, g.c.ends_at > now).order_by(g.c.starts_at)

@@ -261,7 +261,8 @@ def form_meta(form: CompiledForm) -> dict[str, Any]:
 
 
 def _meta(form: CompiledForm, spec: FieldSpec) -> dict[str, Any]:
-    meta: dict[str, Any] = {"kind": value_unit(spec).client_kind, "required": spec.required}
+    unit = value_unit(spec)
+    meta: dict[str, Any] = {"kind": unit.client_kind, "required": spec.required, **unit.browser_meta(spec)}
     if spec.get("options"):
         meta["options"] = list(spec.option_values())
     for rule in FIELD_RULES:

@@ -16,12 +16,13 @@ from fastapi import Request
 from starlette.responses import Response
 
 from opsloom.platform.context import Principal
+from opsloom.platform.database import Database
 from opsloom.platform.errors import BadRequest, NotFound, OpsloomError, PermissionDenied
 from opsloom.platform.http import decode_json, settings_of
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import records, saved_views
 from opsloom.runtime.fields import FieldSpec, unit_of
-from opsloom.runtime.forms import CompiledForm
+from opsloom.runtime.forms import CompiledForm, FormRegistry
 from opsloom.runtime.link_titles import is_link
 from opsloom.runtime.pages import list_filters
 from opsloom.runtime.pages.display import value_text
@@ -38,6 +39,7 @@ from opsloom.runtime.pages.rendering import (
 from opsloom.runtime.pages.security import CSRF_FIELD, form_token_ok
 
 PAGE_SIZE = 20
+LIST_PICTURES = 3  # thumbnails a list cell shows; "+N" says how many more
 MAX_PARAM = 256
 MAX_FILTER = 8192
 
@@ -86,6 +88,25 @@ class ListQuery:
 
 
 @dataclass(frozen=True)
+class Cell:
+    """A value in the list: its text, or for a field of pictures (images, a signature) small
+    thumbnails (the files API's `size=thumb`, which it makes once and keeps) named by the files."""
+
+    text: str
+    pictures: tuple[tuple[str, str], ...] = ()  # (file name, thumbnail URL)
+    more: int = 0  # pictures beyond those shown
+
+
+def _cell(ctx: PageContext, files_url: str, spec: FieldSpec, value: Any) -> Cell:
+    text = value_text(ctx.t, ctx.zone, spec, value)
+    if not value or "thumb" not in unit_of(spec).renditions:
+        return Cell(text)
+    shown = value[:LIST_PICTURES]
+    pictures = tuple((str(file["name"]), f"{files_url}/{file['id']}?size=thumb") for file in shown)
+    return Cell(text, pictures, len(value) - len(shown))
+
+
+@dataclass(frozen=True)
 class Column:
     key: str
     label: Any
@@ -121,13 +142,15 @@ def _shown_columns(visible: CompiledForm, keys: list[str] | None) -> list[FieldS
     return chosen or [visible.by_key[k] for k in saved_views.default_columns(visible)]
 
 
-async def show_list(request: Request, user: Principal, app: str, form: str) -> Response:
+async def show_list(
+    request: Request, db: Database, forms: FormRegistry, user: Principal, app: str, form: str
+) -> Response:
     ctx = page_context(request, user)
     state = ListQuery.of(request)
     path = request.url.path
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         try:
-            compiled = await request.app.state.forms.get(session, app, form)
+            compiled = await forms.get(session, app, form)
             access = await form_access(session, user, app, form)
             access.require("read")
         except (NotFound, PermissionDenied):
@@ -168,10 +191,11 @@ async def show_list(request: Request, user: Principal, app: str, form: str) -> R
         parts = list_filters.conjuncts(decode_json(filter_text)) if filter_text else []
     except ValueError:
         parts = []
+    files_url = f"/api/apps/{app}/forms/{form}/files"
     rows = [
         {
             "id": item["id"],
-            "cells": [value_text(ctx.t, ctx.zone, spec, item.get(spec.key)) for spec in shown],
+            "cells": [_cell(ctx, files_url, spec, item.get(spec.key)) for spec in shown],
             "status": ctx.t(f"status.{item['status']}"),
             "status_key": item["status"],
         }
@@ -247,7 +271,15 @@ def _apply_filter_bar(request: Request, state: ListQuery, visible: CompiledForm,
 # ------------------------------------------------------------------ saved views from the page
 
 
-async def save_view(request: Request, user: Principal, app: str, form: str, view_id: int | None = None) -> Response:
+async def save_view(
+    request: Request,
+    db: Database,
+    forms: FormRegistry,
+    user: Principal,
+    app: str,
+    form: str,
+    view_id: int | None = None,
+) -> Response:
     """The list's "save this view" form, or (with `view_id`) "update this view": name, filter, sort, columns."""
     ctx = page_context(request, user)
     data = await request.form()
@@ -265,8 +297,8 @@ async def save_view(request: Request, user: Principal, app: str, form: str, view
         "sort": _text(data.get("sort")).strip() or None,
     }
     try:
-        async with request.app.state.db.session(write=True) as session:
-            compiled = await request.app.state.forms.get(session, app, form)
+        async with db.session(write=True) as session:
+            compiled = await forms.get(session, app, form)
             access = await form_access(session, user, app, form)
             access.require("read")
             visible = compiled.restricted(access.hidden)
@@ -285,13 +317,13 @@ async def save_view(request: Request, user: Principal, app: str, form: str, view
     return redirect(f"/apps/{app}/forms/{form}?" + urlencode({"view": saved["id"]}))
 
 
-async def delete_view(request: Request, user: Principal, app: str, form: str, view_id: int) -> Response:
+async def delete_view(request: Request, db: Database, user: Principal, app: str, form: str, view_id: int) -> Response:
     ctx = page_context(request, user)
     data = await request.form()
     if not form_token_ok(request, _text(data.get(CSRF_FIELD)), user):
         return forbidden(ctx)
     try:
-        async with request.app.state.db.session(write=True) as session:
+        async with db.session(write=True) as session:
             await saved_views.delete_view(session, request_context(request, user), app, form, view_id)
     except NotFound:
         return not_found(ctx)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from opsloom.platform import tables
+from opsloom.platform.http import DB
 from opsloom.runtime.fields.formatting import datetime_text
 from opsloom.runtime.pages.rendering import page_context, render, to_login
 from opsloom.runtime.pages.routes import current_user
@@ -24,7 +25,7 @@ SHOWN = 100
 
 
 @router.get("/notifications")
-async def my_notifications(request: Request) -> Response:
+async def my_notifications(request: Request, db: DB) -> Response:
     user = await current_user(request)
     if user is None:
         return to_login(request)
@@ -37,7 +38,7 @@ async def my_notifications(request: Request) -> Response:
         .order_by(n.c.id.desc())
         .limit(SHOWN)
     )
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         rows = (await session.execute(query)).all()
     items = [_item(ctx, row) for row in rows]
     return render(ctx, "notifications.html", items=items, unread=sum(not item["read"] for item in items))

@@ -21,16 +21,19 @@ from starlette.responses import JSONResponse, Response
 
 from opsloom.platform import tables
 from opsloom.platform.context import RequestContext
+from opsloom.platform.database import Database
 from opsloom.platform.errors import NotFound, PermissionDenied, ValidationFailed
-from opsloom.platform.http import read_json
+from opsloom.platform.http import DB, read_json
 from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.runtime import records
 from opsloom.runtime.conditions import EvalContext
+from opsloom.runtime.dependencies import FlowServices, Forms
 from opsloom.runtime.fields import FieldSpec, dump_datetime, unit_of
 from opsloom.runtime.fields.formatting import datetime_text
 from opsloom.runtime.flow import instances
+from opsloom.runtime.flow.instances import FlowCache, Services
 from opsloom.runtime.flow.todo import submitter_actions
-from opsloom.runtime.forms import CompiledForm
+from opsloom.runtime.forms import CompiledForm, FormRegistry
 from opsloom.runtime.link_titles import expand_links, is_link
 from opsloom.runtime.pages.display import record_label, value_text
 from opsloom.runtime.pages.field_views import (
@@ -68,12 +71,12 @@ class Refused(Exception):
 
 
 async def _open(
-    session: AsyncSession, request: Request, ctx: PageContext, app: str, form: str, action: str
+    session: AsyncSession, forms: FormRegistry, ctx: PageContext, app: str, form: str, action: str
 ) -> tuple[CompiledForm, FormAccess]:
     """The published form and the reader's access to it; a page they may not have is a 404."""
     assert ctx.user is not None
     try:
-        compiled = await request.app.state.forms.get(session, app, form)
+        compiled = await forms.get(session, app, form)
         access = await form_access(session, ctx.user, app, form)
         access.require(action)
     except (NotFound, PermissionDenied):
@@ -182,16 +185,16 @@ def _validation_messages(form: CompiledForm, t: Translator) -> dict[str, str]:
 
 
 @router.get(FORM + "/new")
-async def new_record(app: str, form: str, request: Request) -> Response:
-    return await _form_page(request, app, form, None)
+async def new_record(app: str, form: str, request: Request, db: DB, forms: Forms) -> Response:
+    return await _form_page(request, db, forms, app, form, None)
 
 
 @router.get(FORM + "/records/{record_id}/edit")
-async def edit_record(app: str, form: str, record_id: str, request: Request) -> Response:
+async def edit_record(app: str, form: str, record_id: str, request: Request, db: DB, forms: Forms) -> Response:
     number = page_id(record_id)
     if number is None:
         return await _missing(request)
-    return await _form_page(request, app, form, number)
+    return await _form_page(request, db, forms, app, form, number)
 
 
 async def _missing(request: Request) -> Response:
@@ -200,15 +203,17 @@ async def _missing(request: Request) -> Response:
     return to_login(request) if user is None else not_found(page_context(request, user))
 
 
-async def _form_page(request: Request, app: str, form: str, record_id: int | None) -> Response:
+async def _form_page(
+    request: Request, db: Database, forms: FormRegistry, app: str, form: str, record_id: int | None
+) -> Response:
     user = await current_user(request)
     if user is None:
         return to_login(request)
     ctx = page_context(request, user)
     place = FormPlace(app, form)
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         try:
-            compiled, access = await _open(session, request, ctx, app, form, "update" if record_id else "create")
+            compiled, access = await _open(session, forms, ctx, app, form, "update" if record_id else "create")
             visible = compiled.restricted(access.hidden)
             record: dict[str, Any] = {}
             if record_id is not None:
@@ -223,7 +228,7 @@ async def _form_page(request: Request, app: str, form: str, record_id: int | Non
                     return redirect(f"/apps/{app}/forms/{form}/records/{record_id}?locked=1")
             views = await field_views(
                 session,
-                request.app.state.forms,
+                forms,
                 place,
                 visible,
                 record,
@@ -254,7 +259,7 @@ async def _form_page(request: Request, app: str, form: str, record_id: int | Non
 
 
 @router.post(FORM + "/preview")
-async def preview(app: str, form: str, request: Request, locale: str = "") -> Response:
+async def preview(app: str, form: str, request: Request, db: DB, forms: Forms, locale: str = "") -> Response:
     """The formulas over a half-filled form: {values, text, rows, row_values} (JSON, for fields.js)."""
     user = await current_user(request)
     if user is None or not form_token_ok(request, request.headers.get("x-csrf-token"), user):
@@ -267,9 +272,9 @@ async def preview(app: str, form: str, request: Request, locale: str = "") -> Re
         return Response(status_code=204)
     values = body.get("values") if isinstance(body, dict) else None
     record_id = body.get("record_id") if isinstance(body, dict) else None
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         try:
-            compiled, access = await _open(session, request, ctx, app, form, "update" if record_id else "create")
+            compiled, access = await _open(session, forms, ctx, app, form, "update" if record_id else "create")
         except Refused:
             return JSONResponse({"title": "Not found"}, status_code=404)
     visible = compiled.restricted(access.hidden)
@@ -313,22 +318,26 @@ def computed_answer(form: CompiledForm, draft: dict[str, Any], t: Translator, zo
 
 
 @router.get(FORM + "/records/{record_id}")
-async def record_page(app: str, form: str, record_id: str, request: Request) -> Response:
+async def record_page(
+    app: str, form: str, record_id: str, request: Request, db: DB, services: FlowServices
+) -> Response:
     number = page_id(record_id)
     if number is None:
         return await _missing(request)
-    return await _record_page(request, app, form, number)
+    return await _record_page(request, db, services, app, form, number)
 
 
-async def _record_page(request: Request, app: str, form: str, record_id: int) -> Response:
+async def _record_page(
+    request: Request, db: Database, services: Services, app: str, form: str, record_id: int
+) -> Response:
     user = await current_user(request)
     if user is None:
         return to_login(request)
     ctx = page_context(request, user)
     rctx = request_context(request, user)
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         try:
-            compiled, access = await _open(session, request, ctx, app, form, "read")
+            compiled, access = await _open(session, services.forms, ctx, app, form, "read")
         except Refused as refused:
             return refused.response
         visible = compiled.restricted(access.hidden)
@@ -341,11 +350,13 @@ async def _record_page(request: Request, app: str, form: str, record_id: int) ->
         await expand_row_links(session, rctx, visible, record)
         flows = await instances.timeline(session, compiled, record_id, access.hidden)
         has_flow = await instances.flow_for_form(session, app, form) is not None
-        text = await timeline_text(session, ctx, visible, flows, await _step_labels(session, request, compiled, flows))
+        text = await timeline_text(
+            session, ctx, visible, flows, await _step_labels(session, services.flows, compiled, flows)
+        )
         names = await user_names(session, [h["actor_id"] for h in history] + [record.get("created_by")])
         nav = await app_navigation(session, user, app)
         linked = await history_links(session, rctx, visible, history)
-        related = await linking_records(session, request.app.state.forms, rctx, ctx.t, app, form, record_id)
+        related = await linking_records(session, services.forms, rctx, ctx.t, app, form, record_id)
         latest = flows[-1] if flows else None
         mine = latest is not None and latest["submitter_id"] == user.user_id
         may = submitter_actions(latest["status"], await _state(session, latest["id"])) if latest and mine else {}
@@ -380,7 +391,7 @@ async def _record_page(request: Request, app: str, form: str, record_id: int) ->
 
 
 async def _step_labels(
-    session: AsyncSession, request: Request, form: CompiledForm, flows: list[dict[str, Any]]
+    session: AsyncSession, cache: FlowCache, form: CompiledForm, flows: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """Each step's label as its flow writes it (maybe in several languages), for the versions the record ran."""
     if not flows:
@@ -391,7 +402,7 @@ async def _step_labels(
     )
     labels: dict[str, Any] = {}
     for flow_id, version in versions.all():
-        flow = await request.app.state.flows.get(session, flow_id, version, form)
+        flow = await cache.get(session, flow_id, version, form)
         labels.update({key: node.get("label") for key, node in flow.nodes.items() if node.get("label")})
     return labels
 

@@ -16,7 +16,9 @@ from opsloom.platform.audit import audit
 from opsloom.platform.auth_api import context_of_anonymous
 from opsloom.platform.context import Principal
 from opsloom.platform.errors import OpsloomError
+from opsloom.platform.http import DB
 from opsloom.runtime.apps_api import app_summaries
+from opsloom.runtime.dependencies import Forms
 from opsloom.runtime.flow.todo import count_tasks, pending_tasks, unread_notifications
 from opsloom.runtime.pages import list_page
 from opsloom.runtime.pages.i18n import FOLLOW_BROWSER, LOCALE_COOKIE, supported
@@ -73,7 +75,7 @@ async def login_page(request: Request) -> Response:
 
 
 @router.post("/login")
-async def login(request: Request) -> Response:
+async def login(request: Request, db: DB) -> Response:
     ctx = page_context(request, None)
     form = await _form(request)
     if not form_token_ok(request, form.get(CSRF_FIELD), None):
@@ -84,7 +86,7 @@ async def login(request: Request) -> Response:
     if errors:
         return render(ctx, "login.html", status=400, email=email, errors=errors, after=after)
     try:
-        token, _, principal = await auth.login(request.app.state.db, context_of_anonymous(request), email, password)
+        token, _, principal = await auth.login(db, context_of_anonymous(request), email, password)
     except (auth.TooManyAttempts, auth.Unauthenticated) as error:
         throttled = isinstance(error, auth.TooManyAttempts)
         message, status = (ctx.t("login.throttled"), 429) if throttled else (ctx.t("login.wrong"), 401)
@@ -99,14 +101,14 @@ async def login(request: Request) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, db: DB) -> Response:
     user = await current_user(request)
     form = await _form(request)
     if user is None:
         return redirect("/login")
     if not form_token_ok(request, form.get(CSRF_FIELD), user):
         return forbidden(page_context(request, user))
-    async with request.app.state.db.session(write=True) as session:
+    async with db.session(write=True) as session:
         await auth.logout(session, request.cookies[auth.SESSION_COOKIE])
         await audit(session, request_context(request, user), "logout")
     response = redirect("/login")
@@ -115,7 +117,7 @@ async def logout(request: Request) -> Response:
 
 
 @router.post("/locale")
-async def switch_locale(request: Request) -> Response:
+async def switch_locale(request: Request, db: DB) -> Response:
     user = await current_user(request)
     form = await _form(request)
     if not form_token_ok(request, form.get(CSRF_FIELD), user):
@@ -126,7 +128,7 @@ async def switch_locale(request: Request) -> Response:
     if locale is None and choice != FOLLOW_BROWSER:
         return response
     if user is not None:  # the choice follows the user to other browsers and to what is sent to them
-        async with request.app.state.db.session(write=True) as session:
+        async with db.session(write=True) as session:
             await session.execute(update(tables.users).where(tables.users.c.id == user.user_id).values(locale=locale))
     if locale is None:
         response.delete_cookie(LOCALE_COOKIE, path="/")
@@ -141,11 +143,11 @@ async def switch_locale(request: Request) -> Response:
 
 
 @router.get("/")
-async def home(request: Request) -> Response:
+async def home(request: Request, db: DB) -> Response:
     user = await current_user(request)
     if user is None:
         return to_login(request)
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         apps = await app_summaries(session, user)
         counts = await count_tasks(session, user)
         tasks = await pending_tasks(session, user, FIRST_TASKS)
@@ -154,12 +156,12 @@ async def home(request: Request) -> Response:
 
 
 @router.get("/apps/{app}")
-async def app_home(app: str, request: Request) -> Response:
+async def app_home(app: str, request: Request, db: DB) -> Response:
     user = await current_user(request)
     if user is None:
         return to_login(request)
     ctx = page_context(request, user)
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         nav = await app_navigation(session, user, app)
     if nav is None:
         return not_found(ctx)
@@ -170,32 +172,32 @@ async def app_home(app: str, request: Request) -> Response:
 
 
 @router.get("/apps/{app}/forms/{form}")
-async def record_list(app: str, form: str, request: Request) -> Response:
+async def record_list(app: str, form: str, request: Request, db: DB, forms: Forms) -> Response:
     user = await current_user(request)
     if user is None:
         return to_login(request)
-    return await list_page.show_list(request, user, app, form)
+    return await list_page.show_list(request, db, forms, user, app, form)
 
 
 @router.post("/apps/{app}/forms/{form}/views")
-async def save_list_view(app: str, form: str, request: Request) -> Response:
+async def save_list_view(app: str, form: str, request: Request, db: DB, forms: Forms) -> Response:
     user = await current_user(request)
     if user is None:
         return redirect("/login")
-    return await list_page.save_view(request, user, app, form)
+    return await list_page.save_view(request, db, forms, user, app, form)
 
 
 @router.post("/apps/{app}/forms/{form}/views/{view_id}")
-async def update_list_view(app: str, form: str, view_id: int, request: Request) -> Response:
+async def update_list_view(app: str, form: str, view_id: int, request: Request, db: DB, forms: Forms) -> Response:
     user = await current_user(request)
     if user is None:
         return redirect("/login")
-    return await list_page.save_view(request, user, app, form, view_id)
+    return await list_page.save_view(request, db, forms, user, app, form, view_id)
 
 
 @router.post("/apps/{app}/forms/{form}/views/{view_id}/delete")
-async def delete_list_view(app: str, form: str, view_id: int, request: Request) -> Response:
+async def delete_list_view(app: str, form: str, view_id: int, request: Request, db: DB) -> Response:
     user = await current_user(request)
     if user is None:
         return redirect("/login")
-    return await list_page.delete_view(request, user, app, form, view_id)
+    return await list_page.delete_view(request, db, user, app, form, view_id)

@@ -20,7 +20,9 @@ from starlette.responses import Response
 
 from opsloom.platform import tables
 from opsloom.platform.errors import NotFound
+from opsloom.platform.http import DB
 from opsloom.runtime import records
+from opsloom.runtime.dependencies import FlowServices
 from opsloom.runtime.fields import FieldSpec, unit_of
 from opsloom.runtime.fields.formatting import datetime_text
 from opsloom.runtime.flow.instances import Services
@@ -48,24 +50,22 @@ PAGE_SIZE = 20
 DONE_MESSAGES = ("approved", "rejected", "returned", "transferred", "delegated", "add_signer", "withdrawn", "urged")
 
 
-def _services(request: Request) -> Services:
-    return Services(request.app.state.forms, request.app.state.flows)
-
-
 # ------------------------------------------------------------------ the boxes
 
 
 @router.get("/tasks")
-async def task_list(request: Request, box: str = "pending", cursor: str = "", done: str = "") -> Response:
+async def task_list(
+    request: Request, db: DB, services: FlowServices, box: str = "pending", cursor: str = "", done: str = ""
+) -> Response:
     user = await current_user(request)
     if user is None:
         return to_login(request)
     ctx = page_context(request, user)
     box = box if box in BOXES else "pending"
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         counts = await count_tasks(session, user)
         page = await list_box(session, user, box, PAGE_SIZE, page_id(cursor))
-        items = await _list_items(session, ctx, _services(request), page["items"], box)
+        items = await _list_items(session, ctx, services, page["items"], box)
     next_url = f"/tasks?{urlencode({'box': box, 'cursor': page['next_cursor']})}" if page["next_cursor"] else None
     return render(
         ctx,
@@ -155,7 +155,7 @@ class FieldItem:
 
 
 @router.get("/tasks/{task}")
-async def task_page(task: str, request: Request) -> Response:
+async def task_page(task: str, request: Request, db: DB, services: FlowServices) -> Response:
     user = await current_user(request)
     if user is None:
         return to_login(request)
@@ -163,9 +163,8 @@ async def task_page(task: str, request: Request) -> Response:
     task_id = page_id(task)
     if task_id is None:
         return not_found(ctx)
-    services = _services(request)
     request_ctx = request_context(request, user)
-    async with request.app.state.db.session() as session:
+    async with db.session() as session:
         try:
             details = await task_details(session, services, request_ctx, task_id)
         except NotFound:

@@ -25,7 +25,11 @@ VENDOR_FILES = {  # URL name -> path under node_modules
     "swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
     "swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
 }
-MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+MEDIA_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
 CACHE_CONTROL = "public, max-age=86400"  # the names carry no version; a day keeps an upgrade visible soon
 
 

@@ -1,6 +1,6 @@
 """A record write as a named pipeline of stages, with hooks before and after each stage.
 
-Every write of a record (create, update, delete, restore, a status the flow sets)
+Every write of a record (create, update, delete, restore, a status the flow sets, a purge)
 is one `WritePipeline`: a fixed order of named stages that each take the same
 `WriteContext`. `write.py` defines the stages and the order of each kind of
 write; nothing else decides in which order a record is parsed, computed, judged,
@@ -58,7 +58,7 @@ class WriteItem:
 class WriteContext:
     """What every stage and every hook of one write sees."""
 
-    operation: str  # "create", "update", "delete", "restore" or "status"
+    operation: str  # "create", "update", "delete", "restore", "status" or "purge"
     session: AsyncSession
     form: CompiledForm
     ctx: RequestContext

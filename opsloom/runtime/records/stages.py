@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
+from opsloom.platform import tables
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import (
     Conflict,
@@ -412,6 +413,57 @@ async def history_status(write: WriteContext) -> None:
     assert item.row is not None
     entry = (item.row["id"], item.row["version"], "status", item.changed)
     await append_history(write.session, write.form, write.ctx, [entry])
+
+
+# ------------------------------------------------------------------- purge
+
+
+async def load_for_purge(write: WriteContext) -> None:
+    """A deleted record, locked, for people who manage the form (404 for a live one)."""
+    assert write.access is not None and write.record_id is not None
+    write.current = await load(
+        write.session, write.form, write.ctx, write.record_id, write.access, action="manage", deleted=True, lock=True
+    )
+    write.items[0].row = write.current
+
+
+async def delete_children(write: WriteContext) -> None:
+    for child in write.form.children.values():
+        await write.session.execute(delete(child.table).where(child.table.c.parent_id == write.record_id))
+
+
+async def delete_row(write: WriteContext) -> None:
+    t = write.form.table
+    await write.session.execute(delete(t).where(t.c.id == write.record_id))
+
+
+async def erase_history(write: WriteContext) -> None:
+    h = tables.record_history
+    await write.session.execute(delete(h).where(h.c.form_id == write.form.form_id, h.c.record_id == write.record_id))
+
+
+async def remove_files(write: WriteContext) -> None:
+    """Its files, attached or detached: rows now, content once the write commits."""
+    assert write.record_id is not None
+    file_store = write.options["store"]
+    write.options["files"] = await attachments.purge_record_files(
+        write.session, file_store, write.form.form_id, [write.record_id]
+    )
+
+
+async def audit_purge(write: WriteContext) -> None:
+    """The audit log keeps that the record was purged, and how many files went with it."""
+    form, ctx = write.form, write.ctx
+    await write.session.execute(
+        insert(tables.audit_log).values(
+            at=ctx.now,
+            actor_id=ctx.principal.user_id,
+            action="record.purge",
+            target=f"{form.app}/{form.key}/{write.record_id}",
+            ip=ctx.ip,
+            detail={"files": write.options.get("files", 0)},
+        )
+    )
 
 
 # ------------------------------------------------------------------ shared

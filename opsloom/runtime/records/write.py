@@ -10,7 +10,8 @@ is all or nothing). Autonumbers come after the rows are stored: a form's counter
 locked until commit and every create of the form waits for it, so a create takes it
 as late as it can, just before the history that shows the numbers. An update
 (`UPDATE`) loads and locks the record first and merges what was sent into it;
-delete, restore and a status the flow sets are short pipelines of their own. The
+delete, restore, a status the flow sets and a purge (a deleted record removed for
+good: `PURGE`) are short pipelines of their own. The
 stages themselves are in `stages.py`.
 """
 
@@ -20,17 +21,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsloom.platform import tables
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import (
     BadRequest,
     FieldError,
 )
 from opsloom.platform.permissions import FormAccess
-from opsloom.runtime import attachments, subforms
+from opsloom.runtime import subforms
 from opsloom.runtime.fields import FieldSpec
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.records import stages
@@ -96,7 +95,18 @@ RESTORE = WritePipeline(
     ),
 )
 STATUS = WritePipeline("status", (("status", stages.change_status), ("history", stages.history_status)))
-PIPELINES = {p.operation: p for p in (CREATE, UPDATE, DELETE, RESTORE, STATUS)}
+PURGE = WritePipeline(
+    "purge",
+    (
+        ("load", stages.load_for_purge),
+        ("child_rows", stages.delete_children),
+        ("purge", stages.delete_row),
+        ("erase_history", stages.erase_history),
+        ("remove_files", stages.remove_files),
+        ("audit", stages.audit_purge),
+    ),
+)
+PIPELINES = {p.operation: p for p in (CREATE, UPDATE, DELETE, RESTORE, STATUS, PURGE)}
 
 
 # ------------------------------------------------------------ the writes
@@ -308,23 +318,10 @@ async def purge_record(
     Only records already deleted (and so restorable until now) can be purged, by
     people who manage the form; the audit log keeps that it happened."""
     access.require("manage")
-    await load(session, form, ctx, record_id, access, action="manage", deleted=True, lock=True)
-    for child in form.children.values():
-        await session.execute(delete(child.table).where(child.table.c.parent_id == record_id))
-    await session.execute(delete(form.table).where(form.table.c.id == record_id))
-    h = tables.record_history
-    await session.execute(delete(h).where(h.c.form_id == form.form_id, h.c.record_id == record_id))
-    files = await attachments.purge_record_files(session, store, form.form_id, [record_id])
-    await session.execute(
-        insert(tables.audit_log).values(
-            at=ctx.now,
-            actor_id=ctx.principal.user_id,
-            action="record.purge",
-            target=f"{form.app}/{form.key}/{record_id}",
-            ip=ctx.ip,
-            detail={"files": files},
-        )
+    write = WriteContext(
+        "purge", session, form, ctx, access, [WriteItem(0, "")], record_id=record_id, options={"store": store}
     )
+    await PURGE.run(write)
 
 
 async def read_row(

@@ -3,6 +3,7 @@ Rich text is markup on the record's page (cleaned again as it is shown) and esca
 
 from __future__ import annotations
 
+import json
 import re
 
 from fastapi.testclient import TestClient
@@ -89,3 +90,14 @@ def test_stars_and_percentages_in_rows_are_a_radio_group_per_row(client: TestCli
     assert len(names) == 3  # two rows and the blank row's template, each its own group
     assert any("__row__" in name for name in names)
     assert re.search(r'name="[^"]+" value="2" checked>', html) and 'data-suffix="%" value="10.0"' in html
+
+
+def test_the_form_page_tells_the_browser_the_places_a_percentage_has(client: TestClient) -> None:
+    """The browser reads and compares percentages with the places the server keeps (form_meta)."""
+    publish_app(client, "shop", form("rates", field("fine", "percent", places=2), field("cut", "percent")))
+    html = client.get("/apps/shop/forms/rates/new", params={"locale": "en"}).text
+    found = re.search(r'<script type="application/json" id="form-meta">(.*?)</script>', html, re.S)
+    assert found is not None
+    fields = json.loads(found.group(1))["fields"]
+    assert (fields["fine"]["kind"], fields["fine"]["places"]) == ("percent", 2)
+    assert fields["cut"]["places"] == 1

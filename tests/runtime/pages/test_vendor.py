@@ -65,3 +65,10 @@ def test_the_signature_pad_is_served_as_a_module(client: TestClient) -> None:
     assert response.status_code == 200, response.text[:300]
     assert response.headers["content-type"] == "text/javascript; charset=utf-8"
     assert "SignaturePad as default" in response.text
+
+
+def test_preact_with_htm_is_served_as_a_module(client: TestClient) -> None:
+    """Its npm file ends in .mjs: a browser loads a module only when it is served as JavaScript."""
+    response = client.get("/vendor/preact-htm.js")
+    assert response.status_code == 200, response.text[:300]
+    assert response.headers["content-type"] == "text/javascript; charset=utf-8"

@@ -441,15 +441,24 @@ TYPES.percent = {
   compare: compareDecimal,
 };
 
-// Rich text: HTML, searched as written there ("A & B" is "A &amp; B"); empty when it holds no text.
+// Rich text: HTML, searched in its text, never its markup (fields/rich_text.py's search_text):
+// a block tag is a line break, any other tag is dropped, the entities nh3 writes are decoded.
+const RICH_TEXT_ENTITIES = [["&lt;", "<"], ["&gt;", ">"], ["&quot;", '"'], ["&#39;", "'"], ["&nbsp;", "\u00a0"], ["&amp;", "&"]];
+function richTextSearch(markup) {
+  let text = markup.replace(/<\/?(p|li|blockquote|pre|h2|h3|ul|ol|br)>/g, "\n").replace(/<[^>]*>/g, "");
+  for (const [entity, character] of RICH_TEXT_ENTITIES) text = text.replaceAll(entity, character);
+  return text;
+}
 TYPES.rich_text = {
   kind: "text",
   operators: ["contains"],
-  parse(value) {
-    if (typeof value !== "string") throw new Invalid("expected HTML text");
-    return strip(value.replace(/<[^>]*>/g, "")) ? value : null;
+  parse() {
+    throw new Invalid("rich text is only searched");
   },
-  term: (text) => text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;"),
+  load(value) {
+    if (typeof value !== "string") throw new Invalid("expected HTML text");
+    return strip(value.replace(/<[^>]*>/g, "")) ? richTextSearch(value) : null;
+  },
   compare: compareText,
 };
 
