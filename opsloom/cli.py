@@ -175,6 +175,34 @@ def files_purge(older_than_hours: int) -> None:
 
 
 @main.group()
+def outbox() -> None:
+    """The outbox of events, webhooks and notifications."""
+
+
+@outbox.command("purge")
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="Forget dispatched events and finished deliveries older than this",
+)
+def outbox_purge(older_than_days: int) -> None:
+    """Remove dispatched events and delivered or skipped deliveries (dead ones stay, to be replayed)."""
+    from datetime import UTC, datetime, timedelta
+
+    from opsloom.platform.outbox import purge
+
+    cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
+
+    async def run(session: Any) -> tuple[int, int]:
+        return await purge(session, cutoff)
+
+    events, deliveries = asyncio.run(_with_session(run))
+    click.echo(f"removed {events} events and {deliveries} deliveries older than {older_than_days} days")
+
+
+@main.group()
 def app() -> None:
     """Apps: install and list."""
 

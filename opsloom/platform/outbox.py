@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
@@ -55,3 +55,15 @@ async def emit(session: AsyncSession, events: Sequence[Event]) -> None:
     """Write events on the change's own session: they commit with it."""
     if events:
         await session.execute(insert(tables.outbox), [event.row() for event in events])
+
+
+async def purge(session: AsyncSession, before: datetime) -> tuple[int, int]:
+    """Forget what is done and older than `before`: dispatched events, and deliveries that were
+    delivered or skipped (with their attempts). Dead and waiting deliveries stay, to be replayed.
+    Answer (events, deliveries) removed."""
+    o, d, a = tables.outbox, tables.deliveries, tables.delivery_attempts
+    done = select(d.c.id).where(d.c.status.in_(("delivered", "skipped")), d.c.created_at < before)
+    await session.execute(delete(a).where(a.c.delivery_id.in_(done)))
+    deliveries = await session.execute(delete(d).where(d.c.id.in_(done.scalar_subquery())))
+    events = await session.execute(delete(o).where(o.c.dispatched_at.is_not(None), o.c.dispatched_at < before))
+    return events.rowcount, deliveries.rowcount  # type: ignore[attr-defined]

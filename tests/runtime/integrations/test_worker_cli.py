@@ -9,7 +9,7 @@ from standardwebhooks import Webhook
 
 from opsloom.cli import main
 from tests.builders import admin_client
-from tests.runtime.integrations.helpers import URL, add_webhook, publish_orders
+from tests.runtime.integrations.helpers import APP, URL, add_webhook, deliver, publish_orders
 
 
 def test_opsloom_worker_once_delivers_what_the_outbox_holds(client, receiver, settings):
@@ -42,3 +42,19 @@ def test_the_demo_server_delivers_by_itself(db_kind, tmp_path, receiver):
             time.sleep(0.05)
         [got] = receiver.requests
         assert got.json()["data"]["record"]["title"] == "In the demo"
+
+
+def test_opsloom_outbox_purge_forgets_what_is_done_and_keeps_the_dead(client, receiver, settings):
+    publish_orders(client)
+    hook = add_webhook(client, receiver, events=["record.created"])
+    client.post(URL, json={"title": "Delivered"})
+    deliver(client)
+    receiver.default = (410, {})
+    client.post(URL, json={"title": "Dead"})
+    deliver(client)
+    env = {"OPSLOOM_DATABASE_URL": settings.database_url, "OPSLOOM_DATA_DIR": str(settings.data_dir)}
+    ran = CliRunner().invoke(main, ["outbox", "purge", "--older-than-days", "0"], env=env, catch_exceptions=False)
+    assert ran.exit_code == 0, ran.output
+    assert ran.output.strip() == "removed 2 events and 1 deliveries older than 0 days"
+    log = client.get(f"/api/apps/{APP}/webhooks/{hook['id']}/deliveries").json()["items"]
+    assert [d["status"] for d in log] == ["dead"]
