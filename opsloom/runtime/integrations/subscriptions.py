@@ -73,7 +73,8 @@ async def checked(
     errors += [FieldError("url" if webhook else e.path, e.message) for e in channel.check(config, allow_private)]
     values["config"] = config
     values["channel"] = channel_name
-    name = document.get("name", old.get("name") or (config or {}).get("url", channel_name))
+    default_name = str((config or {}).get("url", channel_name) if isinstance(config, Mapping) else channel_name)
+    name = document.get("name", old.get("name") or default_name[:MAX_NAME])
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= MAX_NAME:
         errors.append(FieldError("name", f"give a name of 1 to {MAX_NAME} characters"))
     values["name"] = str(name).strip()[:MAX_NAME]

@@ -154,6 +154,8 @@ def test_channels_are_checked(client, receiver):
     problem(client.post(CHANNELS, json={"channel": "webhook", "config": {"url": receiver.url}}), 422, "channel")
     problem(client.post(CHANNELS, json={"channel": "email", "config": {"to": ["nope"]}}), 422, "config.to[0]")
     problem(client.post(CHANNELS, json={"channel": "dingtalk", "config": {}}), 422, "config.url")
+    problem(client.post(CHANNELS, json={"channel": "dingtalk", "config": []}), 422, "config")
+    problem(client.post(CHANNELS, json={"channel": ["wecom"], "config": {}}), 422, "channel")
     problem(client.post(CHANNELS, json={"channel": "inbox", "config": {"users": ["x"]}}), 422, "config.users[0]")
     wecom = {"channel": "wecom", "config": {"url": receiver.url}, "secret": "s"}
     problem(client.post(CHANNELS, json=wecom), 422, "secret")
