@@ -20,7 +20,7 @@ import asyncio
 import random
 import socket
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -86,7 +86,9 @@ async def send(env: Env, delivery: StoredRow, sub: StoredRow | None) -> Result:
     channel = CHANNELS.get(sub["channel"])
     if channel is None:
         return Result(False, error=f"no channel {sub['channel']!r}", permanent=True)
-    target = Target(sub["id"], sub["channel"], sub["config"], sub["secret"])
+    until = sub["previous_secret_until"]
+    previous = sub["previous_secret"] if until is not None and until > datetime.now(UTC) else None
+    target = Target(sub["id"], sub["channel"], sub["config"], sub["secret"], previous)
     try:
         return await channel.deliver(target, delivery["id"], delivery["payload"], env)
     except OutboundRefused as refused:

@@ -10,7 +10,7 @@ that person may read.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -29,6 +29,7 @@ from opsloom.runtime.integrations.channels.webhook import new_secret
 
 KEYS = {"name", "channel", "url", "config", "secret", "events", "form", "condition", "active"}
 MAX_NAME = 120
+ROTATION_OVERLAP = timedelta(hours=24)
 
 
 async def require_app(session: AsyncSession, app: str) -> None:
@@ -170,8 +171,10 @@ async def change(session: AsyncSession, ctx: RequestContext, row: StoredRow, val
 
 
 async def rotate_secret(session: AsyncSession, ctx: RequestContext, row: StoredRow) -> dict[str, Any]:
+    """A new secret; the old one still signs for `ROTATION_OVERLAP`, beside the new."""
     secret = new_secret()
-    shown = await change(session, ctx, row, {"secret": secret})
+    overlap = {"previous_secret": row["secret"], "previous_secret_until": ctx.now + ROTATION_OVERLAP}
+    shown = await change(session, ctx, row, {"secret": secret} | overlap)
     return shown | {"secret": secret}
 
 

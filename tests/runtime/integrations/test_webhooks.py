@@ -229,3 +229,15 @@ def test_the_webhook_routes_are_in_the_api_document(client):
         "/api/apps/{app}/channels/{sub_id}/test",
     ):
         assert path in paths, path
+
+
+def test_after_a_rotation_both_secrets_sign_so_receivers_can_switch_without_a_gap(client, receiver):
+    publish_orders(client)
+    hook = add_webhook(client, receiver, events=["record.created"])
+    new = client.post(f"/api/apps/{APP}/webhooks/{hook['id']}/secret").json()["secret"]
+    client.post(URL, json={"title": "Rotated"})
+    deliver(client)
+    [got] = receiver.requests
+    assert len(got.headers["webhook-signature"].split(" ")) == 2
+    for secret in (hook["secret"], new):  # a receiver with either secret accepts it
+        assert Webhook(secret).verify(got.body, got.headers)["data"]["record"]["title"] == "Rotated"

@@ -40,6 +40,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(120), nullable=False),
         sa.Column("config", Json, nullable=False),
         sa.Column("secret", sa.String(255), nullable=True),
+        sa.Column("previous_secret", sa.String(255), nullable=True),
+        sa.Column("previous_secret_until", UTCDateTime, nullable=True),
         sa.Column("events", Json, nullable=False),
         sa.Column("form_key", sa.String(63), nullable=True),
         sa.Column("condition", Json, nullable=True),

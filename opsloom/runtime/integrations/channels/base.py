@@ -32,6 +32,7 @@ class Target:
     channel: str
     config: Mapping[str, Any]
     secret: str | None
+    previous_secret: str | None = None  # a rotated-out webhook secret, still signed with for a while
 
 
 @dataclass(frozen=True)

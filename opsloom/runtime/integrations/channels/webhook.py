@@ -5,7 +5,9 @@
     webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body" with the secret>
 
 The signature is made by the `standardwebhooks` library (the specification's own
-reference code), with a `whsec_` secret generated here and shown once.
+reference code), with a `whsec_` secret generated here and shown once. For a day
+after a rotation the old secret signs too (two signatures, as the specification
+allows), so receivers can switch secrets without missing a message.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-def signed_headers(secret: str, message_id: str, body: bytes, at: datetime) -> dict[str, str]:
+def signed_headers(secrets: list[str], message_id: str, body: bytes, at: datetime) -> dict[str, str]:
+    """Signed with every secret given: after a rotation, the new and the old (space-separated)."""
     return {
         "content-type": "application/json",
         "webhook-id": message_id,
         "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(message_id, at, body),
+        "webhook-signature": " ".join(Webhook(secret).sign(message_id, at, body) for secret in secrets),
     }
 
 
@@ -49,5 +52,6 @@ class WebhookChannel:
     async def deliver(self, target: Target, delivery_id: int, payload: Mapping[str, Any], env: Env) -> Result:
         assert target.secret is not None
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        headers = signed_headers(target.secret, f"msg_{delivery_id}", body, datetime.now(UTC))
+        secrets = [target.secret] + ([target.previous_secret] if target.previous_secret else [])
+        headers = signed_headers(secrets, f"msg_{delivery_id}", body, datetime.now(UTC))
         return answer_result(await env.outbound.post(target.config["url"], body, headers))
