@@ -15,6 +15,7 @@ from opsloom import __version__
 from opsloom.admin.pages import STATIC_DIR as ADMIN_STATIC_DIR
 from opsloom.admin.pages.routes import router as admin_pages_router
 from opsloom.designer.api import router as designer_router
+from opsloom.designer.automations_api import router as automations_design_router
 from opsloom.designer.field_types_api import router as field_types_router
 from opsloom.designer.flows_api import router as flows_design_router
 from opsloom.designer.formula_check import router as formula_check_router
@@ -43,6 +44,9 @@ from opsloom.runtime.flow.timers import work
 from opsloom.runtime.forms import FormRegistry
 from opsloom.runtime.imports_api import IMPORT_PATH
 from opsloom.runtime.imports_api import router as imports_router
+from opsloom.runtime.integrations.api import router as integrations_router
+from opsloom.runtime.integrations.events import install_outbox
+from opsloom.runtime.integrations.worker import work_outbox
 from opsloom.runtime.job_kinds import job_runner
 from opsloom.runtime.pages.account_pages import router as account_pages_router
 from opsloom.runtime.pages.api_docs import router as api_docs_router
@@ -70,18 +74,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.forms = FormRegistry()
         app.state.flows = FlowCache()
-        worker = jobs = None
-        if settings.run_worker:  # the demo: flow timers fire inside the server
-            worker = asyncio.create_task(work(db, Services(app.state.forms, app.state.flows)))
+        install_outbox(db)  # every record write writes its event
+        workers = []
+        if settings.run_worker:  # the demo: flow timers fire and the outbox is delivered inside the server
+            workers.append(asyncio.create_task(work(db, Services(app.state.forms, app.state.flows))))
+            workers.append(asyncio.create_task(work_outbox(db, app.state.forms, settings)))
         if settings.run_jobs:  # imports run in the server that took them, and in `opsloom worker`
             app.state.jobs = job_runner(db, settings, app.state.forms)
-            jobs = asyncio.create_task(app.state.jobs.work())
+            workers.append(asyncio.create_task(app.state.jobs.work()))
         try:
             yield
         finally:
-            for task in (worker, jobs):
-                if task is not None:
-                    task.cancel()
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
             await db.dispose()
 
     app = FastAPI(
@@ -123,9 +129,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(records_router)
     app.include_router(views_router)
     app.include_router(flows_design_router)
+    app.include_router(automations_design_router)
     app.include_router(flow_router)
     app.include_router(files_router)
     app.include_router(imports_router)
+    app.include_router(integrations_router)
     app.include_router(pages_router)
     app.include_router(import_page_router)
     app.include_router(record_pages_router)

@@ -175,6 +175,34 @@ def files_purge(older_than_hours: int) -> None:
 
 
 @main.group()
+def outbox() -> None:
+    """The outbox of events, webhooks and notifications."""
+
+
+@outbox.command("purge")
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="Forget dispatched events and finished deliveries older than this",
+)
+def outbox_purge(older_than_days: int) -> None:
+    """Remove dispatched events and delivered or skipped deliveries (dead ones stay, to be replayed)."""
+    from datetime import UTC, datetime, timedelta
+
+    from opsloom.platform.outbox import purge
+
+    cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
+
+    async def run(session: Any) -> tuple[int, int]:
+        return await purge(session, cutoff)
+
+    events, deliveries = asyncio.run(_with_session(run))
+    click.echo(f"removed {events} events and {deliveries} deliveries older than {older_than_days} days")
+
+
+@main.group()
 def app() -> None:
     """Apps: install and list."""
 
@@ -200,8 +228,10 @@ async def install_from_path(settings: Settings, path: Path, *, sample_data: bool
     from opsloom.platform.database import Database
     from opsloom.platform.migrate import upgrade
     from opsloom.runtime.forms import FormRegistry
+    from opsloom.runtime.integrations.events import install_outbox
 
     database = Database.from_settings(settings)
+    install_outbox(database)  # sample records announce themselves like any other
     try:
         await upgrade(database)
         package = read_package(path)
@@ -277,30 +307,38 @@ def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool, dat
 
 
 @main.command()
-@click.option("--once", is_flag=True, help="Fire the timers due now and run the queued jobs, then exit")
-@click.option("--interval", type=float, default=5.0, show_default=True, help="Seconds between rounds")
+@click.option("--once", is_flag=True, help="Fire the timers, run queued jobs, deliver the outbox once, then exit")
+@click.option("--interval", type=float, default=5.0, show_default=True, help="Seconds between timer rounds")
 def worker(once: bool, interval: float) -> None:
-    """Fire due flow timers (reminders, escalations, automatic decisions) and run background jobs (imports)."""
+    """Fire due flow timers, run background jobs (imports) and deliver the outbox: webhooks and notifications."""
     from opsloom.platform.database import Database
     from opsloom.runtime.flow.instances import FlowCache, Services
     from opsloom.runtime.flow.timers import run_due_timers, work
     from opsloom.runtime.forms import FormRegistry
+    from opsloom.runtime.integrations.events import install_outbox
+    from opsloom.runtime.integrations.worker import run_outbox_round, work_outbox
     from opsloom.runtime.job_kinds import job_runner
 
     settings = _settings()
 
-    async def run() -> tuple[int, int]:
+    async def run() -> tuple[int, int, int, int]:
         db = Database.from_settings(settings)
+        install_outbox(db)  # a timer that moves a flow changes a record: its events go out too
         forms = FormRegistry()
         services = Services(forms, FlowCache())
         runner = job_runner(db, settings, forms)
         try:
             if once:
-                return await run_due_timers(db, services), await runner.run_all()
-            await asyncio.gather(work(db, services, interval), runner.work(min(interval, 1.0)))
-            return 0, 0
+                fired = await run_due_timers(db, services)
+                ran = await runner.run_all()
+                done = await run_outbox_round(db, forms, settings)
+                return fired, ran, done.dispatched, done.delivered
+            await asyncio.gather(
+                work(db, services, interval), runner.work(min(interval, 1.0)), work_outbox(db, forms, settings)
+            )
+            return 0, 0, 0, 0
         finally:
             await db.dispose()
 
-    fired, ran = asyncio.run(run())
-    click.echo(f"fired {fired} timers, ran {ran} jobs")
+    fired, ran, dispatched, delivered = asyncio.run(run())
+    click.echo(f"fired {fired} timers; dispatched {dispatched} events, delivered {delivered} messages; ran {ran} jobs")

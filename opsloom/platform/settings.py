@@ -40,7 +40,24 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="How long a worker holds a job without renewing before another takes it over"
     )
     auto_upgrade: bool = Field(default=True, description="Run database migrations at start")
-    run_worker: bool = Field(default=False, description="Fire flow timers inside the web server (the demo does)")
+    run_worker: bool = Field(
+        default=False, description="Fire flow timers, deliver the outbox in the web server (the demo does)"
+    )
+    public_url: str = Field(default="", description="The server's address as users reach it, for links in messages")
+    outbox_max_attempts: int = Field(default=8, ge=1, description="Attempts to deliver a webhook or message")
+    outbox_retry_base: float = Field(default=5.0, gt=0, description="Seconds before the first retry; doubles")
+    outbox_retry_max: float = Field(default=36_000.0, gt=0, description="Longest wait between two attempts")
+    outbox_lease: float = Field(default=60.0, gt=0, description="Seconds a worker holds a delivery it sends")
+    outbound_timeout: float = Field(default=10.0, gt=0, description="Seconds an outgoing request may take")
+    outbound_allow_private: bool = Field(
+        default=False, description="Let webhooks and robots call private and loopback addresses (intranets, tests)"
+    )
+    smtp_host: str = Field(default="", description="SMTP server for e-mail notifications")
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "opsloom@localhost"
+    smtp_starttls: bool = False
     vendor_dir: Path | None = Field(
         default_factory=node_modules_path, description="npm packages served at /vendor/ (default: ./node_modules)"
     )

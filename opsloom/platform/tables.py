@@ -408,3 +408,82 @@ import_rows = Table(
     Column("record_id", BigId, nullable=True),
     Column("detail", Json, nullable=True),  # a failed row: its cells and problems
 )
+
+# ------------------------------------------------------- outbox, webhooks, channels
+
+# Every event, written in the transaction of the change that caused it (platform/outbox.py);
+# a worker fans each out to the subscriptions that want it, once (`dispatched_at`).
+outbox = Table(
+    "opsloom_outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("topic", String(40), nullable=False),  # record.created, flow.approved, ...
+    Column("app_key", String(63), nullable=False),
+    Column("form_key", String(63), nullable=True),
+    Column("record_id", BigInteger, nullable=True),
+    Column("actor_id", BigInteger, nullable=True),
+    Column("payload", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("dispatched_at", UTCDateTime, nullable=True),
+    Index("ix_opsloom_outbox_waiting", "dispatched_at", "id"),
+)
+
+# Where an app's events and notifications go: a webhook, a chat robot, e-mail or the in-app inbox.
+subscriptions = Table(
+    "opsloom_subscriptions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), ForeignKey("opsloom_apps.key"), nullable=False),
+    Column("channel", String(16), nullable=False),  # webhook, dingtalk, wecom, feishu, email, inbox
+    Column("name", String(120), nullable=False),
+    Column("config", Json, nullable=False),  # the channel's own settings (url, recipients, ...)
+    Column("secret", String(255), nullable=True),  # signing secret; never answered after creation
+    Column("previous_secret", String(255), nullable=True),  # after a rotation, also signed with until:
+    Column("previous_secret_until", UTCDateTime, nullable=True),
+    Column("events", Json, nullable=False),  # topics; [] takes none (a channel only `notify` uses)
+    Column("form_key", String(63), nullable=True),
+    Column("condition", Json, nullable=True),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("owner_id", BigInteger, nullable=False),  # payloads hold only what they may read
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime, nullable=True),
+    Index("ix_opsloom_subscriptions_app", "app_key", "channel"),
+)
+
+# One message to one subscription, delivered at least once (runtime/integrations/delivery.py).
+deliveries = Table(
+    "opsloom_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("subscription_id", BigInteger, ForeignKey("opsloom_subscriptions.id"), nullable=False),
+    Column("event_id", BigInteger, nullable=True),  # None: a notification an action sent
+    Column("topic", String(40), nullable=False),
+    Column("payload", Json, nullable=False),  # what is sent, as the subscription's owner may read it
+    Column("status", String(16), nullable=False),  # pending, sending, delivered, dead, skipped
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("response_status", Integer, nullable=True),
+    Column("error", String(1000), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Index("ix_opsloom_deliveries_due", "status", "next_at"),
+    Index("ix_opsloom_deliveries_subscription", "subscription_id", "id"),
+)
+
+delivery_attempts = Table(
+    "opsloom_delivery_attempts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("delivery_id", BigInteger, ForeignKey("opsloom_deliveries.id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),  # delivered, failed, refused
+    Column("response_status", Integer, nullable=True),
+    Column("response_body", String(2000), nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Column("error", String(1000), nullable=True),
+    Index("ix_opsloom_delivery_attempts_delivery", "delivery_id", "id"),
+)

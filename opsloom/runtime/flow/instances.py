@@ -32,6 +32,7 @@ from opsloom.platform.errors import (
     ValidationFailed,
 )
 from opsloom.platform.locales import label_translations
+from opsloom.platform.outbox import emit
 from opsloom.platform.permissions import FormAccess, full_access
 from opsloom.platform.types import StoredRow
 from opsloom.runtime import attachments, records, subforms
@@ -43,6 +44,7 @@ from opsloom.runtime.flow.approvers import named_people
 from opsloom.runtime.flow.definition import compile_flow
 from opsloom.runtime.flow.directory import OrgReader
 from opsloom.runtime.flow.engine import advance_flow
+from opsloom.runtime.flow.events import flow_events
 from opsloom.runtime.flow.model import (
     Act,
     Comment,
@@ -322,6 +324,7 @@ async def _store(
 ) -> list[Mapping[str, Any]]:
     """Write the instance, its to-do rows and its effects; answer the to-do rows as stored."""
     i = tables.flow_instances
+    before = loaded.state
     values = {
         "status": state.status,
         "state": state.as_json(),
@@ -357,6 +360,9 @@ async def _store(
     ids = {task["local_id"]: task["id"] for task in tasks}
     steps = {task.id: loaded.flow.node(task.node).labels for task in state.tasks}
     await _carry_out(session, ctx, services, loaded, instance_id, ids, effects)
+    form = loaded.form
+    events = flow_events(ctx, form.app, form.key, loaded.record_id, instance_id, before, state, effects)
+    await emit(session, events)
     notices = [e for e in effects if isinstance(e, Notify)]
     await _notify(session, ctx, instance_id, ids, steps, notices, title or f"#{loaded.record_id}", org)
     return tasks
