@@ -135,9 +135,15 @@ def fill(path: str, world: World, kind: str) -> str:
         "department_id": world.department,
         "token_id": world.bob_token,
         "key": proc.role,
+        "role": proc.role,
         "flow": proc.flow,
         "version": 1,
         "name": "echarts.min.js",
+        # imports, webhooks and automations of procurement: none exists, and the token may not learn that either
+        "import_id": 1,
+        "sub_id": 1,
+        "delivery_id": 1,
+        "automation": "approved_to_order",
     }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values[m.group(1)]), path)
 
