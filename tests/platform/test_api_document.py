@@ -31,7 +31,7 @@ def test_every_operation_declares_its_problems_as_problem_json(anonymous):
     for method, path, operation in _operations(document):
         codes = set(operation["responses"])
         assert {"400", "422"} <= codes, (method, path)
-        for code in codes - {"200", "201", "204"}:
+        for code in {c for c in codes if not c.startswith("2")}:
             name = operation["responses"][code]["$ref"].rsplit("/", 1)[1]
             schema = responses[name]["content"]["application/problem+json"]["schema"]
             assert schema == {"$ref": "#/components/schemas/Problem"}, (method, path, code)
