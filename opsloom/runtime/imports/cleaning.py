@@ -164,6 +164,7 @@ def yes_no(cell: Any, spec: FieldSpec, unit: FieldType) -> Any:
     return cell
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what an export marks with a leading apostrophe
 _SPACES = re.compile(r"\s+")
 
 
@@ -230,7 +231,10 @@ def cleaners_for(unit: FieldType, spec: FieldSpec, enabled: Iterable[str]) -> li
 
 
 def clean_cell(cell: Any, spec: FieldSpec, unit: FieldType, steps: list[Cleaner]) -> Any:
-    """The cell through the steps, then read by the field type (`from_cell`)."""
+    """The cell through the steps, then read by the field type (`from_cell`). Text an export kept
+    from being run as a formula (`'=1+2`) is read as the text it was (`=1+2`)."""
+    if isinstance(cell, str) and cell[:1] == "'" and cell[1:2] in FORMULA_STARTS:
+        cell = cell[1:]
     for step in steps:
         cell = step.clean(cell, spec, unit)
     if isinstance(cell, float) and cell.is_integer() and unit.integral:
