@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import re
+from itertools import count
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
@@ -11,7 +14,7 @@ from opsloom.designer.migration_plan import diff_with_rows
 from opsloom.designer.publish_jobs import latest_job
 from opsloom.designer.publishing import form_problems, parse_resolutions, publish_form, publish_in_batches
 from opsloom.platform.api_document import json_body
-from opsloom.platform.errors import BadRequest, FieldError, NotFound, PermissionDenied, ValidationFailed
+from opsloom.platform.errors import BadRequest, Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from opsloom.platform.http import DB, authenticated, context_of, principal_of, read_json
 from opsloom.platform.permissions import require_app_admin
 
@@ -111,6 +114,106 @@ async def publish(
     if not dry_run:
         result = await publish_in_batches(db, context, app, form, resolutions=resolutions)
     return {"dry_run": dry_run, **result.as_json()}
+
+
+@router.post(
+    "/{app}/forms/{form}/options",
+    summary="Add options to a field with options and publish (an import's new values)",
+    openapi_extra=json_body(
+        description='{"field": "category", "options": [{"value": "硬件", "label": "硬件"}]}: '
+        "options already there are left as they are"
+    ),
+)
+async def add_options(app: Key, form: Key, request: Request, db: DB) -> dict[str, Any]:
+    """New options straight into the published form: its draft must have no other changes (they
+    would be published with them), and only the app's designers may."""
+    field_key, wanted = _options_body(await read_json(request))
+    context = context_of(request)
+    async with db.session(write=True) as session:
+        try:
+            await _require_designer(session, request, app)
+        except PermissionDenied:
+            raise PermissionDenied(
+                f"Adding an option changes the form {form}: only those who design the app {app} may; "
+                "map the value to an option it has, or ask one of them to add it"
+            ) from None
+        found = await definitions.load_definition(session, app, "form", form, lock=True)
+        if found.published_version is None:
+            raise Conflict(f"{form} is not published yet", [FieldError("$", "publish the form first")])
+        published = await definitions.published_document(session, found, found.published_version)
+        if found.draft is not None and dict(found.draft) != published:
+            raise Conflict(
+                f"The draft of {form} has unpublished changes: adding options now would publish them too",
+                [FieldError("$", "publish or undo the draft's changes in the designer first")],
+            )
+        document = copy.deepcopy(published)
+        spec = next((f for f in document.get("fields", []) if f.get("key") == field_key), None)
+        if spec is None or not isinstance(spec.get("options"), list):
+            raise BadRequest(
+                f"{form} has no field {field_key!r} with options", [FieldError("field", "not a field with options")]
+            )
+        added = _new_options(spec["options"], wanted)
+        spec["options"] = [*spec["options"], *added]
+        if added:
+            problems = form_problems(document)
+            if problems:
+                raise ValidationFailed.of(problems)
+            await definitions.save_draft(session, context, app, "form", form, document)
+    version: int | None = found.published_version
+    if added:
+        version = (await publish_in_batches(db, context, app, form)).version
+    return {"field": field_key, "added": added, "version": version}
+
+
+OPTION_VALUE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # as schemas/form.schema.json has it
+
+
+def _new_options(options: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The wanted options the field lacks (by value or by a label), each with a value: the one
+    asked for, the label if it can be one, else the next free `option_N`."""
+    taken = {str(o.get("value")) for o in options}
+    names = taken | {str(v) for o in options for v in _labels(o.get("label"))}
+    added: list[dict[str, Any]] = []
+    for option in wanted:
+        label = option.get("label") or option.get("value")
+        if names & ({str(option.get("value"))} | set(_labels(label))):
+            continue
+        value = option.get("value") or (str(label) if OPTION_VALUE.match(str(label)) else None)
+        if value is None or value in taken:
+            value = next(f"option_{n}" for n in count(len(taken) + 1) if f"option_{n}" not in taken)
+        taken.add(value)
+        names |= {value, *_labels(label)}
+        added.append({"value": value, "label": label})
+    return added
+
+
+def _labels(label: Any) -> list[str]:
+    return [str(v) for v in label.values()] if isinstance(label, dict) else [str(label)] if label else []
+
+
+def _options_body(body: Any) -> tuple[str, list[dict[str, Any]]]:
+    if not isinstance(body, dict) or not isinstance(body.get("field"), str):
+        raise BadRequest("Name the field", [FieldError("field", "expected a field key")])
+    options = body.get("options")
+    if not isinstance(options, list) or not options:
+        raise BadRequest("Send the options to add", [FieldError("options", "expected a non-empty list")])
+    wanted = []
+    for i, option in enumerate(options):
+        option = option if isinstance(option, dict) else {}
+        value, label = option.get("value"), option.get("label")
+        if value is not None and not (isinstance(value, str) and OPTION_VALUE.match(value)):
+            raise BadRequest(
+                "An option's value is letters, digits, '_', '.' or '-'",
+                [FieldError(f"options[{i}].value", "expected up to 64 letters, digits, _ . -; or leave it out")],
+            )
+        if isinstance(label, str):
+            label = label.strip()
+        if not label and value is None:
+            raise BadRequest("Each option needs a label", [FieldError(f"options[{i}].label", "expected text")])
+        if label and not isinstance(label, (str, dict)):
+            raise BadRequest("A label is text", [FieldError(f"options[{i}].label", "expected text")])
+        wanted.append({"value": value, "label": label or value})
+    return body["field"], wanted
 
 
 @router.get("/{app}/forms/{form}/publish/progress", summary="How far the latest publish run in batches has got")

@@ -33,24 +33,47 @@ from opsloom.platform.permissions import FormAccess
 from opsloom.runtime import records
 from opsloom.runtime.fields import FieldSpec, unit_of
 from opsloom.runtime.forms import CompiledForm
+from opsloom.runtime.imports.cleaning import FORMULA_STARTS
 from opsloom.runtime.link_titles import is_link
-from opsloom.runtime.pages.i18n import Translator
+from opsloom.runtime.pages.i18n import Translator, catalog
 
 PAGE_ROWS = 500
+LOCALES = ("zh-CN", "en")
 SPOOL_BYTES = 8 * 1024 * 1024
 
 
 # ------------------------------------------------------------------ values
 
 
-def export_value(t: Translator, zone: tzinfo, spec: FieldSpec, value: Any) -> Any:
-    """A stored value (as the API writes it) as a cell: Decimal, date, datetime or text."""
+OPTIONS_AS = ("labels", "values")
+
+
+def options_as(name: str | None) -> str:
+    chosen = name or "labels"
+    if chosen not in OPTIONS_AS:
+        raise BadRequest(f"Cannot write options as '{name}'", [FieldError("options", "use labels or values")])
+    return chosen
+
+
+def export_value(t: Translator, zone: tzinfo, spec: FieldSpec, value: Any, options: str = "labels") -> Any:
+    """A stored value (as the API writes it) as a cell: Decimal, date, datetime or text; with
+    `options="values"`, an option (or each of a list of them) as its stored value, not its label."""
     if value is None or value == "" or value == []:
         return None
+    if options == "values" and _option_values(spec, value):
+        return ",".join(value) if isinstance(value, list) else value
     try:
         return unit_of(spec).to_cell(t, zone, spec, value)
     except (ValueError, TypeError, InvalidOperation):
         return str(value)
+
+
+def _option_values(spec: FieldSpec, value: Any) -> bool:
+    """Is the value one or more of the field's (text) options?"""
+    unit = unit_of(spec)
+    choices = unit.element(spec).choices(spec)
+    items = value if isinstance(value, list) else [value]
+    return choices is not None and all(isinstance(item, str) and item in choices for item in items)
 
 
 def as_text(cell: Any) -> str:
@@ -97,7 +120,7 @@ class CsvWriter:
 
 def _defused(text: str) -> str:
     """Text a spreadsheet would run as a formula (`=HYPERLINK(...)`) is kept as text."""
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
+    if text[:1] in FORMULA_STARTS and not _is_number(text):
         return "'" + text
     return text
 
@@ -202,6 +225,7 @@ class Export:
     query: records.ListRequest
     columns: list[FieldSpec]
     max_rows: int
+    options: str = "labels"  # options as their labels, or as their values
 
 
 async def export_rows(
@@ -219,11 +243,21 @@ async def export_rows(
                 yield [], True
                 return
             written += 1
-            cells = [item["id"]] + [export_value(t, ctx.zone, spec, item.get(spec.key)) for spec in job.columns]
+            cells = [item["id"]] + [
+                export_value(t, ctx.zone, spec, item.get(spec.key), job.options) for spec in job.columns
+            ]
             yield cells + [t(f"status.{item['status']}")], False
         if not page["next_cursor"]:
             return
         query = replace(query, cursor=page["next_cursor"])
+
+
+SYSTEM_HEADERS = ("list.id", "list.status")
+
+
+def system_headers() -> set[str]:
+    """The headers of the columns an export adds (record number, status), in every language."""
+    return {str(catalog(locale)[key]) for locale in LOCALES for key in SYSTEM_HEADERS if key in catalog(locale)}
 
 
 def header_row(t: Translator, columns: list[FieldSpec]) -> list[str]:

@@ -109,8 +109,12 @@ async def export_list(
     q: Annotated[str | None, Query(description="Search in the title field")] = None,
     columns: Annotated[str | None, Query(description="Field keys to export; default all you see")] = None,
     locale: Annotated[str | None, Query(description="Language of the header row: zh-CN or en")] = None,
+    options: Annotated[
+        str | None, Query(description="Options as their labels (default) or their stored values: labels or values")
+    ] = None,
 ) -> Response:
     chosen = export.format_of(format)
+    options_as = export.options_as(options)
     t = export_translator(request, locale)
     ctx = context_of(request)
     max_rows = settings_of(request).export_max_rows
@@ -121,7 +125,7 @@ async def export_list(
         access = replace(access, scopes={**access.scopes, "read": access.scope("export")})
         visible = compiled.restricted(access.hidden)
         query = records.ListRequest(filter=filter, sort=sort, q=q or None)
-        job = export.Export(compiled, access, query, export.export_columns(visible, columns), max_rows)
+        job = export.Export(compiled, access, query, export.export_columns(visible, columns), max_rows, options_as)
         name = t.label(visible.label) or form
         writer = chosen.writer(name)
         writer.add(export.header_row(t, job.columns))

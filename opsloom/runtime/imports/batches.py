@@ -111,10 +111,12 @@ async def run_batch(
     plans: list[RowPlan],
     *,
     store: bool,
+    audit: dict[str, Any] | None = None,
 ) -> None:
-    """Judge (and with `store`, write) the rows; each refused row keeps its problems."""
+    """Judge (and with `store`, write) the rows; each refused row keeps its problems. The
+    creates of the batch make one line in the audit log, with `audit` in its detail."""
     creates = [p for p in plans if p.action == "insert" and not p.errors]
-    await _create(session, form, ctx, access, creates, store=store)
+    await _create(session, form, ctx, access, creates, store=store, audit=audit)
     for plan in plans:
         if plan.action == "update" and not plan.errors:
             await _update(session, form, ctx, access, plan, store=store)
@@ -128,12 +130,14 @@ async def _create(
     plans: list[RowPlan],
     *,
     store: bool,
+    audit: dict[str, Any] | None = None,
 ) -> None:
     pending = list(plans)
     while pending:
         by_number = {p.number: p for p in pending}
         items = [WriteItem(i, f"rows[{p.number}].", p.payload) for i, p in enumerate(pending)]
-        write = WriteContext("create", session, form, ctx, access, items, options={"history_action": "import"})
+        options = {"history_action": "import", "audit_batch": audit or {}}
+        write = WriteContext("create", session, form, ctx, access, items, options=options)
         try:
             async with session.begin_nested():
                 await CREATE.run(write, until=None if store else "links")

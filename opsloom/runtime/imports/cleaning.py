@@ -164,8 +164,12 @@ def yes_no(cell: Any, spec: FieldSpec, unit: FieldType) -> Any:
     return cell
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what an export marks with a leading apostrophe
+_SPACES = re.compile(r"\s+")
+
+
 def _loose(text: str) -> str:
-    return re.sub(r"\s+", "", text).casefold()
+    return _SPACES.sub("", text).casefold()
 
 
 _SEPARATORS = re.compile(r"[,，;；、\n]")
@@ -175,15 +179,30 @@ def option_labels(cell: Any, spec: FieldSpec, unit: FieldType) -> Any:
     """An option named by its label in either language (or its value), ignoring case and spaces."""
     if not isinstance(cell, str):
         return cell
+    names = _option_names(spec)
+    parts = [p for p in _SEPARATORS.split(cell) if p.strip()] if unit.multiple else [cell]
+    mapped = [names.get(_loose(p), p.strip()) for p in parts]
+    return ",".join(mapped) if unit.multiple else mapped[0]
+
+
+_NAMES: dict[int, tuple[FieldSpec, dict[str, str]]] = {}  # by the spec's id(): a file's cells share specs
+
+
+def _option_names(spec: FieldSpec) -> dict[str, str]:
+    """Each option's labels and value, loosely written, to its value (worked out once per spec)."""
+    known = _NAMES.get(id(spec))
+    if known is not None and known[0] is spec:
+        return known[1]
     names: dict[str, str] = {}
     for option in spec.get("options") or ():
         label = option.get("label")
         for name in (*(label.values() if isinstance(label, dict) else [label]), option.get("value")):
             if isinstance(name, str):
                 names.setdefault(_loose(name), str(option["value"]))
-    parts = [p for p in _SEPARATORS.split(cell) if p.strip()] if unit.multiple else [cell]
-    mapped = [names.get(_loose(p), p.strip()) for p in parts]
-    return ",".join(mapped) if unit.multiple else mapped[0]
+    if len(_NAMES) > 256:
+        _NAMES.clear()
+    _NAMES[id(spec)] = (spec, names)
+    return names
 
 
 CLEANERS: dict[str, Cleaner] = {
@@ -212,7 +231,10 @@ def cleaners_for(unit: FieldType, spec: FieldSpec, enabled: Iterable[str]) -> li
 
 
 def clean_cell(cell: Any, spec: FieldSpec, unit: FieldType, steps: list[Cleaner]) -> Any:
-    """The cell through the steps, then read by the field type (`from_cell`)."""
+    """The cell through the steps, then read by the field type (`from_cell`). Text an export kept
+    from being run as a formula (`'=1+2`) is read as the text it was (`=1+2`)."""
+    if isinstance(cell, str) and cell[:1] == "'" and cell[1:2] in FORMULA_STARTS:
+        cell = cell[1:]
     for step in steps:
         cell = step.clean(cell, spec, unit)
     if isinstance(cell, float) and cell.is_integer() and unit.integral:

@@ -57,12 +57,13 @@ class ImportWork:
     options: ImportOptions
     reader: RowReader
     source: ImportFile
+    import_id: int | None = None
 
     @classmethod
     def of(cls, form: CompiledForm, ctx: RequestContext, access: FormAccess, row: Any, store: FileStore) -> ImportWork:
         options = ImportOptions.of(row["options"])
         reader = RowReader.build(form, options.mapping, options.cleaning, options.values, LinkResolver())
-        return cls(form, ctx, import_access(access), options, reader, file_of(row, store))
+        return cls(form, ctx, import_access(access), options, reader, file_of(row, store), row["id"])
 
     def batches(self, size: int, after: int = 0) -> Iterator[list[Group]]:
         """The file's records, `size` at a time, after the row numbered `after`."""
@@ -93,7 +94,8 @@ class ImportWork:
             for group in batch
         ]
         await plan_actions(session, self.form, self.ctx, plans, self.options.mode, self.options.key_field)
-        await run_batch(session, self.form, self.ctx, self.access, plans, store=store)
+        audit = {"import_id": self.import_id}
+        await run_batch(session, self.form, self.ctx, self.access, plans, store=store, audit=audit)
         return plans
 
 

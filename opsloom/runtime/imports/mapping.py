@@ -98,18 +98,23 @@ def field_names(spec: FieldSpec) -> list[str]:
     return [str(n) for n in (spec.key, *names) if n]
 
 
-def auto_mapping(form: CompiledForm, headers: list[Any]) -> dict[str, int]:
+def auto_mapping(form: CompiledForm, headers: list[Any], reserved: Iterable[str] = ()) -> dict[str, int]:
     """Target path -> column index, for each header that names a field (first column wins; the
-    form's own fields before its subforms' row fields of the same name)."""
+    form's own fields before its subforms' row fields of the same name). A `reserved` header in
+    the first or last column (where an export puts the columns it adds: the record number "编号"
+    first, the status last) names a field only when no other column does, so an export maps back
+    onto the fields it came from even where a field has the same label."""
     by_name: dict[str, str] = {}
     for target in targets(form):
         for name in target.names():
             by_name.setdefault(_loose(name), target.path)
+    kept = {_loose(name) for name in reserved}
+    named = [(index, _loose(header)) for index, header in enumerate(headers) if header is not None]
+    edges = {0, len(headers) - 1}
+    added = [p for p in named if p[1] in kept and p[0] in edges]
     mapping: dict[str, int] = {}
-    for index, header in enumerate(headers):
-        if header is None or str(header).strip() == "":
-            continue
-        key = by_name.get(_loose(header))
+    for index, name in [p for p in named if p not in added] + added:
+        key = by_name.get(name) if name else None
         if key is not None and key not in mapping:
             mapping[key] = index
     return mapping

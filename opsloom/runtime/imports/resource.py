@@ -26,6 +26,7 @@ from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import Conflict, NotFound
 from opsloom.platform.files import FileStore
 from opsloom.platform.permissions import FormAccess
+from opsloom.runtime.export import system_headers
 from opsloom.runtime.fields import unit_of
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.imports.cleaning import describe_cleaners
@@ -112,7 +113,7 @@ async def analyse(
         sheets, headers, *_ = await anyio.to_thread.run_sync(_scan, source, options, None)
         if options.sheet is None and sheets:
             options.sheet = sheets[0]
-        options.mapping = auto_mapping(form, headers)
+        options.mapping = auto_mapping(form, headers, system_headers())
     reader = RowReader.build(form, options.mapping, options.cleaning, options.values, LinkResolver())
     sheets, headers, sample, total, found = await anyio.to_thread.run_sync(_scan, source, options, reader)
     unmatched = await unmatched_values(session, reader, found)

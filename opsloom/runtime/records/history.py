@@ -95,3 +95,24 @@ async def append_audit(
             for record_id, version, action in entries
         ],
     )
+
+
+async def append_audit_batch(
+    session: AsyncSession,
+    form: CompiledForm,
+    ctx: RequestContext,
+    action: str,
+    record_ids: list[int],
+    detail: dict[str, Any],
+) -> None:
+    """One line in the audit log for many records written together (their ids in its detail)."""
+    await session.execute(
+        insert(tables.audit_log).values(
+            at=ctx.now,
+            actor_id=ctx.principal.user_id,
+            action=f"record.{action}",
+            target=f"{form.app}/{form.key}",
+            ip=ctx.ip,
+            detail={**detail, "version": 1, "count": len(record_ids), "records": record_ids},
+        )
+    )

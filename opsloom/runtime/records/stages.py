@@ -28,7 +28,7 @@ from opsloom.runtime.access import eval_context
 from opsloom.runtime.fields import unit_of
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.formulas import FormulaContext
-from opsloom.runtime.records.history import append_audit, append_history
+from opsloom.runtime.records.history import append_audit, append_audit_batch, append_history
 from opsloom.runtime.records.links import check_links, check_row_links, release_links
 from opsloom.runtime.records.pipeline import WriteContext
 from opsloom.runtime.records.read import live, load
@@ -191,10 +191,19 @@ async def insert_records(write: WriteContext) -> None:
     }
     table = form.table
     params = [{**system, **columns_of(form, item.values)} for item in write.items]
-    statement = insert(table).returning(*table.c, sort_by_parameter_order=True)
+    # Many rows go in a few multi-row INSERTs. PostgreSQL answers them in the order sent; SQLite
+    # does not promise an order for RETURNING (SQLAlchemy would fall back to a statement per row),
+    # but it numbers the rows in the order it inserts them, the order sent, and its one writer at
+    # a time (BEGIN IMMEDIATE) keeps others from numbering in between: the rows sorted by id are
+    # in the order sent.
+    ordered = write.session.get_bind().dialect.name != "sqlite" or len(params) == 1
+    statement = insert(table).returning(*table.c, sort_by_parameter_order=ordered)
     rows, paths = [item.values for item in write.items], [item.path for item in write.items]
     result = await store(write.session, form, statement, params, rows=rows, paths=paths, ctx=ctx, access=write.access)
-    for item, row in zip(write.items, result.mappings().all(), strict=True):
+    stored = result.mappings().all()
+    if not ordered:
+        stored = sorted(stored, key=lambda row: row["id"])
+    for item, row in zip(write.items, stored, strict=True):
         item.row = row
         item.record = form.dump_row(row)
 
@@ -214,9 +223,15 @@ async def insert_children(write: WriteContext) -> None:
 
 
 async def audit_create(write: WriteContext) -> None:
+    """A line per new record; a write that asks for it (an import: `audit_batch`) writes one line
+    for all its records, naming them (the history still has an entry per record)."""
     action = write.options.get("history_action", "create")
-    entries = [(item.record["id"], 1, action) for item in write.items if item.record is not None]
-    await append_audit(write.session, write.form, write.ctx, entries)
+    ids = [item.record["id"] for item in write.items if item.record is not None]
+    batch = write.options.get("audit_batch")
+    if batch is not None and len(ids) > 1:
+        await append_audit_batch(write.session, write.form, write.ctx, action, ids, dict(batch))
+        return
+    await append_audit(write.session, write.form, write.ctx, [(record_id, 1, action) for record_id in ids])
 
 
 async def assign_numbers(write: WriteContext) -> None:

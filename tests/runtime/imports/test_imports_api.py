@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from opsloom.platform import tables
 from tests.builders import list_all, problem
-from tests.conftest import another_client, create_user, log_in
+from tests.conftest import another_client, create_user, log_in, query
 from tests.runtime.imports.helpers import (
     APP,
     HEADERS,
@@ -287,3 +287,22 @@ def test_an_import_reaches_only_the_rows_its_import_scope_allows(client: TestCli
     records = by_code(client)
     assert records["P-900"]["title"] == "别人的" and records["P-900"]["version"] == theirs["version"]
     assert records["P-901"]["owner_id"] == user["id"]
+
+
+def test_a_batch_of_rows_is_stored_in_order_with_one_audit_line(client: TestClient) -> None:
+    publish_purchases(client)
+    rows = [HEADERS] + [[f"P-{n:03d}", f"第 {n} 行", "1", "办公", "2024-01-01", "否", str(n), ""] for n in range(1, 41)]
+    created = uploaded(client, "many.csv", csv_bytes(rows))
+    done = commit(client, f"{IMPORTS}/{created['id']}")
+    assert done["counts"]["inserted"] == 40, done
+    records = sorted(list_all(client, RECORDS), key=lambda r: r["id"])
+    assert [(r["code"], r["qty"]) for r in records] == [(f"P-{n:03d}", n) for n in range(1, 41)]
+    a = tables.audit_log
+    lines = query(client, select(a.c.action, a.c.target, a.c.detail).where(a.c.action == "record.import"))
+    assert len(lines) == 1
+    action, target, detail = lines[0]
+    assert target == f"{APP}/purchase" and detail["count"] == 40 and detail["import_id"] == created["id"]
+    assert detail["records"] == [r["id"] for r in records]
+    ir = tables.import_rows
+    stored = query(client, select(ir.c.row_number, ir.c.record_id).where(ir.c.import_id == created["id"]))
+    assert sorted(stored) == [(n + 1, r["id"]) for n, r in enumerate(records, start=1)]
