@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from tests.browser import app_building as build
 from tests.browser.conftest import ADMIN, REQUESTER, BrowserLog, log_in
@@ -45,4 +45,13 @@ def test_a_purchase_request_app_is_built_through_the_pages_and_used(
     build.raise_request(requester, "Northwind Computing", screenshot)
     records = requester.page.request.get(f"/api/apps/{build.APP}/forms/purchase_request/records").json()["items"]
     assert [r["total"] for r in records] == ["2400.00"]
+
+    # A rule on the formula Total offers the conditions of what it produces (a number): "is greater than".
+    page = designer.page
+    page.goto(f"/design/apps/{build.APP}/forms/purchase_request")
+    build.designer_ready(page)
+    page.locator('.fd-cell[data-key="reason"] .fd-card-main').click()
+    rule = page.locator('[data-rule="required_when"]')  # open: the field has that rule
+    rule.get_by_label("Field", exact=True).select_option("total")
+    expect(rule.get_by_label("Condition", exact=True).locator('option[value="gt"]')).to_have_count(1)
     assert browser_log.problems == [] and browser_log.csp_violations() == []
