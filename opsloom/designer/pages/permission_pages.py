@@ -26,7 +26,7 @@ from opsloom.platform import tables
 from opsloom.platform.errors import FieldError, NotFound, OpsloomError, ValidationFailed
 from opsloom.platform.permissions import department_tree
 from opsloom.runtime.dependencies import Forms
-from opsloom.runtime.fields import FIELD_TYPES, FieldSpec
+from opsloom.runtime.fields import FIELD_TYPES
 from opsloom.runtime.pages.i18n import catalog
 from opsloom.runtime.pages.rendering import forbidden, not_found, page_id, redirect, render, request_context
 from opsloom.runtime.pages.security import CSRF_FIELD, form_token_ok
@@ -39,9 +39,9 @@ FIELD_ACCESS = ("editable", "read_only", "hidden")
 EVERY_FORM = "*"
 MAX_VALUE = 20_000  # a condition's JSON
 MAX_PEOPLE = 500  # people offered by the picker before one types
-# The condition builder (static/js/condition_builder.js), mounted in each condition cell with the form's fields
-# as it offers them (the field-type registry's operators and widgets) and the page's messages; without it a
-# cell's condition is kept and shown as text.
+# The condition builder (static/js/condition_builder.js), mounted in each condition cell with the form's fields,
+# the field-type registry (each field offers its type's operators and value widget; a formula, those of what it
+# produces) and the page's messages; without it a cell's condition is kept and shown as text.
 CONDITION_BUILDER = "js/condition_builder.js"
 CONDITION_BUILDER_URL = f"/static/design/{CONDITION_BUILDER}"
 BUILDER_MESSAGES = "cb."  # the condition builder's messages, in the page's language
@@ -89,19 +89,6 @@ def describe_condition(condition: Any) -> str:
     return " ".join(
         p for p in (str(condition.get("field", "")), OPERATOR_SIGNS.get(op, op.replace("_", " ")), shown) if p
     )
-
-
-def condition_field(field: dict[str, Any]) -> dict[str, Any]:
-    """A form field as a condition sees it: typed as the unit its values behave as (a formula's result), so
-    the builder offers that type's operators and value widget."""
-    unit = FIELD_TYPES.get(str(field.get("type")))
-    if unit is None:
-        return field
-    key = str(field.get("key", ""))
-    spec = FieldSpec(
-        id=str(field.get("id", key)), key=key, type=unit.name, column=key, label=field.get("label"), raw=field
-    )
-    return {**field, "type": unit.shown_as(spec).name}
 
 
 def _cells(grant: dict[str, Any]) -> list[GrantCell]:
@@ -210,7 +197,7 @@ async def _page(
         role=role,
         matrix=matrix,
         builder={
-            "forms": {f["key"]: [condition_field(spec) for spec in f["fields"]] for f in forms},
+            "forms": {f["key"]: f["fields"] for f in forms},
             "field_types": [describe(unit) for unit in FIELD_TYPES.values()],
             "locale": page.ctx.t.locale,
             "messages": {k: v for k, v in catalog(page.ctx.t.locale).items() if k.startswith(BUILDER_MESSAGES)},
