@@ -40,4 +40,19 @@ def describe(unit: FieldType) -> dict[str, Any]:
             "sorted": unit.sortable,
         },
         "not_in_rows": unit.not_in_rows or None,
+        "shown_as": _shown_as(unit),
     }
+
+
+def _shown_as(unit: FieldType) -> dict[str, Any] | None:
+    """What a field of this type behaves as in a condition, by the value of one of its properties (a
+    formula: by its `result`): each value's operators and widget."""
+    choices = unit.shown_as_choices()
+    if choices is None:
+        return None
+    name, default, units = choices
+    behaves = {
+        value: {"operators": sorted(u.operators | {"is_empty", "not_empty"}), "widget": u.widget}
+        for value, u in units.items()
+    }
+    return {"property": name, "default": default, "as": behaves}

@@ -13,9 +13,19 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import ADMIN, DESKTOP, PASSWORD, PHONE, TIMEOUT_MS, BrowserLog, LiveServer, log_in
+from tests.browser.conftest import (
+    ADMIN,
+    DEPARTMENT_HEAD,
+    DESKTOP,
+    PASSWORD,
+    PHONE,
+    TIMEOUT_MS,
+    BrowserLog,
+    LiveServer,
+    log_in,
+)
 from tests.browser.test_accessibility import violations
 from tests.builders import field, form, publish_app
 
@@ -184,3 +194,74 @@ def test_the_permission_matrix_and_the_menu_are_changed_with_the_keyboard(
     shoot(open_page, screenshot, settings, "settings")
     assert audit_pages(browser, live_server, [permissions, settings]) == {}
     assert browser_log.problems == [] and browser_log.csp_violations() == []
+
+
+def test_a_row_condition_is_built_with_the_keyboard_saved_and_enforced(
+    live_server: LiveServer,
+    open_page: Callable[..., Page],
+    browser_log: BrowserLog,
+    screenshot: Callable[[Page, str], Path],
+) -> None:
+    """Purchase request · View for approvers: "Condition", then `amount > 10000` in the condition builder,
+    by keyboard alone; saved, shown again after a reload, and the records API then gives approvers only
+    the requests over 10 000."""
+    page = open_page(locale="en")
+    log_in(page, ADMIN)
+    page.goto("/design/apps/procurement/permissions?role=approver")
+    read = page.get_by_label("Purchase request · View")
+    expect(read).to_have_value("department_tree")
+    read.focus()
+    page.keyboard.press("ArrowDown")  # Department and below -> Condition
+    expect(read).to_have_value("condition")
+    page.keyboard.press("Tab")
+    add = page.locator('[data-condition-slot][data-form="purchase_request"][data-action="read"]').get_by_role(
+        "button", name="Add condition"
+    )
+    expect(add).to_be_focused()
+    page.keyboard.press("Enter")
+    field_choice = page.locator("#cb-purchase_request-read-0-field")
+    operator = page.locator("#cb-purchase_request-read-0-op")
+    field_choice.focus()
+    choose_by_keyboard(page, field_choice, "amount")
+    operator.focus()
+    choose_by_keyboard(page, operator, "gt")
+    page.keyboard.press("Tab")
+    value = page.locator("#cb-purchase_request-read-0-value")
+    expect(value).to_be_focused()
+    page.keyboard.type("10000")
+    page.keyboard.press("Tab")
+    screenshot(page, "condition-built")
+    page.get_by_role("button", name="Save permissions").focus()
+    with page.expect_navigation(url=re.compile(r"saved=saved")):
+        page.keyboard.press("Enter")
+    page.reload()
+    expect(page.get_by_label("Purchase request · View")).to_have_value("condition")
+    expect(field_choice).to_have_value("amount")
+    expect(operator).to_have_value("gt")
+    expect(value).to_have_value("10000")
+    screenshot(page, "condition-saved")
+
+    with api(live_server) as admin:
+        roles = admin.get("/api/roles", params={"app": "procurement"}).json()["items"]
+        approver = next(r for r in roles if r["key"] == "approver")
+        read_scope = approver["permissions"]["purchase_request"]["read"]
+        assert read_scope == {"condition": {"and": [{"field": "amount", "op": "gt", "value": 10000}]}}
+        everything = admin.get("/api/apps/procurement/forms/purchase_request/records").json()["items"]
+    with httpx.Client(base_url=live_server.url) as head:
+        login = head.post("/api/auth/login", json={"email": DEPARTMENT_HEAD, "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        seen = head.get("/api/apps/procurement/forms/purchase_request/records").json()["items"]
+    over = sorted(r["id"] for r in everything if r["amount"] is not None and float(r["amount"]) > 10000)
+    assert 0 < len(over) < len(everything)  # the demo has requests on both sides of 10 000
+    assert sorted(r["id"] for r in seen) == over
+    assert browser_log.problems == [] and browser_log.csp_violations() == []
+
+
+def choose_by_keyboard(page: Page, select: Locator, value: str) -> None:
+    """Arrow through a focused <select> from the top until it holds `value`."""
+    page.keyboard.press("Home")
+    for _ in range(len(select.locator("option").all())):
+        if select.input_value() == value:
+            return
+        page.keyboard.press("ArrowDown")
+    expect(select).to_have_value(value)

@@ -255,6 +255,17 @@ def test_the_designer_reads_the_catalogue_of_field_types(api):
         assert item["label"] == dict(unit.label)
         assert item["properties"] == unit.properties
         assert item["may_be"]["in_rows"] == (not unit.not_in_rows)
+        choices = unit.shown_as_choices()
+        if choices is None:
+            assert item["shown_as"] is None
+            continue
+        # A type that behaves as others (a formula as what it produces): a condition on it offers their operators.
+        prop, default, units = choices
+        assert item["shown_as"]["property"] == prop and item["shown_as"]["default"] in units
+        for value, behaves in units.items():
+            assert set(item["shown_as"]["as"][value]["operators"]) >= behaves.operators
+            assert item["shown_as"]["as"][value]["widget"] == behaves.widget
+    assert any(item["shown_as"] for item in items.values())
     assert TestClient(api.app).get("/api/design/field-types").status_code == 401
 
 

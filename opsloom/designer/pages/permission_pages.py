@@ -19,12 +19,15 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from opsloom.designer import definitions, roles
+from opsloom.designer.field_types_api import describe
 from opsloom.designer.pages import STATIC_DIR
 from opsloom.designer.pages.shell import Designer, design_nav, open_designer
 from opsloom.platform import tables
 from opsloom.platform.errors import FieldError, NotFound, OpsloomError, ValidationFailed
 from opsloom.platform.permissions import department_tree
 from opsloom.runtime.dependencies import Forms
+from opsloom.runtime.fields import FIELD_TYPES
+from opsloom.runtime.pages.i18n import catalog
 from opsloom.runtime.pages.rendering import forbidden, not_found, page_id, redirect, render, request_context
 from opsloom.runtime.pages.security import CSRF_FIELD, form_token_ok
 
@@ -36,10 +39,12 @@ FIELD_ACCESS = ("editable", "read_only", "hidden")
 EVERY_FORM = "*"
 MAX_VALUE = 20_000  # a condition's JSON
 MAX_PEOPLE = 500  # people offered by the picker before one types
-# The condition builder (a Preact component taking fields, value, onChange), mounted in each condition cell
-# once it is there; until then a cell's condition is kept and shown as text.
+# The condition builder (static/js/condition_builder.js), mounted in each condition cell with the form's fields,
+# the field-type registry (each field offers its type's operators and value widget; a formula, those of what it
+# produces) and the page's messages; without it a cell's condition is kept and shown as text.
 CONDITION_BUILDER = "js/condition_builder.js"
 CONDITION_BUILDER_URL = f"/static/design/{CONDITION_BUILDER}"
+BUILDER_MESSAGES = "cb."  # the condition builder's messages, in the page's language
 
 
 @dataclass(frozen=True)
@@ -191,7 +196,12 @@ async def _page(
         roles=all_roles,
         role=role,
         matrix=matrix,
-        field_lists={f["key"]: f["fields"] for f in forms},
+        builder={
+            "forms": {f["key"]: f["fields"] for f in forms},
+            "field_types": [describe(unit) for unit in FIELD_TYPES.values()],
+            "locale": page.ctx.t.locale,
+            "messages": {k: v for k, v in catalog(page.ctx.t.locale).items() if k.startswith(BUILDER_MESSAGES)},
+        },
         condition_builder=CONDITION_BUILDER_URL if (STATIC_DIR / CONDITION_BUILDER).is_file() else None,
         actions=ACTIONS,
         scopes=SCOPES,

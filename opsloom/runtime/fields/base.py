@@ -207,6 +207,11 @@ class FieldType:
         """The unit its values behave as (a formula: the type it produces)."""
         return self
 
+    def shown_as_choices(self) -> tuple[str, str, Mapping[str, FieldType]] | None:
+        """When `shown_as` depends on a property: its name, its default and the unit for each value
+        (for editors that must know before a form is published: which operators a condition offers)."""
+        return None
+
     def choices(self, spec: FieldSpec) -> frozenset[Any] | None:
         """Every value the field can take, when they are few (options, yes/no); None otherwise."""
         return None

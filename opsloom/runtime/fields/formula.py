@@ -78,6 +78,9 @@ class Formula(FieldType):
     def shown_as(self, spec: FieldSpec) -> FieldType:
         return self.result(spec)
 
+    def shown_as_choices(self) -> tuple[str, str, Mapping[str, FieldType]]:
+        return ("result", "number", RESULTS)
+
     def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
         return self.result(spec).column_type(spec)
 

@@ -77,7 +77,10 @@ export function builderFields(fields, fieldTypes, locale) {
   return fields
     .filter((f) => f && f.key && types[f.type])
     .map((f) => {
-      const ft = types[f.type];
+      const own = types[f.type];
+      // A type that behaves as another by one of its properties (a formula: its result) offers that one's.
+      const as = own.shown_as ? own.shown_as.as[f[own.shown_as.property] || own.shown_as.default] : null;
+      const ft = as ? { ...own, ...as } : own;
       return {
         key: f.key,
         label: labelText(f.label, locale) || f.key,

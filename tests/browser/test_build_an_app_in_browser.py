@@ -1,0 +1,57 @@
+"""A purchase-request app built from nothing through the designer's pages alone, on both databases: the
+supplier form, the purchase request (department, supplier link, line items with a line-total formula, a
+total over them, an amount, a reason required over 100 000), published through the publish page, a
+requester role granted on the permissions page; then a demo requester raises a request on the end-user
+page and sees the computed total. The main steps are photographed for the README."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser import app_building as build
+from tests.browser.conftest import ADMIN, REQUESTER, BrowserLog, log_in
+
+pytestmark = pytest.mark.xdist_group("browser")
+
+
+def test_a_purchase_request_app_is_built_through_the_pages_and_used(
+    open_page: Callable[..., Page], screenshot: Callable[[Page, str], Path], browser_log: BrowserLog
+) -> None:
+    designer = build.Hands(open_page(locale="en"))
+    log_in(designer.page, ADMIN)
+    build.create_app(designer)
+    build.build_supplier(designer)
+    build.build_purchase_request(designer, screenshot)
+    build.grant_requester(designer, REQUESTER, screenshot)
+    build.add_supplier(designer, "Northwind Computing")
+
+    stored = designer.page.request.get(f"/api/design/apps/{build.APP}/forms/purchase_request").json()
+    fields = {f["key"]: f for f in stored["draft"]["fields"]}
+    assert fields["reason"]["required_when"] == {"and": [{"field": "amount", "op": "gt", "value": 100000}]}
+    assert fields["total"]["formula"] == "SUM(items.line_total)" and fields["supplier"]["form"] == "supplier"
+    assert [c["key"] for c in fields["items"]["fields"]] == [
+        "item",
+        "quantity",
+        "unit_price",
+        "line_total",
+    ]  # "item": the subform's first column
+
+    requester = build.Hands(open_page(locale="en"))
+    log_in(requester.page, REQUESTER)
+    build.raise_request(requester, "Northwind Computing", screenshot)
+    records = requester.page.request.get(f"/api/apps/{build.APP}/forms/purchase_request/records").json()["items"]
+    assert [r["total"] for r in records] == ["2400.00"]
+
+    # A rule on the formula Total offers the conditions of what it produces (a number): "is greater than".
+    page = designer.page
+    page.goto(f"/design/apps/{build.APP}/forms/purchase_request")
+    build.designer_ready(page)
+    page.locator('.fd-cell[data-key="reason"] .fd-card-main').click()
+    rule = page.locator('[data-rule="required_when"]')  # open: the field has that rule
+    rule.get_by_label("Field", exact=True).select_option("total")
+    expect(rule.get_by_label("Condition", exact=True).locator('option[value="gt"]')).to_have_count(1)
+    assert browser_log.problems == [] and browser_log.csp_violations() == []
