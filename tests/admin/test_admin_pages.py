@@ -81,6 +81,7 @@ GET_ROUTES = [
     "/admin/audit",
     "/admin/audit/export?format=csv",
     "/admin/audit/export?format=xlsx",
+    "/admin/status",
 ]
 POST_ROUTES = [
     "/admin/people",

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from opsloom.admin.pages import access, accounts, audit_log, departments, home, people
+from opsloom.admin.pages import access, accounts, audit_log, departments, home, people, status
 
 router = APIRouter(include_in_schema=False)
-for part in (home.router, people.router, accounts.router, departments.router, access.router, audit_log.router):
+for part in (
+    home.router,
+    people.router,
+    accounts.router,
+    departments.router,
+    access.router,
+    audit_log.router,
+    status.router,
+):
     router.include_router(part)
