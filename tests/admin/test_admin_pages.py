@@ -82,6 +82,7 @@ GET_ROUTES = [
     "/admin/audit/export?format=csv",
     "/admin/audit/export?format=xlsx",
     "/admin/status",
+    "/admin/settings",
 ]
 POST_ROUTES = [
     "/admin/people",

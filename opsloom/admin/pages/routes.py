@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from opsloom.admin.pages import access, accounts, audit_log, departments, home, people, status
+from opsloom.admin.pages import access, accounts, audit_log, departments, home, people, run_settings, status
 
 router = APIRouter(include_in_schema=False)
 for part in (
@@ -15,5 +15,6 @@ for part in (
     access.router,
     audit_log.router,
     status.router,
+    run_settings.router,
 ):
     router.include_router(part)
