@@ -81,6 +81,8 @@ GET_ROUTES = [
     "/admin/audit",
     "/admin/audit/export?format=csv",
     "/admin/audit/export?format=xlsx",
+    "/admin/status",
+    "/admin/settings",
 ]
 POST_ROUTES = [
     "/admin/people",

@@ -215,3 +215,39 @@ def test_every_admin_page_passes_axe_at_desktop_and_phone_width(
             screenshot(admin, f"{name}-{locale}-{width}")
         context.close()
     assert found == {}, found
+
+
+def test_the_status_and_settings_pages_at_desktop_and_phone_width(
+    browser: Browser, live_server: LiveServer, screenshot: Callable[[Page, str], Path]
+) -> None:
+    found: dict[str, Any] = {}
+    for locale, heading, current, settings in (
+        ("zh-CN", "系统状态", "已是最新", "系统设置"),
+        ("en", "System status", "Up to date", "Settings"),
+    ):
+        for viewport, width in ((DESKTOP, "1280"), (PHONE, "390")):
+            context = browser.new_context(base_url=live_server.url, viewport=viewport, bypass_csp=True, locale=locale)
+            context.set_default_timeout(TIMEOUT_MS)
+            admin = context.new_page()
+            errors: list[str] = []
+            admin.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
+            log_in(admin, ADMIN)
+            admin.goto("/admin")
+            admin.locator(".admin-card a[href='/admin/status']").click()
+            expect(admin.get_by_role("heading", name=heading, level=1)).to_be_visible()
+            expect(admin.locator('[data-status="revision"]')).to_contain_text(current)
+            expect(admin.locator('[data-status="version"]')).to_contain_text("Opsloom")
+            expect(admin.locator('[data-status="jobs_queued"]')).to_have_text(re.compile(r"^\d+$"))
+            found.update({f"{v['rule']} at {width} in {locale}": v for v in violations(admin)})
+            screenshot(admin, f"status-{locale}-{width}")
+            link = admin.locator("#app-nav").get_by_role("link", name=settings)
+            if viewport is PHONE:  # the side navigation is behind the menu button on a phone
+                admin.locator("[data-nav-toggle]").click()
+            link.click()
+            expect(admin.get_by_role("heading", name=settings, level=1)).to_be_visible()
+            expect(admin.locator('[data-setting="password_min_length"]')).to_contain_text("8")
+            found.update({f"{v['rule']} on settings at {width} in {locale}": v for v in violations(admin)})
+            screenshot(admin, f"settings-{locale}-{width}")
+            assert errors == [], errors
+            context.close()
+    assert found == {}, found

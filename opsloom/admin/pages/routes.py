@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from opsloom.admin.pages import access, accounts, audit_log, departments, home, people
+from opsloom.admin.pages import access, accounts, audit_log, departments, home, people, run_settings, status
 
 router = APIRouter(include_in_schema=False)
-for part in (home.router, people.router, accounts.router, departments.router, access.router, audit_log.router):
+for part in (
+    home.router,
+    people.router,
+    accounts.router,
+    departments.router,
+    access.router,
+    audit_log.router,
+    status.router,
+    run_settings.router,
+):
     router.include_router(part)

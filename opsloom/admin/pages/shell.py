@@ -19,7 +19,7 @@ from opsloom.runtime.pages.routes import current_user
 from opsloom.runtime.pages.security import CSRF_FIELD, form_token_ok
 
 MAX_FIELD = 256
-SECTIONS = ("people", "departments", "roles", "tokens", "audit")  # the side navigation, in order
+SECTIONS = ("people", "departments", "roles", "tokens", "audit", "status", "settings")  # the side navigation, in order
 
 
 @dataclass(frozen=True)
