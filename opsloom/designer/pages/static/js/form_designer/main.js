@@ -37,7 +37,7 @@ function useAutosave(boot, state, t) {
       revision.current = saved.draft_revision;
       setProblems(saved.problems);
       setSavedAt(Date.now());
-      setStatus({ kind: "saved" });
+      setStatus({ kind: pending.current ? "saving" : "saved" }); // a later edit waits its turn: not saved yet
     } catch (error) {
       if (error instanceof ApiError && error.status === 412) {
         conflict.current = true;
