@@ -71,7 +71,7 @@ async def create_demo_people(session: AsyncSession) -> list[tuple[str, str]]:
         for role in role_keys:
             members.setdefault(role, []).append(user["id"])
     for role, user_ids in members.items():
-        await roles.set_members(session, ctx, "procurement", role, user_ids, [])
+        await roles.set_members(session, ctx, "procurement", role, roles.MemberChange(add=tuple(user_ids)))
     return [(email, description) for email, *_, description in PEOPLE]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -65,10 +66,20 @@ async def save_role(
 
 
 async def role_view(session: AsyncSession, role_id: int) -> dict[str, Any]:
-    r, m = tables.roles, tables.role_members
+    r, m, rd = tables.roles, tables.role_members, tables.role_departments
     row = (await session.execute(select(r).where(r.c.id == role_id))).one()
     members = (await session.execute(select(m.c.user_id).where(m.c.role_id == role_id).order_by(m.c.user_id))).scalars()
-    return {"id": row.id, "app": row.app_key, **row.document, "members": list(members)}
+    departments = await session.execute(
+        select(rd.c.department_id).where(rd.c.role_id == role_id).order_by(rd.c.department_id)
+    )
+    return {
+        "id": row.id,
+        "app": row.app_key,
+        **row.document,
+        "members": list(members),
+        "departments": list(departments.scalars()),
+        "everyone": bool(row.everyone),
+    }
 
 
 async def find_role(session: AsyncSession, app: str, key: str) -> int:
@@ -79,23 +90,66 @@ async def find_role(session: AsyncSession, app: str, key: str) -> int:
     return row.id
 
 
+@dataclass(frozen=True)
+class MemberChange:
+    """Who joins and leaves a role: people by id, departments by id (everyone in them and below, as
+    they are at each request), and `everyone` switched on or off (None: left as it is)."""
+
+    add: tuple[int, ...] = ()
+    remove: tuple[int, ...] = ()
+    add_departments: tuple[int, ...] = ()
+    remove_departments: tuple[int, ...] = ()
+    everyone: bool | None = None
+
+
 async def set_members(
-    session: AsyncSession, ctx: RequestContext, app: str, key: str, add: list[int], remove: list[int]
+    session: AsyncSession, ctx: RequestContext, app: str, key: str, change: MemberChange
 ) -> dict[str, Any]:
     role_id = await find_role(session, app, key)
-    u, m = tables.users, tables.role_members
-    known = set((await session.execute(select(u.c.id).where(u.c.id.in_(add)))).scalars()) if add else set()
-    missing = [uid for uid in add if uid not in known]
-    if missing:
-        raise ValidationFailed.of([FieldError("add", f"there is no user {uid}") for uid in missing])
-    present = set((await session.execute(select(m.c.user_id).where(m.c.role_id == role_id))).scalars())
-    fresh = [uid for uid in dict.fromkeys(add) if uid not in present]
-    if fresh:
-        await session.execute(insert(m), [{"role_id": role_id, "user_id": uid} for uid in fresh])
-    if remove:
-        await session.execute(delete(m).where(m.c.role_id == role_id, m.c.user_id.in_(remove)))
-    await audit(session, ctx, "role.members", f"{app}/role/{key}", {"added": fresh, "removed": remove})
+    r, m, rd = tables.roles, tables.role_members, tables.role_departments
+    problems = [
+        *await _unknown(session, tables.users, change.add, "add", "user"),
+        *await _unknown(session, tables.departments, change.add_departments, "add_departments", "department"),
+    ]
+    document = (await session.execute(select(r.c.document).where(r.c.id == role_id))).scalar_one()
+    if change.everyone and document.get("app_admin"):
+        problems.append(
+            FieldError("everyone", "this role manages the app: name its members instead of giving it to everyone")
+        )
+    if problems:
+        raise ValidationFailed.of(problems)
+    fresh = await _link(session, m, m.c.user_id, role_id, change.add, change.remove)
+    fresh_departments = await _link(
+        session, rd, rd.c.department_id, role_id, change.add_departments, change.remove_departments
+    )
+    details: dict[str, Any] = {"added": fresh, "removed": list(change.remove)}
+    if change.add_departments or change.remove_departments:
+        details |= {"added_departments": fresh_departments, "removed_departments": list(change.remove_departments)}
+    if change.everyone is not None:
+        await session.execute(update(r).where(r.c.id == role_id).values(everyone=change.everyone))
+        details["everyone"] = change.everyone
+    await audit(session, ctx, "role.members", f"{app}/role/{key}", details)
     return await role_view(session, role_id)
+
+
+async def _unknown(session: AsyncSession, table: Any, ids: tuple[int, ...], path: str, noun: str) -> list[FieldError]:
+    if not ids:
+        return []
+    known = set((await session.execute(select(table.c.id).where(table.c.id.in_(ids)))).scalars())
+    return [FieldError(path, f"there is no {noun} {i}") for i in ids if i not in known]
+
+
+async def _link(
+    session: AsyncSession, table: Any, column: Any, role_id: int, add: tuple[int, ...], remove: tuple[int, ...]
+) -> list[int]:
+    """Add and remove rows of a role's link table; answers the ids that were new."""
+    present = set((await session.execute(select(column).where(table.c.role_id == role_id))).scalars())
+    fresh = [i for i in dict.fromkeys(add) if i not in present]
+    if fresh:
+        await session.execute(insert(table), [{"role_id": role_id, column.key: i} for i in fresh])
+    if remove:
+        await session.execute(delete(table).where(table.c.role_id == role_id, column.in_(remove)))
+    return fresh
 
 
 async def list_roles(session: AsyncSession, app: str) -> list[dict[str, Any]]:
@@ -106,6 +160,7 @@ async def list_roles(session: AsyncSession, app: str) -> list[dict[str, Any]]:
 
 async def delete_role(session: AsyncSession, ctx: RequestContext, app: str, key: str) -> None:
     role_id = await find_role(session, app, key)
-    await session.execute(delete(tables.role_members).where(tables.role_members.c.role_id == role_id))
+    for link in (tables.role_members, tables.role_departments):
+        await session.execute(delete(link).where(link.c.role_id == role_id))
     await session.execute(delete(tables.roles).where(tables.roles.c.id == role_id))
     await audit(session, ctx, "role.deleted", f"{app}/role/{key}")

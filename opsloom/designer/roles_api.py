@@ -16,7 +16,7 @@ from opsloom.runtime.dependencies import Forms
 
 router = APIRouter(prefix="/api/roles", tags=["roles"], dependencies=[Depends(authenticated)])
 Key = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
-USER_IDS = {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+IDS = {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
 
 
 @router.get("", summary="Roles of an app, with members")
@@ -48,19 +48,29 @@ async def save_role(request: Request, db: DB, forms: Forms) -> dict[str, Any]:
 
 @router.post(
     "/{app}/{key}/members",
-    summary="Add or remove members: {add: [user ids], remove: [...]}",
+    summary="Change members: {add, remove: [user ids], add_departments, remove_departments: [department ids], "
+    "everyone: true|false}",
+    description="A department makes everyone in it and in the departments below it a member, as they are at each "
+    "request (people who join later included): a pilot group. `everyone` gives the role to every user; a role "
+    "that manages the app cannot be given to everyone. Approval steps that name a role go to its named members.",
     openapi_extra=json_body(
-        {"type": "object", "properties": {"add": USER_IDS, "remove": USER_IDS}},
+        {
+            "type": "object",
+            "properties": {
+                "add": IDS,
+                "remove": IDS,
+                "add_departments": IDS,
+                "remove_departments": IDS,
+                "everyone": {"type": "boolean"},
+            },
+        },
     ),
 )
 async def members(app: Key, key: Key, request: Request, db: DB) -> dict[str, Any]:
-    body = await read_json(request)
-    add, remove = (body.get("add") or [], body.get("remove") or []) if isinstance(body, dict) else (None, None)
-    if add is None or remove is None or not _ids(add) or not _ids(remove):
-        raise BadRequest('Send {"add": [user ids], "remove": [user ids]}', [FieldError("add", "expected lists of ids")])
+    change = _member_change(await read_json(request))
     async with db.session(write=True) as session:
         await require_app_admin(session, request.state.principal, app)
-        return await roles.set_members(session, context_of(request), app, key, add, remove)
+        return await roles.set_members(session, context_of(request), app, key, change)
 
 
 @router.delete("/{app}/{key}", status_code=204, summary="Delete a role")
@@ -71,5 +81,19 @@ async def delete_role(app: Key, key: Key, request: Request, db: DB) -> Response:
     return Response(status_code=204)
 
 
+def _member_change(body: Any) -> roles.MemberChange:
+    if not isinstance(body, dict):
+        raise BadRequest('Send {"add": [user ids], "remove": [user ids]}', [FieldError("", "expected an object")])
+    lists = ("add", "remove", "add_departments", "remove_departments")
+    problems = [FieldError(name, "expected a list of ids") for name in lists if not _ids(body.get(name, []))]
+    if body.get("everyone") is not None and not isinstance(body["everyone"], bool):
+        problems.append(FieldError("everyone", "expected true or false"))
+    if problems:
+        raise BadRequest("Say who joins and leaves the role with lists of ids", problems)
+    return roles.MemberChange(**{name: tuple(body.get(name) or ()) for name in lists}, everyone=body.get("everyone"))
+
+
 def _ids(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    return isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_ID for v in value
+    )

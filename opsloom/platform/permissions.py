@@ -5,6 +5,9 @@ read, update, delete, export, import and manage, each with a row scope:
 `all`, `own`, `department`, `department_tree`, or `{"condition": {...}}`
 (the condition language, with `current_user` variables). A role may also hide
 fields or make them read-only. A user's rights are the union of their roles.
+A user is in a role when they are named in it, when the role takes everyone in
+their department or a department above it (a pilot group), or when it takes
+everyone; the app is visible to exactly the users in one of its roles.
 Platform admins (and, within its apps, a platform admin's app-limited API
 token), and members of a role with `"app_admin": true`, may do everything in
 the app. An API token limited to some apps reaches no other app at all.
@@ -19,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
@@ -95,11 +98,24 @@ def full_access(app: str, form: str) -> FormAccess:
 async def role_documents(session: AsyncSession, principal: Principal, app: str) -> list[Mapping[str, Any]]:
     if principal.user_id is None:
         return []
-    r, m = tables.roles, tables.role_members
-    rows = await session.execute(
-        select(r.c.document).join(m, m.c.role_id == r.c.id).where(m.c.user_id == principal.user_id, r.c.app_key == app)
-    )
+    r = tables.roles
+    rows = await session.execute(select(r.c.document).where(r.c.app_key == app, in_role(principal)))
     return [row.document for row in rows]
+
+
+def in_role(principal: Principal) -> ColumnElement[bool]:
+    """True for a role (a row of `tables.roles`) the principal is in: named in it, in a department it
+    takes (or one below it), or everyone. One clause, so a role check stays one statement."""
+    r, m, rd, d = tables.roles, tables.role_members, tables.role_departments, tables.departments
+    ways: list[ColumnElement[bool]] = [
+        r.c.everyone.is_(True),
+        exists().where(m.c.role_id == r.c.id, m.c.user_id == principal.user_id),
+    ]
+    if principal.department_id is not None:
+        above = select(d.c.id, d.c.parent_id).where(d.c.id == principal.department_id).cte("above", recursive=True)
+        above = above.union(select(d.c.id, d.c.parent_id).join(above, d.c.id == above.c.parent_id))
+        ways.append(exists().where(rd.c.role_id == r.c.id, rd.c.department_id.in_(select(above.c.id))))
+    return or_(*ways)
 
 
 async def is_app_admin(session: AsyncSession, principal: Principal, app: str) -> bool:
@@ -116,14 +132,14 @@ async def require_app_admin(session: AsyncSession, principal: Principal, app: st
 
 
 async def visible_apps(session: AsyncSession, principal: Principal) -> set[str] | None:
-    """Apps the principal has any role in; None means every app (platform admin)."""
+    """Apps the principal is in a role of; None means every app (platform admin)."""
     if principal.is_admin:
         return None if principal.token_apps is None else set(principal.token_apps)
-    r, m = tables.roles, tables.role_members
-    rows = await session.execute(
-        select(r.c.app_key).join(m, m.c.role_id == r.c.id).where(m.c.user_id == principal.user_id)
-    )
-    apps = {row.app_key for row in rows} | principal.admin_apps
+    r = tables.roles
+    apps = set(principal.admin_apps)
+    if principal.user_id is not None:
+        rows = await session.execute(select(r.c.app_key).where(in_role(principal)).distinct())
+        apps |= {row.app_key for row in rows}
     return {app for app in apps if principal.may_use_app(app)}
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from opsloom.platform.types import BigId, Json, UTCDateTime
@@ -112,6 +113,8 @@ roles = Table(
     Column("key", String(63), nullable=False),
     Column("document", Json, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Everyone with an account is a member (the last step of a rollout).
+    Column("everyone", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("app_key", "key", name="uq_opsloom_roles_key"),
 )
 
@@ -120,6 +123,15 @@ role_members = Table(
     metadata,
     Column("role_id", BigId, ForeignKey("opsloom_roles.id", ondelete="CASCADE"), primary_key=True),
     Column("user_id", BigId, ForeignKey("opsloom_users.id"), primary_key=True),
+)
+
+# Everyone in a department and the departments below it is a member, as they are today
+# (people who join the department later included): a pilot group.
+role_departments = Table(
+    "opsloom_role_departments",
+    metadata,
+    Column("role_id", BigId, ForeignKey("opsloom_roles.id", ondelete="CASCADE"), primary_key=True),
+    Column("department_id", BigId, ForeignKey("opsloom_departments.id", ondelete="CASCADE"), primary_key=True),
 )
 
 sessions = Table(

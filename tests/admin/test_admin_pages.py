@@ -352,6 +352,16 @@ def test_the_roles_page_lists_every_apps_roles_and_members(api: TestClient, offi
     shown = page(api, "/admin/roles")
     assert key in shown and f"/admin/people/{clerk.id}" in shown
     assert f'href="/design/apps/{office.app}/permissions"' in shown
+    pilot = api.post("/api/departments", json={"name": f"Pilot {office.serial}"}).json()
+    wide = office.grant(key=f"wide_{office.serial}")
+    changed = api.post(
+        f"/api/roles/{office.app}/{wide}/members", json={"add_departments": [pilot["id"]], "everyone": True}
+    )
+    assert changed.status_code == 200, changed.text
+    shown = page(api, "/admin/roles")
+    assert (
+        f"Everyone in Pilot {office.serial} and below" in shown and f'href="/admin/departments/{pilot["id"]}"' in shown
+    )
 
 
 # ------------------------------------------------------------------ audit log

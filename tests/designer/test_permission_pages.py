@@ -176,23 +176,35 @@ def test_an_existing_condition_is_shown_as_text_and_kept(client: TestClient) -> 
     assert role["permissions"]["order"] == {"read": {"condition": condition}, "export": "all"}
 
 
-def test_departments_add_their_people_and_roles_can_be_deleted(client: TestClient) -> None:
+def test_a_department_an_everyone_switch_and_people_make_the_members(client: TestClient) -> None:
     client.cookies.set("opsloom_locale", "en")
     publish_app(client, APP, order_form())
     sales = client.post("/api/departments", json={"name": "Sales"}).json()
-    east = client.post("/api/departments", json={"name": "East", "parent_id": sales["id"]}).json()
     a = create_user(client, "a@example.com", "right-password-1", department_id=sales["id"])
-    b = create_user(client, "b@example.com", "right-password-1", department_id=east["id"])
     token = token_in(client.get(PAGE).text)
     make_role(client, token)
+    client.post(f"{PAGE}/roles/buyer/members", data={"csrf_token": token, "add_department": str(sales["id"])})
+    role = client.get("/api/roles", params={"app": APP}).json()["items"][0]
+    assert (role["departments"], role["members"], role["everyone"]) == ([sales["id"]], [], False)
+    page = text_of(client.get(f"{PAGE}?role=buyer").text)
+    assert "Everyone in Sales and below" in page and "1 department" in page
     client.post(
         f"{PAGE}/roles/buyer/members",
-        data={"csrf_token": token, "add_department": str(sales["id"]), "with_subdepartments": "on"},
+        data={"csrf_token": token, "add_person": "a@example.com", "everyone_shown": "1", "everyone": "on"},
     )
     role = client.get("/api/roles", params={"app": APP}).json()["items"][0]
-    assert sorted(role["members"]) == sorted([a["id"], b["id"]])
-    client.post(f"{PAGE}/roles/buyer/members", data={"csrf_token": token, "remove": str(b["id"])})
-    assert client.get("/api/roles", params={"app": APP}).json()["items"][0]["members"] == [a["id"]]
+    assert (role["members"], role["everyone"]) == ([a["id"]], True)
+    client.post(
+        f"{PAGE}/roles/buyer/members",
+        data={
+            "csrf_token": token,
+            "remove": str(a["id"]),
+            "remove_department": str(sales["id"]),
+            "everyone_shown": "1",
+        },
+    )
+    role = client.get("/api/roles", params={"app": APP}).json()["items"][0]
+    assert (role["departments"], role["members"], role["everyone"]) == ([], [], False)
     deleted = client.post(f"{PAGE}/roles/buyer/delete", data={"csrf_token": token}, follow_redirects=False)
     assert deleted.status_code == 303
     assert client.get("/api/roles", params={"app": APP}).json()["items"] == []

@@ -82,7 +82,15 @@ async def roles(request: Request) -> Response:
     async with request.app.state.db.session() as session:
         apps = (await session.execute(select(a.c.key, a.c.document).order_by(a.c.key))).all()
         role_rows = (
-            await session.execute(select(r.c.id, r.c.app_key, r.c.key, r.c.document).order_by(r.c.app_key, r.c.key))
+            await session.execute(
+                select(r.c.id, r.c.app_key, r.c.key, r.c.document, r.c.everyone).order_by(r.c.app_key, r.c.key)
+            )
+        ).all()
+        rd, d = tables.role_departments, tables.departments
+        department_rows = (
+            await session.execute(
+                select(rd.c.role_id, d.c.id, d.c.name).join(d, d.c.id == rd.c.department_id).order_by(d.c.name)
+            )
         ).all()
         member_rows = (
             await session.execute(
@@ -96,6 +104,9 @@ async def roles(request: Request) -> Response:
         members.setdefault(row.role_id, []).append(
             {"id": row.id, "name": row.name, "email": row.email, "active": row.active}
         )
+    departments: dict[int, list[dict[str, Any]]] = {}
+    for row in department_rows:
+        departments.setdefault(row.role_id, []).append({"id": row.id, "name": row.name})
     by_app: dict[str, list[dict[str, Any]]] = {}
     for row in role_rows:
         by_app.setdefault(row.app_key, []).append(
@@ -105,6 +116,8 @@ async def roles(request: Request) -> Response:
                 "app_admin": bool(row.document.get("app_admin")),
                 "forms": sorted(k for k in (row.document.get("permissions") or {})),
                 "members": members.get(row.id, []),
+                "departments": departments.get(row.id, []),
+                "everyone": bool(row.everyone),
             }
         )
     listed = [

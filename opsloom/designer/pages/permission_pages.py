@@ -1,5 +1,6 @@
 """The app's roles on a page: a matrix of forms × actions with a row scope per cell, hidden and read-only
-fields per form, members (people, or everyone in a department), and adding, renaming and deleting roles.
+fields per form, members (people, everyone in a department and below, or everyone), and adding, renaming
+and deleting roles.
 
 Every change is saved through the roles service (`designer.roles`), with the checks of `/api/roles`: a
 role that names an unpublished form, a field the form does not have or a bad condition is refused, and
@@ -9,7 +10,7 @@ the page says where.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,7 +25,6 @@ from opsloom.designer.pages import STATIC_DIR
 from opsloom.designer.pages.shell import Designer, design_nav, open_designer
 from opsloom.platform import tables
 from opsloom.platform.errors import FieldError, NotFound, OpsloomError, ValidationFailed
-from opsloom.platform.permissions import department_tree
 from opsloom.runtime.dependencies import Forms
 from opsloom.runtime.fields import FIELD_TYPES
 from opsloom.runtime.pages.i18n import catalog
@@ -139,7 +139,8 @@ def role_from_form(role: dict[str, Any], posted: FormData, forms: list[dict[str,
     if errors:
         raise ValidationFailed("The role is not valid", errors)
     label = _label(posted) or role.get("label") or role["key"]
-    document = {k: v for k, v in role.items() if k not in ("id", "app", "members", "permissions", "label")}
+    shown = ("id", "app", "members", "departments", "everyone", "permissions", "label")
+    document = {k: v for k, v in role.items() if k not in shown}
     return {**document, "label": label, "app_admin": posted.get("app_admin") == "on", "permissions": permissions}
 
 
@@ -208,6 +209,7 @@ async def _page(
         members=[
             names.get(uid, {"id": uid, "name": f"#{uid}", "email": ""}) for uid in (role or {}).get("members", [])
         ],
+        member_departments=[d for d in departments if d["id"] in set((role or {}).get("departments", []))],
         people=people[:MAX_PEOPLE],
         departments=departments,
         drafts=[page.ctx.t.label(f["label"]) for f in nav["forms"] if f["published_version"] is None],
@@ -254,21 +256,31 @@ async def save_role(app: str, role: str, request: Request, forms: Forms) -> Resp
 
 @router.post("/design/apps/{app}/permissions/roles/{role}/members")
 async def change_members(app: str, role: str, request: Request) -> Response:
-    """Add a person (by e-mail, as the picker offers them), everyone now in a department (and below, if
-    asked), or remove the members ticked."""
+    """Add a person (by e-mail, as the picker offers them) or a department (everyone in it and below, as they
+    are at each request), switch 'everyone' on or off, or remove the people and departments ticked."""
     page, posted = await _posted(request, app)
     if not isinstance(page, Designer):
         return page
-    remove = [i for v in posted.getlist("remove") if isinstance(v, str) and (i := page_id(v)) is not None]
+    department = page_id(str(posted.get("add_department", "")))
+    change = roles.MemberChange(
+        remove=_ids(posted.getlist("remove")),
+        add_departments=(department,) if department is not None else (),
+        remove_departments=_ids(posted.getlist("remove_department")),
+        everyone=posted.get("everyone") == "on" if posted.get("everyone_shown") == "1" else None,
+    )
     try:
         async with request.app.state.db.session(write=True) as session:
-            add = await _people_to_add(session, page, posted)
-            await roles.set_members(session, request_context(request, page.user), app, role, add, remove)
+            add = await _person_to_add(session, page, posted)
+            await roles.set_members(session, request_context(request, page.user), app, role, replace(change, add=add))
     except NotFound:
         return not_found(page.ctx)
     except OpsloomError as error:
         return await _page(request, app, role, error=error)
     return redirect(f"/design/apps/{app}/permissions?role={role}&saved=members#members")
+
+
+def _ids(values: list[Any]) -> tuple[int, ...]:
+    return tuple(i for v in values if isinstance(v, str) and (i := page_id(v)) is not None)
 
 
 @router.post("/design/apps/{app}/permissions/roles/{role}/delete")
@@ -292,24 +304,16 @@ async def _posted(request: Request, app: str) -> tuple[Designer | Response, Form
     return page, posted
 
 
-async def _people_to_add(session: AsyncSession, page: Designer, posted: FormData) -> list[int]:
-    u = tables.users
-    add: list[int] = []
+async def _person_to_add(session: AsyncSession, page: Designer, posted: FormData) -> tuple[int, ...]:
     person = str(posted.get("add_person", "")).strip()[:320]
-    if person:
-        email = person.rsplit("<", 1)[-1].rstrip(">").strip().lower()
-        found = (await session.execute(select(u.c.id).where(u.c.email == email))).scalar_one_or_none()
-        if found is None:
-            raise ValidationFailed.of([FieldError("add_person", page.ctx.t("perm.no_such_person", who=person))])
-        add.append(int(found))
-    department = page_id(str(posted.get("add_department", "")))
-    if department is not None:
-        ids = {department}
-        if posted.get("with_subdepartments") == "on":
-            ids = set(await department_tree(session, department))
-        rows = await session.execute(select(u.c.id).where(u.c.department_id.in_(ids), u.c.active.is_(True)))
-        add += [int(r) for r in rows.scalars()]
-    return add
+    if not person:
+        return ()
+    email = person.rsplit("<", 1)[-1].rstrip(">").strip().lower()
+    u = tables.users
+    found = (await session.execute(select(u.c.id).where(u.c.email == email))).scalar_one_or_none()
+    if found is None:
+        raise ValidationFailed.of([FieldError("add_person", page.ctx.t("perm.no_such_person", who=person))])
+    return (int(found),)
 
 
 async def _published_forms(session: AsyncSession, app: str) -> list[dict[str, Any]]:
