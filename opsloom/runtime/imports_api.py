@@ -1,6 +1,6 @@
 """Importing spreadsheets into a form: upload, set up, try, commit, follow, cancel, undo.
 
-    POST  /api/apps/{app}/forms/{form}/imports                 multipart `file` (.xlsx, .xls, .csv) -> 201
+    POST  /api/apps/{app}/forms/{form}/imports                 multipart `file` (.xlsx, .xls, .ods, .csv) -> 201
     GET   /api/apps/{app}/forms/{form}/imports                 the caller's imports of the form
     GET   /api/apps/{app}/forms/{form}/imports/{id}            sheets, columns, mapping, unmatched values, progress
     PATCH /api/apps/{app}/forms/{form}/imports/{id}            sheet, header_row, mapping, cleaning, values, mode, ...
@@ -137,7 +137,7 @@ async def _receive(request: Request, store: FileStore, limit: int) -> tuple[Stor
                         file_format = format_of(name) or ""
                         if not file_format:
                             raise ValidationFailed.of(
-                                [FieldError("file", f"{name!r} is not a spreadsheet: send .xlsx, .xls or .csv")]
+                                [FieldError("file", f"{name!r} is not a spreadsheet: send .xlsx, .xls, .ods or .csv")]
                             )
                         writer = store.writer(limit)
                 elif isinstance(event, PartData) and in_file and writer is not None:

@@ -36,7 +36,7 @@ def import_paths(base: str, op: Callable[..., dict[str, Any]]) -> dict[str, Any]
     return {
         imports: {
             "post": op(
-                "Upload a spreadsheet (.xlsx, .xls, .csv) to import: columns are matched to fields",
+                "Upload a spreadsheet (.xlsx, .xls, .ods, .csv) to import: columns are matched to fields",
                 "importUpload",
                 _answer("201", "The import, not yet committed", (*READS, "413", "415")),
                 requestBody={"required": True, "content": {"multipart/form-data": {"schema": upload}}},

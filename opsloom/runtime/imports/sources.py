@@ -99,7 +99,7 @@ class WorkbookSource:
         except (CalamineError, OSError, ValueError) as error:
             raise BadRequest(
                 "The file is not a workbook Opsloom can read",
-                [FieldError("file", f"send .xlsx, .xls or .csv ({error})")],
+                [FieldError("file", f"send .xlsx, .xls, .ods or .csv ({error})")],
             ) from None
 
     def sheets(self) -> list[str]:
