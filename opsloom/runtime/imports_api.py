@@ -103,6 +103,7 @@ async def upload(app: str, form: str, request: Request, response: Response) -> d
         source = ImportFile(path, file_format, encoding)
         async with db.session(write=True) as session:
             compiled, _ = await _open(session, request, app, form)
+            await resource.sweep_files(session, store, context_of(request).now)
             import_id = await resource.create_import(
                 session,
                 compiled,

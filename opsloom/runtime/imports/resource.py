@@ -3,7 +3,10 @@
     draft --commit--> queued --worker--> running --> done | failed | cancelled
     done --undo (within a day)--> undone
 
-The uploaded file stays on disk under the data directory. What the user
+The uploaded file stays on disk under the data directory until the import
+can no longer read it: a day after it is done (its undo window), the next
+upload deletes it (`sweep_files`); the refused rows stay in the database for
+the error file. What the user
 chooses lives in the import's `options` (`settings.py`); what the file holds
 is worked out again whenever a choice changes it (`analyse`). Committing is
 `commit.py`'s.
@@ -195,6 +198,7 @@ async def describe(session: AsyncSession, form: CompiledForm, row: Any, locale: 
             "size": row["file_size"],
             "format": row["file_format"],
             "encoding": row["encoding"],
+            "kept": row["file_key"] != REMOVED,
         },
         "sheets": analysis.get("sheets") or [],
         "sheet": options.sheet,
@@ -253,3 +257,29 @@ async def update_import(
         .where(i.c.id == row["id"])
         .values(options={**stored, **asdict(options)}, state="draft", updated_at=ctx.now)
     )
+
+
+SWEEP_LIMIT = 100
+REMOVED = ""  # the file_key of an import whose file is gone
+
+
+async def sweep_files(session: AsyncSession, store: FileStore, now: Any, limit: int = SWEEP_LIMIT) -> int:
+    """Delete the uploaded files of imports that can never read them again: done or undone, and
+    finished longer ago than the undo window. Their refused rows stay (the error file is written
+    from those). Answers how many files were removed; they go once the transaction commits."""
+    done = (
+        await session.execute(
+            select(i.c.id, i.c.file_key)
+            .where(
+                i.c.state.in_(("done", "undone")),
+                i.c.finished_at < now - UNDO_WINDOW,
+                i.c.file_key != REMOVED,
+            )
+            .order_by(i.c.id)
+            .limit(limit)
+        )
+    ).all()
+    if done:
+        await session.execute(update(i).where(i.c.id.in_([r.id for r in done])).values(file_key=REMOVED))
+        store.remove_after_commit(session, [r.file_key for r in done])
+    return len(done)

@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from opsloom.platform import tables
+from opsloom.platform.files import FileStore
 from tests.builders import list_all, problem
 from tests.conftest import another_client, create_user, log_in, query
 from tests.runtime.imports.helpers import (
@@ -204,6 +205,41 @@ def test_an_import_older_than_a_day_cannot_be_undone(client: TestClient) -> None
     body = problem(client.post(f"{url}/undo"), 409)
     assert "more than a day ago" in body["detail"]
     assert set(by_code(client)) == {"P-511"}
+
+
+def test_a_finished_imports_file_is_deleted_once_it_cannot_be_undone(client: TestClient) -> None:
+    """The next upload removes files of imports done more than a day ago; the error file still comes
+    from the refused rows kept in the database, and a newer import keeps its file."""
+    publish_purchases(client)
+    def rows(n: int) -> list[list[str]]:
+        return [["编号", "标题"], [f"P-5{n}1", "一"], [f"P-5{n}2", ""]]
+
+    old = uploaded(client, "old.csv", csv_bytes(rows(2)))
+    recent = uploaded(client, "recent.csv", csv_bytes(rows(3)))
+    for made in (old, recent):
+        assert commit(client, f"{IMPORTS}/{made['id']}")["counts"]["failed"] == 1
+    i = tables.imports
+    keys = dict(query(client, select(i.c.id, i.c.file_key).where(i.c.id.in_([old["id"], recent["id"]]))))
+    store = FileStore(client.app.state.settings.imports_dir)  # type: ignore[attr-defined]
+    paths = {n: store.path(keys[n]) for n in keys}
+    assert all(path.is_file() for path in paths.values())
+    aged = update(i).where(i.c.id == old["id"]).values(finished_at=datetime.now(UTC) - timedelta(days=2))
+
+    async def age() -> None:
+        async with client.app.state.db.session(write=True) as session:  # type: ignore[attr-defined]
+            await session.execute(aged)
+
+    client.portal.call(age)
+    assert client.get(f"{IMPORTS}/{old['id']}").json()["file"]["kept"] is True
+    uploaded(client, "next.csv", csv_bytes(rows(4)))
+    assert not paths[old["id"]].exists() and paths[recent["id"]].exists()
+    assert client.get(f"{IMPORTS}/{old['id']}").json()["file"]["kept"] is False
+    errors = client.get(f"{IMPORTS}/{old['id']}/errors", params={"locale": "en"})
+    assert errors.status_code == 200
+    lines = [
+        list(r) for r in load_workbook(io.BytesIO(errors.content), read_only=True).active.iter_rows(values_only=True)
+    ]
+    assert lines[1][0] == "P-522" and lines[1][-1] == 3 and "title" in lines[1][-2]
 
 
 def test_importing_needs_the_import_right(client: TestClient) -> None:
