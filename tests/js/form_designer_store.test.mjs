@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { cellOf, initialState, normalise, reduce, renameInFormula, stepTarget } from "../../opsloom/designer/pages/static/js/form_designer/store.js";
+import { cellOf, initialState, normalise, reduce, renameColumnInFormula, renameInFormula, stepTarget } from "../../opsloom/designer/pages/static/js/form_designer/store.js";
 
 const field = (key, extra = {}) => ({ id: `f_${key}`, key, type: "text", label: key, ...extra });
 const DOC = { key: "visit", label: "Visit", fields: [field("a"), field("b"), field("c")] };
@@ -110,5 +110,22 @@ describe("renaming a key", () => {
     assert.deepEqual(renamed.doc.validations[0], { condition: { field: "z", op: "not_empty" }, message: "m", fields: ["z"] });
     const clash = run(initialState(doc), { type: "set_field", id: "f_a", patch: { key: "b" } }, { type: "rename_references", from: "a", to: "b" });
     assert.equal(clash.doc.fields[2].formula, "a & b");
+  });
+  test("a subform column renamed: its siblings' formulas and the form's `items.column` read the new key", () => {
+    const items = field("items", {
+      type: "subform",
+      fields: [field("qty", { type: "integer" }), field("price", { type: "decimal" }), field("line", { type: "formula", formula: "qty * price" })],
+    });
+    const doc = { ...DOC, fields: [items, field("total", { type: "formula", formula: 'SUM(items.qty) + COUNT(other.qty) & "items.qty" & qty' })] };
+    const columns = items.fields.map((c) => (c.key === "qty" ? { ...c, key: "count" } : c));
+    const renamed = run(
+      initialState(doc),
+      { type: "set_field", id: "f_items", patch: { fields: columns } },
+      { type: "rename_column_references", subform: "f_items", from: "qty", to: "count" },
+    );
+    const [after, total] = renamed.doc.fields;
+    assert.equal(after.fields[2].formula, "count * price");
+    assert.equal(total.formula, 'SUM(items.count) + COUNT(other.qty) & "items.qty" & qty');
+    assert.equal(renameColumnInFormula("SUM(myitems.qty)", "items", "qty", "n"), "SUM(myitems.qty)");
   });
 });

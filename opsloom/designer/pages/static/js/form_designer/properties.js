@@ -83,7 +83,9 @@ function FieldEditor({ env, field, siblings, onPatch, idPrefix, subform }) {
       <input id=${`${id}-key`} value=${field.key} class="fd-code" autocapitalize="off" spellcheck="false" pattern="[a-z][a-z0-9_]{0,62}"
         aria-invalid=${keyTaken || problemAt("key").length ? "true" : undefined} aria-describedby=${`${id}-key-help`}
         onFocus=${(e) => { e.target.dataset.keyBefore = field.key; }}
-        onChange=${(e) => !subform && env.dispatch({ type: "rename_references", from: e.target.dataset.keyBefore, to: field.key, group: `${field.id}:key` })}
+        onChange=${(e) => env.dispatch(subform
+          ? { type: "rename_column_references", subform: subform.id, from: e.target.dataset.keyBefore, to: field.key, group: `${field.id}:key` }
+          : { type: "rename_references", from: e.target.dataset.keyBefore, to: field.key, group: `${field.id}:key` })}
         onInput=${(e) => onPatch({ key: e.target.value.toLowerCase().replace(/[^a-z0-9_]/g, "_") || field.key }, "key")} />
       <p class="help" id=${`${id}-key-help`}>${t("fd.key_help")}</p>
       ${renamed && html`<p class="fd-warning" role="note">${t("fd.key_renamed", { from: original.key, id: field.id })}</p>`}

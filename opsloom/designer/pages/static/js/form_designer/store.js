@@ -152,6 +152,15 @@ export function renameInFormula(text, from, to) {
   });
 }
 
+/** A formula with the subform column `subform.from` read as `subform.to` (e.g. `SUM(items.qty)`). */
+export function renameColumnInFormula(text, subform, from, to) {
+  const prefix = `${subform}.`;
+  return text.replace(TOKENS, (whole, quoted, name, offset) => {
+    if (quoted || name !== from || text.slice(offset - prefix.length, offset) !== prefix) return whole;
+    return /[A-Za-z0-9_.]/.test(text[offset - prefix.length - 1] || "") ? whole : to;
+  });
+}
+
 function renameInCondition(condition, from, to) {
   if (!condition || typeof condition !== "object") return condition;
   if (Array.isArray(condition)) return condition.map((c) => renameInCondition(c, from, to));
@@ -176,6 +185,22 @@ const COMMANDS = {
     for (const check of doc.validations || []) {
       check.condition = renameInCondition(check.condition, from, to);
       if (Array.isArray(check.fields)) check.fields = check.fields.map((k) => (k === from ? to : k));
+    }
+  },
+  /** After a subform column's key is renamed: its sibling columns' formulas and rules, and the form's
+   * formulas that read `subform.column`, read the new key. */
+  rename_column_references(doc, { subform, from, to }) {
+    const holder = doc.fields.find((f) => f.id === subform);
+    const columns = (holder && holder.fields) || [];
+    if (!from || !to || from === to || columns.filter((c) => c.key === to).length !== 1) return;
+    for (const c of columns) {
+      if (typeof c.formula === "string") c.formula = renameInFormula(c.formula, from, to);
+      if (c.default && typeof c.default.formula === "string") c.default.formula = renameInFormula(c.default.formula, from, to);
+      for (const rule of CONDITIONS) if (c[rule]) c[rule] = renameInCondition(c[rule], from, to);
+    }
+    for (const f of doc.fields) {
+      if (typeof f.formula === "string") f.formula = renameColumnInFormula(f.formula, holder.key, from, to);
+      if (f.default && typeof f.default.formula === "string") f.default.formula = renameColumnInFormula(f.default.formula, holder.key, from, to);
     }
   },
   add_field(doc, { field, to }) {
