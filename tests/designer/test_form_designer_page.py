@@ -66,6 +66,25 @@ def test_the_preview_renders_the_draft_with_the_runtimes_form_and_sample_values(
     assert "2026-01-15" not in empty
 
 
+def test_the_preview_fills_line_items_with_two_sample_rows_and_sums_them(client: TestClient) -> None:
+    put_app(client)
+    items = field(
+        "items",
+        "subform",
+        fields=[
+            field("item", required=True),
+            field("quantity", "integer"),
+            field("price", "decimal", precision=12, scale=2),
+            field("line", "formula", formula="quantity * price"),
+        ],
+    )
+    put_form(client, form("order", field("title"), items, field("total", "formula", formula="SUM(items.line)")))
+    html = client.get(f"{PAGE}/preview").text
+    # Two rows numbered differently (42 × 42.00 and 3 × 3.00), then their sum: the formulas run on them.
+    assert 'id="f-items-1-quantity"' in html and 'id="f-items-2-quantity"' not in html
+    assert "1,764.00" in html and "9.00" in html and "1,773.00" in html, html
+
+
 def test_a_draft_with_problems_previews_the_problems(client: TestClient) -> None:
     put_app(client)
     put_form(client, {**ORDER, "fields": [*ORDER["fields"], field("total", "formula", formula="qty * nope")]})

@@ -45,6 +45,8 @@ SAMPLE_CANDIDATES: tuple[Any, ...] = (
     "13800138000",
     "https://example.com",
 )
+SAMPLE_ROWS = 2  # rows of sample line items, numbered differently so that sums show
+ROW_NUMBERS: tuple[tuple[str, str], ...] = (("42", "1280.50"), ("3", "99.90"))
 
 
 @router.get(PAGE)
@@ -145,29 +147,31 @@ def _problem(message: str) -> FieldError:
     return FieldError("$", message)
 
 
-def sample_record(form: CompiledForm, zone: Any) -> dict[str, Any]:
-    """A record with a plausible value in every field one types into, as the API would write it."""
+def sample_record(form: CompiledForm, zone: Any, row: int = 0) -> dict[str, Any]:
+    """A record with a plausible value in every field one types into, as the API would write it;
+    a subform gets two rows (its formulas, and the record's over them, then show real sums)."""
     record: dict[str, Any] = {}
     for spec in form.fields:
         unit = form.unit(spec)
+        if unit.child_rows and spec.key in form.children:
+            record[spec.key] = [sample_record(form.children[spec.key], zone, n) for n in range(SAMPLE_ROWS)]
         if not unit.entered or unit.link or unit.holds_files or unit.child_rows:
             continue
-        value = _sample_value(spec, unit, zone)
+        value = _sample_value(spec, unit, zone, row)
         if value is not None:
             record[spec.key] = unit.dump(spec, value)
     return record
 
 
-def _sample_value(spec: FieldSpec, unit: Any, zone: Any) -> Any:
+def _sample_value(spec: FieldSpec, unit: Any, zone: Any, row: int = 0) -> Any:
     options = list(spec.option_values())
     label = spec.label.get("en") if isinstance(spec.label, Mapping) else spec.label
+    samples = ROW_NUMBERS[row % len(ROW_NUMBERS)] + SAMPLE_CANDIDATES[2:]
+    options = options[row % len(options) :] + options[: row % len(options)] if options else []
     candidates = (
-        [*options[:1], options[:1], f"{label or spec.key} …", *SAMPLE_CANDIDATES]
+        [*options[:1], options[:1], f"{label or spec.key} …", *samples]
         if options
-        else [
-            f"{label or spec.key}",
-            *SAMPLE_CANDIDATES,
-        ]
+        else [f"{label or spec.key}" if not row else f"{label or spec.key} {row + 1}", *samples]
     )
     for candidate in candidates:
         try:

@@ -211,6 +211,7 @@ def test_a_finished_imports_file_is_deleted_once_it_cannot_be_undone(client: Tes
     """The next upload removes files of imports done more than a day ago; the error file still comes
     from the refused rows kept in the database, and a newer import keeps its file."""
     publish_purchases(client)
+
     def rows(n: int) -> list[list[str]]:
         return [["编号", "标题"], [f"P-5{n}1", "一"], [f"P-5{n}2", ""]]
 
