@@ -325,7 +325,11 @@ async def _convert_column(session: AsyncSession, ddl: Any, step: Step, state: Fo
     convert = converter(step, state, zone)
     await _rewrite(session, state.table, old, target, convert, only_changed=not rewrite, pending=pending)
     if rewrite:
-        await ddl(lambda op: op.drop_column(state.table, new.column))
+        keep = step.details.get("keep")
+        if keep:  # every value as it was stays, in an archived field's column
+            await ddl(lambda op: op.alter_column(state.table, new.column, new_column_name=keep))
+        else:
+            await ddl(lambda op: op.drop_column(state.table, new.column))
         await ddl(lambda op: op.alter_column(state.table, into.column, new_column_name=new.column))
         await _ensure_indexes(ddl, state, new)
 

@@ -162,7 +162,7 @@ class Facts:
 class Resolution:
     """What the person publishing chose for the values of one field."""
 
-    on_invalid: str = "refuse"  # refuse | set_empty | set_value
+    on_invalid: str = "refuse"  # refuse | set_empty | set_value | archive
     value: Any = None
     fill_empty: Any = None
 
@@ -232,6 +232,30 @@ def label_text(value: Any) -> str:
     if isinstance(value, Mapping):
         return str(value.get("en") or next(iter(value.values())))
     return str(value)
+
+
+def kept_field(field: Doc, archived: Mapping[str, Any]) -> dict[str, Any]:
+    """The archived copy of a field whose old values a conversion keeps: a field of its own (a new id,
+    the old type and settings) that can be brought back beside the changed one."""
+    n = 1
+    while f"{field['id']}_kept{n}" in archived:
+        n += 1
+    label = field.get("label", field["key"])
+    if isinstance(label, Mapping):
+        label = {lang: f"{text} ({BEFORE.get(lang, BEFORE['en'])})" for lang, text in label.items()}
+    else:
+        label = f"{label} ({BEFORE['en']})"
+    return {
+        **field,
+        "id": f"{field['id']}_kept{n}"[:64],
+        "key": f"{field['key']}_before_{n}"[:63],
+        "label": label,
+        "required": False,
+        "unique": False,
+    }
+
+
+BEFORE = {"zh-CN": "修改前", "en": "before the change"}
 
 
 def archive_column_name(field_id: str) -> str:
@@ -493,7 +517,11 @@ def plan_migration(
                 )
             )
         elif change.kind in ("retyped", "reshaped", "options_removed"):
-            _collect(later, blockers, _conversion(change, f, facts, resolution))
+            kept = kept_field(old_by_id[fid], archived) if resolution.on_invalid == "archive" else None
+            converted = _conversion(change, f, facts, resolution, kept)
+            if kept is not None and converted[0] is not None and converted[0].details.get("keep"):
+                archived[kept["id"]] = {"column": converted[0].details["keep"], "field": kept, "kept_from": fid}
+            _collect(later, blockers, converted)
         if change.kind in ("required_added", "restored") and f and f.get("required"):
             _collect(later, blockers, _required(fid, key, f, facts, resolution))
         if change.kind in ("unique_added", "restored") and f and f.get("unique"):
@@ -600,7 +628,7 @@ def _name(f: Doc | None) -> str:
 
 
 def _conversion(
-    change: FieldChange, f: Doc | None, facts: Facts, resolution: Resolution
+    change: FieldChange, f: Doc | None, facts: Facts, resolution: Resolution, kept: Doc | None = None
 ) -> tuple[Step | None, Blocker | None]:
     assert f is not None
     fid, key = change.field_id, change.key
@@ -629,11 +657,20 @@ def _conversion(
             f"{what}; {bad} values that do not fit become {resolution.value!r}",
             {**details, "on_invalid": "set_value", "value": resolution.value},
         ), None
+    if resolution.on_invalid == "archive" and kept is not None:
+        keep = archive_column_name(kept["id"])
+        return Step(
+            "convert_column",
+            f"{what}; {bad} values that do not fit become empty, and every value as it was is kept in an "
+            "archived field that can be brought back",
+            {**details, "rewrite": True, "on_invalid": "set_empty", "keep": keep},
+        ), None
     blocker = Blocker(
         key,
         f"{bad} existing values of {key} would not fit the changed field.",
-        f'Fix them, or publish with {{"resolutions": {{"{key}": {{"on_invalid": "set_empty"}}}}}} '
-        f'or {{"on_invalid": "set_value", "value": ...}}.',
+        f'Fix them, or publish with {{"resolutions": {{"{key}": {{"on_invalid": "set_empty"}}}}}}, '
+        f'{{"on_invalid": "set_value", "value": ...}} or {{"on_invalid": "archive"}} (empty them and keep '
+        "every value as it was in an archived field).",
         facts.invalid.get(fid, ()),
         bad,
     )

@@ -45,6 +45,11 @@ def form_problems(document: Any) -> list[FieldError]:
     return errors or check_form(document)
 
 
+# What to do with values a changed field cannot hold: refuse to publish, empty them, put a value in
+# their place, or empty them and keep every old value in an archived field (restorable as it was).
+ON_INVALID = ("refuse", "set_empty", "set_value", "archive")
+
+
 def parse_resolutions(body: Any) -> dict[str, Resolution]:
     """`{"resolutions": {"amount": {"on_invalid": "set_empty"}, "title": {"fill_empty": "n/a"}}}`."""
     if body is None:
@@ -66,10 +71,10 @@ def parse_resolutions(body: Any) -> dict[str, Resolution]:
                 [FieldError(path, "unexpected shape")],
             )
         on_invalid = item.get("on_invalid", "refuse")
-        if on_invalid not in ("refuse", "set_empty", "set_value"):
+        if on_invalid not in ON_INVALID:
             raise BadRequest(
                 "Unknown on_invalid",
-                [FieldError(f"{path}.on_invalid", "use set_empty or set_value")],
+                [FieldError(f"{path}.on_invalid", "use set_empty, set_value or archive")],
             )
         if on_invalid == "set_value" and item.get("value") is None:
             raise BadRequest(

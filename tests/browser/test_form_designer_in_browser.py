@@ -294,3 +294,47 @@ def test_the_designer_in_both_languages_at_desktop_and_phone_width_passes_axe(
         where: [v for v in problems if v["impact"] in ("serious", "critical")] for where, problems in found.items()
     }
     assert {k: v for k, v in serious.items() if v} == {}, json.dumps(serious, ensure_ascii=False, indent=1)
+
+
+def test_an_archived_field_is_brought_back_with_its_values(
+    open_page: Callable[..., Page], browser_log: BrowserLog
+) -> None:
+    """A field removed and published is archived; the palette offers it back, and after the next publish
+    the records have their values again."""
+    page = open_page(locale="en")
+    log_in(page, ADMIN)
+    create_form(page, "visitor", "Visitor", "访客")
+    page.locator('[data-palette="text"]').click()
+    panel = page.locator(".fd-properties")
+    panel.get_by_label("English").first.fill("Company")
+    panel.get_by_label("Key", exact=True).fill("company")
+    saved_draft(page, "visitor", lambda d: [f["key"] for f in d["fields"]] == ["name", "company"])
+    csrf = {"X-CSRF-Token": page.locator('meta[name="csrf-token"]').get_attribute("content") or ""}
+    design = "/api/design/apps/procurement/forms/visitor"
+    assert page.request.post(f"{design}/publish", headers=csrf).ok
+    records = "/api/apps/procurement/forms/visitor/records"
+    made = page.request.post(records, headers=csrf, data={"name": "Li Na", "company": "Northwind"}).json()
+    stored = draft(page, "visitor")
+    without = {
+        **stored["draft"],
+        "fields": [f for f in stored["draft"]["fields"] if f["key"] != "company"],
+        "layout": {"sections": [{"rows": [[{"field": "name", "width": "1"}]]}]},
+    }
+    saved_again = page.request.put(design, headers={**csrf, "If-Match": f'"{stored["draft_revision"]}"'}, data=without)
+    assert saved_again.ok, saved_again.text()
+    removed = page.request.post(f"{design}/publish", headers=csrf)
+    assert removed.ok, removed.text()
+    assert "company" not in page.request.get(f"{records}/{made['id']}").json()
+
+    page.reload()
+    expect(page.locator("#form-designer[data-ready]")).to_be_attached()
+    back = page.get_by_role("button", name="Bring back Company")
+    back.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator('.fd-cell[data-key="company"]')).to_be_visible()
+    expect(back).to_have_count(0)  # offered once: it is on the form again
+    saved_draft(page, "visitor", lambda d: "company" in [f["key"] for f in d["fields"]])
+    published = page.request.post(f"{design}/publish", headers=csrf).json()
+    assert [s["action"] for s in published["plan"]["steps"]] == ["restore_column"]
+    assert page.request.get(f"{records}/{made['id']}").json()["company"] == "Northwind"
+    assert browser_log.problems == []

@@ -116,6 +116,23 @@ def test_the_choice_made_is_applied(client: TestClient) -> None:
     assert "Published: version 2 is now in use." in text_of(versions.text)
 
 
+def test_keeping_the_old_values_in_an_archived_field_is_a_choice_on_the_page(client: TestClient) -> None:
+    english(client)
+    publish_app(client, APP, first_form())
+    bad = create(client, URL, title="chair", amount="about 30")
+    save(client, form("order", field("title", required=True), field("amount", "decimal", scale=2), title_field="title"))
+    page = client.get(f"{PAGE}/publish")
+    assert "keep every value as it was in an archived field" in text_of(page.text)
+    choice = {"csrf_token": token_in(page.text), "choice:amount": "archive"}
+    checked = client.post(f"{PAGE}/publish", data={**choice, "action": "check"})
+    assert "1 record does not convert and is left empty; every value as it was is kept" in text_of(checked.text)
+    done = client.post(f"{PAGE}/publish", data={**choice, "action": "publish"}, follow_redirects=False)
+    assert done.status_code == 303
+    assert client.get(f"{URL}/{bad['id']}").json()["amount"] is None
+    archived = client.get(f"/api/design/apps/{APP}/forms/order").json()["archived_fields"]
+    assert sorted((f["key"], f["type"]) for f in archived) == [("amount_before_1", "text"), ("note", "text")]
+
+
 def test_a_field_becoming_required_asks_for_a_backfill(client: TestClient) -> None:
     english(client)
     publish_app(client, APP, first_form())

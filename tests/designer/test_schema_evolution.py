@@ -110,6 +110,40 @@ def test_type_change_lists_values_that_do_not_convert_and_refuses(client):
     assert client.get(f"{URL}/{bad}").json()["note"] is None
 
 
+def test_type_change_can_keep_every_old_value_in_an_archived_field(client):
+    """`archive`: the values that do not fit become empty, and every value as it was stays in an archived
+    copy of the old field (its own id, key and type), which can be brought back beside the changed one."""
+    publish_app(client, APP, base_form())
+    ok = client.post(URL, json={"title": "a", "note": "42"}).json()["id"]
+    bad = client.post(URL, json={"title": "b", "note": "forty-two"}).json()["id"]
+    retyped = base_form()
+    retyped["fields"][2] = {"id": "fld_note", "key": "note", "type": "integer", "label": "Note"}
+    save(client, retyped)
+    body = {"resolutions": {"note": {"on_invalid": "archive"}}}
+    (step,) = [
+        s for s in publish(client, body, dry_run=True).json()["plan"]["steps"] if s["action"] == "convert_column"
+    ]
+    assert step["keep"] and "archived field" in step["description"]
+    done = publish(client, body)
+    assert done.status_code == 200, done.text
+    assert client.get(f"{URL}/{ok}").json()["note"] == 42
+    assert client.get(f"{URL}/{bad}").json()["note"] is None
+    (kept,) = client.get(DESIGN).json()["archived_fields"]
+    assert (kept["key"], kept["type"], kept["label"]) == ("note_before_1", "text", "Note (before the change)")
+    save(client, with_fields(*retyped["fields"], kept))  # brought back beside the changed field
+    back = publish(client)
+    assert back.status_code == 200, back.text
+    assert [s["action"] for s in back.json()["plan"]["steps"]] == ["restore_column"]
+    assert [client.get(f"{URL}/{rid}").json()["note_before_1"] for rid in (ok, bad)] == ["42", "forty-two"]
+
+
+def test_an_unknown_resolution_is_refused_by_path(client):
+    publish_app(client, APP, base_form())
+    answer = publish(client, {"resolutions": {"note": {"on_invalid": "shred"}}})
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["path"] == "resolutions.note.on_invalid"
+
+
 def test_type_change_with_a_default_for_bad_values(client):
     publish_app(client, APP, base_form())
     bad = client.post(URL, json={"title": "b", "note": "n/a"}).json()["id"]

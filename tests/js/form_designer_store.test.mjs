@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { cellOf, initialState, normalise, reduce, renameColumnInFormula, renameInFormula, stepTarget } from "../../opsloom/designer/pages/static/js/form_designer/store.js";
+import { cellOf, initialState, normalise, reduce, renameColumnInFormula, renameInFormula, restoredField, stepTarget } from "../../opsloom/designer/pages/static/js/form_designer/store.js";
 
 const field = (key, extra = {}) => ({ id: `f_${key}`, key, type: "text", label: key, ...extra });
 const DOC = { key: "visit", label: "Visit", fields: [field("a"), field("b"), field("c")] };
@@ -127,5 +127,13 @@ describe("renaming a key", () => {
     assert.equal(after.fields[2].formula, "count * price");
     assert.equal(total.formula, 'SUM(items.count) + COUNT(other.qty) & "items.qty" & qty');
     assert.equal(renameColumnInFormula("SUM(myitems.qty)", "items", "qty", "n"), "SUM(myitems.qty)");
+  });
+  test("an archived field comes back with its id, under its key or a free one", () => {
+    const archived = { id: "f_old", key: "a", type: "text", label: "A" };
+    assert.deepEqual(restoredField({ fields: [field("b")] }, archived), archived);
+    const back = restoredField({ fields: [field("a")] }, archived);
+    assert.equal(back.id, "f_old");
+    assert.equal(back.key, "a_2");
+    assert.equal(archived.key, "a"); // the boot's copy is left as it was
   });
 });

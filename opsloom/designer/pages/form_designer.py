@@ -70,6 +70,7 @@ async def form_designer(app: str, form: str, request: Request) -> Response:
         "draft_revision": found.draft_revision,
         "published_version": found.published_version,
         "problems": [e.as_json() for e in form_problems(draft)],
+        "archived_fields": [e["field"] for e in ((found.storage or {}).get("archived") or {}).values() if "field" in e],
         "field_types": [describe(unit) for unit in FIELD_TYPES.values()],
         "forms": forms,
         "functions": sorted(formulas.FUNCTIONS),

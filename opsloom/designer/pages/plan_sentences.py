@@ -113,6 +113,8 @@ def _convert(n: Names, step: Mapping[str, Any], changes: Mapping[str, FieldChang
         outcome = n.t("publish.outcome.undecided", count=count)
     elif step.get("on_invalid") == "set_value":
         outcome = n.t("publish.outcome.set_value", count=count, value=n.value(step.get("value")))
+    elif step.get("keep"):
+        outcome = n.t("publish.outcome.archive", count=count)
     else:
         outcome = n.t("publish.outcome.set_empty", count=count)
     return f"{what}: {outcome}"

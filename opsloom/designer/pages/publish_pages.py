@@ -150,7 +150,7 @@ def _resolutions_body(posted: dict[str, str]) -> dict[str, Any] | None:
         kind, _, key = name.partition(":")
         if not key:
             continue
-        if kind == "choice" and value in ("set_empty", "set_value"):
+        if kind == "choice" and value in ("set_empty", "set_value", "archive"):
             raw.setdefault(key, {})["on_invalid"] = value
         elif kind == "fill" and value.strip():
             raw.setdefault(key, {})["fill_empty"] = value.strip()

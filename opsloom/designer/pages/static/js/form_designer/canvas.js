@@ -78,8 +78,10 @@ function undoDomMove(event) {
   event.from.insertBefore(event.item, event.from.children[event.oldIndex] || null);
 }
 
-export function Palette({ env, onAdd }) {
-  const { boot, t, locale } = env;
+export function Palette({ env, onAdd, onRestore }) {
+  const { boot, t, locale, doc } = env;
+  const present = new Set(doc.fields.map((f) => f.id));
+  const archived = (boot.archived_fields || []).filter((f) => !present.has(f.id));
   const list = useRef(null);
   useSortable(
     list,
@@ -105,6 +107,17 @@ export function Palette({ env, onAdd }) {
         </li>`,
       )}
     </ul>
+    ${archived.length > 0 && html`<section class="fd-archived" aria-labelledby="fd-archived-title">
+      <h3 id="fd-archived-title">${t("fd.archived")}</h3>
+      <p class="muted fd-hint">${t("fd.archived_hint")}</p>
+      <ul>
+        ${archived.map((f) => html`<li key=${f.id}>
+          <button type="button" class="fd-palette-item" data-restore=${f.id} onClick=${() => onRestore(f)}>
+            <span class="fd-type-icon" aria-hidden="true">↺</span>${t("fd.bring_back", { name: labelOf(f.label, locale) || f.key })}
+          </button>
+        </li>`)}
+      </ul>
+    </section>`}
   </nav>`;
 }
 

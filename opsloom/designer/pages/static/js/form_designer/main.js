@@ -7,7 +7,7 @@
  */
 import { html, render, useEffect, useReducer, useRef, useState, useCallback } from "/vendor/preact-htm.js";
 import { api, ApiError } from "/static/js/api.js";
-import { cellOf, initialState, reduce, storable } from "./store.js";
+import { cellOf, initialState, reduce, restoredField, storable } from "./store.js";
 import { Canvas, Palette, newField } from "./canvas.js";
 import { Properties, FormProperties } from "./properties.js";
 import { makeT, problemsByField } from "./words.js";
@@ -188,7 +188,8 @@ function Designer({ boot }) {
     ${view === "preview"
       ? html`<${Preview} boot=${boot} savedAt=${saver.savedAt} t=${t} />`
       : html`<div class="fd-workspace">
-          <${Palette} env=${env} onAdd=${add} />
+          <${Palette} env=${env} onAdd=${add}
+            onRestore=${(f) => dispatch({ type: "add_field", field: restoredField(state.doc, f), to: afterSelected() })} />
           <${Canvas} env=${env} selected=${state.selected} onAdd=${add} />
           <aside class=${`fd-properties ${panelOpen ? "open" : ""}`} aria-labelledby="fd-properties-title">
             ${selected

@@ -79,6 +79,13 @@ export function freshId(doc) {
 }
 
 /** A key not used yet in `fields`, from the type's name: text, text_2, text_3... */
+/** An archived field brought back as it was (its id, so its kept values come back), under a free key. */
+export function restoredField(doc, archived) {
+  const field = JSON.parse(JSON.stringify(archived));
+  field.key = freshKey(doc.fields, field.key);
+  return field;
+}
+
 export function freshKey(fields, base) {
   const taken = new Set(fields.map((f) => f.key));
   const stem = base.replace(/[^a-z0-9_]/g, "_").replace(/^[^a-z]+/, "") || "field";
