@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsloom.platform import secrets, tables
 from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.errors import FieldError, NotFound, OpsloomError
-from opsloom.platform.outbox import TOPICS
+from opsloom.platform.outbox import AUTOMATION, TOPICS
 from opsloom.platform.permissions import full_access
 from opsloom.platform.types import StoredRow
 from opsloom.runtime import formulas, records
@@ -55,7 +55,7 @@ from opsloom.runtime.integrations.notify import notify
 from opsloom.runtime.integrations.outbound import Outbound, OutboundRefused, url_problem
 
 log = logging.getLogger("opsloom.worker")
-VIA = "automation"  # the principal's `via` of an automation's writes: their events start no automation
+VIA = AUTOMATION  # the principal's `via` of an automation's writes: their events start no automation
 PLACEHOLDER = regex.compile(r"\{([a-z][a-z0-9_]{0,62})\}")
 SENSITIVE = regex.compile(r"auth|token|secret|passw|key|sign|cookie|credential", regex.IGNORECASE)
 SCHEME_WORDS = regex.compile(r"^\s*(bearer|basic|token|bot|apikey)?\s*$", regex.IGNORECASE)
