@@ -38,7 +38,9 @@ def published_at(client, key: str, when: datetime, app: str = APP) -> None:
     async def move() -> None:
         async with client.app.state.db.session(write=True) as session:
             found = select(d.c.id).where(d.c.app_key == app, d.c.kind == "automation", d.c.key == key)
-            await session.execute(update(v).where(v.c.definition_id == found.scalar_subquery()).values(published_at=when))
+            await session.execute(
+                update(v).where(v.c.definition_id == found.scalar_subquery()).values(published_at=when)
+            )
 
     client.portal.call(move)
 

@@ -123,9 +123,7 @@ def test_a_date_reached_fires_once_per_record_and_date_value(client):
         "label": "Renewal reminder",
         "form": "contracts",
         "trigger": {"on": "date_reached", "field": "end_date", "offset_days": -3},
-        "actions": [
-            {"kind": "create_record", "form": "reports", "mapping": {"title": "title", "note": "end_date"}}
-        ],
+        "actions": [{"kind": "create_record", "form": "reports", "mapping": {"title": "title", "note": "end_date"}}],
     }
     publish_automation(client, document)
     published = when_published(client, "renewal_reminder")
