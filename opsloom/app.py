@@ -22,6 +22,7 @@ from opsloom.designer.flows_api import router as flows_design_router
 from opsloom.designer.formula_check import router as formula_check_router
 from opsloom.designer.pages import STATIC_DIR as DESIGN_STATIC_DIR
 from opsloom.designer.pages.app_settings_page import router as app_settings_router
+from opsloom.designer.pages.automation_pages import router as automation_pages_router
 from opsloom.designer.pages.form_designer import router as form_designer_router
 from opsloom.designer.pages.permission_pages import router as permission_pages_router
 from opsloom.designer.pages.publish_pages import router as publish_pages_router
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(publish_pages_router)
     app.include_router(permission_pages_router)
     app.include_router(app_settings_router)
+    app.include_router(automation_pages_router)
     app.mount("/static/design", StaticFiles(directory=DESIGN_STATIC_DIR), name="design_static")
     app.mount("/static/admin", StaticFiles(directory=ADMIN_STATIC_DIR), name="admin_static")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
