@@ -15,12 +15,14 @@ from opsloom import __version__
 from opsloom.admin.pages import STATIC_DIR as ADMIN_STATIC_DIR
 from opsloom.admin.pages.routes import router as admin_pages_router
 from opsloom.designer.api import router as designer_router
+from opsloom.designer.automation_runs_api import router as automation_runs_router
 from opsloom.designer.automations_api import router as automations_design_router
 from opsloom.designer.field_types_api import router as field_types_router
 from opsloom.designer.flows_api import router as flows_design_router
 from opsloom.designer.formula_check import router as formula_check_router
 from opsloom.designer.pages import STATIC_DIR as DESIGN_STATIC_DIR
 from opsloom.designer.pages.app_settings_page import router as app_settings_router
+from opsloom.designer.pages.automation_pages import router as automation_pages_router
 from opsloom.designer.pages.form_designer import router as form_designer_router
 from opsloom.designer.pages.permission_pages import router as permission_pages_router
 from opsloom.designer.pages.publish_pages import router as publish_pages_router
@@ -46,6 +48,7 @@ from opsloom.runtime.imports_api import IMPORT_PATH
 from opsloom.runtime.imports_api import router as imports_router
 from opsloom.runtime.integrations.api import router as integrations_router
 from opsloom.runtime.integrations.events import install_outbox
+from opsloom.runtime.integrations.secrets_api import router as secrets_router
 from opsloom.runtime.integrations.worker import work_outbox
 from opsloom.runtime.job_kinds import job_runner
 from opsloom.runtime.pages.account_pages import router as account_pages_router
@@ -134,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(files_router)
     app.include_router(imports_router)
     app.include_router(integrations_router)
+    app.include_router(secrets_router)
+    app.include_router(automation_runs_router)
     app.include_router(pages_router)
     app.include_router(import_page_router)
     app.include_router(record_pages_router)
@@ -148,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(publish_pages_router)
     app.include_router(permission_pages_router)
     app.include_router(app_settings_router)
+    app.include_router(automation_pages_router)
     app.mount("/static/design", StaticFiles(directory=DESIGN_STATIC_DIR), name="design_static")
     app.mount("/static/admin", StaticFiles(directory=ADMIN_STATIC_DIR), name="admin_static")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -23,6 +23,12 @@ from opsloom.platform import tables
 RECORD_TOPICS = ("record.created", "record.updated", "record.deleted", "record.restored")
 FLOW_TOPICS = ("flow.submitted", "flow.step_reached", "flow.approved", "flow.rejected", "flow.ended")
 TOPICS = RECORD_TOPICS + FLOW_TOPICS
+AUTOMATION = "automation"  # a principal's `via` when an automation acts: its events say so, and start none
+
+
+def origin(via: str) -> dict[str, str]:
+    """What an event's payload says of who caused it: only that an automation did (to stop loops)."""
+    return {"via": AUTOMATION} if via == AUTOMATION else {}
 
 
 @dataclass(frozen=True)

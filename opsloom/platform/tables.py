@@ -499,3 +499,37 @@ delivery_attempts = Table(
     Column("error", String(1000), nullable=True),
     Index("ix_opsloom_delivery_attempts_delivery", "delivery_id", "id"),
 )
+
+# ------------------------------------------------------- automations: runs and secrets
+
+# One row per time an automation fired: for an event, a schedule's slot, or a record's date.
+# The unique key makes firing exactly once: two workers that compute the same slot both
+# insert it in the transaction of the actions, and only one of them commits.
+automation_runs = Table(
+    "opsloom_automation_runs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), nullable=False),
+    Column("automation_key", String(63), nullable=False),
+    Column("fire_key", String(120), nullable=False),  # evt:<id>, cron:<slot>[:<record>], date:<record>:<day>
+    Column("record_id", BigInteger, nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),  # done, skipped (condition not met), failed
+    Column("detail", Json, nullable=True),  # what the actions did, or the error
+    UniqueConstraint("app_key", "automation_key", "fire_key", name="uq_opsloom_automation_runs_fire"),
+    Index("ix_opsloom_automation_runs_latest", "app_key", "automation_key", "id"),
+)
+
+# Named secrets of an app ({{secret.name}} in an automation's HTTP request), encrypted with
+# the platform's secret key; the API never answers a value.
+app_secrets = Table(
+    "opsloom_secrets",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), ForeignKey("opsloom_apps.key"), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("value", String(8000), nullable=False),  # AES-GCM: base64(nonce + ciphertext)
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("app_key", "name", name="uq_opsloom_secrets_name"),
+)

@@ -144,6 +144,7 @@ def fill(path: str, world: World, kind: str) -> str:
         "sub_id": 1,
         "delivery_id": 1,
         "automation": "approved_to_order",
+        "secret_name": "erp_token",
     }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values[m.group(1)]), path)
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from opsloom.platform.context import RequestContext
-from opsloom.platform.outbox import Event
+from opsloom.platform.outbox import Event, origin
 from opsloom.runtime.flow.model import Log, State
 
 STARTS = {"submitted", "resubmitted"}
@@ -32,7 +32,7 @@ def flow_events(
     after: State,
     effects: Sequence[Any],
 ) -> list[Event]:
-    base = {"instance_id": instance_id, "status": after.status}
+    base = {"instance_id": instance_id, "status": after.status} | origin(ctx.principal.via)
 
     def event(topic: str, **extra: Any) -> Event:
         return Event(topic, app, ctx.now, form, record_id, ctx.principal.user_id, base | extra)

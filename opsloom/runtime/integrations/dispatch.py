@@ -31,7 +31,7 @@ from opsloom.runtime.access import eval_context, scope_clause
 from opsloom.runtime.conditions import parse_condition, to_sql
 from opsloom.runtime.fields import dump_datetime
 from opsloom.runtime.forms import FormRegistry
-from opsloom.runtime.integrations.automations import Published, run_automations
+from opsloom.runtime.integrations.automations import Published, Tools, run_automations
 
 BATCH = 200
 
@@ -41,8 +41,11 @@ class Skip:
     reason: str
 
 
-async def dispatch_events(db: Database, forms: FormRegistry, now: datetime, limit: int = 10_000) -> int:
+async def dispatch_events(
+    db: Database, forms: FormRegistry, now: datetime, limit: int = 10_000, tools: Tools | None = None
+) -> int:
     """Fan out waiting events, a batch per transaction; answer how many were taken."""
+    tools = tools or Tools(forms)
     taken = 0
     while taken < limit:
         async with db.session(write=True) as session:
@@ -57,7 +60,7 @@ async def dispatch_events(db: Database, forms: FormRegistry, now: datetime, limi
             published, owners = Published(), Owners()
             rows: list[dict[str, Any]] = []
             for event in events:
-                await run_automations(session, forms, event, now, published)
+                await run_automations(session, tools, event, now, published)
                 for sub in subscriptions.get(event["app_key"], ()):
                     if _wants(sub, event):
                         rows += await _delivery(session, forms, owners, sub, event, now)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opsloom.platform.outbox import Event, emit
+from opsloom.platform.outbox import Event, emit, origin
 from opsloom.runtime.records.pipeline import WriteContext, write_hooks
 
 TOPIC_OF = {
@@ -34,7 +34,7 @@ async def write_record_events(write: WriteContext) -> None:
     for item in write.items:
         if item.row is None:
             continue
-        payload: dict[str, Any] = {}
+        payload: dict[str, Any] = origin(ctx.principal.via)
         if write.operation == "status":
             payload["changes"] = {k: {"from": v["before"], "to": v["after"]} for k, v in item.changed.items()}
         else:

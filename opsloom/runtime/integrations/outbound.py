@@ -82,7 +82,7 @@ async def check_target(url: str, allow_private: bool) -> None:
 
 
 class Outbound:
-    """One HTTP client for a worker's round: POSTs JSON, never follows redirects."""
+    """One HTTP client for a worker's round: sends JSON, never follows redirects."""
 
     def __init__(self, *, allow_private: bool, timeout: float) -> None:
         self.allow_private = allow_private
@@ -94,9 +94,13 @@ class Outbound:
         )
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Answer:
+        return await self.request("POST", url, body, headers)
+
+    async def request(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> Answer:
+        """One request (an automation's HTTP call may use any method); the target is checked first."""
         await check_target(url, self.allow_private)
         started = time.perf_counter()
-        async with self._client.stream("POST", url, content=body, headers=headers) as response:
+        async with self._client.stream(method, url, content=body or None, headers=headers) as response:
             read = bytearray()
             async for chunk in response.aiter_bytes():
                 read += chunk[: MAX_ANSWER_BYTES - len(read)]

@@ -1,4 +1,6 @@
-"""The outbox worker: fan events out, then deliver what is due. `opsloom worker` and the demo run it.
+"""The outbox worker: fire schedules and dates, fan events out, deliver what is due.
+
+`opsloom worker` and the demo run it.
 
 `run_outbox_round` is one round (what `opsloom worker --once` does); `work_outbox`
 repeats rounds until cancelled, sleeping only when a round found nothing to do.
@@ -16,10 +18,12 @@ from typing import Any
 
 from opsloom.platform.database import Database
 from opsloom.runtime.forms import FormRegistry
+from opsloom.runtime.integrations.automations import Tools
 from opsloom.runtime.integrations.channels import Env, Result
 from opsloom.runtime.integrations.delivery import deliver_due, worker_name
 from opsloom.runtime.integrations.dispatch import dispatch_events
 from opsloom.runtime.integrations.outbound import Outbound
+from opsloom.runtime.integrations.timed import run_timed
 
 log = logging.getLogger("opsloom.worker")
 
@@ -28,6 +32,7 @@ log = logging.getLogger("opsloom.worker")
 class Round:
     dispatched: int  # events fanned out
     results: Sequence[Result]  # attempts made
+    fired: int = 0  # schedules and dates that fired
 
     @property
     def delivered(self) -> int:
@@ -35,7 +40,7 @@ class Round:
 
     @property
     def idle(self) -> bool:
-        return not self.dispatched and not self.results
+        return not self.dispatched and not self.results and not self.fired
 
 
 class OutboxWorker:
@@ -46,12 +51,14 @@ class OutboxWorker:
         self.name = name or worker_name()
         outbound = Outbound(allow_private=settings.outbound_allow_private, timeout=settings.outbound_timeout)
         self.env = Env(outbound, settings, db)
+        self.tools = Tools(forms, outbound, settings.resolved_secret_key(), settings.zone)
 
     async def round(self, now: datetime | None = None, *, limit: int = 50) -> Round:
         now = now or datetime.now(UTC)
-        dispatched = await dispatch_events(self.db, self.forms, now)
+        fired = await run_timed(self.db, self.tools, now)
+        dispatched = await dispatch_events(self.db, self.forms, now, tools=self.tools)
         results = await deliver_due(self.env, now, self.name, limit=limit)
-        return Round(dispatched, results)
+        return Round(dispatched, results, fired)
 
     async def close(self) -> None:
         await self.env.outbound.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     answers: list[tuple[int, Any]] = field(default_factory=list)  # answered in turn, then `default`
     default: tuple[int, Any] = (200, {"errcode": 0, "errmsg": "ok", "code": 0})
+    delay: float = 0.0  # seconds each answer waits (a slow receiver, to stop a worker mid-run)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(self) -> tuple[int, Any]:
@@ -52,6 +54,7 @@ def receiving() -> Iterator[Receiver]:
             with receiver.lock:
                 receiver.requests.append(Received(parts.path, query, headers, body))
             status, answer = receiver.answer()
+            time.sleep(receiver.delay)
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("content-type", "application/json")
