@@ -53,8 +53,8 @@ async def publish_automation(
     summary = [f"on {document['trigger']['on']} of {document['form']}: {kinds}"]
     if dry_run:
         return {"version": definition.published_version, "applied": False, "summary": summary}
-    version = await definitions.store_version(
-        session, ctx, definition, document, {"summary": summary}, {"form": document["form"]}
-    )
+    # A switched-off automation stays off when a new version is published (`paused` is kept).
+    storage = {**(definition.storage or {}), "form": document["form"]}
+    version = await definitions.store_version(session, ctx, definition, document, {"summary": summary}, storage)
     await audit(session, ctx, "definition.published", f"{app}/automation/{key}", {"version": version})
     return {"version": version, "applied": True, "summary": summary}

@@ -233,11 +233,15 @@ def test_a_switched_off_automation_runs_nothing_and_the_overview_says_so(client)
     client.post(URL, json={"title": "Quiet"})
     deliver(client)
     assert list_all(client, VOUCHERS) == []
+    publish_automation(client, {**document, "label": "Copy to vouchers, again"})  # a new version stays off
+    client.post(URL, json={"title": "Still quiet"})
+    deliver(client)
+    assert list_all(client, VOUCHERS) == []
     client.put(f"/api/design/apps/{APP}/automations/copy/enabled", json={"enabled": True})
     client.post(URL, json={"title": "Loud"})
     deliver(client)
     assert [v["summary"] for v in list_all(client, VOUCHERS)] == ["Loud"]
     [item] = client.get(f"/api/design/apps/{APP}/automation-overview").json()["items"]
-    assert item["enabled"] is True and item["label"] == "Copy to vouchers"
+    assert item["enabled"] is True and item["label"] == "Copy to vouchers, again"
     assert [r["outcome"] for r in item["runs"]] == ["done"]
     problem(client.put(f"/api/design/apps/{APP}/automations/copy/enabled", json={"enabled": "yes"}), 422, "enabled")
