@@ -10,6 +10,8 @@ is created by the first autosave.
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -20,7 +22,7 @@ from opsloom.designer.pages.form_designer import _app_forms
 from opsloom.designer.pages.shell import Designer, design_nav, open_designer
 from opsloom.runtime.fields import FIELD_TYPES
 from opsloom.runtime.pages.i18n import catalog
-from opsloom.runtime.pages.rendering import render
+from opsloom.runtime.pages.rendering import redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,6 +39,9 @@ async def flow_designer(app: str, flow: str, request: Request) -> Response:
     async with request.app.state.db.session() as session:
         nav = await design_nav(session, app)
         forms = await _app_forms(session, app)
+        for item in forms:  # the flow's pickers need the fields whole (options, subform columns)
+            found_form = await definitions.load_definition(session, app, "form", item["key"])
+            item["fields"] = [f for f in (found_form.draft or {}).get("fields", []) if isinstance(f, dict)]
         found = await definitions.find_definition(session, app, "flow", flow)
         draft = found.draft if found is not None else None
         if draft is None:
@@ -82,3 +87,14 @@ def _new_flow(key: str, form: str) -> dict[str, object]:
             {"id": "end", "type": "end", "label": {"zh-CN": "结束", "en": "End"}},
         ],
     }
+
+
+@router.get("/design/apps/{app}/new-flow")
+async def new_flow(app: str, request: Request, key: str = "", form: str = "") -> Response:
+    """Where the app page's "design a new flow" goes: the designer of that key, on that form."""
+    page = await open_designer(request, app)
+    if not isinstance(page, Designer):
+        return page
+    if not re.fullmatch(KEY, key) or not re.fullmatch(KEY, form):
+        return redirect(f"/design/apps/{app}")
+    return redirect(f"/design/apps/{app}/flows/{key}?form={form}")
