@@ -177,7 +177,7 @@ function NodeCard({ env, item, first, last }) {
       <button type="button" disabled=${first} onClick=${() => dispatch({ type: "step", id: item.id, direction: -1 })} aria-label=${t("fl.move_up", { name })} title=${t("fl.move_up", { name })}>↑</button>
       <button type="button" disabled=${last} onClick=${() => dispatch({ type: "step", id: item.id, direction: 1 })} aria-label=${t("fl.move_down", { name })} title=${t("fl.move_down", { name })}>↓</button>
       <button type="button" aria-pressed=${env.moving === item.id} onClick=${() => env.setMoving(env.moving === item.id ? null : item.id)} aria-label=${t("fl.move_to", { name })} title=${t("fl.move_to", { name })}>⇄</button>
-      <button type="button" onClick=${() => dispatch({ type: "copy", id: item.id })} aria-label=${t("fl.copy", { name })} title=${t("fl.copy", { name })}>⧉</button>
+      <button type="button" onClick=${() => dispatch({ type: "copy", id: item.id })} aria-label=${t("fl.copy", { name })} title=${t("fl.copy", { name })}>❐</button>
       <button type="button" onClick=${() => dispatch({ type: "remove", id: item.id })} aria-label=${t("fl.delete", { name })} title=${t("fl.delete", { name })}>✕</button>
     </div>
   </div>`;
@@ -258,7 +258,7 @@ function Simulator({ env }) {
   const [result, setResult] = useState(null);
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
-  const simple = env.formFields.filter((f) => f.key && !f.fields && env.types[f.type] && env.types[f.type].entered && !env.types[f.type].multiple && !["user", "department", "record"].includes(env.types[f.type].link || "x") && env.types[f.type].widget !== "file");
+  const simple = env.formFields.filter((f) => f.key && !f.fields && env.types[f.type] && (env.types[f.type].entered || env.types[f.type].computed) && !env.types[f.type].multiple && !["user", "department", "record"].includes(env.types[f.type].link || "x") && env.types[f.type].widget !== "file");
   const run = async (e) => {
     e.preventDefault();
     setBusy(true);
