@@ -13,7 +13,9 @@ from tests.browser.conftest import ADMIN, BrowserLog, log_in
 pytestmark = pytest.mark.xdist_group("browser")
 
 
-def test_smoke(open_page: Callable[..., Page], screenshot: Callable[[Page, str], Path], browser_log: BrowserLog) -> None:
+def test_smoke(
+    open_page: Callable[..., Page], screenshot: Callable[[Page, str], Path], browser_log: BrowserLog
+) -> None:
     page = open_page(locale="en")
     log_in(page, ADMIN)
     page.goto("/design/apps/procurement/flows/purchase_approval?lang=en")
