@@ -196,7 +196,6 @@ export const DEFAULT_LABELS = {
   condition: both("条件分支", "Condition"),
   parallel: both("并行分支", "Parallel"),
   action: both("自动操作", "Automatic action"),
-  branch: both("条件", "Condition"),
 };
 
 export function newItem(tree, type) {
@@ -208,7 +207,7 @@ export function newItem(tree, type) {
   if (type === "cc") return { id, type, label, recipients: [{ kind: "submitter" }] };
   if (type === "action") return { id, type, label, action: { kind: "update_record", values: {} } };
   if (type === "condition") {
-    return { id, type, label, branches: [{ label: DEFAULT_LABELS.branch, condition: {}, chain: [] }], else: { else: true, chain: [] } };
+    return { id, type, label, branches: [{ condition: {}, chain: [] }], else: { else: true, chain: [] } };
   }
   if (type === "parallel") {
     return { id, type, label, join: { id: `${id}_join`, label: both("汇合", "Join") }, branches: [{ chain: [] }, { chain: [] }] };
@@ -299,7 +298,7 @@ const COMMANDS = {
   add_branch(tree, { id }) {
     const found = locate(tree, id);
     if (!found) return;
-    if (found.item.type === "condition") found.item.branches.push({ label: DEFAULT_LABELS.branch, condition: {}, chain: [] });
+    if (found.item.type === "condition") found.item.branches.push({ condition: {}, chain: [] });
     else found.item.branches.push({ chain: [] });
   },
   remove_branch(tree, { id, index }) {
