@@ -261,5 +261,6 @@ def test_the_flow_designer_reads_well_on_a_desktop_and_a_phone_in_both_languages
             overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
             assert overflow <= 0, overflow
         assert violations(page) == [], width
+        page.evaluate("window.scrollTo(0, 0)")
         screenshot(page, f"flow-designer-{short}-{width}")
     assert browser_log.problems == [] and browser_log.csp_violations() == []

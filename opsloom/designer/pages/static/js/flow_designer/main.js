@@ -10,7 +10,7 @@ import { html, render, useCallback, useEffect, useReducer, useRef, useState } fr
 import { api, ApiError } from "/static/js/api.js";
 import { labelText } from "../condition_builder.js";
 import { makeT } from "../form_designer/words.js";
-import { INSERTABLE, branchesOf, initialState, locate, newItem, problemsByNode, reduce, toDocument } from "./tree.js";
+import { INSERTABLE, branchesOf, initialState, locate, newItem, problemsByNode, reduce, toDocument, walk } from "./tree.js";
 import { BranchPanel, FlowPanel, NodePanel } from "./panel.js";
 
 const SAVE_AFTER_MS = 600;
@@ -258,7 +258,19 @@ function Simulator({ env }) {
   const [result, setResult] = useState(null);
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
-  const simple = env.formFields.filter((f) => f.key && !f.fields && env.types[f.type] && (env.types[f.type].entered || env.types[f.type].computed) && !env.types[f.type].multiple && !["user", "department", "record"].includes(env.types[f.type].link || "x") && env.types[f.type].widget !== "file");
+  // The fields a sample is typed into: those people fill in, and the computed ones a branch tests (the amount).
+  const tested = new Set();
+  const collect = (c) => {
+    if (!c || typeof c !== "object") return;
+    if (c.field) tested.add(c.field);
+    for (const inner of [...(c.and || []), ...(c.or || [])]) collect(inner);
+  };
+  walk(env.tree.chain, (item) => (item.branches || []).forEach((b) => collect(b.condition)));
+  const simple = env.formFields.filter((f) => {
+    const ft = env.types[f.type];
+    if (!f.key || f.fields || !ft || ft.multiple || ft.widget === "file" || ["user", "department", "record"].includes(ft.link || "")) return false;
+    return ft.entered || (ft.computed && tested.has(f.key));
+  });
   const run = async (e) => {
     e.preventDefault();
     setBusy(true);
@@ -289,7 +301,7 @@ function Simulator({ env }) {
           ${env.versions.map((v) => html`<option value=${v.version}>${t("fl.version_n", { n: v.version })}</option>`)}
         </select></div>
       ${simple.map((f) => {
-        const options = f.options || [];
+        const options = env.types[f.type].widget === "boolean" ? [{ value: "true", label: t("fl.yes") }, { value: "false", label: t("fl.no") }] : f.options || [];
         return html`<div class="field"><label for=${`sim-${f.key}`}>${labelText(f.label, locale) || f.key}</label>
           ${options.length
             ? html`<select id=${`sim-${f.key}`} value=${values[f.key] ?? ""} onChange=${(e) => setValues({ ...values, [f.key]: e.target.value })}>
