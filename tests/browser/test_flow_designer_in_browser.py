@@ -8,6 +8,7 @@ is checked by axe-core, and photographed at 1280 and 390 px in both languages fo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -252,6 +253,10 @@ def test_the_flow_designer_reads_well_on_a_desktop_and_a_phone_in_both_languages
         short = "en" if locale == "en" else "zh"
         page = open_page(viewport=viewport, locale=locale)
         log_in(page, ADMIN)
+        page.goto(f"/design/apps/{APP}?lang={locale}")  # the app's overview lists its flows and leads to them
+        with page.expect_navigation(url=re.compile(r"/flows/purchase_approval$")):
+            page.locator("#flows-title ~ .design-list a").first.click()
+        assert violations(page) == [], width
         page.goto(f"{PAGE}?lang={locale}")
         ready(page)
         page.locator('[data-node="finance"] .fl-node-main').click()
