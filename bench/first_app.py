@@ -72,6 +72,9 @@ def run(kind: str) -> None:
                 build.build_purchase_request(designer, no_screenshot)
                 build.grant_requester(designer, REP, no_screenshot)
                 build.add_supplier(designer, "Northwind Computing")
+                before_flow = designer.actions
+                build.design_flow(designer, "王强 Sales rep", no_screenshot)
+                flow_actions = designer.actions - before_flow
                 designed = time.perf_counter() - started
                 build.raise_request(requester, "Northwind Computing", no_screenshot)
                 seconds = time.perf_counter() - started
@@ -84,7 +87,8 @@ def run(kind: str) -> None:
     print(
         f"{kind}: {clicks + keys + drags} actions to the first saved record "
         f"({clicks} clicks, {keys} key presses, {drags} drags; the designer {designer.actions}, "
-        f"the requester {requester.actions}); {seconds:.1f} s wall time ({designed:.1f} s designing)",
+        f"the requester {requester.actions}; the approval flow, drawn, published and tried: {flow_actions}); "
+        f"{seconds:.1f} s wall time ({designed:.1f} s designing)",
         flush=True,
     )
 

@@ -18,11 +18,13 @@ from opsloom.designer.api import router as designer_router
 from opsloom.designer.automation_runs_api import router as automation_runs_router
 from opsloom.designer.automations_api import router as automations_design_router
 from opsloom.designer.field_types_api import router as field_types_router
+from opsloom.designer.flow_design_api import router as flow_simulation_router
 from opsloom.designer.flows_api import router as flows_design_router
 from opsloom.designer.formula_check import router as formula_check_router
 from opsloom.designer.pages import STATIC_DIR as DESIGN_STATIC_DIR
 from opsloom.designer.pages.app_settings_page import router as app_settings_router
 from opsloom.designer.pages.automation_pages import router as automation_pages_router
+from opsloom.designer.pages.flow_designer import router as flow_designer_router
 from opsloom.designer.pages.form_designer import router as form_designer_router
 from opsloom.designer.pages.permission_pages import router as permission_pages_router
 from opsloom.designer.pages.publish_pages import router as publish_pages_router
@@ -132,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(records_router)
     app.include_router(views_router)
     app.include_router(flows_design_router)
+    app.include_router(flow_simulation_router)
     app.include_router(automations_design_router)
     app.include_router(flow_router)
     app.include_router(files_router)
@@ -149,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_docs_router)
     app.include_router(design_pages_router)
     app.include_router(form_designer_router)
+    app.include_router(flow_designer_router)
     app.include_router(admin_pages_router)
     app.include_router(publish_pages_router)
     app.include_router(permission_pages_router)

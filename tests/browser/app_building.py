@@ -156,6 +156,54 @@ def build_purchase_request(hands: Hands, shoot: Shoot) -> None:
     shoot(page, "published")
 
 
+def design_flow(hands: Hands, submitter: str, shoot: Shoot) -> None:
+    """The purchase request's approval: the department head, then over 100,000 every manager up to the top,
+    then the requester's manager told; published, and tried for a 150,000 request by `submitter` (a name)."""
+    page = hands.page
+    hands.go(f"/design/apps/{APP}")
+    hands.type(page.get_by_label("Key of a new flow"), "purchase_approval")
+    hands.choose(page.get_by_label("Form it approves"), "purchase_request")
+    with page.expect_navigation(url=re.compile(r"/flows/purchase_approval")):
+        hands.click(page.get_by_role("button", name="Design a new flow"))
+    expect(page.locator("#flow-designer[data-ready]")).to_be_attached()
+    panel = page.locator(".fl-panel")
+
+    def insert(slot: str, kind: str) -> None:
+        hands.click(page.locator(f'[data-slot="{slot}"] > .fl-add-button'))
+        hands.click(page.locator(f'[data-slot="{slot}"] [data-add="{kind}"]'))
+
+    insert("root:0", "approval")  # the department head, as a new approval starts
+    insert("root:1", "condition")
+    condition = page.locator(".fl-split-condition").first.get_attribute("data-split")
+    hands.click(page.locator(f'[data-branch="{condition}/0"] .fl-branch-main'))
+    hands.click(panel.get_by_role("button", name="+ Add condition"))
+    hands.choose(panel.get_by_label("Field", exact=True), "amount")
+    hands.choose(panel.get_by_label("Condition", exact=True), "gt")
+    saved(page)
+    hands.type(panel.get_by_label("Value", exact=True), "100000")
+    hands.press(panel.get_by_label("Value", exact=True), "Tab")
+    expect(page.locator(f'[data-branch="{condition}/0"]')).to_contain_text("100000")
+    insert(f"{condition}/0:0", "approval")
+    hands.choose(panel.get_by_label("Who"), "managers")
+    hands.choose(panel.get_by_label("How far up"), "top")
+    insert("root:2", "cc")
+    hands.choose(panel.get_by_label("Who"), "managers")
+    saved(page)
+    expect(page.locator(".fl-node-problems, .fd-problems")).to_have_count(0)
+    hands.click(page.get_by_role("button", name="Publish", exact=True))
+    expect(page.locator("[data-published]")).to_contain_text("version 1")
+
+    simulator = page.locator(".fl-simulator")
+    hands.choose(
+        simulator.get_by_label("Submitted by"),
+        simulator.get_by_label("Submitted by").locator("option", has_text=submitter).get_attribute("value") or "",
+    )
+    hands.type(simulator.get_by_label("Amount", exact=True), "150000")
+    hands.click(simulator.get_by_role("button", name="Show the route"))
+    expect(simulator.locator(".fl-sim-outcome")).to_have_text("Then the request is approved.")
+    shoot(page, "flow-simulated")
+
+
 def grant_requester(hands: Hands, member: str, shoot: Shoot) -> None:
     page = hands.page
     hands.go(f"/design/apps/{APP}/permissions")

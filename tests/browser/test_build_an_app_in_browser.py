@@ -28,6 +28,10 @@ def test_a_purchase_request_app_is_built_through_the_pages_and_used(
     build.build_purchase_request(designer, screenshot)
     build.grant_requester(designer, REQUESTER, screenshot)
     build.add_supplier(designer, "Northwind Computing")
+    build.design_flow(designer, "王强 Sales rep", screenshot)
+    route = designer.page.locator(".fl-route li")
+    expect(route).to_have_count(4)  # the head of Sales, the branch, every manager up to the top, the CC
+    expect(route.nth(2)).to_contain_text("李娜 Sales head, 周总 Vice-president")
 
     stored = designer.page.request.get(f"/api/design/apps/{build.APP}/forms/purchase_request").json()
     fields = {f["key"]: f for f in stored["draft"]["fields"]}

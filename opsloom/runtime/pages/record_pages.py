@@ -42,6 +42,7 @@ from opsloom.runtime.pages.field_views import (
     field_views,
     form_meta,
 )
+from opsloom.runtime.pages.flow_standing import standing_of_record
 from opsloom.runtime.pages.i18n import Translator
 from opsloom.runtime.pages.navigation import app_navigation
 from opsloom.runtime.pages.related import linking_records
@@ -379,6 +380,7 @@ async def _record_page(
             session, ctx, visible, flows, await _step_labels(session, services.flows, compiled, flows)
         )
         names = await user_names(session, [h["actor_id"] for h in history] + [record.get("created_by")])
+        standing = await standing_of_record(session, services.flows, compiled, flows)
         nav = await app_navigation(session, user, app)
         linked = await history_links(session, rctx, visible, history)
         related = await linking_records(session, services.forms, rctx, ctx.t, app, form, record_id)
@@ -407,6 +409,7 @@ async def _record_page(
         view=view,
         timeline=flows,
         timeline_text=text,
+        standing=standing,
         history=_named_history(ctx, visible, history, names, linked),
         created=datetime_text(record["created_at"], ctx.t.locale, ctx.zone),
         created_by=names.get(record.get("created_by") or 0, ""),

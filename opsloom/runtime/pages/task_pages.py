@@ -31,6 +31,7 @@ from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.link_titles import expand_links, is_link
 from opsloom.runtime.pages.display import value_text
 from opsloom.runtime.pages.field_views import FieldView, FormPlace, field_views
+from opsloom.runtime.pages.flow_standing import standing_in
 from opsloom.runtime.pages.record_pages import browser_meta, sections
 from opsloom.runtime.pages.rendering import (
     PageContext,
@@ -214,7 +215,14 @@ async def task_page(task: str, request: Request, db: DB, services: FlowServices)
         return_targets=[(n.id, ctx.t.label(n.get("label")) or n.id) for n in details.passed],
         timeline=details.timeline,
         timeline_text=text,
+        standing=standing_in(details.flow, _this_run(details)),
     )
+
+
+def _this_run(details: TaskDetails) -> Mapping[str, Any]:
+    """The run of the flow the task belongs to, as the timeline tells it."""
+    instance = details.task["instance_id"]
+    return next((i for i in details.timeline if i["id"] == instance), {"events": [], "tasks": []})
 
 
 def _people_of(details: TaskDetails) -> set[int]:
