@@ -6,6 +6,9 @@ page and sees the computed total. The main steps are photographed for the README
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +19,8 @@ from tests.browser import app_building as build
 from tests.browser.conftest import ADMIN, REQUESTER, BrowserLog, log_in
 
 pytestmark = pytest.mark.xdist_group("browser")
+# bench/first_app.py runs this test and asks for its figures in this file: actions and wall time.
+FIGURES = os.environ.get("OPSLOOM_FIRST_APP_FIGURES")
 
 
 def test_a_purchase_request_app_is_built_through_the_pages_and_used(
@@ -23,12 +28,27 @@ def test_a_purchase_request_app_is_built_through_the_pages_and_used(
 ) -> None:
     designer = build.Hands(open_page(locale="en"))
     log_in(designer.page, ADMIN)
+    requester = build.Hands(open_page(locale="en"))
+    log_in(requester.page, REQUESTER)
+    photographing = 0.0  # the screenshots' time is not the person's
+
+    def photo(page: Page, step: str) -> Path:
+        nonlocal photographing
+        taken = time.perf_counter()
+        path = screenshot(page, step)
+        photographing += time.perf_counter() - taken
+        return path
+
+    started = time.perf_counter()
     build.create_app(designer)
     build.build_supplier(designer)
-    build.build_purchase_request(designer, screenshot)
-    build.grant_requester(designer, REQUESTER, screenshot)
+    build.build_purchase_request(designer, photo)
+    build.grant_requester(designer, REQUESTER, photo)
     build.add_supplier(designer, "Northwind Computing")
-    build.design_flow(designer, "王强 Sales rep", screenshot)
+    before_flow = designer.actions
+    build.design_flow(designer, "王强 Sales rep", photo)
+    flow_actions = designer.actions - before_flow
+    designed = time.perf_counter() - started - photographing
     route = designer.page.locator(".fl-route li")
     expect(route).to_have_count(4)  # the head of Sales, the branch, every manager up to the top, the CC
     expect(route.nth(2)).to_contain_text("李娜 Sales head, 周总 Vice-president")
@@ -44,9 +64,13 @@ def test_a_purchase_request_app_is_built_through_the_pages_and_used(
         "line_total",
     ]  # "item": the subform's first column
 
-    requester = build.Hands(open_page(locale="en"))
-    log_in(requester.page, REQUESTER)
-    build.raise_request(requester, "Northwind Computing", screenshot)
+    build.raise_request(requester, "Northwind Computing", photo)
+    seconds = time.perf_counter() - started - photographing
+    if FIGURES:
+        both = (designer, requester)
+        counts = {name: sum(getattr(h, name) for h in both) for name in ("clicks", "keys", "drags")}
+        figures = {**counts, "designer": designer.actions, "requester": requester.actions, "flow": flow_actions}
+        Path(FIGURES).write_text(json.dumps({**figures, "seconds": seconds, "designed": designed}))
     records = requester.page.request.get(f"/api/apps/{build.APP}/forms/purchase_request/records").json()["items"]
     assert [r["total"] for r in records] == ["2400.00"]
 
