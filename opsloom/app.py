@@ -25,6 +25,7 @@ from opsloom.designer.pages.form_designer import router as form_designer_router
 from opsloom.designer.pages.permission_pages import router as permission_pages_router
 from opsloom.designer.pages.publish_pages import router as publish_pages_router
 from opsloom.designer.pages.routes import router as design_pages_router
+from opsloom.designer.packages_api import router as packages_router
 from opsloom.designer.roles_api import router as roles_router
 from opsloom.platform.api_document import install_api_document
 from opsloom.platform.auth_api import public as auth_public
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(org_router)
     app.include_router(roles_router)
     app.include_router(designer_router)
+    app.include_router(packages_router)
     app.include_router(formula_check_router)
     app.include_router(field_types_router)
     app.include_router(apps_router)

@@ -499,3 +499,21 @@ delivery_attempts = Table(
     Column("error", String(1000), nullable=True),
     Index("ix_opsloom_delivery_attempts_delivery", "delivery_id", "id"),
 )
+
+# Template packages installed into an app, newest last: the documents a package installed are the
+# base of the next upgrade's three-way comparison; `previous` holds the app's documents before it
+# (the backup a rollback restores; None for a first install).
+app_packages = Table(
+    "opsloom_app_packages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), nullable=False),
+    Column("package_key", String(63), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("documents", Json, nullable=False),
+    Column("previous", Json, nullable=True),
+    Column("status", String(16), nullable=False),  # installed, rolled_back
+    Column("installed_at", UTCDateTime, nullable=False),
+    Column("installed_by", BigInteger, nullable=True),
+    Index("ix_opsloom_app_packages_app", "app_key", "id"),
+)
