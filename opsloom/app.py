@@ -19,13 +19,13 @@ from opsloom.designer.automations_api import router as automations_design_router
 from opsloom.designer.field_types_api import router as field_types_router
 from opsloom.designer.flows_api import router as flows_design_router
 from opsloom.designer.formula_check import router as formula_check_router
+from opsloom.designer.packages_api import router as packages_router
 from opsloom.designer.pages import STATIC_DIR as DESIGN_STATIC_DIR
 from opsloom.designer.pages.app_settings_page import router as app_settings_router
 from opsloom.designer.pages.form_designer import router as form_designer_router
 from opsloom.designer.pages.permission_pages import router as permission_pages_router
 from opsloom.designer.pages.publish_pages import router as publish_pages_router
 from opsloom.designer.pages.routes import router as design_pages_router
-from opsloom.designer.packages_api import router as packages_router
 from opsloom.designer.roles_api import router as roles_router
 from opsloom.platform.api_document import install_api_document
 from opsloom.platform.auth_api import public as auth_public
