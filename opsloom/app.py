@@ -26,6 +26,7 @@ from opsloom.designer.pages.form_designer import router as form_designer_router
 from opsloom.designer.pages.permission_pages import router as permission_pages_router
 from opsloom.designer.pages.publish_pages import router as publish_pages_router
 from opsloom.designer.pages.routes import router as design_pages_router
+from opsloom.designer.pages.template_gallery import router as template_gallery_router
 from opsloom.designer.roles_api import router as roles_router
 from opsloom.platform.api_document import install_api_document
 from opsloom.platform.auth_api import public as auth_public
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notification_pages_router)
     app.include_router(vendor_router)
     app.include_router(api_docs_router)
+    app.include_router(template_gallery_router)
     app.include_router(design_pages_router)
     app.include_router(form_designer_router)
     app.include_router(admin_pages_router)
