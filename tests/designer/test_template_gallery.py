@@ -29,7 +29,7 @@ def test_the_gallery_lists_the_bundled_templates_and_installs_one_after_its_plan
     plan = client.get("/design/templates/crm")
     assert plan.status_code == 200 and "Install CRM: what will happen" in plan.text
     assert "New form Customer" in plan.text and "New flow Large deal review" in plan.text
-    assert "3 sample records of customer" in plan.text
+    assert "3 sample records of Customer" in plan.text
     assert client.get("/api/design/apps/crm").status_code == 404  # the plan changed nothing
 
     token = token_in(plan.text)

@@ -37,6 +37,10 @@ class Template:
     def app(self) -> dict[str, Any]:
         return dict(self.package["app"])
 
+    def _forms_in_menu_order(self) -> list[dict[str, Any]]:
+        menu = list(self.app.get("menu") or [])
+        return sorted(self.package["forms"], key=lambda f: _menu_position(menu, f["key"]))
+
     def view(self, installed: str | None, may_install: bool, may_upgrade: bool) -> dict[str, Any]:
         newer = installed is not None and version_tuple(self.version) > version_tuple(installed)
         return {
@@ -45,13 +49,18 @@ class Template:
             "description": self.app.get("description"),
             "color": self.app.get("color"),
             "version": self.version,
-            "forms": [f.get("label", f["key"]) for f in self.package["forms"]],
+            "forms": [f.get("label", f["key"]) for f in self._forms_in_menu_order()],
+            "form_labels": {f["key"]: f.get("label", f["key"]) for f in self.package["forms"]},
             "roles": len(self.package.get("roles", [])),
             "flows": len(self.package.get("flows", [])),
             "installed": installed,
             "may_install": installed is None and may_install,
             "may_upgrade": newer and may_upgrade,
         }
+
+
+def _menu_position(menu: list[str], key: str) -> int:
+    return menu.index(key) if key in menu else len(menu)
 
 
 def bundled_templates() -> list[Template]:
