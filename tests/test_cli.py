@@ -185,7 +185,12 @@ def test_demo_without_serving_installs_the_examples_and_prints_the_url(tmp_path)
     assert (data_dir / "opsloom.db").exists()
 
     listed = opsloom({"OPSLOOM_DATABASE_URL": "", "OPSLOOM_DATA_DIR": str(data_dir)}, "app", "list")
-    assert listed.output.startswith("procurement\t")
+    assert [line.split("\t")[0] for line in listed.output.splitlines()] == [
+        "crm",
+        "inventory",
+        "procurement",
+        "projects",
+    ]
     # the demo people have raised requests: two wait for their department heads, one is a draft
     assert "raised 3 purchase requests" in result.output
     with sqlite3.connect(data_dir / "opsloom.db") as db:
