@@ -285,6 +285,7 @@ async def install_from_path(
                 Translator("en"),
                 resolutions=parse_resolutions(resolutions or {}),
                 with_sample_data=sample_data,
+                lock=not dry_run,
             )
             if dry_run:
                 return plan.as_json(), None

@@ -151,11 +151,16 @@ async def plan_import(
     *,
     resolutions: Mapping[str, str] | None = None,
     with_sample_data: bool = True,
+    lock: bool = False,
 ) -> ImportPlan:
+    """What importing `package` would do; with `lock`, the app's row stays locked until the transaction
+    ends, so that two upgrades of one app never plan on the same base."""
     check_package(package)
     resolutions = resolutions or {}
     app = package["app"]["key"]
-    upgrade = await definitions.app_exists(session, app)
+    a = tables.apps
+    statement = select(a.c.key).where(a.c.key == app)
+    upgrade = (await session.execute(statement.with_for_update() if lock else statement)).first() is not None
     installed = await installed_package(session, app) if upgrade else None
     base_package: Mapping[str, Any] = installed.documents if installed else {}
     base, theirs = _by_key(base_package), _by_key(package)

@@ -25,7 +25,6 @@ from opsloom.designer import definitions, roles
 from opsloom.designer.automations import publish_automation
 from opsloom.designer.documents import has_schema, schema_errors
 from opsloom.designer.flows import publish_flow
-from opsloom.designer.migration_plan import Resolution
 from opsloom.designer.publishing import form_problems, publish_form
 from opsloom.platform import tables
 from opsloom.platform.context import RequestContext
@@ -47,10 +46,7 @@ async def _publish_form(
     session: AsyncSession, ctx: RequestContext, registry: FormRegistry, app: str, document: Doc
 ) -> None:
     await definitions.save_draft(session, ctx, app, "form", document["key"], document)
-    await publish_form(session, ctx, app, document["key"], resolutions=_NO_RESOLUTIONS)
-
-
-_NO_RESOLUTIONS: Mapping[str, Resolution] = {}
+    await publish_form(session, ctx, app, document["key"])
 
 
 async def _publish_role(
@@ -143,7 +139,7 @@ def manifest_of(package: Mapping[str, Any]) -> dict[str, Any]:
     given = package.get("manifest") or {}
     return {
         "key": given.get("key", app.get("key")),
-        "version": str(given.get("version", app.get("version", "1.0.0"))),
+        "version": str(given.get("version", app.get("version", "1.0.0")))[:32],
         "dependencies": list(given.get("dependencies", [])),
         "min_opsloom": given.get("min_opsloom", "0.1.0"),
     }

@@ -83,7 +83,9 @@ async def import_package(
             await require_app_admin(session, principal, app)
         elif not (principal.is_admin and principal.can_write):
             raise PermissionDenied("Only platform admins may install a new app")
-        plan = await plan_import(session, ctx, package, t, resolutions=resolutions, with_sample_data=sample_data)
+        plan = await plan_import(
+            session, ctx, package, t, resolutions=resolutions, with_sample_data=sample_data, lock=not dry_run
+        )
         answer: dict[str, Any] = {"dry_run": dry_run, "plan": plan.as_json()}
         if not dry_run:
             report = await apply_import(

@@ -148,7 +148,13 @@ async def _plan_or_apply(
             if not allowed:
                 return forbidden(page.ctx)
             plan = await plan_import(
-                session, ctx, template.package, page.ctx.t, resolutions=resolutions, with_sample_data=sample_data
+                session,
+                ctx,
+                template.package,
+                page.ctx.t,
+                resolutions=resolutions,
+                with_sample_data=sample_data,
+                lock=apply,
             )
             if apply and not plan.conflicts:
                 await apply_import(
