@@ -2,12 +2,14 @@
 records as sample data, read through the records service with the exporter's permissions.
 
 Never exported: role members (people are per installation), user and department values (ids of
-this installation), attachments (files), and computed values (formulas, autonumbers are made again).
-A linked record is written as its title, as a package's sample data names it.
+this installation; a flow step that names people by id names a new, empty role instead), attachments
+(files), and computed values (formulas and autonumbers are made again). A linked record is written
+as its title, as a package's sample data names it.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from sqlalchemy import select
@@ -38,6 +40,15 @@ async def export_package(
     if installed_version is not None:
         manifest["version"] = installed_version
     manifest["min_opsloom"] = __version__
+    flows, people_roles = [], []
+    for flow in documents.get("flows", []):
+        flow, roles = without_user_ids(flow)
+        flows.append(flow)
+        people_roles += roles
+    if flows:
+        documents["flows"] = flows
+    if people_roles:
+        documents["roles"] = [*documents.get("roles", []), *people_roles]
     package: dict[str, Any] = {
         "format": FORMAT,
         "manifest": manifest,
@@ -52,6 +63,43 @@ async def export_package(
             if rows:
                 package["sample_data"][form["key"]] = rows
     return package
+
+
+def without_user_ids(flow: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A flow that names people by user id, made to name a role instead: ids mean nothing in another
+    installation. Each node's named people become one new, empty role (`<flow>_<node>`) whose members
+    the installer chooses; a step that fell back to one named user falls back to the admin."""
+    flow = copy.deepcopy(flow)
+    roles: list[dict[str, Any]] = []
+    for node in flow.get("nodes", []):
+        role_key = f"{flow['key']}_{node['id']}"[:63]
+        named = False
+        for key in ("approvers", "recipients"):
+            sources = node.get(key)
+            if isinstance(sources, list):
+                node[key], found = _as_role(sources, role_key)
+                named = named or found
+        if node.get("when_empty") == "user":
+            node["when_empty"] = "admin"
+            node.pop("empty_user", None)
+        if named:
+            label = node.get("label") or node["id"]
+            roles.append({"key": role_key, "label": label, "description": "People this step named in the app exported"})
+    return flow, roles
+
+
+def _as_role(sources: list[Any], role_key: str) -> tuple[list[Any], bool]:
+    out, named = [], False
+    for source in sources:
+        if isinstance(source, dict) and source.get("kind") == "users":
+            named = True
+            source = {"kind": "role", "role": role_key}
+        elif isinstance(source, dict) and isinstance(source.get("among"), list):
+            among, found = _as_role(source["among"], role_key)
+            source, named = {**source, "among": among}, named or found
+        if source not in out:
+            out.append(source)
+    return out, named
 
 
 async def _installed_version(session: AsyncSession, app: str) -> str | None:

@@ -80,6 +80,25 @@ def test_export_then_install_into_a_fresh_database_reproduces_the_app(client: Te
     assert len(again["sample_data"]["purchase_request"]) == len(PROCUREMENT["sample_data"]["purchase_request"])
 
 
+def test_a_flow_naming_people_by_id_is_exported_naming_an_empty_role(client: TestClient, fresh: TestClient) -> None:
+    imported(client, PROCUREMENT)
+    me = client.get("/api/me").json()["id"]
+    flow = client.get(f"{DESIGN}/flows/purchase_approval").json()["draft"]
+    vp = next(n for n in flow["nodes"] if n["id"] == "vp")
+    vp["approvers"] = [{"kind": "users", "users": [me]}, {"kind": "role", "role": "vice_president"}]
+    assert client.put(f"{DESIGN}/flows/purchase_approval", json=flow).status_code == 200
+    assert client.post(f"{DESIGN}/flows/purchase_approval/publish").status_code == 200
+
+    package = export(client)
+    [exported] = package["flows"]
+    approvers = next(n for n in exported["nodes"] if n["id"] == "vp")["approvers"]
+    assert approvers == [{"kind": "role", "role": "purchase_approval_vp"}, {"kind": "role", "role": "vice_president"}]
+    assert "purchase_approval_vp" in [r["key"] for r in package["roles"]]
+    assert imported(fresh, package)["installed"]["app"] == "procurement"
+    roles = fresh.get("/api/roles", params={"app": "procurement"}).json()["items"]
+    assert [r["members"] for r in roles if r["key"] == "purchase_approval_vp"] == [[]]
+
+
 def test_a_dry_run_answers_the_plan_and_installs_nothing(client: TestClient) -> None:
     answer = imported(client, PROCUREMENT, dry_run="true")
     plan = answer["plan"]
