@@ -21,6 +21,7 @@ from opsloom.designer.field_types_api import router as field_types_router
 from opsloom.designer.flow_design_api import router as flow_simulation_router
 from opsloom.designer.flows_api import router as flows_design_router
 from opsloom.designer.formula_check import router as formula_check_router
+from opsloom.designer.packages_api import router as packages_router
 from opsloom.designer.pages import STATIC_DIR as DESIGN_STATIC_DIR
 from opsloom.designer.pages.app_settings_page import router as app_settings_router
 from opsloom.designer.pages.automation_pages import router as automation_pages_router
@@ -29,6 +30,7 @@ from opsloom.designer.pages.form_designer import router as form_designer_router
 from opsloom.designer.pages.permission_pages import router as permission_pages_router
 from opsloom.designer.pages.publish_pages import router as publish_pages_router
 from opsloom.designer.pages.routes import router as design_pages_router
+from opsloom.designer.pages.template_gallery import router as template_gallery_router
 from opsloom.designer.roles_api import router as roles_router
 from opsloom.platform.api_document import install_api_document
 from opsloom.platform.auth_api import public as auth_public
@@ -128,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(org_router)
     app.include_router(roles_router)
     app.include_router(designer_router)
+    app.include_router(packages_router)
     app.include_router(formula_check_router)
     app.include_router(field_types_router)
     app.include_router(apps_router)
@@ -150,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notification_pages_router)
     app.include_router(vendor_router)
     app.include_router(api_docs_router)
+    app.include_router(template_gallery_router)
     app.include_router(design_pages_router)
     app.include_router(form_designer_router)
     app.include_router(flow_designer_router)

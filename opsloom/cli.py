@@ -210,41 +210,119 @@ def app() -> None:
 @app.command("install")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--no-sample-data", is_flag=True, help="Skip the package's sample records")
-def app_install(path: Path, no_sample_data: bool) -> None:
-    """Install a template package (a folder or a .json file)."""
+@click.option("--dry-run", is_flag=True, help="Print what would be created, changed and left alone; change nothing")
+@click.option(
+    "--resolve",
+    multiple=True,
+    metavar="PATH=keep_mine|take_theirs",
+    help="Settle a conflict of an upgrade (repeat for each)",
+)
+def app_install(path: Path, no_sample_data: bool, dry_run: bool, resolve: tuple[str, ...]) -> None:
+    """Install a template package (a folder or a .json file), or upgrade the app it holds in place."""
     from opsloom.platform.errors import OpsloomError
 
+    resolutions = dict(item.partition("=")[::2] for item in resolve)
     try:
-        report = asyncio.run(install_from_path(Settings(), path, sample_data=not no_sample_data))
+        plan, report = asyncio.run(
+            install_from_path(
+                Settings(), path, sample_data=not no_sample_data, dry_run=dry_run, resolutions=resolutions
+            )
+        )
     except OpsloomError as error:
         raise click.ClickException(str(error)) from None
+    _echo_plan(plan)
+    if report is None:
+        return
     records = ", ".join(f"{n} {k}" for k, n in report.records.items()) or "no records"
-    click.echo(f"installed {report.app}: forms {', '.join(report.forms)}; {records}")
+    verb = "upgraded" if plan["action"] == "upgrade" else "installed"
+    click.echo(f"{verb} {report.app}: forms {', '.join(report.forms) or 'unchanged'}; {records}")
 
 
-async def install_from_path(settings: Settings, path: Path, *, sample_data: bool = True) -> Any:
-    from opsloom.designer.packages import install_package, read_package
+def _echo_plan(plan: dict[str, Any]) -> None:
+    before = f" from {plan['installed_version']}" if plan["installed_version"] else ""
+    click.echo(f"{plan['action']} {plan['app']} {plan['version']}{before}:")
+    for document in plan["documents"]:
+        for i, sentence in enumerate(document["sentences"]):
+            click.echo(("  " if i == 0 else "      ") + sentence)
+    for form, count in plan["sample_data"].items():
+        click.echo(f"  {count} sample records of {form}")
+    for conflict in plan["conflicts"]:
+        click.echo(
+            f"  conflict at {conflict['path']}: yours {conflict['mine']!r}, the package's {conflict['theirs']!r}"
+            " (choose with --resolve PATH=keep_mine or PATH=take_theirs)"
+        )
+
+
+async def install_from_path(
+    settings: Settings,
+    path: Path,
+    *,
+    sample_data: bool = True,
+    dry_run: bool = False,
+    resolutions: dict[str, str] | None = None,
+) -> tuple[dict[str, Any], Any]:
+    """The plan of importing the package at `path`, and (unless a dry run) the install's report."""
+    from opsloom.designer.package_upgrade import apply_import, parse_resolutions, plan_import
+    from opsloom.designer.packages import read_package
     from opsloom.platform.context import RequestContext
     from opsloom.platform.database import Database
     from opsloom.platform.migrate import upgrade
     from opsloom.runtime.forms import FormRegistry
     from opsloom.runtime.integrations.events import install_outbox
+    from opsloom.runtime.pages.i18n import Translator
 
     database = Database.from_settings(settings)
     install_outbox(database)  # sample records announce themselves like any other
     try:
         await upgrade(database)
         package = read_package(path)
-        async with database.session(write=True) as session:
-            return await install_package(
+        ctx = RequestContext.for_now(zone=settings.zone)
+        async with database.session(write=not dry_run) as session:
+            plan = await plan_import(
                 session,
-                RequestContext.for_now(zone=settings.zone),
+                ctx,
                 package,
-                registry=FormRegistry(),
+                Translator("en"),
+                resolutions=parse_resolutions(resolutions or {}),
                 with_sample_data=sample_data,
+                lock=not dry_run,
             )
+            if dry_run:
+                return plan.as_json(), None
+            report = await apply_import(session, ctx, FormRegistry(), package, plan, with_sample_data=sample_data)
+            return plan.as_json(), report
     finally:
         await database.dispose()
+
+
+@app.command("export")
+@click.argument("app_key", metavar="APP")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The file to write"
+)
+@click.option("--sample-data", is_flag=True, help="Add the app's records as sample data")
+def app_export(app_key: str, output: Path, sample_data: bool) -> None:
+    """Write an installed app as one template package file."""
+    import json
+
+    from opsloom.designer.package_export import export_package
+    from opsloom.platform.context import RequestContext
+    from opsloom.platform.errors import OpsloomError
+    from opsloom.runtime.forms import FormRegistry
+
+    settings = Settings()
+
+    async def run(session: Any) -> dict[str, Any]:
+        ctx = RequestContext.for_now(zone=settings.zone)
+        return await export_package(session, ctx, FormRegistry(), app_key, sample_data=sample_data)
+
+    try:
+        package = asyncio.run(_with_session(run, settings))
+    except OpsloomError as error:
+        raise click.ClickException(str(error)) from None
+    output.write_text(json.dumps(package, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
+    counts = ", ".join(f"{len(package.get(k, []))} {k}" for k in ("forms", "roles", "flows", "automations"))
+    click.echo(f"exported {app_key} {package['manifest']['version']} to {output}: {counts}")
 
 
 @app.command("list")
@@ -288,7 +366,7 @@ def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool, dat
         shutil.rmtree(data_dir)
     settings = _settings(host=host, port=port, data_dir=data_dir, database_url=database_url)
     for package in sorted(p for p in data_path("examples").iterdir() if (p / "app.json").exists()):
-        report = asyncio.run(install_from_path(settings, package))
+        _, report = asyncio.run(install_from_path(settings, package))
         click.echo(f"installed example app {report.app} ({', '.join(report.forms)})")
     from opsloom.demo import DEMO_PASSWORD, create_demo_people, create_demo_requests
 

@@ -85,7 +85,9 @@ def test_install_example_then_list_it(env):
     installed = opsloom(env, "app", "install", str(PROCUREMENT))
     assert installed.exit_code == 0, installed.output
     sample = json.loads((PROCUREMENT / "data" / "purchase_request.json").read_text())
-    assert installed.output.startswith("installed procurement: forms ")
+    assert installed.output.startswith("install procurement 1.0.0:\n")
+    assert "  New form Supplier" in installed.output.splitlines()
+    assert "\ninstalled procurement: forms " in installed.output
     assert f"{len(sample)} purchase_request" in installed.output
 
     listed = opsloom(env, "app", "list")
@@ -95,6 +97,41 @@ def test_install_example_then_list_it(env):
     key, form_list = line.split("\t")
     assert key == "procurement"
     assert sorted(form_list.split(", ")) == forms
+
+
+def test_a_dry_run_prints_the_plan_and_installs_nothing(env):
+    planned = opsloom(env, "app", "install", "--dry-run", str(PROCUREMENT))
+    assert planned.exit_code == 0, planned.output
+    lines = planned.output.splitlines()
+    assert lines[0] == "install procurement 1.0.0:"
+    assert "  New flow Purchase approval" in lines
+    assert "installed" not in planned.output
+    assert "no apps installed" in opsloom(env, "app", "list").output
+
+
+def test_export_then_install_elsewhere_then_upgrade_by_cli(env, db_kind, tmp_path):
+    assert opsloom(env, "app", "install", str(PROCUREMENT)).exit_code == 0
+    file = tmp_path / "procurement.json"
+    exported = opsloom(env, "app", "export", "procurement", "-o", str(file), "--sample-data")
+    assert exported.exit_code == 0, exported.output
+    assert exported.output.startswith(f"exported procurement 1.0.0 to {file}: 3 forms, 4 roles, 1 flows")
+    package = json.loads(file.read_text())
+    assert len(package["sample_data"]["supplier"]) == len(
+        json.loads((PROCUREMENT / "data" / "supplier.json").read_text())
+    )
+
+    with database(db_kind, tmp_path / "other") as url:
+        other = {**env, "OPSLOOM_DATABASE_URL": url}
+        installed = opsloom(other, "app", "install", str(file))
+        assert installed.exit_code == 0, installed.output
+        assert "installed procurement" in installed.output
+        package["manifest"]["version"] = "1.1.0"
+        package["forms"][0]["label"] = {"zh-CN": "订单", "en": "Order"}
+        file.write_text(json.dumps(package))
+        upgraded = opsloom(other, "app", "install", str(file))
+        assert upgraded.exit_code == 0, upgraded.output
+        assert upgraded.output.startswith("upgrade procurement 1.1.0 from 1.0.0:")
+        assert f"upgraded procurement: forms {package['forms'][0]['key']}; no records" in upgraded.output
 
 
 def test_install_without_sample_data_creates_no_records(env):
@@ -148,7 +185,12 @@ def test_demo_without_serving_installs_the_examples_and_prints_the_url(tmp_path)
     assert (data_dir / "opsloom.db").exists()
 
     listed = opsloom({"OPSLOOM_DATABASE_URL": "", "OPSLOOM_DATA_DIR": str(data_dir)}, "app", "list")
-    assert listed.output.startswith("procurement\t")
+    assert [line.split("\t")[0] for line in listed.output.splitlines()] == [
+        "crm",
+        "inventory",
+        "procurement",
+        "projects",
+    ]
     # the demo people have raised requests: two wait for their department heads, one is a draft
     assert "raised 3 purchase requests" in result.output
     with sqlite3.connect(data_dir / "opsloom.db") as db:

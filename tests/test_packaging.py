@@ -112,7 +112,14 @@ def test_installed_wheel_installs_the_example_and_serves_it(installed, outside):
     procurement = examples / "procurement"
     env = clean_env(OPSLOOM_DATA_DIR=str(outside / "data"))
     out = run(installed.opsloom, "app", "install", procurement, cwd=outside, env=env)
-    assert out.startswith("installed procurement")
+    assert out.startswith("install procurement 1.0.0:")  # the plan, then what was done
+    assert "\ninstalled procurement: forms " in out
+    assert {p.name for p in examples.iterdir() if (p / "app.json").is_file()} == {
+        "crm",
+        "inventory",
+        "procurement",
+        "projects",
+    }
     assert (outside / "data" / "opsloom.db").is_file()
     admin = ("--email", "admin@example.com")
     run(installed.opsloom, "user", "create", *admin, "--password", "a-long-password", "--admin",

@@ -45,6 +45,11 @@ def write_form_schema() -> None:
     path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def has_schema(kind: str) -> bool:
+    """Is there a schema for this kind of document (`schemas/<kind>.schema.json`)?"""
+    return (data_path("schemas") / f"{kind}.schema.json").exists()
+
+
 @cache
 def validator_for(kind: str) -> Draft202012Validator:
     schema = _registry().contents(f"opsloom:{kind}")

@@ -533,3 +533,21 @@ app_secrets = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("app_key", "name", name="uq_opsloom_secrets_name"),
 )
+
+# Template packages installed into an app, newest last: the documents a package installed are the
+# base of the next upgrade's three-way comparison; `previous` holds the app's documents before it
+# (the backup a rollback restores; None for a first install).
+app_packages = Table(
+    "opsloom_app_packages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), nullable=False),
+    Column("package_key", String(63), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("documents", Json, nullable=False),
+    Column("previous", Json, nullable=True),
+    Column("status", String(16), nullable=False),  # installed, rolled_back
+    Column("installed_at", UTCDateTime, nullable=False),
+    Column("installed_by", BigInteger, nullable=True),
+    Index("ix_opsloom_app_packages_app", "app_key", "id"),
+)
