@@ -144,6 +144,10 @@ def fill(path: str, world: World, kind: str) -> str:
         "sub_id": 1,
         "delivery_id": 1,
         "automation": "approved_to_order",
+        # reports and dashboards of procurement: none exists either
+        "report": "spend",
+        "dashboard": "spend",
+        "extension": "csv",
     }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values[m.group(1)]), path)
 
