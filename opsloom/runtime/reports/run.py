@@ -152,7 +152,7 @@ def _columns(plan: ReportPlan, viewer: Viewer) -> list[dict[str, Any]]:
     out = []
     for d in plan.dimensions:
         label = label_text(d.label, viewer.locale)
-        if d.bucket and d.label == d.field.spec.label:
+        if d.bucket and d.label == d.field.label:
             label = f"{label} ({label_text(BUCKET_NAMES[d.bucket], viewer.locale)})"
         kind = "text" if d.bucket else (value_unit(d.field.spec).client_kind)
         out.append(
