@@ -188,7 +188,6 @@ def _next_month(month: str) -> str:
 
 
 def test_export_needs_the_export_permission_and_writes_labels_and_numbers(world):
-    shop = world.shop
     problem(world.ann.client.post("/api/apps/buying/reports/by_owner/run.csv"), 403)
     response = world.carol.client.post("/api/apps/buying/reports/by_owner/run.csv", headers={"Accept-Language": "en"})
     assert response.status_code == 200, response.text
@@ -207,7 +206,6 @@ def test_export_needs_the_export_permission_and_writes_labels_and_numbers(world)
 
 
 def test_a_dashboard_runs_each_report_with_the_shared_filters(world, api):
-    shop = world.shop
     board = {
         "key": "spend",
         "label": "Spend",
