@@ -214,9 +214,10 @@ def test_a_filter_with_a_period_and_shared_filters_narrow_the_rows(shop):
 def test_bad_shared_filters_and_documents_are_422_with_their_path(shop):
     from tests.builders import problem
 
-    problem(shop.run("filtered", date_range={"from": "yesterday"}), 422, "date_range.from")
-    problem(shop.run("filtered", department="sales"), 422, "department")
-    problem(shop.run("filtered", colour="red"), 422, "colour")
+    shop.report("counted", measures=[{"key": "n", "agg": "count"}], date_field="needed")
+    problem(shop.run("counted", date_range={"from": "yesterday"}), 422, "date_range.from")
+    problem(shop.run("counted", department="sales"), 422, "department")
+    problem(shop.run("counted", colour="red"), 422, "colour")
     problem(shop.preview(measures=[{"key": "s", "agg": "sum", "field": "category"}]), 422, "measures[0].field")
     problem(shop.preview(measures=[{"key": "s", "agg": "sum", "field": "nope"}]), 422, "measures[0].field")
     problem(
