@@ -127,7 +127,7 @@ async def export_run_link(
     request: Request,
     db: DB,
     forms: Forms,
-    filters: Annotated[str | None, Query(description="The shared filters as JSON", max_length=20000)] = None,
+    filters: Annotated[str | None, Query(description="The shared filters as JSON", max_length=4000)] = None,
 ) -> Response:
     return await _export(app, report, extension, request, db, forms, filters, from_body=False)
 
