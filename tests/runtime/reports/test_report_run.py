@@ -240,3 +240,30 @@ def test_an_unpublished_report_is_404(shop):
     from tests.builders import problem
 
     problem(shop.run("never_made"), 404)
+
+
+@pytest.fixture(scope="module")
+def moments(api):
+    shop = Shop(api)
+    for at in ("2026-03-31T23:30:00Z", "2026-04-01T00:30:00Z", "2026-04-06T12:00:00Z", "2027-01-01T00:00:00Z"):
+        shop.add(at=at, amount="1.00")
+    return shop
+
+
+@pytest.mark.parametrize(
+    ("bucket", "keys"),
+    [
+        ("day", {"2026-03-31": 1, "2026-04-01": 1, "2026-04-06": 1, "2027-01-01": 1}),
+        ("week", {"2026-03-30": 2, "2026-04-06": 1, "2026-12-28": 1}),
+        ("month", {"2026-03": 1, "2026-04": 2, "2027-01": 1}),
+        ("quarter", {"2026-Q1": 1, "2026-Q2": 2, "2027-Q1": 1}),
+        ("year", {"2026": 3, "2027": 1}),
+    ],
+)
+def test_datetime_buckets_and_their_drill_downs(moments, bucket, keys):
+    key = f"at_{bucket}"
+    moments.report(key, dimensions=[{"field": "at", "bucket": bucket}], measures=[{"key": "n", "agg": "count"}])
+    answer = moments.answer(key)
+    assert {r["values"][f"at__{bucket}"]: r["values"]["n"] for r in answer["rows"]} == keys
+    for row in answer["rows"]:
+        assert len(moments.behind(row["filter"])) == row["values"]["n"]
