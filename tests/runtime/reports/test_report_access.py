@@ -56,6 +56,18 @@ class World:
             items=[{"item": "pen", "units": 4, "price": "2.25"}],
         )
         self.shop.add(self.bob.client, amount="300.00", category="it", supplier=self.acme)
+        # reports the export and dashboard tests run, whichever test runs first
+        self.shop.report(
+            "by_owner",
+            dimensions=[{"field": "owner_id"}, {"field": "department_id"}],
+            measures=[{"key": "n", "agg": "count"}, {"key": "total", "agg": "sum", "field": "amount"}],
+        )
+        self.shop.report("all_spend", measures=[{"key": "total", "agg": "sum", "field": "amount"}])
+        self.shop.report(
+            "by_country",
+            dimensions=[{"field": "supplier.country"}],
+            measures=[{"key": "total", "agg": "sum", "field": "amount"}],
+        )
 
     def _role(self, api, key: str, grant: dict, *people: Person) -> None:
         role = {"app": "buying", "key": key, "label": key, "permissions": {self.shop.request: grant}}
@@ -228,3 +240,32 @@ def test_a_dashboard_runs_each_report_with_the_shared_filters(world, api):
     problem(api.post("/api/design/apps/buying/dashboards/broken/publish"), 422, "items[0].report")
     versions = api.get("/api/design/apps/buying/dashboards/spend/versions").json()["items"]
     assert [v["version"] for v in versions] == [1]
+
+
+def test_a_shared_filter_a_reports_form_cannot_take_is_left_out_for_that_report(world, api):
+    shop = world.shop
+    suppliers = {
+        "key": "suppliers",
+        "label": "Suppliers",
+        "form": shop.supplier,
+        "measures": [{"key": "n", "agg": "count"}],
+    }
+    assert api.put("/api/design/apps/buying/reports/suppliers", json=suppliers).json()["problems"] == []
+    assert api.post("/api/design/apps/buying/reports/suppliers/publish").status_code == 200
+    board = {
+        "key": "mixed",
+        "label": "Mixed",
+        "items": [
+            {"report": "all_spend", "x": 0, "y": 0, "w": 6, "h": 4},
+            {"report": "suppliers", "x": 6, "y": 0, "w": 6, "h": 4},
+        ],
+        "filters": [{"kind": "field", "field": "category"}],
+    }
+    assert api.put("/api/design/apps/buying/dashboards/mixed", json=board).json()["problems"] == []
+    assert api.post("/api/design/apps/buying/dashboards/mixed/publish").status_code == 200
+    body = {"filter": {"field": "category", "op": "eq", "value": "office"}}
+    spend, counted = api.post("/api/apps/buying/dashboards/mixed/run", json=body).json()["items"]
+    assert spend["result"]["total"]["values"]["total"] == "20.00"
+    assert counted["result"]["total"]["values"]["n"] == 2 and counted["result"]["ignored_filters"] == ["filter"]
+    # a single report run is strict: the filter does not fit, and says where
+    problem(api.post("/api/apps/buying/reports/suppliers/run", json=body), 422, "filter.field")
