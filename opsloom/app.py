@@ -16,10 +16,9 @@ from opsloom.admin.pages import STATIC_DIR as ADMIN_STATIC_DIR
 from opsloom.admin.pages.routes import router as admin_pages_router
 from opsloom.designer.api import router as designer_router
 from opsloom.designer.automation_runs_api import router as automation_runs_router
-from opsloom.designer.automations_api import router as automations_design_router
+from opsloom.designer.documents_api import router as documents_design_router
 from opsloom.designer.field_types_api import router as field_types_router
 from opsloom.designer.flow_design_api import router as flow_simulation_router
-from opsloom.designer.flows_api import router as flows_design_router
 from opsloom.designer.formula_check import router as formula_check_router
 from opsloom.designer.packages_api import router as packages_router
 from opsloom.designer.pages import STATIC_DIR as DESIGN_STATIC_DIR
@@ -31,6 +30,7 @@ from opsloom.designer.pages.permission_pages import router as permission_pages_r
 from opsloom.designer.pages.publish_pages import router as publish_pages_router
 from opsloom.designer.pages.routes import router as design_pages_router
 from opsloom.designer.pages.template_gallery import router as template_gallery_router
+from opsloom.designer.reports_api import router as report_preview_router
 from opsloom.designer.roles_api import router as roles_router
 from opsloom.platform.api_document import install_api_document
 from opsloom.platform.auth_api import public as auth_public
@@ -65,6 +65,7 @@ from opsloom.runtime.pages.routes import router as pages_router
 from opsloom.runtime.pages.task_pages import router as task_pages_router
 from opsloom.runtime.pages.vendor import router as vendor_router
 from opsloom.runtime.records_api import router as records_router
+from opsloom.runtime.reports.api import router as reports_router
 from opsloom.runtime.views_api import router as views_router
 
 STATIC_DIR = Path(__file__).parent / "runtime" / "static"
@@ -136,9 +137,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(apps_router)
     app.include_router(records_router)
     app.include_router(views_router)
-    app.include_router(flows_design_router)
     app.include_router(flow_simulation_router)
-    app.include_router(automations_design_router)
+    app.include_router(report_preview_router)
+    app.include_router(documents_design_router)
+    app.include_router(reports_router)
     app.include_router(flow_router)
     app.include_router(files_router)
     app.include_router(imports_router)

@@ -26,6 +26,7 @@ from opsloom.designer.automations import publish_automation
 from opsloom.designer.documents import has_schema, schema_errors
 from opsloom.designer.flows import publish_flow
 from opsloom.designer.publishing import form_problems, publish_form
+from opsloom.designer.reports import publish_dashboard, publish_report
 from opsloom.platform import tables
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import BadRequest, FieldError, OpsloomError, ValidationFailed
@@ -67,18 +68,6 @@ def _draft_and_publish(
     return install
 
 
-def _stored_as_published(kind: str) -> Publisher:
-    """A kind whose publishing has no checks of its own here: the draft is stored and published as is."""
-
-    async def install(
-        session: AsyncSession, ctx: RequestContext, registry: FormRegistry, app: str, document: Doc
-    ) -> None:
-        saved = await definitions.save_draft(session, ctx, app, kind, document["key"], document)
-        await definitions.store_version(session, ctx, saved, document, {"summary": ["installed from a package"]}, None)
-
-    return install
-
-
 @dataclass(frozen=True)
 class DocumentKind:
     kind: str  # the definitions store's kind, e.g. "flow"
@@ -92,8 +81,8 @@ KINDS: tuple[DocumentKind, ...] = (
     DocumentKind("role", "roles", _publish_role),
     DocumentKind("flow", "flows", _draft_and_publish(publish_flow, "flow")),
     DocumentKind("automation", "automations", _draft_and_publish(publish_automation, "automation")),
-    DocumentKind("report", "reports", _stored_as_published("report")),
-    DocumentKind("dashboard", "dashboards", _stored_as_published("dashboard")),
+    DocumentKind("report", "reports", _draft_and_publish(publish_report, "report")),
+    DocumentKind("dashboard", "dashboards", _draft_and_publish(publish_dashboard, "dashboard")),
 )
 BY_PLURAL = {k.plural: k for k in KINDS}
 BY_KIND = {k.kind: k for k in KINDS}

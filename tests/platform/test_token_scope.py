@@ -145,6 +145,10 @@ def fill(path: str, world: World, kind: str) -> str:
         "delivery_id": 1,
         "automation": "approved_to_order",
         "secret_name": "erp_token",
+        # reports and dashboards of procurement
+        "report": "spend",
+        "dashboard": "spend",
+        "extension": "csv",
     }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values[m.group(1)]), path)
 
