@@ -12,9 +12,10 @@ import inspect
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from opsloom.designer import definitions
+from opsloom.designer.api import parse_revision
 from opsloom.designer.document_kinds import DOCUMENT_KINDS, DocumentKind
 from opsloom.platform.api_document import json_body
 from opsloom.platform.http import DB, authenticated, context_of, principal_of, read_json
@@ -27,6 +28,9 @@ router = APIRouter(prefix="/api/design/apps", tags=["designer"], dependencies=[D
 Key = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="An identifier")]
 Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
 DryRun = Annotated[bool, Query()]
+IfMatch = Annotated[
+    str | None, Header(description='The draft_revision you read, e.g. "4": 412 if another was saved since')
+]
 
 
 async def draft_view(
@@ -43,17 +47,24 @@ async def draft_view(
 
 
 def _handlers(kind: DocumentKind) -> dict[str, Callable[..., Any]]:
-    async def put(app: str, key: str, request: Request, db: DB, forms: Forms) -> dict[str, Any]:
+    async def put(
+        app: str, key: str, request: Request, response: Response, db: DB, forms: Forms, if_match: IfMatch = None
+    ) -> dict[str, Any]:
+        expected = parse_revision(if_match)
         document = await read_json(request)
         async with db.session(write=True) as session:
             await require_app_admin(session, principal_of(request), app)
-            saved = await definitions.save_draft(session, context_of(request), app, kind.name, key, document)
+            saved = await definitions.save_draft(
+                session, context_of(request), app, kind.name, key, document, expected_revision=expected
+            )
+            response.headers["ETag"] = f'"{saved.draft_revision}"'
             return await draft_view(session, forms, kind, saved)
 
-    async def get(app: str, key: str, request: Request, db: DB, forms: Forms) -> dict[str, Any]:
+    async def get(app: str, key: str, request: Request, response: Response, db: DB, forms: Forms) -> dict[str, Any]:
         async with db.session() as session:
             await require_app_admin(session, principal_of(request), app)
             found = await definitions.load_definition(session, app, kind.name, key)
+            response.headers["ETag"] = f'"{found.draft_revision}"'
             return await draft_view(session, forms, kind, found)
 
     async def publish(app: str, key: str, request: Request, db: DB, forms: Forms, dry_run: DryRun = False) -> Any:
@@ -100,7 +111,7 @@ def _add_routes(kind: DocumentKind) -> None:
     base = f"/{{app}}/{kind.plural}/{{{kind.name}}}"
     a, what = kind.article, kind.name
     routes: list[tuple[str, str, str, str, dict[str, Any]]] = [
-        ("PUT", "", "put", f"Save {a} {what} draft", {"openapi_extra": _body(kind)}),
+        ("PUT", "", "put", f"Save {a} {what} draft", {"openapi_extra": _body(kind), "responses": STALE}),
         ("GET", "", "get", f"Read {a} {what} draft, its problems and state", {}),
         ("POST", "/publish", "publish", f"Publish the {what} draft (dry_run: check only)", {}),
         ("GET", "/versions", "versions", f"Published versions of {a} {what}, newest first", {}),
@@ -110,6 +121,9 @@ def _add_routes(kind: DocumentKind) -> None:
         router.add_api_route(
             base + suffix, _named(handlers[name], kind, name), methods=[method], summary=summary, **extra
         )
+
+
+STALE = {412: {"description": "If-Match named a draft revision that is no longer the latest"}}
 
 
 def _body(kind: DocumentKind) -> dict[str, Any]:

@@ -149,3 +149,17 @@ def test_rollback_to_a_version_that_does_not_exist_is_refused(company, client):
     problem(client.post(f"{FLOW}/rollback", json={}), 400, "version")
     problem(c.requester.post(f"{FLOW}/rollback", {"version": 1}), 403)
     assert [v["version"] for v in client.get(f"{FLOW}/versions").json()["items"]] == [1]
+
+
+def test_two_designers_saving_one_flow_draft_the_later_stale_save_is_told(company, client):
+    """The flow designer's autosave sends If-Match: a save based on an older revision answers 412."""
+    read = client.get(FLOW)
+    draft, revision = read.json()["draft"], read.json()["draft_revision"]
+    assert read.headers["ETag"] == f'"{revision}"'
+    first = client.put(FLOW, json={**draft, "label": "First"}, headers={"If-Match": f'"{revision}"'})
+    assert first.status_code == 200, first.text
+    assert first.headers["ETag"] == f'"{first.json()["draft_revision"]}"' != f'"{revision}"'
+    stale = client.put(FLOW, json={**draft, "label": "Second"}, headers={"If-Match": f'"{revision}"'})
+    problem(stale, 412)
+    assert client.get(FLOW).json()["draft"]["label"] == "First"
+    problem(client.put(FLOW, json=draft, headers={"If-Match": "yesterday"}), 400, "If-Match")
