@@ -487,3 +487,15 @@ delivery_attempts = Table(
     Column("error", String(1000), nullable=True),
     Index("ix_opsloom_delivery_attempts_delivery", "delivery_id", "id"),
 )
+
+# The run-time settings an admin changed (platform/settings_store.py): one row, a JSON document of the
+# values set, and a version every change raises, so other processes notice with one cheap read.
+site_settings = Table(
+    "opsloom_site_settings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("document", Json, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=True),
+    Column("updated_by", BigInteger, nullable=True),
+)

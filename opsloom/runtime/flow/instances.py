@@ -488,7 +488,7 @@ async def _notify(
     if not effects:
         return
     recipients = (user for effect in effects for user in effect.users)
-    locales = await recipient_locales(session, recipients, org.locales if org else {})
+    locales = await recipient_locales(session, recipients, org.locales if org else {}, ctx.site.default_language)
     rows = [
         {
             "user_id": user,

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opsloom.platform.database import Database
+from opsloom.platform.settings import Settings
+from opsloom.platform.settings_store import SettingsStore
 from opsloom.runtime.forms import FormRegistry
 from opsloom.runtime.integrations.channels import Env, Result
 from opsloom.runtime.integrations.delivery import deliver_due, worker_name
@@ -45,7 +47,9 @@ class OutboxWorker:
         self.db, self.forms, self.settings = db, forms, settings
         self.name = name or worker_name()
         outbound = Outbound(allow_private=settings.outbound_allow_private, timeout=settings.outbound_timeout)
-        self.env = Env(outbound, settings, db)
+        # The mail server is a setting an admin may change while the worker runs.
+        site = {"site": SettingsStore(settings)} if isinstance(settings, Settings) else {}
+        self.env = Env(outbound, settings, db, extra=site)
 
     async def round(self, now: datetime | None = None, *, limit: int = 50) -> Round:
         now = now or datetime.now(UTC)
