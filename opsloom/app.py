@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from opsloom import __version__
 from opsloom.admin.pages import STATIC_DIR as ADMIN_STATIC_DIR
+from opsloom.admin.pages.people_import import UPLOAD_PATH as PEOPLE_IMPORT_PATH
 from opsloom.admin.pages.routes import router as admin_pages_router
 from opsloom.designer.api import router as designer_router
 from opsloom.designer.automations_api import router as automations_design_router
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         overrides=[
             ("POST", UPLOAD_PATH, lambda: site_settings.current.settings.max_upload_bytes + MULTIPART_ALLOWANCE),
             ("POST", IMPORT_PATH, lambda: site_settings.current.settings.max_import_bytes + MULTIPART_ALLOWANCE),
+            ("POST", PEOPLE_IMPORT_PATH, lambda: site_settings.current.settings.max_import_bytes + MULTIPART_ALLOWANCE),
         ],
     )
 

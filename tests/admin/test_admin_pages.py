@@ -83,6 +83,7 @@ GET_ROUTES = [
     "/admin/audit/export?format=xlsx",
     "/admin/status",
     "/admin/settings",
+    "/admin/people/import",
 ]
 POST_ROUTES = [
     "/admin/people",
@@ -96,6 +97,8 @@ POST_ROUTES = [
     "/admin/tokens/1/revoke",
     "/admin/settings",
     "/admin/settings/test-mail",
+    "/admin/people/import",
+    "/admin/people/import/run",
 ]
 
 
