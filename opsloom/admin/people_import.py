@@ -70,7 +70,17 @@ class RowReport:
     number: int  # the row's number in the spreadsheet (the header is row 1)
     values: dict[str, str]
     action: str = ""  # create, update
-    problems: list[tuple[str, str]] = field(default_factory=list)  # (column target, message)
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong on a row: its column, in English, and a message key (with values) for the page."""
+
+    target: str
+    message: str
+    key: str | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -118,17 +128,22 @@ class Directory:
     def person(self, text: str) -> int | None:
         return self.by_email.get(text.lower()) or self.by_number.get(text)
 
-    def department(self, text: str) -> tuple[int | None, str | None]:
+    def department(self, text: str) -> tuple[int | None, Problem | None]:
         """The department named (by path or by name), or why none is."""
         if "/" in text:
             found = self.departments_by_path.get(_path_key(text))
-            return (found, None) if found else (None, f"there is no department at the path '{text}'")
+            if found:
+                return found, None
+            return None, Problem(
+                "department", f"there is no department at the path '{text}'", "no_path", {"name": text}
+            )
         ids = self.departments_by_name.get(text.lower(), [])
         if len(ids) == 1:
             return ids[0], None
         if ids:
-            return None, f"{len(ids)} departments are named '{text}'; give its path, such as 'Sales / {text}'"
-        return None, f"there is no department named '{text}'"
+            message = f"{len(ids)} departments are named '{text}'; give its path, such as 'Sales / {text}'"
+            return None, Problem("department", message, "ambiguous", {"name": text, "count": len(ids)})
+        return None, Problem("department", f"there is no department named '{text}'", "no_department", {"name": text})
 
 
 def _path_key(path: str) -> str:
@@ -161,12 +176,15 @@ async def run_import(
             continue
         manager_id = directory.person(manager)
         if manager_id is None:
-            report.problems.append(("manager", f"no one here or in the file has the e-mail or number '{manager}'"))
+            message = f"no one here or in the file has the e-mail or number '{manager}'"
+            report.problems.append(Problem("manager", message, "no_manager", {"name": manager}))
             continue
         try:
             await org.update_user(session, ctx, written[index], {"manager_id": manager_id})
         except OpsloomError as error:
-            report.problems += [("manager", e.message) for e in error.errors] or [("manager", error.detail)]
+            report.problems += [Problem("manager", e.message) for e in error.errors] or [
+                Problem("manager", error.detail)
+            ]
     report_of = ImportReport(reports, too_many=len(rows) > MAX_ROWS)
     if not report_of.bad:
         await audit(
@@ -186,7 +204,7 @@ async def _write_person(
     email, number = values.get("email", ""), values.get("employee_no", "")
     for key, text in (("email", email.lower()), ("employee_no", number)):
         if text and text in seen:
-            report.problems.append((key, f"is also on row {seen[text]}"))
+            report.problems.append(Problem(key, f"is also on row {seen[text]}", "repeated", {"row": seen[text]}))
         elif text:
             seen[text] = report.number
     data: dict[str, Any] = {}
@@ -196,13 +214,13 @@ async def _write_person(
     if values.get("department"):
         department_id, problem = directory.department(values["department"])
         if problem:
-            report.problems.append(("department", problem))
+            report.problems.append(problem)
         data["department_id"] = department_id
     existing = directory.by_email.get(email.lower()) if email else None
     if existing is None and number:
         existing = directory.by_number.get(number)
     if existing is None and not email:
-        report.problems.append(("email", "is needed for a new person"))
+        report.problems.append(Problem("email", "is needed for a new person", "email_needed"))
     if report.problems:
         return None
     try:
@@ -216,7 +234,7 @@ async def _write_person(
         directory.add(existing, updated["email"], updated["employee_no"])
         return existing
     except OpsloomError as error:
-        report.problems += [(_target(e.path), e.message) for e in error.errors] or [("", error.detail)]
+        report.problems += [Problem(_target(e.path), e.message) for e in error.errors] or [Problem("", error.detail)]
         return None
 
 

@@ -119,7 +119,7 @@ def test_a_file_with_a_bad_row_is_reported_row_by_row_and_nothing_is_imported(ap
         assert outcome(report.text, 2) == f"2 Ann Lead ann.{n}@example.com New person"
         assert (
             outcome(report.text, 3)
-            == f"3 Bob Typo bob.{n}@example.com Department: there is no department named 'Salse {n}'"
+            == f"3 Bob Typo bob.{n}@example.com Department: there is no department named 'Salse {n}'."
         )
         assert outcome(report.text, 4).endswith("New person")
         assert emails_like(api, f".{n}@example.com") == []  # all or nothing
@@ -146,7 +146,7 @@ def test_people_are_updated_by_e_mail_or_employee_number(api: TestClient) -> Non
     first = [HEADER, ["Dee", f"dee.{n}@example.com", f"D{n}", "1", "", ""], ["Eve", "", f"E{n}", "", "", ""]]
     mapping_page = upload(api, as_csv(first))
     report = run(api, mapping_page.text, "commit")
-    assert report.status_code == 400 and "E-mail: is needed for a new person" in outcome(report.text, 3)
+    assert report.status_code == 400 and "E-mail: is needed for a new person." in outcome(report.text, 3)
     first[2][1] = f"eve.{n}@example.com"
     assert "Imported: 2 new" in run(api, upload(api, as_csv(first)).text, "commit").text
     again = [HEADER, ["Dee Renamed", f"dee.{n}@example.com", "", "2", "", ""], ["Eve", "", f"E{n}", "3", "", ""]]

@@ -16,8 +16,8 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from opsloom.admin.pages.shell import Admin, admin_nav, department_choices, open_admin
-from opsloom.admin.people_import import TARGETS, ImportReport, auto_mapping, read_rows, run_import
+from opsloom.admin.pages.shell import KNOWN_PROBLEMS, Admin, admin_nav, department_choices, open_admin
+from opsloom.admin.people_import import TARGETS, ImportReport, Problem, auto_mapping, read_rows, run_import
 from opsloom.platform.errors import OpsloomError
 from opsloom.runtime.imports.sources import cell_json, format_of
 from opsloom.runtime.pages.rendering import forbidden, render
@@ -28,6 +28,10 @@ router = APIRouter(include_in_schema=False)
 UPLOAD_PATH = "/admin/people/import"
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(csv|xlsx)$")
 SAMPLE_ROWS = 3
+
+
+def _field_of(target: str) -> str:
+    return {"department": "department_id", "manager": "manager_id"}.get(target, target)
 
 
 class RolledBack(Exception):
@@ -42,6 +46,15 @@ def _folder(request: Request) -> Path:
 
 
 def _page(admin: Admin, status: int = 200, **values: Any) -> Response:
+    t = admin.ctx.t
+
+    def problem_text(problem: Problem) -> str:
+        """The row's problem in the reader's language where we know it (the service's words otherwise)."""
+        if problem.key:
+            return t(f"admin.import.problem.{problem.key}", **problem.values)
+        key = KNOWN_PROBLEMS.get((_field_of(problem.target), problem.message))
+        return t(key) if key else problem.message
+
     return render(
         admin.ctx,
         "admin_people_import.html",
@@ -50,6 +63,7 @@ def _page(admin: Admin, status: int = 200, **values: Any) -> Response:
         targets=TARGETS,
         error=values.pop("error", ""),
         report=values.pop("report", None),
+        problem_text=problem_text,
         **values,
     )
 
