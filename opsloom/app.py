@@ -80,7 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         install_outbox(db)  # every record write writes its event
         workers = []
         if settings.run_worker:  # the demo: flow timers fire and the outbox is delivered inside the server
-            workers.append(asyncio.create_task(work(db, Services(app.state.forms, app.state.flows))))
+            services = Services(app.state.forms, app.state.flows)
+            workers.append(asyncio.create_task(work(db, services, site=app.state.site_settings)))
             workers.append(asyncio.create_task(work_outbox(db, app.state.forms, settings)))
         if settings.run_jobs:  # imports run in the server that took them, and in `opsloom worker`
             app.state.jobs = job_runner(db, settings, app.state.forms, app.state.site_settings)

@@ -312,6 +312,7 @@ def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool, dat
 def worker(once: bool, interval: float) -> None:
     """Fire due flow timers, run background jobs (imports) and deliver the outbox: webhooks and notifications."""
     from opsloom.platform.database import Database
+    from opsloom.platform.settings_store import SettingsStore
     from opsloom.runtime.flow.instances import FlowCache, Services
     from opsloom.runtime.flow.timers import run_due_timers, work
     from opsloom.runtime.forms import FormRegistry
@@ -326,15 +327,16 @@ def worker(once: bool, interval: float) -> None:
         install_outbox(db)  # a timer that moves a flow changes a record: its events go out too
         forms = FormRegistry()
         services = Services(forms, FlowCache())
-        runner = job_runner(db, settings, forms)
+        site = SettingsStore(settings)
+        runner = job_runner(db, settings, forms, site)
         try:
             if once:
-                fired = await run_due_timers(db, services)
+                fired = await run_due_timers(db, services, site=site)
                 ran = await runner.run_all()
                 done = await run_outbox_round(db, forms, settings)
                 return fired, ran, done.dispatched, done.delivered
             await asyncio.gather(
-                work(db, services, interval), runner.work(min(interval, 1.0)), work_outbox(db, forms, settings)
+                work(db, services, interval, site), runner.work(min(interval, 1.0)), work_outbox(db, forms, settings)
             )
             return 0, 0, 0, 0
         finally:

@@ -27,6 +27,7 @@ from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.errors import FieldError, NotFound, OpsloomError
 from opsloom.platform.outbox import TOPICS
 from opsloom.platform.permissions import full_access
+from opsloom.platform.site_settings import DEFAULTS, SiteSettings
 from opsloom.platform.types import StoredRow
 from opsloom.runtime import records
 from opsloom.runtime.access import eval_context
@@ -201,7 +202,12 @@ class Published:
 
 
 async def run_automations(
-    session: AsyncSession, forms: FormRegistry, event: StoredRow, now: datetime, published: Published
+    session: AsyncSession,
+    forms: FormRegistry,
+    event: StoredRow,
+    now: datetime,
+    published: Published,
+    site: SiteSettings = DEFAULTS,
 ) -> int:
     """Run the automations this event starts; answer how many ran. A failing one is rolled back and logged."""
     if event["form_key"] is None or event["record_id"] is None or event["payload"].get("via") == VIA:
@@ -213,7 +219,7 @@ async def run_automations(
             continue
         try:
             async with session.begin_nested():
-                if await _run_one(session, forms, event, now, document):
+                if await _run_one(session, forms, event, now, document, site):
                     ran += 1
         except OpsloomError as error:
             log.warning("automation %s on event %s failed: %s", document["key"], event["id"], error.detail)
@@ -221,10 +227,16 @@ async def run_automations(
 
 
 async def _run_one(
-    session: AsyncSession, forms: FormRegistry, event: StoredRow, now: datetime, document: Mapping[str, Any]
+    session: AsyncSession,
+    forms: FormRegistry,
+    event: StoredRow,
+    now: datetime,
+    document: Mapping[str, Any],
+    site: SiteSettings,
 ) -> bool:
     form = await forms.get(session, event["app_key"], event["form_key"])
-    ctx = RequestContext(principal=Principal(is_admin=True, name=f"automation {document['key']}", via=VIA), now=now)
+    who = Principal(is_admin=True, name=f"automation {document['key']}", via=VIA)
+    ctx = RequestContext(principal=who, now=now, zone=site.zone, site=site)
     t = form.table
     query = select(t).where(t.c.id == event["record_id"])
     if document.get("condition") is not None:

@@ -26,6 +26,7 @@ from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.database import Database
 from opsloom.platform.errors import OpsloomError
 from opsloom.platform.permissions import FormAccess, form_access
+from opsloom.platform.site_settings import DEFAULTS, SiteSettings
 from opsloom.platform.types import StoredRow
 from opsloom.runtime.access import eval_context, scope_clause
 from opsloom.runtime.conditions import parse_condition, to_sql
@@ -41,8 +42,11 @@ class Skip:
     reason: str
 
 
-async def dispatch_events(db: Database, forms: FormRegistry, now: datetime, limit: int = 10_000) -> int:
-    """Fan out waiting events, a batch per transaction; answer how many were taken."""
+async def dispatch_events(
+    db: Database, forms: FormRegistry, now: datetime, limit: int = 10_000, site: SiteSettings = DEFAULTS
+) -> int:
+    """Fan out waiting events, a batch per transaction; answer how many were taken. Automations run in the
+    zone of `site` (the settings in force)."""
     taken = 0
     while taken < limit:
         async with db.session(write=True) as session:
@@ -57,7 +61,7 @@ async def dispatch_events(db: Database, forms: FormRegistry, now: datetime, limi
             published, owners = Published(), Owners()
             rows: list[dict[str, Any]] = []
             for event in events:
-                await run_automations(session, forms, event, now, published)
+                await run_automations(session, forms, event, now, published, site)
                 for sub in subscriptions.get(event["app_key"], ()):
                     if _wants(sub, event):
                         rows += await _delivery(session, forms, owners, sub, event, now)

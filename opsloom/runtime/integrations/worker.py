@@ -17,6 +17,7 @@ from typing import Any
 from opsloom.platform.database import Database
 from opsloom.platform.settings import Settings
 from opsloom.platform.settings_store import SettingsStore
+from opsloom.platform.site_settings import DEFAULTS
 from opsloom.runtime.forms import FormRegistry
 from opsloom.runtime.integrations.channels import Env, Result
 from opsloom.runtime.integrations.delivery import deliver_due, worker_name
@@ -53,7 +54,9 @@ class OutboxWorker:
 
     async def round(self, now: datetime | None = None, *, limit: int = 50) -> Round:
         now = now or datetime.now(UTC)
-        dispatched = await dispatch_events(self.db, self.forms, now)
+        store = self.env.extra.get("site")
+        site = (await store.fresh(self.db)).settings if store else DEFAULTS
+        dispatched = await dispatch_events(self.db, self.forms, now, site=site)
         results = await deliver_due(self.env, now, self.name, limit=limit)
         return Round(dispatched, results)
 
