@@ -80,19 +80,21 @@ def user() -> None:
 
 @user.command("create")
 @click.option("--email", required=True)
-@click.option("--password", required=True, help="At least 8 characters")
+@click.option("--password", required=True, help="As the password policy asks (at least 8 characters by default)")
 @click.option("--name", default=None, help="Display name (default: the part before @)")
 @click.option("--admin", is_flag=True, help="Make a platform admin")
 def user_create(email: str, password: str, name: str | None, admin: bool) -> None:
     """Create a user; the first admin is created this way."""
     from opsloom.platform import org
-    from opsloom.platform.context import RequestContext
+    from opsloom.platform.context import SYSTEM, RequestContext
     from opsloom.platform.errors import OpsloomError
+    from opsloom.platform.settings_store import settings_in
 
     data = {"email": email, "password": password, "name": name or email.split("@")[0], "is_admin": admin}
 
     async def run(session: Any) -> dict[str, Any]:
-        return await org.create_user(session, RequestContext.for_now(), data)
+        site = await settings_in(session, Settings())  # the password policy in force
+        return await org.create_user(session, RequestContext.with_site(SYSTEM, site.settings), data)
 
     try:
         created = asyncio.run(_with_session(run))

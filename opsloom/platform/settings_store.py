@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
 from opsloom.platform.audit import audit
@@ -23,6 +24,13 @@ from opsloom.platform.settings import Settings
 from opsloom.platform.site_settings import SECRET_SETTINGS, ResolvedSettings, resolve, setting_problems
 
 ROW = 1
+
+
+async def settings_in(session: AsyncSession, environment: Settings) -> ResolvedSettings:
+    """The settings in force as `session` reads them, without a cache (the CLI's one-off commands)."""
+    s = tables.site_settings
+    row = (await session.execute(select(s.c.document, s.c.version).where(s.c.id == ROW))).first()
+    return resolve(environment.site_environment(), row.document if row else {}, row.version if row else 0)
 
 
 class SettingsStore:
