@@ -183,6 +183,7 @@ PAGES = [
     ("roles", "/admin/roles"),
     ("tokens", "/admin/tokens?show=all"),
     ("audit", "/admin/audit"),
+    ("import people", "/admin/people/import"),
 ]
 
 
