@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from opsloom import __version__
 from opsloom.admin.pages import STATIC_DIR as ADMIN_STATIC_DIR
+from opsloom.admin.pages.people_import import UPLOAD_PATH as PEOPLE_IMPORT_PATH
 from opsloom.admin.pages.routes import router as admin_pages_router
 from opsloom.designer.api import router as designer_router
 from opsloom.designer.automation_runs_api import router as automation_runs_router
@@ -41,6 +42,8 @@ from opsloom.platform.input_guard import InputGuard
 from opsloom.platform.migrate import upgrade
 from opsloom.platform.org_api import router as org_router
 from opsloom.platform.settings import Settings
+from opsloom.platform.settings_api import router as settings_api_router
+from opsloom.platform.settings_store import SettingsStore
 from opsloom.runtime.apps_api import router as apps_router
 from opsloom.runtime.files_api import MULTIPART_ALLOWANCE, UPLOAD_PATH
 from opsloom.runtime.files_api import router as files_router
@@ -85,10 +88,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         install_outbox(db)  # every record write writes its event
         workers = []
         if settings.run_worker:  # the demo: flow timers fire and the outbox is delivered inside the server
-            workers.append(asyncio.create_task(work(db, Services(app.state.forms, app.state.flows))))
+            services = Services(app.state.forms, app.state.flows)
+            workers.append(asyncio.create_task(work(db, services, site=app.state.site_settings)))
             workers.append(asyncio.create_task(work_outbox(db, app.state.forms, settings)))
         if settings.run_jobs:  # imports run in the server that took them, and in `opsloom worker`
-            app.state.jobs = job_runner(db, settings, app.state.forms)
+            app.state.jobs = job_runner(db, settings, app.state.forms, app.state.site_settings)
             workers.append(asyncio.create_task(app.state.jobs.work()))
         try:
             yield
@@ -107,18 +111,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
+    app.state.site_settings = site_settings = SettingsStore(settings)
     install_api_document(app)
     install_error_handlers(app)
     install_page_errors(app)  # browsers get the HTML 404 page; the API keeps problem+json
     # The guard reads bodies the size limit has already capped: the limit is added last, so it runs first.
     app.add_middleware(InputGuard, router=app.router, refuse_page=unstorable_input_page)
-    upload_limit = settings.max_upload_bytes + MULTIPART_ALLOWANCE
+    # The limits in force as this process last read the settings; each route checks the fresh ones again.
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         overrides=[
-            ("POST", UPLOAD_PATH, upload_limit),
-            ("POST", IMPORT_PATH, settings.max_import_bytes + MULTIPART_ALLOWANCE),
+            ("POST", UPLOAD_PATH, lambda: site_settings.current.settings.max_upload_bytes + MULTIPART_ALLOWANCE),
+            ("POST", IMPORT_PATH, lambda: site_settings.current.settings.max_import_bytes + MULTIPART_ALLOWANCE),
+            ("POST", PEOPLE_IMPORT_PATH, lambda: site_settings.current.settings.max_import_bytes + MULTIPART_ALLOWANCE),
         ],
     )
 
@@ -129,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_public)
     app.include_router(auth_router)
     app.include_router(org_router)
+    app.include_router(settings_api_router)
     app.include_router(roles_router)
     app.include_router(designer_router)
     app.include_router(packages_router)

@@ -80,19 +80,21 @@ def user() -> None:
 
 @user.command("create")
 @click.option("--email", required=True)
-@click.option("--password", required=True, help="At least 8 characters")
+@click.option("--password", required=True, help="As the password policy asks (at least 8 characters by default)")
 @click.option("--name", default=None, help="Display name (default: the part before @)")
 @click.option("--admin", is_flag=True, help="Make a platform admin")
 def user_create(email: str, password: str, name: str | None, admin: bool) -> None:
     """Create a user; the first admin is created this way."""
     from opsloom.platform import org
-    from opsloom.platform.context import RequestContext
+    from opsloom.platform.context import SYSTEM, RequestContext
     from opsloom.platform.errors import OpsloomError
+    from opsloom.platform.settings_store import settings_in
 
     data = {"email": email, "password": password, "name": name or email.split("@")[0], "is_admin": admin}
 
     async def run(session: Any) -> dict[str, Any]:
-        return await org.create_user(session, RequestContext.for_now(), data)
+        site = await settings_in(session, Settings())  # the password policy in force
+        return await org.create_user(session, RequestContext.with_site(SYSTEM, site.settings), data)
 
     try:
         created = asyncio.run(_with_session(run))
@@ -391,6 +393,7 @@ def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool, dat
 def worker(once: bool, interval: float) -> None:
     """Fire due flow timers, run background jobs (imports) and deliver the outbox: webhooks and notifications."""
     from opsloom.platform.database import Database
+    from opsloom.platform.settings_store import SettingsStore
     from opsloom.runtime.flow.instances import FlowCache, Services
     from opsloom.runtime.flow.timers import run_due_timers, work
     from opsloom.runtime.forms import FormRegistry
@@ -405,15 +408,16 @@ def worker(once: bool, interval: float) -> None:
         install_outbox(db)  # a timer that moves a flow changes a record: its events go out too
         forms = FormRegistry()
         services = Services(forms, FlowCache())
-        runner = job_runner(db, settings, forms)
+        site = SettingsStore(settings)
+        runner = job_runner(db, settings, forms, site)
         try:
             if once:
-                fired = await run_due_timers(db, services)
+                fired = await run_due_timers(db, services, site=site)
                 ran = await runner.run_all()
                 done = await run_outbox_round(db, forms, settings)
                 return fired, ran, done.dispatched, done.delivered
             await asyncio.gather(
-                work(db, services, interval), runner.work(min(interval, 1.0)), work_outbox(db, forms, settings)
+                work(db, services, interval, site), runner.work(min(interval, 1.0)), work_outbox(db, forms, settings)
             )
             return 0, 0, 0, 0
         finally:

@@ -222,3 +222,14 @@ def test_processes_upgrading_one_postgresql_database_at_once_all_succeed(env, tm
     for process, (out, err) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, err
         assert out.strip() == f"database is at revision {head_revision()}"
+
+
+def test_user_create_follows_the_password_policy_in_force(env):
+    """The policy an admin set on /admin/settings holds on the command line too (here set by the environment)."""
+    strict = {**env, "OPSLOOM_PASSWORD_MIN_LENGTH": "12", "OPSLOOM_PASSWORD_CLASSES": '["digit"]'}
+    refused = CliRunner().invoke(
+        main, ["user", "create", "--email", "weak@example.com", "--password", "no-digits-here"], env=strict
+    )
+    assert refused.exit_code != 0 and "add a digit" in refused.output
+    made = opsloom(strict, "user", "create", "--email", "strong@example.com", "--password", "has-digits-42")
+    assert made.exit_code == 0 and "created user" in made.output

@@ -17,27 +17,28 @@ from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.database import Database
 from opsloom.platform.errors import PermissionDenied, TooManyRequests, Unauthenticated
 from opsloom.platform.passwords import digest, new_secret, verify_password
+from opsloom.platform.site_settings import DEFAULTS, SiteSettings
 
 SESSION_COOKIE = "opsloom_session"
 CSRF_HEADER = "x-csrf-token"
-SESSION_LIFETIME = timedelta(days=7)
-
-
 TOKEN_PREFIX = "olt_"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# Login throttling: failures counted over a window, per e-mail and per address.
-THROTTLE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_EMAIL = 5
-MAX_FAILURES_PER_IP = 30
+# Login throttling: failures counted over a window (the settings' `login_lockout_minutes`), per e-mail
+# (`login_max_failures`) and per address (this many times as many: an office shares one address).
+IP_FAILURES_FACTOR = 6
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
-def set_session_cookie(response: Response, token: str, *, secure: bool) -> None:
+def session_lifetime(site: SiteSettings) -> timedelta:
+    return timedelta(hours=site.session_lifetime_hours)
+
+
+def set_session_cookie(response: Response, token: str, *, secure: bool, site: SiteSettings = DEFAULTS) -> None:
     """The session cookie, alike for the API's login and the login page."""
     response.set_cookie(
         SESSION_COOKIE,
         token,
-        max_age=int(SESSION_LIFETIME.total_seconds()),
+        max_age=int(session_lifetime(site).total_seconds()),
         httponly=True,
         samesite="lax",
         secure=secure,
@@ -93,7 +94,7 @@ async def login(db: Database, ctx: RequestContext, email: str, password: str) ->
                 user_id=row.id,
                 csrf_token=csrf,
                 created_at=ctx.now,
-                expires_at=ctx.now + SESSION_LIFETIME,
+                expires_at=ctx.now + session_lifetime(ctx.site),
                 ip=ctx.ip,
             )
         )
@@ -108,7 +109,7 @@ async def _admit_attempt(db: Database, ctx: RequestContext, email: str) -> Any:
     One short write transaction, serialised per account: it locks the user's
     row (SQLite's write transactions are serialised anyway), counts the window's
     attempts and writes this one, all before the password is checked. So of any
-    number of concurrent attempts at most MAX_FAILURES_PER_EMAIL are checked.
+    number of concurrent attempts at most `login_max_failures` are checked.
     The row stays as a failure unless the login succeeds, which clears them.
     (An e-mail of no account has no row to lock: on PostgreSQL a burst for it
     may get a few more checks, each of which can only fail.)
@@ -116,9 +117,11 @@ async def _admit_attempt(db: Database, ctx: RequestContext, email: str) -> Any:
     f, u = tables.login_failures, tables.users
     async with db.session(write=True) as session:
         row = (await session.execute(select(u).where(u.c.email == email).with_for_update())).first()
-        waits = [await _throttled_for(session, ctx.now, f.c.email == email, MAX_FAILURES_PER_EMAIL)]
+        limit, window = ctx.site.login_max_failures, timedelta(minutes=ctx.site.login_lockout_minutes)
+        waits = [await _throttled_for(session, ctx.now, f.c.email == email, limit, window)]
         if ctx.ip:
-            waits.append(await _throttled_for(session, ctx.now, f.c.ip == ctx.ip, MAX_FAILURES_PER_IP))
+            ip_limit = limit * IP_FAILURES_FACTOR
+            waits.append(await _throttled_for(session, ctx.now, f.c.ip == ctx.ip, ip_limit, window))
         wait = max(waits)
         if wait:
             await audit(session, ctx, "login.throttled", email)
@@ -133,15 +136,15 @@ async def _admit_attempt(db: Database, ctx: RequestContext, email: str) -> Any:
     return row
 
 
-async def _throttled_for(session: AsyncSession, now: datetime, who: Any, limit: int) -> int:
+async def _throttled_for(session: AsyncSession, now: datetime, who: Any, limit: int, window: timedelta) -> int:
     """Seconds until fewer than `limit` failures of `who` are left in the window (0: not throttled)."""
     f = tables.login_failures
-    recent = select(f.c.at).where(who, f.c.at > now - THROTTLE_WINDOW).order_by(f.c.at.desc())
+    recent = select(f.c.at).where(who, f.c.at > now - window).order_by(f.c.at.desc())
     # The `limit`-th newest failure: once it leaves the window, fewer than `limit` remain.
     oldest = (await session.execute(recent.offset(limit - 1).limit(1))).scalar()
     if oldest is None:
         return 0
-    return max(1, math.ceil((oldest + THROTTLE_WINDOW - now).total_seconds()))
+    return max(1, math.ceil((oldest + window - now).total_seconds()))
 
 
 def token_view(row: Any) -> dict[str, Any]:
@@ -174,6 +177,7 @@ async def principal_for_request(request: Request) -> Principal:
     Each look-up holds one connection at a time: a request never waits for a
     second connection while holding its first (which deadlocks a busy pool)."""
     db = request.app.state.db
+    site = (await request.app.state.site_settings.fresh(db)).settings
     header = request.headers.get("authorization", "")
     now = _now()
     if header.lower().startswith("bearer "):
@@ -185,12 +189,13 @@ async def principal_for_request(request: Request) -> Principal:
     async with db.session() as session:
         row = (
             await session.execute(
-                select(u, s.c.csrf_token, s.c.expires_at)
+                select(u, s.c.csrf_token, s.c.expires_at, s.c.created_at.label("session_started"))
                 .join(s, s.c.user_id == u.c.id)
                 .where(s.c.token_hash == digest(cookie))
             )
         ).first()
-    if row is None or row.expires_at < now or not row.active:
+    # A session ends at the lifetime it was given, or sooner when the lifetime has been shortened since.
+    if row is None or min(row.expires_at, row.session_started + session_lifetime(site)) < now or not row.active:
         raise Unauthenticated("Your session has ended; log in again")
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER) or getattr(request.state, "form_csrf", None)

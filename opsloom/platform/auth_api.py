@@ -14,8 +14,9 @@ from opsloom.platform.api_document import problems
 from opsloom.platform.audit import audit
 from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
-from opsloom.platform.http import DB, authenticated, context_of, settings_of
-from opsloom.platform.passwords import hash_password, password_problem, verify_password
+from opsloom.platform.http import DB, authenticated, context_of
+from opsloom.platform.passwords import hash_password, verify_password
+from opsloom.platform.site_settings import password_problem
 
 public = APIRouter(prefix="/api/auth", tags=["auth"])
 router = APIRouter(tags=["auth"], dependencies=[Depends(authenticated)])
@@ -52,15 +53,18 @@ def me_view(p: Principal) -> dict[str, Any]:
 
 @public.post("/login", summary="Log in with e-mail and password; sets the session cookie", responses=problems(401, 429))
 async def login(body: Login, request: Request, response: Response, db: DB) -> dict[str, Any]:
-    token, csrf, principal = await auth.login(db, context_of_anonymous(request), body.email, body.password)
+    ctx = await context_of_anonymous(request)
+    token, csrf, principal = await auth.login(db, ctx, body.email, body.password)
     secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
-    auth.set_session_cookie(response, token, secure=secure)
+    auth.set_session_cookie(response, token, secure=secure, site=ctx.site)
     return {"user": me_view(principal), "csrf_token": csrf}
 
 
-def context_of_anonymous(request: Request) -> RequestContext:
+async def context_of_anonymous(request: Request) -> RequestContext:
+    """A visitor's context (logging in), with the settings in force read fresh."""
     ip = request.client.host if request.client else None
-    return RequestContext.for_now(Principal(), settings_of(request).zone, ip)
+    resolved = await request.app.state.site_settings.fresh(request.app.state.db)
+    return RequestContext.with_site(Principal(), resolved.settings, ip)
 
 
 @router.post("/api/auth/logout", summary="End this session")
@@ -82,10 +86,10 @@ async def me(request: Request) -> dict[str, Any]:
 @router.post("/api/auth/password", summary="Change my password (ends my other sessions and revokes my API tokens)")
 async def change_password(body: PasswordChange, request: Request, db: DB) -> dict[str, Any]:
     principal: Principal = request.state.principal
-    problem = password_problem(body.new_password)
+    ctx = context_of(request)
+    problem = password_problem(body.new_password, ctx.site)
     if problem:
         raise ValidationFailed.of([FieldError("new_password", problem)])
-    ctx = context_of(request)
     db = db
     u = tables.users
     async with db.session() as session:

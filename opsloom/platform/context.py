@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
+from opsloom.platform.site_settings import DEFAULTS, SiteSettings
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -53,7 +55,16 @@ class RequestContext:
     now: datetime
     zone: tzinfo = UTC
     ip: str | None = None
+    # The run-time settings in force (password policy, session lifetime, default language...).
+    site: SiteSettings = DEFAULTS
 
     @classmethod
-    def for_now(cls, principal: Principal = SYSTEM, zone: tzinfo = UTC, ip: str | None = None) -> RequestContext:
-        return cls(principal=principal, now=datetime.now(UTC), zone=zone, ip=ip)
+    def for_now(
+        cls, principal: Principal = SYSTEM, zone: tzinfo = UTC, ip: str | None = None, site: SiteSettings = DEFAULTS
+    ) -> RequestContext:
+        return cls(principal=principal, now=datetime.now(UTC), zone=zone, ip=ip, site=site)
+
+    @classmethod
+    def with_site(cls, principal: Principal, site: SiteSettings, ip: str | None = None) -> RequestContext:
+        """Now, in the zone the settings name."""
+        return cls.for_now(principal, site.zone, ip, site)

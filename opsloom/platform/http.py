@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from itertools import islice
 from typing import Annotated, Any
@@ -30,6 +30,7 @@ from opsloom.platform.errors import (
 )
 from opsloom.platform.routing import allowed_methods
 from opsloom.platform.settings import Settings
+from opsloom.platform.site_settings import SiteSettings
 from opsloom.platform.storable_text import MAX_REPORTED, unstorable_text
 
 log = logging.getLogger("opsloom")
@@ -114,10 +115,13 @@ def _http_detail(status: int, request: Request) -> str:
 class BodySizeLimit:
     """Refuse bodies above a size before they are read into memory (413, problem+json).
 
-    `overrides` give some routes a limit of their own, as (method, path pattern, bytes):
-    file uploads stream to disk and may be far larger than a JSON body."""
+    `overrides` give some routes a limit of their own, as (method, path pattern, bytes or a function
+    answering them): file uploads stream to disk and may be far larger than a JSON body, and their
+    limits are settings an admin may change while the server runs."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, overrides: Sequence[tuple[str, str, int]] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, overrides: Sequence[tuple[str, str, int | Callable[[], int]]] = ()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.overrides = [(method, re.compile(path), limit) for method, path, limit in overrides]
@@ -125,7 +129,7 @@ class BodySizeLimit:
     def limit_for(self, scope: Scope) -> int:
         for method, path, limit in self.overrides:
             if scope["method"] == method and path.fullmatch(scope["path"]):
-                return limit
+                return limit() if callable(limit) else limit
         return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -232,6 +236,11 @@ async def authenticated(request: Request) -> Principal:
     return principal
 
 
+def site_of(request: Request) -> SiteSettings:
+    """The run-time settings in force, as the request's authentication last refreshed them."""
+    return request.app.state.site_settings.current.settings
+
+
 def context_of(request: Request) -> RequestContext:
     ip = request.client.host if request.client else None
-    return RequestContext.for_now(principal_of(request), settings_of(request).zone, ip)
+    return RequestContext.with_site(principal_of(request), site_of(request), ip)

@@ -14,7 +14,8 @@ from opsloom.platform.auth import end_credentials
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import Conflict, FieldError, NotFound, ValidationFailed
 from opsloom.platform.locales import LOCALES
-from opsloom.platform.passwords import hash_password, password_problem
+from opsloom.platform.passwords import hash_password
+from opsloom.platform.site_settings import SiteSettings, password_problem
 
 USER_FIELDS = ("email", "name", "phone", "employee_no", "locale", "active", "is_admin", "department_id", "manager_id")
 MAX_ID = 2**63 - 1  # a BIGINT id
@@ -42,7 +43,7 @@ def department_view(row: Any) -> dict[str, Any]:
 async def create_user(session: AsyncSession, ctx: RequestContext, data: Mapping[str, Any]) -> dict[str, Any]:
     missing = [key for key in ("email", "name") if data.get(key) is None]
     given = {k: v for k, v in data.items() if k not in missing and not (k == "password" and v is None)}
-    errors = [FieldError(key, "is required") for key in missing] + _user_problems(given)
+    errors = [FieldError(key, "is required") for key in missing] + _user_problems(given, ctx.site)
     if errors:
         raise ValidationFailed.of(errors)
     email = _email(data["email"])
@@ -76,7 +77,7 @@ async def update_user(
     current = (await session.execute(select(u).where(u.c.id == user_id))).first()
     if current is None:
         raise NotFound(f"There is no user {user_id}")
-    errors = _user_problems(data)
+    errors = _user_problems(data, ctx.site)
     if data.get("manager_id") == user_id:
         errors.append(FieldError("manager_id", "a user cannot be their own manager"))
     if errors:
@@ -155,14 +156,14 @@ USER_RULES: dict[str, Any] = {
     "is_admin": _flag_rule,
     "department_id": lambda value: None,  # checked against the table by _check_references
     "manager_id": lambda value: None,
-    "password": password_problem,
+    "password": lambda value: None,  # the policy in force is checked by _user_problems
 }
 
 
-def _user_problems(data: Mapping[str, Any]) -> list[FieldError]:
+def _user_problems(data: Mapping[str, Any], site: SiteSettings) -> list[FieldError]:
     errors = [FieldError(key, "is not a user field") for key in sorted(set(data) - set(USER_RULES))]
     for key, value in data.items():
-        rule = USER_RULES.get(key)
+        rule = USER_RULES.get(key) if key != "password" else lambda value: password_problem(value, site)
         if rule is not None and (problem := rule(value)):
             errors.append(FieldError(key, problem))
     return errors

@@ -33,7 +33,6 @@ def _yield_to_requests() -> None:
 _threads = ThreadPoolExecutor(
     max_workers=os.cpu_count() or 2, thread_name_prefix="opsloom-password", initializer=_yield_to_requests
 )
-MIN_PASSWORD_LENGTH = 8
 
 
 async def hash_password(password: str) -> str:
@@ -56,14 +55,6 @@ def _verify(password_hash: str | None, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def password_problem(password: object) -> str | None:
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        return f"use at least {MIN_PASSWORD_LENGTH} characters"
-    if len(password) > 256:
-        return "use at most 256 characters"
-    return None
 
 
 def new_secret(prefix: str = "") -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from opsloom.platform.site_settings import DEFAULTS, NAMES, CharacterClass
 from opsloom.resources import node_modules_path
 
 
@@ -21,9 +23,19 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: str = Field(default="", description="Signing key; generated in data_dir if empty")
-    timezone: str = Field(default="UTC", description="Zone for 'today', 'this_week' and friends")
+    # The settings an admin may also change on /admin/settings (site_settings.py): set here, they win.
+    timezone: str = Field(default=DEFAULTS.timezone, description="Zone for 'today', 'this_week' and friends")
+    default_language: str = Field(default=DEFAULTS.default_language, description="For people who chose none")
+    password_min_length: int = DEFAULTS.password_min_length
+    password_classes: tuple[CharacterClass, ...] = DEFAULTS.password_classes
+    session_lifetime_hours: int = DEFAULTS.session_lifetime_hours
+    login_max_failures: int = DEFAULTS.login_max_failures
+    login_lockout_minutes: int = DEFAULTS.login_lockout_minutes
+    settings_refresh_seconds: float = Field(
+        default=1.0, ge=0, description="How stale another process's change of the stored settings may be seen"
+    )
     max_body_bytes: int = Field(default=2 * 1024 * 1024, description="Largest JSON body accepted")
-    max_upload_bytes: int = Field(default=25 * 1024 * 1024, description="Largest uploaded file")
+    max_upload_bytes: int = Field(default=DEFAULTS.max_upload_bytes, description="Largest uploaded file")
     exact_count_limit: int = Field(
         default=10_000, description="Lists count exactly up to this many rows, then estimate"
     )
@@ -33,7 +45,7 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(
         default=30.0, gt=0, description="Seconds a request waits for a free connection before it answers 503"
     )
-    max_import_bytes: int = Field(default=200 * 1024 * 1024, description="Largest spreadsheet an import takes")
+    max_import_bytes: int = Field(default=DEFAULTS.max_import_bytes, description="Largest spreadsheet an import takes")
     import_batch_rows: int = Field(default=500, ge=1, le=5000, description="Rows an import stores per transaction")
     run_jobs: bool = Field(default=True, description="Run background jobs (imports) inside the web server too")
     job_lease_seconds: float = Field(
@@ -52,12 +64,12 @@ class Settings(BaseSettings):
     outbound_allow_private: bool = Field(
         default=False, description="Let webhooks and robots call private and loopback addresses (intranets, tests)"
     )
-    smtp_host: str = Field(default="", description="SMTP server for e-mail notifications")
-    smtp_port: int = 25
-    smtp_username: str = ""
-    smtp_password: str = ""
-    smtp_from: str = "opsloom@localhost"
-    smtp_starttls: bool = False
+    smtp_host: str = Field(default=DEFAULTS.smtp_host, description="SMTP server for e-mail notifications")
+    smtp_port: int = DEFAULTS.smtp_port
+    smtp_username: str = DEFAULTS.smtp_username
+    smtp_password: str = DEFAULTS.smtp_password
+    smtp_from: str = DEFAULTS.smtp_from
+    smtp_starttls: bool = DEFAULTS.smtp_starttls
     vendor_dir: Path | None = Field(
         default_factory=node_modules_path, description="npm packages served at /vendor/ (default: ./node_modules)"
     )
@@ -81,6 +93,10 @@ class Settings(BaseSettings):
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def site_environment(self) -> dict[str, Any]:
+        """The run-time settings really set in the environment (or `.env`, or given to the constructor)."""
+        return {name: getattr(self, name) for name in NAMES if name in self.model_fields_set}
 
     def resolved_secret_key(self) -> str:
         if self.secret_key:

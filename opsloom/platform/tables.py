@@ -551,3 +551,15 @@ app_packages = Table(
     Column("installed_by", BigInteger, nullable=True),
     Index("ix_opsloom_app_packages_app", "app_key", "id"),
 )
+
+# The run-time settings an admin changed (platform/settings_store.py): one row, a JSON document of the
+# values set, and a version every change raises, so other processes notice with one cheap read.
+site_settings = Table(
+    "opsloom_site_settings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("document", Json, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=True),
+    Column("updated_by", BigInteger, nullable=True),
+)

@@ -21,7 +21,7 @@ from starlette.responses import FileResponse
 from opsloom.platform.api_document import problems
 from opsloom.platform.errors import BadRequest, FieldError, NotFound, PayloadTooLarge, ValidationFailed
 from opsloom.platform.files import FileStore, FileTooLarge, FileWriter, StoredFile
-from opsloom.platform.http import DB, authenticated, context_of, principal_of, settings_of
+from opsloom.platform.http import DB, authenticated, context_of, principal_of, settings_of, site_of
 from opsloom.platform.multipart import PartData, PartEnd, PartStart, multipart_events
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import attachments
@@ -82,7 +82,7 @@ async def upload(
             access = await form_access(session, principal_of(request), app, form)
         else:
             access = await signing.step_access(session, principal_of(request), compiled, task, flows)
-        target = attachments.upload_target(compiled, access, field, settings.max_upload_bytes)
+        target = attachments.upload_target(compiled, access, field, site_of(request).max_upload_bytes)
     store = FileStore(settings.files_dir)
     stored, name, content_type = await _receive(request, target, store)
     try:

@@ -29,7 +29,7 @@ from opsloom.platform import tables
 from opsloom.platform.api_document import json_body, problems
 from opsloom.platform.errors import BadRequest, FieldError, PayloadTooLarge, ValidationFailed
 from opsloom.platform.files import FileStore, FileTooLarge, FileWriter, StoredFile
-from opsloom.platform.http import authenticated, context_of, principal_of, read_json, settings_of
+from opsloom.platform.http import authenticated, context_of, principal_of, read_json, settings_of, site_of
 from opsloom.platform.multipart import PartData, PartEnd, PartStart, multipart_events
 from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.runtime.files_api import MULTIPART_BODY, content_disposition
@@ -92,11 +92,11 @@ def _store(request: Request) -> FileStore:
     responses=problems(413, 415),
 )
 async def upload(app: str, form: str, request: Request, response: Response) -> dict[str, Any]:
-    settings, db = settings_of(request), request.app.state.db
+    db = request.app.state.db
     async with db.session() as session:  # the right first: nothing is stored for a caller who may not import
         await _open(session, request, app, form)
     store = _store(request)
-    stored, name, file_format = await _receive(request, store, settings.max_import_bytes)
+    stored, name, file_format = await _receive(request, store, site_of(request).max_import_bytes)
     try:
         path = store.path(stored.key)
         encoding = detect_encoding(path) if file_format == "csv" else None

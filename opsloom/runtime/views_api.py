@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from opsloom.platform.api_document import json_body
-from opsloom.platform.http import DB, authenticated, context_of, principal_of, read_json, settings_of
+from opsloom.platform.http import DB, authenticated, context_of, principal_of, read_json, settings_of, site_of
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import export, records, saved_views
 from opsloom.runtime.dependencies import Forms
 from opsloom.runtime.forms import FormRegistry
-from opsloom.runtime.pages.i18n import DEFAULT_LOCALE, Translator, from_accept_language, supported
+from opsloom.runtime.pages.i18n import Translator, from_accept_language, supported
 
 router = APIRouter(prefix="/api/apps/{app}/forms/{form}", tags=["views"], dependencies=[Depends(authenticated)])
 
@@ -92,7 +92,7 @@ def export_translator(request: Request, locale: str | None) -> Translator:
         supported(locale)
         or from_accept_language(request.headers.get("accept-language", ""))
         or supported(principal_of(request).locale)
-        or DEFAULT_LOCALE
+        or site_of(request).default_language
     )
 
 

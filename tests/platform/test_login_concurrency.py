@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from opsloom.platform import passwords
-from opsloom.platform.auth import MAX_FAILURES_PER_EMAIL
+from opsloom.platform.site_settings import DEFAULTS
 from tests.builders import problem
 from tests.conftest import another_client, create_user
 
@@ -64,14 +64,14 @@ def test_concurrent_wrong_passwords_get_at_most_five_checks_and_lock_out_the_rig
             burst = [threads.submit(attempt) for attempt in attempts]
             # The attempts past the limit answer while the admitted ones are still being checked.
             for answered, _ in enumerate(as_completed(burst, timeout=20), start=1):
-                if answered == BURST - MAX_FAILURES_PER_EMAIL:
+                if answered == BURST - DEFAULTS.login_max_failures:
                     break
             right_password = right()
         finally:
             release.set()
         statuses = Counter(future.result() for future in burst)
     assert right_password == 429
-    assert 1 <= len(checks) <= MAX_FAILURES_PER_EMAIL
+    assert 1 <= len(checks) <= DEFAULTS.login_max_failures
     assert "user-password" not in checks
     assert statuses == {401: len(checks), 429: BURST - len(checks)}
 

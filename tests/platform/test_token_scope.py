@@ -189,6 +189,8 @@ PLATFORM_WRITES = {
     ("PATCH", "/api/departments/{department_id}"),
     ("POST", "/api/roles"),
     ("DELETE", "/api/auth/tokens/{token_id}"),
+    ("PATCH", "/api/settings"),
+    ("POST", "/api/settings/test-mail"),
 }
 
 

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from opsloom.admin.pages import access, accounts, audit_log, departments, home, people, run_settings, status
+from opsloom.admin.pages import (
+    access,
+    accounts,
+    audit_log,
+    departments,
+    home,
+    people,
+    people_import,
+    run_settings,
+    status,
+)
 
 router = APIRouter(include_in_schema=False)
 for part in (
     home.router,
+    people_import.router,  # before people: /admin/people/import is not a person
     people.router,
     accounts.router,
     departments.router,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from starlette.responses import Response
 from opsloom.platform import tables
 from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.errors import OpsloomError
+from opsloom.platform.site_settings import CHARACTER_CLASSES, CLASS_WORDS
 from opsloom.runtime.pages.i18n import Translator
 from opsloom.runtime.pages.rendering import PageContext, forbidden, not_found, page_context, request_context, to_login
 from opsloom.runtime.pages.routes import current_user
@@ -109,13 +111,24 @@ KNOWN_PROBLEMS = {
 }
 
 
+def password_text(t: Translator, message: str) -> str:
+    """The password policy's refusal (site_settings.password_problem) in the reader's language."""
+    if shortest := re.match(r"use at least (\d+) characters", message):
+        return t("admin.error.password_short", min=int(shortest.group(1)))
+    if message.startswith("add "):
+        missing = [c for c in CHARACTER_CLASSES if CLASS_WORDS[c] in message]
+        joined = "、" if t.locale == "zh-CN" else ", "
+        return t("admin.error.password_classes", classes=joined.join(t(f"admin.settings.class.{c}") for c in missing))
+    return message
+
+
 def field_errors(t: Translator, error: OpsloomError) -> dict[str, str]:
     """A service's refusal as messages by form field, in the reader's language where we know the problem."""
     found: dict[str, str] = {}
     for e in error.errors:
         key = KNOWN_PROBLEMS.get((e.path, e.message))
         if key is None and e.path in ("password", "new_password"):
-            found[e.path] = t("admin.error.password_short")
+            found[e.path] = password_text(t, e.message)
             continue
         found.setdefault(e.path or "form", t(key) if key else e.message)
     return found or {"form": error.detail}

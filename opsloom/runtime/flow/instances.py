@@ -34,6 +34,7 @@ from opsloom.platform.errors import (
 from opsloom.platform.locales import label_translations
 from opsloom.platform.outbox import emit
 from opsloom.platform.permissions import FormAccess, full_access
+from opsloom.platform.site_settings import DEFAULTS, SiteSettings
 from opsloom.platform.types import StoredRow
 from opsloom.runtime import attachments, records, subforms
 from opsloom.runtime.access import eval_context
@@ -488,7 +489,7 @@ async def _notify(
     if not effects:
         return
     recipients = (user for effect in effects for user in effect.users)
-    locales = await recipient_locales(session, recipients, org.locales if org else {})
+    locales = await recipient_locales(session, recipients, org.locales if org else {}, ctx.site.default_language)
     rows = [
         {
             "user_id": user,
@@ -875,5 +876,6 @@ def _without(detail: Any, hidden: frozenset[str], readable: set[int]) -> Any:
     return shown
 
 
-def system_context(now: datetime) -> RequestContext:
-    return RequestContext(principal=Principal(is_admin=True, name="system"), now=now)
+def system_context(now: datetime, site: SiteSettings = DEFAULTS) -> RequestContext:
+    """The worker's context: the settings in force give the zone (dates) and the default language (notices)."""
+    return RequestContext(principal=Principal(is_admin=True, name="system"), now=now, zone=site.zone, site=site)

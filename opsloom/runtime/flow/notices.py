@@ -22,16 +22,20 @@ from opsloom.runtime.pages.i18n import Translator, supported
 
 
 async def recipient_locales(
-    session: AsyncSession, users: Iterable[int], known: Mapping[int, str | None] | None = None
+    session: AsyncSession,
+    users: Iterable[int],
+    known: Mapping[int, str | None] | None = None,
+    default: str = DEFAULT_LOCALE,
 ) -> dict[int, str]:
-    """The language server-side texts for each user are written in: theirs if chosen, else the default.
+    """The language server-side texts for each user are written in: theirs if chosen, else `default`
+    (the settings' default language).
     `known`: the languages of users already read (chosen or None), not read again."""
     wanted = set(users)
     chosen = {user: locale for user, locale in (known or {}).items() if user in wanted}
     if unread := wanted - set(chosen):
         u = tables.users
         chosen |= dict((await session.execute(select(u.c.id, u.c.locale).where(u.c.id.in_(unread)))).all())
-    return {user: supported(chosen.get(user)) or DEFAULT_LOCALE for user in wanted}
+    return {user: supported(chosen.get(user)) or default for user in wanted}
 
 
 def notification_text(locale: str, notify: Notify, title: str, step: Mapping[str, Any] | str | None) -> str:

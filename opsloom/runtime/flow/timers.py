@@ -18,14 +18,23 @@ from sqlalchemy import select, update
 from opsloom.platform import tables
 from opsloom.platform.database import Database
 from opsloom.platform.errors import OpsloomError
+from opsloom.platform.settings_store import SettingsStore
+from opsloom.platform.site_settings import DEFAULTS
 from opsloom.runtime.flow.instances import Services, run_timer, system_context
 
 log = logging.getLogger("opsloom.worker")
 
 
-async def run_due_timers(db: Database, services: Services, now: datetime | None = None, limit: int = 500) -> int:
-    """Fire timers due by `now`; answer how many ran."""
+async def run_due_timers(
+    db: Database,
+    services: Services,
+    now: datetime | None = None,
+    limit: int = 500,
+    site: SettingsStore | None = None,
+) -> int:
+    """Fire timers due by `now`, in the zone and language the settings give; answer how many ran."""
     now = now or datetime.now(UTC)
+    settings = (await site.fresh(db)).settings if site else DEFAULTS
     fired = 0
     while fired < limit:
         async with db.session(write=True) as session:
@@ -39,18 +48,18 @@ async def run_due_timers(db: Database, services: Services, now: datetime | None 
             await session.execute(update(ft).where(ft.c.id == timer["id"]).values(done_at=now))
             try:
                 async with session.begin_nested():
-                    await run_timer(session, system_context(now), services, timer)
+                    await run_timer(session, system_context(now, settings), services, timer)
             except OpsloomError as error:
                 log.warning("timer %s of instance %s: %s", timer["id"], timer["instance_id"], error.detail)
         fired += 1
     return fired
 
 
-async def work(db: Database, services: Services, interval: float = 5.0) -> None:
+async def work(db: Database, services: Services, interval: float = 5.0, site: SettingsStore | None = None) -> None:
     """Fire due timers every `interval` seconds, until cancelled."""
     while True:
         try:
-            await run_due_timers(db, services)
+            await run_due_timers(db, services, site=site)
         except Exception:  # noqa: BLE001 - a worker outlives one bad round; the error is logged
             log.exception("the timer round failed")
         await asyncio.sleep(interval)

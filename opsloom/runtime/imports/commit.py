@@ -26,6 +26,8 @@ from opsloom.platform.database import Database
 from opsloom.platform.errors import Conflict, OpsloomError
 from opsloom.platform.files import FileStore
 from opsloom.platform.permissions import FormAccess, form_access
+from opsloom.platform.settings_store import SettingsStore
+from opsloom.platform.site_settings import DEFAULTS, SiteSettings
 from opsloom.runtime.forms import CompiledForm, FormRegistry
 from opsloom.runtime.imports.batches import RowPlan, import_access, plan_actions, run_batch
 from opsloom.runtime.imports.links import LinkResolver
@@ -186,14 +188,17 @@ class ImportJob:
     store: FileStore
     zone: tzinfo = UTC
     batch_rows: int = 500
+    site: SettingsStore | None = None  # when given, the zone the settings name now wins over `zone`
 
     async def __call__(self, run: jobs.JobRun) -> dict[str, Any]:
         db, import_id = run.db, int(run.job.payload["import_id"])
+        site = (await self.site.fresh(db)).settings if self.site else DEFAULTS
+        zone = site.zone if self.site else self.zone
         async with db.session(write=True) as session:
             row = (await session.execute(select(i).where(i.c.id == import_id))).mappings().first()
             if row is None:
                 raise jobs.JobFailed(f"import {import_id} is gone")
-            ctx = await _context_of(session, row, self.zone)
+            ctx = await _context_of(session, row, zone, site)
             form = await self.forms.get(session, row["app_key"], row["form_key"])
             access = await form_access(session, ctx.principal, row["app_key"], row["form_key"])
             await session.execute(update(i).where(i.c.id == import_id).values(state="running", updated_at=ctx.now))
@@ -238,7 +243,7 @@ class ImportJob:
         strict = work.options.error_policy == "all_or_nothing"
         for batch in work.batches(self.batch_rows, after=rows_done):
             async with run.db.session(write=True) as session:
-                work.ctx = RequestContext(work.ctx.principal, datetime.now(UTC), work.ctx.zone)
+                work.ctx = RequestContext(work.ctx.principal, datetime.now(UTC), work.ctx.zone, site=work.ctx.site)
                 plans = await work.judge(session, batch, store=True)
                 bad = [p for p in plans if p.errors]
                 if strict and bad:
@@ -318,13 +323,13 @@ async def _set_state(db: Database, import_id: int, state: str) -> None:
         await session.execute(update(i).where(i.c.id == import_id).values(state=state, finished_at=now, updated_at=now))
 
 
-async def _context_of(session: AsyncSession, row: Any, zone: tzinfo) -> RequestContext:
+async def _context_of(session: AsyncSession, row: Any, zone: tzinfo, site: SiteSettings) -> RequestContext:
     """The person who started the import, as the job acts for them (their rights as they are now)."""
     user = (await session.execute(select(tables.users).where(tables.users.c.id == row["created_by"]))).first()
     if user is None or not user.active:
         raise jobs.JobFailed("the person who started the import is no longer active")
     apps = frozenset(row["token_apps"]) if row["token_apps"] is not None else None
-    return RequestContext(principal_from_row(user, via="system", token_apps=apps), datetime.now(UTC), zone)
+    return RequestContext(principal_from_row(user, via="system", token_apps=apps), datetime.now(UTC), zone, site=site)
 
 
 async def failed_rows(session: AsyncSession, import_id: int) -> list[tuple[int, dict[str, Any]]]:

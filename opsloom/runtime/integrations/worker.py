@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from opsloom.platform.database import Database
+from opsloom.platform.settings import Settings
+from opsloom.platform.settings_store import SettingsStore
 from opsloom.runtime.forms import FormRegistry
 from opsloom.runtime.integrations.automations import Tools
 from opsloom.runtime.integrations.channels import Env, Result
@@ -50,13 +52,17 @@ class OutboxWorker:
         self.db, self.forms, self.settings = db, forms, settings
         self.name = name or worker_name()
         outbound = Outbound(allow_private=settings.outbound_allow_private, timeout=settings.outbound_timeout)
-        self.env = Env(outbound, settings, db)
+        # The mail server and the time zone are settings an admin may change while the worker runs.
+        site = {"site": SettingsStore(settings)} if isinstance(settings, Settings) else {}
+        self.env = Env(outbound, settings, db, extra=site)
         self.tools = Tools(forms, outbound, settings.resolved_secret_key(), settings.zone)
 
     async def round(self, now: datetime | None = None, *, limit: int = 50) -> Round:
         now = now or datetime.now(UTC)
-        fired = await run_timed(self.db, self.tools, now)
-        dispatched = await dispatch_events(self.db, self.forms, now, tools=self.tools)
+        store = self.env.extra.get("site")
+        tools = replace(self.tools, zone=(await store.fresh(self.db)).settings.zone) if store else self.tools
+        fired = await run_timed(self.db, tools, now)
+        dispatched = await dispatch_events(self.db, self.forms, now, tools=tools)
         results = await deliver_due(self.env, now, self.name, limit=limit)
         return Round(dispatched, results, fired)
 

@@ -79,12 +79,14 @@ def from_accept_language(header: str) -> str | None:
 def choose_locale(request: Request, user_locale: str | None = None) -> str:
     """The cookie the switcher sets, else the language the user chose, else the browser's, else zh-CN.
 
-    A user who never chose one (`locale` NULL) is served in their browser's language."""
+    A user who never chose one (`locale` NULL) is served in their browser's language, and a browser that
+    names none of ours in the default language the settings give."""
+    site = getattr(request.app.state, "site_settings", None)
     return (
         supported(request.cookies.get(LOCALE_COOKIE))
         or supported(user_locale)
         or from_accept_language(request.headers.get("accept-language", ""))
-        or DEFAULT_LOCALE
+        or (site.current.settings.default_language if site else DEFAULT_LOCALE)
     )
 
 

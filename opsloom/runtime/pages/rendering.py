@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from opsloom.platform.context import Principal, RequestContext
-from opsloom.platform.http import settings_of
+from opsloom.platform.http import site_of
 from opsloom.runtime.pages.i18n import LOCALE_NAMES, LOCALES, Translator, choose_locale
 from opsloom.runtime.pages.security import anonymous_token, remember_anonymous_token, secure_headers
 
@@ -48,7 +48,7 @@ def add_template_folder(folder: Path) -> None:
 def page_context(request: Request, user: Principal | None) -> PageContext:
     locale = choose_locale(request, user.locale if user else None)
     token = user.csrf_token if user and user.csrf_token else anonymous_token(request)
-    return PageContext(request, user, Translator(locale), token, settings_of(request).zone)
+    return PageContext(request, user, Translator(locale), token, site_of(request).zone)
 
 
 def render(ctx: PageContext, template: str, status: int = 200, **values: Any) -> Response:
@@ -89,7 +89,7 @@ def forbidden(ctx: PageContext) -> Response:
 def request_context(request: Request, user: Principal) -> RequestContext:
     """What the services need to know about a page's caller: who, when, in which zone, from where."""
     ip = request.client.host if request.client else None
-    return RequestContext.for_now(user, settings_of(request).zone, ip)
+    return RequestContext.with_site(user, site_of(request), ip)
 
 
 def redirect(url: str) -> Response:

@@ -86,7 +86,8 @@ async def login(request: Request, db: DB) -> Response:
     if errors:
         return render(ctx, "login.html", status=400, email=email, errors=errors, after=after)
     try:
-        token, _, principal = await auth.login(db, context_of_anonymous(request), email, password)
+        visitor = await context_of_anonymous(request)
+        token, _, principal = await auth.login(db, visitor, email, password)
     except (auth.TooManyAttempts, auth.Unauthenticated) as error:
         throttled = isinstance(error, auth.TooManyAttempts)
         message, status = (ctx.t("login.throttled"), 429) if throttled else (ctx.t("login.wrong"), 401)
@@ -95,7 +96,7 @@ async def login(request: Request, db: DB) -> Response:
             page.headers["Retry-After"] = str(error.retry_after)
         return page
     response = redirect(after)
-    auth.set_session_cookie(response, token, secure=is_https(request))
+    auth.set_session_cookie(response, token, secure=is_https(request), site=visitor.site)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
 

@@ -1,21 +1,21 @@
-"""E-mail over SMTP (the standard library's client, in a thread), to the addresses a channel names.
+"""E-mail over SMTP (platform/mail.py), to the addresses a channel names.
 
-The server is the operator's (`OPSLOOM_SMTP_HOST`, `_PORT`, `_USERNAME`, `_PASSWORD`,
-`_FROM`, `_STARTTLS`), not the app admin's: an app can choose recipients, not relays.
+The server is the operator's (the mail settings on /admin/settings, or `OPSLOOM_SMTP_HOST`, `_PORT`,
+`_USERNAME`, `_PASSWORD`, `_FROM`, `_STARTTLS`), not the app admin's: an app can choose recipients,
+not relays.
 """
 
 from __future__ import annotations
 
-import asyncio
 import smtplib
 import time
 from collections.abc import Mapping
-from email.message import EmailMessage
 from typing import Any
 
 import regex
 
 from opsloom.platform.errors import FieldError
+from opsloom.platform.mail import new_message, send_mail
 from opsloom.runtime.integrations.channels.base import Env, Result, Target, check_object
 from opsloom.runtime.integrations.channels.messages import describe
 
@@ -45,18 +45,17 @@ class Email:
 
     async def deliver(self, target: Target, delivery_id: int, payload: Mapping[str, Any], env: Env) -> Result:
         settings = env.settings
-        if not settings.smtp_host:
-            return Result(False, error="no SMTP server is configured (OPSLOOM_SMTP_HOST)")
+        store = env.extra.get("site")
+        smtp = (await store.fresh(env.db)).settings if store else settings
+        if not smtp.smtp_host:
+            return Result(False, error="no SMTP server is configured (Administration > Settings, or OPSLOOM_SMTP_HOST)")
         message = describe(payload, settings.public_url)
-        mail = EmailMessage()
-        mail["Subject"] = message.title
-        mail["From"] = settings.smtp_from
-        mail["To"] = ", ".join(target.config["to"])
+        text = message.text + (f"\n\n{message.link}" if message.link else "")
+        mail = new_message(smtp, list(target.config["to"]), message.title, text)
         mail["Message-ID"] = f"<delivery-{delivery_id}@opsloom>"  # the same on a retry: mail clients dedupe
-        mail.set_content(message.text + (f"\n\n{message.link}" if message.link else ""))
         started = time.perf_counter()
         try:
-            await asyncio.to_thread(_send, settings, mail)
+            await send_mail(smtp, mail, settings.outbound_timeout)
         except (OSError, smtplib.SMTPException) as error:
             return Result(False, error=f"SMTP: {error}"[:1000], duration_ms=_ms(started))
         return Result(True, duration_ms=_ms(started))
@@ -64,12 +63,3 @@ class Email:
 
 def _ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
-
-
-def _send(settings: Any, mail: EmailMessage) -> None:
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.outbound_timeout) as smtp:
-        if settings.smtp_starttls:
-            smtp.starttls()
-        if settings.smtp_username:
-            smtp.login(settings.smtp_username, settings.smtp_password)
-        smtp.send_message(mail)
