@@ -54,6 +54,7 @@ from opsloom.runtime.pages.errors import install_page_errors, unstorable_input_p
 from opsloom.runtime.pages.import_page import router as import_page_router
 from opsloom.runtime.pages.notification_pages import router as notification_pages_router
 from opsloom.runtime.pages.record_pages import router as record_pages_router
+from opsloom.runtime.pages.report_pages import router as report_pages_router
 from opsloom.runtime.pages.routes import router as pages_router
 from opsloom.runtime.pages.task_pages import router as task_pages_router
 from opsloom.runtime.pages.vendor import router as vendor_router
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_router)
     app.include_router(import_page_router)
     app.include_router(record_pages_router)
+    app.include_router(report_pages_router)
     app.include_router(task_pages_router)
     app.include_router(account_pages_router)
     app.include_router(notification_pages_router)
