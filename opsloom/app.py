@@ -21,6 +21,7 @@ from opsloom.designer.formula_check import router as formula_check_router
 from opsloom.designer.pages import STATIC_DIR as DESIGN_STATIC_DIR
 from opsloom.designer.pages.app_settings_page import router as app_settings_router
 from opsloom.designer.pages.form_designer import router as form_designer_router
+from opsloom.designer.pages.report_designer import router as report_designer_router
 from opsloom.designer.pages.permission_pages import router as permission_pages_router
 from opsloom.designer.pages.publish_pages import router as publish_pages_router
 from opsloom.designer.pages.routes import router as design_pages_router
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_docs_router)
     app.include_router(design_pages_router)
     app.include_router(form_designer_router)
+    app.include_router(report_designer_router)
     app.include_router(admin_pages_router)
     app.include_router(publish_pages_router)
     app.include_router(permission_pages_router)

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from opsloom.designer import definitions
+from opsloom.designer.api import parse_revision
 from opsloom.designer.document_kinds import DOCUMENT_KINDS, DocumentKind
 from opsloom.platform.api_document import json_body
 from opsloom.platform.http import DB, authenticated, context_of, principal_of, read_json
@@ -44,10 +45,13 @@ async def draft_view(
 
 def _handlers(kind: DocumentKind) -> dict[str, Callable[..., Any]]:
     async def put(app: str, key: str, request: Request, db: DB, forms: Forms) -> dict[str, Any]:
+        expected = parse_revision(request.headers.get("If-Match"))  # the designer pages' autosave sends it
         document = await read_json(request)
         async with db.session(write=True) as session:
             await require_app_admin(session, principal_of(request), app)
-            saved = await definitions.save_draft(session, context_of(request), app, kind.name, key, document)
+            saved = await definitions.save_draft(
+                session, context_of(request), app, kind.name, key, document, expected_revision=expected
+            )
             return await draft_view(session, forms, kind, saved)
 
     async def get(app: str, key: str, request: Request, db: DB, forms: Forms) -> dict[str, Any]:

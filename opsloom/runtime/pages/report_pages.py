@@ -317,7 +317,8 @@ def _number(value: Any) -> str:
         number = Decimal(str(value))
     except InvalidOperation:
         return str(value)
-    places = -number.as_tuple().exponent if isinstance(number.as_tuple().exponent, int) else 0
+    exponent = number.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) else 0
     return f"{number:,.{max(0, places)}f}"
 
 

@@ -88,24 +88,48 @@ export function optionOf(chart) {
   };
 }
 
+/** Draw one chart into `holder`; a click on a point calls `onPoint(point)`. Returns the ECharts instance. */
+export function drawInto(holder, data, onPoint) {
+  const { index, ...option } = optionOf(data);
+  const instance = echarts.init(holder, "opsloom", { renderer: "canvas" });
+  instance.setOption(option);
+  instance.on("click", (event) => {
+    const i = index(event.dataIndex, event.seriesIndex, event);
+    if (i !== null && i !== undefined && i >= 0 && data.points[i]) onPoint(data.points[i], event);
+  });
+  holder.dataset.drawn = "true";
+  return instance;
+}
+
 /** Draw the chart of every report body under `root`; returns the ECharts instances (for PNG and resize). */
 export function drawCharts(root, onPoint) {
   const charts = [];
   for (const holder of root.querySelectorAll("[data-chart]")) {
     const boot = holder.parentElement.querySelector("script.chart-boot");
-    if (!boot) continue;
-    const data = JSON.parse(boot.textContent);
-    const { index, ...option } = optionOf(data);
-    const instance = echarts.init(holder, "opsloom", { renderer: "canvas" });
-    instance.setOption(option);
-    instance.on("click", (event) => {
-      const i = index(event.dataIndex, event.seriesIndex, event);
-      if (i !== null && i !== undefined && i >= 0 && data.points[i]) onPoint(data.points[i], event);
-    });
-    holder.dataset.drawn = "true";
-    charts.push(instance);
+    if (boot) charts.push(drawInto(holder, JSON.parse(boot.textContent), onPoint));
   }
   return charts;
+}
+
+/** A run's answer (docs/reports.md) as the chart data the server gives the pages (the designer's preview). */
+export function chartFromAnswer(answer, display) {
+  const dims = answer.columns.filter((c) => c.kind === "dimension");
+  const measures = answer.columns.filter((c) => c.kind === "measure");
+  const number = (v) => (v === null || v === undefined ? null : Number(v));
+  const values = (row) => Object.fromEntries(measures.map((m) => [m.key, number(row.values[m.key])]));
+  return {
+    type: display.type,
+    display,
+    dimensions: dims.map((d) => d.label),
+    measures: measures.map((m) => ({ key: m.key, label: m.label })),
+    points: answer.rows.map((r) => ({
+      labels: dims.map((d) => String(r.labels[d.key] ?? r.values[d.key] ?? "")),
+      values: values(r),
+      href: null,
+      cross: null,
+    })),
+    total: answer.total ? values(answer.total) : null,
+  };
 }
 
 export function resizeAll(charts) {
