@@ -50,10 +50,9 @@ def chart_point(page: Page, holder: str, category: int) -> tuple[float, float]:
         """async ([selector, category]) => {
           const echarts = await import("/vendor/echarts.esm.js");
           const chart = echarts.getInstanceByDom(document.querySelector(selector));
-          const value = chart.getOption().series[0].data[category];
-          const top = chart.convertToPixel({seriesIndex: 0}, [category, value]);
-          const bottom = chart.convertToPixel({seriesIndex: 0}, [category, 0]);
-          return [top[0], (top[1] + bottom[1]) / 2];
+          const series = chart.getOption().series.length - 1;  // the last measure: the amount
+          const bar = chart.getModel().getSeriesByIndex(series).getData().getItemLayout(category);
+          return [bar.x + bar.width / 2, bar.y + bar.height / 2];
         }""",
         [holder, category],
     )
@@ -66,8 +65,10 @@ def build_reports(page: Page, db_kind: str) -> None:
     page.locator("#rd-label-en").fill("Spend by category")
     page.locator("#rd-label-zh").fill("各类别支出")
     page.locator("#rd-source").select_option("purchase_request")
-    page.evaluate("window.scrollTo(0, 0)")  # the palette and the drop places both in view, nothing to scroll
-    drag(page, page.locator('.rd-field[data-field="category"] .rd-field-name'), page.locator('[data-drop="dimensions"]'))
+    category, dimensions = page.locator('.rd-field[data-field="category"] .rd-field-name'), page.locator('[data-drop="dimensions"]')
+    category.scroll_into_view_if_needed()
+    dimensions.scroll_into_view_if_needed()  # both in view: the drag scrolls nothing
+    drag(page, category, dimensions)
     expect(page.locator('[data-drop="dimensions"] [data-dimension="category"]')).to_have_count(1)
     page.locator('[data-add-measure="amount"]').focus()
     page.keyboard.press("Enter")
@@ -115,11 +116,11 @@ def build_dashboard(page: Page, db_kind: str) -> None:
     for _ in range(4):
         second.get_by_role("button", name="Move Requests by department up a row").click()
     expect(second.locator("[data-size]")).to_have_text("Column 6, row 0, 6 wide, 4 high")
-    # by mouse: drag the second card before the first; the cards flow left to right in their new order
-    drag(page, second.locator(".item-heading h2"), page.locator('[data-card="spend_by_category"] .item-heading'))
+    # by mouse: drag the first card past the second; the cards flow left to right in their new order
+    drag(page, page.locator('[data-card="spend_by_category"] .item-heading h2'), second.locator(".item-heading"))
     expect(page.locator("[data-card]").first).to_have_attribute("data-card", "requests_by_department")
     expect(page.locator('[data-card="spend_by_category"] [data-size]')).to_have_text("Column 6, row 0, 6 wide, 4 high")
-    page.locator('[data-card="spend_by_category"]').get_by_role("button", name="Move Spend by category up").click()
+    page.locator('[data-card="spend_by_category"]').get_by_role("button", name="Put Spend by category before the card in front of it").click()
     expect(page.locator("[data-card]").first).to_have_attribute("data-card", "spend_by_category")
     keep(page, "dashboard-designer", db_kind)
     published(page)
@@ -180,7 +181,7 @@ def test_build_a_report_and_a_dashboard_then_drill_down_and_cross_filter(
     phone.goto("/apps/procurement/dashboards/spend")
     expect(phone.locator("#dashboard[data-ready]")).to_be_attached()
     expect(phone.get_by_role("button", name="刷新")).to_be_visible()
-    boxes = [phone.locator(f'[data-report="{r}"]').bounding_box() for r in ("spend_by_category", "requests_by_department")]
+    boxes = [phone.locator(f'section[data-report="{r}"]').bounding_box() for r in ("spend_by_category", "requests_by_department")]
     assert boxes[0] and boxes[1]
     assert boxes[0]["x"] == boxes[1]["x"] and boxes[1]["y"] > boxes[0]["y"]
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390

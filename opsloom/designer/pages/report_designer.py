@@ -120,7 +120,7 @@ async def report_designer(app: str, report: str, request: Request, forms: Forms)
         "label": {"zh-CN": report, "en": report},
         "form": sources[0]["key"] if sources else "",
         "dimensions": [],
-        "measures": [{"key": "count", "agg": "count"}],
+        "measures": [{"key": "count", "agg": "count", "label": {"zh-CN": "记录数", "en": "Records"}}],
         "display": {"type": "bar"},
     }
     boot = {

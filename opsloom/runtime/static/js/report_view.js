@@ -31,7 +31,12 @@ export function optionOf(chart) {
   const measures = chart.measures;
   const first = measures[0];
   const twoDims = chart.dimensions.length >= 2;
-  const base = { tooltip: { trigger: ["pie", "donut", "funnel", "gauge"].includes(type) ? "item" : "axis", confine: true }, aria: { enabled: true } };
+  const base = {
+    // drawn on the canvas: an HTML tooltip would need inline styles, which the pages' CSP refuses
+    tooltip: { trigger: ["pie", "donut", "funnel", "gauge"].includes(type) ? "item" : "axis", confine: true, renderMode: "richText" },
+    aria: { enabled: true },
+    animation: false, // a dashboard redraws on every filter; numbers should be readable at once
+  };
   if (type === "gauge") {
     const value = chart.total ? chart.total[first.key] : points.length ? points[0].values[first.key] : 0;
     const max = Number(chart.display.max || chart.display.target || Math.max(100, Math.ceil((value || 0) * 1.25)));
@@ -76,7 +81,12 @@ export function optionOf(chart) {
   }
   const horizontal = seriesType === "bar" && chart.display.horizontal;
   const category = { type: "category", data: categories, axisLabel: { hideOverlap: true, rotate: phone() && categories.length > 4 ? 30 : 0 } };
-  const value = { type: "value" };
+  // two measures of one dimension (a count and an amount) each get their own scale, left and right
+  const twoScales = !twoDims && !stacked && !horizontal && series.length === 2;
+  if (twoScales) series[1].yAxisIndex = 1;
+  const value = twoScales
+    ? [{ type: "value", name: series[0].name }, { type: "value", name: series[1].name, splitLine: { show: false } }]
+    : { type: "value" };
   return {
     ...base,
     legend: series.length > 1 ? { type: "scroll", top: 0 } : undefined,

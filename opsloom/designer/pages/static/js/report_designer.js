@@ -29,6 +29,8 @@ const OTHER_AGGS = ["count_distinct"];
 
 // ------------------------------------------------------------------ the store
 
+const COUNT_LABEL = { "zh-CN": "记录数", en: "Records" };
+
 function measureKey(doc, agg, field) {
   const base = field ? `${agg}_${field}` : agg;
   const taken = new Set(doc.measures.map((m) => m.key));
@@ -48,7 +50,7 @@ const COMMANDS = {
   source(doc, { form }) {
     doc.form = form;
     doc.dimensions = [];
-    doc.measures = [{ key: "count", agg: "count" }];
+    doc.measures = [{ key: "count", agg: "count", label: COUNT_LABEL }];
     delete doc.filter;
     delete doc.sort;
     delete doc.date_field;
@@ -64,6 +66,7 @@ const COMMANDS = {
     const agg = field ? (field.may_be.measure ? "sum" : "count_distinct") : "count";
     const measure = { key: measureKey(doc, agg, field && field.key), agg };
     if (field) measure.field = field.key;
+    else measure.label = COUNT_LABEL;
     doc.measures.splice(Math.min(field && field.at !== undefined ? field.at : doc.measures.length, doc.measures.length), 0, measure);
   },
   add_filter(doc, { field }) {
