@@ -140,8 +140,8 @@ function Card({ item, index, dispatch, name, count }) {
     <div class="dd-buttons" role="group" aria-label=${t("dd.arrange", { name })}>
       ${button(t("dd.left", { name }), { dx: -1 }, "←")}${button(t("dd.right", { name }), { dx: 1 }, "→")}
       ${button(t("dd.up", { name }), { dy: -1 }, "↑")}${button(t("dd.down", { name }), { dy: 1 }, "↓")}
-      ${button(t("dd.narrower", { name }), { dw: -1 }, "−W")}${button(t("dd.wider", { name }), { dw: 1 }, "+W")}
-      ${button(t("dd.shorter", { name }), { dh: -1 }, "−H")}${button(t("dd.taller", { name }), { dh: 1 }, "+H")}
+      ${button(t("dd.narrower", { name }), { dw: -1 }, "−↔")}${button(t("dd.wider", { name }), { dw: 1 }, "+↔")}
+      ${button(t("dd.shorter", { name }), { dh: -1 }, "−↕")}${button(t("dd.taller", { name }), { dh: 1 }, "+↕")}
       <button type="button" class="icon-button" aria-label=${t("dd.earlier", { name })} disabled=${index === 0}
         onClick=${() => dispatch({ type: "reorder", from: index, to: index - 1 })}>⇤</button>
       <button type="button" class="icon-button" aria-label=${t("dd.later", { name })} disabled=${index === count - 1}
