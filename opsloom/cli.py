@@ -297,6 +297,7 @@ def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool, dat
     click.echo(f"raised {raised} purchase requests as the demo people (some waiting for approval)")
     url = f"http://{settings.host}:{settings.port}"
     click.echo(f"\nOpsloom demo is ready at {url}  (API description: {url}/api/openapi.json)")
+    click.echo(f"procurement spend dashboard: POST {url}/api/apps/procurement/dashboards/spend/run")
     click.echo(f"log in with any of these (password: {DEMO_PASSWORD}):")
     for email, role in people:
         click.echo(f"  {email:<28} {role}")

@@ -1,7 +1,8 @@
-"""Template packages: a whole app (app, forms, roles, flows, sample data) as data, installed in one go.
+"""Template packages: a whole app (app, forms, roles, flows, reports, dashboards, sample data) as data.
 
 A package is a folder (`app.json`, `forms/*.json`, `roles/*.json`,
-`flows/*.json`, `data/<form>.json`) or one JSON file of the `package` schema. Everything is validated before anything is
+`flows/*.json`, `reports/*.json`, `dashboards/*.json`, `data/<form>.json`)
+or one JSON file of the `package` schema. Everything is validated before anything is
 written; the install runs in one transaction. Nothing in a package is executed.
 """
 
@@ -19,6 +20,7 @@ from opsloom.designer import definitions, roles
 from opsloom.designer.documents import schema_errors
 from opsloom.designer.flows import publish_flow
 from opsloom.designer.publishing import form_problems, publish_form
+from opsloom.designer.reports import publish_dashboard, publish_report
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import BadRequest, FieldError, OpsloomError, ValidationFailed
 from opsloom.platform.permissions import full_access
@@ -27,6 +29,8 @@ from opsloom.runtime.forms import FormRegistry
 from opsloom.runtime.records import create_records
 
 MAX_PACKAGE_BYTES = 20 * 1024 * 1024
+# Folders of documents besides forms, in the order they are installed (a dashboard names reports).
+DOCUMENT_FOLDERS = ("roles", "flows", "reports", "dashboards")
 FORMAT = "opsloom-package/1"
 
 
@@ -44,7 +48,7 @@ def read_package(path: Path) -> dict[str, Any]:
         forms = [_read_json(p) for p in sorted((path / "forms").glob("*.json"))]
         data = {p.stem: _read_json(p) for p in sorted((path / "data").glob("*.json"))}
         package = {"format": FORMAT, "app": app, "forms": forms, "sample_data": data}
-        for kind in ("roles", "flows"):
+        for kind in DOCUMENT_FOLDERS:
             if (path / kind).is_dir():
                 package[kind] = [_read_json(p) for p in sorted((path / kind).glob("*.json"))]
         return package
@@ -77,7 +81,7 @@ def package_problems(package: Any) -> list[FieldError]:
     for form_key in package.get("sample_data", {}):
         if form_key not in keys:
             errors.append(FieldError(f"sample_data.{form_key}", "is not a form of this package"))
-    for kind in ("roles", "flows"):
+    for kind in DOCUMENT_FOLDERS:
         for i, document in enumerate(package.get(kind, [])):
             errors += schema_errors(kind.removesuffix("s"), document, f"{kind}[{i}]")
     return errors
@@ -112,6 +116,13 @@ async def install_package(
             await publish_flow(session, ctx, registry, app, flow["key"])
         except OpsloomError as error:
             raise _in_part(error, f"flows[{i}]", f"The flow {flow.get('key')} is not valid") from None
+    for kind, publish in (("report", publish_report), ("dashboard", publish_dashboard)):
+        for i, document in enumerate(package.get(f"{kind}s", [])):
+            try:
+                await definitions.save_draft(session, ctx, app, kind, document["key"], document)
+                await publish(session, ctx, registry, app, document["key"])
+            except OpsloomError as error:
+                raise _in_part(error, f"{kind}s[{i}]", f"The {kind} {document.get('key')} is not valid") from None
     counts: dict[str, int] = {}
     if with_sample_data:
         sample = package.get("sample_data", {})

@@ -3,6 +3,7 @@
 `plan` checks a document against its form and viewer, `measures` and
 `buckets` are the registries of aggregates and date periods, `query` builds
 the statement, `shared` turns shared filters into conditions, `run` executes
-and shapes the answer (labels, totals, drill-down filters), `export` streams
-it as CSV or XLSX, `process` answers flow analytics, `api` serves it all.
+and shapes the answer (labels, totals, drill-down filters), `published`
+reads published reports and dashboards, `process` answers flow analytics,
+and `api` serves it all (runs, dashboards, CSV/XLSX exports, analytics).
 """

@@ -17,13 +17,16 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform.api_document import json_body
-from opsloom.platform.errors import BadRequest, FieldError, OpsloomError
+from opsloom.platform.errors import BadRequest, FieldError, NotFound, OpsloomError
 from opsloom.platform.http import DB, authenticated, context_of, decode_json, principal_of
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import export
+from opsloom.runtime.access import eval_context
 from opsloom.runtime.dependencies import Forms
+from opsloom.runtime.flow.instances import flow_for_form
 from opsloom.runtime.forms import FormRegistry
 from opsloom.runtime.pages.i18n import DEFAULT_LOCALE, choose_locale
+from opsloom.runtime.reports.process import process_analytics
 from opsloom.runtime.reports.published import published_document, published_documents
 from opsloom.runtime.reports.run import Viewer, run_report
 
@@ -124,7 +127,7 @@ async def export_run_link(
     request: Request,
     db: DB,
     forms: Forms,
-    filters: Annotated[str | None, Query(description="The shared filters as JSON", max_length=20000)] = None,
+    filters: Annotated[str | None, Query(description="The shared filters as JSON", max_length=4000)] = None,
 ) -> Response:
     return await _export(app, report, extension, request, db, forms, filters, from_body=False)
 
@@ -232,3 +235,19 @@ async def _run_item(
         return {"result": await run_report(session, forms, viewer, app, document, shared, lenient=True)}
     except OpsloomError as error:
         return {"error": error.problem()}
+
+
+@router.get(
+    "/forms/{form}/process",
+    summary="Process analytics of the form's flow: requests by status and month, time per step and approver, backlog",
+)
+async def process(app: Key, form: Key, request: Request, db: DB, forms: Forms) -> dict[str, Any]:
+    async with db.session() as session:
+        await _check_app(session, request, app)
+        compiled = await forms.get(session, app, form)
+        access = await form_access(session, principal_of(request), app, form)
+        access.require("manage")
+        if await flow_for_form(session, app, form) is None:
+            raise NotFound(f"Form '{form}' has no published flow, so there is no process to analyse")
+        viewer = viewer_of(request)
+        return await process_analytics(session, compiled, access, eval_context(viewer.ctx), viewer.locale)

@@ -10,6 +10,7 @@ the period and the first day after it, which is what a drill-down filters.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import String
 
 BUCKETS = ("day", "week", "month", "quarter", "year")
+ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
 
 
 class date_bucket(FunctionElement[str]):
@@ -53,7 +55,9 @@ _PG_FORMAT = {"day": "YYYY-MM-DD", "week": "YYYY-MM-DD", "month": "YYYY-MM", "qu
 def _bucket_pg(element: date_bucket, compiler: Any, **kw: Any) -> str:
     x = compiler.process(element.clauses, **kw)
     if element.moment:
-        zone = compiler.process(_literal(element.zone), **kw)
+        # Inline (a zone name of the settings, checked): the same text in SELECT and GROUP BY, so
+        # PostgreSQL sees one expression (two bound parameters would be two).
+        zone = compiler.process(_literal(element.zone), **{**kw, "literal_binds": True})
         x = f"(({x}) AT TIME ZONE {zone})"
     if element.bucket == "week":
         x = f"date_trunc('week', {x})"
@@ -80,7 +84,8 @@ def _literal(value: str) -> Any:
 
 
 def zone_name(zone: tzinfo) -> str:
-    return str(getattr(zone, "key", None) or "UTC")
+    name = str(getattr(zone, "key", None) or "UTC")
+    return name if ZONE_NAME.fullmatch(name) else "UTC"
 
 
 def offset_minutes(zone: tzinfo, now: datetime) -> int:

@@ -26,6 +26,18 @@ from opsloom.runtime.reports.buckets import BUCKETS
 from opsloom.runtime.reports.measures import MEASURES, Aggregate
 
 NUMBER = "number"
+# How a report names the system fields (their specs carry only their keys).
+SYSTEM_LABELS: dict[str, dict[str, str]] = {
+    "id": {"en": "Record", "zh-CN": "记录"},
+    "version": {"en": "Version", "zh-CN": "版本"},
+    "status": {"en": "Status", "zh-CN": "状态"},
+    "created_at": {"en": "Created", "zh-CN": "创建时间"},
+    "created_by": {"en": "Created by", "zh-CN": "创建人"},
+    "updated_at": {"en": "Updated", "zh-CN": "更新时间"},
+    "updated_by": {"en": "Updated by", "zh-CN": "更新人"},
+    "owner_id": {"en": "Owner", "zh-CN": "负责人"},
+    "department_id": {"en": "Department", "zh-CN": "部门"},
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,12 @@ class FieldPath:
     @property
     def column(self) -> Any:
         return self.table.c[self.spec.column]
+
+    @property
+    def label(self) -> Any:
+        if self.spec.key not in self.form.by_key:
+            return SYSTEM_LABELS.get(self.spec.key, self.spec.label)
+        return self.spec.label
 
     @property
     def on_form(self) -> bool:
@@ -103,8 +121,11 @@ class ReportPlan:
 
 
 class _Resolver:
-    def __init__(self, form: CompiledForm, accesses: Mapping[str, FormAccess], rows: CompiledForm | None) -> None:
+    def __init__(
+        self, form: CompiledForm, accesses: Mapping[str, FormAccess], rows: CompiledForm | None, rows_key: str | None
+    ) -> None:
         self.form = form
+        self.rows_key = rows_key
         self.view = form.restricted(accesses[form.key].hidden)
         self.accesses = accesses
         self.rows = rows
@@ -117,7 +138,7 @@ class _Resolver:
             if spec is None:
                 raise _problem(path, self._unknown(head))
             return FieldPath(ref, spec, self.form.table, self.form)
-        if self.rows is not None and head == self.rows.parent_key:
+        if self.rows is not None and head == self.rows_key:
             spec = self.rows.spec(tail) if tail not in ("id",) else None
             if spec is None or spec.key not in self.rows.by_key:
                 raise _problem(path, f"'{tail}' is not a column of the subform {head}")
@@ -161,7 +182,7 @@ def plan_report(document: Mapping[str, Any], form: CompiledForm, accesses: Mappi
     """The report as the viewer whose accesses are given may run it; ValidationFailed lists every problem."""
     errors: list[FieldError] = []
     rows = _rows_of(document, form, accesses[form.key].hidden, errors)
-    resolver = _Resolver(form, accesses, rows)
+    resolver = _Resolver(form, accesses, rows, document.get("rows"))
 
     def attempt(work: Any, *args: Any) -> Any:
         try:
@@ -240,7 +261,7 @@ def _dimension(resolver: _Resolver, doc: Mapping[str, Any], i: int) -> Dimension
     if bucket is not None and bucket not in BUCKETS:
         raise _problem(f"{path}.bucket", f"use one of {', '.join(BUCKETS)}")
     key = doc.get("key") or (doc["field"].replace(".", "__") + (f"__{bucket}" if bucket else ""))
-    return Dimension(key, found, bucket, doc.get("label") or found.spec.label)
+    return Dimension(key, found, bucket, doc.get("label") or found.label)
 
 
 def _measures(
@@ -283,5 +304,5 @@ def _measure(resolver: _Resolver, doc: Mapping[str, Any], i: int) -> Measure:
             raise _problem(f"{path}.field", f"{doc['agg']} needs {what}, not a {field.spec.type} field")
     elif aggregate.needs_field:
         raise _problem(f"{path}.field", f"{doc['agg']} needs a field")
-    label = doc.get("label") or (field.spec.label if field else doc["key"])
+    label = doc.get("label") or (field.label if field else doc["key"])
     return Measure(doc["key"], label, aggregate, field, scale=doc.get("scale", 2))

@@ -12,7 +12,21 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, func, literal, null, nullsfirst, nullslast, select, tuple_, union_all
+from sqlalchemy import (
+    Integer,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    null,
+    nullsfirst,
+    nullslast,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.sql import Select
 
 from opsloom.runtime.access import scope_clause
@@ -102,12 +116,17 @@ def report_statement(
             .group_by(dims[0])
             .cte("ranked")
         )
-        source = source.join(ranked, ranked.c.k.is_not_distinct_from(dims[0]))
+        # In the top N: an IN over the ranked keys (hashed by both databases), empty as its own key.
+        shown = ranked.c.rn <= plan.limit
+        top = or_(
+            dims[0].in_(select(ranked.c.k).where(shown, ranked.c.k.is_not(None))),
+            and_(dims[0].is_(None), exists().where(shown, ranked.c.k.is_(None))),
+        )
         if plan.others:
-            other = case((ranked.c.rn > plan.limit, 1), else_=0)
-            dims[0] = case((ranked.c.rn <= plan.limit, dims[0]), else_=None)
+            other = case((top, 0), else_=1)
+            dims[0] = case((top, dims[0]), else_=None)
         else:
-            where.append(ranked.c.rn <= plan.limit)
+            where.append(top)
 
     def level_select(kept: int, level: Any) -> Select[Any]:
         columns = [(dims[i] if i < kept else null()).label(f"d{i}") for i in range(len(dims))]

@@ -46,6 +46,8 @@ BUCKET_NAMES = {
     "quarter": {"en": "quarter", "zh-CN": "季度"},
     "year": {"en": "year", "zh-CN": "年"},
 }
+# A condition no record meets (every record has an id).
+NOTHING = {"field": "id", "op": "is_empty"}
 # System fields that hold a person or a department (their type is a plain integer).
 PEOPLE = {"owner_id": "user", "created_by": "user", "updated_by": "user", "department_id": "department"}
 
@@ -152,7 +154,7 @@ def _columns(plan: ReportPlan, viewer: Viewer) -> list[dict[str, Any]]:
     out = []
     for d in plan.dimensions:
         label = label_text(d.label, viewer.locale)
-        if d.bucket and d.label == d.field.spec.label:
+        if d.bucket and d.label == d.field.label:
             label = f"{label} ({label_text(BUCKET_NAMES[d.bucket], viewer.locale)})"
         kind = "text" if d.bucket else (value_unit(d.field.spec).client_kind)
         out.append(
@@ -252,6 +254,13 @@ def _dump_dimension(d: Dimension, raw: Any) -> Any:
 
 def _drill(plan: ReportPlan, r: Mapping[str, Any], kept: int, other: bool, base: list[Any], tops: set[Any]) -> Any:
     parts = list(base)
+    if plan.limit is not None and not plan.others and kept == 0 and plan.dimensions:
+        # a total of the top N only: the records of the shown groups
+        first = plan.dimensions[0]
+        if not first.field.on_form:
+            return None
+        shown = [_value_condition(first, v) for v in sorted(tops, key=_sort_key)]
+        parts.append({"or": shown} if shown else NOTHING)
     for i, d in enumerate(plan.dimensions[:kept]):
         if not d.field.on_form:
             return None
