@@ -21,9 +21,9 @@ from opsloom.designer.formula_check import router as formula_check_router
 from opsloom.designer.pages import STATIC_DIR as DESIGN_STATIC_DIR
 from opsloom.designer.pages.app_settings_page import router as app_settings_router
 from opsloom.designer.pages.form_designer import router as form_designer_router
-from opsloom.designer.pages.report_designer import router as report_designer_router
 from opsloom.designer.pages.permission_pages import router as permission_pages_router
 from opsloom.designer.pages.publish_pages import router as publish_pages_router
+from opsloom.designer.pages.report_designer import router as report_designer_router
 from opsloom.designer.pages.routes import router as design_pages_router
 from opsloom.designer.reports_api import router as report_preview_router
 from opsloom.designer.roles_api import router as roles_router

@@ -61,11 +61,14 @@ def chart_point(page: Page, holder: str, category: int) -> tuple[float, float]:
 
 def build_reports(page: Page, db_kind: str) -> None:
     # By mouse: Category dragged into the dimensions; by keyboard: Amount as a measure.
-    designer(page, "reports", "spend_by_category")
-    page.locator("#rd-label-en").fill("Spend by category")
+    designer(page, "reports", "my_spend_by_category")
+    page.locator("#rd-label-en").fill("My spend by category")
     page.locator("#rd-label-zh").fill("各类别支出")
     page.locator("#rd-source").select_option("purchase_request")
-    category, dimensions = page.locator('.rd-field[data-field="category"] .rd-field-name'), page.locator('[data-drop="dimensions"]')
+    category, dimensions = (
+        page.locator('.rd-field[data-field="category"] .rd-field-name'),
+        page.locator('[data-drop="dimensions"]'),
+    )
     category.scroll_into_view_if_needed()
     dimensions.scroll_into_view_if_needed()  # both in view: the drag scrolls nothing
     drag(page, category, dimensions)
@@ -86,8 +89,8 @@ def build_reports(page: Page, db_kind: str) -> None:
     published(page)
 
     # The second report, all by keyboard: requests by department as a pie.
-    designer(page, "reports", "requests_by_department")
-    page.locator("#rd-label-en").fill("Requests by department")
+    designer(page, "reports", "my_requests_by_department")
+    page.locator("#rd-label-en").fill("My requests by department")
     page.locator("#rd-label-zh").fill("各部门申请数")
     page.locator("#rd-source").select_option("purchase_request")
     page.locator('[data-add-dimension="department"]').focus()
@@ -98,30 +101,34 @@ def build_reports(page: Page, db_kind: str) -> None:
 
 
 def build_dashboard(page: Page, db_kind: str) -> None:
-    designer(page, "dashboards", "spend")
-    page.locator("#dd-label-en").fill("Spend")
+    designer(page, "dashboards", "my_spend")
+    page.locator("#dd-label-en").fill("My spend")
     page.locator("#dd-label-zh").fill("支出")
-    page.locator("#dd-report").select_option("spend_by_category")
+    page.locator("#dd-report").select_option("my_spend_by_category")
     page.locator("[data-add-report]").click()
-    page.locator("#dd-report").select_option("requests_by_department")
+    page.locator("#dd-report").select_option("my_requests_by_department")
     page.locator("[data-add-report]").click()
     cards = page.locator("[data-card]")
     expect(cards).to_have_count(2)
     # the second card sits below the first; by keyboard it moves right and up beside it
-    second = page.locator('[data-card="requests_by_department"]')
+    second = page.locator('[data-card="my_requests_by_department"]')
     expect(second.locator("[data-size]")).to_contain_text("row 4")
-    second.get_by_role("button", name="Move Requests by department right").click()
+    second.get_by_role("button", name="Move My requests by department right").click()
     for _ in range(6):
-        second.get_by_role("button", name="Move Requests by department right").click()
+        second.get_by_role("button", name="Move My requests by department right").click()
     for _ in range(4):
-        second.get_by_role("button", name="Move Requests by department up a row").click()
+        second.get_by_role("button", name="Move My requests by department up a row").click()
     expect(second.locator("[data-size]")).to_have_text("Column 6, row 0, 6 wide, 4 high")
     # by mouse: drag the first card past the second; the cards flow left to right in their new order
-    drag(page, page.locator('[data-card="spend_by_category"] .item-heading h2'), second.locator(".item-heading"))
-    expect(page.locator("[data-card]").first).to_have_attribute("data-card", "requests_by_department")
-    expect(page.locator('[data-card="spend_by_category"] [data-size]')).to_have_text("Column 6, row 0, 6 wide, 4 high")
-    page.locator('[data-card="spend_by_category"]').get_by_role("button", name="Put Spend by category before the card in front of it").click()
-    expect(page.locator("[data-card]").first).to_have_attribute("data-card", "spend_by_category")
+    drag(page, page.locator('[data-card="my_spend_by_category"] .item-heading h2'), second.locator(".item-heading"))
+    expect(page.locator("[data-card]").first).to_have_attribute("data-card", "my_requests_by_department")
+    expect(page.locator('[data-card="my_spend_by_category"] [data-size]')).to_have_text(
+        "Column 6, row 0, 6 wide, 4 high"
+    )
+    page.locator('[data-card="my_spend_by_category"]').get_by_role(
+        "button", name="Put My spend by category before the card in front of it"
+    ).click()
+    expect(page.locator("[data-card]").first).to_have_attribute("data-card", "my_spend_by_category")
     keep(page, "dashboard-designer", db_kind)
     published(page)
 
@@ -138,9 +145,9 @@ def test_build_a_report_and_a_dashboard_then_drill_down_and_cross_filter(
     build_dashboard(page, db_kind)
 
     # The report's own page: click a bar, land on the records behind it.
-    page.goto("/apps/procurement/reports/spend_by_category")
+    page.goto("/apps/procurement/reports/my_spend_by_category")
     expect(page.locator("[data-chart][data-drawn]")).to_be_visible()
-    expect(page.get_by_role("link", name="Spend by category")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("link", name="My spend by category")).to_have_attribute("aria-current", "page")
     keep(page, "bar", db_kind)
     x, y = chart_point(page, "[data-chart]", 0)
     with page.expect_navigation(url=re.compile(r"/apps/procurement/forms/purchase_request\?filter=")):
@@ -150,19 +157,19 @@ def test_build_a_report_and_a_dashboard_then_drill_down_and_cross_filter(
     expect(page.locator("table tbody tr").first).to_be_visible()
 
     # The dashboard: click a bar of the first chart, the pie shows only that category's requests.
-    page.goto("/apps/procurement/dashboards/spend")
+    page.goto("/apps/procurement/dashboards/my_spend")
     expect(page.locator("#dashboard[data-ready]")).to_be_attached()
-    pie = page.locator('[data-report="requests_by_department"] script.chart-boot')
+    pie = page.locator('[data-report="my_requests_by_department"] script.chart-boot')
     before = sum(p["values"]["count"] for p in json.loads(pie.text_content() or "{}")["points"])
-    holder = '[data-report="spend_by_category"] [data-chart]'
+    holder = '[data-report="my_spend_by_category"] [data-chart]'
     x, y = chart_point(page, holder, 0)
     page.mouse.click(x, y)
     expect(page.locator("[data-cross]")).to_be_visible()
-    expect(page.locator('[data-report="spend_by_category"][data-cross-source]')).to_be_attached()
+    expect(page.locator('[data-report="my_spend_by_category"][data-cross-source]')).to_be_attached()
     expect(page.locator("#dashboard[data-ready]")).to_be_attached()
     page.wait_for_function(
         """before => {
-          const boot = document.querySelector('[data-report="requests_by_department"] script.chart-boot');
+          const boot = document.querySelector('[data-report="my_requests_by_department"] script.chart-boot');
           return boot && JSON.parse(boot.textContent).points.reduce((n, p) => n + p.values.count, 0) < before;
         }""",
         arg=before,
@@ -172,21 +179,24 @@ def test_build_a_report_and_a_dashboard_then_drill_down_and_cross_filter(
     expect(page.locator("[data-cross]")).to_be_hidden()
     # a PNG of a chart
     with page.expect_download() as download:
-        page.locator('[data-report="spend_by_category"] [data-png]').click()
-    assert download.value.suggested_filename == "spend_by_category.png"
+        page.locator('[data-report="my_spend_by_category"] [data-png]').click()
+    assert download.value.suggested_filename == "my_spend_by_category.png"
 
     # A phone: one column, the charts drawn, nothing wider than the screen.
     phone = open_page(PHONE, "zh-CN")
     log_in(phone, ADMIN)
-    phone.goto("/apps/procurement/dashboards/spend")
+    phone.goto("/apps/procurement/dashboards/my_spend")
     expect(phone.locator("#dashboard[data-ready]")).to_be_attached()
     expect(phone.get_by_role("button", name="刷新")).to_be_visible()
-    boxes = [phone.locator(f'section[data-report="{r}"]').bounding_box() for r in ("spend_by_category", "requests_by_department")]
+    boxes = [
+        phone.locator(f'section[data-report="{r}"]').bounding_box()
+        for r in ("my_spend_by_category", "my_requests_by_department")
+    ]
     assert boxes[0] and boxes[1]
     assert boxes[0]["x"] == boxes[1]["x"] and boxes[1]["y"] > boxes[0]["y"]
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     keep(phone, "dashboard-phone", db_kind)
-    phone.goto("/apps/procurement/reports/requests_by_department")
+    phone.goto("/apps/procurement/reports/my_requests_by_department")
     expect(phone.locator("[data-chart][data-drawn]")).to_be_visible()
     assert browser_log.problems == [], browser_log.problems
 
@@ -197,10 +207,10 @@ def test_build_a_report_and_a_dashboard_then_drill_down_and_cross_filter(
     log_in(checked, ADMIN)
     found = {}
     for path, ready in [
-        ("/apps/procurement/reports/spend_by_category", "[data-chart][data-drawn]"),
-        ("/apps/procurement/dashboards/spend", "#dashboard[data-ready]"),
-        ("/design/apps/procurement/reports/spend_by_category", "[data-preview-chart][data-drawn]"),
-        ("/design/apps/procurement/dashboards/spend", "[data-ready]"),
+        ("/apps/procurement/reports/my_spend_by_category", "[data-chart][data-drawn]"),
+        ("/apps/procurement/dashboards/my_spend", "#dashboard[data-ready]"),
+        ("/design/apps/procurement/reports/my_spend_by_category", "[data-preview-chart][data-drawn]"),
+        ("/design/apps/procurement/dashboards/my_spend", "[data-ready]"),
         ("/design/apps/procurement", "h1"),
     ]:
         checked.goto(path)

@@ -18,8 +18,7 @@ from opsloom.designer.pages.shell import Designer, design_nav, open_designer
 from opsloom.platform.errors import NotFound
 from opsloom.runtime.dependencies import Forms
 from opsloom.runtime.fields import FIELD_TYPES, unit_of, value_unit
-from opsloom.runtime.forms import FormRegistry
-from opsloom.runtime.forms import published_forms
+from opsloom.runtime.forms import FormRegistry, published_forms
 from opsloom.runtime.pages.i18n import catalog
 from opsloom.runtime.pages.rendering import not_found, redirect, render
 
@@ -37,9 +36,7 @@ SYSTEM_FIELDS = (
         "key": "status",
         "type": "select",
         "label": {"en": "Status", "zh-CN": "状态"},
-        "options": [
-            {"value": v, "label": v} for v in ("draft", "in_review", "approved", "rejected", "withdrawn")
-        ],
+        "options": [{"value": v, "label": v} for v in ("draft", "in_review", "approved", "rejected", "withdrawn")],
     },
 )
 
@@ -50,7 +47,7 @@ async def _draft(request: Request, app: str, kind: str, key: str) -> tuple[dict[
             found = await definitions.load_definition(session, app, kind, key)
         except NotFound:
             return None, 0, None
-        return found.draft, found.draft_revision, found.published_version
+        return (dict(found.draft) if found.draft is not None else None), found.draft_revision, found.published_version
 
 
 async def _sources(session: Any, forms: FormRegistry, app: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsloom.platform.context import Principal
 from opsloom.platform.permissions import form_access
 from opsloom.runtime.apps_api import app_summaries
+from opsloom.runtime.flow.instances import flow_for_form
 from opsloom.runtime.reports.published import published_documents
 
 
@@ -28,4 +29,9 @@ async def app_navigation(session: AsyncSession, user: Principal, app: str) -> di
         {"key": d["key"], "label": d.get("label") or d["key"]}
         for d in await published_documents(session, app, "dashboard")
     ]
-    return {**found[0], "reports": reports, "dashboards": dashboards}
+    processes = []  # the built-in process analytics of forms with a flow, for those who manage them
+    for item in found[0]["forms"]:
+        if await flow_for_form(session, app, item["key"]) is not None:
+            if (await form_access(session, user, app, item["key"])).can("manage"):
+                processes.append(item)
+    return {**found[0], "reports": reports, "dashboards": dashboards, "processes": processes}

@@ -26,11 +26,13 @@ from opsloom.platform import tables
 from opsloom.platform.errors import NotFound, OpsloomError
 from opsloom.platform.http import DB, decode_json
 from opsloom.platform.permissions import form_access
+from opsloom.runtime.access import eval_context
 from opsloom.runtime.dependencies import Forms
 from opsloom.runtime.pages.navigation import app_navigation
 from opsloom.runtime.pages.rendering import not_found, page_context, render, request_context, to_login
 from opsloom.runtime.pages.routes import current_user
 from opsloom.runtime.reports.buckets import period
+from opsloom.runtime.reports.process import process_analytics
 from opsloom.runtime.reports.published import published_document
 from opsloom.runtime.reports.run import Viewer, run_report
 
@@ -476,3 +478,59 @@ async def _departments(session: Any) -> list[dict[str, Any]]:
         select(tables.departments.c.id, tables.departments.c.name).order_by(tables.departments.c.name)
     )
     return [{"id": r.id, "name": r.name} for r in rows]
+
+
+# ------------------------------------------------------------------ process analytics
+
+
+@router.get("/apps/{app}/forms/{form}/process")
+async def process_page(app: str, form: str, request: Request, db: DB, forms: Forms) -> Response:
+    """A form's approval process, ready without design, for those who manage the form: how many requests,
+    how long each step and each approver takes, where requests wait now, approval and return rates."""
+    user = await current_user(request)
+    if user is None:
+        return to_login(request)
+    ctx = page_context(request, user)
+    async with db.session() as session:
+        nav = await app_navigation(session, user, app)
+        if nav is None or not any(f["key"] == form for f in nav.get("processes", [])):
+            return not_found(ctx)
+        compiled = await forms.get(session, app, form)
+        access = await form_access(session, user, app, form)
+        viewer = Viewer(request_context(request, user), ctx.t.locale)
+        answer = await process_analytics(session, compiled, access, eval_context(viewer.ctx), viewer.locale)
+    backlog: dict[str, Any] = {
+        "type": "bar",
+        "display": {},
+        "dimensions": [ctx.t("process.step")],
+        "measures": [
+            {"key": "open", "label": ctx.t("process.open")},
+            {"key": "overdue", "label": ctx.t("process.overdue")},
+        ],
+        "points": [
+            {
+                "labels": [b["label"]],
+                "values": {"open": b["open"], "overdue": b["overdue"]},
+                "href": None,
+                "cross": None,
+            }
+            for b in answer["backlog"]
+        ],
+        "total": None,
+    }
+    label = next(f["label"] for f in nav["processes"] if f["key"] == form)
+    return render(
+        ctx,
+        "process.html",
+        nav=nav,
+        app_key=app,
+        form_key=form,
+        form_label=label,
+        answer=answer,
+        backlog=backlog,
+        percent=_percent,
+    )
+
+
+def _percent(rate: Any) -> str:
+    return "—" if rate is None else f"{Decimal(str(rate)) * 100:.1f}%"

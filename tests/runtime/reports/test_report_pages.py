@@ -14,6 +14,7 @@ import pytest
 
 from tests.builders import admin_client
 from tests.conftest import DATABASES
+from tests.runtime.flow.office import Office, approval, users
 from tests.runtime.reports.shop import Shop
 
 
@@ -194,3 +195,26 @@ def test_a_dashboard_page_places_its_reports_and_offers_its_shared_filters(api, 
     assert [p["labels"] for p in boot["points"]] == [["Office"]]
     zh = api.get("/apps/shop/dashboards/overview", headers={"Accept-Language": "zh-CN"}).text
     assert "概览" in zh and "刷新" in zh
+
+
+def test_the_process_page_shows_a_flows_steps_backlog_and_rates_to_its_managers(api):
+    office = Office(api, "purchasing")
+    office.publish_form()
+    boss, clerk = office.people("boss", "clerk")
+    office.grant(clerk)
+    office.publish_flow(approval("head", users(boss)))
+    for _ in range(3):
+        office.submitted(clerk)
+    tasks = [t["id"] for t in boss.tasks()]
+    assert boss.act("approve", task=tasks[0]).status_code == 200
+    page = api.get(f"/apps/purchasing/forms/{office.form_key}/process", headers={"Accept-Language": "en"})
+    assert page.status_code == 200, page.text
+    assert "approval process" in page.text and "Where requests wait" in page.text
+    assert re.search(r'<p class="kpi-label">Requests submitted</p><p class="kpi-value">3</p>', page.text)
+    assert re.search(r'<p class="kpi-label">Waiting now</p><p class="kpi-value">2</p>', page.text)
+    assert "100.0%" in page.text  # one decided, approved
+    assert f'href="/apps/purchasing/forms/{office.form_key}/process"' in page.text  # in the side navigation
+    zh = api.get(f"/apps/purchasing/forms/{office.form_key}/process", headers={"Accept-Language": "zh-CN"})
+    assert "审批流程分析" in zh.text
+    # a requester does not manage the form: no such page for them
+    assert clerk.client.get(f"/apps/purchasing/forms/{office.form_key}/process").status_code == 404
