@@ -212,6 +212,7 @@ def test_build_a_report_and_a_dashboard_then_drill_down_and_cross_filter(
         ("/design/apps/procurement/reports/my_spend_by_category", "[data-preview-chart][data-drawn]"),
         ("/design/apps/procurement/dashboards/my_spend", "[data-ready]"),
         ("/design/apps/procurement", "h1"),
+        ("/apps/procurement/forms/purchase_request/process", ".process-kpis"),
     ]:
         checked.goto(path)
         expect(checked.locator(ready).first).to_be_attached()
@@ -219,3 +220,6 @@ def test_build_a_report_and_a_dashboard_then_drill_down_and_cross_filter(
         if problems:
             found[path] = problems
     assert found == {}, json.dumps(found, ensure_ascii=False, indent=1)
+    checked.goto("/apps/procurement/forms/purchase_request/process")
+    expect(checked.get_by_role("heading", name="采购申请：审批流程分析")).to_be_visible()
+    keep(checked, "process", db_kind)

@@ -40,6 +40,9 @@ router = APIRouter(include_in_schema=False)
 
 CHARTS = frozenset({"bar", "stacked_bar", "line", "area", "pie", "donut", "funnel", "gauge"})
 MAX_FILTERS = 20000
+STATUS_WORDS = {
+    f"process.status_{s}" for s in ("running", "approved", "rejected", "returned", "withdrawn", "cancelled")
+}
 
 
 # ------------------------------------------------------------------ pages
@@ -503,10 +506,7 @@ async def process_page(app: str, form: str, request: Request, db: DB, forms: For
         "type": "bar",
         "display": {},
         "dimensions": [ctx.t("process.step")],
-        "measures": [
-            {"key": "open", "label": ctx.t("process.open")},
-            {"key": "overdue", "label": ctx.t("process.overdue")},
-        ],
+        "measures": [{"key": "open", "label": ctx.t("process.open")}],
         "points": [
             {
                 "labels": [b["label"]],
@@ -529,6 +529,7 @@ async def process_page(app: str, form: str, request: Request, db: DB, forms: For
         answer=answer,
         backlog=backlog,
         percent=_percent,
+        status_words=STATUS_WORDS,
     )
 
 
