@@ -161,8 +161,9 @@ def test_a_kpi_shows_the_number_its_target_and_the_previous_period(api, shop):
 
 
 def test_the_side_navigation_lists_published_reports_for_readers_only(api, shop):
+    shop.report("nav_report", measures=[{"key": "n", "agg": "count"}], display={"type": "kpi"})
     nav = api.get(f"/apps/shop/forms/{shop.request}", headers={"Accept-Language": "en"}).text
-    assert 'href="/apps/shop/reports/table_by_category"' in nav
+    assert 'href="/apps/shop/reports/nav_report"' in nav
 
 
 def test_a_report_naming_a_hidden_field_says_why_it_cannot_be_shown(api, shop):
@@ -172,25 +173,30 @@ def test_a_report_naming_a_hidden_field_says_why_it_cannot_be_shown(api, shop):
 
 
 def test_a_dashboard_page_places_its_reports_and_offers_its_shared_filters(api, shop):
+    for key, display, dimension in (
+        ("dash_bar", "bar", {"field": "category"}),
+        ("dash_line", "line", {"field": "needed", "bucket": "month"}),
+    ):
+        shop.report(key, dimensions=[dimension], measures=[{"key": "n", "agg": "count"}], display={"type": display})
     document = {
         "key": "overview",
         "label": {"en": "Overview", "zh-CN": "概览"},
         "columns": 12,
         "items": [
-            {"report": "bar_by_category", "x": 0, "y": 0, "w": 6, "h": 4},
-            {"report": "line_by_month", "x": 6, "y": 0, "w": 6, "h": 4, "title": "Months"},
+            {"report": "dash_bar", "x": 0, "y": 0, "w": 6, "h": 4},
+            {"report": "dash_line", "x": 6, "y": 0, "w": 6, "h": 4, "title": "Months"},
         ],
         "filters": [{"kind": "date_range"}, {"kind": "department"}, {"kind": "field", "field": "category"}],
     }
     assert api.put("/api/design/apps/shop/dashboards/overview", json=document).status_code == 200
     assert api.post("/api/design/apps/shop/dashboards/overview/publish").status_code == 200
     html = api.get("/apps/shop/dashboards/overview", headers={"Accept-Language": "en"}).text
-    assert 'data-report="bar_by_category"' in html and 'data-w="6"' in html
-    assert "Bar_By_Category" in html and "Months" in html
+    assert 'data-report="dash_bar"' in html and 'data-w="6"' in html
+    assert "Dash_Bar" in html and "Months" in html
     assert 'name="period"' in html and 'name="department"' in html and 'data-field="category"' in html
     assert 'href="/apps/shop/dashboards/overview"' in html
     shared = json.dumps({"filter": {"field": "category", "op": "eq", "value": "office"}})
-    fragment = api.get("/apps/shop/reports/bar_by_category/fragment", params={"filters": shared}).text
+    fragment = api.get("/apps/shop/reports/dash_bar/fragment", params={"filters": shared}).text
     boot = json.loads(re.search(r'class="chart-boot">(.*?)</script>', fragment, re.S).group(1))
     assert [p["labels"] for p in boot["points"]] == [["Office"]]
     zh = api.get("/apps/shop/dashboards/overview", headers={"Accept-Language": "zh-CN"}).text
