@@ -29,6 +29,7 @@ from opsloom.designer.pages.flow_designer import router as flow_designer_router
 from opsloom.designer.pages.form_designer import router as form_designer_router
 from opsloom.designer.pages.permission_pages import router as permission_pages_router
 from opsloom.designer.pages.publish_pages import router as publish_pages_router
+from opsloom.designer.pages.report_designer import router as report_designer_router
 from opsloom.designer.pages.routes import router as design_pages_router
 from opsloom.designer.pages.template_gallery import router as template_gallery_router
 from opsloom.designer.reports_api import router as report_preview_router
@@ -64,6 +65,7 @@ from opsloom.runtime.pages.errors import install_page_errors, unstorable_input_p
 from opsloom.runtime.pages.import_page import router as import_page_router
 from opsloom.runtime.pages.notification_pages import router as notification_pages_router
 from opsloom.runtime.pages.record_pages import router as record_pages_router
+from opsloom.runtime.pages.report_pages import router as report_pages_router
 from opsloom.runtime.pages.routes import router as pages_router
 from opsloom.runtime.pages.task_pages import router as task_pages_router
 from opsloom.runtime.pages.vendor import router as vendor_router
@@ -157,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_router)
     app.include_router(import_page_router)
     app.include_router(record_pages_router)
+    app.include_router(report_pages_router)
     app.include_router(task_pages_router)
     app.include_router(account_pages_router)
     app.include_router(notification_pages_router)
@@ -166,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(design_pages_router)
     app.include_router(form_designer_router)
     app.include_router(flow_designer_router)
+    app.include_router(report_designer_router)
     app.include_router(admin_pages_router)
     app.include_router(publish_pages_router)
     app.include_router(permission_pages_router)

@@ -25,15 +25,15 @@ def test_the_side_navigation_on_a_desktop_and_the_to_do_count(
     expect(page.locator('[data-count="pending"]')).to_have_text("1")
     page.goto(LIST)
     nav = page.get_by_role("navigation", name="采购管理")
-    expect(nav.get_by_role("link", name="采购申请")).to_have_attribute("aria-current", "page")
-    expect(nav.get_by_role("link", name="供应商")).to_be_visible()
+    expect(nav.get_by_role("link", name="采购申请", exact=True)).to_have_attribute("aria-current", "page")
+    expect(nav.get_by_role("link", name="供应商", exact=True)).to_be_visible()
     status = page.locator("table.records thead th", has_text="状态")
     expect(status).to_be_in_viewport()  # the list fits beside the menu at 1280 px
     screenshot(page, "list-with-menu")
 
-    nav.get_by_role("link", name="供应商").click()
+    nav.get_by_role("link", name="供应商", exact=True).click()
     expect(page).to_have_url(re.compile(r"/forms/supplier$"))
-    expect(nav.get_by_role("link", name="供应商")).to_have_attribute("aria-current", "page")
+    expect(nav.get_by_role("link", name="供应商", exact=True)).to_have_attribute("aria-current", "page")
 
     toggle = page.get_by_role("button", name="显示或隐藏应用菜单")
     expect(toggle).to_have_attribute("aria-expanded", "true")

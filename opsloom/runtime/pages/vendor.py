@@ -19,6 +19,7 @@ from opsloom.platform.http import settings_of
 router = APIRouter(include_in_schema=False)
 
 VENDOR_FILES = {  # URL name -> path under node_modules
+    "echarts.esm.js": "echarts/dist/echarts.esm.min.js",  # charts of the report and dashboard pages only
     "preact-htm.js": "htm/preact/standalone.mjs",  # Preact, its hooks and htm in one module, no eval
     "signature_pad.js": "signature_pad/dist/signature_pad.js",
     "sortable.esm.js": "sortablejs/modular/sortable.esm.js",
