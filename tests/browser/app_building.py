@@ -94,8 +94,8 @@ def add_field(hands: Hands, type_name: str, key: str, label_en: str, label_zh: s
     panel = page.locator(".fd-properties")
     hands.type(panel.get_by_label("English").first, label_en)
     hands.type(panel.get_by_label("中文").first, label_zh)
-    hands.type(panel.get_by_label("Key", exact=True), key)
-    hands.press(panel.get_by_label("Key", exact=True), "Tab")
+    # The key follows the English name: nothing to type.
+    expect(panel.get_by_label("Key", exact=True)).to_have_value(key)
     expect(page.locator(f'.fd-cell[data-key="{key}"]')).to_be_visible()
     return panel
 
@@ -133,7 +133,7 @@ def build_purchase_request(hands: Hands, shoot: Shoot) -> None:
         column = columns.locator(".fd-column").last
         hands.type(column.get_by_label("English").first, en)
         hands.type(column.get_by_label("中文").first, zh)
-        hands.type(column.get_by_label("Key", exact=True), key)
+        expect(column.get_by_label("Key", exact=True)).to_have_value(key)
     hands.type(columns.locator(".fd-column").last.get_by_label("Formula", exact=True), "quantity * unit_price")
     saved(page)
 

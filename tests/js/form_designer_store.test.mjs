@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { cellOf, initialState, normalise, reduce, renameColumnInFormula, renameInFormula, restoredField, stepTarget } from "../../opsloom/designer/pages/static/js/form_designer/store.js";
+import { cellOf, initialState, normalise, reduce, keyFromLabel, renameColumnInFormula, renameInFormula, restoredField, stepTarget } from "../../opsloom/designer/pages/static/js/form_designer/store.js";
 
 const field = (key, extra = {}) => ({ id: `f_${key}`, key, type: "text", label: key, ...extra });
 const DOC = { key: "visit", label: "Visit", fields: [field("a"), field("b"), field("c")] };
@@ -135,5 +135,11 @@ describe("renaming a key", () => {
     assert.equal(back.id, "f_old");
     assert.equal(back.key, "a_2");
     assert.equal(archived.key, "a"); // the boot's copy is left as it was
+  });
+  test("an English name suggests a key; a Chinese one suggests none", () => {
+    assert.equal(keyFromLabel("Unit price"), "unit_price");
+    assert.equal(keyFromLabel("  2nd Line-total (¥) "), "nd_line_total");
+    assert.equal(keyFromLabel("单价"), "");
+    assert.equal(keyFromLabel("x".repeat(80)).length, 63);
   });
 });

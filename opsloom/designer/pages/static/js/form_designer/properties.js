@@ -7,7 +7,10 @@
 import { html, useState } from "/vendor/preact-htm.js";
 import { ConditionBuilder, builderFields } from "../condition_builder.js";
 import { FormulaEditor } from "./formula_editor.js";
-import { freshId, freshKey } from "./store.js";
+import { freshId, freshKey, keyFromLabel } from "./store.js";
+
+// Fields whose key the designer typed: a new field's key follows its English name until then.
+const typedKeys = new Set();
 
 const LANGS = [["zh-CN", "中文"], ["en", "English"]];
 const RULES = ["visible_when", "required_when", "readonly_when"];
@@ -65,6 +68,13 @@ function FieldEditor({ env, field, siblings, onPatch, idPrefix, subform }) {
   const schema = (ft && ft.properties && ft.properties.properties) || {};
   const required = new Set((ft && ft.properties && ft.properties.required) || []);
   const original = (boot.draft.fields || []).find((f) => f.id === field.id);
+  const stored = original || (boot.draft.fields || []).some((f) => (f.fields || []).some((c) => c.id === field.id));
+  // A new field's key follows its English name (one edit, one undo step) until the key is typed.
+  const nameChanged = (value, lang) => {
+    const suggested = lang === "en" && !stored && !typedKeys.has(field.id) && keyFromLabel(bilingual(value).en);
+    const key = suggested && freshKey(siblings.filter((f) => f.id !== field.id), suggested);
+    onPatch(key ? { label: value || field.key, key } : { label: value || field.key }, `label-${lang}`);
+  };
   const renamed = original && original.key !== field.key;
   const keyTaken = siblings.some((f) => f.id !== field.id && f.key === field.key);
   const wrong = subform ? [] : problems.byId[field.id] || [];
@@ -77,7 +87,7 @@ function FieldEditor({ env, field, siblings, onPatch, idPrefix, subform }) {
     .sort((a, b) => rank(a) - rank(b));
   return html`<div class="fd-editor">
     ${wrong.filter((p) => !p.where || !Object.keys(schema).concat(["key", "label", "default"]).some((n) => p.where.startsWith(n))).map((p) => html`<p class="error fd-problem">${p.where && html`<code>${p.where}</code> `}${p.message}</p>`)}
-    <${Bilingual} id=${`${id}-label`} name=${t("fd.prop.label")} value=${field.label} required=${true} onChange=${(v, lang) => onPatch({ label: v || field.key }, `label-${lang}`)} />
+    <${Bilingual} id=${`${id}-label`} name=${t("fd.prop.label")} value=${field.label} required=${true} onChange=${nameChanged} />
     <div class="field">
       <label for=${`${id}-key`}>${t("fd.prop.key")}</label>
       <input id=${`${id}-key`} value=${field.key} class="fd-code" autocapitalize="off" spellcheck="false" pattern="[a-z][a-z0-9_]{0,62}"
@@ -86,7 +96,7 @@ function FieldEditor({ env, field, siblings, onPatch, idPrefix, subform }) {
         onChange=${(e) => env.dispatch(subform
           ? { type: "rename_column_references", subform: subform.id, from: e.target.dataset.keyBefore, to: field.key, group: `${field.id}:key` }
           : { type: "rename_references", from: e.target.dataset.keyBefore, to: field.key, group: `${field.id}:key` })}
-        onInput=${(e) => onPatch({ key: e.target.value.toLowerCase().replace(/[^a-z0-9_]/g, "_") || field.key }, "key")} />
+        onInput=${(e) => { typedKeys.add(field.id); onPatch({ key: e.target.value.toLowerCase().replace(/[^a-z0-9_]/g, "_") || field.key }, "key"); }} />
       <p class="help" id=${`${id}-key-help`}>${t("fd.key_help")}</p>
       ${renamed && html`<p class="fd-warning" role="note">${t("fd.key_renamed", { from: original.key, id: field.id })}</p>`}
       ${keyTaken && html`<p class="error">${t("fd.key_taken", { key: field.key })}</p>`}

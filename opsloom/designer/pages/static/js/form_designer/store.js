@@ -86,6 +86,12 @@ export function restoredField(doc, archived) {
   return field;
 }
 
+/** The key an English name suggests ("Unit price" -> "unit_price"); "" when it suggests none. */
+export function keyFromLabel(text) {
+  const key = (text || "").toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^[^a-z]+|_+$/g, "");
+  return key.slice(0, 63).replace(/_+$/, "");
+}
+
 export function freshKey(fields, base) {
   const taken = new Set(fields.map((f) => f.key));
   const stem = base.replace(/[^a-z0-9_]/g, "_").replace(/^[^a-z]+/, "") || "field";
