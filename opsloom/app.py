@@ -36,6 +36,7 @@ from opsloom.platform.migrate import upgrade
 from opsloom.platform.org_api import router as org_router
 from opsloom.platform.settings import Settings
 from opsloom.runtime.apps_api import router as apps_router
+from opsloom.runtime.bulk_actions import router as bulk_router
 from opsloom.runtime.files_api import MULTIPART_ALLOWANCE, UPLOAD_PATH
 from opsloom.runtime.files_api import router as files_router
 from opsloom.runtime.flow.api import router as flow_router
@@ -50,6 +51,7 @@ from opsloom.runtime.integrations.worker import work_outbox
 from opsloom.runtime.job_kinds import job_runner
 from opsloom.runtime.pages.account_pages import router as account_pages_router
 from opsloom.runtime.pages.api_docs import router as api_docs_router
+from opsloom.runtime.pages.bulk_page import router as bulk_page_router
 from opsloom.runtime.pages.errors import install_page_errors, unstorable_input_page
 from opsloom.runtime.pages.import_page import router as import_page_router
 from opsloom.runtime.pages.notification_pages import router as notification_pages_router
@@ -126,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(formula_check_router)
     app.include_router(field_types_router)
     app.include_router(apps_router)
+    app.include_router(bulk_router)
     app.include_router(records_router)
     app.include_router(views_router)
     app.include_router(flows_design_router)
@@ -136,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(integrations_router)
     app.include_router(pages_router)
     app.include_router(import_page_router)
+    app.include_router(bulk_page_router)
     app.include_router(record_pages_router)
     app.include_router(task_pages_router)
     app.include_router(account_pages_router)
