@@ -408,6 +408,7 @@ async def _record_page(
         "can_submit": has_flow and access.can("update") and record["status"] in ("draft", "rejected", "withdrawn"),
         "can_withdraw": may.get("can_withdraw", False),
         "can_urge": may.get("can_urge", False),
+        "comment_files": _comment_upload(visible, access, app, form),
     }
     return render(
         ctx,
@@ -428,6 +429,17 @@ async def _record_page(
         notice=request.query_params.get("notice", ""),
         related=related,
     )
+
+
+def _comment_upload(form: CompiledForm, access: FormAccess, app: str, key: str) -> str:
+    """Where the comment box uploads files: the form's first attachment field the reader may fill
+    (uploads are made for a field; the comment then gives them to the record); "" when none."""
+    if not (access.can("create") or access.can("update")):
+        return ""
+    for spec in form.fields:
+        if unit_of(spec).holds_files and not unit_of(spec).renditions and spec.key not in access.read_only:
+            return f"/api/apps/{app}/forms/{key}/files?field={spec.key}"
+    return ""
 
 
 async def _step_labels(
