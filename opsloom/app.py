@@ -46,6 +46,7 @@ from opsloom.platform.settings import Settings
 from opsloom.platform.settings_api import router as settings_api_router
 from opsloom.platform.settings_store import SettingsStore
 from opsloom.runtime.apps_api import router as apps_router
+from opsloom.runtime.bulk_actions import router as bulk_router
 from opsloom.runtime.files_api import MULTIPART_ALLOWANCE, UPLOAD_PATH
 from opsloom.runtime.files_api import router as files_router
 from opsloom.runtime.flow.api import router as flow_router
@@ -61,6 +62,7 @@ from opsloom.runtime.integrations.worker import work_outbox
 from opsloom.runtime.job_kinds import job_runner
 from opsloom.runtime.pages.account_pages import router as account_pages_router
 from opsloom.runtime.pages.api_docs import router as api_docs_router
+from opsloom.runtime.pages.bulk_page import router as bulk_page_router
 from opsloom.runtime.pages.errors import install_page_errors, unstorable_input_page
 from opsloom.runtime.pages.import_page import router as import_page_router
 from opsloom.runtime.pages.notification_pages import router as notification_pages_router
@@ -144,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(formula_check_router)
     app.include_router(field_types_router)
     app.include_router(apps_router)
+    app.include_router(bulk_router)
     app.include_router(records_router)
     app.include_router(views_router)
     app.include_router(flow_simulation_router)
@@ -158,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(automation_runs_router)
     app.include_router(pages_router)
     app.include_router(import_page_router)
+    app.include_router(bulk_page_router)
     app.include_router(record_pages_router)
     app.include_router(report_pages_router)
     app.include_router(task_pages_router)

@@ -68,6 +68,19 @@ def title_field_exists(document: Document) -> Iterator[FieldError]:
         yield FieldError("title_field", f"a {match[0]['type']} field cannot name records; use a text field")
 
 
+def summary_fields_exist(document: Document) -> Iterator[FieldError]:
+    """Each summary field is a field of the form with a value of its own (not rows of a subform)."""
+    fields = {f["key"]: f for _, f in _fields(document)}
+    for i, key in enumerate(document.get("summary_fields") or []):
+        found = fields.get(key)
+        if found is None:
+            yield FieldError(f"summary_fields[{i}]", f"'{key}' is not the key of a field of this form")
+        elif not unit_of(found).has_column:
+            yield FieldError(
+                f"summary_fields[{i}]", f"a {found['type']} field holds rows; choose a field with one value"
+            )
+
+
 def options_are_distinct(document: Document) -> Iterator[FieldError]:
     for i, f in _fields(document):
         values = [o["value"] for o in f.get("options", [])]
@@ -254,6 +267,7 @@ FORM_CHECKS: tuple[FormCheck, ...] = (
     unique_keys_and_ids,
     keys_are_not_reserved,
     title_field_exists,
+    summary_fields_exist,
     options_are_distinct,
     ranges_make_sense,
     properties_make_sense,

@@ -38,6 +38,7 @@ def describe(unit: FieldType) -> dict[str, Any]:
             "dimension": unit.dimension,
             "measure": unit.measure,
             "sorted": unit.sortable,
+            "summary": unit.has_column,
         },
         "not_in_rows": unit.not_in_rows or None,
         "shown_as": _shown_as(unit),

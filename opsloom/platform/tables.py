@@ -338,6 +338,8 @@ saved_views = Table(
     Column("sort", String(1000), nullable=True),
     Column("columns", Json, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("widths", Json, nullable=True),  # {field key: pixels} as the user resized the columns
+    Column("group_by", String(63), nullable=True),  # an option or person field the rows are grouped by
     UniqueConstraint("user_id", "app", "form", "name", name="uq_opsloom_saved_views_name"),
 )
 

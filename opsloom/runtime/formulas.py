@@ -451,6 +451,7 @@ FUNCTIONS: dict[str, Function] = {
     "TODAY": Function(_fixed(result=DATE), lambda: None),  # given by the context
     "NOW": Function(_fixed(result=DATETIME), lambda: None),
     "CURRENT_USER": Function(_fixed(result=NUMBER), lambda: None),
+    "CURRENT_DEPARTMENT": Function(_fixed(result=NUMBER), lambda: None),  # the user's department, by id
     "DATEDIF": Function(_date_diff, _datedif),
     "DATEADD": Function(_date_add, _dateadd),
     "YEAR": Function(_fixed(DATE, result=NUMBER), _none_safe(lambda d: Decimal(d.year))),
@@ -513,6 +514,7 @@ class FormulaContext:
     now: datetime
     zone: tzinfo = UTC
     user_id: int | None = None
+    department_id: int | None = None
 
 
 @dataclass
@@ -562,6 +564,8 @@ def _eval(node: Node, values: Mapping[str, Any], ctx: FormulaContext) -> Any:
             return ctx.now
         if node.name == "CURRENT_USER":
             return None if ctx.user_id is None else Decimal(ctx.user_id)
+        if node.name == "CURRENT_DEPARTMENT":
+            return None if ctx.department_id is None else Decimal(ctx.department_id)
         args = [_eval(a, values, ctx) for a in node.args]
         return FUNCTIONS[node.name].run(*args)
     left, right = _eval(node.left, values, ctx), _eval(node.right, values, ctx)

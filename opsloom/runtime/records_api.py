@@ -120,10 +120,19 @@ async def list_(
     q: Annotated[str | None, Query(description="Search in the title field")] = None,
     count: Annotated[str | None, Query(description="auto (default), exact or none")] = None,
     expand: Annotated[str | None, Query(description=EXPAND)] = None,
+    group: Annotated[
+        str | None,
+        Query(
+            description="A single-choice, person or department field: sorted by it first, and "
+            "`groups` counts each value"
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     if count not in (None, "auto", "exact", "none"):
         raise BadRequest("Unknown count mode", [FieldError("count", "use auto, exact or none")])
-    query = records.ListRequest(filter=filter, sort=sort, limit=limit, cursor=cursor, q=q, count=count, expand=expand)
+    query = records.ListRequest(
+        filter=filter, sort=sort, limit=limit, cursor=cursor, q=q, count=count, expand=expand, group=group
+    )
     limit_count = settings_of(request).exact_count_limit
 
     async def work(session: AsyncSession, compiled: CompiledForm, access: FormAccess, probe: bool) -> Any:

@@ -1,4 +1,4 @@
-"""Saved views: a user's named filter, sort and columns for the list of one form.
+"""Saved views: a user's named filter, sort, columns (chosen, ordered, resized) and grouping for one form's list.
 
 A view belongs to one user and is checked, when saved, against the form as
 that user sees it (hidden fields do not exist), with the very parsers the
@@ -29,6 +29,8 @@ MAX_NAME = 100
 MAX_VIEWS = 50
 MAX_COLUMNS = 50
 DEFAULT_COLUMNS = 6
+MIN_WIDTH, MAX_WIDTH = 48, 1200
+PROPERTIES = ("name", "filter", "sort", "columns", "widths", "group_by")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class ViewInput:
     filter: Any = None  # a condition document, or None
     sort: str | None = None
     columns: tuple[str, ...] = ()
+    widths: dict[str, int] | None = None  # {field key: pixels}, as the user resized the columns
+    group_by: str | None = None  # a single-choice, person or department field
 
 
 def default_columns(visible: CompiledForm) -> list[str]:
@@ -51,9 +55,16 @@ def view_input(payload: Any) -> ViewInput:
     if not isinstance(payload, dict):
         raise ValidationFailed.of([FieldError("$", 'send {"name": ..., "filter": ..., "sort": ..., "columns": [...]}')])
     problems: list[FieldError] = []
-    extra = sorted(set(payload) - {"name", "filter", "sort", "columns"})
-    problems += [FieldError(key, "is not a property of a view; use name, filter, sort, columns") for key in extra]
+    extra = sorted(set(payload) - set(PROPERTIES))
+    problems += [FieldError(key, "is not a property of a view; use " + ", ".join(PROPERTIES)) for key in extra]
     name, sort, columns = payload.get("name"), payload.get("sort"), payload.get("columns", [])
+    widths, group_by = payload.get("widths"), payload.get("group_by")
+    if widths is not None and not (
+        isinstance(widths, dict) and all(isinstance(w, int) and not isinstance(w, bool) for w in widths.values())
+    ):
+        problems.append(FieldError("widths", 'expected {"field key": pixels, ...}'))
+    if group_by is not None and not isinstance(group_by, str):
+        problems.append(FieldError("group_by", "expected a field key, or null for no grouping"))
     if not isinstance(name, str):
         problems.append(FieldError("name", "is required: a text of 1 to 100 characters"))
     if sort is not None and not isinstance(sort, str):
@@ -63,7 +74,7 @@ def view_input(payload: Any) -> ViewInput:
     if problems:
         raise ValidationFailed.of(problems)
     assert isinstance(name, str) and isinstance(columns, list)  # checked above
-    return ViewInput(name, payload.get("filter"), sort or None, tuple(columns))
+    return ViewInput(name, payload.get("filter"), sort or None, tuple(columns), widths or None, group_by or None)
 
 
 def check_view(view: ViewInput, visible: CompiledForm) -> ViewInput:
@@ -80,6 +91,16 @@ def check_view(view: ViewInput, visible: CompiledForm) -> ViewInput:
             problems.append(FieldError(f"columns[{i}]", f"'{key}' is not a field you can show in the list"))
     if len(set(view.columns)) != len(view.columns):
         problems.append(FieldError("columns", "name each field once"))
+    for key, width in (view.widths or {}).items():
+        spec = visible.by_key.get(key)
+        if spec is None or not unit_of(spec).has_column:
+            problems.append(FieldError(f"widths.{key}", f"'{key}' is not a field you can show in the list"))
+        elif not MIN_WIDTH <= width <= MAX_WIDTH:
+            problems.append(FieldError(f"widths.{key}", f"use {MIN_WIDTH} to {MAX_WIDTH} pixels"))
+    if view.group_by is not None:
+        spec = visible.by_key.get(view.group_by)
+        if spec is None or not unit_of(spec).groupable:
+            problems.append(FieldError("group_by", "name a single-choice, person or department field you can see"))
     if problems:
         raise ValidationFailed.of(problems)
     if view.filter is not None:
@@ -87,7 +108,8 @@ def check_view(view: ViewInput, visible: CompiledForm) -> ViewInput:
     sort = view.sort.strip() if view.sort else None
     if sort:
         parse_sort(sort, visible)
-    return ViewInput(name, view.filter, sort, view.columns or tuple(default_columns(visible)))
+    columns = view.columns or tuple(default_columns(visible))
+    return ViewInput(name, view.filter, sort, columns, view.widths, view.group_by)
 
 
 def _as_json(row: Any) -> dict[str, Any]:
@@ -97,6 +119,8 @@ def _as_json(row: Any) -> dict[str, Any]:
         "filter": json.loads(row.filter) if row.filter else None,
         "sort": row.sort,
         "columns": list(row.columns or []),
+        "widths": dict(row.widths or {}),
+        "group_by": row.group_by,
         "created_at": dump_datetime(row.created_at),
     }
 
@@ -152,14 +176,14 @@ async def create_view(
 async def update_view(
     session: AsyncSession, ctx: RequestContext, app: str, visible: CompiledForm, view_id: int, payload: Any
 ) -> dict[str, Any]:
-    """Rename a view, or change its filter, sort or columns; what the body leaves out stays."""
+    """Rename a view, or change its filter, sort, columns, widths or grouping; what the body leaves out stays."""
     user_id = ctx.principal.user_id
     if not ctx.principal.can_write:
         raise PermissionDenied("This token may only read; changing a view is a change")
     current = await get_view(session, user_id, app, visible.key, view_id)
     if not isinstance(payload, dict):
         raise ValidationFailed.of([FieldError("$", 'send the parts to change, e.g. {"name": "Big requests"}')])
-    kept = {key: current[key] for key in ("name", "filter", "sort", "columns")}
+    kept = {key: current[key] for key in PROPERTIES}
     view = check_view(view_input({**kept, **payload}), visible)
     v = tables.saved_views
     mine = _mine(user_id, app, visible.key)
@@ -180,6 +204,8 @@ def _stored(view: ViewInput) -> dict[str, Any]:
         "filter": json.dumps(view.filter, ensure_ascii=False, default=str) if view.filter is not None else None,
         "sort": view.sort,
         "columns": list(view.columns),
+        "widths": dict(view.widths) if view.widths else None,
+        "group_by": view.group_by,
     }
 
 

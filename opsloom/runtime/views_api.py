@@ -25,7 +25,13 @@ VIEW = {
         "name": {"type": "string", "minLength": 1, "maxLength": 100},
         "filter": {"type": ["object", "null"], "description": "A condition"},
         "sort": {"type": ["string", "null"]},
-        "columns": {"type": "array", "items": {"type": "string"}},
+        "columns": {"type": "array", "items": {"type": "string"}, "description": "Field keys, in order"},
+        "widths": {
+            "type": ["object", "null"],
+            "additionalProperties": {"type": "integer", "minimum": 48, "maximum": 1200},
+            "description": "Column widths in pixels, by field key",
+        },
+        "group_by": {"type": ["string", "null"], "description": "A single-choice, person or department field"},
     },
 }
 

@@ -7,7 +7,9 @@ Playwright's sync API on /usr/bin/chromium (installed by `make browser`; we do
 not use `playwright install`). `open_page` gives each user a context of their
 own; `page` is the first one. Every page's console errors, CSP violations and
 uncaught exceptions are collected in `browser_log`. `screenshot(page, step)`
-saves `test-artifacts/screenshots/<db>/<test>/<NN>-<step>.png`.
+saves `<db>/<test>/<NN>-<step>.png` under the run's temporary folder, or under
+`$OPSLOOM_SCREENSHOTS` when set (`OPSLOOM_SCREENSHOTS=test-artifacts/screenshots`
+keeps them for the README).
 
 Playwright's sync API keeps an event loop running while it is started, and
 `asyncio.run` (used to create and drop the test databases) refuses to run
@@ -39,7 +41,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, ViewportSize, exp
 from opsloom.demo import DEMO_PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+SCREENSHOTS = os.environ.get("OPSLOOM_SCREENSHOTS")  # where to keep screenshots; else the run's temp folder
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 START_TIMEOUT = 60.0
@@ -220,9 +222,12 @@ def page(open_page: Callable[..., Page]) -> Page:
 
 
 @pytest.fixture
-def screenshot(request: pytest.FixtureRequest, db_kind: str) -> Callable[[Page, str], Path]:
+def screenshot(
+    request: pytest.FixtureRequest, db_kind: str, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[Page, str], Path]:
     """`screenshot(page, step)` saves the whole page as <NN>-<step>.png, numbered in the order taken."""
-    folder = SCREENSHOTS / db_kind / _file_name(request.node.originalname)
+    root = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path_factory.getbasetemp() / "screenshots"
+    folder = root / db_kind / _file_name(request.node.originalname)
     shutil.rmtree(folder, ignore_errors=True)
     taken = 0
 

@@ -25,7 +25,7 @@ LIST = "/apps/procurement/forms/purchase_request"
 
 
 def amounts(page: Page) -> list[float]:
-    header = page.locator("table.records thead th").all_inner_texts()
+    header = page.locator("table.records thead tr > *").all_inner_texts()
     column = next(i for i, text in enumerate(header) if text.startswith("金额"))
     cells = page.locator(f"table.records tbody tr > :nth-child({column + 1})").all_inner_texts()
     return [float(text.replace(",", "")) for text in cells]

@@ -33,7 +33,7 @@ from opsloom.runtime.formulas import (
 )
 
 NOW = datetime(2024, 5, 6, 20, 30, tzinfo=UTC)
-CTX = FormulaContext(now=NOW, user_id=42)
+CTX = FormulaContext(now=NOW, user_id=42, department_id=7)
 ENV = {
     "qty": NUMBER,
     "price": NUMBER,
@@ -161,6 +161,7 @@ FUNCTION_CASES = [
     ("TODAY()", {}, date(2024, 5, 6)),
     ("NOW()", {}, NOW),
     ("CURRENT_USER()", {}, Decimal(42)),
+    ("CURRENT_DEPARTMENT()", {}, Decimal(7)),
     # DATEDIF: whole days, months, years
     ('DATEDIF(start, end, "D")', {}, Decimal(44)),
     ("DATEDIF(start, end)", {}, Decimal(44)),
@@ -241,6 +242,7 @@ REFUSED_CALLS = [
     ("TODAY(1)", "TODAY takes 0 argument(s), not 1", 1),
     ("NOW(start)", "NOW takes 0 argument(s), not 1", 1),
     ("CURRENT_USER(1)", "CURRENT_USER takes 0 argument(s), not 1", 1),
+    ("CURRENT_DEPARTMENT(1)", "CURRENT_DEPARTMENT takes 0 argument(s), not 1", 1),
     ("DATEDIF(start)", "DATEDIF takes 2 argument(s), not 1", 1),
     ('DATEDIF(start, end, "D", 1)', "DATEDIF takes 3 argument(s), not 4", 1),
     ("DATEDIF(start, 5)", "argument 2 of DATEDIF must be date, not number", 1),
@@ -280,6 +282,7 @@ def test_today_is_the_date_in_the_users_time_zone():
 
 def test_current_user_is_empty_without_a_user():
     assert value("CURRENT_USER()", ctx=FormulaContext(now=NOW)) is None
+    assert value("CURRENT_DEPARTMENT()", ctx=FormulaContext(now=NOW, user_id=42)) is None  # in no department
 
 
 def test_unknown_units_give_an_empty_value_with_a_warning():

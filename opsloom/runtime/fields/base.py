@@ -310,6 +310,8 @@ class FieldType:
     # A report may group by it / sum it.
     dimension: ClassVar[bool] = False
     measure: ClassVar[bool] = False
+    # A list may group its rows by it (one value per row, from a short known set: an option, a person).
+    groupable: ClassVar[bool] = False
 
     # ------------------------------------------------------------ designer
     # The type's own properties, as a JSON Schema fragment ({"properties": ..., "required": [...]}).

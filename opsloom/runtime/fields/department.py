@@ -13,6 +13,7 @@ class Department(Relation):
     label = {"en": "Department", "zh-CN": "部门"}
     operators = frozenset({"eq", "ne", "in", "not_in"})
     link = "department"
+    groupable = True
     title_search = False
     formula = FORMULA_NUMBER
     expanded = "NamedLink"

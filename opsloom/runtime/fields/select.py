@@ -39,6 +39,7 @@ class Select(FieldType):
     name = "select"
     label = {"en": "Single choice", "zh-CN": "单选"}
     options = True
+    groupable = True
     operators = frozenset({"eq", "ne", "in", "not_in"})
     formula = FORMULA_TEXT
     widget = "select"

@@ -15,6 +15,7 @@ class User(Relation):
     label = {"en": "Person", "zh-CN": "成员"}
     operators = frozenset({"eq", "ne", "in", "not_in"})
     link = "user"
+    groupable = True
     title_search = False
     formula = FORMULA_NUMBER
     expanded = "NamedLink"

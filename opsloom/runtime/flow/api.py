@@ -30,7 +30,7 @@ from opsloom.platform.permissions import form_access
 from opsloom.runtime import records
 from opsloom.runtime.dependencies import FlowServices, Forms
 from opsloom.runtime.fields import dump_datetime
-from opsloom.runtime.flow import instances, todo
+from opsloom.runtime.flow import instances, summaries, todo
 from opsloom.runtime.flow.engine import ACTIONS
 from opsloom.runtime.flow.instances import Idempotency
 from opsloom.runtime.flow.model import Act, Comment, Submit, Urge, Withdraw
@@ -105,17 +105,20 @@ def _whole_account(request: Request) -> int:
 # ------------------------------------------------------------------ to-do lists
 
 
-@router.get("/api/tasks", summary="My to-do lists")
+@router.get("/api/tasks", summary="My to-do lists; each item with `summary`, a few fields of its record")
 async def list_tasks(
     request: Request,
     db: DB,
+    services: FlowServices,
     box: Annotated[str, Query(description="pending, submitted, cc or done")] = "pending",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
     who = _person(request)
     async with db.session() as session:
-        return await todo.list_box(session, who, box, limit, cursor)
+        page = await todo.list_box(session, who, box, limit, cursor)
+        await summaries.attach_summaries(session, services, context_of(request), page["items"])
+    return page
 
 
 @router.get("/api/tasks/counts", summary="How many items each of my lists holds")

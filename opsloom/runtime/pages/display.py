@@ -8,6 +8,7 @@ formatting itself is Babel's, in `runtime/fields/formatting.py`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import tzinfo
 from typing import Any
 
@@ -32,3 +33,15 @@ def record_label(form: Any, record: dict[str, Any]) -> str:
     """How people name a record: its number when the form numbers records, else its id."""
     numbered = next((s.key for s in form.fields if unit_of(s).numbered and record.get(s.key)), None)
     return str(record[numbered]) if numbered else f"#{record.get('id')}"
+
+
+def summary_lines(
+    t: Translator, zone: tzinfo, specs: Mapping[tuple[str, str, str], FieldSpec], item: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """A to-do item's summary fields (`flow.summaries`) as (label, text), in the reader's language and zone."""
+    lines = []
+    for entry in item.get("summary", []):
+        spec = specs.get((item["app"], item["form"], entry["key"]))
+        if spec is not None:
+            lines.append((t.label(entry["label"]), value_text(t, zone, spec, entry["value"])))
+    return lines

@@ -185,7 +185,9 @@ def computed_draft(
             except (Invalid, TypeError, ValueError):
                 pass
     user_id = ctx.user.get("id")
-    form.compute(values, FormulaContext(now=ctx.now, zone=ctx.zone, user_id=user_id), creating=creating)
+    department_id = ctx.user.get("department_id")
+    formula_ctx = FormulaContext(now=ctx.now, zone=ctx.zone, user_id=user_id, department_id=department_id)
+    form.compute(values, formula_ctx, creating=creating)
     return values
 
 

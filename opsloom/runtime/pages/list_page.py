@@ -22,6 +22,7 @@ from opsloom.platform.http import decode_json, settings_of
 from opsloom.platform.permissions import form_access
 from opsloom.runtime import records, saved_views
 from opsloom.runtime.fields import FieldSpec, unit_of
+from opsloom.runtime.flow.instances import flow_for_form
 from opsloom.runtime.forms import CompiledForm, FormRegistry
 from opsloom.runtime.link_titles import is_link
 from opsloom.runtime.pages import list_filters
@@ -53,6 +54,7 @@ class ListQuery:
     sort: str | None = None
     view: int | None = None
     cursor: str = ""
+    group: str | None = None  # a field key; "" for no grouping over a view's own; None: the view decides
 
     @classmethod
     def of(cls, request: Request) -> ListQuery:
@@ -64,6 +66,7 @@ class ListQuery:
             sort=p["sort"].strip()[:MAX_PARAM] if "sort" in p else None,
             view=int(view) if view.isdigit() and len(view) < 19 else None,
             cursor=p.get("cursor", "")[:4096],
+            group=p["group"].strip()[:MAX_PARAM] if "group" in p else None,
         )
 
     def params(self, **changes: Any) -> dict[str, str]:
@@ -78,6 +81,8 @@ class ListQuery:
             params["sort"] = state.sort
         if state.q:
             params["q"] = state.q
+        if state.group is not None and (state.group or state.view):
+            params["group"] = state.group
         if state.cursor:
             params["cursor"] = state.cursor
         return params
@@ -167,7 +172,9 @@ async def show_list(
         sort_text = state.sort if state.sort is not None else (chosen.get("sort") or "")
         shown = _shown_columns(visible, chosen.get("columns"))
         searchable = visible.title_field in visible.by_key
-        links = ",".join(spec.key for spec in shown if is_link(spec))
+        group_spec = _group_spec(visible, state.group if state.group is not None else chosen.get("group_by"))
+        linked = shown + ([group_spec] if group_spec else [])
+        links = ",".join(dict.fromkeys(spec.key for spec in linked if is_link(spec)))
         query = records.ListRequest(
             filter=filter_text or None,
             sort=sort_text or None,
@@ -176,6 +183,7 @@ async def show_list(
             q=(state.q if searchable else None) or None,
             expand=links or None,
             with_rows=False,  # the list shows no subform columns
+            group=group_spec.key if group_spec else None,
         )
         error: OpsloomError | None = None
         page: dict[str, Any] = {"items": [], "next_cursor": None}
@@ -187,6 +195,7 @@ async def show_list(
         except BadRequest as problem:
             error = problem
         nav = await app_navigation(session, user, app)
+        can_submit = access.can("update") and await flow_for_form(session, app, form) is not None
     try:
         parts = list_filters.conjuncts(decode_json(filter_text)) if filter_text else []
     except ValueError:
@@ -198,9 +207,11 @@ async def show_list(
             "cells": [_cell(ctx, files_url, spec, item.get(spec.key)) for spec in shown],
             "status": ctx.t(f"status.{item['status']}"),
             "status_key": item["status"],
+            "title": _row_name(item, visible),
         }
         for item in page["items"]
     ]
+    groups = _grouped(ctx, group_spec, page, rows) if group_spec else []
     bar_rows = [list_filters.row_of(part, visible) for part in parts]
     representable = all(row is not None for row in bar_rows)
     id_spec = compiled.spec("id")
@@ -249,7 +260,16 @@ async def show_list(
         views=views,
         current_view=view,
         view_url=lambda view_id: path + "?" + urlencode({"view": view_id}),
-        all_columns=[spec for spec in visible.fields if not unit_of(spec).child_rows],
+        all_columns=_column_choices(visible, shown),
+        widths=chosen.get("widths") or {},
+        groups=groups,
+        group_key=group_spec.key if group_spec else "",
+        group_fields=[spec for spec in visible.fields if unit_of(spec).groupable],
+        bulk={
+            "export": bool(export),
+            "delete": access.can("delete"),
+            "submit": can_submit,
+        },
         export=export,
         can_create=access.can("create"),
         can_import=access.can("import"),
@@ -281,7 +301,8 @@ async def save_view(
     form: str,
     view_id: int | None = None,
 ) -> Response:
-    """The list's "save this view" form, or (with `view_id`) "update this view": name, filter, sort, columns."""
+    """The list's "save this view" form, or (with `view_id`) "update this view": name, filter, sort, columns
+    (in the order chosen), their widths (JSON the page's script keeps) and grouping."""
     ctx = page_context(request, user)
     data = await request.form()
     if not form_token_ok(request, _text(data.get(CSRF_FIELD)), user):
@@ -290,12 +311,16 @@ async def save_view(
     try:
         raw_filter = _text(data.get("filter"), MAX_FILTER).strip()
         document = decode_json(raw_filter) if raw_filter else None
+        raw_widths = _text(data.get("widths"), MAX_FILTER).strip()
+        widths = decode_json(raw_widths) if raw_widths else None
     except ValueError:
         return render(ctx, "error.html", status=400, message=ctx.t("list.bad_filter"))
     fields: dict[str, Any] = {
         "name": _text(data.get("name")),
         "filter": document,
         "sort": _text(data.get("sort")).strip() or None,
+        "widths": widths or None,
+        "group_by": _text(data.get("group_by")).strip() or None,
     }
     try:
         async with db.session(write=True) as session:
@@ -305,7 +330,7 @@ async def save_view(
             visible = compiled.restricted(access.hidden)
             rctx = request_context(request, user)
             if view_id is None:
-                view = saved_views.ViewInput(fields["name"], document, fields["sort"], tuple(columns))
+                view = saved_views.view_input({**fields, "columns": columns})
                 saved = await saved_views.create_view(session, rctx, app, visible, view)
             else:
                 changes = {**fields, "columns": columns}
@@ -333,6 +358,42 @@ async def delete_view(request: Request, db: Database, user: Principal, app: str,
 
 def _text(value: Any, limit: int = MAX_PARAM) -> str:
     return value[:limit] if isinstance(value, str) else ""
+
+
+def _group_spec(visible: CompiledForm, key: str | None) -> FieldSpec | None:
+    """The field the rows are grouped by, if it is one the list can group by (else none: a stale view
+    or a hand-made URL shows the list ungrouped rather than failing)."""
+    spec = visible.by_key.get(key or "")
+    return spec if spec is not None and unit_of(spec).groupable else None
+
+
+def _grouped(ctx: PageContext, spec: FieldSpec, page: dict[str, Any], rows: list[dict[str, Any]]) -> list[Any]:
+    """The page's rows in runs of one value of the group field, each with the count of all its rows."""
+    counts = {entry["value"]: entry["count"] for entry in page.get("groups", [])}
+    groups: list[dict[str, Any]] = []
+    for item, row in zip(page["items"], rows, strict=True):
+        value = item.get(spec.key)
+        raw = value.get("id") if isinstance(value, dict) else value
+        if not groups or groups[-1]["value"] != raw:
+            text = value_text(ctx.t, ctx.zone, spec, value) if value is not None else ctx.t("list.group.empty")
+            groups.append({"value": raw, "label": text, "count": counts.get(raw, 0), "rows": []})
+        groups[-1]["rows"].append(row)
+    return groups
+
+
+def _column_choices(visible: CompiledForm, shown: list[FieldSpec]) -> list[FieldSpec]:
+    """Every field a list can show, those shown first in their order, so the chooser keeps the order."""
+    rest = [spec for spec in visible.fields if not unit_of(spec).child_rows and spec not in shown]
+    return shown + rest
+
+
+def _row_name(item: dict[str, Any], form: CompiledForm) -> str:
+    """How a bulk result names a record: its number, else its title, else its id."""
+    for spec in form.fields:
+        if unit_of(spec).numbered and item.get(spec.key):
+            return str(item[spec.key])
+    title = item.get(form.title_field or "")
+    return str(title) if title else f"#{item['id']}"
 
 
 def _key_column(form: CompiledForm, shown: list[FieldSpec]) -> int | None:

@@ -223,6 +223,19 @@ async def edit_record(app: str, form: str, record_id: str, request: Request, db:
     return await _form_page(request, db, forms, app, form, number)
 
 
+async def _defaults(session: AsyncSession, form: CompiledForm, rctx: RequestContext) -> dict[str, Any]:
+    """A new record's defaults as the form starts with them: literal values and formulas such as
+    TODAY(), CURRENT_USER() and CURRENT_DEPARTMENT() (people and departments shown by name)."""
+    draft = computed_draft(form, {}, records.eval_context(rctx), creating=True)
+    record = {
+        spec.key: form.unit(spec).dump(spec, draft[spec.key])
+        for spec in form.fields
+        if unit_of(spec).entered and not unit_of(spec).child_rows and draft.get(spec.key) is not None
+    }
+    await expand_links(session, rctx, form, [record], [s for s in form.fields if is_link(s) and s.key in record])
+    return record
+
+
 async def _missing(request: Request) -> Response:
     """The 404 page for a URL naming no record (or, logged out, the login first)."""
     user = await current_user(request)
@@ -252,6 +265,8 @@ async def _form_page(
                 await expand_row_links(session, rctx, visible, record)
                 if record["status"] in records.LOCKED_STATUSES:
                     return redirect(f"/apps/{app}/forms/{form}/records/{record_id}?locked=1")
+            else:
+                record = await _defaults(session, visible, request_context(request, user))
             views = await field_views(
                 session,
                 forms,
@@ -395,6 +410,7 @@ async def _record_page(
         "can_submit": has_flow and access.can("update") and record["status"] in ("draft", "rejected", "withdrawn"),
         "can_withdraw": may.get("can_withdraw", False),
         "can_urge": may.get("can_urge", False),
+        "comment_files": _comment_upload(visible, access, app, form),
     }
     return render(
         ctx,
@@ -416,6 +432,17 @@ async def _record_page(
         notice=request.query_params.get("notice", ""),
         related=related,
     )
+
+
+def _comment_upload(form: CompiledForm, access: FormAccess, app: str, key: str) -> str:
+    """Where the comment box uploads files: the form's first attachment field the reader may fill
+    (uploads are made for a field; the comment then gives them to the record); "" when none."""
+    if not (access.can("create") or access.can("update")):
+        return ""
+    for spec in form.fields:
+        if unit_of(spec).holds_files and not unit_of(spec).renditions and spec.key not in access.read_only:
+            return f"/api/apps/{app}/forms/{key}/files?field={spec.key}"
+    return ""
 
 
 async def _step_labels(

@@ -18,9 +18,11 @@ from opsloom.platform.context import Principal
 from opsloom.platform.errors import OpsloomError
 from opsloom.platform.http import DB
 from opsloom.runtime.apps_api import app_summaries
-from opsloom.runtime.dependencies import Forms
+from opsloom.runtime.dependencies import FlowServices, Forms
+from opsloom.runtime.flow.summaries import attach_summaries
 from opsloom.runtime.flow.todo import count_tasks, pending_tasks, unread_notifications
 from opsloom.runtime.pages import list_page
+from opsloom.runtime.pages.display import summary_lines
 from opsloom.runtime.pages.i18n import FOLLOW_BROWSER, LOCALE_COOKIE, supported
 from opsloom.runtime.pages.navigation import app_navigation
 from opsloom.runtime.pages.rendering import (
@@ -144,16 +146,20 @@ async def switch_locale(request: Request, db: DB) -> Response:
 
 
 @router.get("/")
-async def home(request: Request, db: DB) -> Response:
+async def home(request: Request, db: DB, services: FlowServices) -> Response:
     user = await current_user(request)
     if user is None:
         return to_login(request)
+    ctx = page_context(request, user)
     async with db.session() as session:
         apps = await app_summaries(session, user)
         counts = await count_tasks(session, user)
         tasks = await pending_tasks(session, user, FIRST_TASKS)
+        specs = await attach_summaries(session, services, request_context(request, user), tasks)
         unread = await unread_notifications(session, user)
-    return render(page_context(request, user), "home.html", apps=apps, counts=counts, tasks=tasks, unread=unread)
+    for task in tasks:
+        task["summary_lines"] = summary_lines(ctx.t, ctx.zone, specs, task)
+    return render(ctx, "home.html", apps=apps, counts=counts, tasks=tasks, unread=unread)
 
 
 @router.get("/apps/{app}")

@@ -26,10 +26,11 @@ from opsloom.runtime.dependencies import FlowServices
 from opsloom.runtime.fields import FieldSpec, unit_of
 from opsloom.runtime.fields.formatting import datetime_text
 from opsloom.runtime.flow.instances import Services
+from opsloom.runtime.flow.summaries import attach_summaries
 from opsloom.runtime.flow.todo import BOXES, TaskDetails, count_tasks, list_box, task_details
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.link_titles import expand_links, is_link
-from opsloom.runtime.pages.display import value_text
+from opsloom.runtime.pages.display import summary_lines, value_text
 from opsloom.runtime.pages.field_views import FieldView, FormPlace, field_views
 from opsloom.runtime.pages.flow_standing import standing_in
 from opsloom.runtime.pages.record_pages import browser_meta, sections
@@ -66,7 +67,10 @@ async def task_list(
     async with db.session() as session:
         counts = await count_tasks(session, user)
         page = await list_box(session, user, box, PAGE_SIZE, page_id(cursor))
+        specs = await attach_summaries(session, services, request_context(request, user), page["items"])
         items = await _list_items(session, ctx, services, page["items"], box)
+    for item in items:
+        item["summary_lines"] = summary_lines(ctx.t, ctx.zone, specs, item)
     next_url = f"/tasks?{urlencode({'box': box, 'cursor': page['next_cursor']})}" if page["next_cursor"] else None
     return render(
         ctx,

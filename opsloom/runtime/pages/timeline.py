@@ -120,6 +120,16 @@ class TimelineText:
                     shown.append((f"{label}: {file.get('name', '')}", f"{files}/{file['id']}?size=thumb"))
         return shown
 
+    def files(self, event: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(name, download URL) of the files a comment carries (those the reader may see: `instances.timeline`)."""
+        files = (event.get("detail") or {}).get("files") or []
+        url = f"/api/apps/{self.form.app}/forms/{self.form.key}/files"
+        return [
+            (str(f.get("name", "")), f"{url}/{f['id']}")
+            for f in files
+            if isinstance(f, Mapping) and isinstance(f.get("id"), int)
+        ]
+
     def state(self, task: Mapping[str, Any]) -> str:
         return self.ctx.t(f"task.state.{task.get('state')}")
 

@@ -15,10 +15,13 @@ from opsloom.platform.http import decode_json
 from opsloom.platform.permissions import FormAccess
 from opsloom.runtime.access import eval_context, scope_clause
 from opsloom.runtime.conditions import ascii_lower, fold, parse_condition, to_sql
+from opsloom.runtime.fields import FieldSpec, unit_of
 from opsloom.runtime.forms import CompiledForm, confirm_current, published_probe
 from opsloom.runtime.link_titles import expand_links, filter_context, parse_expand
 from opsloom.runtime.listing import after_cursor, decode_cursor, encode_cursor, order_by, parse_limit, parse_sort
 from opsloom.runtime.records.read import attach_rows, live
+
+MAX_GROUPS = 500
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class ListRequest:
     count: str | None = None
     expand: str | None = None
     with_rows: bool = True  # subform rows; a page that shows no subform columns skips loading them
+    group: str | None = None  # an option or person field: rows sorted by it first, and each value counted
 
 
 async def list_records(
@@ -70,7 +74,8 @@ async def list_records(
             raise BadRequest("This form has no title field to search", [FieldError("q", "remove q")])
         title = form.column(title_spec)
         where.append(ascii_lower(title).contains(fold(request.q), autoescape=True))
-    keys = parse_sort(request.sort, form)
+    group = _group_spec(request.group, form)
+    keys = parse_sort(_grouped_sort(group.key, request.sort) if group else request.sort, form)
     limit = parse_limit(request.limit)
     page = select(t).where(*where)
     if request.cursor:
@@ -90,11 +95,45 @@ async def list_records(
         await attach_rows(session, form, items)
     await expand_links(session, ctx, form, items, parse_expand(request.expand, form))
     answer: dict[str, Any] = {"items": items, "next_cursor": next_cursor}
+    if group is not None:
+        answer["groups"] = await _group_counts(session, form, group, where)
     if request.count != "none":
         cap = None if request.count == "exact" else exact_count_limit
         unfiltered = access.scope("read").all and not request.filter and not request.q
         answer["total"], answer["total_exact"] = await _count(session, form, where, cap, unfiltered)
     return answer
+
+
+def _group_spec(key: str | None, form: CompiledForm) -> FieldSpec | None:
+    """The field a list is grouped by, if the caller may see it and it groups (one option, one person)."""
+    if not key:
+        return None
+    spec = form.by_key.get(key.strip())
+    if spec is None or not unit_of(spec).groupable:
+        raise BadRequest(
+            f"Cannot group by '{key}'",
+            [FieldError("group", "name a single-choice, person or department field you can see")],
+        )
+    return spec
+
+
+def _grouped_sort(group: str, sort: str | None) -> str:
+    """The sort with the group field first (keeping its direction when the sort names it already)."""
+    parts = [part.strip() for part in (sort or "-id").split(",") if part.strip()]
+    mine = [part for part in parts if part.lstrip("-+") == group]
+    rest = [part for part in parts if part.lstrip("-+") != group]
+    return ",".join((mine or [group]) + rest)
+
+
+async def _group_counts(
+    session: AsyncSession, form: CompiledForm, spec: FieldSpec, where: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """How many rows (of all pages, within the caller's scope and filter) hold each value of the field."""
+    value = form.column(spec)
+    rows = await session.execute(
+        select(value, func.count()).select_from(form.table).where(*where).group_by(value).limit(MAX_GROUPS)
+    )
+    return [{"value": form.unit(spec).dump(spec, v) if v is not None else None, "count": n} for v, n in rows]
 
 
 async def _count(

@@ -488,7 +488,8 @@ async def audit_purge(write: WriteContext) -> None:
 
 
 def formula_context(ctx: RequestContext) -> FormulaContext:
-    return FormulaContext(now=ctx.now, zone=ctx.zone, user_id=ctx.principal.user_id)
+    p = ctx.principal
+    return FormulaContext(now=ctx.now, zone=ctx.zone, user_id=p.user_id, department_id=p.department_id)
 
 
 def check_version(row: Mapping[str, Any], expected: int | None) -> None:

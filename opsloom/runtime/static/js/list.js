@@ -99,3 +99,140 @@ function enhance(bar) {
 }
 
 document.querySelectorAll("[data-filter-bar]").forEach(enhance);
+
+// ------------------------------------------------------------------ selected rows and their actions
+
+function enhanceBulk(bar) {
+  const all = document.querySelector("[data-bulk-all]");
+  const boxes = [...document.querySelectorAll("[data-bulk-row]")];
+  const count = bar.querySelector("[data-bulk-count]");
+  const actions = [...bar.querySelectorAll("[data-bulk-action]")];
+  const refresh = () => {
+    const n = boxes.filter((box) => box.checked).length;
+    const template = n === 1 ? bar.dataset.selectedOne : bar.dataset.selectedOther;
+    count.textContent = template.replace("{count}", String(n));
+    for (const button of actions) button.disabled = n === 0;
+    if (all) {
+      all.checked = n > 0 && n === boxes.length;
+      all.indeterminate = n > 0 && n < boxes.length;
+    }
+  };
+  boxes.forEach((box) => box.addEventListener("change", refresh));
+  if (all) {
+    all.addEventListener("change", () => {
+      boxes.forEach((box) => (box.checked = all.checked));
+      refresh();
+    });
+  }
+  bar.addEventListener("submit", (event) => {
+    if (event.submitter && event.submitter.value === "delete" && !window.confirm(bar.dataset.confirmDelete)) {
+      event.preventDefault();
+    }
+  });
+  refresh();
+}
+
+// ------------------------------------------------------------------ the order of the columns a view shows
+
+function enhanceColumnOrder(list) {
+  const button = (text, name, step) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "link-button move";
+    b.textContent = step < 0 ? "↑" : "↓";
+    b.setAttribute("aria-label", text.replace("{name}", name));
+    b.addEventListener("click", () => {
+      const item = b.closest("li");
+      const other = step < 0 ? item.previousElementSibling : item.nextElementSibling;
+      if (!other) return;
+      if (step < 0) other.before(item);
+      else other.after(item);
+      b.focus();
+    });
+    return b;
+  };
+  for (const item of list.children) {
+    const name = item.querySelector("span").textContent;
+    item.append(button(list.dataset.up, name, -1), button(list.dataset.down, name, 1));
+  }
+}
+
+// ------------------------------------------------------------------ column widths (pointer or arrow keys)
+
+const MIN_WIDTH = 48;
+const MAX_WIDTH = 1200;
+
+function enhanceResize(table) {
+  const widths = {};
+  // Each <col> with data-key describes the header cell at its place.
+  const cells = [...table.querySelector("thead tr").children];
+  const heads = [...table.querySelectorAll("colgroup col")]
+    .map((col, i) => [col, cells[i]])
+    .filter(([col, th]) => col.dataset.key && th);
+  const setWidth = (col, th, px) => {
+    const width = Math.max(MIN_WIDTH, Math.min(MAX_WIDTH, Math.round(px)));
+    th.style.width = `${width}px`;
+    th.style.minWidth = `${width}px`;
+    widths[col.dataset.key] = width;
+    return width;
+  };
+  for (const [col, th] of heads) if (col.dataset.width) setWidth(col, th, Number(col.dataset.width));
+  const keep = async () => {
+    const text = JSON.stringify(widths);
+    document.querySelectorAll("[data-widths-input]").forEach((input) => (input.value = text));
+    if (!table.dataset.viewUrl) return;
+    const { api, announce } = await import("./api.js");
+    try {
+      await api("PATCH", table.dataset.viewUrl, { widths });
+      announce(table.dataset.resizeSaved);
+    } catch (error) {
+      announce(error.message, "error");
+    }
+  };
+  for (const [col, th] of heads) {
+    th.classList.add("resizable");
+    const handle = document.createElement("span");
+    handle.className = "col-resize";
+    handle.tabIndex = 0;
+    handle.setAttribute("role", "separator");
+    handle.setAttribute("aria-orientation", "vertical");
+    handle.setAttribute("aria-label", table.dataset.resizeLabel.replace("{name}", col.dataset.label));
+    handle.setAttribute("aria-valuemin", String(MIN_WIDTH));
+    handle.setAttribute("aria-valuemax", String(MAX_WIDTH));
+    const show = () => handle.setAttribute("aria-valuenow", String(Math.round(th.getBoundingClientRect().width)));
+    show();
+    handle.addEventListener("keydown", (event) => {
+      const step = event.shiftKey ? 64 : 16;
+      const delta = { ArrowRight: step, ArrowLeft: -step }[event.key];
+      if (!delta) return;
+      event.preventDefault();
+      setWidth(col, th, th.getBoundingClientRect().width + delta);
+      show();
+    });
+    handle.addEventListener("keyup", (event) => {
+      if (event.key === "ArrowRight" || event.key === "ArrowLeft") keep();
+    });
+    handle.addEventListener("pointerdown", (event) => {
+      event.preventDefault();
+      const startX = event.clientX;
+      const startWidth = th.getBoundingClientRect().width;
+      handle.setPointerCapture(event.pointerId);
+      const move = (e) => {
+        setWidth(col, th, startWidth + e.clientX - startX);
+        show();
+      };
+      const up = () => {
+        handle.removeEventListener("pointermove", move);
+        handle.removeEventListener("pointerup", up);
+        keep();
+      };
+      handle.addEventListener("pointermove", move);
+      handle.addEventListener("pointerup", up);
+    });
+    th.append(handle);
+  }
+}
+
+document.querySelectorAll("[data-bulk]").forEach(enhanceBulk);
+document.querySelectorAll("[data-column-order]").forEach(enhanceColumnOrder);
+document.querySelectorAll("table[data-records]").forEach(enhanceResize);

@@ -48,8 +48,22 @@ if (comments) {
     event.preventDefault();
     clearErrors(comments);
     const { text, mentions } = readValues(comments);
+    const picked = comments.querySelector("#comment-files");
+    const files = [];
     try {
-      await api("POST", comments.dataset.comments, { text: text || "", mentions: mentions || [] }, {
+      // Each file is uploaded first; the comment then names the uploads, which the record keeps.
+      for (const file of picked ? picked.files : []) {
+        const body = new FormData();
+        body.append("file", file);
+        files.push((await api("POST", picked.dataset.upload, body)).id);
+      }
+    } catch (error) {
+      showErrors(comments, [{ path: "files", message: error.message }]);
+      focusFirstError(comments);
+      return;
+    }
+    try {
+      await api("POST", comments.dataset.comments, { text: text || "", mentions: mentions || [], files }, {
         "Idempotency-Key": `comment-${Date.now()}-${Math.random().toString(36).slice(2)}`,
       });
       window.location.assign(`${window.location.pathname}?notice=commented`);

@@ -12,6 +12,10 @@ const toggle = document.querySelector("[data-nav-toggle]");
 const sidebar = document.getElementById("app-nav");
 const COLLAPSED = "opsloom.sidebar.collapsed";
 
+// Each app tile's icon in its app's colour.
+for (const el of document.querySelectorAll(".app-icon[data-color]")) {
+  if (/^#[0-9a-fA-F]{6}$/.test(el.dataset.color)) el.style.background = el.dataset.color;
+}
 for (const el of document.querySelectorAll("[data-app-color]")) {
   if (/^#[0-9a-fA-F]{6}$/.test(el.dataset.appColor)) document.documentElement.style.setProperty("--app-color", el.dataset.appColor);
 }

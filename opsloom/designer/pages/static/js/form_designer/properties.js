@@ -299,6 +299,13 @@ export function FormProperties({ env }) {
   const set = (patch, group) => dispatch({ type: "set_form", patch, group: group && `form:${group}` });
   const fields = builderFields(doc.fields, boot.field_types, locale);
   const titleable = doc.fields.filter((f) => env.types[f.type] && env.types[f.type].may_be.title);
+  const summarized = doc.fields.filter((f) => env.types[f.type] && env.types[f.type].may_be.summary);
+  const summary = doc.summary_fields || [];
+  // In the order of the form's fields; none chosen leaves the default (number or title, and the amount).
+  const toggled = (keys, key, on) => {
+    const next = doc.fields.map((f) => f.key).filter((k) => (k === key ? on : keys.includes(k)));
+    return next.length ? next : undefined;
+  };
   const validations = doc.validations || [];
   const setValidation = (i, change, group) => set({ validations: validations.map((v, j) => (j === i ? { ...v, ...change } : v)) }, group);
   return html`<div class="fd-panel">
@@ -313,6 +320,13 @@ export function FormProperties({ env }) {
       </select>
       <p class="help">${t("fd.title_field_help")}</p>
     </div>
+    <fieldset class="field fd-summary-fields">
+      <legend>${t("fd.summary_fields")}</legend>
+      <p class="help">${t("fd.summary_fields_help")}</p>
+      ${summarized.map((f) => html`<label key=${f.id}><input type="checkbox" name="summary_fields" value=${f.key}
+        checked=${summary.includes(f.key)} disabled=${!summary.includes(f.key) && summary.length >= 4}
+        onChange=${(e) => set({ summary_fields: toggled(summary, f.key, e.target.checked) })} /> ${labelOf(f.label, locale) || f.key}</label>`)}
+    </fieldset>
     <section class="fd-validations" aria-labelledby="fd-validations-title">
       <h3 id="fd-validations-title">${t("fd.validations")}</h3>
       <p class="help">${t("fd.validations_help")}</p>

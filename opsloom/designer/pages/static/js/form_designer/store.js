@@ -130,6 +130,7 @@ function renameInLayout(doc, from, to) {
     if (cell.field === from) cell.field = to;
   }
   if (doc.title_field === from) doc.title_field = to;
+  if (doc.summary_fields) doc.summary_fields = doc.summary_fields.map((k) => (k === from ? to : k));
 }
 
 /** Where `move` would take a field one step in a direction, or null when it cannot go that way. */
@@ -236,6 +237,10 @@ const COMMANDS = {
     take(doc, f.key);
     doc.fields = doc.fields.filter((x) => x.id !== id);
     if (doc.title_field === f.key) delete doc.title_field;
+    if (doc.summary_fields) {
+      doc.summary_fields = doc.summary_fields.filter((k) => k !== f.key);
+      if (!doc.summary_fields.length) delete doc.summary_fields;
+    }
   },
   set_field(doc, { id, patch }) {
     const f = fieldById(doc, id);
