@@ -14,7 +14,7 @@ from opsloom.designer.migration_plan import diff_with_rows
 from opsloom.designer.publish_jobs import latest_job
 from opsloom.designer.publishing import form_problems, parse_resolutions, publish_form, publish_in_batches
 from opsloom.platform.api_document import json_body
-from opsloom.platform.errors import BadRequest, Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
+from opsloom.platform.errors import BadRequest, Conflict, FieldError, PermissionDenied, ValidationFailed
 from opsloom.platform.http import DB, authenticated, context_of, principal_of, read_json
 from opsloom.platform.permissions import require_app_admin
 
@@ -216,14 +216,17 @@ def _options_body(body: Any) -> tuple[str, list[dict[str, Any]]]:
     return body["field"], wanted
 
 
-@router.get("/{app}/forms/{form}/publish/progress", summary="How far the latest publish run in batches has got")
+@router.get(
+    "/{app}/forms/{form}/publish/progress",
+    summary="How far the latest publish in batches has got (none yet: status none)",
+)
 async def publish_progress(app: Key, form: Key, request: Request, db: DB) -> dict[str, Any]:
     async with db.session() as session:
         await _require_designer(session, request, app)
         found = await definitions.load_definition(session, app, "form", form)
         job = await latest_job(session, found.id)
-    if job is None:
-        raise NotFound(f"No publish of {form} has converted rows in batches yet")
+    if job is None:  # the page asks while any publish runs: nothing converted in batches yet is an answer too
+        return {"job": 0, "status": "none", "done": 0, "total": 0, "version": None, "error": None}
     return job
 
 

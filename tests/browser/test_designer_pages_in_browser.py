@@ -115,15 +115,19 @@ def test_a_type_change_with_data_shows_its_plan_and_the_choice_is_applied(
         expect(page.get_by_role("alert")).to_contain_text("Not published")
         assert admin.get(f"{ORDERS}/{bad['id']}").json()["amount"] == "about 30"
 
-        issue.get_by_text("Leave it empty").click()
+        issue.get_by_text("keep every value as it was in an archived field").click()
         page.get_by_role("button", name="Check again with these choices").click()
-        expect(page.locator(".plan-steps")).to_contain_text("1 record does not convert and is left empty")
+        expect(page.locator(".plan-steps")).to_contain_text(
+            "1 record does not convert and is left empty; every value as it was is kept in an archived field"
+        )
         expect(page.locator('fieldset[data-issue="amount"]')).to_contain_text("Decided")
         with page.expect_navigation(url=re.compile(r"/versions\?published=2")):
             page.get_by_role("button", name="Publish", exact=True).click()
         expect(page.get_by_role("status").filter(has_text="Published: version 2 is now in use.")).to_be_visible()
         assert admin.get(f"{ORDERS}/{bad['id']}").json()["amount"] is None
         assert admin.get(f"{ORDERS}/{good['id']}").json()["amount"] == "12.50"
+        archived = admin.get("/api/design/apps/shop/forms/order").json()["archived_fields"]
+        assert "amount_before_1" in [f["key"] for f in archived]  # "about 30" kept, restorable
 
         page.get_by_label("From").select_option("1")
         page.get_by_label("To").select_option("2")

@@ -75,6 +75,7 @@ def test_others_keep_writing_during_a_long_publish_and_every_row_is_converted(cl
         await asyncio.to_thread(writes_done.wait, 60)
 
     monkeypatch.setattr(staging, "between_batches", pause_after_first_batch)
+    assert client.get(f"{DESIGN}/publish/progress").json()["status"] == "none"  # nothing run in batches yet
     assert client.put(DESIGN, json=order("decimal", "ref * 2")).status_code == 200
     answer: dict = {}
     publisher = threading.Thread(target=lambda: answer.setdefault("publish", client.post(f"{DESIGN}/publish")))
