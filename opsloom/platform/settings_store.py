@@ -4,6 +4,10 @@ Every change raises the row's `version`. A process keeps the settings it resolve
 read; before it uses them again it reads the version alone (a one-column primary-key read, at most
 once per `settings_refresh_seconds`) and reloads only when another process changed them. A change
 made in this process is seen at once.
+
+Secret settings (the mail server's password) are stored sealed with the platform's secret key
+(AES-GCM, `platform/secrets.py`), never as plain text; one that no longer opens (the key changed)
+counts as not set.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsloom.platform import tables
+from opsloom.platform import secrets, tables
 from opsloom.platform.audit import audit
 from opsloom.platform.context import RequestContext
 from opsloom.platform.database import Database
@@ -24,13 +28,36 @@ from opsloom.platform.settings import Settings
 from opsloom.platform.site_settings import SECRET_SETTINGS, ResolvedSettings, resolve, setting_problems
 
 ROW = 1
+SEALED = "sealed"  # a secret setting is stored as {"sealed": "<base64 nonce + ciphertext>"}
+
+
+def _opened(document: Mapping[str, Any], key: str) -> dict[str, Any]:
+    out = {}
+    for name, value in document.items():
+        if isinstance(value, Mapping) and SEALED in value:
+            try:
+                value = secrets.unseal(key, "settings", name, value[SEALED])
+            except (secrets.SecretMissing, ValueError):
+                continue  # sealed with another key: as if never set
+        out[name] = value
+    return out
+
+
+def _sealed(document: Mapping[str, Any], key: str) -> dict[str, Any]:
+    return {
+        name: {SEALED: secrets.seal(key, "settings", name, value)}
+        if name in SECRET_SETTINGS and isinstance(value, str)
+        else value
+        for name, value in document.items()
+    }
 
 
 async def settings_in(session: AsyncSession, environment: Settings) -> ResolvedSettings:
     """The settings in force as `session` reads them, without a cache (the CLI's one-off commands)."""
     s = tables.site_settings
     row = (await session.execute(select(s.c.document, s.c.version).where(s.c.id == ROW))).first()
-    return resolve(environment.site_environment(), row.document if row else {}, row.version if row else 0)
+    document = _opened(row.document if row else {}, environment.resolved_secret_key())
+    return resolve(environment.site_environment(), document, row.version if row else 0)
 
 
 class SettingsStore:
@@ -38,6 +65,7 @@ class SettingsStore:
 
     def __init__(self, environment: Settings) -> None:
         self.environment = environment.site_environment()
+        self.key = environment.resolved_secret_key()
         self.refresh_seconds = environment.settings_refresh_seconds
         self.current: ResolvedSettings = resolve(self.environment, {})
         self._checked = float("-inf")
@@ -51,7 +79,7 @@ class SettingsStore:
             version = (await session.execute(select(s.c.version).where(s.c.id == ROW))).scalar()
             if version is not None and version != self.current.version:
                 document = (await session.execute(select(s.c.document).where(s.c.id == ROW))).scalar()
-                self.current = resolve(self.environment, document or {}, version)
+                self.current = resolve(self.environment, _opened(document or {}, self.key), version)
         self._checked = time.monotonic()
         return self.current
 
@@ -93,7 +121,12 @@ class SettingsStore:
             await session.execute(
                 update(s)
                 .where(s.c.id == ROW)
-                .values(document=document, version=version + 1, updated_at=ctx.now, updated_by=ctx.principal.user_id)
+                .values(
+                    document=_sealed(document, self.key),
+                    version=version + 1,
+                    updated_at=ctx.now,
+                    updated_by=ctx.principal.user_id,
+                )
             )
             shown = {k: ("(changed)" if k in SECRET_SETTINGS and v is not None else v) for k, v in changes.items()}
             await audit(session, ctx, "settings.changed", "settings", {"changes": shown})

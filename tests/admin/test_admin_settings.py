@@ -165,6 +165,8 @@ def test_a_change_is_audited_and_the_mail_password_is_never_echoed(api: TestClie
     # Posting the form with the password left empty keeps it.
     assert post(api, "/admin/settings", form_of(html)).status_code == 303
     assert api.app.state.site_settings.current.settings.smtp_password == "hunter2-very-secret"
+    ((stored,),) = query(api, select(tables.site_settings.c.document))
+    assert "hunter2" not in str(stored) and set(stored["smtp_password"]) == {"sealed"}  # sealed at rest
     entries = query(api, select(tables.audit_log.c.detail).where(tables.audit_log.c.action == "settings.changed"))
     assert entries and all("hunter2" not in str(detail) for (detail,) in entries)
     assert any(detail["changes"].get("smtp_password") == "(changed)" for (detail,) in entries)
