@@ -26,7 +26,8 @@ from opsloom.platform.http import DB, authenticated, context_of, principal_of, r
 from opsloom.platform.permissions import require_app_admin
 from opsloom.runtime.dependencies import Forms
 from opsloom.runtime.fields import dump_datetime
-from opsloom.runtime.integrations.automations import Tools, perform, zone_of
+from opsloom.runtime.integrations.automations import Tools, automation_context, perform, zone_of
+from opsloom.runtime.integrations.metrics import read_metric
 from opsloom.runtime.integrations.timed import latest_slot
 
 router = APIRouter(prefix="/api/design/apps", tags=["designer"], dependencies=[Depends(authenticated)])
@@ -150,7 +151,7 @@ async def test_run(app: Key, automation: Key, request: Request, db: DB, forms: F
         assert isinstance(document, dict)
         form = await forms.get(session, app, document["form"])
         trigger = document["trigger"]
-        recordless = trigger["on"] == "schedule" and document.get("condition") is None
+        recordless = trigger["on"] == "metric" or (trigger["on"] == "schedule" and document.get("condition") is None)
         if record_id is None and not recordless:
             t = form.table
             newest = select(func.max(t.c.id)).where(t.c.deleted_at.is_(None))
@@ -166,6 +167,10 @@ async def test_run(app: Key, automation: Key, request: Request, db: DB, forms: F
                 raise ValidationFailed.of([FieldError("record_id", f"form {form.key} has no record {record_id}")])
         tools = Tools(forms, None, "", settings.zone)
         done = await perform(session, tools, app, document, None if recordless else record_id, ctx.now, dry=True)
+        reading = None
+        if trigger["on"] == "metric":  # the number now, and whether a check now would run the actions
+            auto = automation_context(document, ctx.now)
+            reading = await read_metric(session, forms, app, automation, trigger, auto)
         await session.rollback()
     answer: dict[str, Any] = {
         "record_id": None if recordless else record_id,
@@ -173,8 +178,10 @@ async def test_run(app: Key, automation: Key, request: Request, db: DB, forms: F
         "actions": done or [],
         "dry_run": True,
     }
-    if trigger["on"] == "schedule":
+    if trigger["on"] in ("schedule", "metric"):
         answer["next_runs"] = _next_runs(trigger, ctx.now, settings.zone)
+    if reading is not None:
+        answer |= {"metric": reading.detail()["metric"], "holds": reading.holds, "would_fire": reading.fires}
     return answer
 
 

@@ -119,3 +119,39 @@ def test_an_approved_request_becomes_a_purchase_order_and_a_schedule_is_built_an
     editors = [f"{LIST}/approved_to_order", f"{LIST}/weekly_summary"]
     assert audit_pages(browser, live_server, [LIST, *editors]) == {}
     assert browser_log.problems == [] and browser_log.csp_violations() == []
+
+
+def test_a_data_alert_on_a_reports_total_is_built_in_the_editor(
+    live_server: LiveServer, open_page: Callable[..., Page], browser_log: BrowserLog
+) -> None:
+    """A metric trigger: the spend report's total above 1,000,000, checked on working days at 09:00; the
+    condition step gives way (a metric watches a total, not records); it publishes with a recordless action."""
+    page = open_page()
+    log_in(page, ADMIN)
+    create(page, "支出预警", "spend_alert", "purchase_request")
+    page.get_by_label("触发条件").select_option("metric")
+    page.get_by_label("报表", exact=True).select_option("spend_by_department")
+    page.get_by_label("指标").select_option("spend")
+    page.get_by_label("变为").select_option("gte")
+    page.get_by_label("阈值").fill("1000000")
+    expect(page.locator("#au-condition-title")).to_have_count(0)
+    page.locator("#au-new-kind").select_option("create_record")
+    page.get_by_role("button", name="添加", exact=True).click()
+    page.get_by_label("在此表单中新建").select_option("purchase_order")
+    page.locator("#au-a0-map-new").select_option("notes")
+    page.get_by_role("button", name="添加字段").click()
+    page.locator("#au-a0-map-0-source").fill("支出超过一百万")
+    saved(page)
+    page.get_by_role("button", name="发布").click()
+    expect(page.get_by_text("已发布为第 1 版。")).to_be_visible()
+    with api(live_server) as admin:
+        trigger = admin.get("/api/design/apps/procurement/automations/spend_alert").json()["draft"]["trigger"]
+    assert trigger == {
+        "on": "metric",
+        "cron": "0 9 * * 1-5",
+        "op": "gte",
+        "report": "spend_by_department",
+        "measure": "spend",
+        "value": 1000000,
+    }
+    assert browser_log.problems == [] and browser_log.csp_violations() == []

@@ -28,6 +28,7 @@ from opsloom.runtime.integrations import subscriptions
 from opsloom.runtime.pages.i18n import catalog
 from opsloom.runtime.pages.rendering import forbidden, not_found, redirect, render, request_context
 from opsloom.runtime.pages.security import CSRF_FIELD, form_token_ok
+from opsloom.runtime.reports.published import published_documents
 
 router = APIRouter(include_in_schema=False)
 
@@ -138,6 +139,10 @@ async def automation_designer(app: str, key: str, request: Request) -> Response:
             "problems": [e.as_json() for e in problems],
             "forms": await _published_forms(session, app),
             "flows": [f["key"] for f in nav["flows"] if f["published_version"] is not None],
+            "reports": [
+                {"key": r["key"], "label": r.get("label"), "form": r["form"], "measures": r.get("measures") or []}
+                for r in await published_documents(session, app, "report")
+            ],
             "channels": channels,
             "secrets": [s["name"] for s in await secrets.names(session, app)],
             "field_types": [describe(unit) for unit in FIELD_TYPES.values()],

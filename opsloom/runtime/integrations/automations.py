@@ -51,6 +51,7 @@ from opsloom.runtime.flow.instances import FlowCache, Idempotency, Services, flo
 from opsloom.runtime.flow.model import Submit
 from opsloom.runtime.forms import CompiledForm, FormRegistry, formula_environment
 from opsloom.runtime.integrations.channels.webhook import signed_headers
+from opsloom.runtime.integrations.metrics import metric_problems, read_metric
 from opsloom.runtime.integrations.notify import notify
 from opsloom.runtime.integrations.outbound import Outbound, OutboundRefused, url_problem
 
@@ -103,8 +104,10 @@ TRIGGERS: dict[str, Callable[[Mapping[str, Any], StoredRow], bool]] = {topic: _t
     "field_changed": _field_changed,
     "schedule": _timed,
     "date_reached": _timed,
+    "metric": _timed,
 }
-TIMED = ("schedule", "date_reached")
+TIMED = ("schedule", "date_reached", "metric")
+ON_A_CLOCK = ("schedule", "metric")  # fired at the slots of a cron expression
 
 
 def zone_of(trigger: Mapping[str, Any], default: tzinfo) -> tzinfo:
@@ -117,7 +120,7 @@ def trigger_problems(form: CompiledForm, trigger: Mapping[str, Any]) -> list[Fie
     errors: list[FieldError] = []
     if on == "field_changed" and trigger.get("field") not in form.by_key:
         errors.append(FieldError("trigger.field", f"name the field of {form.key} whose change starts it"))
-    if on == "schedule":
+    if on in ON_A_CLOCK:
         cron = trigger.get("cron")
         try:
             CronSim(cron if isinstance(cron, str) else "", datetime.now(UTC))
@@ -474,12 +477,18 @@ async def action_problems(
     """What is wrong with an automation's references (its schema already holds)."""
     trigger = document["trigger"]
     errors = trigger_problems(form, trigger)
-    recordless = trigger["on"] == "schedule" and document.get("condition") is None
+    metric = trigger["on"] == "metric"
+    recordless = metric or (trigger["on"] == "schedule" and document.get("condition") is None)
+    if metric:
+        errors += await metric_problems(session, form, trigger)
+        if document.get("condition") is not None:
+            errors.append(FieldError("condition", "a metric watches a report's total, not records: remove it"))
     for i, action in enumerate(document["actions"]):
         unit = ACTIONS[action["kind"]]
         path = f"actions[{i}]"
         if recordless and (unit.needs_record or action.get("answer")):
-            errors.append(FieldError(path, "a schedule without a condition has no record; add a condition"))
+            reason = "a metric has no record" if metric else "a schedule without a condition has no record"
+            errors.append(FieldError(path, f"{reason}; use an action that needs none (notify, create, webhook)"))
         errors += await unit.problems(session, forms, form, action, path)
     return errors
 
@@ -595,9 +604,18 @@ async def fire(
     key = f"auto_{app}_{document['key']}_{fire_key}"
     detail: dict[str, Any] | None
     try:
-        async with session.begin_nested():
-            done = await perform(session, tools, app, document, record_id, now, key=key, event_record=event_record)
-        outcome, detail = ("skipped", None) if done is None else ("done", {"actions": done})
+        reading = None
+        if document["trigger"]["on"] == "metric":
+            ctx = automation_context(document, now)
+            reading = await read_metric(session, tools.forms, app, document["key"], document["trigger"], ctx)
+        if reading is not None and not reading.fires:
+            outcome, detail = "skipped", reading.detail()
+        else:
+            async with session.begin_nested():
+                done = await perform(session, tools, app, document, record_id, now, key=key, event_record=event_record)
+            outcome, detail = ("skipped", None) if done is None else ("done", {"actions": done})
+            if reading is not None and detail is not None:
+                detail |= reading.detail()
     except (OpsloomError, ActionFailed, formulas.FormulaError) as error:
         message = error.detail if isinstance(error, OpsloomError) else str(error)
         log.warning("automation %s/%s (%s) failed: %s", app, document["key"], fire_key, message)

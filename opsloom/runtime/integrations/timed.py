@@ -1,4 +1,5 @@
-"""Timed triggers, judged at every worker round: a schedule (cron) and a date field reached.
+"""Timed triggers, judged at every worker round: a schedule (cron), a date field reached, and a
+metric (a report's total, checked at the slots of a cron expression: metrics.py).
 
     {"on": "schedule", "cron": "0 9 * * 1-5", "timezone": "Asia/Shanghai"}
     {"on": "date_reached", "field": "end_date", "offset_days": -3}     3 days before the end
@@ -32,7 +33,14 @@ from opsloom.platform.database import Database
 from opsloom.platform.errors import OpsloomError
 from opsloom.runtime.access import eval_context
 from opsloom.runtime.conditions import parse_condition, to_sql
-from opsloom.runtime.integrations.automations import Tools, automation_context, fire, published, zone_of
+from opsloom.runtime.integrations.automations import (
+    ON_A_CLOCK,
+    Tools,
+    automation_context,
+    fire,
+    published,
+    zone_of,
+)
 
 BATCH = 20  # firings per transaction
 MOST = 1000  # records one automation fires for in one round; the rest wait for the next round
@@ -74,11 +82,11 @@ async def _due(
     if document.get("condition") is not None:
         condition = parse_condition(document["condition"], form, path="condition")
         query = query.where(to_sql(condition, form, eval_context(automation_context(document, now))))
-    if trigger["on"] == "schedule":
+    if trigger["on"] in ON_A_CLOCK:
         slot = latest_slot(trigger, now, tools.zone)
         if slot <= since:
             return []
-        prefix = f"cron:{slot.isoformat()}"
+        prefix = f"{'metric' if trigger['on'] == 'metric' else 'cron'}:{slot.isoformat()}"
         if document.get("condition") is None:
             wanted: list[tuple[str, int | None]] = [(prefix, None)]
         else:

@@ -15,8 +15,9 @@ const SAVE_AFTER_MS = 700;
 const TRIGGERS = [
   "record.created", "record.updated", "field_changed", "record.deleted", "record.restored",
   "flow.submitted", "flow.step_reached", "flow.approved", "flow.rejected", "flow.ended",
-  "schedule", "date_reached",
+  "schedule", "date_reached", "metric",
 ];
+const COMPARISONS = ["gt", "gte", "lt", "lte"];
 const KINDS = ["create_record", "update_record", "notify", "start_flow", "call_http"];
 const METHODS = ["POST", "PUT", "PATCH", "GET", "DELETE"];
 // Field types whose values people do not enter (computed, numbered, or files): not mapping targets.
@@ -159,7 +160,7 @@ function TriggerSection({ doc, dispatch }) {
         options=${boot.forms.map((f) => [f.key, labelText(f.label, boot.locale) || f.key])}
         onChange=${(v) => dispatch({ type: "set", path: ["form"], value: v })} />
       <${Choice} id="au-on" label=${t("au.event")} value=${on} options=${TRIGGERS.map((k) => [k, t(`au.trigger.${k}`)])}
-        onChange=${(v) => dispatch({ type: "set", path: ["trigger"], value: v === "schedule" ? { on: v, cron: "0 9 * * 1-5" } : { on: v } })} />
+        onChange=${(v) => dispatch({ type: "set", path: ["trigger"], value: v === "schedule" || v === "metric" ? { on: v, cron: "0 9 * * 1-5", ...(v === "metric" ? { op: "gt" } : {}) } : { on: v } })} />
       ${(on === "field_changed" || on === "date_reached") && html`<${Choice} id="au-trigger-field" label=${t("au.field")}
         value=${trigger.field} empty=${t("au.none_selected")}
         options=${fieldOptions((f) => on !== "date_reached" || f.type === "date")} onChange=${(v) => set("field", v)} />`}
@@ -168,15 +169,32 @@ function TriggerSection({ doc, dispatch }) {
         <${Text} id="au-to" label=${t("au.to")} value=${trigger.to} onChange=${(v) => set("to", v)} />`}
       ${on === "flow.step_reached" && html`<${Text} id="au-node" label=${t("au.node")} value=${trigger.node} mono
         onChange=${(v) => set("node", v)} />`}
-      ${on === "schedule" && html`<${Text} id="au-cron" label=${t("au.cron")} value=${trigger.cron} mono help=${t("au.cron_help")}
-        onChange=${(v) => set("cron", v)} />`}
+      ${on === "metric" && html`<${MetricFields} doc=${doc} trigger=${trigger} set=${set} />`}
+      ${(on === "schedule" || on === "metric") && html`<${Text} id="au-cron" label=${t("au.cron")} value=${trigger.cron} mono
+        help=${t(on === "metric" ? "au.metric_cron_help" : "au.cron_help")} onChange=${(v) => set("cron", v)} />`}
       ${on === "date_reached" && html`<${Text} id="au-offset" type="number" label=${t("au.offset")} value=${trigger.offset_days}
         onChange=${(v) => set("offset_days", v === "" ? "" : Number(v))} />`}
-      ${(on === "schedule" || on === "date_reached") && html`<${Text} id="au-timezone" label=${t("au.timezone")}
+      ${(on === "schedule" || on === "date_reached" || on === "metric") && html`<${Text} id="au-timezone" label=${t("au.timezone")}
         value=${trigger.timezone} placeholder="Asia/Shanghai" help=${t("au.timezone_help", { zone: boot.timezone })}
         onChange=${(v) => set("timezone", v)} />`}
     </div>
   </section>`;
+}
+
+/** A metric: a published report of this form, one of its measures, a comparison and a threshold. */
+function MetricFields({ doc, trigger, set }) {
+  const reports = boot.reports.filter((r) => r.form === doc.form);
+  const report = reports.find((r) => r.key === trigger.report);
+  return html`
+    <${Choice} id="au-report" label=${t("au.report")} value=${trigger.report} empty=${t("au.none_selected")}
+      options=${reports.map((r) => [r.key, labelText(r.label, boot.locale) || r.key])} onChange=${(v) => set("report", v)} />
+    <${Choice} id="au-measure" label=${t("au.measure")} value=${trigger.measure} empty=${t("au.none_selected")}
+      options=${(report ? report.measures : []).map((m) => [m.key, labelText(m.label, boot.locale) || m.key])}
+      onChange=${(v) => set("measure", v)} />
+    <${Choice} id="au-op" label=${t("au.comparison")} value=${trigger.op || "gt"}
+      options=${COMPARISONS.map((op) => [op, t(`au.op.${op}`)])} onChange=${(v) => set("op", v)} />
+    <${Text} id="au-threshold" type="number" label=${t("au.threshold")} value=${trigger.value} help=${t("au.metric_help")}
+      onChange=${(v) => set("value", v === "" ? "" : Number(v))} />`;
 }
 
 function ConditionSection({ doc, dispatch }) {
@@ -459,7 +477,7 @@ function App() {
     ${published.message && html`<p class=${published.errors ? "error" : "notice"} role="status">${published.message}</p>`}
     <${Problems} problems=${problems} />
     <${TriggerSection} doc=${doc} dispatch=${dispatch} />
-    <${ConditionSection} doc=${doc} dispatch=${dispatch} />
+    ${(doc.trigger || {}).on !== "metric" && html`<${ConditionSection} doc=${doc} dispatch=${dispatch} />`}
     <${ActionsSection} doc=${doc} dispatch=${dispatch} />
     <${TestRun} doc=${doc} />
   </div>`;
