@@ -42,12 +42,29 @@ def settings_view(resolved: ResolvedSettings) -> dict[str, Any]:
     }
 
 
-CHANGES = {
-    "type": "object",
-    "description": "Settings to change by name; null puts one back to its default",
-    "properties": {name: {} for name in NAMES},
-    "additionalProperties": False,
-}
+def _inline(schema: Any, defs: dict[str, Any]) -> Any:
+    """`schema` with pydantic's `$defs` references put in place (the OpenAPI document has no `$defs`)."""
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            return _inline(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+        return {k: _inline(v, defs) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_inline(v, defs) for v in schema]
+    return schema
+
+
+def _change_schema() -> dict[str, Any]:
+    described = SiteSettings.model_json_schema()
+    fields = _inline(described["properties"], described.get("$defs", {}))
+    return {
+        "type": "object",
+        "description": "Settings to change by name; null puts one back to its default",
+        "properties": {name: {"anyOf": [fields[name], {"type": "null"}]} for name in NAMES},
+        "additionalProperties": False,
+    }
+
+
+CHANGES = _change_schema()
 
 
 class TestMail(BaseModel):
