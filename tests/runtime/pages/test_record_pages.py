@@ -345,7 +345,10 @@ def test_home_and_app_home_offer_to_start_what_the_user_may_create(client: TestC
     assert '<a class="nav-link" href="/tasks">My to-do<span class="nav-count" data-count="pending" hidden>' in home
     app = requester.get("/apps/procurement").text
     menu = re.search(r'<nav id="app-nav" class="sidebar" aria-label="Procurement".*?</nav>', app, re.S)
-    assert menu and re.findall(r">([^<>]+)</a></li>", menu.group(0)) == ["Purchase request", "Supplier"]
+    assert menu is not None
+    names = re.findall(r">([^<>]+)</a></li>", menu.group(0))
+    # the forms they may use, then the reports over forms they may read
+    assert names[:2] == ["Purchase request", "Supplier"] and "Spend by department and month" in names[2:]
     assert (
         'href="/apps/procurement/forms/purchase_request/new">New<span class="visually-hidden"> Purchase request' in app
     )
