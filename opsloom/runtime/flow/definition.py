@@ -16,6 +16,7 @@ from opsloom.runtime.fields import Invalid, unit_of
 from opsloom.runtime.flow.model import Flow, Node
 from opsloom.runtime.flow.nodes import node_type, successors, walk_until
 from opsloom.runtime.flow.signing import steps_name_their_signature_field
+from opsloom.runtime.flow.step_rules import rows_name_editable_subforms
 from opsloom.runtime.forms import CompiledForm
 
 Document = Mapping[str, Any]
@@ -237,6 +238,7 @@ FLOW_CHECKS: tuple[Check, ...] = (
     field_permissions_name_fields,
     actions_name_fields,
     steps_name_their_signature_field,
+    rows_name_editable_subforms,
 )
 
 

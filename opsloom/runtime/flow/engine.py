@@ -43,6 +43,7 @@ from opsloom.runtime.flow.model import (
     Withdraw,
 )
 from opsloom.runtime.flow.nodes import node_type
+from opsloom.runtime.flow.step_rules import comment_required
 
 MAX_STEPS = 500  # nodes entered by one event: a guard against a loop in a bad flow
 
@@ -305,7 +306,16 @@ def _act(run: Run, event: Act) -> None:
     action(run, task, event)
 
 
+def _refuse_without_comment(run: Run, task: Task, event: Act) -> None:
+    """A decision the step asks a comment for, made without one (a rejection, unless the step says optional)."""
+    if comment_required(run.flow.node(task.node).raw, event.action) and not (event.comment or "").strip():
+        word = "a rejection" if event.action == "reject" else "approving at this step"
+        why = " saying why" if event.action == "reject" else ""
+        raise FlowError(f"{word} needs a comment{why}; write one in comment", Reason.INVALID, path="comment")
+
+
 def _approve(run: Run, task: Task, event: Act) -> None:
+    _refuse_without_comment(run, task, event)
     task.state, task.acted_at, task.comment = "approved", run.now, event.comment
     run.state.acted = True
     verb = "approved" if node_type(run.flow.node(task.node)).decides else "completed"
@@ -317,8 +327,7 @@ def _reject(run: Run, task: Task, event: Act) -> None:
     node = run.flow.node(task.node)
     if not node_type(node).decides:
         raise FlowError(f"a {node.type} step cannot be rejected; return it instead", Reason.INVALID)
-    if not (event.comment or "").strip():  # the submitter is owed a reason
-        raise FlowError("a rejection needs a comment saying why; write one in comment", Reason.INVALID, path="comment")
+    _refuse_without_comment(run, task, event)
     task.state, task.acted_at, task.comment = "rejected", run.now, event.comment
     run.state.acted = True
     run.log("rejected", event.actor, node=task.node, task=task.id, comment=event.comment)

@@ -40,7 +40,7 @@ from opsloom.runtime import attachments, records, subforms
 from opsloom.runtime.access import eval_context
 from opsloom.runtime.conditions import evaluate
 from opsloom.runtime.fields import dump_datetime, unit_of
-from opsloom.runtime.flow import signing
+from opsloom.runtime.flow import signing, step_rules
 from opsloom.runtime.flow.approvers import named_people
 from opsloom.runtime.flow.definition import compile_flow
 from opsloom.runtime.flow.directory import OrgReader
@@ -669,12 +669,15 @@ async def _step_change(
     hidden = frozenset(k for k, v in permissions.items() if v == "hidden")
     access = replace(full_access(loaded.form.app, loaded.form.key), hidden=hidden)
     try:
-        return await records.plan_update(
+        change = await records.plan_update(
             session, loaded.form, ctx, loaded.record_id, dict(values), None, access, in_flow=True
         )
     except ValidationFailed as failed:  # the paths name the place in this request: values.<key>
         sent = [FieldError(f"values.{e.path}", e.message) if _top_key(e.path) in values else e for e in failed.errors]
         raise ValidationFailed(failed.detail, sent, failed.extra) from None
+    node = loaded.flow.node(task["node"]).raw
+    step_rules.refuse_row_changes(node, loaded.form, change.item.changed, change.item.stored or {})
+    return change
 
 
 def _top_key(path: str) -> str:

@@ -28,7 +28,7 @@ from opsloom.platform.permissions import full_access
 from opsloom.platform.types import StoredRow
 from opsloom.runtime import records
 from opsloom.runtime.fields import dump_datetime
-from opsloom.runtime.flow import instances
+from opsloom.runtime.flow import instances, step_rules
 from opsloom.runtime.flow.engine import ACTIONS
 from opsloom.runtime.flow.instances import Services
 from opsloom.runtime.flow.model import Flow, Node
@@ -217,6 +217,12 @@ class TaskDetails:
             "record": self.record,
             "fields": self.fields,
             "actions": self.actions,
+            "comment_required": step_rules.comment_rules(self.node.raw),
+            "rows": {
+                key: step_rules.row_rules(self.node.raw, key)
+                for key, permission in self.fields.items()
+                if permission == "editable" and key in self.form.children
+            },
             "timeline": self.timeline,
         }
 

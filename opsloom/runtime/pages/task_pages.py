@@ -25,6 +25,7 @@ from opsloom.runtime import records
 from opsloom.runtime.dependencies import FlowServices
 from opsloom.runtime.fields import FieldSpec, unit_of
 from opsloom.runtime.fields.formatting import datetime_text
+from opsloom.runtime.flow import step_rules
 from opsloom.runtime.flow.instances import Services
 from opsloom.runtime.flow.summaries import attach_summaries
 from opsloom.runtime.flow.todo import BOXES, TaskDetails, count_tasks, list_box, task_details
@@ -216,6 +217,7 @@ async def task_page(task: str, request: Request, db: DB, services: FlowServices)
         editable=sorted(editable),
         meta=browser_meta(ctx, form, place, values=details.record),
         actions=details.actions,
+        comment_required=step_rules.comment_rules(details.node.raw),
         return_targets=[(n.id, ctx.t.label(n.get("label")) or n.id) for n in details.passed],
         timeline=details.timeline,
         timeline_text=text,

@@ -11,7 +11,7 @@
  *                                                     approve, reject, return, transfer, delegate, add_signer
  *   dialog#dialog-A[data-action=A]                    its dialog (aria-labelledby its h2), holding
  *     form[data-action-form]                            the form; on submit POST /api/tasks/ID/A
- *     textarea[name=comment]                            every dialog (required in reject: [data-required])
+ *     textarea[name=comment]                            every dialog (required where the step asks: [data-required])
  *     select[name=target]                               return: "submitter", "previous" or a node id
  *     input[data-user-search] + select[name=to]         transfer, delegate: search people, pick one
  *     input[data-user-search] + select[name=users]      add_signer (multiple), with
