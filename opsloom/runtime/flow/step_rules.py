@@ -41,7 +41,8 @@ def comment_rules(node: Mapping[str, Any]) -> dict[str, bool]:
 
 def row_rules(node: Mapping[str, Any], key: str) -> dict[str, bool]:
     """What may be done with the rows of subform `key` at this step."""
-    rule = (node.get("rows") or {}).get(key) or {}
+    rule = (node.get("rows") or {}).get(key)
+    rule = rule if isinstance(rule, Mapping) else {}
     return {change: rule.get(change, True) is not False for change in ROW_CHANGES}
 
 
