@@ -1,7 +1,8 @@
 """The flow designer in the browser, on both databases: the seed's purchase approval drawn from nothing
 (department head → over 100,000 the vice-president → finance countersign → CC the requester's manager →
 create the purchase order), simulated for a 50,000 and a 150,000 request with the right people named,
-published, and then followed by a real request, whose record page shows where it stands.
+published, compared with the version before it, and then followed by a real request, whose record page
+shows where it stands.
 
 Nodes and branches are moved with the keyboard's buttons (the alternative to dragging them); the page
 is checked by axe-core, and photographed at 1280 and 390 px in both languages for the README."""
@@ -105,6 +106,9 @@ def draw_the_purchase_approval(page: Page) -> None:
     panel(page).get_by_label("Who").select_option("role")
     panel(page).get_by_label("Role").select_option("finance")
     panel(page).get_by_label("Countersign: all must approve").check()
+    panel(page).get_by_label("Approving needs a comment").check()
+    panel(page).locator('tr[data-field="items"] input[value="editable"]').check()
+    panel(page).locator('tr[data-rows="items"]').get_by_label("Delete rows").uncheck()
 
     # The CC goes in before finance first, then one step down with the keyboard (the alternative to a drag).
     insert(page, "root:2", "cc")
@@ -173,6 +177,8 @@ def test_the_purchase_approval_is_drawn_simulated_published_and_followed(
     assert stored["problems"] == []
     nodes = {n["label"]["en"]: n for n in stored["draft"]["nodes"] if isinstance(n.get("label"), dict)}
     assert nodes["Finance countersign"]["mode"] == "countersign"
+    assert nodes["Finance countersign"]["comment"] == {"approve": "required"}
+    assert nodes["Finance countersign"]["rows"] == {"items": {"delete": False}}
     assert nodes["Vice-president"]["approvers"] == [{"kind": "role", "role": "vice_president"}]
     assert nodes["CC the requester's manager"]["recipients"] == [{"kind": "managers", "levels": 1}]
     assert nodes["Create the purchase order"]["action"]["mapping"]["request"] == "id"
@@ -201,6 +207,11 @@ def test_the_purchase_approval_is_drawn_simulated_published_and_followed(
     page.get_by_role("button", name="Publish", exact=True).click()
     expect(page.locator("[data-published]")).to_contain_text("version 2")
     expect(page.locator('.fl-version-list [data-version="2"]')).to_contain_text("In use")
+    page.locator('[data-compare-previous="2"]').click()  # what version 2 changed, in words
+    diff = page.locator("[data-flow-diff]")
+    expect(diff.locator("h3")).to_have_text("From Version 1 to Version 2")
+    expect(diff.locator("li", has_text="“Finance countersign” was added")).to_have_count(1)
+    assert violations(page) == []
 
     # A request raised now follows version 2: the record page shows it waiting for the department head.
     requester = open_page(locale="en")

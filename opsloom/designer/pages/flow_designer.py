@@ -3,9 +3,9 @@
 As the form designer, the page is a shell: the designer (static/js/flow_designer/) reads what it starts
 from out of one JSON block (the draft, its revision and problems, the app's forms with their fields, the
 field-type registry, the published versions, the page's messages) and from then on talks only to the
-API: the flow draft/publish/versions routes (flows_api.py) and the simulator and rollback
-(flow_design_api.py). A flow that does not exist yet starts as submit → end on the app's first form, and
-is created by the first autosave.
+API: the flow draft/publish/versions routes (documents_api.py) and the simulator, rollback and the
+comparison of versions (flow_design_api.py). A flow that does not exist yet starts as submit → end on
+the app's first form, and is created by the first autosave.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ async def flow_designer(app: str, flow: str, request: Request) -> Response:
             "versions": base + "/versions",
             "simulate": base + "/simulate",
             "rollback": base + "/rollback",
+            "diff": base + "/diff",
             "users": "/api/users?limit=500",
             "departments": "/api/departments",
             "roles": f"/api/roles?app={app}",

@@ -332,9 +332,36 @@ function Simulator({ env }) {
 
 // ------------------------------------------------------------------ publishing
 
+/** What changed from one version to another (or to the draft), in the server's words, node by node. */
+function Diff({ env, diff, onClose }) {
+  const { t } = env;
+  const name = (which) => (which === "draft" ? t("fl.draft") : t("fl.version_n", { n: which }));
+  return html`<div class="fl-diff" data-flow-diff role="region" aria-labelledby="fl-diff-title">
+    <h3 id="fl-diff-title" tabindex="-1">${t("fl.diff_title", { before: name(diff.from), after: name(diff.to) })}</h3>
+    ${diff.error
+      ? html`<p class="error" role="alert">${diff.error}</p>`
+      : diff.changes.length
+        ? html`<ul>${diff.changes.map((c) => html`<li data-change=${c.kind} data-node=${c.node || ""}>${c.text}</li>`)}</ul>`
+        : html`<p class="muted">${t("fl.diff_same")}</p>`}
+    <button type="button" class="button small secondary" onClick=${onClose}>${t("fl.diff_close")}</button>
+  </div>`;
+}
+
 function Versions({ env, onChanged }) {
   const { t, boot, versions } = env;
   const [message, setMessage] = useState(null);
+  const [diff, setDiff] = useState(null);
+  const compare = async (from, to) => {
+    const query = new URLSearchParams({ to: String(to) });
+    if (from) query.set("from", String(from));
+    try {
+      const answer = await api("GET", `${boot.urls.diff}?${query}`);
+      setDiff({ from: answer.from, to: answer.to, changes: answer.changes });
+    } catch (error) {
+      setDiff({ from: from || "", to, changes: [], error: error.message });
+    }
+    window.requestAnimationFrame(() => document.getElementById("fl-diff-title")?.focus());
+  };
   const rollback = async (version) => {
     if (!window.confirm(t("fl.rollback_confirm", { n: version }))) return;
     try {
@@ -352,8 +379,12 @@ function Versions({ env, onChanged }) {
       ? html`<ul class="fl-version-list">${versions.map((v, i) => html`<li data-version=${v.version}>
           <strong>${t("fl.version_n", { n: v.version })}</strong> <span class="muted">${(v.published_at || "").slice(0, 16).replace("T", " ")}</span>
           ${i === 0 ? html` <span class="badge">${t("fl.current")}</span>` : html` <button type="button" class="button small secondary" onClick=${() => rollback(v.version)}>${t("fl.rollback_to", { n: v.version })}</button>`}
-        </li>`)}</ul>`
+          ${v.version > 1 && html` <button type="button" class="button small secondary" data-compare-previous=${v.version}
+            onClick=${() => compare(v.version - 1, v.version)}>${t("fl.compare_previous")}</button>`}
+        </li>`)}</ul>
+        <button type="button" class="button small secondary" data-compare-draft onClick=${() => compare(null, "draft")}>${t("fl.compare_draft")}</button>`
       : html`<p class="muted">${t("fl.no_versions")}</p>`}
+    ${diff && html`<${Diff} env=${env} diff=${diff} onClose=${() => setDiff(null)} />`}
   </section>`;
 }
 

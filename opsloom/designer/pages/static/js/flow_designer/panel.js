@@ -1,7 +1,8 @@
 /**
  * The flow designer's panel: what the selected node does — who acts (every approver kind the engine
  * resolves, runtime/flow/approvers.py), how they decide, what happens when nobody or the submitter is
- * found, the field permissions at this step, time limits, the signature; a branch's condition (with
+ * found, the comment a decision needs, the field permissions at this step (and what may be done with an
+ * editable subform's rows), time limits, the signature; a branch's condition (with
  * the app builder's condition builder); an automatic action; and, with nothing selected, the flow itself.
  */
 import { html } from "/vendor/preact-htm.js";
@@ -104,15 +105,43 @@ function Sources({ env, value, onChange, kinds, legend, idPrefix }) {
 
 const t = (env, key, params) => env.t(key, params);
 
-function FieldMatrix({ env, value, onChange }) {
+const ROW_CHANGES = ["add", "edit", "delete"];
+
+/** What may be done with an editable subform's rows at this step: each allowed unless unticked. */
+function RowRules({ env, f, value, onChange, span }) {
+  const rule = value || {};
+  const name = labelText(f.label, env.locale) || f.key;
+  const set = (change, allowed) => {
+    const next = { ...rule };
+    if (allowed) delete next[change];
+    else next[change] = false;
+    onChange(Object.keys(next).length ? next : undefined);
+  };
+  return html`<tr class="fl-row-rules" data-rows=${f.key}><td colspan=${span}>
+    <fieldset><legend>${env.t("fl.rows_of", { field: name })}</legend>
+      ${ROW_CHANGES.map((change) => html`<label class="fl-check"><input type="checkbox" name=${`rows-${f.key}-${change}`} checked=${rule[change] !== false}
+        onChange=${(e) => set(change, e.target.checked)} /> ${env.t(`fl.row.${change}`)}</label>`)}
+    </fieldset></td></tr>`;
+}
+
+function FieldMatrix({ env, value, rows, onChange }) {
   const fields = env.formFields;
   const choices = ["editable", "readonly", "hidden"];
   const current = value || {};
+  const currentRows = rows || {};
   const set = (key, permission) => {
     const next = { ...current };
     if (permission === "readonly") delete next[key];
     else next[key] = permission;
-    onChange(Object.keys(next).length ? next : undefined);
+    const nextRows = { ...currentRows };
+    if (permission !== "editable") delete nextRows[key]; // rows change only where the subform is editable
+    onChange(Object.keys(next).length ? next : undefined, Object.keys(nextRows).length ? nextRows : undefined);
+  };
+  const setRows = (key, rule) => {
+    const nextRows = { ...currentRows };
+    if (rule) nextRows[key] = rule;
+    else delete nextRows[key];
+    onChange(value, Object.keys(nextRows).length ? nextRows : undefined);
   };
   return html`<fieldset class="fl-matrix">
     <legend>${env.t("fl.field_permissions")}</legend>
@@ -123,7 +152,9 @@ function FieldMatrix({ env, value, onChange }) {
         <th scope="row">${labelText(f.label, env.locale) || f.key}${f.fields ? html` <span class="muted">${env.t("fl.subform_rows")}</span>` : ""}</th>
         ${choices.map((c) => html`<td><input type="radio" name=${`perm-${f.key}`} value=${c} checked=${(current[f.key] || "readonly") === c}
           aria-label=${`${labelText(f.label, env.locale) || f.key}: ${env.t(`fl.perm.${c}`)}`} onChange=${() => set(f.key, c)} /></td>`)}
-      </tr>`)}</tbody>
+      </tr>
+      ${f.fields && current[f.key] === "editable" && html`<${RowRules} env=${env} f=${f} value=${currentRows[f.key]} span=${choices.length + 1}
+        onChange=${(rule) => setRows(f.key, rule)} />`}`)}</tbody>
     </table>
   </fieldset>`;
 }
@@ -150,6 +181,26 @@ function TimeLimit({ env, value, onChange, idPrefix }) {
   </fieldset>`;
 }
 
+const COMMENT_DEFAULTS = { approve: "optional", reject: "required" };
+
+/** Whether approving, and rejecting, need a comment (a handler only completes: approve alone). */
+function CommentRules({ env, item, set, decides }) {
+  const rule = item.comment || {};
+  const required = (action) => (rule[action] || COMMENT_DEFAULTS[action]) === "required";
+  const change = (action, on) => {
+    const next = { ...rule, [action]: on ? "required" : "optional" };
+    for (const k of Object.keys(next)) if (next[k] === COMMENT_DEFAULTS[k]) delete next[k];
+    set({ comment: Object.keys(next).length ? next : undefined });
+  };
+  const actions = decides ? ["approve", "reject"] : ["approve"];
+  return html`<fieldset class="fl-comment-rules">
+    <legend>${env.t("fl.comment")}</legend>
+    ${actions.map((action) => html`<label class="fl-check"><input type="checkbox" role="switch" id=${`node-${item.id}-comment-${action}`}
+      name=${`comment-${action}`} checked=${required(action)} onChange=${(e) => change(action, e.target.checked)} /> ${env.t(`fl.comment_needed_${action}`)}</label>`)}
+    <p class="help">${env.t("fl.comment_help")}</p>
+  </fieldset>`;
+}
+
 function PeopleStep({ env, item, set }) {
   const { t: tr } = env;
   const id = `node-${item.id}`;
@@ -172,8 +223,8 @@ function PeopleStep({ env, item, set }) {
     <${Select} id=${`${id}-signature`} label=${tr("fl.signature")} value=${item.signature || "none"}
       options=${["none", "required"].map((k) => [k, tr(`fl.signature.${k}`)])} onChange=${(signature) => set({ signature: signature === "none" ? undefined : signature })}
       help=${tr("fl.signature_help")} />
-    <p class="help">${tr("fl.comment_rule")}</p>
-    <${FieldMatrix} env=${env} value=${item.fields} onChange=${(fields) => set({ fields })} />
+    <${CommentRules} env=${env} item=${item} set=${set} decides=${decides} />
+    <${FieldMatrix} env=${env} value=${item.fields} rows=${item.rows} onChange=${(fields, rows) => set({ fields, rows })} />
     <${TimeLimit} env=${env} value=${item.time_limit} idPrefix=${`${id}-limit`} onChange=${(time_limit) => set({ time_limit })} />`;
 }
 
