@@ -170,6 +170,31 @@ def test_a_handler_step_cannot_reject_and_a_closed_task_has_no_dialogs(office):
     assert shown >= 0 and "filled in" in closed[shown:], closed[shown - 100 : shown + 400]
 
 
+def test_the_dialogs_mark_the_comment_the_step_requires(office):
+    boss, clerk = office.people("boss", "clerk", locale="en")
+    office.grant(clerk)
+    office.publish_flow(approval("head", users(boss)))
+    office.submitted(clerk)
+    html = page(boss, f"/tasks/{boss.task()}").text
+    approve = re.search(r'<textarea id="dialog-approve-comment"[^>]*>', html)
+    reject = re.search(r'<textarea id="dialog-reject-comment"[^>]*>', html)
+    assert approve and reject
+    assert "data-required" not in approve.group(0)  # by default approving needs no comment
+    assert 'aria-required="true"' in reject.group(0) and "data-required=" in reject.group(0)
+    boss.approve()
+
+    office.publish_flow(approval("head", users(boss), comment={"approve": "required", "reject": "optional"}))
+    office.submitted(clerk)
+    html = page(boss, f"/tasks/{boss.task()}").text
+    approve = re.search(r'<textarea id="dialog-approve-comment"[^>]*>', html)
+    reject = re.search(r'<textarea id="dialog-reject-comment"[^>]*>', html)
+    assert approve and reject
+    assert 'aria-required="true"' in approve.group(0)
+    assert 'data-required="Write a comment: this step asks for one with an approval."' in approve.group(0)
+    assert "data-required" not in reject.group(0)
+    assert 'for="dialog-approve-comment">Comment<span class="required"' in html
+
+
 def test_return_offers_the_steps_the_record_passed(office):
     first, second, clerk = office.people("first", "second", "clerk")
     office.grant(clerk)
