@@ -218,6 +218,7 @@ async def task_page(task: str, request: Request, db: DB, services: FlowServices)
         meta=browser_meta(ctx, form, place, values=details.record),
         actions=details.actions,
         comment_required=step_rules.comment_rules(details.node.raw),
+        row_rules={k: step_rules.row_rules(details.node.raw, k) for k in sorted(editable) if k in form.children},
         return_targets=[(n.id, ctx.t.label(n.get("label")) or n.id) for n in details.passed],
         timeline=details.timeline,
         timeline_text=text,

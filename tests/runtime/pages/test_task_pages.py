@@ -193,6 +193,20 @@ def test_the_dialogs_mark_the_comment_the_step_requires(office):
     assert 'data-required="Write a comment: this step asks for one with an approval."' in approve.group(0)
     assert "data-required" not in reject.group(0)
     assert 'for="dialog-approve-comment">Comment<span class="required"' in html
+    assert "data-row-rules" not in html  # no editable subform at this step
+
+
+def test_the_task_tells_the_page_what_an_editable_subforms_rows_allow(api):
+    office = Office(api, app="desk")
+    office.publish_form(field("title", required=True), field("items", "subform", fields=[field("item")]))
+    boss, clerk = office.people("boss", "clerk", locale="en")
+    office.grant(clerk)
+    office.publish_flow(approval("head", users(boss), fields={"items": "editable"}, rows={"items": {"add": False}}))
+    office.submitted(clerk, items=[{"item": "Laptop"}])
+    html = page(boss, f"/tasks/{boss.task()}").text
+    rules = re.search(r"data-row-rules='([^']*)'", html)
+    assert rules, html
+    assert json.loads(rules.group(1).replace("&#34;", '"')) == {"items": {"add": False, "edit": True, "delete": True}}
 
 
 def test_return_offers_the_steps_the_record_passed(office):

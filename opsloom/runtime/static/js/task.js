@@ -6,6 +6,8 @@
  *   [data-task][data-task-id=ID][data-done-url]       the task page's root
  *   [data-task-record][data-editable="k1 k2"]         the record; editable fields are widgets.html's
  *                                                     wrappers [data-field=KEY] (fields.js reads them)
+ *   [data-task-record][data-row-rules=JSON]           {subform key: {add, edit, delete}}: what the step lets
+ *                                                     its rows do (add button, stored rows' cells and ✕)
  *   script#form-meta                                  field_views.form_meta() + context, as JSON
  *   [data-task-actions] button[data-open-dialog=A]    one button per allowed action A:
  *                                                     approve, reject, return, transfer, delegate, add_signer
@@ -242,9 +244,24 @@ function wireTaskDialog(root, dialog, record) {
 const metaElement = document.getElementById("form-meta");
 const meta = metaElement ? JSON.parse(metaElement.textContent) : {};
 
+/** What the step does not let the rows of an editable subform do is not offered (the server refuses it too). */
+function applyRowRules(record) {
+  const rules = JSON.parse(record.dataset.rowRules || "{}");
+  for (const [key, rule] of Object.entries(rules)) {
+    const subform = record.querySelector(`[data-field="${CSS.escape(key)}"][data-reads="rows"]`);
+    if (!subform) continue;
+    if (!rule.add) for (const button of subform.querySelectorAll("[data-add-row]")) button.hidden = true;
+    for (const row of subform.querySelectorAll("tr[data-row-id]")) {
+      if (!rule.delete) for (const button of row.querySelectorAll("[data-remove-row]")) button.hidden = true;
+      if (!rule.edit) for (const cell of row.querySelectorAll("td.field")) cell.inert = true;
+    }
+  }
+}
+
 function setupTask(root) {
   const record = root.querySelector("[data-task-record]");
   if (record && metaElement && record.querySelector("[data-field]")) setupFields(record, meta);
+  if (record) applyRowRules(record);
   for (const dialog of root.querySelectorAll("dialog[data-action]")) wireTaskDialog(root, dialog, record);
   for (const button of root.querySelectorAll("[data-open-dialog]")) {
     const dialog = root.querySelector(`dialog[data-action="${CSS.escape(button.dataset.openDialog)}"]`);
