@@ -154,8 +154,11 @@ def test_crm_from_a_lead_to_a_payment_received(client: TestClient) -> None:
     assert surely and surely <= {r["labels"]["contract"] for r in overdue["rows"]} <= maybe
     funnel = {r["values"]["stage"]: Decimal(r["values"]["amount"]) for r in run_report(manager, "sales_funnel")["rows"]}
     assert "won" not in funnel and funnel["proposal"] == Decimal("680000.00")  # the sample deal; ours is won
-    board = manager.client.post("/api/apps/crm/dashboards/collection/run", json={})
-    assert board.status_code == 200 and all("result" in i for i in board.json()["items"]), board.text
+    for dashboard in ("collection", "sales"):
+        board = manager.client.post(f"/api/apps/crm/dashboards/{dashboard}/run", json={})
+        assert board.status_code == 200 and all("result" in i for i in board.json()["items"]), board.text
+    won = {r["labels"]["owner"]: Decimal(r["values"]["total"]) for r in run_report(manager, "won_by_owner")["rows"]}
+    assert list(won.values()) == [Decimal("360000.00")]  # the one approved contract
 
     # A customer not followed up for 30 days goes back to the pool at the next nightly run.
     stale = create(rep, "crm", "customer", name="久未联系公司", owner=rep.id)
