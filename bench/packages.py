@@ -46,7 +46,7 @@ CHUNK = 1_000
 
 def version_two(package: dict[str, Any]) -> dict[str, Any]:
     newer = copy.deepcopy(package)
-    newer["manifest"] = {"key": "crm", "version": "1.1.0"}
+    newer["manifest"] = {"key": "crm", "version": "1.2.0"}
     customer = next(f for f in newer["forms"] if f["key"] == "customer")
     customer["fields"].append({"id": "cu_region", "key": "region", "type": "text", "label": "Region"})
     customer["label"] = {"zh-CN": "客户档案", "en": "Customer file"}

@@ -370,18 +370,21 @@ def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool, dat
     for package in sorted(p for p in data_path("examples").iterdir() if (p / "app.json").exists()):
         _, report = asyncio.run(install_from_path(settings, package))
         click.echo(f"installed example app {report.app} ({', '.join(report.forms)})")
-    from opsloom.demo import DEMO_PASSWORD, create_demo_people, create_demo_requests
+    from opsloom.demo import DEMO_PASSWORD, create_demo_crm, create_demo_people, create_demo_requests
 
     people = asyncio.run(_with_session(create_demo_people, settings))
     raised = asyncio.run(_with_session(create_demo_requests, settings))
     click.echo(f"raised {raised} purchase requests as the demo people (some waiting for approval)")
+    waiting = asyncio.run(_with_session(create_demo_crm, settings))
+    click.echo(f"CRM: {waiting} records of the sales rep wait for the sales manager (a large deal, a contract)")
     url = f"http://{settings.host}:{settings.port}"
     click.echo(f"\nOpsloom demo is ready at {url}  (API description: {url}/api/openapi.json)")
     click.echo(f"procurement spend dashboard: POST {url}/api/apps/procurement/dashboards/spend/run")
     click.echo(f"log in with any of these (password: {DEMO_PASSWORD}):")
     for email, role in people:
         click.echo(f"  {email:<28} {role}")
-    click.echo("try: sales.head@ has a request waiting for approval; sales.rep@ raises new ones from the home page")
+    click.echo("try: sales.head@ has a request waiting for approval; sales.rep@ raises new ones from the home page;")
+    click.echo("     sales.manager@ approves the CRM contract waiting for him; finance@ records its payments")
     click.echo(f"data: {settings.data_dir.resolve()}")
     if not no_serve:
         _run_server(settings.model_copy(update={"run_worker": True}))  # flow reminders fire in the demo

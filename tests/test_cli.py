@@ -193,14 +193,25 @@ def test_demo_without_serving_installs_the_examples_and_prints_the_url(tmp_path)
     ]
     # the demo people have raised requests: two wait for their department heads, one is a draft
     assert "raised 3 purchase requests" in result.output
+    # and in the CRM, a large deal and a contract of the sales rep wait for the sales manager
+    assert "CRM: 2 records of the sales rep wait for the sales manager" in result.output
     with sqlite3.connect(data_dir / "opsloom.db") as db:
         waiting = db.execute(
-            "select u.email from opsloom_flow_tasks t join opsloom_users u on u.id = t.assignee_id"
-            " where t.state = 'pending' order by u.email"
+            "select i.app_key, i.form_key, u.email from opsloom_flow_tasks t"
+            " join opsloom_flow_instances i on i.id = t.instance_id"
+            " join opsloom_users u on u.id = t.assignee_id"
+            " where t.state = 'pending' order by i.app_key, i.form_key, u.email"
         ).fetchall()
         statuses = sorted(s for (s,) in db.execute("select status from procurement__purchase_request"))
-    assert waiting == [("eng.head@opsloom.local",), ("sales.head@opsloom.local",)]
+        plans = db.execute("select count(*) from crm__payment_plan").fetchone()[0]
+    assert waiting == [
+        ("crm", "contract", "sales.manager@opsloom.local"),
+        ("crm", "opportunity", "sales.manager@opsloom.local"),
+        ("procurement", "purchase_request", "eng.head@opsloom.local"),
+        ("procurement", "purchase_request", "sales.head@opsloom.local"),
+    ]
     assert statuses.count("in_review") == 2 and "draft" in statuses
+    assert plans == 6 + 2  # the sample's and the rep's contract's
 
     # A second demo starts afresh rather than installing on top of the first.
     again = opsloom(env, "demo", "--no-serve", "--data-dir", str(data_dir))

@@ -110,7 +110,7 @@ def test_install_crm_through_the_gallery_then_open_it(
     page.get_by_role("link", name=re.compile("start from a template")).click()
     expect(page.get_by_role("heading", name="Start from a template", level=1)).to_be_visible()
     crm = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name="CRM"))
-    expect(crm).to_contain_text("4 forms · 2 roles · 1 flow")
+    expect(crm).to_contain_text("9 forms · 3 roles · 2 flows")
     expect(crm).to_contain_text("Opportunity")
     screenshot(page, "gallery")
 
@@ -127,7 +127,7 @@ def test_install_crm_through_the_gallery_then_open_it(
 
     page.get_by_role("button", name="Install", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("CRM is installed.")
-    expect(crm.get_by_text("Installed: version 1.0.0")).to_be_visible()
+    expect(crm.get_by_text("Installed: version 1.1.0")).to_be_visible()
     screenshot(page, "installed")
     page.get_by_role("status").get_by_role("link", name="Open the app").click()
     expect(page).to_have_url(re.compile(r"/apps/crm$"))

@@ -22,7 +22,7 @@ def test_the_gallery_lists_the_bundled_templates_and_installs_one_after_its_plan
     assert_secure(gallery)
     for name in ("CRM", "Projects", "Inventory", "Procurement"):
         assert f">{name}</h2>" in gallery.text
-    assert "4 forms · 2 roles · 1 flow · Version 1.0.0" in gallery.text  # CRM
+    assert "9 forms · 3 roles · 2 flows · Version 1.1.0" in gallery.text  # CRM
     assert 'href="/design/templates/crm"' in gallery.text
     assert 'href="/design/templates"' in client.get("/design").text  # "start from a template"
 
@@ -41,7 +41,7 @@ def test_the_gallery_lists_the_bundled_templates_and_installs_one_after_its_plan
     assert done.status_code == 303 and done.headers["location"] == "/design/templates?done=crm"
     after = client.get("/design/templates?done=crm").text
     assert "CRM is installed." in after and 'href="/apps/crm"' in after
-    assert "Installed: version 1.0.0" in after
+    assert "Installed: version 1.1.0" in after
     assert len(client.get("/api/apps/crm/forms/customer/records").json()["items"]) == 3
 
 
@@ -66,14 +66,14 @@ def test_only_platform_admins_install_and_a_token_is_required(client: TestClient
 
 @pytest.fixture
 def newer_crm(monkeypatch: pytest.MonkeyPatch) -> Template:
-    """A bundled CRM 1.1.0 that renames the customer's name field."""
+    """A bundled CRM 1.2.0 that renames the customer's name field."""
     templates = bundled_templates()
     crm = next(t for t in templates if t.key == "crm")
     package = copy.deepcopy(crm.package)
-    package["manifest"] = {"key": "crm", "version": "1.1.0"}
+    package["manifest"] = {"key": "crm", "version": "1.2.0"}
     customer = next(f for f in package["forms"] if f["key"] == "customer")
     customer["fields"][0]["label"] = {"zh-CN": "客户全称", "en": "Company name"}
-    newer = Template("crm", "1.1.0", package)
+    newer = Template("crm", "1.2.0", package)
     monkeypatch.setattr(
         template_gallery, "bundled_templates", lambda: [newer if t.key == "crm" else t for t in templates]
     )
@@ -89,9 +89,9 @@ def test_a_newer_bundled_version_is_offered_as_an_upgrade_with_its_conflicts(cli
     assert client.post("/api/design/apps/crm/forms/customer/publish").status_code == 200
 
     gallery = client.get("/design/templates").text
-    assert "Upgrade to 1.1.0…" in gallery
+    assert "Upgrade to 1.2.0…" in gallery
     plan = client.get("/design/templates/crm")
-    assert "Upgrade CRM from 1.0.0 to 1.1.0: what will happen" in plan.text
+    assert "Upgrade CRM from 1.1.0 to 1.2.0: what will happen" in plan.text
     assert "At forms.customer.fields[cu_name].label.en" in plan.text
     assert re.search(r"Keep mine: Client", plan.text) and "Take the template&#39;s: Company name" in plan.text
     assert re.search(r'value="apply" class="button primary" disabled', plan.text)
@@ -111,4 +111,4 @@ def test_a_newer_bundled_version_is_offered_as_an_upgrade_with_its_conflicts(cli
     assert done.status_code == 303, done.text
     label = client.get("/api/design/apps/crm/forms/customer").json()["draft"]["fields"][0]["label"]
     assert label == {"zh-CN": "客户全称", "en": "Client"}  # theirs in Chinese, mine in English
-    assert "Installed: version 1.1.0" in client.get("/design/templates").text
+    assert "Installed: version 1.2.0" in client.get("/design/templates").text
