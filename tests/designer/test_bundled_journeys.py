@@ -170,3 +170,158 @@ def test_projects_hours_and_costs_add_up_to_the_projects_actual_cost_on_the_budg
     # without the filter the sample projects are there too, each against its own budget
     sample = run_report(pm, "projects", "project_other_costs")
     assert {r["labels"]["project"] for r in sample["rows"]} == {"ERP rollout", "官网改版", "Warehouse move"}
+
+
+# ------------------------------------------------------------------- purchasing and suppliers
+
+
+def test_purchasing_onboards_a_supplier_compares_quotations_and_matches_the_invoice_three_ways(
+    client: TestClient,
+) -> None:
+    install(client, "procurement")
+    office = Office(client, "procurement")
+    requester, buyer, finance = office.people("requester", "buyer", "finance")
+    office.add_members("requester", requester)
+    office.add_members("buyer", buyer)
+    office.add_members("finance", finance)
+
+    # a requester proposes a supplier; purchasing reviews it, finance countersigns above 500,000 a year
+    application = create(
+        requester,
+        "procurement",
+        "supplier_application",
+        name="Acme Displays",
+        code="AD-100",
+        category="it",
+        contact="Mia Wong",
+        email="mia@acme.example",
+        expected_spend="800000",
+    )
+    assert (application["risk"], application["needs_finance"]) == ("low", True)
+    submit(requester, "procurement", "supplier_application", application)
+    buyer.approve(comment="references checked", values={"risk": "medium", "review_note": "Two references"})
+    assert status(requester, "procurement", "supplier_application", application) == "in_review"
+    finance.approve()
+    assert status(requester, "procurement", "supplier_application", application) == "approved"
+    [acme] = buyer.get(
+        records_url("procurement", "supplier"), filter='{"field": "name", "op": "eq", "value": "Acme Displays"}'
+    ).json()["items"]
+    assert (acme["code"], acme["category"], acme["email"], acme["active"]) == ("AD-100", "it", "mia@acme.example", True)
+    small = create(
+        requester, "procurement", "supplier_application", name="Corner Cables", category="it", expected_spend="20000"
+    )
+    submit(requester, "procurement", "supplier_application", small)
+    buyer.approve()
+    assert status(requester, "procurement", "supplier_application", small) == "approved"  # finance is not asked
+    assert finance.tasks() == []
+
+    # an RFQ with two quotations, compared by total
+    northwind = first_of(buyer, "supplier", "Northwind Computing")
+    rfq = create(
+        buyer, "procurement", "rfq", title="Meeting room displays", items=[{"item": "65-inch display", "qty": 4}]
+    )
+    assert rfq["number"].startswith("RFQ-") and rfq["state"] == "open"
+    for reference, supplier, price, days in (("AD-Q-1", acme["id"], "5200.00", 7), ("NW-Q-9", northwind, "5650.00", 5)):
+        quotation = create(
+            buyer,
+            "procurement",
+            "quotation",
+            reference=reference,
+            rfq=rfq["id"],
+            supplier=supplier,
+            delivery_days=days,
+            items=[{"item": "65-inch display", "qty": 4, "unit_price": price}],
+        )
+        assert Decimal(quotation["total"]) == 4 * Decimal(price)
+    comparison = run_report(buyer, "procurement", "quotation_comparison")
+    offers = [
+        (r["labels"]["supplier"], r["values"]["total"], r["values"]["delivery_days"])
+        for r in comparison["rows"]
+        if r["values"]["rfq"] == rfq["id"]
+    ]
+    assert offers == [("Acme Displays", "20800.00", 7), ("Northwind Computing", "22600.00", 5)]  # cheapest first
+    awarded = buyer.client.patch(
+        f"{records_url('procurement', 'rfq')}/{rfq['id']}", json={"state": "awarded", "awarded_to": acme["id"]}
+    )
+    assert awarded.status_code == 200, awarded.text
+
+    # the order, its receipt, and invoices checked against both
+    order = create(
+        buyer,
+        "procurement",
+        "purchase_order",
+        supplier=acme["id"],
+        supplier_name="Acme Displays",
+        amount="20800.00",
+        delivery_date="2026-12-20",
+        items=[{"item": "65-inch display", "qty": 4, "unit_price": "5200.00"}],
+    )
+    receipt = create(
+        buyer,
+        "procurement",
+        "goods_receipt",
+        purchase_order=order["id"],
+        supplier=acme["id"],
+        expected_date="2026-12-20",
+        received_date="2026-12-18",
+        items=[{"item": "65-inch display", "qty": 4, "unit_price": "5200.00"}],
+    )
+    assert (receipt["number"][:3], receipt["amount"], receipt["on_time"]) == ("GR-", "20800.00", True)
+    invoice = {
+        "supplier": acme["id"],
+        "purchase_order": order["id"],
+        "goods_receipt": receipt["id"],
+        "po_amount": "20800.00",
+        "received_amount": receipt["amount"],
+    }
+    matched = create(
+        buyer,
+        "procurement",
+        "supplier_invoice",
+        invoice_no="AD-INV-1",
+        **invoice,
+        items=[{"item": "65-inch display", "qty": 4, "unit_price": "5240.00"}],
+    )  # 0.8% above the order
+    assert (matched["amount"], matched["variance"], matched["matched"]) == ("20960.00", "160.00", True)
+    submit(buyer, "procurement", "supplier_invoice", matched)
+    assert status(buyer, "procurement", "supplier_invoice", matched) == "approved"  # matched: ready to pay
+
+    wrong = {
+        **invoice,
+        "invoice_no": "AD-INV-2",
+        "items": [{"item": "65-inch display", "qty": 4, "unit_price": "5400.00"}],
+    }
+    refused = buyer.client.post(records_url("procurement", "supplier_invoice"), json=wrong)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["path"] == "mismatch_note", refused.text
+    flagged = create(buyer, "procurement", "supplier_invoice", **wrong, mismatch_note="Billed at the list price")
+    assert (flagged["amount"], flagged["matched"]) == ("21600.00", False)
+    submit(buyer, "procurement", "supplier_invoice", flagged)
+    assert status(buyer, "procurement", "supplier_invoice", flagged) == "in_review"  # a mismatch waits for finance
+    finance.approve(comment="credit note promised")
+    assert status(buyer, "procurement", "supplier_invoice", flagged) == "approved"
+    assert requester.client.post(records_url("procurement", "supplier_invoice"), json=wrong).status_code == 403
+
+    # the scorecard, for this supplier
+    board = run_dashboard(
+        buyer, "procurement", "supplier_scorecard", {"filter": {"field": "supplier", "op": "eq", "value": acme["id"]}}
+    )
+    assert [(r["values"]["on_time"], r["values"]["receipts"]) for r in board["supplier_on_time"]["rows"]] == [(True, 1)]
+    matching = {r["values"]["matched"]: r["values"]["invoices"] for r in board["supplier_invoice_match"]["rows"]}
+    assert matching == {True: 1, False: 1}
+    assert row_of(board["supplier_spend"], supplier=acme["id"])["spend"] == "20800.00"
+    assert len(board["quotation_comparison"]["rows"]) == 1
+
+    # the sample receipts and invoices: one late delivery, one invoice that does not match
+    everyone = run_dashboard(buyer, "procurement", "supplier_scorecard")
+    late = [r["labels"]["supplier"] for r in everyone["supplier_on_time"]["rows"] if r["values"]["on_time"] is False]
+    assert late == ["Northwind Computing"]
+    unmatched = [
+        r["labels"]["supplier"] for r in everyone["supplier_invoice_match"]["rows"] if r["values"]["matched"] is False
+    ]
+    assert sorted(unmatched) == ["Acme Displays", "Northwind Computing"]
+
+
+def first_of(person: Person, form: str, name: str) -> int:
+    found = person.get(records_url("procurement", form), filter=f'{{"field": "name", "op": "eq", "value": "{name}"}}')
+    assert found.status_code == 200, found.text
+    return int(found.json()["items"][0]["id"])
