@@ -27,6 +27,12 @@ def run_report(person: Person, app: str, key: str) -> dict[str, Any]:
     return dict(response.json())
 
 
+def pages_open(person: Person, *urls: str) -> None:
+    for url in urls:
+        page = person.client.get(url, headers={"Accept-Language": "en"})
+        assert page.status_code == 200 and "<main" in page.text, url
+
+
 def row_of(result: dict[str, Any], **values: Any) -> dict[str, Any]:
     [row] = [r["values"] for r in result["rows"] if all(r["values"].get(k) == v for k, v in values.items())]
     return dict(row)
@@ -168,6 +174,9 @@ def test_projects_hours_and_costs_add_up_to_the_projects_actual_cost_on_the_budg
     assert categories == {"software": "10000.00", "travel": "4200.00"}
 
     # without the filter the sample projects are there too, each against its own budget
+    pages_open(
+        pm, "/apps/projects/dashboards/delivery", "/apps/projects/forms/cost/new", "/apps/projects/forms/timesheet"
+    )
     sample = run_report(pm, "projects", "project_other_costs")
     assert {r["labels"]["project"] for r in sample["rows"]} == {"ERP rollout", "官网改版", "Warehouse move"}
 
@@ -310,6 +319,15 @@ def test_purchasing_onboards_a_supplier_compares_quotations_and_matches_the_invo
     assert matching == {True: 1, False: 1}
     assert row_of(board["supplier_spend"], supplier=acme["id"])["spend"] == "20800.00"
     assert len(board["quotation_comparison"]["rows"]) == 1
+
+    pages_open(
+        buyer,
+        "/apps/procurement/dashboards/supplier_scorecard",
+        "/apps/procurement/reports/quotation_comparison",
+        "/apps/procurement/forms/supplier_invoice/new",
+        f"/apps/procurement/forms/supplier_invoice/records/{flagged['id']}",
+        "/apps/procurement/forms/goods_receipt",
+    )
 
     # the sample receipts and invoices: one late delivery, one invoice that does not match
     everyone = run_dashboard(buyer, "procurement", "supplier_scorecard")
