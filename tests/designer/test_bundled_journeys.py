@@ -9,6 +9,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from opsloom.designer.packages import read_package
+from opsloom.resources import data_path
 from tests.designer.test_bundled_apps import create, install, records_url, status, submit
 from tests.runtime.flow.office import Office, Person
 
@@ -343,3 +345,56 @@ def first_of(person: Person, form: str, name: str) -> int:
     found = person.get(records_url("procurement", form), filter=f'{{"field": "name", "op": "eq", "value": "{name}"}}')
     assert found.status_code == 200, found.text
     return int(found.json()["items"][0]["id"])
+
+
+# ------------------------------------------------------------------- upgrading from the first versions
+
+FIRST = {  # the forms and roles of each template's 1.0.0
+    "projects": ({"project", "milestone", "task"}, {"member", "pmo", "project_manager"}),
+    "procurement": (
+        {"purchase_request", "purchase_order", "supplier"},
+        {"approver", "finance", "requester", "vice_president"},
+    ),
+}
+
+
+def first_version(key: str) -> dict[str, Any]:
+    """The template as its 1.0.0 was: its first forms and roles, their flows, reports and dashboards."""
+    package = read_package(data_path("examples") / key)
+    forms, roles = FIRST[key]
+    package["app"] = {**package["app"], "version": "1.0.0", "menu": [m for m in package["app"]["menu"] if m in forms]}
+    package["forms"] = [f for f in package["forms"] if f["key"] in forms]
+    package["roles"] = [
+        {**r, "permissions": {k: v for k, v in r["permissions"].items() if k in forms or k == "*"}}
+        for r in package["roles"]
+        if r["key"] in roles
+    ]
+    package["flows"] = [f for f in package["flows"] if f["form"] in forms]
+    package["reports"] = [r for r in package.get("reports", []) if r["form"] in forms]
+    reports = {r["key"] for r in package["reports"]}
+    package["dashboards"] = [
+        d for d in package.get("dashboards", []) if all(i["report"] in reports for i in d["items"])
+    ]
+    package["sample_data"] = {k: v for k, v in package["sample_data"].items() if k in forms}
+    return package
+
+
+def test_the_first_versions_upgrade_in_place_to_the_bundled_ones_keeping_every_record(client: TestClient) -> None:
+    for key in FIRST:
+        first = first_version(key)
+        assert client.post("/api/packages/import", json=first).status_code == 200
+        before = {form: len(client.get(records_url(key, form)).json()["items"]) for form in first["sample_data"]}
+        bundled = read_package(data_path("examples") / key)
+        plan = client.post("/api/packages/import", json=bundled, params={"dry_run": "true"}).json()["plan"]
+        assert plan["action"] == "upgrade" and plan["can_apply"], plan
+        created = {d["key"] for d in plan["documents"] if d["outcome"] == "created" and d["kind"] == "forms"}
+        assert created == {f["key"] for f in bundled["forms"]} - FIRST[key][0]
+        upgraded = client.post("/api/packages/import", json=bundled)
+        assert upgraded.status_code == 200, upgraded.text
+        history = client.get(f"/api/apps/{key}/package").json()["history"]
+        assert next(h["version"] for h in history if h["status"] == "installed") == bundled["app"]["version"]
+        assert {form: len(client.get(records_url(key, form)).json()["items"]) for form in before} == before
+        assert client.get(f"/api/design/apps/{key}").json()["menu"] == bundled["app"]["menu"]
+        for dashboard in bundled["dashboards"]:
+            ran = client.post(f"/api/apps/{key}/dashboards/{dashboard['key']}/run", json={})
+            assert ran.status_code == 200 and all("result" in item for item in ran.json()["items"]), ran.text
