@@ -86,7 +86,7 @@ def test_projects_hours_and_costs_add_up_to_the_projects_actual_cost_on_the_budg
     )
 
     # members log their own hours: the person is whoever logs them, the cost hours x hourly cost
-    first = create(
+    mapping = create(
         dev,
         "projects",
         "timesheet",
@@ -97,8 +97,8 @@ def test_projects_hours_and_costs_add_up_to_the_projects_actual_cost_on_the_budg
         hours="8",
         hourly_cost="400.00",
     )
-    assert (first["person"], first["cost"]) == (dev.id, "3200.00")
-    create(
+    assert (mapping["person"], mapping["cost"]) == (dev.id, "3200.00")
+    scripts = create(
         dev,
         "projects",
         "timesheet",
@@ -109,7 +109,7 @@ def test_projects_hours_and_costs_add_up_to_the_projects_actual_cost_on_the_budg
         hours="6.5",
         hourly_cost="400.00",
     )
-    create(
+    create(  # not submitted yet: logged, not booked
         tester,
         "projects",
         "timesheet",
@@ -149,6 +149,22 @@ def test_projects_hours_and_costs_add_up_to_the_projects_actual_cost_on_the_budg
         spent_on="2026-12-03",
     )
 
+    # the project manager approves the hours; each approved timesheet is booked as a labour cost
+    for timesheet in (mapping, scripts):
+        submit(dev, "projects", "timesheet", timesheet)
+        pm.approve()
+        assert status(dev, "projects", "timesheet", timesheet) == "approved"
+    booked = pm.get(
+        records_url("projects", "cost"), filter=f'{{"field": "project", "op": "eq", "value": {project["id"]}}}'
+    )
+    labour_costs = {
+        c["timesheet"]: (c["category"], c["amount"], c["spent_on"]) for c in booked.json()["items"] if c["timesheet"]
+    }
+    assert labour_costs == {
+        mapping["id"]: ("labour", "3200.00", "2026-11-16"),
+        scripts["id"]: ("labour", "2600.00", "2026-12-01"),
+    }
+
     board = run_dashboard(
         pm, "projects", "delivery", {"filter": {"field": "project", "op": "eq", "value": project["id"]}}
     )
@@ -160,23 +176,27 @@ def test_projects_hours_and_costs_add_up_to_the_projects_actual_cost_on_the_budg
         "budget": "100000.00",
         "budget_used": "6.7",
     }
-    other = row_of(board["project_other_costs"], project=project["id"])
-    assert (other["other"], other["budget_used"]) == ("14200.00", "14.2")
-    actual = Decimal(labour["labour"]) + Decimal(other["other"])
-    assert actual == Decimal("20900.00") and actual / Decimal(labour["budget"]) == Decimal("0.209")
+    actual = row_of(board["project_actual_cost"], project=project["id"])
+    assert actual == {
+        "project": project["id"],
+        "actual": "20000.00",  # 5,800 of approved hours and 14,200 of other costs
+        "budget": "100000.00",
+        "budget_used": "20.0",
+        "remaining": "80000.00",
+    }
     overdue = board["overdue_tasks_by_owner"]
     assert [r["values"]["assignee"] for r in overdue["rows"]] == [dev.id]  # done and future tasks are not overdue
     assert row_of(overdue, assignee=dev.id)["tasks"] == 1
     months = {r["values"]["work_date__month"]: r["values"]["hours"] for r in board["hours_by_project_month"]["rows"]}
     assert months == {"2026-11": "8.00", "2026-12": "9.50"}
     categories = {r["values"]["category"]: r["values"]["amount"] for r in board["costs_by_category"]["rows"]}
-    assert categories == {"software": "10000.00", "travel": "4200.00"}
+    assert categories == {"labour": "5800.00", "software": "10000.00", "travel": "4200.00"}
 
     pages_open(
         pm, "/apps/projects/dashboards/delivery", "/apps/projects/forms/cost/new", "/apps/projects/forms/timesheet"
     )
     # without the filter the sample projects are there too, each against its own budget
-    sample = run_report(pm, "projects", "project_other_costs")
+    sample = run_report(pm, "projects", "project_actual_cost")
     assert {r["labels"]["project"] for r in sample["rows"]} == {"ERP rollout", "官网改版", "Warehouse move"}
 
 
