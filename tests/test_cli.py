@@ -19,6 +19,7 @@ from opsloom.resources import data_path
 from tests.databases import database
 
 PROCUREMENT = data_path("examples") / "procurement"
+VERSION = json.loads((PROCUREMENT / "app.json").read_text())["version"]
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ def test_install_example_then_list_it(env):
     installed = opsloom(env, "app", "install", str(PROCUREMENT))
     assert installed.exit_code == 0, installed.output
     sample = json.loads((PROCUREMENT / "data" / "purchase_request.json").read_text())
-    assert installed.output.startswith("install procurement 1.0.0:\n")
+    assert installed.output.startswith(f"install procurement {VERSION}:\n")
     assert "  New form Supplier" in installed.output.splitlines()
     assert "\ninstalled procurement: forms " in installed.output
     assert f"{len(sample)} purchase_request" in installed.output
@@ -103,7 +104,7 @@ def test_a_dry_run_prints_the_plan_and_installs_nothing(env):
     planned = opsloom(env, "app", "install", "--dry-run", str(PROCUREMENT))
     assert planned.exit_code == 0, planned.output
     lines = planned.output.splitlines()
-    assert lines[0] == "install procurement 1.0.0:"
+    assert lines[0] == f"install procurement {VERSION}:"
     assert "  New flow Purchase approval" in lines
     assert "installed" not in planned.output
     assert "no apps installed" in opsloom(env, "app", "list").output
@@ -114,7 +115,7 @@ def test_export_then_install_elsewhere_then_upgrade_by_cli(env, db_kind, tmp_pat
     file = tmp_path / "procurement.json"
     exported = opsloom(env, "app", "export", "procurement", "-o", str(file), "--sample-data")
     assert exported.exit_code == 0, exported.output
-    assert exported.output.startswith(f"exported procurement 1.0.0 to {file}: 3 forms, 4 roles, 1 flows")
+    assert exported.output.startswith(f"exported procurement {VERSION} to {file}: 8 forms, 5 roles, 3 flows")
     package = json.loads(file.read_text())
     assert len(package["sample_data"]["supplier"]) == len(
         json.loads((PROCUREMENT / "data" / "supplier.json").read_text())
@@ -125,12 +126,12 @@ def test_export_then_install_elsewhere_then_upgrade_by_cli(env, db_kind, tmp_pat
         installed = opsloom(other, "app", "install", str(file))
         assert installed.exit_code == 0, installed.output
         assert "installed procurement" in installed.output
-        package["manifest"]["version"] = "1.1.0"
+        package["manifest"]["version"] = "99.0.0"
         package["forms"][0]["label"] = {"zh-CN": "订单", "en": "Order"}
         file.write_text(json.dumps(package))
         upgraded = opsloom(other, "app", "install", str(file))
         assert upgraded.exit_code == 0, upgraded.output
-        assert upgraded.output.startswith("upgrade procurement 1.1.0 from 1.0.0:")
+        assert upgraded.output.startswith(f"upgrade procurement 99.0.0 from {VERSION}:")
         assert f"upgraded procurement: forms {package['forms'][0]['key']}; no records" in upgraded.output
 
 
