@@ -374,7 +374,9 @@ def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool, dat
 
     people = asyncio.run(_with_session(create_demo_people, settings))
     raised = asyncio.run(_with_session(create_demo_requests, settings))
-    click.echo(f"raised {raised} purchase requests as the demo people (some waiting for approval)")
+    click.echo(
+        f"raised {raised} purchase requests as the demo people (some waiting for approval); a supplier application waits for the buyer"
+    )
     waiting = asyncio.run(_with_session(create_demo_crm, settings))
     click.echo(f"CRM: {waiting} records of the sales rep wait for the sales manager (a large deal, a contract)")
     url = f"http://{settings.host}:{settings.port}"
@@ -385,6 +387,7 @@ def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool, dat
         click.echo(f"  {email:<28} {role}")
     click.echo("try: sales.head@ has a request waiting for approval; sales.rep@ raises new ones from the home page;")
     click.echo("     sales.manager@ approves the CRM contract waiting for him; finance@ records its payments")
+    click.echo("     buyer@ reviews the new supplier the engineer proposed")
     click.echo(f"data: {settings.data_dir.resolve()}")
     if not no_serve:
         _run_server(settings.model_copy(update={"run_worker": True}))  # flow reminders fire in the demo

@@ -98,6 +98,15 @@ PEOPLE: list[tuple[str, str, str, bool, str | None, dict[str, tuple[str, ...]], 
         {"procurement": ("finance",), "crm": ("finance",), "inventory": ("storekeeper",)},
         "finance, countersigns with 刘洋; records payments and stock",
     ),
+    (
+        "buyer@opsloom.local",
+        "孙丽 Buyer",
+        "finance",
+        False,
+        None,
+        {"procurement": ("buyer",)},
+        "buyer: reviews new suppliers, runs RFQs, receives goods, checks invoices",
+    ),
 ]
 
 
@@ -182,7 +191,8 @@ class _Desk:
 
 
 async def create_demo_requests(session: AsyncSession) -> int:
-    """Raise the demo's purchase requests as their requesters, and submit those meant to be in review."""
+    """Raise the demo's purchase requests as their requesters, and submit those meant to be in review;
+    and a supplier application of the engineer's, which waits for the buyer."""
     desk = _Desk(session)
     for email, title, supplier, items, submit in REQUESTS:
         department = "sales" if email.startswith("sales") else "engineering"
@@ -196,6 +206,16 @@ async def create_demo_requests(session: AsyncSession) -> int:
         if title.startswith("GPU"):
             body["reason"] = "Model training for the new product line; the current machines are fully booked."
         await desk.create(email, "procurement", "purchase_request", body, submit=submit)
+    # A new supplier the engineer proposes: it waits for the buyer's review.
+    application = {
+        "name": "深圳云芯科技有限公司",
+        "category": "it",
+        "contact": "黄敏",
+        "email": "sales@yunxin.example",
+        "expected_spend": "180000.00",
+        "risk": "low",
+    }
+    await desk.create("engineer@opsloom.local", "procurement", "supplier_application", application, submit=True)
     return len(REQUESTS)
 
 

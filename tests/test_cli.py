@@ -194,6 +194,7 @@ def test_demo_without_serving_installs_the_examples_and_prints_the_url(tmp_path)
     ]
     # the demo people have raised requests: two wait for their department heads, one is a draft
     assert "raised 3 purchase requests" in result.output
+    assert "a supplier application waits for the buyer" in result.output
     # and in the CRM, a large deal and a contract of the sales rep wait for the sales manager
     assert "CRM: 2 records of the sales rep wait for the sales manager" in result.output
     with sqlite3.connect(data_dir / "opsloom.db") as db:
@@ -210,6 +211,7 @@ def test_demo_without_serving_installs_the_examples_and_prints_the_url(tmp_path)
         ("crm", "opportunity", "sales.manager@opsloom.local"),
         ("procurement", "purchase_request", "eng.head@opsloom.local"),
         ("procurement", "purchase_request", "sales.head@opsloom.local"),
+        ("procurement", "supplier_application", "buyer@opsloom.local"),
     ]
     assert statuses.count("in_review") == 2 and "draft" in statuses
     assert plans == 6 + 2  # the sample's and the rep's contract's
