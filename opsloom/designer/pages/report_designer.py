@@ -66,7 +66,7 @@ async def _sources(session: Any, forms: FormRegistry, app: str) -> list[dict[str
                 {
                     **raw,
                     "may_be": {
-                        "dimension": bool((unit.dimension or own.dimension) and own.has_column and not unit.multiple),
+                        "dimension": bool((unit.dimension or own.dimension) and own.has_column),
                         "measure": bool(unit.measure),
                         "temporal": unit.temporal is not None,
                     },
