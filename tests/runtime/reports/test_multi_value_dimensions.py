@@ -3,6 +3,8 @@ statement, with the viewer's row scope and hidden fields, on both databases."""
 
 from __future__ import annotations
 
+import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -164,3 +166,29 @@ def test_the_designer_check_takes_a_multi_value_dimension(tagged, api):
     assert preview.status_code == 200, preview.text
     assert sum(r["values"]["n"] for r in preview.json()["rows"]) == 5
     assert Decimal(by(shop.answer("by_tag"), "tags")["blue"]["values"]["per_record"]) == Decimal("4.00")
+
+
+def test_the_report_page_notes_the_overlap_and_a_point_cross_filters_by_contains(tagged, api):
+    tagged.shop.report(
+        "tag_bars", dimensions=[{"field": "tags"}], measures=[{"key": "n", "agg": "count"}], display={"type": "bar"}
+    )
+    html = api.get("/apps/tagged/reports/tag_bars", headers={"Accept-Language": "en"}).text
+    assert "data-multi-value" in html and "add up to more than the total" in html
+    boot = json.loads(re.search(r'class="chart-boot">(.*?)</script>', html, re.S).group(1))
+    points = {p["labels"][0]: p for p in boot["points"]}
+    assert points["Red"]["cross"] == {"field": "tags", "op": "contains", "value": "red"}
+    assert "data-multi-value" not in api.get("/apps/tagged/reports/by_category").text
+
+
+def test_the_designer_offers_linked_fields_and_subform_columns_in_groups(tagged, api):
+    html = api.get("/design/apps/tagged/reports/new_one").text
+    boot = json.loads(re.search(r'id="designer-boot">(.*?)</script>', html, re.S).group(1))
+    source = next(s for s in boot["sources"] if s["key"] == tagged.shop.request)
+    own = {f["key"]: f["may_be"] for f in source["fields"]}
+    assert own["tags"]["dimension"] and own["watchers"]["dimension"]
+    groups = {g["key"]: g for g in source["groups"]}
+    assert groups["supplier"]["kind"] == "relation" and groups["items"]["kind"] == "rows"
+    supplier = {f["key"]: f["may_be"] for f in groups["supplier"]["fields"]}
+    assert supplier["supplier.name"]["dimension"] and supplier["supplier.rating"]["measure"]
+    items = {f["key"]: f["may_be"] for f in groups["items"]["fields"]}
+    assert items["items.price"]["measure"] and items["items.item"]["dimension"]

@@ -55,6 +55,7 @@ const COMMANDS = {
     delete doc.filter;
     delete doc.sort;
     delete doc.date_field;
+    delete doc.rows;
   },
   add_dimension(doc, { field }) {
     countRows(doc, field);
