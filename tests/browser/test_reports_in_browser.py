@@ -261,6 +261,7 @@ def test_build_a_report_and_a_dashboard_then_drill_down_and_cross_filter(
     for path, ready in [
         ("/apps/procurement/reports/my_spend_by_category", "[data-chart][data-drawn]"),
         ("/apps/procurement/dashboards/my_spend", "#dashboard[data-ready]"),
+        ("/apps/procurement/dashboards/approvals", "#dashboard[data-ready]"),
         ("/design/apps/procurement/reports/my_spend_by_category", "[data-preview-chart][data-drawn]"),
         ("/design/apps/procurement/reports/my_average_by_supplier", "[data-formula]"),
         ("/design/apps/procurement/dashboards/my_spend", "[data-ready]"),

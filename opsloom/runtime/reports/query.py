@@ -131,9 +131,6 @@ def report_statement(
     expanded = {i: value_rows(d, i, dialect) for i, d in enumerate(plan.dimensions) if multi_value(d)}
     # the first dimension of a top N stays joined on every level: the ranking keeps its values
     always = {0} & set(expanded) if plan.limit is not None else set()
-    joined = source
-    for i in sorted(expanded):
-        joined = joined.outerjoin(expanded[i], true())
 
     def source_keeping(kept: int) -> Any:
         """The rows a level groups: the multi-value dimensions it keeps, joined as rows."""
@@ -153,7 +150,7 @@ def report_statement(
             select(
                 dims[0].label("k"), func.row_number().over(order_by=[nullslast(order), nullsfirst(dims[0])]).label("rn")
             )
-            .select_from(joined)
+            .select_from(source_keeping(1))  # ranked by the first dimension's groups alone
             .where(*where)
             .group_by(dims[0])
             .cte("ranked")

@@ -192,3 +192,19 @@ def test_the_designer_offers_linked_fields_and_subform_columns_in_groups(tagged,
     assert supplier["supplier.name"]["dimension"] and supplier["supplier.rating"]["measure"]
     items = {f["key"]: f["may_be"] for f in groups["items"]["fields"]}
     assert items["items.price"]["measure"] and items["items.item"]["dimension"]
+
+
+def test_top_n_of_a_single_value_first_dimension_ranks_records_not_their_values(tagged):
+    tagged.shop.report(
+        "top_category_tag",
+        dimensions=[{"field": "category"}, {"field": "tags"}],
+        measures=[{"key": "n", "agg": "count"}, {"key": "units", "agg": "sum", "field": "qty"}],
+        sort=[{"by": "units", "desc": True}],
+        limit=1,
+    )
+    answer = tagged.shop.answer("top_category_tag")
+    assert {r["values"]["category"] for r in answer["rows"]} == {"office"}
+    assert [(s["values"]["category"], s["values"]["n"], s["values"]["units"]) for s in answer["subtotals"]] == [
+        ("office", 2, 12)
+    ]
+    assert answer["total"]["values"] == {"n": 2, "units": 12}
