@@ -56,6 +56,7 @@ APP, FORM = "bench", "purchase"
 DEPARTMENTS = [f"d{i}" for i in range(12)]
 CATEGORIES = ["it", "office", "travel", "services", "hardware"]
 SUPPLIERS = [f"Supplier {i}" for i in range(400)]
+TAGS = ["urgent", "capex", "framework", "audit", "green", "local"]
 
 
 def option_list(values: list[str]) -> list[dict[str, str]]:
@@ -73,6 +74,7 @@ DOCUMENT = {
         {"id": "f_sup", "key": "supplier", "type": "text", "label": "Supplier"},
         {"id": "f_amount", "key": "amount", "type": "decimal", "label": "Amount", "precision": 14, "scale": 2},
         {"id": "f_at", "key": "submitted_at", "type": "datetime", "label": "Submitted"},
+        {"id": "f_tags", "key": "tags", "type": "multiselect", "label": "Tags", "options": option_list(TAGS)},
     ],
 }
 
@@ -99,6 +101,7 @@ SHAPES: dict[str, dict[str, Any]] = {
             {"key": "high", "agg": "max", "field": "amount"},
         ],
     },
+    "multi-value tags, total once": {"dimensions": [{"field": "tags"}], "measures": COUNT_SUM},
 }
 
 
@@ -134,6 +137,16 @@ def handwritten(shape: str, table: str, dialect: str) -> str:
         )
         grouped = f"CASE WHEN {top} THEN supplier END"
         return f"SELECT {grouped}, {count_sum} {live} GROUP BY {grouped}"
+    if shape == "multi-value tags, total once":
+        values = (
+            f"{table} LEFT JOIN LATERAL jsonb_array_elements_text({table}.tags) AS v(value) ON true"
+            if dialect == "postgresql"
+            else f"{table} LEFT JOIN json_each({table}.tags) AS v"
+        )
+        return (
+            f"SELECT v.value, {count_sum} FROM {values} WHERE deleted_at IS NULL GROUP BY v.value "
+            f"UNION ALL SELECT NULL, {count_sum} {live}"
+        )
     if dialect == "postgresql":
         return f"SELECT category, avg(amount), min(amount), max(amount) {live} GROUP BY ROLLUP(category)"
     return (
@@ -180,6 +193,7 @@ async def fill(db: Database, registry: FormRegistry, rows: int) -> Any:
                     column["supplier"]: rng.choice(SUPPLIERS),
                     column["amount"]: Decimal(rng.randrange(100, 20_000_000)) / 100,
                     column["submitted_at"]: at,
+                    column["tags"]: rng.sample(TAGS, rng.randrange(0, 3)) or None,
                 }
             )
         async with db.session(write=True) as session:

@@ -3,7 +3,8 @@
 A report is checked by planning it as an app admin would run it (every field,
 bucket, measure, formula and filter resolved against the published form, see
 runtime/reports/plan.py); a dashboard by its reports being published and its
-grid fitting. Publishing stores a version; a run always reads the latest.
+grid fitting, and a process item by its form having a published flow. Publishing stores a version; a run
+always reads the latest.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from opsloom.platform.audit import audit
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import FieldError, NotFound, ValidationFailed
 from opsloom.platform.permissions import full_access
+from opsloom.runtime.flow.instances import flow_for_form
 from opsloom.runtime.forms import FormRegistry
 from opsloom.runtime.reports.plan import plan_report
 from opsloom.runtime.reports.published import published_document
@@ -49,16 +51,34 @@ async def dashboard_problems(
         return errors
     columns = document.get("columns", 12)
     for i, item in enumerate(document["items"]):
-        try:
-            await published_document(session, app, "report", item["report"])
-        except NotFound:
-            errors.append(FieldError(f"items[{i}].report", f"'{item['report']}' is not a published report of {app}"))
+        if "process" in item:
+            errors += await _process_problems(session, registry, app, item["process"], f"items[{i}].process")
+        else:
+            try:
+                await published_document(session, app, "report", item["report"])
+            except NotFound:
+                errors.append(
+                    FieldError(f"items[{i}].report", f"'{item['report']}' is not a published report of {app}")
+                )
         if item["x"] + item["w"] > columns:
             errors.append(FieldError(f"items[{i}].w", f"x + w must be at most {columns}, the grid's width"))
     for i, shared in enumerate(document.get("filters", [])):
         if shared["kind"] == "field" and not shared.get("field"):
             errors.append(FieldError(f"filters[{i}].field", "a field filter names the field it compares"))
     return errors
+
+
+async def _process_problems(
+    session: AsyncSession, registry: FormRegistry, app: str, form: str, path: str
+) -> list[FieldError]:
+    """A process item names a published form whose records go through a published flow."""
+    try:
+        await registry.get(session, app, form)
+    except NotFound:
+        return [FieldError(path, f"'{form}' is not a published form of {app}")]
+    if await flow_for_form(session, app, form) is None:
+        return [FieldError(path, f"form '{form}' has no published flow, so it has no process to show")]
+    return []
 
 
 async def publish_report(
@@ -86,7 +106,7 @@ async def publish_dashboard(
     if problems:
         raise ValidationFailed("The dashboard cannot be published until these are fixed", problems)
     assert document is not None
-    summary = [f"{len(document['items'])} reports"]
+    summary = [f"{len(document['items'])} items"]
     return await _store(session, ctx, definition, document, summary, dry_run, None)
 
 

@@ -149,6 +149,7 @@ def fill(path: str, world: World, kind: str) -> str:
         "report": "spend",
         "dashboard": "spend",
         "extension": "csv",
+        "view": "rates",  # a view of a form's process (a dashboard item's fragment)
     }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values[m.group(1)]), path)
 

@@ -17,7 +17,8 @@ from opsloom.designer.field_types_api import describe
 from opsloom.designer.pages.shell import Designer, design_nav, open_designer
 from opsloom.platform.errors import NotFound
 from opsloom.runtime.dependencies import Forms
-from opsloom.runtime.fields import FIELD_TYPES, unit_of, value_unit
+from opsloom.runtime.fields import FIELD_TYPES, links_records, unit_of, value_unit
+from opsloom.runtime.flow.instances import flow_for_form
 from opsloom.runtime.forms import FormRegistry, published_forms
 from opsloom.runtime.pages.i18n import catalog
 from opsloom.runtime.pages.rendering import not_found, redirect, render
@@ -52,28 +53,51 @@ async def _draft(request: Request, app: str, kind: str, key: str) -> tuple[dict[
 
 async def _sources(session: Any, forms: FormRegistry, app: str) -> list[dict[str, Any]]:
     """The app's published forms a report may read: key, label and fields (their documents, system fields
-    after), each with what its type lets it be in a report (the answers the report engine checks)."""
+    after), each with what its type lets it be in a report (the answers the report engine checks), and the
+    groups of fields reachable from them: a linked form's (`supplier.name`) and a subform's rows
+    (`items.price`, which make the report count rows)."""
+    documents = dict(await published_forms(session, app))
     out = []
-    for key, document in await published_forms(session, app):
+    for key, document in documents.items():
         compiled = await forms.get(session, app, key)
-        fields = []
-        for raw in [*document.get("fields", []), *SYSTEM_FIELDS]:
+        groups = []
+        for raw in document.get("fields", []):
             spec = compiled.spec(raw["key"]) if isinstance(raw, Mapping) else None
             if spec is None:
                 continue
-            unit, own = value_unit(spec), unit_of(spec)
-            fields.append(
-                {
-                    **raw,
-                    "may_be": {
-                        "dimension": bool((unit.dimension or own.dimension) and own.has_column and not unit.multiple),
-                        "measure": bool(unit.measure),
-                        "temporal": unit.temporal is not None,
-                    },
-                }
-            )
-        out.append({"key": key, "label": document.get("label") or key, "fields": fields})
+            if links_records(spec) and spec.raw.get("form") in compiled.related:
+                target = compiled.target(spec)
+                fields = _fields(target, [*documents.get(target.key, {}).get("fields", []), *SYSTEM_FIELDS])
+                groups.append(
+                    {"key": spec.key, "kind": "relation", "label": raw.get("label") or spec.key}
+                    | {"form": target.key, "fields": [{**f, "key": f"{spec.key}.{f['key']}"} for f in fields]}
+                )
+            elif spec.key in compiled.children:
+                fields = _fields(compiled.children[spec.key], raw.get("fields", []))
+                groups.append(
+                    {"key": spec.key, "kind": "rows", "label": raw.get("label") or spec.key}
+                    | {"fields": [{**f, "key": f"{spec.key}.{f['key']}"} for f in fields]}
+                )
+        own = _fields(compiled, [*document.get("fields", []), *SYSTEM_FIELDS])
+        out.append({"key": key, "label": document.get("label") or key, "fields": own, "groups": groups})
     return out
+
+
+def _fields(form: Any, documents: list[Any]) -> list[dict[str, Any]]:
+    """The field documents a report may name, each with what it may be (a dimension, a measure, a date)."""
+    fields = []
+    for raw in documents:
+        spec = form.spec(raw["key"]) if isinstance(raw, Mapping) else None
+        if spec is None:
+            continue
+        unit, own = value_unit(spec), unit_of(spec)
+        may_be = {
+            "dimension": bool((unit.dimension or own.dimension) and own.has_column),
+            "measure": bool(unit.measure),
+            "temporal": unit.temporal is not None,
+        }
+        fields.append({**raw, "may_be": may_be})
+    return fields
 
 
 def _messages(locale: str) -> dict[str, Any]:
@@ -154,6 +178,10 @@ async def dashboard_designer(app: str, dashboard: str, request: Request) -> Resp
         for item in nav["kinds"].get("report", []):
             if item["published_version"] is not None:
                 reports.append({"key": item["key"], "label": item["label"]})
+        processes = []  # forms whose records go through a published flow: their process views
+        for key, document in await published_forms(session, app):
+            if await flow_for_form(session, app, key) is not None:
+                processes.append({"key": key, "label": document.get("label") or key})
     start = draft or {
         "key": dashboard,
         "label": {"zh-CN": dashboard, "en": dashboard},
@@ -169,6 +197,7 @@ async def dashboard_designer(app: str, dashboard: str, request: Request) -> Resp
         "draft_revision": revision,
         "published_version": published,
         "reports": reports,
+        "processes": processes,
         "messages": _messages(page.ctx.t.locale),
         "urls": {
             "draft": f"/api/design/apps/{app}/dashboards/{dashboard}",

@@ -33,6 +33,7 @@ class Users(FieldType):
     sortable = False
     multiple = True
     link = "user"
+    dimension = True  # a report counts a record under each of its people
     operators = frozenset({"contains"})
     widget = "picker"
     client_kind = "users"

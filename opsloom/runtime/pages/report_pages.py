@@ -25,6 +25,7 @@ from starlette.responses import Response
 from opsloom.platform import tables
 from opsloom.platform.errors import NotFound, OpsloomError
 from opsloom.platform.http import DB, decode_json
+from opsloom.platform.locales import label_text
 from opsloom.platform.permissions import form_access
 from opsloom.runtime.access import eval_context
 from opsloom.runtime.dependencies import Forms
@@ -32,13 +33,15 @@ from opsloom.runtime.pages.navigation import app_navigation
 from opsloom.runtime.pages.rendering import not_found, page_context, render, request_context, to_login
 from opsloom.runtime.pages.routes import current_user
 from opsloom.runtime.reports.buckets import period
-from opsloom.runtime.reports.process import process_analytics
+from opsloom.runtime.reports.process import VIEWS, process_analytics
+from opsloom.runtime.reports.process import WORDS as PROCESS_WORDS
 from opsloom.runtime.reports.published import published_document
-from opsloom.runtime.reports.run import Viewer, run_report
+from opsloom.runtime.reports.run import Viewer, run_process_view, run_report
 
 router = APIRouter(include_in_schema=False)
 
 CHARTS = frozenset({"bar", "stacked_bar", "line", "area", "pie", "donut", "funnel", "gauge"})
+PROCESS_DISPLAYS = frozenset({"table", "bar", "line", "pie", "donut", "funnel", "kpi"})
 MAX_FILTERS = 20000
 STATUS_WORDS = {
     f"process.status_{s}" for s in ("running", "approved", "rejected", "returned", "withdrawn", "cancelled")
@@ -111,8 +114,35 @@ async def report_fragment(app: str, report: str, request: Request, db: DB, forms
     )
 
 
+@router.get("/apps/{app}/forms/{form}/process/{view}/fragment")
+async def process_fragment(app: str, form: str, view: str, request: Request, db: DB, forms: Forms) -> Response:
+    """A view of a form's process as a dashboard item shows it (`display=` table, bar, kpi...), for those who
+    may manage the form's records; drawn by the same template as a report."""
+    user = await current_user(request)
+    if user is None:
+        return to_login(request)
+    ctx = page_context(request, user)
+    display = request.query_params.get("display") or "table"
+    if view not in VIEWS or display not in PROCESS_DISPLAYS:
+        return not_found(ctx)
+    async with db.session() as session:
+        if await app_navigation(session, user, app) is None:
+            return not_found(ctx)
+        viewer = Viewer(request_context(request, user), ctx.t.locale)
+        try:
+            answer = await run_process_view(session, forms, viewer, app, form, view, _shared_of(request), lenient=True)
+        except OpsloomError as error:
+            result = _failed(error, display)
+        else:
+            result = _drawn(answer, {"display": {"type": display}}, display)
+    document = {"key": f"{form}-{view}", "display": {"type": display}}
+    return render(
+        ctx, "report_fragment.html", app_key=app, document=document, view=result, drill_link=link, number=_number
+    )
+
+
 @router.get("/apps/{app}/dashboards/{dashboard}")
-async def dashboard_page(app: str, dashboard: str, request: Request, db: DB) -> Response:
+async def dashboard_page(app: str, dashboard: str, request: Request, db: DB, forms: Forms) -> Response:
     user = await current_user(request)
     if user is None:
         return to_login(request)
@@ -126,21 +156,14 @@ async def dashboard_page(app: str, dashboard: str, request: Request, db: DB) -> 
         except NotFound:
             return not_found(ctx)
         departments = await _departments(session)
-        report_labels = {}
-        for item in document.get("items", []):
-            try:
-                report_labels[item["report"]] = (await published_document(session, app, "report", item["report"]))[
-                    "label"
-                ]
-            except NotFound:
-                report_labels[item["report"]] = item["report"]
+        items = sorted(document.get("items", []), key=lambda i: (i["y"], i["x"]))
+        cards = [await _card(session, forms, app, item, ctx.t.locale) for item in items]
     columns = int(document.get("columns") or 12)
-    items = sorted(document.get("items", []), key=lambda i: (i["y"], i["x"]))
     boot = {
         "app": app,
         "dashboard": dashboard,
         "filters": document.get("filters", []),
-        "items": [{"report": i["report"], "title": i.get("title")} for i in items],
+        "items": [{"report": i.get("report"), "process": i.get("process"), "title": i.get("title")} for i in items],
     }
     return render(
         ctx,
@@ -148,12 +171,42 @@ async def dashboard_page(app: str, dashboard: str, request: Request, db: DB) -> 
         nav=nav,
         app_key=app,
         document=document,
-        items=items,
+        cards=cards,
         columns=columns,
         departments=departments,
         boot=boot,
-        report_labels=report_labels,
     )
+
+
+async def _card(session: Any, forms: Any, app: str, item: dict[str, Any], locale: str) -> dict[str, Any]:
+    """What a dashboard shows around an item: its title, where the title leads, where its body comes from."""
+    if "process" in item:
+        form, view = item["process"], item["view"]
+        try:
+            form_label: Any = (await forms.get(session, app, form)).label
+        except NotFound:
+            form_label = form
+        title = f"{label_text(form_label, locale)}: {label_text(PROCESS_WORDS[view], locale)}"
+        display = (item.get("display") or {}).get("type") or "table"
+        return {
+            "item": item,
+            "title": item.get("title") or title,
+            "href": f"/apps/{app}/forms/{form}/process",
+            "fragment": f"/apps/{app}/forms/{form}/process/{view}/fragment?display={display}",
+            "name": f"{form}-{view}",
+        }
+    report = item["report"]
+    try:
+        label = (await published_document(session, app, "report", report))["label"]
+    except NotFound:
+        label = report
+    return {
+        "item": item,
+        "title": item.get("title") or label,
+        "href": f"/apps/{app}/reports/{report}",
+        "fragment": f"/apps/{app}/reports/{report}/fragment",
+        "name": report,
+    }
 
 
 # ------------------------------------------------------------------ what a report shows
@@ -194,13 +247,7 @@ async def _report_view(
     try:
         answer = await run_report(session, forms, viewer, app, document, shared, lenient=lenient)
     except OpsloomError as error:
-        problem = error.problem()
-        details = "; ".join(f"{e['path']}: {e['message']}" for e in problem.get("errors", []))
-        return ReportView(
-            None,
-            display,
-            error=(problem.get("detail") or problem.get("title") or "") + (f" ({details})" if details else ""),
-        )
+        return _failed(error, display)
     view = ReportView(answer, display)
     page = answer["records"]["page"]
     dims = [c for c in answer["columns"] if c["kind"] == "dimension"]
@@ -220,6 +267,27 @@ async def _report_view(
         view.kpi = await _kpi(session, forms, viewer, app, document, shared, answer, lenient)
     if display in CHARTS:
         view.chart = _chart_data(answer, document, page)
+    return view
+
+
+def _failed(error: OpsloomError, display: str) -> ReportView:
+    problem = error.problem()
+    details = "; ".join(f"{e['path']}: {e['message']}" for e in problem.get("errors", []))
+    text = (problem.get("detail") or problem.get("title") or "") + (f" ({details})" if details else "")
+    return ReportView(None, display, error=text)
+
+
+def _drawn(answer: dict[str, Any], document: dict[str, Any], display: str) -> ReportView:
+    """A process view's answer as a table, a chart or a KPI (its first measure's total; no period compared)."""
+    view = ReportView(answer, display)
+    if display in CHARTS:
+        view.chart = _chart_data(answer, document, answer["records"]["page"])
+    if display == "kpi":
+        measure = next(c for c in answer["columns"] if c["kind"] == "measure")
+        value = (answer["total"] or {"values": {}})["values"].get(measure["key"])
+        text = _percent(value) if measure["key"].endswith("_rate") else _number(value)
+        view.kpi = {"label": measure["label"], "value": _plain(value), "text": text, "href": None}
+        view.kpi["target"] = view.kpi["target_text"] = None
     return view
 
 
@@ -382,7 +450,7 @@ def _cross(dims: list[dict[str, Any]], row: dict[str, Any]) -> Any:
                     {"field": key, "op": "between", "value": [start.isoformat(), (end - timedelta(days=1)).isoformat()]}
                 )
         else:
-            parts.append({"field": key, "op": "eq", "value": value})
+            parts.append({"field": key, "op": "contains" if d.get("multiple") else "eq", "value": value})
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else {"and": parts}

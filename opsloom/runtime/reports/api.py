@@ -28,7 +28,7 @@ from opsloom.runtime.forms import FormRegistry
 from opsloom.runtime.pages.i18n import DEFAULT_LOCALE, choose_locale
 from opsloom.runtime.reports.process import process_analytics
 from opsloom.runtime.reports.published import published_document, published_documents
-from opsloom.runtime.reports.run import Viewer, run_report
+from opsloom.runtime.reports.run import Viewer, run_process_view, run_report
 
 router = APIRouter(prefix="/api/apps/{app}", tags=["reports"], dependencies=[Depends(authenticated)])
 
@@ -206,7 +206,7 @@ async def get_dashboard(app: Key, dashboard: Key, request: Request, db: DB) -> d
 
 @router.post(
     "/dashboards/{dashboard}/run",
-    summary="Run every report of a published dashboard with the shared filters",
+    summary="Run every item (report or process view) of a published dashboard with the shared filters",
     openapi_extra=json_body(SHARED, required=False),
 )
 async def run_dashboard(app: Key, dashboard: Key, request: Request, db: DB, forms: Forms) -> dict[str, Any]:
@@ -217,7 +217,7 @@ async def run_dashboard(app: Key, dashboard: Key, request: Request, db: DB, form
         viewer = viewer_of(request)
         items = []
         for item in document["items"]:
-            items.append({**item, **await _run_item(session, forms, viewer, app, item["report"], shared)})
+            items.append({**item, **await _run_item(session, forms, viewer, app, item, shared)})
         return {
             "dashboard": dashboard,
             "label": document.get("label"),
@@ -227,11 +227,17 @@ async def run_dashboard(app: Key, dashboard: Key, request: Request, db: DB, form
 
 
 async def _run_item(
-    session: AsyncSession, forms: FormRegistry, viewer: Viewer, app: str, report: str, shared: Any
+    session: AsyncSession, forms: FormRegistry, viewer: Viewer, app: str, item: dict[str, Any], shared: Any
 ) -> dict[str, Any]:
-    """One report's answer, or the problem that kept it from running (the others still run)."""
+    """One item's answer (a report's, or a view of a form's process), or the problem that kept it from running
+    (the others still run)."""
     try:
-        document = await published_document(session, app, "report", report)
+        if "process" in item:
+            answer = await run_process_view(
+                session, forms, viewer, app, item["process"], item["view"], shared, lenient=True
+            )
+            return {"result": answer}
+        document = await published_document(session, app, "report", item["report"])
         return {"result": await run_report(session, forms, viewer, app, document, shared, lenient=True)}
     except OpsloomError as error:
         return {"error": error.problem()}

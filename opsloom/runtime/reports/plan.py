@@ -51,6 +51,11 @@ class FieldPath:
     via: str | None = None  # the relation field it is reached through (`supplier`), or "rows"
 
     @property
+    def multiple(self) -> bool:
+        """A field holding several values (multiple choice, people): a record counts under each."""
+        return value_unit(self.spec).multiple
+
+    @property
     def column(self) -> Any:
         return self.table.c[self.spec.column]
 
@@ -253,8 +258,6 @@ def _dimension(resolver: _Resolver, doc: Mapping[str, Any], i: int) -> Dimension
     unit = value_unit(found.spec)
     if not (unit.dimension or unit_of(found.spec).dimension) or not unit_of(found.spec).has_column:
         raise _problem(f"{path}.field", f"a {found.spec.type} field cannot be a dimension")
-    if unit.multiple:
-        raise _problem(f"{path}.field", "a field holding several values cannot be a dimension yet")
     bucket = doc.get("bucket")
     if bucket is not None and unit.temporal is None:
         raise _problem(f"{path}.bucket", "only date and datetime fields are grouped by period; remove the bucket")

@@ -10,7 +10,7 @@ return rates. Durations are in hours, as exact decimals with two places.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -59,8 +59,8 @@ def _hours(seconds: Any) -> str | None:
     return str(hours.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
-def _instances(form: CompiledForm, access: FormAccess, ctx: EvalContext) -> Any:
-    """The form's flow instances whose records the caller may manage."""
+def _instances(form: CompiledForm, access: FormAccess, ctx: EvalContext, where: Sequence[Any] = ()) -> Any:
+    """The form's flow instances whose records the caller may manage (and that meet `where`, on the records)."""
     i, r = tables.flow_instances, form.table
     return (
         select(i.c.id, i.c.status, i.c.created_at)
@@ -70,6 +70,7 @@ def _instances(form: CompiledForm, access: FormAccess, ctx: EvalContext) -> Any:
             i.c.form_key == form.key,
             r.c.deleted_at.is_(None),
             scope_clause(access.scope("manage"), form, ctx),
+            *where,
         )
         .subquery("instances")
     )
@@ -252,3 +253,151 @@ async def _people(session: AsyncSession, rows: Any) -> dict[Any, str]:
     u = tables.users
     found = await session.execute(select(u.c.id, u.c.name).where(u.c.id.in_(ids)))
     return {row.id: row.name for row in found}
+
+
+# ------------------------------------------------------------------ a view as a report's answer
+
+# What a dashboard item may show of a form's process; each is one part of the analytics above.
+VIEWS = ("backlog_by_step", "time_by_step", "time_by_approver", "by_status", "by_month", "rates")
+WORDS: dict[str, dict[str, str]] = {
+    "backlog_by_step": {"en": "Where requests wait", "zh-CN": "待办积压"},
+    "time_by_step": {"en": "Time per step", "zh-CN": "各节点耗时"},
+    "time_by_approver": {"en": "Time per approver", "zh-CN": "各审批人耗时"},
+    "by_status": {"en": "Requests by status", "zh-CN": "按状态的申请"},
+    "by_month": {"en": "Requests by month", "zh-CN": "按月的申请"},
+    "rates": {"en": "Approval and return rates", "zh-CN": "通过率与退回率"},
+    "node": {"en": "Step", "zh-CN": "节点"},
+    "user_id": {"en": "Approver", "zh-CN": "审批人"},
+    "status": {"en": "Status", "zh-CN": "状态"},
+    "month": {"en": "Month", "zh-CN": "月份"},
+    "open": {"en": "Waiting", "zh-CN": "待处理"},
+    "overdue": {"en": "Overdue", "zh-CN": "已超时"},
+    "oldest_hours": {"en": "Oldest (hours)", "zh-CN": "最久（小时）"},
+    "avg_age_hours": {"en": "Average wait (hours)", "zh-CN": "平均等待（小时）"},
+    "tasks": {"en": "Decided", "zh-CN": "已处理"},
+    "avg_hours": {"en": "Average (hours)", "zh-CN": "平均（小时）"},
+    "median_hours": {"en": "Median (hours)", "zh-CN": "中位数（小时）"},
+    "p90_hours": {"en": "90% within (hours)", "zh-CN": "90% 以内（小时）"},
+    "count": {"en": "Requests", "zh-CN": "申请数"},
+    "submitted": {"en": "Requests submitted", "zh-CN": "提交的申请"},
+    "approved": {"en": "Approved", "zh-CN": "已通过"},
+    "rejected": {"en": "Rejected", "zh-CN": "已驳回"},
+    "returned": {"en": "Returned", "zh-CN": "曾退回"},
+    "approval_rate": {"en": "Approval rate", "zh-CN": "通过率"},
+    "return_rate": {"en": "Return rate", "zh-CN": "退回率"},
+}
+STATUS_WORDS: dict[str, dict[str, str]] = {
+    "running": {"en": "In review", "zh-CN": "审批中"},
+    "approved": {"en": "Approved", "zh-CN": "已通过"},
+    "rejected": {"en": "Rejected", "zh-CN": "已驳回"},
+    "returned": {"en": "Returned", "zh-CN": "已退回"},
+    "withdrawn": {"en": "Withdrawn", "zh-CN": "已撤回"},
+    "cancelled": {"en": "Cancelled", "zh-CN": "已取消"},
+}
+# measure key -> its type in the answer; the counts of a view add up to its total row
+_TIMES = {"tasks": "integer", "avg_hours": "decimal", "median_hours": "decimal", "p90_hours": "decimal"}
+_SHAPES: dict[str, tuple[str | None, dict[str, str], tuple[str, ...]]] = {
+    # view: (dimension, measures, the measures a total adds up)
+    "backlog_by_step": (
+        "node",
+        {"open": "integer", "overdue": "integer", "oldest_hours": "decimal", "avg_age_hours": "decimal"},
+        ("open", "overdue"),
+    ),
+    "time_by_step": ("node", _TIMES, ()),
+    "time_by_approver": ("user_id", _TIMES, ()),
+    "by_status": ("status", {"count": "integer"}, ("count",)),
+    "by_month": (
+        "month",
+        {"submitted": "integer", "approved": "integer", "rejected": "integer"},
+        ("submitted", "approved", "rejected"),
+    ),
+    "rates": (
+        None,
+        {
+            "approval_rate": "decimal",
+            "return_rate": "decimal",
+            "submitted": "integer",
+            "approved": "integer",
+            "rejected": "integer",
+            "returned": "integer",
+        },
+        (),
+    ),
+}
+
+
+async def process_view(
+    session: AsyncSession,
+    form: CompiledForm,
+    access: FormAccess,
+    ctx: EvalContext,
+    locale: str,
+    view: str,
+    where: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """One view of the form's process in the shape of a report's answer (columns, rows, total), so that the
+    report displays draw it; only the instances of records the caller may manage count."""
+    access.require("manage")
+    instances = _instances(form, access, ctx, where)
+    dimension, measures, summed = _SHAPES[view]
+    found: list[dict[str, Any]]
+    if view == "backlog_by_step":
+        found = await _backlog(session, instances, ctx.now, locale)
+    elif view in ("time_by_step", "time_by_approver"):
+        found = await _durations(session, instances, "node" if view == "time_by_step" else "assignee_id", locale)
+    elif view == "by_status":
+        found = [
+            {**row, "label": label_text(STATUS_WORDS.get(row["status"]), locale) or row["status"]}
+            for row in await _by_status(session, instances)
+        ]
+    elif view == "by_month":
+        months: dict[str, dict[str, Any]] = {}
+        for row in await _by_month(session, instances, ctx):
+            month = months.setdefault(
+                row["month"], {"month": row["month"], "submitted": 0, "approved": 0, "rejected": 0}
+            )
+            month["submitted"] += row["count"]
+            if row["status"] in ("approved", "rejected"):
+                month[row["status"]] += row["count"]
+        found = list(months.values())
+    else:
+        found = [await _rates(session, instances)]
+    columns: list[dict[str, Any]] = []
+    if dimension is not None:
+        columns.append(
+            {"key": dimension, "kind": "dimension", "label": label_text(WORDS[dimension], locale), "field": None}
+            | {"bucket": None, "type": "text", "multiple": False}
+        )
+    columns += [
+        {"key": key, "kind": "measure", "label": label_text(WORDS[key], locale), "type": kind}
+        for key, kind in measures.items()
+    ]
+    rows: list[dict[str, Any]] = []
+    for item in found:
+        values: dict[str, Any] = {key: item.get(key) for key in measures}
+        labels: dict[str, Any] = {}
+        if dimension is not None:
+            values[dimension] = item.get(dimension)
+            labels[dimension] = str(item.get("label") or item.get(dimension) or "")
+        rows.append({"values": values, "labels": labels, "other": False, "filter": None})
+    total: dict[str, Any] | None = None
+    if dimension is None:
+        total = rows[0]
+    elif summed:
+        sums = {key: sum(int(r["values"].get(key) or 0) for r in rows) for key in summed}
+        total = {"values": sums, "labels": {}, "other": False, "filter": None}
+    return {
+        "report": None,
+        "process": form.key,
+        "view": view,
+        "label": label_text(WORDS[view], locale),
+        "columns": columns,
+        "rows": rows,
+        "subtotals": [],
+        "total": total,
+        "multi_value": False,
+        "records": {
+            "api": f"/api/apps/{form.app}/forms/{form.key}/records",
+            "page": f"/apps/{form.app}/forms/{form.key}",
+        },
+    }

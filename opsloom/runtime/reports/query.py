@@ -2,9 +2,18 @@
 
 Subtotals and the grand total come from the same statement: `GROUP BY ROLLUP`
 on PostgreSQL, and on SQLite (which has no ROLLUP) a UNION ALL of one GROUP BY
-per level. Every output row carries `level`, the GROUPING() bitmask of the
-dimensions it rolled up (0 for a detail row), and `other`, 1 for the row that
-folds the groups beyond the top N. Nothing is aggregated in Python.
+per level.
+
+A dimension on a field holding several values (multiple choice, people) joins
+the field's list as rows (`json_each` on SQLite, a lateral
+`jsonb_array_elements_text` on PostgreSQL; an empty list gives one empty row),
+so a record counts once under each of its values. Such a report takes the
+UNION ALL form on both databases: a level that rolls the dimension up reads
+the records without that join and so counts each record once.
+
+Every output row carries `level`, the GROUPING() bitmask of the dimensions it
+rolled up (0 for a detail row), and `other`, 1 for the row that folds the
+groups beyond the top N. Nothing is aggregated in Python.
 """
 
 from __future__ import annotations
@@ -13,9 +22,11 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Integer,
     and_,
     case,
+    cast,
     exists,
     func,
     literal,
@@ -24,6 +35,7 @@ from sqlalchemy import (
     nullslast,
     or_,
     select,
+    true,
     tuple_,
     union_all,
 )
@@ -36,8 +48,23 @@ from opsloom.runtime.reports.buckets import date_bucket, offset_minutes, zone_na
 from opsloom.runtime.reports.plan import Dimension, ReportPlan
 
 
-def dimension_sql(d: Dimension, ctx: EvalContext) -> Any:
+def value_rows(d: Dimension, i: int, dialect: str) -> Any:
+    """The values of a multi-value dimension's list as a table of one column, `value` (joined per record)."""
     column = d.field.column
+    if dialect == "postgresql":
+        return func.jsonb_array_elements_text(column).table_valued("value").lateral(f"mv{i}")
+    return func.json_each(column).table_valued("value").alias(f"mv{i}")
+
+
+def multi_value(d: Dimension) -> bool:
+    return value_unit(d.field.spec).multiple
+
+
+def dimension_sql(d: Dimension, ctx: EvalContext, rows: Any = None) -> Any:
+    column = d.field.column
+    if rows is not None:  # one of a multi-value field's values; a person's id is a number on both databases
+        value = rows.c.value
+        return cast(value, BigInteger()) if value_unit(d.field.spec).link else value
     unit = value_unit(d.field.spec)
     if d.bucket is not None:
         return date_bucket(
@@ -101,7 +128,19 @@ def report_statement(
         where.append(to_sql(plan.filter, view, filter_ctx))
     where += [to_sql(c, view, filter_ctx) for c in shared]
 
-    dims = [dimension_sql(d, ctx) for d in plan.dimensions]
+    expanded = {i: value_rows(d, i, dialect) for i, d in enumerate(plan.dimensions) if multi_value(d)}
+    # the first dimension of a top N stays joined on every level: the ranking keeps its values
+    always = {0} & set(expanded) if plan.limit is not None else set()
+
+    def source_keeping(kept: int) -> Any:
+        """The rows a level groups: the multi-value dimensions it keeps, joined as rows."""
+        out = source
+        for i in sorted(expanded):
+            if i < kept or i in always:
+                out = out.outerjoin(expanded[i], true())
+        return out
+
+    dims = [dimension_sql(d, ctx, expanded.get(i)) for i, d in enumerate(plan.dimensions)]
     measures = measure_columns(plan)
     other: Any = literal(0, Integer())
     if plan.limit is not None:
@@ -111,7 +150,7 @@ def report_statement(
             select(
                 dims[0].label("k"), func.row_number().over(order_by=[nullslast(order), nullsfirst(dims[0])]).label("rn")
             )
-            .select_from(source)
+            .select_from(source_keeping(1))  # ranked by the first dimension's groups alone
             .where(*where)
             .group_by(dims[0])
             .cte("ranked")
@@ -136,7 +175,7 @@ def report_statement(
             *(expression.label(label) for label, expression in measures),
             level.label("level"),
             grouped_other.label("other"),
-        ).select_from(source)
+        ).select_from(source_keeping(kept))
         statement = statement.where(*where)
         group = dims[:kept] + ([other] if plan.others and kept else [])
         return statement.group_by(*group) if group else statement
@@ -147,7 +186,7 @@ def report_statement(
         statement = level_select(0, literal(0, Integer()))
     elif not plan.totals:
         statement = level_select(n, literal(0, Integer()))
-    elif dialect == "postgresql":
+    elif dialect == "postgresql" and not expanded:
         grouped = [tuple_(dims[0], other) if plan.others else dims[0], *dims[1:]]
         statement = select(
             *(d.label(f"d{i}") for i, d in enumerate(dims)),

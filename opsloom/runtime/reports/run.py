@@ -23,17 +23,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
 from opsloom.platform.context import RequestContext
-from opsloom.platform.errors import BadRequest, ValidationFailed
+from opsloom.platform.errors import BadRequest, NotFound, ValidationFailed
 from opsloom.platform.locales import label_text
 from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.runtime.access import eval_context, scope_clause
-from opsloom.runtime.conditions import AllOf, Condition, parse_condition
+from opsloom.runtime.conditions import AllOf, Condition, parse_condition, to_sql
 from opsloom.runtime.fields import dump_datetime, unit_of, value_unit
+from opsloom.runtime.flow.instances import flow_for_form
 from opsloom.runtime.forms import CompiledForm, FormRegistry
 from opsloom.runtime.formulas import FormulaContext, evaluate
 from opsloom.runtime.link_titles import filter_context
 from opsloom.runtime.reports.buckets import period
 from opsloom.runtime.reports.plan import Dimension, Measure, ReportPlan, plan_report
+from opsloom.runtime.reports.process import process_view
 from opsloom.runtime.reports.query import report_statement
 from opsloom.runtime.reports.shared import shared_conditions
 
@@ -112,6 +114,45 @@ async def run_report(
     return answer
 
 
+async def run_process_view(
+    session: AsyncSession,
+    registry: FormRegistry,
+    viewer: Viewer,
+    app: str,
+    form_key: str,
+    view: str,
+    shared: Any = None,
+    *,
+    lenient: bool = False,
+) -> dict[str, Any]:
+    """A view of a form's process (a dashboard item `{"process": form, "view": ...}`) as a report's answer,
+    over the instances of the records the viewer may manage, with the shared filters on those records."""
+    form = await registry.get(session, app, form_key)
+    access = await form_access(session, viewer.ctx.principal, app, form_key)
+    access.require("manage")
+    if await flow_for_form(session, app, form_key) is None:
+        raise NotFound(f"Form '{form_key}' has no published flow, so there is no process to analyse")
+    view_of = form.restricted(access.hidden)
+    parsed: list[Condition] = []
+    ignored: list[str] = []
+    for path, doc in shared_conditions(shared, None, view_of, lenient=lenient):
+        try:
+            parsed.append(parse_condition(doc, view_of, path))
+        except BadRequest as error:
+            if not lenient:
+                raise ValidationFailed("A shared filter cannot apply to this process", error.errors) from None
+            ignored.append(path)
+    ectx = eval_context(viewer.ctx)
+    where = []
+    if parsed:
+        fctx = await filter_context(session, viewer.ctx, view_of, _all_of(parsed))
+        where = [to_sql(c, view_of, fctx) for c in parsed]
+    answer = await process_view(session, form, access, ectx, viewer.locale, view, where)
+    if ignored:
+        answer["ignored_filters"] = ignored
+    return answer
+
+
 def _all_of(conditions: list[Condition]) -> Condition:
     return conditions[0] if len(conditions) == 1 else AllOf(tuple(conditions))
 
@@ -143,6 +184,8 @@ async def _answer(
         "rows": rows,
         "subtotals": subtotals,
         "total": total,
+        # a record counts under each value of a multi-value dimension: the rows may add up to more than the total
+        "multi_value": any(d.field.multiple for d in plan.dimensions),
         "records": {
             "api": f"/api/apps/{form.app}/forms/{form.key}/records",
             "page": f"/apps/{form.app}/forms/{form.key}",
@@ -151,15 +194,14 @@ async def _answer(
 
 
 def _columns(plan: ReportPlan, viewer: Viewer) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for d in plan.dimensions:
         label = label_text(d.label, viewer.locale)
         if d.bucket and d.label == d.field.label:
             label = f"{label} ({label_text(BUCKET_NAMES[d.bucket], viewer.locale)})"
         kind = "text" if d.bucket else (value_unit(d.field.spec).client_kind)
-        out.append(
-            {"key": d.key, "kind": "dimension", "label": label, "field": d.field.ref, "bucket": d.bucket, "type": kind}
-        )
+        shown = {"key": d.key, "kind": "dimension", "label": label, "field": d.field.ref, "bucket": d.bucket}
+        out.append({**shown, "type": kind, "multiple": d.field.multiple})
     for m in plan.measures:
         entry: dict[str, Any] = {
             "key": m.key,
@@ -249,7 +291,10 @@ def _dump_dimension(d: Dimension, raw: Any) -> Any:
         return dump_datetime(raw)
     if isinstance(raw, date):
         return raw.isoformat()
-    return unit_of(d.field.spec).dump(d.field.spec, raw)
+    unit = unit_of(d.field.spec)
+    if d.field.multiple:  # one of the values
+        return unit.element(d.field.spec).dump(d.field.spec, raw)
+    return unit.dump(d.field.spec, raw)
 
 
 def _drill(plan: ReportPlan, r: Mapping[str, Any], kept: int, other: bool, base: list[Any], tops: set[Any]) -> Any:
@@ -282,6 +327,8 @@ def _value_condition(d: Dimension, raw: Any) -> dict[str, Any]:
     key = d.field.spec.key
     if raw is None:
         return {"field": key, "op": "is_empty"}
+    if d.field.multiple:  # the records holding this value among others
+        return {"field": key, "op": "contains", "value": _dump_dimension(d, raw)}
     if d.bucket is None:
         return {"field": key, "op": "eq", "value": _dump_dimension(d, raw)}
     start, end = period(d.bucket, raw)

@@ -28,11 +28,12 @@ def _fail(path: str, message: str) -> ValidationFailed:
 
 
 def shared_conditions(
-    shared: Any, plan: ReportPlan, view: CompiledForm, *, lenient: bool = False
+    shared: Any, plan: ReportPlan | None, view: CompiledForm, *, lenient: bool = False
 ) -> list[tuple[str, Any]]:
     """(JSON path, condition document) of every shared filter in a run request's body.
 
-    `lenient` (a dashboard's reports): a date range the report's form cannot take is left out."""
+    The date range applies to the report's date field (`plan`; without one, and for a process view, the
+    records' `created_at`). `lenient` (a dashboard's items): a date range the form cannot take is left out."""
     if shared is None:
         return []
     if not isinstance(shared, Mapping):
@@ -54,8 +55,8 @@ def shared_conditions(
     return out
 
 
-def _date_range(value: Any, plan: ReportPlan, view: CompiledForm) -> Any:
-    key = plan.date_field.spec.key if plan.date_field is not None else "created_at"
+def _date_range(value: Any, plan: ReportPlan | None, view: CompiledForm) -> Any:
+    key = plan.date_field.spec.key if plan is not None and plan.date_field is not None else "created_at"
     spec = view.spec(key)
     if spec is None:
         raise _fail("date_range", f"the report's date field '{key}' is not a field you may see")

@@ -32,6 +32,8 @@ def request_form(key: str, supplier: str) -> dict[str, Any]:
         field("team", "department"),
         field("secret", "decimal", precision=14, scale=2),
         field("supplier", "relation", form=supplier),
+        field("tags", "multiselect", options=options("red", "green", "blue")),
+        field("watchers", "users"),
         {
             "id": f"fld_{key}_items",
             "key": "items",

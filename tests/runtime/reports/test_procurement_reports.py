@@ -40,3 +40,11 @@ def test_the_spend_dashboard_runs_every_report_on_the_apps_requests(client):
         r["values"]["category"]: r["labels"]["category"] for r in items["spend_by_category"]["result"]["rows"]
     }
     assert set(categories) == {"it", "office"}
+    # the approvals dashboard: process views of the requests' flow next to a report
+    board = client.post(f"/api/apps/{APP}/dashboards/approvals/run", json={}, headers={"Accept-Language": "en"})
+    assert board.status_code == 200, board.text
+    views = {item.get("view") or item["report"]: item for item in board.json()["items"]}
+    assert all("result" in item for item in views.values()), views
+    assert views["rates"]["result"]["total"]["values"]["submitted"] == 2
+    assert sum(r["values"]["open"] for r in views["backlog_by_step"]["result"]["rows"]) == 2
+    assert views["by_month"]["result"]["total"]["values"]["submitted"] == 2

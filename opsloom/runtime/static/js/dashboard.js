@@ -1,9 +1,9 @@
 /**
- * A dashboard: its reports on a CSS grid (x, y, w, h of the document; one column on a phone), the shared
+ * A dashboard: its reports and process views on a CSS grid (x, y, w, h of the document; one column on a phone), the shared
  * filters, refresh, full screen, cross-filtering and a PNG of each chart.
  *
  * One small store holds what the viewer chose (shared filters, the point clicked); every change renders the
- * reports again from it. Each report comes from the server as a fragment (its table or pivot rendered there,
+ * items again from it. Each item comes from the server as a fragment (`data-fragment`) (its table or pivot rendered there,
  * its chart's data as JSON), fetched with the shared filters; a click on a chart point filters the other
  * reports by that point's dimension values (the point's `cross` condition).
  */
@@ -67,11 +67,12 @@ async function loadItem(element) {
   const index = Number(element.dataset.item);
   const body = element.querySelector("[data-body]");
   const shared = filtersFor(index);
-  const query = Object.keys(shared).length ? `?filters=${encodeURIComponent(JSON.stringify(shared))}` : "";
+  const url = new URL(element.dataset.fragment, window.location.href);
+  if (Object.keys(shared).length) url.searchParams.set("filters", JSON.stringify(shared));
   element.setAttribute("aria-busy", "true");
   let html;
   try {
-    const response = await fetch(`/apps/${boot.app}/reports/${element.dataset.report}/fragment${query}`, {
+    const response = await fetch(url, {
       credentials: "same-origin",
       headers: { Accept: "text/html" },
     });
@@ -154,7 +155,7 @@ grid.addEventListener("click", (event) => {
   if (!chart) return;
   const a = document.createElement("a");
   a.href = chart.getDataURL({ type: "png", pixelRatio: 2, backgroundColor: "#ffffff" });
-  a.download = `${element.dataset.report}.png`;
+  a.download = `${element.dataset.name}.png`;
   document.body.append(a);
   a.click();
   a.remove();

@@ -1,5 +1,5 @@
 /**
- * The dashboard designer: add published reports, lay them out on the grid by drag (SortableJS reorders the
+ * The dashboard designer: add published reports and views of a form's process (forms with a published flow), lay them out on the grid by drag (SortableJS reorders the
  * cards, which then flow into place left to right) or by keyboard (move and resize buttons on every card,
  * one grid cell at a time), choose the shared filters, publish. One store with undo/redo; the draft is
  * saved after a pause with If-Match.
@@ -19,6 +19,9 @@ const t = (key, values = {}) => {
 const clone = (v) => JSON.parse(JSON.stringify(v));
 const SAVE_AFTER_MS = 700;
 const ROW = 72;
+export const VIEWS = ["backlog_by_step", "time_by_step", "time_by_approver", "by_status", "by_month", "rates"];
+const PROCESS_DISPLAYS = ["table", "bar", "line", "pie", "donut", "funnel", "kpi"];
+const cardKey = (item) => (item.report ? item.report : `process-${item.process}-${item.view}`);
 
 /** Place items in their order, left to right, each as high as the tallest of its row (after a drag). */
 export function flow(items, columns) {
@@ -45,9 +48,10 @@ const COMMANDS = {
     for (const part of path.slice(0, -1)) node = node[part];
     node[path[path.length - 1]] = value;
   },
-  add(doc, { report }) {
+  add(doc, { report, process, view }) {
     const bottom = doc.items.reduce((most, i) => Math.max(most, i.y + i.h), 0);
-    doc.items.push({ report, x: 0, y: bottom, w: Math.min(6, doc.columns), h: 4 });
+    const what = report ? { report } : { process, view, display: { type: view === "rates" ? "kpi" : "bar" } };
+    doc.items.push({ ...what, x: 0, y: bottom, w: Math.min(6, doc.columns), h: 4 });
   },
   remove(doc, { index }) {
     doc.items.splice(index, 1);
@@ -133,10 +137,15 @@ function Card({ item, index, dispatch, name, count }) {
   });
   const button = (label, command, text) => html`<button type="button" class="icon-button" aria-label=${label}
     onClick=${() => dispatch({ type: "nudge", index, ...command })}>${text}</button>`;
-  return html`<li ref=${ref} class="dd-card dashboard-item report-card" data-card=${item.report} data-index=${index}>
+  const displayId = `dd-display-${index}`;
+  return html`<li ref=${ref} class="dd-card dashboard-item report-card" data-card=${cardKey(item)} data-index=${index}>
     <div class="item-heading"><span class="rd-drag" aria-hidden="true">⠿</span><h2>${name}</h2>
       <button type="button" class="icon-button" aria-label=${t("rd.remove", { name })} onClick=${() => dispatch({ type: "remove", index })}>×</button></div>
     <p class="help" data-size>${t("dd.place", { x: item.x, y: item.y, w: item.w, h: item.h })}</p>
+    ${item.process && html`<div class="field"><label for=${displayId}>${t("dd.display_of", { name })}</label>
+      <select id=${displayId} data-process-display onChange=${(e) => dispatch({ type: "set", path: ["items", index, "display"], value: { type: e.target.value } })}>
+        ${PROCESS_DISPLAYS.map((d) => html`<option value=${d} selected=${(item.display || {}).type === d}>${t(`rd.display_${d}`)}</option>`)}
+      </select></div>`}
     <div class="dd-buttons" role="group" aria-label=${t("dd.arrange", { name })}>
       ${button(t("dd.left", { name }), { dx: -1 }, "←")}${button(t("dd.right", { name }), { dx: 1 }, "→")}
       ${button(t("dd.up", { name }), { dy: -1 }, "↑")}${button(t("dd.down", { name }), { dy: 1 }, "↓")}
@@ -156,9 +165,15 @@ function Designer() {
   const [result, setResult] = useState(null);
   const [published, setPublished] = useState(boot.published_version);
   const [choice, setChoice] = useState(boot.reports.length ? boot.reports[0].key : "");
+  const processes = boot.processes || [];
+  const [flowForm, setFlowForm] = useState(processes.length ? processes[0].key : "");
+  const [view, setView] = useState(VIEWS[0]);
   const grid = useRef(null);
   const doc = state.doc;
   const names = Object.fromEntries(boot.reports.map((r) => [r.key, labelText(r.label, locale) || r.key]));
+  const formNames = Object.fromEntries(processes.map((f) => [f.key, labelText(f.label, locale) || f.key]));
+  const nameOf = (item) => (item.report ? names[item.report] || item.report
+    : t("dd.process_item", { form: formNames[item.process] || item.process, view: t(`dd.view_${item.view}`) }));
   useEffect(() => {
     grid.current.style.setProperty("--columns", String(doc.columns));
     grid.current.style.setProperty("--row-height", `${ROW}px`);
@@ -219,6 +234,17 @@ function Designer() {
         <button type="button" class="button secondary" data-add-report disabled=${!choice} onClick=${() => dispatch({ type: "add", report: choice })}>${t("dd.add")}</button>
         ${!boot.reports.length && html`<p class="help">${t("dd.no_reports")}</p>`}
       </div>
+      ${processes.length > 0 && html`<fieldset class="dd-add dd-process"><legend>${t("dd.process")}</legend>
+        <div class="field"><label for="dd-process-form">${t("dd.process_form")}</label>
+          <select id="dd-process-form" value=${flowForm} onChange=${(e) => setFlowForm(e.target.value)}>
+            ${processes.map((f) => html`<option value=${f.key}>${formNames[f.key]}</option>`)}
+          </select></div>
+        <div class="field"><label for="dd-process-view">${t("dd.process_view")}</label>
+          <select id="dd-process-view" value=${view} onChange=${(e) => setView(e.target.value)}>
+            ${VIEWS.map((v) => html`<option value=${v}>${t(`dd.view_${v}`)}</option>`)}
+          </select></div>
+        <button type="button" class="button secondary" data-add-process onClick=${() => dispatch({ type: "add", process: flowForm, view })}>${t("dd.add")}</button>
+      </fieldset>`}
     </div>
     <fieldset class="rd-panel dd-filters"><legend>${t("dd.filters")}</legend>
       <label><input type="checkbox" checked=${has("date_range")} data-filter-kind="date_range" onChange=${(e) => dispatch({ type: "filter", kind: "date_range", on: e.target.checked })} /> ${t("dd.filter_date")}</label>
@@ -231,7 +257,7 @@ function Designer() {
     </fieldset>
     <p class="help">${t("dd.layout_help")}</p>
     <ul ref=${grid} class="dashboard-grid dd-grid" aria-label=${t("dd.layout")}>
-      ${doc.items.map((item, i) => html`<${Card} key=${`${item.report}-${i}`} item=${item} index=${i} dispatch=${dispatch} name=${names[item.report] || item.report} count=${doc.items.length} />`)}
+      ${doc.items.map((item, i) => html`<${Card} key=${`${cardKey(item)}-${i}`} item=${item} index=${i} dispatch=${dispatch} name=${nameOf(item)} count=${doc.items.length} />`)}
     </ul>`;
 }
 

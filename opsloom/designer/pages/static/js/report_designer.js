@@ -1,11 +1,12 @@
 /**
  * The report designer: pick the source form, drag its fields into dimensions, measures and filters (or use
- * the buttons beside each field, which do the same from the keyboard), choose buckets, aggregates and the
- * display, and watch a live preview on real data (POST .../reports/preview). One store holds the draft;
+ * the buttons beside each field, which do the same from the keyboard; a linked form's fields and a subform's
+ * columns are in groups below the form's own), write formula measures over the others, choose buckets,
+ * aggregates and the display, and watch a live preview on real data (POST .../reports/preview). One store holds the draft;
  * every edit is a command, so undo and redo come for free; the draft is saved after a pause with
  * If-Match: "<draft_revision>", and published from the toolbar.
  */
-import { html, render, useEffect, useReducer, useRef, useState, useCallback } from "/vendor/preact-htm.js";
+import { html, render, useEffect, useMemo, useReducer, useRef, useState, useCallback } from "/vendor/preact-htm.js";
 import Sortable from "/vendor/sortable.esm.js";
 import { api, ApiError } from "/static/js/api.js";
 import { ConditionBuilder, builderFields, labelText } from "/static/design/js/condition_builder.js";
@@ -32,7 +33,7 @@ const OTHER_AGGS = ["count_distinct"];
 const COUNT_LABEL = { "zh-CN": "记录数", en: "Records" };
 
 function measureKey(doc, agg, field) {
-  const base = field ? `${agg}_${field}` : agg;
+  const base = field ? `${agg}_${field.replace(/\./g, "_")}` : agg;
   const taken = new Set(doc.measures.map((m) => m.key));
   let key = base.slice(0, 60);
   for (let n = 2; taken.has(key); n++) key = `${base.slice(0, 56)}_${n}`;
@@ -54,8 +55,10 @@ const COMMANDS = {
     delete doc.filter;
     delete doc.sort;
     delete doc.date_field;
+    delete doc.rows;
   },
   add_dimension(doc, { field }) {
+    countRows(doc, field);
     if (doc.dimensions.length >= 4 || doc.dimensions.some((d) => d.field === field.key && !field.may_be.temporal)) return;
     const dimension = { field: field.key };
     if (field.may_be.temporal) dimension.bucket = "month";
@@ -63,11 +66,32 @@ const COMMANDS = {
   },
   add_measure(doc, { field }) {
     if (doc.measures.length >= 20) return;
+    if (field) countRows(doc, field);
     const agg = field ? (field.may_be.measure ? "sum" : "count_distinct") : "count";
     const measure = { key: measureKey(doc, agg, field && field.key), agg };
     if (field) measure.field = field.key;
     else measure.label = COUNT_LABEL;
     doc.measures.splice(Math.min(field && field.at !== undefined ? field.at : doc.measures.length, doc.measures.length), 0, measure);
+  },
+  add_formula(doc) {
+    if (doc.measures.length >= 20) return;
+    const taken = new Set(doc.measures.map((m) => m.key));
+    let key = "ratio";
+    for (let n = 2; taken.has(key); n++) key = `ratio_${n}`;
+    const numbers = doc.measures.filter((m) => !m.formula).map((m) => m.key);
+    doc.measures.push({ key, formula: numbers.length >= 2 ? `${numbers[numbers.length - 1]} / ${numbers[0]}` : "" });
+  },
+  formula(doc, { index, text }) {
+    doc.measures[index].formula = text;
+  },
+  measure_key(doc, { index, key }) {
+    const m = doc.measures[index];
+    if (doc.sort) for (const s of doc.sort) if (s.by === m.key) s.by = key;
+    m.key = key;
+  },
+  rows(doc, { rows }) {
+    if (rows) doc.rows = rows;
+    else delete doc.rows;
   },
   add_filter(doc, { field }) {
     const leaf = { field: field.key, op: "not_empty" };
@@ -94,6 +118,11 @@ const COMMANDS = {
     if (doc.sort) for (const s of doc.sort) if (s.by === old) s.by = m.key;
   },
 };
+
+/** A subform's column makes the report count that subform's rows (`rows`); the parent's fields stay reachable. */
+function countRows(doc, field) {
+  if (field.group && field.group.kind === "rows") doc.rows = field.group.key;
+}
 
 export function reduce(state, command) {
   if (command.type === "undo") {
@@ -202,28 +231,56 @@ function takeDrop(event) {
 
 // ------------------------------------------------------------------ pieces of the page
 
-const fieldLabel = (f) => labelText(f.label, locale) || f.key;
+const fieldLabel = (f) => (f.group ? `${labelText(f.group.label, locale) || f.group.key} → ` : "") + (labelText(f.label, locale) || f.key);
 
-function Palette({ fields, dispatch }) {
+/** Every field a report over the source may name: its own, then each group's (`supplier.name`, `items.price`). */
+export function reachable(source) {
+  const grouped = (source.groups || []).flatMap((g) => g.fields.map((f) => ({ ...f, group: { key: g.key, kind: g.kind, label: g.label } })));
+  return [...source.fields, ...grouped];
+}
+
+function FieldItem({ f, dispatch, filter }) {
+  const name = fieldLabel(f);
+  return html`<li key=${f.key} class="rd-field" data-field=${f.key}>
+    <span class="rd-drag" aria-hidden="true">⠿</span>
+    <span class="rd-field-name">${f.group ? labelText(f.label, locale) || f.key : name}</span>
+    <span class="rd-field-actions">
+      ${f.may_be.dimension && html`<button type="button" class="link-button" data-add-dimension=${f.key}
+        aria-label=${t("rd.add_dimension_of", { field: name })} onClick=${() => dispatch({ type: "add_dimension", field: f })}>${t("rd.as_dimension")}</button>`}
+      ${(f.may_be.measure || f.may_be.dimension) && html`<button type="button" class="link-button" data-add-measure=${f.key}
+        aria-label=${t("rd.add_measure_of", { field: name })} onClick=${() => dispatch({ type: "add_measure", field: f })}>${t("rd.as_measure")}</button>`}
+      ${filter && html`<button type="button" class="link-button" data-add-filter=${f.key}
+        aria-label=${t("rd.add_filter_of", { field: name })} onClick=${() => dispatch({ type: "add_filter", field: f })}>${t("rd.as_filter")}</button>`}
+    </span>
+  </li>`;
+}
+
+function FieldList({ fields, dispatch, filter, label }) {
   const list = useRef(null);
   useSortable(list, { group: { name: "fields", pull: "clone", put: false }, sort: false }, [fields]);
+  return html`<ul ref=${list} class="rd-field-list" aria-label=${label}>
+    ${fields.map((f) => html`<${FieldItem} key=${f.key} f=${f} dispatch=${dispatch} filter=${filter} />`)}
+  </ul>`;
+}
+
+function Palette({ source, dispatch }) {
+  const groups = source.groups || [];
+  const byGroup = useMemo(() => {
+    const fields = reachable(source);
+    return Object.fromEntries(groups.map((g) => [g.key, fields.filter((f) => f.group && f.group.key === g.key)]));
+  }, [source]);
   return html`<section class="rd-panel rd-fields" aria-labelledby="rd-fields-title">
     <h2 id="rd-fields-title">${t("rd.fields")}</h2>
     <p class="help">${t("rd.fields_help")}</p>
-    <ul ref=${list} class="rd-field-list">
-      ${fields.map((f) => html`<li key=${f.key} class="rd-field" data-field=${f.key}>
-        <span class="rd-drag" aria-hidden="true">⠿</span>
-        <span class="rd-field-name">${fieldLabel(f)}</span>
-        <span class="rd-field-actions">
-          ${f.may_be.dimension && html`<button type="button" class="link-button" data-add-dimension=${f.key}
-            aria-label=${t("rd.add_dimension_of", { field: fieldLabel(f) })} onClick=${() => dispatch({ type: "add_dimension", field: f })}>${t("rd.as_dimension")}</button>`}
-          ${(f.may_be.measure || f.may_be.dimension) && html`<button type="button" class="link-button" data-add-measure=${f.key}
-            aria-label=${t("rd.add_measure_of", { field: fieldLabel(f) })} onClick=${() => dispatch({ type: "add_measure", field: f })}>${t("rd.as_measure")}</button>`}
-          <button type="button" class="link-button" data-add-filter=${f.key}
-            aria-label=${t("rd.add_filter_of", { field: fieldLabel(f) })} onClick=${() => dispatch({ type: "add_filter", field: f })}>${t("rd.as_filter")}</button>
-        </span>
-      </li>`)}
-    </ul>
+    <${FieldList} fields=${source.fields} dispatch=${dispatch} filter=${true} label=${labelText(source.label, locale) || source.key} />
+    ${groups.map((g) => {
+      const name = labelText(g.label, locale) || g.key;
+      return html`<details key=${g.key} class="rd-group" data-group=${g.key}>
+        <summary>${t(g.kind === "rows" ? "rd.group_rows" : "rd.group_relation", { name })}</summary>
+        ${g.kind === "rows" && html`<p class="help">${t("rd.group_rows_help", { name })}</p>`}
+        <${FieldList} fields=${byGroup[g.key]} dispatch=${dispatch} filter=${false} label=${name} />
+      </details>`;
+    })}
   </section>`;
 }
 
@@ -283,16 +340,60 @@ function Dimensions({ doc, fields, dispatch }) {
     accepts=${(f) => f.may_be.dimension} title=${t("rd.dimensions")} empty=${t("rd.dimensions_empty")}>${items}</${DropList}>`;
 }
 
-function Measures({ doc, fields, dispatch }) {
+/** The problems of one measure (the preview's and the draft's), by its JSON path `measures[i]...`. */
+function measureProblems(problems, index) {
+  const at = new RegExp(`^(document\\.)?measures\\[${index}\\]`);
+  return problems.filter((p) => at.test(p.path || ""));
+}
+
+/** A formula over the measures above it: its key, its text, the keys and operators to insert, its problems. */
+function FormulaEditor({ m, index, doc, dispatch, problems }) {
+  const input = useRef(null);
+  const id = `rd-formula-${index}`;
+  const others = doc.measures.filter((other, i) => i !== index && !other.formula).map((other) => other.key);
+  const insert = (text) => {
+    const field = input.current;
+    const value = m.formula || "";
+    const start = field ? field.selectionStart ?? value.length : value.length;
+    const end = field ? field.selectionEnd ?? value.length : value.length;
+    const next = `${value.slice(0, start)}${text}${value.slice(end)}`;
+    dispatch({ type: "formula", index, text: next });
+    requestAnimationFrame(() => {
+      if (!input.current) return;
+      input.current.focus();
+      input.current.setSelectionRange(start + text.length, start + text.length);
+    });
+  };
+  const errors = measureProblems(problems, index);
+  return html`<div class="rd-formula" role="group" aria-label=${t("rd.formula_of", { name: m.key })}>
+    <div class="field"><label for=${`${id}-key`}>${t("rd.formula_key")}</label>
+      <input id=${`${id}-key`} data-formula-key value=${m.key} pattern="[a-z][a-z0-9_]{0,62}"
+        onChange=${(e) => dispatch({ type: "measure_key", index, key: e.target.value.trim() })} /></div>
+    <div class="field"><label for=${id}>${t("rd.formula")}</label>
+      <input id=${id} ref=${input} data-formula spellcheck="false" autocomplete="off" value=${m.formula || ""}
+        aria-invalid=${errors.length ? "true" : "false"} aria-describedby=${`${id}-help ${id}-errors`}
+        onInput=${(e) => dispatch({ type: "formula", index, text: e.target.value, group: `formula-${index}` })} /></div>
+    <p class="help" id=${`${id}-help`}>${t("rd.formula_help")}</p>
+    <div class="rd-formula-insert" role="group" aria-label=${t("rd.formula_insert")}>
+      ${others.map((key) => html`<button type="button" class="button secondary small" data-insert=${key} onClick=${() => insert(key)}>${key}</button>`)}
+      ${[" + ", " - ", " * ", " / ", "(", ")"].map((op) => html`<button type="button" class="button secondary small" aria-label=${t("rd.insert", { text: op.trim() })} onClick=${() => insert(op)}>${op.trim()}</button>`)}
+    </div>
+    <div id=${`${id}-errors`} class=${errors.length ? "report-error" : ""} role="status" aria-live="polite" data-formula-errors>
+      ${errors.map((p) => html`<p>${p.message}</p>`)}
+    </div>
+  </div>`;
+}
+
+function Measures({ doc, fields, dispatch, problems = [] }) {
   const byKey = Object.fromEntries(fields.map((f) => [f.key, f]));
   const items = doc.measures.map((m, i) => {
     const f = m.field ? byKey[m.field] || { key: m.field, label: m.field, may_be: {} } : null;
-    const name = f ? fieldLabel(f) : t("rd.records");
+    const name = m.formula !== undefined ? m.key : f ? fieldLabel(f) : t("rd.records");
     const aggs = !f ? ["count"] : f.may_be.measure ? NUMBER_AGGS : OTHER_AGGS;
-    return html`<li key=${m.key} class="rd-item" data-measure=${m.key}>
+    return html`<li key=${`${i}-${m.formula !== undefined ? "formula" : m.key}`} class="rd-item" data-measure=${m.key}>
       <span class="rd-drag" aria-hidden="true">⠿</span>
-      <span class="rd-item-name">${name}</span>
-      ${m.formula ? html`<code>${m.formula}</code>` : html`<label class="rd-inline"><span class="visually-hidden">${t("rd.aggregate_of", { name })}</span>
+      <span class="rd-item-name">${m.formula !== undefined ? t("rd.formula_named", { name }) : name}</span>
+      ${m.formula !== undefined ? html`<${FormulaEditor} m=${m} index=${i} doc=${doc} dispatch=${dispatch} problems=${problems} />` : html`<label class="rd-inline"><span class="visually-hidden">${t("rd.aggregate_of", { name })}</span>
         <select data-aggregate onChange=${(e) => dispatch({ type: "aggregate", index: i, agg: e.target.value })}>
           ${aggs.map((a) => html`<option value=${a} selected=${m.agg === a}>${t(`rd.agg_${a}`)}</option>`)}
         </select></label>`}
@@ -301,7 +402,8 @@ function Measures({ doc, fields, dispatch }) {
   });
   return html`<div><${DropList} list="measures" id="rd-measures-title" fields=${fields} dispatch=${dispatch}
     accepts=${(f) => f.may_be.measure || f.may_be.dimension} title=${t("rd.measures")} empty=${t("rd.measures_empty")}>${items}</${DropList}>
-    <p class="rd-count"><button type="button" class="button secondary small" data-add-count onClick=${() => dispatch({ type: "add_measure", field: null })}>${t("rd.add_count")}</button></p></div>`;
+    <p class="rd-count"><button type="button" class="button secondary small" data-add-count onClick=${() => dispatch({ type: "add_measure", field: null })}>${t("rd.add_count")}</button>
+      <button type="button" class="button secondary small" data-add-formula onClick=${() => dispatch({ type: "add_formula" })}>${t("rd.add_formula")}</button></p></div>`;
 }
 
 function Filters({ doc, fields, dispatch }) {
@@ -417,7 +519,9 @@ function Designer() {
   const saver = useAutosave(state);
   const { result, published, publish } = usePublish(saver);
   const doc = state.doc;
-  const source = boot.sources.find((s) => s.key === doc.form) || { fields: [] };
+  const source = boot.sources.find((s) => s.key === doc.form) || { fields: [], groups: [] };
+  const everything = useMemo(() => reachable(source), [source]); // stable: the drop lists' SortableJS stays put
+  const subforms = (source.groups || []).filter((g) => g.kind === "rows");
   const preview = usePreview(doc);
   useEffect(() => {
     const onKey = (event) => {
@@ -448,13 +552,18 @@ function Designer() {
         <select id="rd-source" onChange=${(e) => dispatch({ type: "source", form: e.target.value })}>
           ${boot.sources.map((s) => html`<option value=${s.key} selected=${s.key === doc.form}>${labelText(s.label, locale)}</option>`)}
         </select></div>
+      ${(subforms.length > 0 || doc.rows) && html`<div class="field"><label for="rd-rows">${t("rd.rows")}</label>
+        <select id="rd-rows" onChange=${(e) => dispatch({ type: "rows", rows: e.target.value })}>
+          <option value="" selected=${!doc.rows}>${t("rd.rows_records")}</option>
+          ${subforms.map((g) => html`<option value=${g.key} selected=${doc.rows === g.key}>${t("rd.rows_of", { name: labelText(g.label, locale) || g.key })}</option>`)}
+        </select></div>`}
     </div>
     <div class="rd-layout">
-      <${Palette} fields=${source.fields} dispatch=${dispatch} />
+      <${Palette} source=${source} dispatch=${dispatch} />
       <div class="rd-main">
         <div class="rd-zones">
-          <${Dimensions} doc=${doc} fields=${source.fields} dispatch=${dispatch} />
-          <${Measures} doc=${doc} fields=${source.fields} dispatch=${dispatch} />
+          <${Dimensions} doc=${doc} fields=${everything} dispatch=${dispatch} />
+          <${Measures} doc=${doc} fields=${everything} dispatch=${dispatch} problems=${[...(preview.errors || []), ...saver.problems]} />
         </div>
         <${Filters} doc=${doc} fields=${source.fields} dispatch=${dispatch} />
         <${DisplayPanel} doc=${doc} dispatch=${dispatch} />
