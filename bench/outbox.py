@@ -8,6 +8,10 @@
    one webhook subscribed), then 1, 2 and 4 workers — each with its own engine,
    each a process of its own — deliver them to a local receiver running
    in another process. Prints events/s (dispatch + signed POST + settle).
+3. The same with an automation on create (each event also creates a record in a
+   second form, in the worker): creates/s with it published (the ratio to
+   "without outbox": an automation costs the write nothing), then events/s of
+   1, 2 and 4 workers and the ratio to the same number of workers without it.
 
 Figures only: nothing here passes or fails. `python bench/outbox.py --help`.
 """
@@ -111,11 +115,41 @@ async def run(kind: str, creates: int, rounds: int, events: int, receiver_url: s
                     )
                     assert (await client.post(f"/api/design/apps/{APP}/forms/{FORM}/publish")).status_code == 200
                     await _creates(client, 50, 0)  # warm up
-                    await _write_overhead(client, db, creates, rounds)
-                    await _delivery(client, app, settings, events, receiver_url, kind)
+                    base = await _write_overhead(client, db, creates, rounds)
+                    plain = await _delivery(client, app, settings, events, receiver_url, kind, "webhook")
+                    await _publish_automation(client)
+                    best = max([await _creates(client, creates, 50_000 + i * creates) for i in range(rounds)])
+                    print(f"  creates/s {'with outbox, an automation':<26} {best:8.1f}   ratio {best / base:5.2f}")
+                    automated = await _delivery(
+                        client, app, settings, events, receiver_url, kind, "webhook + automation"
+                    )
+                    for workers, rate in automated.items():
+                        print(
+                            f"  {kind}: {workers} worker(s), automation on create / webhook only: "
+                            f"{rate / plain[workers]:5.2f}"
+                        )
 
 
-async def _write_overhead(client: httpx.AsyncClient, db: Database, creates: int, rounds: int) -> None:
+async def _publish_automation(client: httpx.AsyncClient) -> None:
+    """A second form, and an automation making one of its records from each new order (in the worker)."""
+    shipment = {"key": "shipments", "label": "Shipments", "fields": [FIELDS[0] | {"required": False}, FIELDS[2]]}
+    assert (await client.put(f"/api/design/apps/{APP}/forms/shipments", json=shipment)).status_code == 200
+    assert (await client.post(f"/api/design/apps/{APP}/forms/shipments/publish")).status_code == 200
+    automation = {
+        "key": "order_to_shipment",
+        "label": "Each order is shipped",
+        "form": FORM,
+        "trigger": {"on": "record.created"},
+        "actions": [{"kind": "create_record", "form": "shipments", "mapping": {"title": "title", "qty": "qty"}}],
+    }
+    design = f"/api/design/apps/{APP}/automations/order_to_shipment"
+    saved = await client.put(design, json=automation)
+    assert saved.status_code == 200 and saved.json()["problems"] == [], saved.text
+    assert (await client.post(f"{design}/publish")).status_code == 200
+
+
+async def _write_overhead(client: httpx.AsyncClient, db: Database, creates: int, rounds: int) -> float:
+    """Print creates/s without the outbox, with it, with ten webhooks; answer the best "without"."""
     rates: dict[str, list[float]] = {"without outbox": [], "with outbox": [], "with outbox, 10 webhooks": []}
     hooks = write_hooks(db)
     n = 10_000
@@ -135,17 +169,22 @@ async def _write_overhead(client: httpx.AsyncClient, db: Database, creates: int,
     for name, found in rates.items():
         best = max(found)
         print(f"  creates/s {name:<26} {best:8.1f}   ratio {best / base:5.2f}")
+    return base
 
 
 async def _delivery(
-    client: httpx.AsyncClient, app: Any, settings: Settings, events: int, receiver_url: str, kind: str
-) -> None:
-    body = {"url": receiver_url, "events": ["record.created"], "form": FORM}
-    assert (await client.post(f"/api/apps/{APP}/webhooks", json=body)).status_code == 201
+    client: httpx.AsyncClient, app: Any, settings: Settings, events: int, receiver_url: str, kind: str, what: str
+) -> dict[int, float]:
+    """Events/s of 1, 2 and 4 worker processes, by their number."""
+    hooks = (await client.get(f"/api/apps/{APP}/webhooks")).json()["items"]
+    if not any(h["active"] for h in hooks):
+        body = {"url": receiver_url, "events": ["record.created"], "form": FORM}
+        assert (await client.post(f"/api/apps/{APP}/webhooks", json=body)).status_code == 201
     first = OutboxWorker(app.state.db, app.state.forms, settings)
     while not (await first.round(limit=500)).idle:  # what the overhead rounds wrote: fanned out, dropped
         pass
     await first.close()
+    rates = {}
     for workers in (1, 2, 4):
         records = [_record(i) for i in range(events)]
         for start in range(0, events, 1000):
@@ -155,10 +194,12 @@ async def _delivery(
             runs = pool.map(_work_process, [settings.model_dump(mode="json")] * workers)
         counts = [count for count, _, _ in runs]
         elapsed = max(end for _, _, end in runs) - min(start for _, start, _ in runs)  # from the first round on
+        rates[workers] = sum(counts) / elapsed
         print(
-            f"  {kind}: {workers} worker process(es) delivered {sum(counts)} events in {elapsed:.2f} s: "
-            f"{sum(counts) / elapsed:8.1f} events/s"
+            f"  {kind}, {what}: {workers} worker process(es) delivered {sum(counts)} events in {elapsed:.2f} s: "
+            f"{rates[workers]:8.1f} events/s"
         )
+    return rates
 
 
 def _work_process(config: dict[str, Any]) -> tuple[int, float, float]:
