@@ -9,9 +9,10 @@
    each a process of its own — deliver them to a local receiver running
    in another process. Prints events/s (dispatch + signed POST + settle).
 3. The same with an automation on create (each event also creates a record in a
-   second form, in the worker): creates/s with it published (the ratio to
-   "without outbox": an automation costs the write nothing), then events/s of
-   1, 2 and 4 workers and the ratio to the same number of workers without it.
+   second form, in the worker): creates/s with it switched on and off in
+   alternating rounds (their ratio: an automation should cost the write
+   nothing), then events/s of 1, 2 and 4 workers, each event now also running
+   the automation, and the ratio to the same number of workers without it.
 
 Figures only: nothing here passes or fails. `python bench/outbox.py --help`.
 """
@@ -50,7 +51,7 @@ from opsloom.runtime.records.pipeline import write_hooks  # noqa: E402
 APP, FORM = "bench", "orders"
 URL = f"/api/apps/{APP}/forms/{FORM}/records"
 ADMIN = {"email": "bench@example.com", "password": "bench-password-1234", "name": "Bench"}
-FIELDS = [
+FIELDS: list[dict[str, Any]] = [
     {"id": "fld_title", "key": "title", "type": "text", "label": "Title", "required": True},
     {"id": "fld_amount", "key": "amount", "type": "decimal", "label": "Amount", "precision": 12, "scale": 2},
     {"id": "fld_qty", "key": "qty", "type": "integer", "label": "Qty"},
@@ -115,11 +116,10 @@ async def run(kind: str, creates: int, rounds: int, events: int, receiver_url: s
                     )
                     assert (await client.post(f"/api/design/apps/{APP}/forms/{FORM}/publish")).status_code == 200
                     await _creates(client, 50, 0)  # warm up
-                    base = await _write_overhead(client, db, creates, rounds)
+                    await _write_overhead(client, db, creates, rounds)
                     plain = await _delivery(client, app, settings, events, receiver_url, kind, "webhook")
                     await _publish_automation(client)
-                    best = max([await _creates(client, creates, 50_000 + i * creates) for i in range(rounds)])
-                    print(f"  creates/s {'with outbox, an automation':<26} {best:8.1f}   ratio {best / base:5.2f}")
+                    await _automation_write_cost(client, creates, rounds)
                     automated = await _delivery(
                         client, app, settings, events, receiver_url, kind, "webhook + automation"
                     )
@@ -128,6 +128,22 @@ async def run(kind: str, creates: int, rounds: int, events: int, receiver_url: s
                             f"  {kind}: {workers} worker(s), automation on create / webhook only: "
                             f"{rate / plain[workers]:5.2f}"
                         )
+
+
+async def _automation_write_cost(client: httpx.AsyncClient, creates: int, rounds: int) -> None:
+    """Creates/s with the automation switched off and on, in alternating rounds (the same table, the same
+    moment): it runs in the worker, so the write should not pay for it."""
+    enabled = f"/api/design/apps/{APP}/automations/order_to_shipment/enabled"
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    n = 50_000
+    for _ in range(rounds):
+        for on in (False, True):
+            assert (await client.put(enabled, json={"enabled": on})).status_code == 200
+            rates[on].append(await _creates(client, creates, n))
+            n += creates
+    off, on = max(rates[False]), max(rates[True])
+    print(f"  creates/s {'with outbox, no automation':<26} {off:8.1f}")
+    print(f"  creates/s {'with an automation on create':<26} {on:8.1f}   ratio {on / off:5.2f}")
 
 
 async def _publish_automation(client: httpx.AsyncClient) -> None:
@@ -148,8 +164,7 @@ async def _publish_automation(client: httpx.AsyncClient) -> None:
     assert (await client.post(f"{design}/publish")).status_code == 200
 
 
-async def _write_overhead(client: httpx.AsyncClient, db: Database, creates: int, rounds: int) -> float:
-    """Print creates/s without the outbox, with it, with ten webhooks; answer the best "without"."""
+async def _write_overhead(client: httpx.AsyncClient, db: Database, creates: int, rounds: int) -> None:
     rates: dict[str, list[float]] = {"without outbox": [], "with outbox": [], "with outbox, 10 webhooks": []}
     hooks = write_hooks(db)
     n = 10_000
@@ -169,7 +184,6 @@ async def _write_overhead(client: httpx.AsyncClient, db: Database, creates: int,
     for name, found in rates.items():
         best = max(found)
         print(f"  creates/s {name:<26} {best:8.1f}   ratio {best / base:5.2f}")
-    return base
 
 
 async def _delivery(
