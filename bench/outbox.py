@@ -141,9 +141,9 @@ async def _automation_write_cost(client: httpx.AsyncClient, creates: int, rounds
             assert (await client.put(enabled, json={"enabled": on})).status_code == 200
             rates[on].append(await _creates(client, creates, n))
             n += creates
-    off, on = max(rates[False]), max(rates[True])
-    print(f"  creates/s {'with outbox, no automation':<26} {off:8.1f}")
-    print(f"  creates/s {'with an automation on create':<26} {on:8.1f}   ratio {on / off:5.2f}")
+    without, with_it = max(rates[False]), max(rates[True])
+    print(f"  creates/s {'with outbox, no automation':<26} {without:8.1f}")
+    print(f"  creates/s {'with an automation on create':<26} {with_it:8.1f}   ratio {with_it / without:5.2f}")
 
 
 async def _publish_automation(client: httpx.AsyncClient) -> None:
