@@ -8,6 +8,11 @@
    one webhook subscribed), then 1, 2 and 4 workers — each with its own engine,
    each a process of its own — deliver them to a local receiver running
    in another process. Prints events/s (dispatch + signed POST + settle).
+3. The same with an automation on create (each event also creates a record in a
+   second form, in the worker): creates/s with it switched on and off in
+   alternating rounds (their ratio: an automation should cost the write
+   nothing), then events/s of 1, 2 and 4 workers, each event now also running
+   the automation, and the ratio to the same number of workers without it.
 
 Figures only: nothing here passes or fails. `python bench/outbox.py --help`.
 """
@@ -46,7 +51,7 @@ from opsloom.runtime.records.pipeline import write_hooks  # noqa: E402
 APP, FORM = "bench", "orders"
 URL = f"/api/apps/{APP}/forms/{FORM}/records"
 ADMIN = {"email": "bench@example.com", "password": "bench-password-1234", "name": "Bench"}
-FIELDS = [
+FIELDS: list[dict[str, Any]] = [
     {"id": "fld_title", "key": "title", "type": "text", "label": "Title", "required": True},
     {"id": "fld_amount", "key": "amount", "type": "decimal", "label": "Amount", "precision": 12, "scale": 2},
     {"id": "fld_qty", "key": "qty", "type": "integer", "label": "Qty"},
@@ -112,7 +117,51 @@ async def run(kind: str, creates: int, rounds: int, events: int, receiver_url: s
                     assert (await client.post(f"/api/design/apps/{APP}/forms/{FORM}/publish")).status_code == 200
                     await _creates(client, 50, 0)  # warm up
                     await _write_overhead(client, db, creates, rounds)
-                    await _delivery(client, app, settings, events, receiver_url, kind)
+                    plain = await _delivery(client, app, settings, events, receiver_url, kind, "webhook")
+                    await _publish_automation(client)
+                    await _automation_write_cost(client, creates, rounds)
+                    automated = await _delivery(
+                        client, app, settings, events, receiver_url, kind, "webhook + automation"
+                    )
+                    for workers, rate in automated.items():
+                        print(
+                            f"  {kind}: {workers} worker(s), automation on create / webhook only: "
+                            f"{rate / plain[workers]:5.2f}"
+                        )
+
+
+async def _automation_write_cost(client: httpx.AsyncClient, creates: int, rounds: int) -> None:
+    """Creates/s with the automation switched off and on, in alternating rounds (the same table, the same
+    moment): it runs in the worker, so the write should not pay for it."""
+    enabled = f"/api/design/apps/{APP}/automations/order_to_shipment/enabled"
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    n = 50_000
+    for _ in range(rounds):
+        for on in (False, True):
+            assert (await client.put(enabled, json={"enabled": on})).status_code == 200
+            rates[on].append(await _creates(client, creates, n))
+            n += creates
+    without, with_it = max(rates[False]), max(rates[True])
+    print(f"  creates/s {'with outbox, no automation':<26} {without:8.1f}")
+    print(f"  creates/s {'with an automation on create':<26} {with_it:8.1f}   ratio {with_it / without:5.2f}")
+
+
+async def _publish_automation(client: httpx.AsyncClient) -> None:
+    """A second form, and an automation making one of its records from each new order (in the worker)."""
+    shipment = {"key": "shipments", "label": "Shipments", "fields": [FIELDS[0] | {"required": False}, FIELDS[2]]}
+    assert (await client.put(f"/api/design/apps/{APP}/forms/shipments", json=shipment)).status_code == 200
+    assert (await client.post(f"/api/design/apps/{APP}/forms/shipments/publish")).status_code == 200
+    automation = {
+        "key": "order_to_shipment",
+        "label": "Each order is shipped",
+        "form": FORM,
+        "trigger": {"on": "record.created"},
+        "actions": [{"kind": "create_record", "form": "shipments", "mapping": {"title": "title", "qty": "qty"}}],
+    }
+    design = f"/api/design/apps/{APP}/automations/order_to_shipment"
+    saved = await client.put(design, json=automation)
+    assert saved.status_code == 200 and saved.json()["problems"] == [], saved.text
+    assert (await client.post(f"{design}/publish")).status_code == 200
 
 
 async def _write_overhead(client: httpx.AsyncClient, db: Database, creates: int, rounds: int) -> None:
@@ -138,14 +187,18 @@ async def _write_overhead(client: httpx.AsyncClient, db: Database, creates: int,
 
 
 async def _delivery(
-    client: httpx.AsyncClient, app: Any, settings: Settings, events: int, receiver_url: str, kind: str
-) -> None:
-    body = {"url": receiver_url, "events": ["record.created"], "form": FORM}
-    assert (await client.post(f"/api/apps/{APP}/webhooks", json=body)).status_code == 201
+    client: httpx.AsyncClient, app: Any, settings: Settings, events: int, receiver_url: str, kind: str, what: str
+) -> dict[int, float]:
+    """Events/s of 1, 2 and 4 worker processes, by their number."""
+    hooks = (await client.get(f"/api/apps/{APP}/webhooks")).json()["items"]
+    if not any(h["active"] for h in hooks):
+        body = {"url": receiver_url, "events": ["record.created"], "form": FORM}
+        assert (await client.post(f"/api/apps/{APP}/webhooks", json=body)).status_code == 201
     first = OutboxWorker(app.state.db, app.state.forms, settings)
     while not (await first.round(limit=500)).idle:  # what the overhead rounds wrote: fanned out, dropped
         pass
     await first.close()
+    rates = {}
     for workers in (1, 2, 4):
         records = [_record(i) for i in range(events)]
         for start in range(0, events, 1000):
@@ -155,10 +208,12 @@ async def _delivery(
             runs = pool.map(_work_process, [settings.model_dump(mode="json")] * workers)
         counts = [count for count, _, _ in runs]
         elapsed = max(end for _, _, end in runs) - min(start for _, start, _ in runs)  # from the first round on
+        rates[workers] = sum(counts) / elapsed
         print(
-            f"  {kind}: {workers} worker process(es) delivered {sum(counts)} events in {elapsed:.2f} s: "
-            f"{sum(counts) / elapsed:8.1f} events/s"
+            f"  {kind}, {what}: {workers} worker process(es) delivered {sum(counts)} events in {elapsed:.2f} s: "
+            f"{rates[workers]:8.1f} events/s"
         )
+    return rates
 
 
 def _work_process(config: dict[str, Any]) -> tuple[int, float, float]:

@@ -2,8 +2,9 @@
 records as sample data, read through the records service with the exporter's permissions.
 
 Never exported: role members (people are per installation), user and department values (ids of
-this installation; a flow step that names people by id names a new, empty role instead), attachments
-(files), and computed values (formulas and autonumbers are made again). A linked record is written
+this installation; a flow step that names people by id names a new, empty role instead), webhooks and
+channels (an automation's `notify` names its channel by name instead), attachments (files), and
+computed values (formulas and autonumbers are made again). A linked record is written
 as its title, as a package's sample data names it.
 """
 
@@ -49,6 +50,9 @@ async def export_package(
         documents["flows"] = flows
     if people_roles:
         documents["roles"] = [*documents.get("roles", []), *people_roles]
+    if documents.get("automations"):
+        names = await _channel_names(session, app)
+        documents["automations"] = [channels_by_name(a, names) for a in documents["automations"]]
     package: dict[str, Any] = {
         "format": FORMAT,
         "manifest": manifest,
@@ -63,6 +67,22 @@ async def export_package(
             if rows:
                 package["sample_data"][form["key"]] = rows
     return package
+
+
+async def _channel_names(session: AsyncSession, app: str) -> dict[int, str]:
+    s = tables.subscriptions
+    rows = await session.execute(select(s.c.id, s.c.name).where(s.c.app_key == app, s.c.channel != "webhook"))
+    return {row.id: row.name for row in rows}
+
+
+def channels_by_name(automation: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
+    """An automation whose `notify` names a channel by id, made to name it by its name: channels are not
+    exported (a robot's URL is a credential), and the installer adds a channel of that name."""
+    automation = copy.deepcopy(automation)
+    for action in automation.get("actions", []):
+        if action.get("kind") == "notify" and action.get("channel") in names:
+            action["channel"] = names[action["channel"]]
+    return automation
 
 
 def without_user_ids(flow: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:

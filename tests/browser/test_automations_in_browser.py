@@ -100,13 +100,17 @@ def test_an_approved_request_becomes_a_purchase_order_and_a_schedule_is_built_an
         assert document["actions"][0]["mapping"]["amount"] == {"formula": "amount"}
 
     page.goto(LIST)
-    items = page.locator(".automation-item")
-    expect(items).to_have_count(2)
-    expect(items.first.locator(".badge")).to_have_text("已启用")
+    expect(page.locator(".automation-item")).to_have_count(4)  # the procurement example's two, and these
+    mine = page.locator("#automation-approved_to_order")
+    expect(mine.locator(".badge")).to_have_text("已启用")
     with page.expect_navigation():
-        items.first.get_by_role("button", name="停用").click()
-    expect(page.locator(".automation-item").first.locator(".badge")).to_have_text("已停用")
+        mine.get_by_role("button", name="停用").click()
+    expect(page.locator("#automation-approved_to_order .badge")).to_have_text("已停用")
     screenshot(page, "list")
+
+    # The example's robot notification names its channel, which the demo has not added yet.
+    page.goto(f"{LIST}/notify_finance_of_large_requests")
+    expect(page.locator("#au-a0-channel option:checked")).to_have_text("名为“finance”的通知渠道")
 
     phone = open_page(viewport=PHONE, locale="en")
     log_in(phone, ADMIN)
@@ -116,7 +120,7 @@ def test_an_approved_request_becomes_a_purchase_order_and_a_schedule_is_built_an
     assert width <= PHONE["width"], f"the editor is {width}px wide on a phone"
     screenshot(phone, "editor on a phone in English")
     shoot(open_page, screenshot, LIST, "list")
-    editors = [f"{LIST}/approved_to_order", f"{LIST}/weekly_summary"]
+    editors = [f"{LIST}/approved_to_order", f"{LIST}/weekly_summary", f"{LIST}/notify_finance_of_large_requests"]
     assert audit_pages(browser, live_server, [LIST, *editors]) == {}
     assert browser_log.problems == [] and browser_log.csp_violations() == []
 

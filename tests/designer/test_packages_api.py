@@ -99,6 +99,24 @@ def test_a_flow_naming_people_by_id_is_exported_naming_an_empty_role(client: Tes
     assert [r["members"] for r in roles if r["key"] == "purchase_approval_vp"] == [[]]
 
 
+def test_an_automation_notifying_a_channel_by_id_is_exported_naming_it(client: TestClient, fresh: TestClient) -> None:
+    imported(client, PROCUREMENT)
+    robot = {"name": "Buyers", "channel": "wecom", "config": {"url": "https://qyapi.weixin.qq.com/send?key=k-9"}}
+    added = client.post("/api/apps/procurement/channels", json=robot)
+    assert added.status_code == 201, added.text
+    automation = client.get(f"{DESIGN}/automations/notify_finance_of_large_requests").json()["draft"]
+    automation["actions"][0]["channel"] = added.json()["id"]
+    assert client.put(f"{DESIGN}/automations/notify_finance_of_large_requests", json=automation).status_code == 200
+    assert client.post(f"{DESIGN}/automations/notify_finance_of_large_requests/publish").status_code == 200
+
+    package = export(client)
+    channels = {a["key"]: a["actions"][-1].get("channel") for a in package["automations"]}
+    assert channels == {"approved_request_to_order": None, "notify_finance_of_large_requests": "Buyers"}
+    assert "k-9" not in json.dumps(package)  # the robot itself stays behind
+    assert imported(fresh, package)["installed"]["app"] == "procurement"
+    assert fresh.get("/api/apps/procurement/channels").json()["items"] == []
+
+
 def test_a_dry_run_answers_the_plan_and_installs_nothing(client: TestClient) -> None:
     answer = imported(client, PROCUREMENT, dry_run="true")
     plan = answer["plan"]

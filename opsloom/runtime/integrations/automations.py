@@ -54,6 +54,7 @@ from opsloom.runtime.integrations.channels.webhook import signed_headers
 from opsloom.runtime.integrations.metrics import metric_problems, read_metric
 from opsloom.runtime.integrations.notify import notify
 from opsloom.runtime.integrations.outbound import Outbound, OutboundRefused, url_problem
+from opsloom.runtime.records.read import attach_rows
 
 log = logging.getLogger("opsloom.worker")
 VIA = AUTOMATION  # the principal's `via` of an automation's writes: their events start no automation
@@ -295,20 +296,24 @@ async def _update(run: Run, values: dict[str, Any]) -> None:
 
 
 class NotifyChannel:
-    """A message to one of the app's channels; `{field}` in the title and text is the record's value."""
+    """A message to one of the app's channels; `{field}` in the title and text is the record's value.
+
+    The channel is named by its id, or by its name: a template package names a channel the
+    app's admin adds after installing it (a robot's URL is a credential no package carries).
+    Until an active channel of that name exists, each run fails and says so in the run log."""
 
     needs_record = False
 
     async def problems(
         self, session: AsyncSession, forms: FormRegistry, form: CompiledForm, action: Mapping[str, Any], path: str
     ) -> list[FieldError]:
-        s = tables.subscriptions
-        found = await session.execute(
-            select(s.c.id).where(
-                s.c.id == action["channel"], s.c.app_key == form.app, s.c.channel != "webhook", s.c.deleted_at.is_(None)
-            )
-        )
-        errors = [] if found.first() else [FieldError(f"{path}.channel", f"app {form.app} has no such channel")]
+        errors = []
+        if isinstance(action["channel"], int):
+            s = tables.subscriptions
+            mine = (s.c.app_key == form.app, s.c.channel != "webhook", s.c.deleted_at.is_(None))
+            found = await session.execute(select(s.c.id).where(s.c.id == action["channel"], *mine))
+            if found.first() is None:
+                errors.append(FieldError(f"{path}.channel", f"app {form.app} has no such channel"))
         for part in ("title", "text"):
             for name in PLACEHOLDER.findall(action.get(part, "")):
                 if name not in form.by_key and name != "id":
@@ -322,8 +327,26 @@ class NotifyChannel:
         title, text = fill(action["title"]), fill(action.get("text", ""))
         shown = {"kind": "notify", "channel": action["channel"], "title": title, "text": text}
         if not run.dry:
-            shown["delivery_id"] = await notify(run.session, run.form.app, action["channel"], title, text, run.ctx.now)
+            channel = await _channel_id(run.session, run.form.app, action["channel"])
+            shown["delivery_id"] = await notify(run.session, run.form.app, channel, title, text, run.ctx.now)
         return shown
+
+
+async def _channel_id(session: AsyncSession, app: str, channel: int | str) -> int:
+    """A channel named by its id, or the oldest active channel of the app with that name."""
+    if isinstance(channel, int):
+        return channel
+    s = tables.subscriptions
+    query = select(s.c.id).where(
+        s.c.app_key == app, s.c.name == channel, s.c.channel != "webhook", s.c.deleted_at.is_(None), s.c.active
+    )
+    found = (await session.execute(query.order_by(s.c.id).limit(1))).scalar()
+    if found is None:
+        raise ActionFailed(
+            f"app {app} has no active channel named '{channel}': add a robot, e-mail or inbox channel of that"
+            f" name (POST /api/apps/{app}/channels) and the next runs notify it"
+        )
+    return int(found)
 
 
 class StartFlow:
@@ -566,7 +589,10 @@ async def perform(
         row = (await session.execute(query)).mappings().first()
         if row is None:
             return None
-    record = dict(event_record or (form.dump_row(row) if row is not None else {}))
+    record = dict(event_record or {})
+    if not record and row is not None:  # a flow's event, a schedule or a date: read the record, lines too
+        record = form.dump_row(row)
+        await attach_rows(session, form, [record])
     scope = record_scope(form, row) if row is not None else {}
     run = Run(session, tools, ctx, form, record_id, record, scope, dry=dry, key=key)
     for action in document["actions"]:

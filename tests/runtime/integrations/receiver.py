@@ -32,6 +32,10 @@ class Receiver:
     default: tuple[int, Any] = (200, {"errcode": 0, "errmsg": "ok", "code": 0})
     delay: float = 0.0  # seconds each answer waits (a slow receiver, to stop a worker mid-run)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    open: threading.Event = field(default_factory=threading.Event)  # cleared: requests are held unanswered
+
+    def __post_init__(self) -> None:
+        self.open.set()
 
     def answer(self) -> tuple[int, Any]:
         with self.lock:
@@ -53,14 +57,18 @@ def receiving() -> Iterator[Receiver]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             with receiver.lock:
                 receiver.requests.append(Received(parts.path, query, headers, body))
+            receiver.open.wait()
             status, answer = receiver.answer()
             time.sleep(receiver.delay)
             data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:
+                pass  # the sender is gone (killed while it waited): nobody reads the answer
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -72,5 +80,6 @@ def receiving() -> Iterator[Receiver]:
     try:
         yield receiver
     finally:
+        receiver.open.set()
         server.shutdown()
         server.server_close()

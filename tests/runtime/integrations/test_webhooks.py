@@ -120,6 +120,7 @@ def test_two_workers_racing_never_deliver_one_event_twice(client, receiver, sett
     add_webhook(client, receiver)
     response = client.post(f"{URL}/bulk", json={"records": [{"title": f"r{i}"} for i in range(60)]})
     assert response.status_code == 201, response.text
+    receiver.delay = 0.02  # each send takes a while, so that the two workers' rounds overlap
 
     async def race() -> None:
         async def work(name: str) -> None:

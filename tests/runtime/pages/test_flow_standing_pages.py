@@ -43,7 +43,6 @@ def test_the_record_page_draws_the_path_taken_and_who_is_waited_for(company, cli
         "vp": "current",
         "finance": "ahead",
         "cc_manager": "ahead",
-        "create_order": "ahead",
     }
     assert 'aria-current="step"' in card(page, "vp")
     vp_name = client.get(f"/api/users/{c.vp.id}").json()["name"]

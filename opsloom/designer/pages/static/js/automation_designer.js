@@ -327,10 +327,13 @@ function ActionBody({ action, index, doc, set }) {
     </fieldset>`;
   }
   if (action.kind === "notify") {
+    // A template names its channel by name (added after installing); the app's channels are chosen by id.
+    const named = typeof action.channel === "string" ? [[action.channel, t("au.channel_named", { name: action.channel })]] : [];
+    const channels = [...named, ...boot.channels.map((c) => [c.id, `${c.name} (${c.channel})`])];
     return html`
-      ${boot.channels.length
+      ${channels.length
         ? html`<${Choice} id=${`${id}-channel`} label=${t("au.channel")} value=${action.channel}
-            options=${boot.channels.map((c) => [c.id, `${c.name} (${c.channel})`])} onChange=${(v) => set({ ...action, channel: Number(v) })} />`
+            options=${channels} onChange=${(v) => set({ ...action, channel: /^[0-9]+$/.test(v) ? Number(v) : v })} />`
         : html`<p class="muted">${t("au.no_channels")}</p>`}
       <${Text} id=${`${id}-title`} label=${t("au.msg_title")} value=${action.title} onChange=${(v) => set({ ...action, title: v })} />
       <${Text} id=${`${id}-text`} label=${t("au.msg_text")} value=${action.text} onChange=${(v) => set({ ...action, text: v || undefined })} />`;
