@@ -401,7 +401,9 @@ def first_version(key: str) -> dict[str, Any]:
     package["reports"] = [r for r in package.get("reports", []) if r["form"] in forms]
     reports = {r["key"] for r in package["reports"]}
     package["dashboards"] = [
-        d for d in package.get("dashboards", []) if all(i["report"] in reports for i in d["items"])
+        d
+        for d in package.get("dashboards", [])
+        if all(i["report"] in reports if "report" in i else i["process"] in forms for i in d["items"])
     ]
     package["sample_data"] = {k: v for k, v in package["sample_data"].items() if k in forms}
     return package
