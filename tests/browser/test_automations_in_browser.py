@@ -159,3 +159,45 @@ def test_a_data_alert_on_a_reports_total_is_built_in_the_editor(
         "value": 1000000,
     }
     assert browser_log.problems == [] and browser_log.csp_violations() == []
+
+
+def test_a_change_of_the_orders_linking_to_a_request_is_built_with_the_keyboard(
+    live_server: LiveServer,
+    open_page: Callable[..., Page],
+    browser: Browser,
+    browser_log: BrowserLog,
+    screenshot: Callable[[Page, str], Path],
+) -> None:
+    """update_record on other records: the radio group of which records (this one, the one a relation links
+    to, those linking here) is moved with the arrow keys; the orders of a request take a formula's value."""
+    page = open_page()
+    log_in(page, ADMIN)
+    create(page, "申请改名后更新订单备注", "request_notes_to_orders", "purchase_request")
+    page.locator("#au-new-kind").select_option("update_record")
+    page.get_by_role("button", name="添加", exact=True).click()
+    page.get_by_label("本记录", exact=True).focus()
+    page.keyboard.press("ArrowDown")
+    expect(page.get_by_label("本记录关联的记录")).to_be_checked()
+    expect(page.locator("#au-a0-link")).to_have_value("supplier")
+    page.keyboard.press("ArrowDown")
+    expect(page.get_by_label("关联到本记录的记录")).to_be_checked()
+    page.get_by_label("表单及其关联到此处的字段").select_option("purchase_order.request")
+    page.locator("#au-a0-map-new").select_option("notes")
+    page.locator(".mapping-add").filter(has=page.locator("#au-a0-map-new")).get_by_role("button").click()
+    page.locator("#au-a0-map-0-mode").select_option("formula")
+    page.locator("#au-a0-map-0-source").fill('CONCAT("申请：", title)')
+    saved(page)
+    expect(page.get_by_text("可以发布。")).to_be_visible()
+    screenshot(page, "orders linking to a request")
+    with api(live_server) as admin:
+        draft = admin.get("/api/design/apps/procurement/automations/request_notes_to_orders").json()["draft"]
+    assert draft["actions"] == [
+        {
+            "kind": "update_record",
+            "form": "purchase_order",
+            "where": {"via": "request"},
+            "mapping": {"notes": {"formula": 'CONCAT("申请：", title)'}},
+        }
+    ]
+    assert audit_pages(browser, live_server, [f"{LIST}/request_notes_to_orders"]) == {}
+    assert browser_log.problems == [] and browser_log.csp_violations() == []

@@ -1,6 +1,7 @@
 """The bundled CRM over HTTP, from a lead to money received: a lead becomes a customer, the customer an
 opportunity, a quote and a contract with line items that a sales manager approves; the contract's payment
-plan and a payment received show on the collection dashboard. The public pool takes back a customer nobody
+plan and a payment received show on the collection dashboard; a follow-up moves its customer's last follow-up
+and a payment marks its plan received, when the worker runs. The public pool takes back a customer nobody
 followed up for 30 days, and a payment plan due in three days is marked so, when the worker runs."""
 
 from __future__ import annotations
@@ -61,7 +62,10 @@ def test_crm_from_a_lead_to_a_payment_received(client: TestClient) -> None:
     assert lead["stage"] == "new" and lead["number"].startswith("LEAD-")
     assert titles(rep, "lead") == {"周敏"}  # a rep sees their own leads, not the sample ones
     customer = create(rep, "crm", "customer", name="远航机械", industry="manufacturing", owner=rep.id)
-    customer = patch(rep, "customer", customer, last_followed=today.isoformat())
+    assert customer["last_followed"] is None
+    create(rep, "crm", "follow_up", customer=customer["id"], subject="首次拜访", method="visit", date=today.isoformat())
+    deliver(client)  # the automation follow_up_touches_customer moves the customer's last follow-up
+    assert read(rep, "customer", customer)["last_followed"] == today.isoformat()
     refused = rep.client.patch(f"{records_url('crm', 'lead')}/{lead['id']}", json={"stage": "converted"})
     assert refused.status_code == 422 and refused.json()["errors"][0]["path"] == "customer"
     lead = patch(rep, "lead", lead, stage="converted", customer=customer["id"])
@@ -130,7 +134,10 @@ def test_crm_from_a_lead_to_a_payment_received(client: TestClient) -> None:
         amount="108000.00",
     )
     assert payment["method"] == "bank_transfer" and payment["number"].startswith("PAY-")
-    patch(accountant, "payment_plan", plans[0], state="received")
+    deliver(client)  # the automation payment_settles_plan marks the plan the payment names received
+    assert [read(rep, "payment_plan", p)["state"] for p in plans] == ["received", "planned"]
+    settled = {r["record_id"]: r["outcome"] for r in runs(client, "payment_settles_plan", app="crm")}
+    assert settled[payment["id"]] == "done" and set(settled.values()) == {"done"}  # the samples' plans: as they were
     assert rep.client.post(records_url("crm", "payment"), json={}).status_code == 403  # finance records payments
 
     by_contract = run_report(manager, "received_by_contract")

@@ -46,7 +46,7 @@ from opsloom.platform.types import StoredRow
 from opsloom.runtime import formulas, records
 from opsloom.runtime.access import eval_context
 from opsloom.runtime.conditions import parse_condition, to_sql
-from opsloom.runtime.fields import dump_datetime, unit_of
+from opsloom.runtime.fields import dump_datetime, links_records, unit_of
 from opsloom.runtime.flow.instances import FlowCache, Idempotency, Services, flow_for_form, submit_record
 from opsloom.runtime.flow.model import Submit
 from opsloom.runtime.forms import CompiledForm, FormRegistry, formula_environment
@@ -54,7 +54,7 @@ from opsloom.runtime.integrations.channels.webhook import signed_headers
 from opsloom.runtime.integrations.metrics import metric_problems, read_metric
 from opsloom.runtime.integrations.notify import notify
 from opsloom.runtime.integrations.outbound import Outbound, OutboundRefused, url_problem
-from opsloom.runtime.records.read import attach_rows
+from opsloom.runtime.records.read import attach_rows, live
 
 log = logging.getLogger("opsloom.worker")
 VIA = AUTOMATION  # the principal's `via` of an automation's writes: their events start no automation
@@ -269,30 +269,95 @@ class CreateRecord:
 
 
 class UpdateRecord:
-    """Set fields of the triggering record to constants (also while its flow holds it)."""
+    """Set fields of the triggering record, or of records of another form, to constants or mapped values.
+
+    Without `form` the triggering record itself changes (also while its flow holds it).
+    With `form` the targets are the record a relation field of the triggering record
+    links to (`record`), or every live record of that form whose relation field `via`
+    links to the triggering record (`where`). `values` are constants; `mapping` takes
+    fields of the triggering record or formulas over them, as `create_record` does.
+    Every write goes through the record pipeline: a record held by its flow refuses the
+    change and the run fails whole; a value already in place writes nothing (no history)."""
 
     needs_record = True
 
     async def problems(
         self, session: AsyncSession, forms: FormRegistry, form: CompiledForm, action: Mapping[str, Any], path: str
     ) -> list[FieldError]:
-        return [
-            FieldError(f"{path}.values.{key}", f"'{key}' is not a field of {form.key} to set")
-            for key in action["values"]
-            if key not in form.by_key or not unit_of(form.by_key[key]).entered
-        ]
+        target = form
+        errors: list[FieldError] = []
+        if "form" in action:
+            try:
+                target = await forms.get(session, form.app, action["form"])
+            except NotFound:
+                return [FieldError(f"{path}.form", f"'{action['form']}' is not a published form of {form.app}")]
+            errors += _target_problems(form, target, action, path)
+        for part in ("values", "mapping"):
+            errors += [
+                FieldError(f"{path}.{part}.{key}", f"'{key}' is not a field of {target.key} to set")
+                for key in action.get(part) or {}
+                if key not in target.by_key or not unit_of(target.by_key[key]).entered
+            ]
+        return errors + _mapping_problems(action.get("mapping") or {}, form, f"{path}.mapping", _environment(form))
 
     async def run(self, run: Run, action: Mapping[str, Any]) -> dict[str, Any]:
-        values = dict(action["values"])
-        if not run.dry:
-            await _update(run, values)
-        return {"kind": "update_record", "record_id": run.record_id, "values": values}
+        target = run.form
+        if "form" in action:
+            target = await run.forms.get(run.session, run.form.app, action["form"])
+        values = dict(action.get("values") or {}) | _mapped(run, action.get("mapping") or {}, target)
+        ids = await _targets(run, target, action)
+        shown: dict[str, Any] = {"kind": "update_record", "values": values}
+        shown |= {"form": target.key, "record_ids": ids} if "form" in action else {"record_id": run.record_id}
+        if run.dry:
+            return shown
+        for record_id in ids:
+            try:
+                await _update(run, values, target, record_id)
+            except OpsloomError as error:
+                reasons = "; ".join([error.detail] + [f"{e.path}: {e.message}" for e in error.errors])
+                raise ActionFailed(f"{target.key} record {record_id} cannot be updated: {reasons}") from None
+        return shown
 
 
-async def _update(run: Run, values: dict[str, Any]) -> None:
+def _target_problems(
+    form: CompiledForm, target: CompiledForm, action: Mapping[str, Any], path: str
+) -> list[FieldError]:
+    """`record` is a relation of the triggering form to the target; `where.via` one of the target to it."""
+    if "record" in action:
+        spec = form.by_key.get(action["record"])
+        if spec is None or not links_records(spec) or spec.get("form") != target.key:
+            return [FieldError(f"{path}.record", f"name a relation field of {form.key} linking to {target.key}")]
+    else:
+        spec = target.by_key.get(action["where"]["via"])
+        if spec is None or not links_records(spec) or spec.get("form") != form.key:
+            return [FieldError(f"{path}.where.via", f"name a relation field of {target.key} linking to {form.key}")]
+    return []
+
+
+async def _targets(run: Run, target: CompiledForm, action: Mapping[str, Any]) -> list[int]:
+    """The ids of the records the action changes, in id order."""
+    if "record" in action:
+        linked = run.scope.get(action["record"])
+        return [] if linked is None else [int(linked)]
     assert run.record_id is not None
-    access = full_access(run.form.app, run.form.key)
-    await records.update_record(run.session, run.form, run.ctx, run.record_id, values, None, access, in_flow=True)
+    if "where" not in action:
+        return [run.record_id]
+    t = target.table
+    column = t.c[target.by_key[action["where"]["via"]].column]
+    query = select(t.c.id).where(column == run.record_id, live(target)).order_by(t.c.id)
+    return [int(i) for i in (await run.session.execute(query)).scalars()]
+
+
+async def _update(
+    run: Run, values: dict[str, Any], target: CompiledForm | None = None, record_id: int | None = None
+) -> None:
+    """Change a record as the automation (the triggering one, by default: also while its flow holds it)."""
+    target = target or run.form
+    record_id = record_id if record_id is not None else run.record_id
+    assert record_id is not None
+    itself = target.key == run.form.key and record_id == run.record_id
+    access = full_access(target.app, target.key)
+    await records.update_record(run.session, target, run.ctx, record_id, values, None, access, in_flow=itself)
 
 
 class NotifyChannel:

@@ -320,12 +320,7 @@ function ActionBody({ action, index, doc, set }) {
           sources=${sources} onChange=${(m) => set({ ...action, mapping: m })} />
       </fieldset>`}`;
   }
-  if (action.kind === "update_record") {
-    return html`<fieldset class="au-fieldset"><legend>${t("au.values")}</legend>
-      <${PairsEditor} id=${`${id}-values`} pairs=${action.values} keys=${own} keyLabel=${t("au.field")}
-        valueLabel=${t("au.source.value")} addLabel=${t("au.add_mapping")} onChange=${(v) => set({ ...action, values: v })} />
-    </fieldset>`;
-  }
+  if (action.kind === "update_record") return html`<${UpdateBody} id=${id} action=${action} doc=${doc} set=${set} />`;
   if (action.kind === "notify") {
     // A template names its channel by name (added after installing); the app's channels are chosen by id.
     const named = typeof action.channel === "string" ? [[action.channel, t("au.channel_named", { name: action.channel })]] : [];
@@ -360,6 +355,66 @@ function ActionBody({ action, index, doc, set }) {
     <fieldset class="au-fieldset"><legend>${t("au.answer")}</legend>
       <${PairsEditor} id=${`${id}-answer`} pairs=${action.answer} keys=${own} keyLabel=${t("au.field")}
         valueLabel=${t("au.answer_path")} addLabel=${t("au.add_answer")} onChange=${(v) => set({ ...action, answer: v })} />
+    </fieldset>`;
+}
+
+// ------------------------------------------------------------------ which records a change updates
+
+const links = (fields, to) => fields.filter((f) => f.type === "relation" && (to === undefined || f.form === to));
+
+/** The records an update_record action changes: this record, the one a relation links to, or those linking here. */
+function targetOf(action) {
+  if ("record" in action) return { mode: "linked", value: action.record };
+  if ("where" in action) return { mode: "linking", value: `${action.form}.${action.where.via}` };
+  return { mode: "this", value: "" };
+}
+
+/** Constants with no rows are left out when a mapping says what to set (the document needs one or the other). */
+function tidy(action) {
+  const { values, mapping, ...rest } = action;
+  const hasValues = values && Object.keys(values).length > 0;
+  const hasMapping = mapping && Object.keys(mapping).length > 0;
+  return { ...rest, ...(hasValues || !hasMapping ? { values: values || {} } : {}), ...(hasMapping ? { mapping } : {}) };
+}
+
+function UpdateBody({ id, action, doc, set }) {
+  const sources = formOf(doc.form).fields;
+  const target = targetOf(action);
+  const linked = links(sources).map((f) => [f.key, `${fieldLabel(f)} → ${labelText(formOf(f.form).label, boot.locale) || f.form}`]);
+  const linking = boot.forms.flatMap((form) => links(form.fields, doc.form).map((f) => [
+    `${form.key}.${f.key}`, `${labelText(form.label, boot.locale) || form.key} · ${fieldLabel(f)}`,
+  ]));
+  const choose = (mode, value) => {
+    const base = { kind: action.kind, values: {} };
+    if (mode === "linked") {
+      const field = sources.find((f) => f.key === (value || linked[0]?.[0]));
+      set(field ? { ...base, form: field.form, record: field.key } : { ...base, form: "", record: "" });
+    } else if (mode === "linking") {
+      const [form, via] = (value || linking[0]?.[0] || ".").split(".");
+      set({ ...base, form, where: { via } });
+    } else set(base);
+  };
+  const targetForm = action.form ? formOf(action.form) : formOf(doc.form);
+  const targets = entered(targetForm.fields);
+  const options = target.mode === "linked" ? linked : linking;
+  return html`
+    <fieldset class="au-fieldset" id=${`${id}-which`}><legend>${t("au.update_which")}</legend>
+      ${["this", "linked", "linking"].map((mode) => html`<label class="au-radio">
+        <input type="radio" name=${`${id}-which`} value=${mode} checked=${target.mode === mode}
+          onChange=${() => choose(mode, "")} /> ${t(`au.update.${mode}`)}</label>`)}
+      ${target.mode !== "this" && html`${options.length
+        ? html`<${Choice} id=${`${id}-link`} label=${t(`au.update.${target.mode}_field`)} value=${target.value}
+            options=${options} onChange=${(v) => choose(target.mode, v)} />`
+        : html`<p class="muted">${t(`au.update.no_${target.mode}`)}</p>`}`}
+    </fieldset>
+    <fieldset class="au-fieldset"><legend>${t("au.values")}</legend>
+      <${PairsEditor} id=${`${id}-values`} pairs=${action.values} keys=${targets.map((f) => [f.key, f.label])} keyLabel=${t("au.field")}
+        valueLabel=${t("au.source.value")} addLabel=${t("au.add_mapping")} onChange=${(v) => set(tidy({ ...action, values: v }))} />
+    </fieldset>
+    <fieldset class="au-fieldset"><legend>${t("au.mapping")}</legend>
+      <p class="help">${t("au.update_mapping_help")}</p>
+      <${MappingEditor} id=${`${id}-map`} mapping=${action.mapping} targets=${targets}
+        sources=${sources} onChange=${(m) => set(tidy({ ...action, mapping: m }))} />
     </fieldset>`;
 }
 
