@@ -1,10 +1,14 @@
 """Every bundled app in a real browser, on the demo, on both databases: as a platform admin, its home, every
 form's list and first record, every dashboard and report of its menu open without a script error or a CSP
-violation, and are axe-clean; the same app home on a phone in English."""
+violation, and are axe-clean; the same app home on a phone in English.
+
+It also takes the template gallery's screenshots, in both languages: `<n>.<locale>.jpg` under
+`<screenshots>/<db>/bundled/<app>/` (copied to `examples/<app>/screenshots/`)."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +16,16 @@ from playwright.sync_api import Browser, Page, expect
 
 from opsloom.designer.packages import read_package
 from opsloom.resources import data_path
-from tests.browser.conftest import ADMIN, DESKTOP, PHONE, REPORT_CSP_VIOLATIONS, TIMEOUT_MS, BrowserLog, LiveServer
+from tests.browser.conftest import (
+    ADMIN,
+    DESKTOP,
+    PHONE,
+    REPORT_CSP_VIOLATIONS,
+    SCREENSHOTS,
+    TIMEOUT_MS,
+    BrowserLog,
+    LiveServer,
+)
 from tests.browser.conftest import log_in as log_in_page
 from tests.browser.test_accessibility import violations
 
@@ -42,9 +55,28 @@ def visit(page: Page, url: str, found: dict[str, Any]) -> None:
         found[url] = problems
 
 
+def gallery_shots(page: Page, package: dict[str, Any], locale: str, folder: Path) -> None:
+    """The app at its best: its dashboard of the most reports (or its first list), then its first form's first
+    record."""
+    app = package["app"]["key"]
+    first_form = (package["app"].get("menu") or [package["forms"][0]["key"]])[0]
+    dashboards = package.get("dashboards", [])
+    fullest = max(dashboards, key=lambda d: sum("report" in item for item in d["items"]), default=None)
+    start = f"/apps/{app}/dashboards/{fullest['key']}" if fullest else f"/apps/{app}/forms/{first_form}"
+    page.goto(start)
+    page.wait_for_load_state("networkidle")
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"1.{locale}.jpg"), type="jpeg", quality=70)
+    page.goto(f"/apps/{app}/forms/{first_form}")
+    page.locator(f'a[href^="/apps/{app}/forms/{first_form}/records/"]').first.click()
+    expect(page).to_have_url(re.compile(r"/records/\d+"))
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(folder / f"2.{locale}.jpg"), type="jpeg", quality=70)
+
+
 @pytest.mark.parametrize("app", APPS)
 def test_each_bundled_app_opens_page_by_page(
-    app: str, browser: Browser, live_server: LiveServer, browser_log: BrowserLog
+    app: str, browser: Browser, live_server: LiveServer, browser_log: BrowserLog, tmp_path_factory: Any
 ) -> None:
     package = read_package(data_path("examples") / app)
     label = package["app"]["label"]
@@ -71,6 +103,13 @@ def test_each_bundled_app_opens_page_by_page(
     visit(phone, f"/apps/{app}", found)
     expect(phone.locator("h1")).to_have_text(label["en"])
     assert not re.search(r"\{\w+\}", phone.locator("main").inner_text()), "a message placeholder was left unfilled"
+
+    root = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path_factory.getbasetemp() / "screenshots"
+    shots = root / live_server.db_kind / "bundled" / app
+    gallery_shots(page, package, "zh-CN", shots)
+    english = admin_page(browser, live_server, browser_log, DESKTOP, "en")
+    gallery_shots(english, package, "en", shots)
+    assert sorted(p.name for p in shots.glob("*.jpg")) == ["1.en.jpg", "1.zh-CN.jpg", "2.en.jpg", "2.zh-CN.jpg"]
 
     assert found == {}, found
     assert browser_log.problems == []

@@ -22,7 +22,13 @@ def test_the_gallery_lists_the_bundled_templates_and_installs_one_after_its_plan
     assert_secure(gallery)
     for name in ("CRM", "Projects", "Inventory", "Procurement"):
         assert f">{name}</h2>" in gallery.text
-    assert "9 forms · 3 roles · 2 flows · Version 1.1.0" in gallery.text  # CRM
+    crm = next(t for t in bundled_templates() if t.key == "crm").package
+    reports, automations = len(crm["reports"]), len(crm["automations"])
+    counts = (
+        f"9 forms · 3 roles · 2 flows · {reports} reports · {automations} automations · Version {crm['app']['version']}"
+    )
+    assert counts in gallery.text
+    assert "Dashboards: <span>Collections</span>, <span>Sales</span>" in gallery.text
     assert 'href="/design/templates/crm"' in gallery.text
     assert 'href="/design/templates"' in client.get("/design").text  # "start from a template"
 
@@ -41,7 +47,7 @@ def test_the_gallery_lists_the_bundled_templates_and_installs_one_after_its_plan
     assert done.status_code == 303 and done.headers["location"] == "/design/templates?done=crm"
     after = client.get("/design/templates?done=crm").text
     assert "CRM is installed." in after and 'href="/apps/crm"' in after
-    assert "Installed: version 1.1.0" in after
+    assert f"Installed: version {crm['app']['version']}" in after
     assert len(client.get("/api/apps/crm/forms/customer/records").json()["items"]) == 3
 
 
@@ -73,7 +79,7 @@ def newer_crm(monkeypatch: pytest.MonkeyPatch) -> Template:
     package["manifest"] = {"key": "crm", "version": "1.2.0"}
     customer = next(f for f in package["forms"] if f["key"] == "customer")
     customer["fields"][0]["label"] = {"zh-CN": "客户全称", "en": "Company name"}
-    newer = Template("crm", "1.2.0", package)
+    newer = Template("crm", "1.2.0", package, crm.folder)
     monkeypatch.setattr(
         template_gallery, "bundled_templates", lambda: [newer if t.key == "crm" else t for t in templates]
     )
@@ -112,3 +118,25 @@ def test_a_newer_bundled_version_is_offered_as_an_upgrade_with_its_conflicts(cli
     label = client.get("/api/design/apps/crm/forms/customer").json()["draft"]["fields"][0]["label"]
     assert label == {"zh-CN": "客户全称", "en": "Client"}  # theirs in Chinese, mine in English
     assert "Installed: version 1.2.0" in client.get("/design/templates").text
+
+
+def test_each_template_shows_its_screenshots_in_the_pages_language(client: TestClient) -> None:
+    for locale in ("en", "zh-CN"):
+        client.cookies.set("opsloom_locale", locale)
+        gallery = client.get("/design/templates").text
+        for template in bundled_templates():
+            shots = re.findall(rf'<img src="(/design/templates/{template.key}/screenshots/[^"]+)"', gallery)
+            assert shots == [f"/design/templates/{template.key}/screenshots/{n}.{locale}.jpg" for n in (1, 2)]
+            image = client.get(shots[0])
+            assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
+            assert image.content[:3] == b"\xff\xd8\xff"  # a JPEG
+    # nothing but a template's own screenshots is served
+    for name in ("../app.json", "1.fr.jpg", "app.json", "9.en.jpg"):
+        assert client.get(f"/design/templates/crm/screenshots/{name}").status_code == 404
+    assert client.get("/design/templates/nope/screenshots/1.en.jpg").status_code == 404
+
+
+def test_screenshots_need_a_login_like_the_gallery(client: TestClient) -> None:
+    visitor = another_client(client)
+    answer = visitor.get("/design/templates/crm/screenshots/1.en.jpg", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")

@@ -4,12 +4,14 @@ its plan is shown; the same import service as `POST /api/packages/import`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlalchemy import select
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
 from opsloom.designer import definitions
 from opsloom.designer.package_upgrade import ImportPlan, apply_import, plan_import
@@ -25,6 +27,8 @@ from opsloom.runtime.pages.security import CSRF_FIELD, form_token_ok
 router = APIRouter(include_in_schema=False)
 
 MAX_FIELD = 512
+# A template's screenshots: examples/<key>/screenshots/<n>.<locale>.jpg, shown in the gallery in the page's language.
+SCREENSHOT = re.compile(r"^(?P<n>[1-9])\.(?P<locale>zh-CN|en)\.jpg$")
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class Template:
     key: str
     version: str
     package: dict[str, Any]
+    folder: Path
 
     @property
     def app(self) -> dict[str, Any]:
@@ -40,6 +45,15 @@ class Template:
     def _forms_in_menu_order(self) -> list[dict[str, Any]]:
         menu = list(self.app.get("menu") or [])
         return sorted(self.package["forms"], key=lambda f: _menu_position(menu, f["key"]))
+
+    def screenshots(self) -> dict[str, list[str]]:
+        """The screenshots' file names by locale, in order."""
+        found: dict[str, list[str]] = {}
+        for path in sorted((self.folder / "screenshots").glob("*.jpg")):
+            match = SCREENSHOT.match(path.name)
+            if match:
+                found.setdefault(match["locale"], []).append(path.name)
+        return found
 
     def view(self, installed: str | None, may_install: bool, may_upgrade: bool) -> dict[str, Any]:
         newer = installed is not None and version_tuple(self.version) > version_tuple(installed)
@@ -53,6 +67,10 @@ class Template:
             "form_labels": {f["key"]: f.get("label", f["key"]) for f in self.package["forms"]},
             "roles": len(self.package.get("roles", [])),
             "flows": len(self.package.get("flows", [])),
+            "reports": len(self.package.get("reports", [])),
+            "dashboards": [d.get("label", d["key"]) for d in self.package.get("dashboards", [])],
+            "automations": len(self.package.get("automations", [])),
+            "screenshots": self.screenshots(),
             "installed": installed,
             "may_install": installed is None and may_install,
             "may_upgrade": newer and may_upgrade,
@@ -69,7 +87,7 @@ def bundled_templates() -> list[Template]:
     for folder in sorted(data_path("examples").iterdir()):
         if (folder / "app.json").exists():
             package = read_package(folder)
-            found.append(Template(package["app"]["key"], manifest_of(package)["version"], package))
+            found.append(Template(package["app"]["key"], manifest_of(package)["version"], package, folder))
     return found
 
 
@@ -101,6 +119,19 @@ async def gallery(request: Request) -> Response:
 
 def _template(key: str) -> Template | None:
     return next((t for t in bundled_templates() if t.key == key), None)
+
+
+@router.get("/design/templates/{key}/screenshots/{name}")
+async def screenshot(key: str, name: str, request: Request) -> Response:
+    """One of a bundled template's screenshots, to whoever may see the gallery."""
+    page = await open_designer(request)
+    if not isinstance(page, Designer):
+        return page
+    template = _template(key)
+    path = template.folder / "screenshots" / name if template is not None and SCREENSHOT.match(name) else None
+    if path is None or not path.is_file():
+        return not_found(page.ctx)
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/design/templates/{key}")

@@ -428,7 +428,7 @@ async def _record_page(
         standing=standing,
         history=_named_history(ctx, visible, history, names, linked),
         created=datetime_text(record["created_at"], ctx.t.locale, ctx.zone),
-        created_by=names.get(record.get("created_by") or 0, ""),
+        created_by=names.get(record.get("created_by") or 0) or ctx.t("timeline.by_system"),
         notice=request.query_params.get("notice", ""),
         related=related,
     )

@@ -414,6 +414,7 @@ def _chart_data(answer: dict[str, Any], document: dict[str, Any], page: str) -> 
     return {
         "type": (document.get("display") or {}).get("type"),
         "dimensions": [d["label"] for d in dims],
+        "dimension_keys": [d["key"] for d in dims],
         "measures": [{"key": m["key"], "label": m["label"]} for m in measures],
         "points": points,
         "total": {m["key"]: _plain(total["values"].get(m["key"])) for m in measures} if total else None,

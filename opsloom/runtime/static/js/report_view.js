@@ -29,8 +29,13 @@ export function optionOf(chart) {
   const type = chart.type;
   const points = chart.points;
   const measures = chart.measures;
-  const first = measures[0];
+  const display = chart.display || {};
+  // display.value names the measure drawn (else the first); display.x and display.series name dimensions by key
+  const first = measures.find((m) => m.key === display.value) || measures[0];
   const twoDims = chart.dimensions.length >= 2;
+  const keys = chart.dimension_keys || [];
+  const xAt = Math.max(0, keys.indexOf(display.x));
+  const seriesAt = keys.includes(display.series) && keys.indexOf(display.series) !== xAt ? keys.indexOf(display.series) : xAt === 0 ? 1 : 0;
   const base = {
     // drawn on the canvas: an HTML tooltip would need inline styles, which the pages' CSP refuses
     tooltip: { trigger: ["pie", "donut", "funnel", "gauge"].includes(type) ? "item" : "axis", confine: true, renderMode: "richText" },
@@ -62,24 +67,26 @@ export function optionOf(chart) {
   let series;
   let lookup;
   if (twoDims) {
-    // rows of (first dimension, second dimension): one series per value of the second
-    categories = [...new Set(points.map((p) => p.labels[0]))];
-    const names = [...new Set(points.map((p) => p.labels[1]))];
-    lookup = names.map((name) => categories.map((c) => points.findIndex((p) => p.labels[0] === c && p.labels[1] === name)));
+    // rows of (x dimension, series dimension): one series per value of the series dimension
+    categories = [...new Set(points.map((p) => p.labels[xAt]))];
+    const names = [...new Set(points.map((p) => p.labels[seriesAt]))];
+    lookup = names.map((name) => categories.map((c) => points.findIndex((p) => p.labels[xAt] === c && p.labels[seriesAt] === name)));
     series = names.map((name, s) => ({
       name, type: seriesType, stack: stacked ? "total" : undefined, areaStyle: type === "area" ? {} : undefined,
       data: lookup[s].map((i) => (i >= 0 ? points[i].values[first.key] : null)),
     }));
   } else {
     categories = points.map((p) => p.labels.join(" · ") || "—");
-    const shown = type === "stacked_bar" || type === "area" ? measures : measures.slice(0, Math.max(1, Math.min(measures.length, 3)));
+    const shown = measures.some((m) => m.key === display.value) ? [first]
+      : type === "stacked_bar" || type === "area" ? measures : measures.slice(0, Math.max(1, Math.min(measures.length, 3)));
     lookup = shown.map(() => points.map((_, i) => i));
     series = shown.map((m) => ({
       name: m.label, type: seriesType, stack: stacked ? "total" : undefined, areaStyle: type === "area" ? {} : undefined,
       smooth: seriesType === "line" ? 0.2 : undefined, data: points.map((p) => p.values[m.key]),
     }));
   }
-  const horizontal = seriesType === "bar" && chart.display.horizontal;
+  if (seriesType === "bar") for (const one of series) one.barMaxWidth = 56; // a lone category is not a wall
+  const horizontal = seriesType === "bar" && display.horizontal;
   const category = { type: "category", data: categories, axisLabel: { hideOverlap: true, rotate: phone() && categories.length > 4 ? 30 : 0 } };
   // two measures of one dimension (a count and an amount) each get their own scale, left and right
   const twoScales = !twoDims && !stacked && !horizontal && series.length === 2;
@@ -131,6 +138,7 @@ export function chartFromAnswer(answer, display) {
     type: display.type,
     display,
     dimensions: dims.map((d) => d.label),
+    dimension_keys: dims.map((d) => d.key),
     measures: measures.map((m) => ({ key: m.key, label: m.label })),
     points: answer.rows.map((r) => ({
       labels: dims.map((d) => String(r.labels[d.key] ?? r.values[d.key] ?? "")),
