@@ -374,9 +374,8 @@ def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool, dat
 
     people = asyncio.run(_with_session(create_demo_people, settings))
     raised = asyncio.run(_with_session(create_demo_requests, settings))
-    click.echo(
-        f"raised {raised} purchase requests as the demo people (some waiting for approval); a supplier application waits for the buyer"
-    )
+    click.echo(f"raised {raised} purchase requests as the demo people (some waiting for approval)")
+    click.echo("a supplier application of the engineer's waits for the buyer")
     waiting = asyncio.run(_with_session(create_demo_crm, settings))
     click.echo(f"CRM: {waiting} records of the sales rep wait for the sales manager (a large deal, a contract)")
     url = f"http://{settings.host}:{settings.port}"

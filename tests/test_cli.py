@@ -194,7 +194,7 @@ def test_demo_without_serving_installs_the_examples_and_prints_the_url(tmp_path)
     ]
     # the demo people have raised requests: two wait for their department heads, one is a draft
     assert "raised 3 purchase requests" in result.output
-    assert "a supplier application waits for the buyer" in result.output
+    assert "a supplier application of the engineer's waits for the buyer" in result.output
     # and in the CRM, a large deal and a contract of the sales rep wait for the sales manager
     assert "CRM: 2 records of the sales rep wait for the sales manager" in result.output
     with sqlite3.connect(data_dir / "opsloom.db") as db:
