@@ -57,7 +57,9 @@ def _request(case: Any) -> dict[str, Any]:
     kwargs.pop("cookies", None)
     prepared = requests.Request(**kwargs).prepare()
     body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
-    return {"method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers), "content": body}
+    # A generated header may hold any text; send it as UTF-8 bytes, as a careless client would, for the server to judge.
+    headers = {k: v.encode() if isinstance(v, str) else v for k, v in prepared.headers.items()}
+    return {"method": prepared.method, "url": prepared.url, "headers": headers, "content": body}
 
 
 class _Guarded:
