@@ -222,6 +222,8 @@ async def install_package(
     app = package["app"]["key"]
     await definitions.save_app(session, ctx, package["app"])
     form_keys = []
+    for document in package["forms"]:  # drafts first: a form's rollup may read a form published after it
+        await definitions.save_draft(session, ctx, app, "form", document["key"], document)
     for kind in KINDS:
         documents = in_link_order(package["forms"]) if kind.kind == "form" else package.get(kind.plural, [])
         for document in documents:
