@@ -150,6 +150,9 @@ class Rollup(FieldType):
 
     # ------------------------------------------------------------ design checks
     def design_problems(self, field: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        for rule in ("required", "unique", "default", "index"):
+            if field.get(rule):
+                yield rule, "a rollup is computed from other records; it takes no such rule"
         if not self.counts(field) and not field.get("field"):
             yield "field", f"name the number field to {field.get('aggregate')} (only count needs none)"
 
