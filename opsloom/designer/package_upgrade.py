@@ -23,6 +23,7 @@ from opsloom.designer.packages import (
     KINDS,
     InstallReport,
     check_package,
+    draft_forms,
     in_link_order,
     install_document,
     install_package,
@@ -290,6 +291,7 @@ async def apply_import(
     previous = {"app": await definitions.load_app(session, plan.app), **await installed_documents(session, plan.app)}
     await definitions.save_app(session, ctx, plan.app_document)
     changed = [d for d in plan.documents if d.outcome in ("created", "changed")]
+    await draft_forms(session, ctx, plan.app, [d.merged for d in changed if d.kind == "forms"])
     forms = []
     for kind in KINDS:
         documents = [d.merged for d in changed if d.kind == kind.plural]
@@ -342,6 +344,7 @@ async def rollback_upgrade(
     previous, current = latest.previous, _by_key(await installed_documents(session, app))
     await definitions.save_app(session, ctx, previous["app"])
     restored = []
+    await draft_forms(session, ctx, app, [d for d in previous.get("forms", []) if current["forms"].get(d["key"]) != d])
     for kind in KINDS:
         documents = [d for d in previous.get(kind.plural, []) if current[kind.plural].get(d["key"]) != d]
         for document in in_link_order(documents) if kind.kind == "form" else documents:

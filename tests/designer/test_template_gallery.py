@@ -22,7 +22,7 @@ def test_the_gallery_lists_the_bundled_templates_and_installs_one_after_its_plan
     assert_secure(gallery)
     for name in ("CRM", "Projects", "Inventory", "Procurement"):
         assert f">{name}</h2>" in gallery.text
-    assert "9 forms · 3 roles · 2 flows · Version 1.1.0" in gallery.text  # CRM
+    assert "9 forms · 3 roles · 2 flows · Version 1.1.1" in gallery.text  # CRM
     assert 'href="/design/templates/crm"' in gallery.text
     assert 'href="/design/templates"' in client.get("/design").text  # "start from a template"
 
@@ -41,7 +41,7 @@ def test_the_gallery_lists_the_bundled_templates_and_installs_one_after_its_plan
     assert done.status_code == 303 and done.headers["location"] == "/design/templates?done=crm"
     after = client.get("/design/templates?done=crm").text
     assert "CRM is installed." in after and 'href="/apps/crm"' in after
-    assert "Installed: version 1.1.0" in after
+    assert "Installed: version 1.1.1" in after
     assert len(client.get("/api/apps/crm/forms/customer/records").json()["items"]) == 3
 
 
@@ -91,7 +91,7 @@ def test_a_newer_bundled_version_is_offered_as_an_upgrade_with_its_conflicts(cli
     gallery = client.get("/design/templates").text
     assert "Upgrade to 1.2.0…" in gallery
     plan = client.get("/design/templates/crm")
-    assert "Upgrade CRM from 1.1.0 to 1.2.0: what will happen" in plan.text
+    assert "Upgrade CRM from 1.1.1 to 1.2.0: what will happen" in plan.text
     assert "At forms.customer.fields[cu_name].label.en" in plan.text
     assert re.search(r"Keep mine: Client", plan.text) and "Take the template&#39;s: Company name" in plan.text
     assert re.search(r'value="apply" class="button primary" disabled', plan.text)

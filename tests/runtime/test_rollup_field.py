@@ -165,7 +165,9 @@ def test_a_list_sorts_and_filters_by_a_rollup(office: Office) -> None:
     assert [i["received"] for i in items] == ["701.00", "10.00", "0.00"]
     page = _ok(office.admin.get(CONTRACTS, params={"sort": "paid_count", "filter": _json(mine), "limit": 1}))
     assert [i["id"] for i in page["items"]] == [none]
-    rest = _ok(office.admin.get(CONTRACTS, params={"sort": "paid_count", "filter": _json(mine), "cursor": page["next_cursor"]}))
+    rest = _ok(
+        office.admin.get(CONTRACTS, params={"sort": "paid_count", "filter": _json(mine), "cursor": page["next_cursor"]})
+    )
     assert [i["id"] for i in rest["items"]] == [small, big]
     over = {"and": [mine, {"field": "received", "op": "gt", "value": "100"}]}
     assert [i["id"] for i in _ok(office.admin.get(CONTRACTS, params={"filter": _json(over)}))["items"]] == [big]

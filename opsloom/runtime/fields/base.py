@@ -115,6 +115,11 @@ class FieldType:
     def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
         raise NotImplementedError
 
+    @property
+    def one_value(self) -> bool:
+        """It holds one value per record (stored or read-time): a list column, an export column."""
+        return self.has_column or self.read_time
+
     # ------------------------------------------------------------ read-time values
     # Computed as it is read, in the statement that reads the record (a rollup): no column, never sent.
     read_time: ClassVar[bool] = False
