@@ -193,6 +193,7 @@ def test_a_reader_who_may_not_read_payments_does_not_see_their_figures(office: O
     listed = _ok(office.clerk.get(CONTRACTS, params={"sort": "-id", "limit": 1}))["items"][0]
     assert "received" not in listed
     problem(office.clerk.get(CONTRACTS, params={"sort": "received"}), 400, "sort")
+    problem(office.clerk.get(CONTRACTS, params={"filter": _json({"field": "received", "op": "gt", "value": "1"})}), 400)
     assert _read(office.auditor, contract)["received"] == "42.00"
 
 
@@ -232,3 +233,17 @@ def test_publishing_a_rollup_adds_no_column(office: Office) -> None:
     _ok(office.admin.post(f"/api/design/apps/{APP}/forms/contract/publish"))
     record = _read(office.admin, _contract(office, "Counted"))
     assert record["payments"] == 0
+
+
+def test_an_export_and_the_list_page_carry_the_figure(office: Office) -> None:
+    contract = _contract(office, "Exported")
+    _pay(office, contract, "77.70")
+    mine = _json({"field": "title", "op": "eq", "value": "Exported"})
+    export = office.admin.get(
+        f"/api/apps/{APP}/forms/contract/export", params={"format": "csv", "columns": "title,received", "filter": mine}
+    )
+    assert export.status_code == 200, export.text
+    assert "Exported" in export.text and "77.70" in export.text
+    page = office.admin.get(f"/apps/{APP}/forms/contract", params={"sort": "-received"})
+    assert page.status_code == 200, page.text
+    assert "77.70" in page.text
