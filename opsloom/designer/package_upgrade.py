@@ -189,7 +189,8 @@ async def plan_import(
                 for path in unknown
             ],
         )
-    sentences = {(d.kind, d.key): await _sentences(session, ctx, t, app, d) for d in documents}
+    coming = {d.key: d.merged for d in documents if d.kind == "forms" and isinstance(d.merged, dict)}
+    sentences = {(d.kind, d.key): await _sentences(session, ctx, t, app, d, coming) for d in documents}
     sample = (
         {k: len(v) for k, v in (package.get("sample_data") or {}).items()} if with_sample_data and not upgrade else {}
     )
@@ -207,7 +208,7 @@ async def plan_import(
 
 
 async def _sentences(
-    session: AsyncSession, ctx: RequestContext, t: Translator, app: str, d: DocumentMerge
+    session: AsyncSession, ctx: RequestContext, t: Translator, app: str, d: DocumentMerge, coming: Mapping[str, Doc]
 ) -> list[str]:
     kind = d.kind.removesuffix("s")
     name = t.label(((d.merged if d.merged is not MISSING else d.mine) or {}).get("label") or d.key)
@@ -228,7 +229,7 @@ async def _sentences(
         names = Names.of(t, d.mine, d.merged)
         out += change_sentences(names, diff_forms(d.mine, d.merged))
         try:
-            planned = await plan_publish(session, app, d.key, ctx.zone, document=d.merged)
+            planned = await plan_publish(session, app, d.key, ctx.zone, document=d.merged, drafts=coming)
         except OpsloomError as error:
             return [*out, *(f"{e.path}: {e.message}" for e in error.errors)] or [*out, str(error)]
         storage = planned.definition.storage

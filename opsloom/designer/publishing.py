@@ -114,8 +114,11 @@ async def plan_publish(
     document: Mapping[str, Any] | None = None,
     lock: bool = False,
     converted: Facts | None = None,
+    drafts: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Planned:
     """Check the draft (or `document`) and plan it against the data.
+
+    `drafts`: forms about to be published with it (a package's), by key, which its rollups may read.
 
     `converted`: facts about converted values gathered earlier (by the same plan made
     outside the final transaction), so they are not gathered again row by row."""
@@ -127,7 +130,7 @@ async def plan_publish(
     assert document is not None
     _check_resolutions(document, resolutions or {})
     await _check_link_targets(session, app, document)
-    await _check_read_sources(session, app, document)
+    await _check_read_sources(session, app, document, drafts or {})
     old = None
     if definition.published_version is not None:
         old = await definitions.published_document(session, definition, definition.published_version)
@@ -348,7 +351,9 @@ async def _check_link_targets(session: AsyncSession, app: str, document: Mapping
         raise ValidationFailed("Relation fields must link to published forms of this app", errors)
 
 
-async def _check_read_sources(session: AsyncSession, app: str, document: Mapping[str, Any]) -> None:
+async def _check_read_sources(
+    session: AsyncSession, app: str, document: Mapping[str, Any], drafts: Mapping[str, Mapping[str, Any]]
+) -> None:
     """Fields read from other forms (rollups) name forms of this app and fields those forms have.
 
     A source form not published yet is judged by its draft (a package publishes its forms one
@@ -359,7 +364,9 @@ async def _check_read_sources(session: AsyncSession, app: str, document: Mapping
     sources: dict[str, Mapping[str, Any] | None] = {}
     for key in sorted(wanted):
         found = await definitions.find_definition(session, app, "form", key)
-        if found is None:
+        if key in drafts and (found is None or found.published_version is None):
+            sources[key] = drafts[key]
+        elif found is None:
             sources[key] = None
         elif found.published_version is not None:
             sources[key] = await definitions.published_document(session, found, found.published_version)
