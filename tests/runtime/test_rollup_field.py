@@ -9,6 +9,7 @@ payments does not see them.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,8 +175,6 @@ def test_a_list_sorts_and_filters_by_a_rollup(office: Office) -> None:
 
 
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value)
 
 
@@ -195,6 +194,10 @@ def test_a_reader_who_may_not_read_payments_does_not_see_their_figures(office: O
     problem(office.clerk.get(CONTRACTS, params={"sort": "received"}), 400, "sort")
     problem(office.clerk.get(CONTRACTS, params={"filter": _json({"field": "received", "op": "gt", "value": "1"})}), 400)
     assert _read(office.auditor, contract)["received"] == "42.00"
+    document = _ok(office.clerk.get(f"/api/apps/{APP}/openapi.json"))
+    assert "received" not in json.dumps(document["components"]["schemas"]), "nor does their API document"
+    seen_by_auditor = _ok(office.auditor.get(f"/api/apps/{APP}/openapi.json"))
+    assert "received" in json.dumps(seen_by_auditor["components"]["schemas"])
 
 
 def test_the_record_page_shows_the_figure(office: Office) -> None:
