@@ -226,6 +226,17 @@ def test_a_bad_rollup_is_refused_at_its_path(office: Office, change: dict, path:
     assert any(words in e["message"] for e in body["errors"] if e["path"] == path), body
 
 
+def test_a_rule_cannot_read_a_rollup(office: Office) -> None:
+    contract = _forms()[2]
+    ruled = {
+        **contract,
+        "validations": [{"condition": {"field": "received", "op": "lte", "value": "10"}, "message": "Too much"}],
+    }
+    _ok(office.admin.put(f"/api/design/apps/{APP}/forms/contract", json=ruled))
+    problem(office.admin.post(f"/api/design/apps/{APP}/forms/contract/publish"), 422, "validations[0].condition.field")
+    _ok(office.admin.put(f"/api/design/apps/{APP}/forms/contract", json=contract))
+
+
 def test_publishing_a_rollup_adds_no_column(office: Office) -> None:
     contract = _forms()[2]
     more = {**contract, "fields": [*contract["fields"], rollup("payments", "count", None)]}
