@@ -216,6 +216,7 @@ def test_the_record_page_shows_the_figure(office: Office) -> None:
         ({"field": "state"}, "fields[1].field", "not a number field"),
         ({"field": None}, "fields[1].field", "number field"),
         ({"form": "audit"}, "fields[1].form", "not its own"),
+        ({"filter": {"field": "colour", "op": "eq", "value": "red"}}, "fields[1].filter.field", "colour"),
     ],
 )
 def test_a_bad_rollup_is_refused_at_its_path(office: Office, change: dict, path: str, words: str) -> None:

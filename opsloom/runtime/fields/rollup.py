@@ -177,15 +177,20 @@ class Rollup(FieldType):
             if target is None or not _numeric_document(target):
                 yield "field", f"'{field['field']}' is not a number field of {field['form']}"
         if field.get("filter") is not None:
-            from opsloom.runtime.fields import unit_of  # the registry imports this unit
-
-            kinds = {f["key"] for f in source["fields"] if unit_of(f).has_column}
-            unknown = sorted(_condition_keys(field["filter"]) - kinds - _SYSTEM)
-            if unknown:
-                yield "filter", f"names fields {field['form']} does not have: {', '.join(unknown)}"
+            yield from _filter_problems(field["filter"], source)
 
 
-_SYSTEM = frozenset({"id", "status", "created_at", "created_by", "updated_at", "updated_by", "owner_id"})
+def _filter_problems(condition: Any, source: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """A rollup's filter parsed against its source form, as it will be when read."""
+    from opsloom.platform.errors import OpsloomError
+    from opsloom.runtime.conditions import parse_condition
+    from opsloom.runtime.forms import compile_form, initial_storage  # the compiler imports the field types
+
+    try:
+        form = compile_form("source", source, form_id=0, version=0, storage=initial_storage("source", source))
+        parse_condition(condition, form, path="filter")
+    except OpsloomError as error:
+        yield from ((e.path, e.message) for e in error.errors) if error.errors else [("filter", str(error))]
 
 
 def _links(field: FieldSpec | Mapping[str, Any]) -> bool:
@@ -213,17 +218,6 @@ def _numeric_document(field: Mapping[str, Any]) -> bool:
     name, default, units = choices
     shown = units.get(field.get(name, default))
     return shown is not None and shown.numeric
-
-
-def _condition_keys(condition: Any) -> set[str]:
-    if isinstance(condition, dict):
-        keys = {condition["field"]} if isinstance(condition.get("field"), str) else set()
-        for part in condition.values():
-            keys |= _condition_keys(part)
-        return keys
-    if isinstance(condition, list):
-        return set().union(*(_condition_keys(part) for part in condition)) if condition else set()
-    return set()
 
 
 def _source_condition(spec: FieldSpec, source: Any) -> Any:
