@@ -275,6 +275,8 @@ def facts_needed(old: Doc | None, new: Doc, storage: Mapping[str, Any]) -> Facts
                 no_rows.append(change.field_id)
             continue
         target = next((f for f in new["fields"] if f["id"] == change.field_id), None)
+        if _is((target or {}).get("type"), "read_time"):
+            continue  # nothing stored to check
         if change.kind in ("retyped", "reshaped", "options_removed") and not _is(
             (target or {}).get("type"), "computed"
         ):
@@ -450,6 +452,19 @@ def plan_migration(
         if fid in subform_ids:
             continue  # planned by _plan_subforms
         f = new_by_id.get(fid)
+        was = (old_by_id.get(fid) or archived.get(fid, {}).get("field") or {}).get("type")
+        if _is(was, "read_time") or _is((f or {}).get("type"), "read_time"):
+            # Computed as it is read: no column to add, keep or drop. A stored field cannot turn
+            # into one (or back) in place: its values would have nowhere to go, or come from nowhere.
+            if change.kind == "retyped" and was and f and _is(was, "read_time") != _is(f["type"], "read_time"):
+                blockers.append(
+                    Blocker(
+                        key,
+                        f"{key} cannot change between a stored field and one computed as it is read.",
+                        "Add a new field instead, and remove this one if it is no longer needed.",
+                    )
+                )
+            continue
         resolution = resolutions.get(key, Resolution())
         if change.kind == "added":
             columns[fid] = key

@@ -23,6 +23,7 @@ from opsloom.designer.packages import (
     KINDS,
     InstallReport,
     check_package,
+    draft_forms,
     in_link_order,
     install_document,
     install_package,
@@ -188,7 +189,8 @@ async def plan_import(
                 for path in unknown
             ],
         )
-    sentences = {(d.kind, d.key): await _sentences(session, ctx, t, app, d) for d in documents}
+    coming = {d.key: d.merged for d in documents if d.kind == "forms" and isinstance(d.merged, dict)}
+    sentences = {(d.kind, d.key): await _sentences(session, ctx, t, app, d, coming) for d in documents}
     sample = (
         {k: len(v) for k, v in (package.get("sample_data") or {}).items()} if with_sample_data and not upgrade else {}
     )
@@ -206,7 +208,7 @@ async def plan_import(
 
 
 async def _sentences(
-    session: AsyncSession, ctx: RequestContext, t: Translator, app: str, d: DocumentMerge
+    session: AsyncSession, ctx: RequestContext, t: Translator, app: str, d: DocumentMerge, coming: Mapping[str, Doc]
 ) -> list[str]:
     kind = d.kind.removesuffix("s")
     name = t.label(((d.merged if d.merged is not MISSING else d.mine) or {}).get("label") or d.key)
@@ -227,7 +229,7 @@ async def _sentences(
         names = Names.of(t, d.mine, d.merged)
         out += change_sentences(names, diff_forms(d.mine, d.merged))
         try:
-            planned = await plan_publish(session, app, d.key, ctx.zone, document=d.merged)
+            planned = await plan_publish(session, app, d.key, ctx.zone, document=d.merged, drafts=coming)
         except OpsloomError as error:
             return [*out, *(f"{e.path}: {e.message}" for e in error.errors)] or [*out, str(error)]
         storage = planned.definition.storage
@@ -290,6 +292,7 @@ async def apply_import(
     previous = {"app": await definitions.load_app(session, plan.app), **await installed_documents(session, plan.app)}
     await definitions.save_app(session, ctx, plan.app_document)
     changed = [d for d in plan.documents if d.outcome in ("created", "changed")]
+    await draft_forms(session, ctx, plan.app, [d.merged for d in changed if d.kind == "forms"])
     forms = []
     for kind in KINDS:
         documents = [d.merged for d in changed if d.kind == kind.plural]
@@ -342,6 +345,7 @@ async def rollback_upgrade(
     previous, current = latest.previous, _by_key(await installed_documents(session, app))
     await definitions.save_app(session, ctx, previous["app"])
     restored = []
+    await draft_forms(session, ctx, app, [d for d in previous.get("forms", []) if current["forms"].get(d["key"]) != d])
     for kind in KINDS:
         documents = [d for d in previous.get(kind.plural, []) if current[kind.plural].get(d["key"]) != d]
         for document in in_link_order(documents) if kind.kind == "form" else documents:

@@ -222,6 +222,7 @@ async def install_package(
     app = package["app"]["key"]
     await definitions.save_app(session, ctx, package["app"])
     form_keys = []
+    await draft_forms(session, ctx, app, package["forms"])
     for kind in KINDS:
         documents = in_link_order(package["forms"]) if kind.kind == "form" else package.get(kind.plural, [])
         for document in documents:
@@ -265,6 +266,18 @@ async def installed_documents(session: AsyncSession, app: str) -> dict[str, list
     if documents:
         out["roles"] = documents
     return out
+
+
+async def draft_forms(session: AsyncSession, ctx: RequestContext, app: str, documents: list[Doc]) -> None:
+    """Save the forms as drafts before publishing any: a form's rollup may read a form that links
+    back to it, so is published after it, and publishing judges the rollup by that form's draft."""
+    for document in documents:
+        try:
+            await definitions.save_draft(session, ctx, app, "form", document["key"], document)
+        except OpsloomError as error:
+            raise _in_part(
+                error, f"forms.{document.get('key')}", f"The form {document.get('key')} is not valid"
+            ) from None
 
 
 def in_link_order(forms: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from opsloom.platform.audit import audit
 from opsloom.platform.context import RequestContext
 from opsloom.platform.database import Database
 from opsloom.platform.errors import BadRequest, Conflict, FieldError, OpsloomError, ValidationFailed
-from opsloom.runtime.fields import Invalid, links_records, unit_of
+from opsloom.runtime.fields import Invalid, links_records, sources_of, unit_of
 from opsloom.runtime.flow.definition import check_flow
 from opsloom.runtime.flow.instances import flow_for_form
 from opsloom.runtime.forms import compile_form, initial_storage
@@ -114,8 +114,11 @@ async def plan_publish(
     document: Mapping[str, Any] | None = None,
     lock: bool = False,
     converted: Facts | None = None,
+    drafts: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Planned:
     """Check the draft (or `document`) and plan it against the data.
+
+    `drafts`: forms about to be published with it (a package's), by key, which its rollups may read.
 
     `converted`: facts about converted values gathered earlier (by the same plan made
     outside the final transaction), so they are not gathered again row by row."""
@@ -127,6 +130,7 @@ async def plan_publish(
     assert document is not None
     _check_resolutions(document, resolutions or {})
     await _check_link_targets(session, app, document)
+    await _check_read_sources(session, app, document, drafts or {})
     old = None
     if definition.published_version is not None:
         old = await definitions.published_document(session, definition, definition.published_version)
@@ -345,6 +349,36 @@ async def _check_link_targets(session: AsyncSession, app: str, document: Mapping
             errors.append(FieldError(f"{path}.form", f"'{f['form']}' is not a published form of {app}"))
     if errors:
         raise ValidationFailed("Relation fields must link to published forms of this app", errors)
+
+
+async def _check_read_sources(
+    session: AsyncSession, app: str, document: Mapping[str, Any], drafts: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Fields read from other forms (rollups) name forms of this app and fields those forms have.
+
+    A source form not published yet is judged by its draft (a package publishes its forms one
+    by one, and a form's rollup may read a form that links back to it)."""
+    wanted = {key for f in document["fields"] for key in sources_of(f)}
+    if not wanted:
+        return
+    sources: dict[str, Mapping[str, Any] | None] = {}
+    for key in sorted(wanted):
+        found = await definitions.find_definition(session, app, "form", key)
+        if key in drafts and (found is None or found.published_version is None):
+            sources[key] = drafts[key]
+        elif found is None:
+            sources[key] = None
+        elif found.published_version is not None:
+            sources[key] = await definitions.published_document(session, found, found.published_version)
+        else:
+            sources[key] = found.draft
+    errors = [
+        FieldError(f"fields[{i}].{name}", message)
+        for i, f in enumerate(document["fields"])
+        for name, message in unit_of(f).source_problems(f, document["key"], sources)
+    ]
+    if errors:
+        raise ValidationFailed("Rollups must read fields that other forms of this app have", errors)
 
 
 def _check_resolutions(document: Mapping[str, Any], resolutions: Mapping[str, Resolution]) -> None:

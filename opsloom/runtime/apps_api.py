@@ -13,6 +13,7 @@ from opsloom.platform.context import Principal
 from opsloom.platform.errors import NotFound
 from opsloom.platform.http import DB, authenticated, principal_of
 from opsloom.platform.permissions import form_access, visible_apps
+from opsloom.runtime.access import reader_access
 from opsloom.runtime.dependencies import Forms
 from opsloom.runtime.flow.instances import flow_for_form
 from opsloom.runtime.forms import published_forms
@@ -81,6 +82,7 @@ async def app_openapi(app: str, request: Request, db: DB, forms: Forms) -> dict[
             if not access.can("read"):
                 continue  # a form the caller cannot read is not part of their API
             compiled = await forms.get(session, app, key, with_related=False)
+            access = await reader_access(session, principal, compiled)  # rollups over forms they cannot read
             has_flow = await flow_for_form(session, app, key) is not None
             views.append(FormView(compiled.restricted(access.hidden), access.read_only, has_flow, access.can("import")))
     return app_document(document, views)

@@ -208,11 +208,11 @@ def content_disposition(name: str, extension: str, fallback: str) -> str:
 def export_columns(visible: CompiledForm, keys: str | None) -> list[FieldSpec]:
     """The fields to export: those named (`title,amount`), else every field the caller sees."""
     if not keys:
-        return [spec for spec in visible.fields if unit_of(spec).has_column]
+        return [spec for spec in visible.fields if unit_of(spec).one_value]
     chosen = []
     for key in (k.strip() for k in keys.split(",")):
         spec = visible.by_key.get(key)
-        if spec is None or not unit_of(spec).has_column:
+        if spec is None or not unit_of(spec).one_value:
             raise BadRequest(f"Cannot export column '{key}'", [FieldError("columns", f"'{key}' is not a field")])
         chosen.append(spec)
     return chosen

@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    null,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,16 @@ from opsloom.platform.database import is_writing
 from opsloom.platform.errors import BadRequest, FieldError, NotFound, ValidationFailed
 from opsloom.platform.types import BigId, StoredRow, UTCDateTime
 from opsloom.runtime import formulas
-from opsloom.runtime.fields import FIELD_TYPES, SYSTEM_FIELDS, FieldSpec, FieldType, Invalid, links_records, unit_of
+from opsloom.runtime.fields import (
+    FIELD_TYPES,
+    SYSTEM_FIELDS,
+    FieldSpec,
+    FieldType,
+    Invalid,
+    links_records,
+    sources_of,
+    unit_of,
+)
 from opsloom.runtime.formulas import FormulaContext, Node, evaluate
 
 # System fields every record has, with the field type used to filter and sort them.
@@ -92,8 +102,29 @@ class CompiledForm:
             return FieldSpec(id=key, key=key, type=SYSTEM_FIELDS[key], column=key, label=key)
         return None
 
-    def column(self, spec: FieldSpec) -> Column[Any]:
-        return self.table.c[spec.column]
+    def column(self, spec: FieldSpec) -> Any:
+        """The field's column, or for a value computed as it is read (a rollup) its expression."""
+        unit = unit_of(spec)
+        if not unit.read_time:
+            return self.table.c[spec.column]
+        expression = unit.read_expression(spec, self)
+        if expression is None:
+            raise BadRequest(
+                f"{spec.key} cannot be read: the form it is computed from changed",
+                [FieldError(spec.key, "publish the form again once its rollup names fields that exist")],
+            )
+        return expression
+
+    def read_columns(self) -> list[Any]:
+        """The values computed as they are read (rollups), labelled as the row holds them: a statement
+        that selects the form's table adds them. One no longer readable reads as empty."""
+        out = []
+        for spec in self.fields:
+            unit = unit_of(spec)
+            if unit.read_time:
+                expression = unit.read_expression(spec, self)
+                out.append((null() if expression is None else expression).label(spec.column))
+        return out
 
     def parse_input(self, payload: Any, *, partial: bool, zone: tzinfo = UTC, prefix: str = "") -> dict[str, Any]:
         """Validate a JSON object of field values; return parsed values by field key.
@@ -243,7 +274,7 @@ class CompiledForm:
         out = []
         for spec in self.fields:
             unit = unit_of(spec)
-            if not unit.has_column:
+            if not (unit.has_column or unit.read_time):
                 continue  # its rows come from the child table
             dump = None if type(unit).dump is FieldType.dump else unit.dump
             out.append((spec.key, spec.column, dump, spec))
@@ -263,6 +294,8 @@ class CompiledForm:
             "status": row["status"],
         }
         for key, column, dump, spec in self._dumpers:
+            if column not in row:
+                continue  # a value computed as it is read, and this statement did not read it (a write)
             value = row[column]
             record[key] = value if dump is None or value is None else dump(spec, value)
         for name in ("created_at", "updated_at"):
@@ -348,6 +381,12 @@ def _dump_datetime(value: Any) -> Any:
     return None if value is None else dump_datetime(value)
 
 
+def read_label(f: Mapping[str, Any]) -> str:
+    """What a statement calls a value computed as it is read: never a column's name (those start
+    with a letter), nor longer than PostgreSQL's identifiers."""
+    return "_r_" + hashlib.sha1(str(f["id"]).encode()).hexdigest()[:16]
+
+
 def table_name_for(app: str, form: str) -> str:
     """Readable physical names (`procurement__purchase_request`) that fit in 63 characters."""
     return _fitted(f"{app}__{form}")
@@ -414,7 +453,7 @@ def compile_form(
             id=f["id"],
             key=f["key"],
             type=f["type"],
-            column=columns_by_id.get(f["id"], f["key"]),
+            column=columns_by_id.get(f["id"]) or (read_label(f) if unit_of(f).read_time else f["key"]),
             label=f.get("label", f["key"]),
             required=bool(f.get("required")),
             unique=bool(f.get("unique")),
@@ -576,7 +615,7 @@ class FormRegistry:
         Only for reads that confirm it with `published_probe` and retry on `StaleForm`."""
         compiled = self._latest.get((app, form))
         linked = (compiled, *compiled.children.values()) if compiled else ()
-        if compiled is None or any(links_records(s) for f in linked for s in f.fields):
+        if compiled is None or any(links_records(s) or sources_of(s) for f in linked for s in f.fields):
             return None
         return compiled
 
@@ -586,9 +625,15 @@ class FormRegistry:
         targets = {s.raw["form"] for s in compiled.fields if links_records(s)}
         for child in compiled.children.values():
             targets |= {s.raw["form"] for s in child.fields if links_records(s)}
-        if not with_related or not targets:
+        sources = {key for s in compiled.fields for key in sources_of(s)} - targets
+        if not with_related or not (targets or sources):
             return compiled
         related = {key: await self._get(session, app, key) for key in sorted(targets)}
+        for key in sorted(sources):
+            try:
+                related[key] = await self._get(session, app, key)
+            except NotFound:
+                pass  # a rollup over a form no longer published reads as empty
         children = {key: replace(child, related=related) for key, child in compiled.children.items()}
         return replace(compiled, related=related, children=children)
 

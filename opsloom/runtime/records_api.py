@@ -13,6 +13,7 @@ from opsloom.platform.files import FileStore
 from opsloom.platform.http import DB, authenticated, context_of, principal_of, read_json, settings_of
 from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.runtime import records
+from opsloom.runtime.access import reader_access
 from opsloom.runtime.dependencies import Forms
 from opsloom.runtime.forms import CompiledForm, FormRegistry
 
@@ -31,7 +32,7 @@ async def _open(
 ) -> tuple[CompiledForm, FormAccess]:
     """The published form and what the caller may do with it (the policy service decides)."""
     compiled = await forms.get(session, app, form)
-    return compiled, await form_access(session, principal_of(request), app, form)
+    return compiled, await reader_access(session, principal_of(request), compiled)
 
 
 async def _read(request: Request, db: DB, forms: FormRegistry, app: str, form: str, work: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 
 from opsloom.platform.errors import FieldError
 from opsloom.runtime.conditions import Condition, EvalContext, evaluate, fields_of, parse_condition
+from opsloom.runtime.fields import unit_of
 
 FIELD_RULES = ("visible_when", "readonly_when", "required_when")
 
@@ -45,13 +46,15 @@ class Rules:
 def compile_rules(form: Any) -> Rules:
     """Parse the rules of a compiled form (raises BadRequest with the rule's path)."""
     by_rule: dict[str, dict[str, Condition]] = {name: {} for name in FIELD_RULES}
+    # Rules are judged on save; a value computed as it is read (a rollup) is not there yet.
+    saved = form.restricted(frozenset(s.key for s in form.fields if unit_of(s).read_time))
     for i, spec in enumerate(form.fields):
         for name in FIELD_RULES:
             if spec.raw.get(name) is not None:
-                by_rule[name][spec.key] = parse_condition(spec.raw[name], form, f"fields[{i}].{name}")
+                by_rule[name][spec.key] = parse_condition(spec.raw[name], saved, f"fields[{i}].{name}")
     validations = []
     for i, v in enumerate(form.document.get("validations", [])):
-        condition = parse_condition(v["condition"], form, f"validations[{i}].condition")
+        condition = parse_condition(v["condition"], saved, f"validations[{i}].condition")
         path = (v.get("fields") or ["$"])[0]
         validations.append(
             Validation(condition, _text(v["message"]), path, frozenset(fields_of(condition)), v["message"])

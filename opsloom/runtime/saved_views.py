@@ -47,7 +47,7 @@ class ViewInput:
 
 def default_columns(visible: CompiledForm) -> list[str]:
     """The first fields a list shows when nobody chose: subforms are rows, not cells."""
-    return [spec.key for spec in visible.fields if unit_of(spec).has_column][:DEFAULT_COLUMNS]
+    return [spec.key for spec in visible.fields if unit_of(spec).one_value][:DEFAULT_COLUMNS]
 
 
 def view_input(payload: Any) -> ViewInput:
@@ -87,13 +87,13 @@ def check_view(view: ViewInput, visible: CompiledForm) -> ViewInput:
         problems.append(FieldError("columns", f"choose at most {MAX_COLUMNS} columns"))
     for i, key in enumerate(view.columns):
         spec = visible.by_key.get(key)
-        if spec is None or not unit_of(spec).has_column:
+        if spec is None or not unit_of(spec).one_value:
             problems.append(FieldError(f"columns[{i}]", f"'{key}' is not a field you can show in the list"))
     if len(set(view.columns)) != len(view.columns):
         problems.append(FieldError("columns", "name each field once"))
     for key, width in (view.widths or {}).items():
         spec = visible.by_key.get(key)
-        if spec is None or not unit_of(spec).has_column:
+        if spec is None or not unit_of(spec).one_value:
             problems.append(FieldError(f"widths.{key}", f"'{key}' is not a field you can show in the list"))
         elif not MIN_WIDTH <= width <= MAX_WIDTH:
             problems.append(FieldError(f"widths.{key}", f"use {MIN_WIDTH} to {MAX_WIDTH} pixels"))

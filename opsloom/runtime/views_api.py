@@ -10,8 +10,8 @@ from fastapi.responses import StreamingResponse
 
 from opsloom.platform.api_document import json_body
 from opsloom.platform.http import DB, authenticated, context_of, principal_of, read_json, settings_of, site_of
-from opsloom.platform.permissions import form_access
 from opsloom.runtime import export, records, saved_views
+from opsloom.runtime.access import reader_access
 from opsloom.runtime.dependencies import Forms
 from opsloom.runtime.forms import FormRegistry
 from opsloom.runtime.pages.i18n import Translator, from_accept_language, supported
@@ -39,7 +39,7 @@ VIEW = {
 async def _visible(request: Request, forms: FormRegistry, session: Any, app: str, form: str) -> Any:
     """The form as the caller sees it, once they may read it; the access decides the rest."""
     compiled = await forms.get(session, app, form)
-    access = await form_access(session, principal_of(request), app, form)
+    access = await reader_access(session, principal_of(request), compiled)
     access.require("read")
     return compiled, access
 

@@ -338,3 +338,45 @@ def test_an_archived_field_is_brought_back_with_its_values(
     assert [s["action"] for s in published["plan"]["steps"]] == ["restore_column"]
     assert page.request.get(f"{records}/{made['id']}").json()["company"] == "Northwind"
     assert browser_log.problems == []
+
+
+def test_a_rollup_is_set_up_from_the_fields_of_the_form_it_sums(
+    open_page: Callable[..., Page], browser_log: BrowserLog
+) -> None:
+    """The palette offers a rollup; its form is chosen from the app's forms, then its relation and number
+    field from that form's own fields; published, a supplier shows the sum of its purchase orders."""
+    page = open_page(locale="en")
+    log_in(page, ADMIN)
+    page.goto(f"{APP}/forms/supplier")
+    expect(page.locator("#form-designer[data-ready]")).to_be_attached()
+    page.locator('[data-palette="rollup"]').focus()
+    page.keyboard.press("Enter")
+    panel = page.locator(".fd-properties")
+    expect(panel.get_by_role("heading", name="Rollup")).to_be_visible()
+    panel.get_by_label("English").first.fill("Ordered")
+    panel.get_by_label("中文").first.fill("采购总额")
+    panel.get_by_label("Key", exact=True).fill("ordered")
+    panel.get_by_label("Form to sum up").select_option("purchase_order")
+    via = panel.get_by_label("Linked through")
+    expect(via.locator('option[value="supplier"]')).to_be_attached()
+    expect(via.locator('option[value="request"]')).to_have_count(0)  # links to requests, not suppliers
+    via.select_option("supplier")
+    panel.get_by_label("Figure").select_option("sum")
+    number = panel.get_by_label("Number field")
+    expect(number.locator('option[value="amount"]')).to_be_attached()
+    number.select_option("amount")
+    stored = saved_draft(page, "supplier", lambda d: any(f.get("field") == "amount" for f in d["fields"]))
+    rollup = next(f for f in stored["fields"] if f["type"] == "rollup")
+    assert {k: rollup[k] for k in ("key", "form", "via", "aggregate", "field")} == {
+        "key": "ordered",
+        "form": "purchase_order",
+        "via": "supplier",
+        "aggregate": "sum",
+        "field": "amount",
+    }
+    csrf = {"X-CSRF-Token": page.locator('meta[name="csrf-token"]').get_attribute("content") or ""}
+    published = page.request.post("/api/design/apps/procurement/forms/supplier/publish", headers=csrf)
+    assert published.ok, published.text()
+    suppliers = page.request.get("/api/apps/procurement/forms/supplier/records", params={"sort": "-ordered"}).json()
+    assert suppliers["items"] and all("ordered" in s for s in suppliers["items"])
+    assert browser_log.problems == []

@@ -134,3 +134,31 @@ def test_inventory_a_movement_values_itself_and_a_large_stock_out_needs_the_mana
     manager.approve()
     assert status(keeper, "inventory", "stock_movement", outgoing) == "approved"
     assert keeper.client.post(records_url("inventory", "item"), json={"sku": "X-1", "name": "x"}).status_code == 403
+
+
+def _all(client: TestClient, app: str, form: str) -> list[dict[str, Any]]:
+    response = client.get(records_url(app, form), params={"limit": 500})
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
+
+
+def test_the_templates_rollups_sum_and_count_the_linked_sample_records(client: TestClient) -> None:
+    install(client, "crm")
+    paid: dict[int, Decimal] = {}
+    for payment in _all(client, "crm", "payment"):
+        paid[payment["contract"]] = paid.get(payment["contract"], Decimal(0)) + Decimal(payment["amount"])
+    contracts = _all(client, "crm", "contract")
+    assert paid and contracts
+    assert {c["id"]: Decimal(c["received"]) for c in contracts} == {c["id"]: paid.get(c["id"], 0) for c in contracts}
+
+    install(client, "projects")
+    spent: dict[int, Decimal] = {}
+    for cost in _all(client, "projects", "cost"):
+        spent[cost["project"]] = spent.get(cost["project"], Decimal(0)) + Decimal(cost["amount"])
+    tasks = _all(client, "projects", "task")
+    projects = _all(client, "projects", "project")
+    assert spent and tasks and projects
+    for project in projects:
+        assert Decimal(project["actual_cost"]) == spent.get(project["id"], 0)
+        mine = [t for t in tasks if t["project"] == project["id"] and t["progress"] != "done"]
+        assert project["open_tasks"] == len(mine)

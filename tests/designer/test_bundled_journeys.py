@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from opsloom.designer.packages import read_package
 from opsloom.resources import data_path
+from opsloom.runtime.fields import sources_of
 from tests.designer.test_bundled_apps import create, install, records_url, status, submit
 from tests.runtime.flow.office import Office, Person
 
@@ -391,7 +392,12 @@ def first_version(key: str) -> dict[str, Any]:
     package = read_package(data_path("examples") / key)
     forms, roles = FIRST[key]
     package["app"] = {**package["app"], "version": "1.0.0", "menu": [m for m in package["app"]["menu"] if m in forms]}
-    package["forms"] = [f for f in package["forms"] if f["key"] in forms]
+    # (rollups over forms that came later came with them)
+    package["forms"] = [
+        {**f, "fields": [x for x in f["fields"] if sources_of(x) <= forms]}
+        for f in package["forms"]
+        if f["key"] in forms
+    ]
     package["roles"] = [
         {**r, "permissions": {k: v for k, v in r["permissions"].items() if k in forms or k == "*"}}
         for r in package["roles"]

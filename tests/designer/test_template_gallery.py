@@ -97,7 +97,7 @@ def test_a_newer_bundled_version_is_offered_as_an_upgrade_with_its_conflicts(cli
     gallery = client.get("/design/templates").text
     assert "Upgrade to 1.2.0…" in gallery
     plan = client.get("/design/templates/crm")
-    assert "Upgrade CRM from 1.1.0 to 1.2.0: what will happen" in plan.text
+    assert "Upgrade CRM from 1.1.1 to 1.2.0: what will happen" in plan.text
     assert "At forms.customer.fields[cu_name].label.en" in plan.text
     assert re.search(r"Keep mine: Client", plan.text) and "Take the template&#39;s: Company name" in plan.text
     assert re.search(r'value="apply" class="button primary" disabled', plan.text)

@@ -55,11 +55,15 @@ def every_type_form() -> dict[str, Any]:
 
 
 def compiled():
-    """The form with a field of every type; its relations link to the form itself."""
+    """The form with a field of every type; its relations link to the form itself, and what is
+    read from other forms (a rollup) reads it through the relation field."""
     document = every_type_form()
+    relation = next(f["key"] for f in document["fields"] if unit_of(f).link == "record")
     for f in document["fields"]:
         if unit_of(f).link == "record":
             f["form"] = document["key"]
+        if unit_of(f).sources(f):
+            f.update(form=document["key"], via=relation)
     form = compile_form("registry", document, form_id=1, version=1, storage=initial_storage("registry", document))
     return replace(form, related={document["key"]: form})
 
@@ -82,7 +86,8 @@ def test_a_new_field_of_every_type_passes_the_schema_and_every_design_check():
 @pytest.mark.parametrize(("name", "unit"), UNITS, ids=[n for n, _ in UNITS])
 def test_each_type_answers_storage_codec_and_usage(name: str, unit: FieldType):
     spec = spec_of(name, unit)
-    assert unit.has_column != unit.child_rows
+    # Stored in a column, in child rows, or computed as it is read: exactly one.
+    assert [unit.has_column, unit.child_rows, unit.read_time].count(True) == 1
     if unit.has_column:
         assert unit.column_type(spec) is not None
     else:
@@ -204,8 +209,8 @@ def api(request, tmp_path_factory):
 
 
 def every_value_form() -> dict[str, Any]:
-    """Every type whose example needs nothing else to exist (no linked record, person or file)."""
-    fields = [field_document(n, u) for n, u in UNITS if not u.link and not u.holds_files]
+    """Every type whose example needs nothing else to exist (no linked record, person, file or other form)."""
+    fields = [field_document(n, u) for n, u in UNITS if not u.link and not u.holds_files and not u.read_time]
     return {"key": "values", "label": "Values", "fields": fields}
 
 

@@ -87,7 +87,7 @@ async def form_designer(app: str, form: str, request: Request) -> Response:
 
 
 async def _app_forms(session: Any, app: str) -> list[dict[str, Any]]:
-    """The app's forms as relation fields may link to them: key, label and fields (key, label, type)."""
+    """The app's forms as relation fields link to them and rollups read them: key, label and fields."""
     nav = await design_nav(session, app)
     out = []
     for item in nav["forms"]:
@@ -98,7 +98,12 @@ async def _app_forms(session: Any, app: str) -> list[dict[str, Any]]:
                 "key": item["key"],
                 "label": item["label"],
                 "title_field": (found.draft or {}).get("title_field"),
-                "fields": [{"key": f.get("key"), "label": f.get("label"), "type": f.get("type")} for f in fields],
+                "fields": [
+                    {"key": f.get("key"), "label": f.get("label"), "type": f.get("type")}
+                    # what a rollup over the form picks fields and options by
+                    | {k: f[k] for k in ("form", "result", "options") if k in f}
+                    for f in fields
+                ],
             }
         )
     return out

@@ -88,7 +88,7 @@ def fields_of(condition: Condition) -> set[str]:
         return set().union(*(fields_of(c) for c in condition.items))
     if isinstance(condition, Not):
         return fields_of(condition.item)
-    aggregate = condition.field.raw.get("aggregate")
+    aggregate = condition.field.raw.get("rows_aggregate")
     keys = {aggregate[1] if aggregate else condition.field.key}
     if isinstance(condition.value, FieldRef):
         keys.add(condition.value.spec.key)

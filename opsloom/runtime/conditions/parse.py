@@ -81,12 +81,12 @@ def _aggregate_spec(doc: dict[str, Any], form: CompiledForm, path: str) -> Field
     if agg == "count":
         if column:
             raise _fail(f"{path}.field", f'count counts rows: name the subform alone, "{subform}"')
-        return FieldSpec(key, f"count({key})", COUNT_TYPE, "", key, raw={"aggregate": (agg, subform, "")})
+        return FieldSpec(key, f"count({key})", COUNT_TYPE, "", key, raw={"rows_aggregate": (agg, subform, "")})
     spec = child.by_key.get(column)
     if spec is None or not value_unit(spec).numeric:
         numbers = ", ".join(f"{subform}.{s.key}" for s in child.fields if value_unit(s).numeric)
         raise _fail(f"{path}.field", f"{agg} needs a number column of {subform} (e.g. {numbers or 'none'})")
-    raw = {**spec.raw, "aggregate": (agg, subform, column)}
+    raw = {**spec.raw, "rows_aggregate": (agg, subform, column)}
     if agg == "sum":
         raw["precision"] = 18  # a total outgrows its column: compare it with any value a decimal can hold
     return FieldSpec(key, f"{agg}({key})", spec.type, "", key, raw=raw)

@@ -25,7 +25,7 @@ def evaluate(condition: Condition, record: Mapping[str, Any], ctx: EvalContext) 
     if isinstance(condition.value, FieldRef):
         other = record.get(condition.value.spec.key)
         return _PY_REF[condition.op](record.get(condition.field.key), other)
-    aggregate = condition.field.raw.get("aggregate")
+    aggregate = condition.field.raw.get("rows_aggregate")
     x = _py_aggregate(record, aggregate) if aggregate else record.get(condition.field.key)
     value = resolve(condition.field, condition.value, ctx)
     if isinstance(condition.value, Var) and value is None:

@@ -58,7 +58,7 @@ def to_sql(condition: Condition, form: CompiledForm, ctx: EvalContext) -> Column
     if isinstance(condition, Not):
         # SQL's NOT keeps NULL (an empty field) unknown; Python's `not` makes it a match.
         return not_(func.coalesce(to_sql(condition.item, form, ctx), false()))
-    aggregate = condition.field.raw.get("aggregate")
+    aggregate = condition.field.raw.get("rows_aggregate")
     column = _sql_aggregate(form, aggregate) if aggregate else form.column(condition.field)
     if unit_of(condition.field).title_search and condition.op in ("contains", "starts_with"):
         return _sql_linked_title(form, condition, column, ctx)

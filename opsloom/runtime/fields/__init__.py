@@ -30,6 +30,7 @@ from opsloom.runtime.fields.phone import Phone
 from opsloom.runtime.fields.rating import Rating
 from opsloom.runtime.fields.relation import Relation
 from opsloom.runtime.fields.rich_text import RichText
+from opsloom.runtime.fields.rollup import Rollup
 from opsloom.runtime.fields.select import Select
 from opsloom.runtime.fields.signature import Signature
 from opsloom.runtime.fields.subform import Subform
@@ -68,6 +69,7 @@ FIELD_TYPES: dict[str, FieldType] = {
         Address(),
         Image(),
         Signature(),
+        Rollup(),
     )
 }
 
@@ -105,6 +107,12 @@ def links_records(spec: FieldSpec | Mapping[str, Any]) -> bool:
     return unit is not None and unit.link == "record"
 
 
+def sources_of(spec: FieldSpec | Mapping[str, Any]) -> frozenset[str]:
+    """Forms whose records a field's value is read from at read time (a rollup's form)."""
+    unit = FIELD_TYPES.get(str(spec.type if isinstance(spec, FieldSpec) else spec.get("type")))
+    return unit.sources(spec) if unit is not None else frozenset()
+
+
 def field_schema_parts() -> dict[str, Any]:
     """The per-type part of schemas/form.schema.json, generated from the units."""
     return {
@@ -129,6 +137,7 @@ __all__ = [
     "dump_datetime",
     "field_schema_parts",
     "links_records",
+    "sources_of",
     "unit_of",
     "value_unit",
 ]

@@ -115,6 +115,32 @@ class FieldType:
     def column_type(self, spec: FieldSpec) -> TypeEngine[Any]:
         raise NotImplementedError
 
+    @property
+    def one_value(self) -> bool:
+        """It holds one value per record (stored or read-time): a list column, an export column."""
+        return self.has_column or self.read_time
+
+    # ------------------------------------------------------------ read-time values
+    # Computed as it is read, in the statement that reads the record (a rollup): no column, never sent.
+    read_time: ClassVar[bool] = False
+
+    def sources(self, field: FieldSpec | Mapping[str, Any]) -> frozenset[str]:
+        """Forms whose records its value is read from (bound with the form, as relation targets are);
+        a reader who may not read one of them does not see the field."""
+        return frozenset()
+
+    def read_expression(self, spec: FieldSpec, form: Any) -> Any:
+        """A read-time value as an SQL expression correlated to a row of `form`'s table (a CompiledForm
+        with its sources in `related`); None when it cannot be read (a source is missing or changed)."""
+        return None
+
+    def source_problems(
+        self, field: Mapping[str, Any], form_key: str, sources: Mapping[str, Mapping[str, Any] | None]
+    ) -> Iterator[tuple[str, str]]:
+        """(property, message) for what its sources (published form documents by key, None when
+        missing) say is wrong with a field document of form `form_key`; checked at publish."""
+        return iter(())
+
     # ------------------------------------------------------------ input
     # People fill it in; False: the system computes or gives it (formula, autonumber).
     entered: ClassVar[bool] = True

@@ -19,8 +19,8 @@ from opsloom.platform.context import Principal
 from opsloom.platform.database import Database
 from opsloom.platform.errors import BadRequest, NotFound, OpsloomError, PermissionDenied
 from opsloom.platform.http import decode_json, settings_of
-from opsloom.platform.permissions import form_access
 from opsloom.runtime import records, saved_views
+from opsloom.runtime.access import reader_access
 from opsloom.runtime.fields import FieldSpec, unit_of
 from opsloom.runtime.flow.instances import flow_for_form
 from opsloom.runtime.forms import CompiledForm, FormRegistry
@@ -156,7 +156,7 @@ async def show_list(
     async with db.session() as session:
         try:
             compiled = await forms.get(session, app, form)
-            access = await form_access(session, user, app, form)
+            access = await reader_access(session, user, compiled)
             access.require("read")
         except (NotFound, PermissionDenied):
             return not_found(ctx)
@@ -325,7 +325,7 @@ async def save_view(
     try:
         async with db.session(write=True) as session:
             compiled = await forms.get(session, app, form)
-            access = await form_access(session, user, app, form)
+            access = await reader_access(session, user, compiled)
             access.require("read")
             visible = compiled.restricted(access.hidden)
             rctx = request_context(request, user)

@@ -24,8 +24,9 @@ from opsloom.platform.context import RequestContext
 from opsloom.platform.database import Database
 from opsloom.platform.errors import NotFound, PermissionDenied, ValidationFailed
 from opsloom.platform.http import DB, read_json
-from opsloom.platform.permissions import FormAccess, form_access
+from opsloom.platform.permissions import FormAccess
 from opsloom.runtime import records
+from opsloom.runtime.access import reader_access
 from opsloom.runtime.conditions import EvalContext
 from opsloom.runtime.dependencies import FlowServices, Forms
 from opsloom.runtime.fields import FieldSpec, dump_datetime, unit_of
@@ -78,7 +79,7 @@ async def _open(
     assert ctx.user is not None
     try:
         compiled = await forms.get(session, app, form)
-        access = await form_access(session, ctx.user, app, form)
+        access = await reader_access(session, ctx.user, compiled)
         access.require(action)
     except (NotFound, PermissionDenied):
         raise Refused(not_found(ctx)) from None

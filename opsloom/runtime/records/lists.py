@@ -77,7 +77,7 @@ async def list_records(
     group = _group_spec(request.group, form)
     keys = parse_sort(_grouped_sort(group.key, request.sort) if group else request.sort, form)
     limit = parse_limit(request.limit)
-    page = select(t).where(*where)
+    page = select(t, *form.read_columns()).where(*where)
     if request.cursor:
         page = page.where(after_cursor(keys, decode_cursor(request.cursor, keys, request.filter), form))
     page = page.order_by(*order_by(keys, form)).limit(limit + 1)

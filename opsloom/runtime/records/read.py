@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -34,6 +35,7 @@ async def load(
     lock: bool = False,
     keep_key: bool = False,
     probe: bool = False,
+    computed: Sequence[Any] = (),
 ) -> StoredRow:
     """A record the caller may read, or 404; then 403 if `action` is not allowed on it.
 
@@ -43,7 +45,7 @@ async def load(
     """
     t = form.table
     evaluation = eval_context(ctx)
-    statement = select(t).where(t.c.id == record_id, scope_clause(access.scope("read"), form, evaluation))
+    statement = select(t, *computed).where(t.c.id == record_id, scope_clause(access.scope("read"), form, evaluation))
     statement = statement.where(t.c.deleted_at.is_not(None) if deleted else live(form))
     if lock:
         statement = statement.with_for_update(key_share=keep_key)
@@ -77,7 +79,8 @@ async def get_record(
     access.require("read")
     view = form.restricted(access.hidden)
     specs = parse_expand(expand, view)
-    record = view.dump_row(await load(session, form, ctx, record_id, access, probe=probe))
+    row = await load(session, form, ctx, record_id, access, probe=probe, computed=view.read_columns())
+    record = view.dump_row(row)
     await attach_rows(session, view, [record])
     await expand_links(session, ctx, view, [record], specs)
     return record

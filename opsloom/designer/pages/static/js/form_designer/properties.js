@@ -144,6 +144,9 @@ function Property({ env, name, schema, required, field, subform, id, onPatch, pr
   if (name === "formula") return html`<div class="field"><${FormulaEditor} env=${env} field=${field} subform=${subform} value=${value || ""} id=${id}
     onChange=${(v) => onPatch({ formula: v || " " }, "formula")} /></div>`; // its live verdict says what the save would
   if (name === "form") return html`<${RelationTarget} env=${env} field=${field} id=${id} onPatch=${onPatch} errors=${errors} />`;
+  if (name === "via" || name === "field") return html`<${SourceField} env=${env} field=${field} name=${name} title=${title} required=${required}
+    id=${id} onPatch=${onPatch} errors=${errors} />`;
+  if (name === "filter") return html`<${SourceFilter} env=${env} field=${field} title=${title} id=${id} onPatch=${onPatch} errors=${errors} />`;
   let control;
   if (schema.enum) {
     control = html`<select id=${id} value=${value ?? ""} onChange=${(e) => onPatch({ [name]: e.target.value || undefined })}>
@@ -264,9 +267,66 @@ function clean(field) {
   return Object.fromEntries(Object.entries(field).filter(([, v]) => v !== undefined && v !== null && v !== ""));
 }
 
-function RelationTarget({ env, field, id, onPatch, errors }) {
+/**
+ * A field of the form another field reads from (a rollup's form): `via`, its relation fields that link
+ * to this form; `field`, its number fields. A select when that form is known, else its key typed in.
+ */
+function SourceField({ env, field, name, title, required, id, onPatch, errors }) {
+  const { t, boot, doc, locale, types } = env;
+  const source = boot.forms.find((f) => f.key === field.form);
+  const fits = (f) => {
+    const ft = types[f.type] || {};
+    if (name === "via") return ft.link === "record" && f.form === doc.key;
+    const shown = ft.shown_as && ft.shown_as.as[f[ft.shown_as.property] || ft.shown_as.default];
+    return ft.may_be && ft.may_be.summary && (ft.may_be.measure || (shown && shown.widget === "decimal"));
+  };
+  const choices = source ? source.fields.filter(fits) : [];
+  const value = field[name] || "";
+  return html`<div class="field">
+    <label for=${id}>${title}${required && html`<span class="required" aria-hidden="true"> *</span>`}</label>
+    ${source
+      ? html`<select id=${id} value=${value} onChange=${(e) => onPatch({ [name]: e.target.value || undefined })}>
+          <option value="">—</option>
+          ${value && !choices.some((f) => f.key === value) && html`<option value=${value}>${value}</option>`}
+          ${choices.map((f) => html`<option value=${f.key}>${labelOf(f.label, locale) || f.key}</option>`)}
+        </select>`
+      : html`<input id=${id} value=${value} class="fd-code" spellcheck="false"
+          onInput=${(e) => onPatch({ [name]: e.target.value === "" ? undefined : e.target.value }, name)} />`}
+    <p class="help">${t(`fd.source_${name}_help`)}</p>
+    ${errors}
+  </div>`;
+}
+
+/** Which records of the form another field reads from count: a condition over that form's fields. */
+function SourceFilter({ env, field, title, id, onPatch, errors }) {
   const { t, boot, locale } = env;
+  const source = boot.forms.find((f) => f.key === field.form);
+  if (!source) return null;
+  const fields = builderFields(source.fields, boot.field_types, locale);
+  return html`<div class="field">
+    <span class="label" id=${`${id}-title`}>${title}</span>
+    <${ConditionBuilder} fields=${fields} value=${field.filter || null} t=${t} idPrefix=${id}
+      onChange=${(next) => onPatch({ filter: next || undefined })} />
+    <p class="help">${t("fd.source_filter_help")}</p>
+    ${errors}
+  </div>`;
+}
+
+function RelationTarget({ env, field, id, onPatch, errors }) {
+  const { t, boot, locale, types } = env;
   const target = boot.forms.find((f) => f.key === field.form);
+  const links = (types[field.type] || {}).link === "record";
+  if (!links) {
+    return html`<div class="field">
+      <label for=${id}>${t("fd.prop.source_form")}</label>
+      <select id=${id} value=${field.form || ""} onChange=${(e) => onPatch({ form: e.target.value || undefined })}>
+        ${!target && html`<option value=${field.form || ""}>${field.form || "—"}</option>`}
+        ${boot.forms.map((f) => html`<option value=${f.key}>${labelOf(f.label, locale) || f.key}</option>`)}
+      </select>
+      <p class="help">${t("fd.source_form_help")}</p>
+      ${errors}
+    </div>`;
+  }
   return html`<div class="field">
     <label for=${id}>${t("fd.prop.form")}</label>
     <select id=${id} value=${field.form || ""} onChange=${(e) => onPatch({ form: e.target.value || undefined })}>
