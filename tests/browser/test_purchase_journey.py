@@ -64,7 +64,8 @@ def test_a_purchase_request_from_the_form_to_its_approval(
 
     # the form: three line items, the total computed as they are typed
     requester.goto("/apps/procurement/forms/purchase_request")
-    requester.get_by_role("link", name="新建").click()
+    with requester.expect_navigation():  # to the load event: the supplier picker's script listens from then on
+        requester.get_by_role("link", name="新建").click()
     expect(requester.locator("h1")).to_have_text("新建采购申请")
     requester.get_by_label("标题").fill(TITLE)
     requester.get_by_label("申请部门").select_option("sales")
