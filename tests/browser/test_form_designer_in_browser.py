@@ -64,6 +64,9 @@ def drag(page: Page, source: Locator, target: Locator) -> None:
     """A drag with the mouse in small steps, as a person does (SortableJS follows the pointer)."""
     source.scroll_into_view_if_needed()
     source.hover()
+    # Preact runs effects (where SortableJS is made or remade) after the next paint; a drag begun before
+    # then is held by a Sortable about to be destroyed and never lands. Let the page settle first.
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 0))))")
     start = source.bounding_box()
     assert start is not None
     page.mouse.down()
@@ -74,10 +77,13 @@ def drag(page: Page, source: Locator, target: Locator) -> None:
     page.mouse.move(end["x"] + end["width"] * 0.7, end["y"] + end["height"] / 2, steps=25)
     # SortableJS notices where the pointer is on its own clock; on a busy machine it may not have yet.
     # Like a person, keep the pointer moving a little over the target until the drop place shows there.
+    # The page may scroll under the pointer too (SortableJS scrolls near an edge), so aim anew each time.
     landing = target.locator("xpath=..").locator(".sortable-ghost")
     for wiggle in range(40):
         if landing.count():
             break
+        end = target.bounding_box()
+        assert end is not None
         page.mouse.move(end["x"] + end["width"] * 0.75, end["y"] + end["height"] / 2 + 2 * (wiggle % 2), steps=3)
         page.wait_for_timeout(100)
     page.mouse.up()

@@ -69,6 +69,7 @@ def build_reports(page: Page, db_kind: str) -> None:
         page.locator('.rd-field[data-field="category"] .rd-field-name'),
         page.locator('[data-drop="dimensions"]'),
     )
+    expect(category).to_be_visible()  # the source's fields are listed
     category.scroll_into_view_if_needed()
     dimensions.scroll_into_view_if_needed()  # both in view: the drag scrolls nothing
     drag(page, category, dimensions)
