@@ -8,8 +8,23 @@ timed apart), the peak resident memory of the process, and the ratio to a raw
 bulk insert of the same rows into the same table (SQLAlchemy Core
 executemany, 1,000 rows a statement, no history) measured in the same process.
 
+Two scenarios (`--scenario`):
+
+- plain: a fresh form, every row inserted (mode insert).
+- upsert: the form has an 11th column, a relation to a second form
+  `supplier` (1,000 suppliers, seeded by raw insert) named in the file by the
+  supplier's title ("供应商 17"), and a unique `code`; half of the rows (every
+  even n) already exist, seeded by raw insert with an old amount and no
+  supplier. The import runs with mode upsert, key field `code`, and must end
+  with inserted == updated == rows/2; one updated record is read back through
+  the records API (the file's amount, the right supplier). Its ratio is still
+  to a raw bulk insert of the same number of rows (with their supplier ids):
+  an upsert has to find each key and update in place, so its floor is not
+  lower than an insert's.
+
     python bench/import.py                       # 100,000 rows, CSV and XLSX, SQLite and PostgreSQL
     python bench/import.py --rows 1000000 --db postgresql --format csv
+    python bench/import.py --scenario upsert --rows 500000 --db postgresql --format xlsx
 
 Figures only: nothing here passes or fails.
 """
@@ -25,15 +40,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import httpx
 import xlsxwriter  # type: ignore[import-untyped]
 from asgi_lifespan import LifespanManager
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
@@ -47,6 +64,8 @@ from opsloom.platform.settings import Settings  # noqa: E402
 
 ADMIN = {"email": "bench@example.com", "password": "bench-password-1234", "name": "Bench", "is_admin": True}
 HEADERS = ["编号", "标题", "金额", "数量", "类别", "下单日期", "加急", "备注", "城市", "参考号"]
+SUPPLIERS = 1000
+OLD_AMOUNT = Decimal("1.00")  # what the rows already stored before an upsert hold
 
 
 def _field(key: str, type_: str, label: str, **rules: Any) -> dict[str, Any]:
@@ -76,6 +95,26 @@ FORM = {
     ],
 }
 
+SUPPLIER_FORM = {
+    "key": "supplier",
+    "label": "Supplier",
+    "title_field": "name",
+    "fields": [_field("name", "text", "名称", required=True)],
+}
+
+# The upsert scenario's purchase form: `code` is unique (the import's key), and an 11th field links a supplier.
+UPSERT_FORM = FORM | {
+    "fields": [
+        _field("code", "text", "编号", unique=True),
+        *FORM["fields"][1:],
+        _field("supplier", "relation", "供应商", form="supplier"),
+    ]
+}
+
+
+def supplier_of(n: int) -> str:
+    return f"供应商 {n % SUPPLIERS + 1}"
+
 
 def row(n: int) -> list[Any]:
     day = date(2024, 1, 1) + timedelta(days=n % 365)
@@ -93,19 +132,23 @@ def row(n: int) -> list[Any]:
     ]
 
 
-def write_file(path: Path, rows: int) -> None:
+def upsert_row(n: int) -> list[Any]:
+    return [*row(n), supplier_of(n)]
+
+
+def write_file(path: Path, rows: int, headers: list[str], make_row: Callable[[int], list[Any]]) -> None:
     if path.suffix == ".csv":
         with open(path, "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(HEADERS)
+            writer.writerow(headers)
             for n in range(1, rows + 1):
-                writer.writerow(row(n))
+                writer.writerow(make_row(n))
         return
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     sheet = book.add_worksheet("数据")
-    sheet.write_row(0, 0, HEADERS)
+    sheet.write_row(0, 0, headers)
     for n in range(1, rows + 1):
-        sheet.write_row(n, 0, row(n))
+        sheet.write_row(n, 0, make_row(n))
     book.close()
 
 
@@ -113,11 +156,15 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def scenario(kind: str, file_format: str, rows: int, batch: int) -> dict[str, Any]:
+async def scenario(kind: str, file_format: str, rows: int, batch: int, name: str = "plain") -> dict[str, Any]:
+    upsert = name == "upsert"
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
         source = directory / f"data.{file_format}"
-        write_file(source, rows)
+        if upsert:
+            write_file(source, rows, [*HEADERS, "供应商"], upsert_row)
+        else:
+            write_file(source, rows, HEADERS, row)
         async with fresh_database(kind, directory) as url:
             settings = Settings(
                 database_url=url, data_dir=directory / "data", secret_key="bench", import_batch_rows=batch
@@ -131,8 +178,14 @@ async def scenario(kind: str, file_format: str, rows: int, batch: int) -> dict[s
                     login = await http.post("/api/auth/login", json={k: ADMIN[k] for k in ("email", "password")})
                     http.headers["X-CSRF-Token"] = login.json()["csrf_token"]
                     await http.put("/api/design/apps/bench", json={"key": "bench", "label": "Bench"})
-                    await http.put("/api/design/apps/bench/forms/purchase", json=FORM)
-                    await http.post("/api/design/apps/bench/forms/purchase/publish")
+                    suppliers: dict[str, int] = {}
+                    if upsert:
+                        await publish(http, SUPPLIER_FORM)
+                        await publish(http, UPSERT_FORM)
+                        suppliers = await seed_suppliers(app)
+                        await raw_rows(app, "purchase", (existing_values(n) for n in range(2, rows + 1, 2)))
+                    else:
+                        await publish(http, FORM)
                     imports = "/api/apps/bench/forms/purchase/imports"
                     before_upload = peak_mb()
                     started = time.perf_counter()
@@ -141,8 +194,11 @@ async def scenario(kind: str, file_format: str, rows: int, batch: int) -> dict[s
                     assert uploaded.status_code == 201, uploaded.text
                     upload_seconds = time.perf_counter() - started
                     body = uploaded.json()
-                    assert body["unmatched"] == {} and len(body["mapping"]) == 10, body
+                    assert body["unmatched"] == {} and len(body["mapping"]) == (11 if upsert else 10), body
                     url_ = f"{imports}/{body['id']}"
+                    if upsert:
+                        patched = await http.patch(url_, json={"mode": "upsert", "key_field": "code"})
+                        assert patched.status_code == 200, patched.text
                     started = time.perf_counter()
                     assert (await http.post(f"{url_}/commit")).status_code == 202
                     while True:
@@ -151,11 +207,19 @@ async def scenario(kind: str, file_format: str, rows: int, batch: int) -> dict[s
                             break
                         await asyncio.sleep(0.2)
                     commit_seconds = time.perf_counter() - started
-                    assert state["state"] == "done" and state["counts"]["inserted"] == rows, state
-                    raw_seconds = await raw_insert(app, rows)
+                    if upsert:
+                        counts = state["counts"]
+                        assert state["state"] == "done", state
+                        assert counts.get("inserted") == rows - rows // 2, state
+                        assert counts.get("updated") == rows // 2, state
+                        await spot_check(app, http, rows, suppliers)
+                    else:
+                        assert state["state"] == "done" and state["counts"]["inserted"] == rows, state
+                    raw_seconds = await raw_insert(app, rows, suppliers)
     return {
         "db": kind,
         "format": file_format,
+        "mode": "upsert" if upsert else "insert",
         "rows": rows,
         "upload_s": round(upload_seconds, 1),
         "commit_s": round(commit_seconds, 1),
@@ -167,39 +231,84 @@ async def scenario(kind: str, file_format: str, rows: int, batch: int) -> dict[s
     }
 
 
-async def raw_insert(app: Any, rows: int) -> float:
-    """The same rows straight into the form's table: the floor an import is measured against."""
+async def publish(http: httpx.AsyncClient, form: dict[str, Any]) -> None:
+    base = f"/api/design/apps/bench/forms/{form['key']}"
+    saved = await http.put(base, json=form)
+    assert saved.status_code < 300, saved.text
+    published = await http.post(f"{base}/publish")
+    assert published.status_code < 300, published.text
+
+
+async def spot_check(app: Any, http: httpx.AsyncClient, rows: int, suppliers: dict[str, int]) -> None:
+    """One record that existed before the import: the file's amount and supplier, read through the API."""
+    n = max(2, rows // 2 // 2 * 2)  # an even row, in the middle of the file
     async with app.state.db.session() as session:
         form = await app.state.forms.get(session, "bench", "purchase")
+        code = form.column(form.by_key["code"])
+        found = await session.execute(select(form.table.c.id).where(code == f"P-{n:07d}"))
+        record_id = found.scalar_one()
+    read = await http.get(f"/api/apps/bench/forms/purchase/records/{record_id}")
+    assert read.status_code == 200, read.text
+    record = read.json()
+    values = record.get("data", record)
+    assert Decimal(str(values["amount"])) == Decimal(f"{n % 10000}.50"), record
+    assert values["supplier"] == suppliers[supplier_of(n)], record
+
+
+def raw_values(n: int) -> dict[str, Any]:
+    day = date(2024, 1, 1) + timedelta(days=n % 365)
+    return {
+        "code": f"Q-{n:07d}",
+        "title": f"采购 {n}",
+        "amount": Decimal(f"{n % 10000}.50"),
+        "qty": n % 50 + 1,
+        "category": "it" if n % 2 else "office",
+        "ordered_on": day,
+        "urgent": n % 3 == 0,
+        "note": "备注" * (n % 5),
+        "city": "上海",
+        "ref": f"R{n}",
+    }
+
+
+def existing_values(n: int) -> dict[str, Any]:
+    """A row of the file as it was stored before the upsert: its code, an old amount, no supplier."""
+    return raw_values(n) | {"code": f"P-{n:07d}", "amount": OLD_AMOUNT}
+
+
+async def seed_suppliers(app: Any) -> dict[str, int]:
+    await raw_rows(app, "supplier", ({"name": f"供应商 {n}"} for n in range(1, SUPPLIERS + 1)))
+    async with app.state.db.session() as session:
+        form = await app.state.forms.get(session, "bench", "supplier")
+        found = await session.execute(select(form.column(form.by_key["name"]), form.table.c.id))
+        return {name: ident for name, ident in found.all()}
+
+
+async def raw_rows(app: Any, form_key: str, values: Iterable[dict[str, Any]]) -> float:
+    """Rows straight into a form's table (SQLAlchemy Core executemany, 1,000 a statement, no history)."""
+    async with app.state.db.session() as session:
+        form = await app.state.forms.get(session, "bench", form_key)
     table = form.table
     columns = {spec.key: spec.column for spec in form.fields}
     started = time.perf_counter()
-    from datetime import UTC, datetime
-
     now = datetime.now(UTC)
-    for start in range(0, rows, 1000):
-        params = []
-        for n in range(start + 1, min(start + 1000, rows) + 1):
-            day = date(2024, 1, 1) + timedelta(days=n % 365)
-            values = {
-                "code": f"Q-{n:07d}",
-                "title": f"采购 {n}",
-                "amount": Decimal(f"{n % 10000}.50"),
-                "qty": n % 50 + 1,
-                "category": "it" if n % 2 else "office",
-                "ordered_on": day,
-                "urgent": n % 3 == 0,
-                "note": "备注" * (n % 5),
-                "city": "上海",
-                "ref": f"R{n}",
-            }
-            params.append(
-                {columns[k]: v for k, v in values.items()}
-                | {"version": 1, "status": "draft", "created_at": now, "updated_at": now}
-            )
+    system = {"version": 1, "status": "draft", "created_at": now, "updated_at": now}
+    pending = iter(values)
+    while chunk := list(islice(pending, 1000)):
+        params = [{columns[k]: v for k, v in one.items()} | system for one in chunk]
         async with app.state.db.session(write=True) as session:
             await session.execute(insert(table), params)
     return time.perf_counter() - started
+
+
+async def raw_insert(app: Any, rows: int, suppliers: dict[str, int]) -> float:
+    """The same rows straight into the form's table: the floor an import is measured against
+    (with their supplier ids when the form links one)."""
+    if suppliers:
+        return await raw_rows(
+            app, "purchase", (raw_values(n) | {"supplier": suppliers[supplier_of(n)]} for n in range(1, rows + 1))
+        )
+    return await raw_rows(app, "purchase", (raw_values(n) for n in range(1, rows + 1)))
 
 
 def main() -> None:
@@ -207,31 +316,34 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--format", choices=["csv", "xlsx", "both"], default="both")
+    parser.add_argument("--scenario", choices=["plain", "upsert", "both"], default="plain")
     parser.add_argument("--batch", type=int, default=500, help="Rows per transaction (OPSLOOM_IMPORT_BATCH_ROWS)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a single scenario, in this process
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(asyncio.run(scenario(args.db, args.format, args.rows, args.batch))))
+        print(json.dumps(asyncio.run(scenario(args.db, args.format, args.rows, args.batch, args.scenario))))
         return
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     formats = ["csv", "xlsx"] if args.format == "both" else [args.format]
+    scenarios = ["plain", "upsert"] if args.scenario == "both" else [args.scenario]
     print(
-        f"{'db':<11}{'format':<7}{'rows':>9}{'upload s':>10}{'commit s':>10}{'rows/s':>9}{'raw rows/s':>12}"
-        f"{'ratio':>7}{'peak MB':>9}"
+        f"{'db':<11}{'format':<7}{'mode':<7}{'rows':>9}{'upload s':>10}{'commit s':>10}{'rows/s':>9}"
+        f"{'raw rows/s':>12}{'ratio':>7}{'peak MB':>9}"
     )
-    for kind in dbs:
-        for file_format in formats:
-            command = [sys.executable, __file__, "--one", "--db", kind, "--format", file_format]
-            command += ["--rows", str(args.rows), "--batch", str(args.batch)]
-            out = subprocess.run(command, capture_output=True, text=True, check=False)
-            if out.returncode != 0:
-                print(f"{kind:<11}{file_format:<7} failed:\n{out.stderr[-2000:]}")
-                continue
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(
-                f"{r['db']:<11}{r['format']:<7}{r['rows']:>9}{r['upload_s']:>10}{r['commit_s']:>10}"
-                f"{r['rows_per_s']:>9}{r['raw_rows_per_s']:>12}{r['ratio']:>7}{r['peak_mb']:>9}"
-            )
+    for name in scenarios:
+        for kind in dbs:
+            for file_format in formats:
+                command = [sys.executable, __file__, "--one", "--db", kind, "--format", file_format]
+                command += ["--rows", str(args.rows), "--batch", str(args.batch), "--scenario", name]
+                out = subprocess.run(command, capture_output=True, text=True, check=False)
+                if out.returncode != 0:
+                    print(f"{kind:<11}{file_format:<7}{name:<7} failed:\n{out.stderr[-2000:]}")
+                    continue
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                print(
+                    f"{r['db']:<11}{r['format']:<7}{r['mode']:<7}{r['rows']:>9}{r['upload_s']:>10}"
+                    f"{r['commit_s']:>10}{r['rows_per_s']:>9}{r['raw_rows_per_s']:>12}{r['ratio']:>7}{r['peak_mb']:>9}"
+                )
 
 
 if __name__ == "__main__":
