@@ -5,11 +5,13 @@ Every row becomes a create or an update of the records service (`CREATE`,
 form's rules, checked for unique values and links, numbered and given its
 history, exactly as the API would. Nothing here writes a form's table itself.
 
-The creates of a batch go through one pipeline run, in a savepoint; the
-pipeline reports every refused row with a path `rows[N].field`, so refused
-rows are set aside and the rest run again. Updates (upsert, update only) run
-one by one, each in its own savepoint. A dry run stops both before the first
-stage that writes (`links` is the last that only reads).
+The creates of a batch go through one pipeline run, in a savepoint, and so do
+its updates (upsert, update only: `UPDATE_MANY`); the pipeline reports every
+refused row with a path `rows[N].field`, so refused rows are set aside and the
+rest run again. Should the updates fail as a whole (a unique value another
+write took meanwhile), they run again one by one, each in its own savepoint,
+so each row gets its own answer. A dry run stops before the first stage that
+writes (`links` is the last that only reads).
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from opsloom.platform.errors import FieldError, OpsloomError
 from opsloom.platform.permissions import FormAccess
 from opsloom.runtime.fields import FieldSpec, Invalid, unit_of
 from opsloom.runtime.forms import CompiledForm
-from opsloom.runtime.records.pipeline import WriteContext, WriteItem
+from opsloom.runtime.records.pipeline import WriteContext, WriteItem, WritePipeline
 from opsloom.runtime.records.read import live
-from opsloom.runtime.records.write import CREATE, UPDATE
+from opsloom.runtime.records.write import CREATE, UPDATE, UPDATE_MANY
 
 MODES = ("insert", "upsert", "update_only", "skip_existing")
 POLICIES = ("all_or_nothing", "skip_bad_rows")
@@ -114,44 +116,61 @@ async def run_batch(
     audit: dict[str, Any] | None = None,
 ) -> None:
     """Judge (and with `store`, write) the rows; each refused row keeps its problems. The
-    creates of the batch make one line in the audit log, with `audit` in its detail."""
+    creates of the batch make one line in the audit log, with `audit` in its detail, and so
+    do its updates."""
     creates = [p for p in plans if p.action == "insert" and not p.errors]
-    await _create(session, form, ctx, access, creates, store=store, audit=audit)
-    for plan in plans:
-        if plan.action == "update" and not plan.errors:
+    updates = [p for p in plans if p.action == "update" and not p.errors]
+    options = {"audit_batch": audit or {}}
+    await _write(
+        session, form, ctx, access, CREATE, creates, store=store, options=options | {"history_action": "import"}
+    )
+    if not await _write(session, form, ctx, access, UPDATE_MANY, updates, store=store, options=options):
+        for plan in updates:  # a problem of the whole batch (a value taken meanwhile): row by row
+            plan.errors.clear()
             await _update(session, form, ctx, access, plan, store=store)
 
 
-async def _create(
+async def _write(
     session: AsyncSession,
     form: CompiledForm,
     ctx: RequestContext,
     access: FormAccess,
+    pipeline: WritePipeline,
     plans: list[RowPlan],
     *,
     store: bool,
-    audit: dict[str, Any] | None = None,
-) -> None:
+    options: dict[str, Any],
+) -> bool:
+    """The rows through one pipeline run, in a savepoint; a refused row leaves and the rest run
+    again. False (each row told) when a problem names no row."""
     pending = list(plans)
     while pending:
         by_number = {p.number: p for p in pending}
-        items = [WriteItem(i, f"rows[{p.number}].", p.payload) for i, p in enumerate(pending)]
-        options = {"history_action": "import", "audit_batch": audit or {}}
-        write = WriteContext("create", session, form, ctx, access, items, options=options)
+        items = [
+            WriteItem(i, f"rows[{p.number}].", _sent(p, pipeline), target=p.existing_id) for i, p in enumerate(pending)
+        ]
+        write = WriteContext(pipeline.operation, session, form, ctx, access, items, options=dict(options))
         try:
             async with session.begin_nested():
-                await CREATE.run(write, until=None if store else "links")
+                await pipeline.run(write, until=None if store else "links")
         except OpsloomError as error:
             refused = _assign(error, by_number)
             if not refused:  # a problem of the whole batch: each row is told
                 for plan in pending:
                     plan.errors.append(FieldError("", error.detail))
-                return
+                return False
             pending = [p for p in pending if p.number not in refused]
             continue
         for plan, item in zip(pending, write.items, strict=True):
-            plan.record_id = item.record_id
-        return
+            plan.record_id = item.record_id if item.target is None else item.target
+        return True
+    return True
+
+
+def _sent(plan: RowPlan, pipeline: WritePipeline) -> dict[str, Any]:
+    if pipeline is CREATE:
+        return plan.payload
+    return {k: v for k, v in plan.payload.items() if v is not None}  # an empty cell keeps the value
 
 
 def _assign(error: OpsloomError, plans: dict[int, RowPlan]) -> set[int]:
@@ -177,8 +196,8 @@ async def _update(
     *,
     store: bool,
 ) -> None:
-    payload = {k: v for k, v in plan.payload.items() if v is not None}  # an empty cell keeps the value
-    write = WriteContext("update", session, form, ctx, access, [WriteItem(0, "", payload)], record_id=plan.existing_id)
+    item = WriteItem(0, "", _sent(plan, UPDATE))
+    write = WriteContext("update", session, form, ctx, access, [item], record_id=plan.existing_id)
     try:
         async with session.begin_nested():
             await UPDATE.run(write, until=None if store else "links")

@@ -35,11 +35,12 @@ HOOKS_KEY = "opsloom.write_hooks"  # where a database's sessions carry its hooks
 
 @dataclass
 class WriteItem:
-    """One record of a write (a bulk create has many, every other write one)."""
+    """One record of a write (a bulk create or an update of many has many, every other write one)."""
 
     index: int
     path: str  # the prefix of its error paths: "" or "records[3]."
     payload: Any = None  # as the caller sent it
+    target: int | None = None  # the record this item changes, in an update of many (`UPDATE_MANY`)
     sent: dict[str, Any] = field(default_factory=dict)  # the parsed values the caller sent
     values: dict[str, Any] = field(default_factory=dict)  # the record's values as they will be stored
     stored: dict[str, Any] | None = None  # the values stored before this write (update)

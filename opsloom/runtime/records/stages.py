@@ -30,7 +30,7 @@ from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.formulas import FormulaContext
 from opsloom.runtime.records.history import append_audit, append_audit_batch, append_history
 from opsloom.runtime.records.links import check_links, check_row_links, release_links
-from opsloom.runtime.records.pipeline import WriteContext
+from opsloom.runtime.records.pipeline import WriteContext, WriteItem
 from opsloom.runtime.records.read import live, load
 from opsloom.runtime.records.uniqueness import check_unique, readable, store
 from opsloom.runtime.rules import check_rules, empty_hidden
@@ -66,6 +66,16 @@ async def parse_change(write: WriteContext) -> None:
     (item,) = write.items
     _refuse_read_only(item.payload, write.access, "")
     item.sent = write.view.parse_input(item.payload, partial=True, zone=write.ctx.zone)
+
+
+def parse_item_change(write: WriteContext, item: WriteItem) -> None:
+    """One update of a batch: what it sends, or the item refused with the problems at its path."""
+    assert write.access is not None
+    try:
+        _refuse_read_only(item.payload, write.access, item.path)
+        item.sent = write.view.parse_input(item.payload, partial=True, zone=write.ctx.zone, prefix=item.path)
+    except (PermissionDenied, ValidationFailed) as refused:
+        write.refuse(item, refused.errors)
 
 
 async def fill_defaults(write: WriteContext) -> None:
@@ -105,22 +115,28 @@ async def resolve_files(write: WriteContext) -> None:
 
 async def merge_sent(write: WriteContext) -> None:
     """The stored record with the sent values over it; sent subform rows merged into the stored ones."""
-    session, form, view, current = write.session, write.form, write.view, write.current
-    assert current is not None and write.record_id is not None
+    assert write.current is not None and write.record_id is not None
     (item,) = write.items
+    loaded = await subforms.load_rows(write.session, write.form, [write.record_id]) if write.form.children else {}
+    merge_into(write, item, write.current, loaded)
+
+
+def merge_into(
+    write: WriteContext, item: WriteItem, current: Mapping[str, Any], loaded: Mapping[str, Mapping[int, Any]]
+) -> None:
+    """One record's merge: `current` its stored row, `loaded` its subform rows (`subforms.load_rows`)."""
+    form, view = write.form, write.view
     before = view.dump_row(current)
     stored = {spec.key: current[spec.column] for spec in form.fields if unit_of(spec).has_column}
-    if form.children:
-        loaded = await subforms.load_rows(session, form, [write.record_id])
-        for key, child in form.children.items():
-            stored[key] = subforms.stored_values(child, loaded[key][write.record_id])
-            if key in view.by_key:
-                before[key] = subforms.dump_values(child, stored[key])
+    for key, child in form.children.items():
+        stored[key] = subforms.stored_values(child, loaded[key][current["id"]])
+        if key in view.by_key:
+            before[key] = subforms.dump_values(child, stored[key])
     merged = stored | item.sent
     for key, child in form.children.items():
         if key in item.sent:
-            merged[key] = subforms.merge_rows(child, item.sent[key], stored[key], key)
-            item.errors += subforms.missing_required(child, merged[key], key)
+            merged[key] = subforms.merge_rows(child, item.sent[key], stored[key], f"{item.path}{key}")
+            item.errors += subforms.missing_required(child, merged[key], f"{item.path}{key}")
         else:  # copies: computing and rules change rows in place, `stored` must stay as stored
             merged[key] = [dict(row) for row in stored[key]]
     item.stored, item.values, item.previous = stored, merged, before
@@ -146,11 +162,17 @@ async def judge_rules(write: WriteContext) -> None:
 async def find_changes(write: WriteContext) -> None:
     """What an update changes; when nothing, the write ends here (the record is answered as is)."""
     (item,) = write.items
+    if not changes_of(item):
+        write.finished = True
+
+
+def changes_of(item: WriteItem) -> dict[str, Any]:
+    """The values an update changes (none: the record is answered as it was)."""
     assert item.stored is not None
     item.changed = {key: value for key, value in item.values.items() if value != item.stored[key]}
     if not item.changed:
         item.record = item.previous
-        write.finished = True
+    return item.changed
 
 
 async def check_unique_values(write: WriteContext) -> None:
@@ -310,23 +332,33 @@ async def update_row(write: WriteContext) -> None:
 
 async def replace_children(write: WriteContext) -> None:
     """The record's subform rows as merged, and its files: new ones attached, dropped ones detached."""
-    session, form, view = write.session, write.form, write.view
     (item,) = write.items
-    assert item.record is not None and item.stored is not None and write.record_id is not None
+    await replace_children_of(write, item)
+
+
+async def replace_children_of(write: WriteContext, item: WriteItem) -> None:
+    session, form, view = write.session, write.form, write.view
+    assert item.record is not None and item.stored is not None and item.row is not None
+    record_id = item.row["id"]
     for key, child in form.children.items():
         if key in item.changed:
-            await subforms.replace_rows(session, child, write.record_id, item.changed[key], item.stored[key])
+            await subforms.replace_rows(session, child, record_id, item.changed[key], item.stored[key])
         if key in view.by_key:
             item.record[key] = subforms.dump_values(child, item.values[key])
-    await attachments.link_attachments(session, form, write.ctx, write.record_id, item.stored, item.changed)
+    await attachments.link_attachments(session, form, write.ctx, record_id, item.stored, item.changed)
 
 
 async def history_update(write: WriteContext) -> None:
     (item,) = write.items
+    await append_history(write.session, write.form, write.ctx, [update_entry(item)])
+
+
+def update_entry(item: WriteItem) -> tuple[int, int, str, dict[str, Any]]:
+    """The history entry of an update: each changed field, before and after."""
     before, after = item.previous, item.record
     assert before is not None and after is not None and item.row is not None
     diff = {key: {"before": before[key], "after": after[key]} for key in item.changed if key in after}
-    await append_history(write.session, write.form, write.ctx, [(item.row["id"], item.row["version"], "update", diff)])
+    return (item.row["id"], item.row["version"], "update", diff)
 
 
 async def load_for_delete(write: WriteContext) -> None:

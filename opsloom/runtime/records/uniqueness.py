@@ -12,6 +12,7 @@ time (BEGIN IMMEDIATE): there the check always sees the other record.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -34,15 +35,22 @@ async def check_unique(
     paths: list[str],
     exclude_id: int | None = None,
     readable: Any = None,
+    *,
+    own_ids: Sequence[int | None] | None = None,
 ) -> None:
-    """Name the field, and the record that already holds a unique value if the caller may read it."""
+    """Name the field, and the record that already holds a unique value if the caller may read it.
+
+    A row's own record (`exclude_id`, or per row `own_ids` in a batch of updates) does not count.
+    The holders of a field's values are found together, a few hundred values a query."""
     errors: list[FieldError] = []
     t = form.table
+    owners = list(own_ids) if own_ids is not None else [exclude_id] * len(rows)
     for spec in form.fields:
         if not spec.unique:
             continue
         seen: dict[Any, str] = {}
-        for values, path in zip(rows, paths, strict=True):
+        wanted: list[tuple[Any, str, int | None]] = []
+        for values, path, own in zip(rows, paths, owners, strict=True):
             value = values.get(spec.key)
             if value is None:
                 continue
@@ -50,23 +58,29 @@ async def check_unique(
                 errors.append(FieldError(f"{path}{spec.key}", f"repeats the value of {seen[value]}{spec.key}"))
                 continue
             seen[value] = path
-            column = form.column(spec)
-            query = select(t.c.id).where(column == value, live(form))
-            if exclude_id is not None:
-                query = query.where(t.c.id != exclude_id)
-            holder = (await session.execute(query.limit(1))).scalar()
-            if holder is not None:
-                shown = (
-                    readable is None
-                    or (await session.execute(select(t.c.id).where(t.c.id == holder, readable))).first()
+            wanted.append((value, path, own))
+        column = form.column(spec)
+        holders: dict[Any, list[int]] = {}
+        values_wanted = [value for value, _, _ in wanted]
+        for start in range(0, len(values_wanted), 500):
+            found = await session.execute(
+                select(column, t.c.id).where(column.in_(values_wanted[start : start + 500]), live(form))
+            )
+            for value, holder in found.all():
+                holders.setdefault(value, []).append(holder)
+        for value, path, own in wanted:
+            holder = next((h for h in holders.get(value, ()) if h != own), None)
+            if holder is None:
+                continue
+            shown = (
+                readable is None or (await session.execute(select(t.c.id).where(t.c.id == holder, readable))).first()
+            )
+            who = f"record {holder}" if shown else "another record"
+            errors.append(
+                FieldError(
+                    f"{path}{spec.key}", f"must be unique; {who} already has {form.dump_value(spec.key, value)!r}"
                 )
-                who = f"record {holder}" if shown else "another record"
-                errors.append(
-                    FieldError(
-                        f"{path}{spec.key}",
-                        f"must be unique; {who} already has {form.dump_value(spec.key, value)!r}",
-                    )
-                )
+            )
     if errors:
         raise Conflict(errors[0].message if len(errors) == 1 else "Some values must be unique", errors)
 

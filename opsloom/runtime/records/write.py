@@ -9,7 +9,8 @@ Nothing is written before every record of the request passed `rules` (a bulk cre
 is all or nothing). Autonumbers come after the rows are stored: a form's counter stays
 locked until commit and every create of the form waits for it, so a create takes it
 as late as it can, just before the history that shows the numbers. An update
-(`UPDATE`) loads and locks the record first and merges what was sent into it;
+(`UPDATE`) loads and locks the record first and merges what was sent into it; an
+update of many records (`UPDATE_MANY`, an import's) runs the same stages for all at once;
 delete, restore, a status the flow sets and a purge (a deleted record removed for
 good: `PURGE`) are short pipelines of their own. The
 stages themselves are in `stages.py`.
@@ -32,7 +33,7 @@ from opsloom.platform.permissions import FormAccess
 from opsloom.runtime import subforms
 from opsloom.runtime.fields import FieldSpec
 from opsloom.runtime.forms import CompiledForm
-from opsloom.runtime.records import stages
+from opsloom.runtime.records import batch_update, stages
 from opsloom.runtime.records.pipeline import WriteContext, WriteItem, WritePipeline
 from opsloom.runtime.records.read import attach_rows, load
 
@@ -74,6 +75,23 @@ UPDATE = WritePipeline(
         ("update", stages.update_row),
         ("child_rows", stages.replace_children),
         ("history", stages.history_update),
+    ),
+)
+UPDATE_MANY = WritePipeline(  # an import's updates: the stages of UPDATE, each for the whole batch
+    "update",
+    (
+        ("parse", batch_update.parse_changes),
+        ("load", batch_update.load_many),
+        ("files", batch_update.resolve_files_many),
+        ("merge", batch_update.merge_many),
+        ("compute", stages.compute),
+        ("rules", stages.judge_rules),
+        ("diff", batch_update.find_changes_many),
+        ("unique", batch_update.check_unique_many),
+        ("links", batch_update.check_links_many),
+        ("update", batch_update.update_rows),
+        ("child_rows", batch_update.replace_children_many),
+        ("history", batch_update.history_many),
     ),
 )
 DELETE = WritePipeline(
