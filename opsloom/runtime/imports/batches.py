@@ -124,10 +124,23 @@ async def run_batch(
     await _write(
         session, form, ctx, access, CREATE, creates, store=store, options=options | {"history_action": "import"}
     )
-    if not await _write(session, form, ctx, access, UPDATE_MANY, updates, store=store, options=options):
-        for plan in updates:  # a problem of the whole batch (a value taken meanwhile): row by row
-            plan.errors.clear()
-            await _update(session, form, ctx, access, plan, store=store)
+    for updating in _rounds(updates):
+        if not await _write(session, form, ctx, access, UPDATE_MANY, updating, store=store, options=options):
+            for plan in updating:  # a problem of the whole batch (a value taken meanwhile): row by row
+                plan.errors.clear()
+                await _update(session, form, ctx, access, plan, store=store)
+
+
+def _rounds(updates: list[RowPlan]) -> list[list[RowPlan]]:
+    """The updates in rounds that change each record once: rows naming one record apply in file order."""
+    rounds: list[list[RowPlan]] = []
+    seen: dict[int | None, int] = {}
+    for plan in updates:
+        n = seen[plan.existing_id] = seen.get(plan.existing_id, -1) + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(plan)
+    return rounds
 
 
 async def _write(

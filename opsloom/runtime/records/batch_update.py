@@ -56,7 +56,9 @@ async def load_many(write: WriteContext) -> None:
     rows: dict[int, Any] = {}
     for item in write.live():
         row = found.get(item.target) if item.target is not None else None
-        if row is None:
+        if row is not None and row["id"] in rows:  # both would change the version they loaded
+            write.refuse(item, [FieldError(item.path, f"record {row['id']} is changed once in one batch")])
+        elif row is None:
             write.refuse(item, [FieldError(item.path, f"{form.key} has no record {item.target}")])
         elif row["id"] not in allowed:
             write.refuse(item, [FieldError(item.path, f"you may read record {row['id']} but not update it")])

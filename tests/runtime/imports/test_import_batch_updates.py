@@ -197,3 +197,20 @@ def test_two_rows_of_a_batch_giving_one_unique_value_the_second_is_refused(clien
     refused = refused_rows(client, url)
     assert list(refused) == [3]
     assert refused[3] == (["A-2", "two", "S-NEW", "2"], "serial: repeats the value of row 2's serial")
+
+
+def test_rows_naming_one_record_apply_in_the_order_of_the_file(client: TestClient) -> None:
+    office = asset_office(client)
+    one = add(client, office, "A-1", "one", "S-1", 1)
+
+    _, done = upsert(client, office, [["A-1", "first", "", "2"], ["A-1", "second", "", ""], ["A-1", "", "S-9", "4"]])
+
+    assert done["counts"] == {"inserted": 0, "updated": 3, "skipped": 0, "failed": 0}, done
+    after = by_code(client, office)["A-1"]
+    assert (after["title"], after["serial"], after["qty"], after["version"]) == ("second", "S-9", 4, one["version"] + 3)
+    changes = [h["changes"] for h in history(client, office, one)[1:]]
+    assert changes == [
+        {"title": {"before": "one", "after": "first"}, "qty": {"before": 1, "after": 2}},
+        {"title": {"before": "first", "after": "second"}},
+        {"serial": {"before": "S-1", "after": "S-9"}, "qty": {"before": 2, "after": 4}},
+    ]
