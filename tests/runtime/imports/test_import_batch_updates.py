@@ -12,9 +12,12 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from sqlalchemy import select, text
 
+from opsloom.runtime.imports import commit as import_commit
 from tests.builders import field, list_all
 from tests.conftest import another_client, create_user, log_in
 from tests.runtime.flow.office import Office, approval, users
@@ -214,3 +217,31 @@ def test_rows_naming_one_record_apply_in_the_order_of_the_file(client: TestClien
         {"title": {"before": "first", "after": "second"}},
         {"serial": {"before": "S-1", "after": "S-9"}, "qty": {"before": 2, "after": 4}},
     ]
+
+
+def test_a_large_import_brings_the_planner_statistics_up_to_date(
+    client: TestClient, db_kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table an import fills keeps an empty table's statistics until analyzed (PostgreSQL), and the
+    planner then scans every live row to find a few by id; the import analyzes as its rows double."""
+    monkeypatch.setattr(import_commit, "ANALYZE_FROM", 4)  # 10,000 rows in production
+    office = asset_office(client)
+    rows = [[f"A-{n}", f"asset {n}", f"S-{n}", str(n)] for n in range(1, 8)]
+
+    _, done = upsert(client, office, rows)
+
+    assert done["counts"]["inserted"] == 7, done
+
+    async def statistics() -> Any:
+        async with client.app.state.db.session() as session:
+            form = await client.app.state.forms.get(session, office.app, office.form_key)
+            if db_kind == "postgresql":
+                known = select(text("reltuples")).select_from(text("pg_class")).where(text("relname = :name"))
+                return (await session.execute(known, {"name": form.table.name})).scalar_one()
+            stat1 = await session.execute(text("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'"))
+            return stat1.first()
+
+    if db_kind == "postgresql":
+        assert client.portal.call(statistics) == 7  # a table never analyzed says -1
+    else:
+        assert client.portal.call(statistics) is None  # SQLite's planner is left as it is
