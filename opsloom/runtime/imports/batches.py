@@ -159,9 +159,7 @@ async def _write(
     pending = list(plans)
     while pending:
         by_number = {p.number: p for p in pending}
-        items = [
-            WriteItem(i, f"rows[{p.number}].", _sent(p, pipeline), target=p.existing_id) for i, p in enumerate(pending)
-        ]
+        items = [WriteItem(i, f"rows[{p.number}].", _sent(p), target=p.existing_id) for i, p in enumerate(pending)]
         write = WriteContext(pipeline.operation, session, form, ctx, access, items, options=dict(options))
         try:
             async with session.begin_nested():
@@ -180,8 +178,8 @@ async def _write(
     return True
 
 
-def _sent(plan: RowPlan, pipeline: WritePipeline) -> dict[str, Any]:
-    if pipeline is CREATE:
+def _sent(plan: RowPlan) -> dict[str, Any]:
+    if plan.action == "insert":
         return plan.payload
     return {k: v for k, v in plan.payload.items() if v is not None}  # an empty cell keeps the value
 
@@ -209,7 +207,7 @@ async def _update(
     *,
     store: bool,
 ) -> None:
-    item = WriteItem(0, "", _sent(plan, UPDATE))
+    item = WriteItem(0, "", _sent(plan))
     write = WriteContext("update", session, form, ctx, access, [item], record_id=plan.existing_id)
     try:
         async with session.begin_nested():

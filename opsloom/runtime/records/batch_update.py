@@ -24,9 +24,9 @@ from opsloom.runtime.records.links import check_links, check_row_links
 from opsloom.runtime.records.pipeline import WriteContext, WriteItem
 from opsloom.runtime.records.read import live
 from opsloom.runtime.records.stages import (
-    LOCKED_STATUSES,
     changes_of,
     columns_of,
+    locked_reason,
     merge_into,
     parse_item_change,
     replace_children_of,
@@ -62,11 +62,8 @@ async def load_many(write: WriteContext) -> None:
             write.refuse(item, [FieldError(item.path, f"{form.key} has no record {item.target}")])
         elif row["id"] not in allowed:
             write.refuse(item, [FieldError(item.path, f"you may read record {row['id']} but not update it")])
-        elif row["status"] in LOCKED_STATUSES and not write.options.get("in_flow"):
-            write.refuse(
-                item,
-                [FieldError(item.path, f"record {row['id']} is {row['status']}: it changes only through its flow")],
-            )
+        elif (locked := locked_reason(row)) is not None:
+            write.refuse(item, [FieldError(item.path, locked)])
         else:
             rows[row["id"]] = row
     write.options["current_rows"] = rows
@@ -124,9 +121,10 @@ async def update_rows(write: WriteContext) -> None:
     form, ctx, t = write.form, write.ctx, write.form.table
     current = write.options["current_rows"]
     changing = [item for item in write.items if item.changed]
-    by_columns: dict[tuple[str, ...], list[WriteItem]] = {}
+    by_columns: dict[tuple[str, ...], list[tuple[WriteItem, dict[str, Any]]]] = {}
     for item in changing:
-        by_columns.setdefault(tuple(columns_of(form, item.changed)), []).append(item)
+        values = columns_of(form, item.changed)
+        by_columns.setdefault(tuple(values), []).append((item, values))
     try:
         for columns, items in by_columns.items():
             # bind names in capitals: no column (a lower-case field key) has them
@@ -139,8 +137,7 @@ async def update_rows(write: WriteContext) -> None:
                 )
             )
             params = []
-            for item in items:
-                values = columns_of(form, item.changed)
+            for item, values in items:
                 version = current[item.target]["version"]
                 params.append(
                     {"Record": item.target, "Version": version, "Next": version + 1}

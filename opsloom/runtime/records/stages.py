@@ -534,12 +534,20 @@ def check_version(row: Mapping[str, Any], expected: int | None) -> None:
 
 
 def _refuse_locked(row: Mapping[str, Any]) -> None:
-    if row["status"] in LOCKED_STATUSES:
-        state = "in review" if row["status"] == "in_review" else "approved"
-        raise Conflict(
-            f"Record {row['id']} is {state}: it changes only through its approval flow "
-            "(the step's editable fields), or after it is returned, withdrawn or rejected"
-        )
+    reason = locked_reason(row)
+    if reason is not None:
+        raise Conflict(reason)
+
+
+def locked_reason(row: Mapping[Any, Any]) -> str | None:
+    """Why a record in review or approved may not be edited (None when it may)."""
+    if row["status"] not in LOCKED_STATUSES:
+        return None
+    state = "in review" if row["status"] == "in_review" else "approved"
+    return (
+        f"Record {row['id']} is {state}: it changes only through its approval flow "
+        "(the step's editable fields), or after it is returned, withdrawn or rejected"
+    )
 
 
 def _refuse_read_only(payload: Any, access: FormAccess, prefix: str) -> None:

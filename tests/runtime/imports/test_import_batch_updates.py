@@ -30,6 +30,7 @@ ASSET_FIELDS = (
     field("qty", "integer", min=1),
 )
 HEADER = ["code", "title", "serial", "qty"]
+AFTER = "(the step's editable fields), or after it is returned, withdrawn or rejected"
 
 
 def asset_office(client: TestClient) -> Office:
@@ -145,8 +146,8 @@ def test_an_upsert_batch_writes_its_good_rows_and_refuses_each_bad_one_with_its_
     refused = refused_rows(client, url)
     assert sorted(refused) == [4, 5, 6, 7]
     assert refused[4][0] == ["A-3", "three, changed", "S-3", "3"]
-    assert refused[4][1] == f"record {approved['id']} is approved: it changes only through its flow"
-    assert refused[5][1] == f"record {in_review['id']} is in_review: it changes only through its flow"
+    assert refused[4][1] == f"Record {approved['id']} is approved: it changes only through its approval flow " + AFTER
+    assert refused[5][1] == f"Record {in_review['id']} is in review: it changes only through its approval flow " + AFTER
     assert refused[6][0][3] == "0" and refused[6][1] == "qty: must be at least 1"
     assert refused[7][1] == f"serial: must be unique; record {one['id']} already has 'S-1'"
     # and their records are untouched
