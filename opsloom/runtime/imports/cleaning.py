@@ -59,11 +59,12 @@ def _options(unit: FieldType, spec: FieldSpec) -> bool:
 # ------------------------------------------------------------------ the steps
 
 SPACES = "\u00a0\u3000\u2002\u2003\u2009\u200b\ufeff"
+_TRIMMED = " \t\r\n" + SPACES
 
 
 def trim(cell: Any, spec: FieldSpec, unit: FieldType) -> Any:
     if isinstance(cell, str):
-        return cell.strip(" \t\r\n" + SPACES)
+        return cell.strip(_TRIMMED)
     return cell
 
 
@@ -76,11 +77,12 @@ def half_width(cell: Any, spec: FieldSpec, unit: FieldType) -> Any:
 
 
 _GROUPED = re.compile(r"(?<=\d)[,，'’ _](?=\d{3}(?!\d))")
+_HAS_GROUP = re.compile(r"\d[,，'’ _]\d{3}")
 
 
 def thousands(cell: Any, spec: FieldSpec, unit: FieldType) -> Any:
     """1,234,567.50 and 1 234 567 -> 1234567.50."""
-    if isinstance(cell, str) and re.fullmatch(r"[\s\S]*\d[,，'’ _]\d{3}[\s\S]*", cell):
+    if isinstance(cell, str) and _HAS_GROUP.search(cell):
         return _GROUPED.sub("", cell)
     return cell
 
@@ -100,9 +102,12 @@ def currency(cell: Any, spec: FieldSpec, unit: FieldType) -> Any:
     return sign + stripped if stripped != text else cell
 
 
+_PERCENT = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*[%％]\s*")
+
+
 def percentage(cell: Any, spec: FieldSpec, unit: FieldType) -> Any:
     """12.5% -> 0.125 (every numeric field stores a percentage as its fraction)."""
-    if isinstance(cell, str) and (match := re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*[%％]\s*", cell)):
+    if isinstance(cell, str) and (match := _PERCENT.fullmatch(cell)):
         return format(Decimal(match.group(1)).scaleb(-2).normalize(), "f")
     return cell
 
@@ -112,6 +117,7 @@ _DATE = re.compile(
     r"(?:[\sT]+(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2}(?:\.\d+)?))?\s*秒?)?\s*$"
 )
 _COMPACT_DATE = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})\s*$")
+_SERIAL_TEXT = re.compile(r"\s*\d{1,7}(?:\.\d+)?\s*")
 
 
 def dates(cell: Any, spec: FieldSpec, unit: FieldType) -> Any:
@@ -129,7 +135,7 @@ def dates(cell: Any, spec: FieldSpec, unit: FieldType) -> Any:
         return cell.isoformat()
     if not isinstance(cell, str):
         return cell
-    if re.fullmatch(r"\s*\d{1,7}(?:\.\d+)?\s*", cell) and not _COMPACT_DATE.fullmatch(cell):
+    if _SERIAL_TEXT.fullmatch(cell) and not _COMPACT_DATE.fullmatch(cell):
         return dates(float(cell), spec, unit)  # a serial number written as text (a CSV from Excel)
     if match := _DATE.fullmatch(cell):
         year, month, day, hour, minute, second = match.groups()

@@ -10,12 +10,13 @@ them, so no row lands twice.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from itertools import islice
 from typing import Any
 
+import anyio
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,14 +68,19 @@ class ImportWork:
         reader = RowReader.build(form, options.mapping, options.cleaning, options.values, LinkResolver())
         return cls(form, ctx, import_access(access), options, reader, file_of(row, store), row["id"])
 
-    def batches(self, size: int, after: int = 0) -> Iterator[list[Group]]:
-        """The file's records, `size` at a time, after the row numbered `after`."""
+    async def batches(self, size: int, after: int = 0) -> AsyncIterator[list[Group]]:
+        """The file's records, `size` at a time, after the row numbered `after`. Each batch is read
+        in a worker thread: a workbook's first rows can take seconds (a whole sheet loaded, or its
+        reader process started), and the server's requests must not wait on them."""
         rows = data_rows(self.source.rows(self.options.sheet), self.options.header_row)
         groups = self._groups(pair for pair in rows if pair[0] > after)
-        while batch := list(islice(groups, size)):
-            yield batch
+        try:
+            while batch := await anyio.to_thread.run_sync(lambda: list(islice(groups, size))):
+                yield batch
+        finally:
+            groups.close()  # the file let go of (a workbook's reader stopped) as soon as the loop ends
 
-    def _groups(self, rows: Iterator[tuple[int, list[Any]]]) -> Iterator[Group]:
+    def _groups(self, rows: Iterator[tuple[int, list[Any]]]) -> Generator[Group]:
         """Rows joined into records: a row whose key is empty or repeats the row above's adds
         subform rows to that record (only when the file fills subform rows)."""
         group_by = self.reader.group_column(self.options.key_field)
@@ -136,7 +142,7 @@ async def dry_run(db: Database, work: ImportWork, import_id: int, batch_rows: in
     """Judge every row as the commit would, storing nothing; report per row."""
     counts = {"rows": 0, "valid": 0, "invalid": 0, "insert": 0, "update": 0, "skip": 0}
     problems: list[dict[str, Any]] = []
-    for batch in work.batches(batch_rows):
+    async for batch in work.batches(batch_rows):
         async with db.session() as session:
             plans = await work.judge(session, batch, store=False)
             await session.rollback()  # nothing was written; let go of what the links stage share-locked
@@ -224,7 +230,7 @@ class ImportJob:
         done, failed = 0, 0
         async with run.db.session(write=True) as session:  # a check cut short by a crash starts again
             await session.execute(delete(ir).where(ir.c.import_id == import_id, ir.c.outcome == "failed"))
-        for batch in work.batches(self.batch_rows):
+        async for batch in work.batches(self.batch_rows):
             async with run.db.session(write=True) as session:
                 plans = await work.judge(session, batch, store=False)
                 bad = [p for p in plans if p.errors]
@@ -242,7 +248,7 @@ class ImportJob:
         started, landed_now = time.monotonic(), 0
         analyzed_at = ANALYZE_FROM  # rows landed when the table's statistics are next brought up to date
         strict = work.options.error_policy == "all_or_nothing"
-        for batch in work.batches(self.batch_rows, after=rows_done):
+        async for batch in work.batches(self.batch_rows, after=rows_done):
             async with run.db.session(write=True) as session:
                 work.ctx = RequestContext(work.ctx.principal, datetime.now(UTC), work.ctx.zone, site=work.ctx.site)
                 plans = await work.judge(session, batch, store=True)

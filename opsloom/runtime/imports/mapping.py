@@ -136,14 +136,11 @@ class Column:
     values: Mapping[str, Any]  # text -> what the user mapped it to
     choices: frozenset[Any] | None
     link: str | None
+    spec: FieldSpec = field(init=False)  # the target's, at hand: every cell of the column asks
+    path: str = field(init=False)
 
-    @property
-    def spec(self) -> FieldSpec:
-        return self.target.spec
-
-    @property
-    def path(self) -> str:
-        return self.target.path
+    def __post_init__(self) -> None:
+        self.spec, self.path = self.target.spec, self.target.path
 
 
 @dataclass
@@ -154,6 +151,17 @@ class RowReader:
     columns: list[Column]
     resolver: LinkResolver
     links: dict[str, dict[str, Any]] = field(default_factory=dict)  # path -> text -> id (None: unknown)
+    # The columns of the record's own fields, and of each subform's row fields (worked out once:
+    # every data row is read by them).
+    own: list[Column] = field(init=False)
+    rows_of: dict[str, list[Column]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.own = [c for c in self.columns if c.target.parent is None]
+        self.rows_of = {}
+        for column in self.columns:
+            if column.target.parent:
+                self.rows_of.setdefault(column.target.parent, []).append(column)
 
     @classmethod
     def build(
@@ -187,7 +195,7 @@ class RowReader:
     @property
     def subforms(self) -> list[str]:
         """The subforms whose rows the file fills (each data row may add one row to each)."""
-        return list(dict.fromkeys(c.target.parent for c in self.columns if c.target.parent))
+        return list(self.rows_of)
 
     def cleaned(self, column: Column, row: list[Any]) -> list[Any]:
         """The cell's values after cleaning (one, or each item of a list), before value mapping."""
@@ -227,6 +235,9 @@ class RowReader:
         for column in columns:
             items = []
             for item in self.cleaned(column, row):
+                if not column.values and column.link is None:  # nothing to look up by its text
+                    items.append(item)
+                    continue
                 text = value_key(item)
                 if text in column.values:
                     mapped = column.values[text]
@@ -247,9 +258,8 @@ class RowReader:
         """The record to create or update from its data row, and from the rows below it that add
         subform rows (unmatched values are left as they are: the write's parse stage refuses them
         with their field's message)."""
-        record = self._values((c for c in self.columns if c.target.parent is None), row)
-        for key in self.subforms:
-            own = [c for c in self.columns if c.target.parent == key]
+        record = self._values(self.own, row)
+        for key, own in self.rows_of.items():
             lines = [self._values(own, line) for line in (row, *more)]
             record[key] = [line for line in lines if any(v is not None for v in line.values())]
         return record

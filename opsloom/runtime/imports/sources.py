@@ -1,10 +1,11 @@
 """Spreadsheet files read row by row: CSV (its encoding detected) and Excel workbooks.
 
-Rows come out as lists of cells, never as a whole file in memory: a CSV is
-decoded as it is read, and workbooks are read by python-calamine (a Rust
-reader, many times faster than openpyxl on large sheets). Cells keep their
-types where the file has them (numbers, dates, booleans); a CSV's cells are
-text. One reader per format in `READERS`.
+Rows come out as lists of cells: a CSV is decoded as it is read, and workbooks
+are read by python-calamine (a Rust reader, many times faster than openpyxl on
+large sheets, which holds a whole sheet in memory), or, when they are too large
+for that, streamed by a process of their own (`workbook_stream`). Cells keep
+their types where the file has them (numbers, dates, booleans); a CSV's cells
+are text. The formats, by file suffix, in `FORMATS`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 from python_calamine import CalamineError, CalamineWorkbook
 
 from opsloom.platform.errors import BadRequest, FieldError
+from opsloom.runtime.imports.workbook_stream import streamed_rows, streams
 
 SNIFF_BYTES = 64 * 1024
 CSV_FIELD_LIMIT = 1024 * 1024
@@ -103,7 +105,11 @@ class WorkbookSource:
             ) from None
 
     def sheets(self) -> list[str]:
-        return list(self._open().sheet_names)
+        book = self._open()
+        try:
+            return list(book.sheet_names)
+        finally:
+            book.close()
 
     def rows(self, sheet: str | None) -> Iterator[list[Any]]:
         book = self._open()
@@ -112,10 +118,13 @@ class WorkbookSource:
             name = sheet if sheet in names else names[0] if names else None
             if name is None:
                 return
-            for row in book.get_sheet_by_name(name).iter_rows():
-                yield list(row)
+            if not streams(self.path):
+                for row in book.get_sheet_by_name(name).iter_rows():
+                    yield list(row)
+                return
         finally:
             book.close()
+        yield from streamed_rows(self.path, name)  # the workbook let go of before its reader starts
 
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xlsx", ".ods": "xlsx"}

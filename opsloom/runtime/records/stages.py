@@ -25,6 +25,7 @@ from opsloom.platform.errors import (
 from opsloom.platform.permissions import FormAccess
 from opsloom.runtime import attachments, autonumbers, subforms
 from opsloom.runtime.access import eval_context
+from opsloom.runtime.conditions.ast import EvalContext
 from opsloom.runtime.fields import unit_of
 from opsloom.runtime.forms import CompiledForm
 from opsloom.runtime.formulas import FormulaContext
@@ -144,8 +145,9 @@ def merge_into(
 
 async def compute(write: WriteContext) -> None:
     """Formulas computed (with formula defaults on create), and the fields the rules hide emptied."""
+    formulas, evaluation = formula_context(write.ctx), eval_context(write.ctx)  # one write, one clock and user
     for item in write.live():
-        _settle(write.form, item.values, write.ctx, creating=write.operation == "create")
+        _settle(write.form, item.values, formulas, evaluation, creating=write.operation == "create")
 
 
 async def judge_rules(write: WriteContext) -> None:
@@ -574,13 +576,15 @@ def _given(form: CompiledForm, parsed: dict[str, Any], payload: Any) -> dict[str
     return given
 
 
-def _settle(form: CompiledForm, values: dict[str, Any], ctx: RequestContext, *, creating: bool) -> None:
+def _settle(
+    form: CompiledForm, values: dict[str, Any], formulas: FormulaContext, evaluation: EvalContext, *, creating: bool
+) -> None:
     """The record as it will be stored: formulas computed, and the fields its rules hide
     emptied, then formulas again, which may read them. Every pass empties a field for good
     (formulas never fill one again), so this ends."""
-    form.compute(values, formula_context(ctx), creating=creating)
-    while empty_hidden(form, values, eval_context(ctx)):
-        form.compute(values, formula_context(ctx), defaults=False)
+    form.compute(values, formulas, creating=creating)
+    while empty_hidden(form, values, evaluation):
+        form.compute(values, formulas, defaults=False)
 
 
 def _rule_problems(
