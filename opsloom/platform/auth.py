@@ -17,6 +17,7 @@ from opsloom.platform.context import Principal, RequestContext
 from opsloom.platform.database import Database
 from opsloom.platform.errors import PermissionDenied, TooManyRequests, Unauthenticated
 from opsloom.platform.passwords import digest, new_secret, verify_password
+from opsloom.platform.principal_cache import cache_of
 from opsloom.platform.site_settings import DEFAULTS, SiteSettings
 
 SESSION_COOKIE = "opsloom_session"
@@ -171,29 +172,33 @@ async def logout(session: AsyncSession, token: str) -> None:
 # ------------------------------------------------------------ who is this
 
 
-async def principal_for_request(request: Request) -> Principal:
+async def principal_for_request(request: Request, *, hold: bool = False) -> Principal:
     """The caller, from a Bearer token or the session cookie; 401 if neither is valid.
 
     Each look-up holds one connection at a time: a request never waits for a
-    second connection while holding its first (which deadlocks a busy pool)."""
+    second connection while holding its first (which deadlocks a busy pool).
+    With `hold`, the look-up's transaction is left open for the request's first
+    session to continue (`Database.hold`); the caller releases it at the end."""
     db = request.app.state.db
     site = (await request.app.state.site_settings.fresh(db)).settings
     header = request.headers.get("authorization", "")
     now = _now()
+    held = _held_as(request, db) if hold else None
     if header.lower().startswith("bearer "):
-        return await _token_principal(request, db, header[7:].strip(), now)
+        return await _token_principal(request, db, header[7:].strip(), now, held)
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise Unauthenticated("Log in first: POST /api/auth/login, or send Authorization: Bearer <token>")
     s, u = tables.sessions, tables.users
-    async with db.session() as session:
-        row = (
-            await session.execute(
-                select(u, s.c.csrf_token, s.c.expires_at, s.c.created_at.label("session_started"))
-                .join(s, s.c.user_id == u.c.id)
-                .where(s.c.token_hash == digest(cookie))
-            )
-        ).first()
+    hashed = digest(cookie)
+    row = await _look_up(
+        request,
+        ("session", hashed),
+        select(u, s.c.csrf_token, s.c.expires_at, s.c.created_at.label("session_started"))
+        .join(s, s.c.user_id == u.c.id)
+        .where(s.c.token_hash == hashed),
+        held,
+    )
     # A session ends at the lifetime it was given, or sooner when the lifetime has been shortened since.
     if row is None or min(row.expires_at, row.session_started + session_lifetime(site)) < now or not row.active:
         raise Unauthenticated("Your session has ended; log in again")
@@ -204,24 +209,47 @@ async def principal_for_request(request: Request) -> Principal:
     return principal_from_row(row, via="session", csrf_token=row.csrf_token)
 
 
-async def _token_principal(request: Request, db: Database, token: str, now: datetime) -> Principal:
+def _held_as(request: Request, db: Database) -> bool | None:
+    """How a request's authentication leaves its transaction open: for reads (False), for
+    writes (True), or not at all (None). On SQLite a write must begin as one (`BEGIN
+    IMMEDIATE`), and must not hold the one write lock while the request's body arrives."""
+    if request.method in SAFE_METHODS:
+        return False
+    return True if db.is_postgresql else None
+
+
+async def _look_up(request: Request, key: tuple[str, str], statement: Any, held: bool | None) -> Any:
+    """The statement's first row: as this process remembers it (`PrincipalCache`), or read
+    in a transaction of its own or in one left open for the request (`held`)."""
+    cache = cache_of(request.app.state)
+    if cache is not None and (remembered := cache.get(key)) is not None:
+        return remembered
+    ticket = cache.ticket() if cache is not None else 0
+    db: Database = request.app.state.db
+    if held is None:
+        async with db.session() as session:
+            row = (await session.execute(statement)).first()
+    else:
+        session = await db.hold(write=held)
+        row = (await session.execute(statement)).first()
+    if cache is not None and row is not None:
+        cache.put(key, row, ticket)
+    return row
+
+
+async def _token_principal(
+    request: Request, db: Database, token: str, now: datetime, held: bool | None = None
+) -> Principal:
     t, u = tables.api_tokens, tables.users
-    async with db.session() as session:
-        row = (
-            await session.execute(
-                select(
-                    u,
-                    t.c.id.label("token_id"),
-                    t.c.apps,
-                    t.c.can_write,
-                    t.c.expires_at,
-                    t.c.revoked_at,
-                    t.c.last_used_at,
-                )
-                .join(t, t.c.user_id == u.c.id)
-                .where(t.c.token_hash == digest(token))
-            )
-        ).first()
+    hashed = digest(token)
+    row = await _look_up(
+        request,
+        ("token", hashed),
+        select(u, t.c.id.label("token_id"), t.c.apps, t.c.can_write, t.c.expires_at, t.c.revoked_at, t.c.last_used_at)
+        .join(t, t.c.user_id == u.c.id)
+        .where(t.c.token_hash == hashed),
+        held,
+    )
     if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at < now) or not row.active:
         raise Unauthenticated("The API token is unknown, revoked or expired")
     if not row.can_write and request.method not in SAFE_METHODS:
@@ -233,7 +261,8 @@ async def _token_principal(request: Request, db: Database, token: str, now: date
 
 
 async def _touch_token(db: Database, token_id: int, user_id: int, now: datetime, ip: str | None) -> None:
-    """Note "last used" (at most once a minute), after the read's connection went back to the pool.
+    """Note "last used" (at most once a minute), after the read's connection went back to the pool
+    (a held one is ended first, or continued when it was held for a write).
 
     Its own write transaction: on SQLite a read transaction that turns into a
     write can fail at once with "database is locked", where a write begun as

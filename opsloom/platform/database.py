@@ -8,21 +8,26 @@ of failing half way with "database is locked".
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from opsloom.platform import principal_cache  # noqa: F401 - its session events tell other processes of auth changes
 from opsloom.platform.settings import Settings
 
 _IMMEDIATE = "opsloom_begin_immediate"
+SQLITE_BUSY_SECONDS = 30  # how long a SQLite write waits for the write lock before giving up
 
 # SQL functions SQLite lacks, made from Python on each new connection: name -> (arguments, function).
 # Other layers add theirs with `sqlite_function` as they load (a rich text's searched text), so an
@@ -43,8 +48,13 @@ def _json_number(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+# One encoder for every JSON column: `json.dumps` with `default=` builds a new encoder per call,
+# and a write of many records dumps a history entry and an event per record.
+_JSON_ENCODER = json.JSONEncoder(default=_json_number)
+
+
 def _dump_json(value: Any) -> str:
-    return json.dumps(value, default=_json_number)
+    return _JSON_ENCODER.encode(value)
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,24 @@ class PoolLimits:
     size: int = 10
     overflow: int = 20
     timeout: float = 30.0
+    # PostgreSQL: a connection that sat unused in the pool this long is checked before use
+    # (a server restart leaves dead ones behind); a busy pool's connections are not, as each
+    # check costs three round trips (BEGIN, an empty statement, ROLLBACK).
+    ping_after: float = 2.0
+
+
+class WriteTurnTimeout(exc.TimeoutError):
+    """SQLite: the writes before this one held the write lock for longer than a write waits."""
+
+
+class _Held:
+    """The session a request's authentication began, until the request's first `session()` takes it."""
+
+    def __init__(self, db: Database, session: AsyncSession, write: bool) -> None:
+        self.db, self.session, self.write = db, session, write
+
+
+_HELD: ContextVar[list[_Held]] = ContextVar("opsloom_held_session")
 
 
 class Database:
@@ -69,19 +97,23 @@ class Database:
         if self.is_sqlite and not in_memory:
             Path(self.url.database or "").parent.mkdir(parents=True, exist_ok=True)
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 30}
-        else:
-            kwargs["pool_pre_ping"] = True
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
         if not in_memory:  # an in-memory SQLite database lives in its one connection
             kwargs.update(pool_size=pool.size, max_overflow=pool.overflow, pool_timeout=pool.timeout)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        else:
+            _ping_idle_connections(self.engine, pool.ping_after)
         # What every session of this database carries in `session.info` (the write hooks of
         # runtime/records/pipeline.py): filled at start-up, read as each session begins.
         self.session_info: dict[str, Any] = {}
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False, info=self.session_info)
         writer = self.engine.execution_options(**{_IMMEDIATE: True})
+        # SQLite has one writer at a time. Writers of this process queue here in turn, and
+        # begin as soon as the one before commits; at SQLite's lock they would wait in its
+        # busy handler, which sleeps in growing steps (up to 100 ms) and wakes late.
+        self._write_turn = asyncio.Lock() if self.is_sqlite else None
         self._writer = async_sessionmaker(writer, expire_on_commit=False, info=self.session_info)
 
     @classmethod
@@ -99,10 +131,64 @@ class Database:
 
     @asynccontextmanager
     async def session(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
-        """A session in one transaction: committed when the block ends, rolled back on error."""
-        maker = self._writer if write else self._reader
-        async with maker() as session, session.begin():
+        """A session in one transaction: committed when the block ends, rolled back on error.
+
+        The request's first session continues the transaction its authentication began
+        (`hold`), when that one fits: a read fits anything, a write needs a held write."""
+        held = await self._take_held(write)
+        if held is not None:
+            async with held:
+                try:
+                    yield held
+                except BaseException:
+                    await held.rollback()
+                    raise
+                await held.commit()
+            return
+        turn = self._turn_to_write() if write and self._write_turn is not None else nullcontext()
+        async with turn, (self._writer if write else self._reader)() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def _turn_to_write(self) -> AsyncIterator[None]:
+        """This process's turn at SQLite's one write lock, waited for as long as SQLite would."""
+        assert self._write_turn is not None
+        try:
+            await asyncio.wait_for(self._write_turn.acquire(), SQLITE_BUSY_SECONDS)
+        except TimeoutError:
+            raise WriteTurnTimeout(f"no turn to write came within {SQLITE_BUSY_SECONDS} s") from None
+        try:
+            yield
+        finally:
+            self._write_turn.release()
+
+    async def hold(self, *, write: bool = False) -> AsyncSession:
+        """A session begun now whose transaction the caller's next `session()` continues.
+
+        For a request's authentication: its look-up and the request's own first
+        statements then share one connection and one transaction (fewer round trips,
+        one pool checkout). `release()` ends it if nothing took it."""
+        maker = self._writer if write else self._reader
+        session = maker()
+        await session.begin()
+        _HELD.set([_Held(self, session, write)])
+        return session
+
+    async def release(self) -> None:
+        """End a held session nothing took (its transaction only read: committed)."""
+        await self._take_held(None)
+
+    async def _take_held(self, write: bool | None) -> AsyncSession | None:
+        """The held session if a session for `write` may continue it (None: release it)."""
+        held = _HELD.get(None)
+        if not held or held[0].db is not self:
+            return None
+        taken = held.pop()
+        if write is not None and (taken.write or not write):
+            return taken.session
+        async with taken.session:  # not fit for this session: end it before another is begun
+            await taken.session.commit()
+        return None
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -111,6 +197,30 @@ class Database:
 def is_writing(session: AsyncSession) -> bool:
     """Was this session opened with `write=True`?"""
     return bool(session.get_bind().get_execution_options().get(_IMMEDIATE))
+
+
+def _ping_idle_connections(engine: AsyncEngine, after: float) -> None:
+    """Check a pooled connection before use when it sat idle for `after` seconds.
+
+    SQLAlchemy's `pool_pre_ping` checks every checkout, which on asyncpg is three
+    round trips; under load connections come back within milliseconds, so only an idle
+    pool pays. A dead connection found here is replaced (with every older one)."""
+    pool = engine.sync_engine.pool
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["opsloom_idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("opsloom_idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < after:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:  # noqa: BLE001 - any failure means the connection is unusable
+            raise exc.InvalidatePoolError(f"a pooled connection failed its check: {error}") from error
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -123,7 +233,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
         for name, (arguments, function) in _SQLITE_FUNCTIONS.items():

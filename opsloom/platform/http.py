@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
 from itertools import islice
 from typing import Annotated, Any
@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opsloom.platform.context import Principal, RequestContext
-from opsloom.platform.database import Database
+from opsloom.platform.database import Database, WriteTurnTimeout
 from opsloom.platform.errors import (
     BadRequest,
     FieldError,
@@ -50,13 +50,16 @@ def problem_response(error: OpsloomError, request: Request | None = None) -> Res
 
 def database_busy(error: Exception) -> ServiceUnavailable | None:
     """Overload, not a fault: no pooled connection came free in time, or SQLite's write lock stayed taken."""
+    locked = isinstance(error, WriteTurnTimeout) or (
+        isinstance(error, sql_errors.OperationalError) and "database is locked" in str(error.orig)
+    )
+    if locked:
+        return ServiceUnavailable(
+            "The server is busy: the database stayed locked by other writes; retry shortly", retry_after=1
+        )
     if isinstance(error, sql_errors.TimeoutError):
         return ServiceUnavailable(
             "The server is busy: no database connection came free in time; retry shortly", retry_after=1
-        )
-    if isinstance(error, sql_errors.OperationalError) and "database is locked" in str(error.orig):
-        return ServiceUnavailable(
-            "The server is busy: the database stayed locked by other writes; retry shortly", retry_after=1
         )
     return None
 
@@ -205,7 +208,9 @@ def settings_of(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def database_of(request: Request) -> Database:
+# Dependencies are `async def` even when they never wait: FastAPI runs a plain `def`
+# dependency in its thread pool, a thread hop on every request.
+async def database_of(request: Request) -> Database:
     return request.app.state.db
 
 
@@ -220,20 +225,26 @@ def principal_of(request: Request) -> Principal:
     return principal
 
 
-async def authenticated(request: Request) -> Principal:
+async def authenticated(request: Request) -> AsyncIterator[Principal]:
     """Router dependency: every route under it needs a logged-in user or an API token.
 
     It is also where an API token's app limit meets every route at once: a route
     whose path names an `{app}` the token may not use is refused before it runs.
-    (Routes naming no app, such as the to-do lists, filter by the principal's apps.)"""
+    (Routes naming no app, such as the to-do lists, filter by the principal's apps.)
+    The look-up's transaction is the one the route's first `db.session()` continues
+    (one connection and one transaction where there were two); ended here if unused."""
     from opsloom.platform.auth import principal_for_request
 
-    principal = await principal_for_request(request)
-    request.state.principal = principal
-    app = request.path_params.get("app")
-    if app is not None and not principal.may_use_app(app):
-        raise PermissionDenied(f"This API token may not use app '{app}'; use a token made for that app")
-    return principal
+    db: Database = request.app.state.db
+    try:
+        principal = await principal_for_request(request, hold=True)
+        request.state.principal = principal
+        app = request.path_params.get("app")
+        if app is not None and not principal.may_use_app(app):
+            raise PermissionDenied(f"This API token may not use app '{app}'; use a token made for that app")
+        yield principal
+    finally:
+        await db.release()
 
 
 def site_of(request: Request) -> SiteSettings:

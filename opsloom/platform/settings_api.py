@@ -15,7 +15,7 @@ from opsloom.platform.mail import MailNotConfigured, new_message, send_mail
 from opsloom.platform.site_settings import NAMES, SECRET_SETTINGS, ResolvedSettings, SiteSettings
 
 
-def require_platform_admin(request: Request) -> None:
+async def require_platform_admin(request: Request) -> None:
     principal = request.state.principal
     if not principal.is_admin or not principal.can_write:
         raise PermissionDenied("Only platform admins may read and change the settings")

@@ -1,4 +1,6 @@
-"""What route handlers of the runtime take through FastAPI's `Depends`: the process's registries."""
+"""What route handlers of the runtime take through FastAPI's `Depends`: the process's registries.
+
+Each is `async def` although none waits: a plain `def` dependency would run in the thread pool."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from opsloom.runtime.flow.instances import FlowCache, Services
 from opsloom.runtime.forms import FormRegistry
 
 
-def form_registry(request: Request) -> FormRegistry:
+async def form_registry(request: Request) -> FormRegistry:
     return request.app.state.forms
 
 
@@ -18,7 +20,7 @@ def form_registry(request: Request) -> FormRegistry:
 Forms = Annotated[FormRegistry, Depends(form_registry)]
 
 
-def flow_cache(request: Request) -> FlowCache:
+async def flow_cache(request: Request) -> FlowCache:
     return request.app.state.flows
 
 
@@ -26,7 +28,7 @@ def flow_cache(request: Request) -> FlowCache:
 Flows = Annotated[FlowCache, Depends(flow_cache)]
 
 
-def flow_services(forms: Forms, flows: Flows) -> Services:
+async def flow_services(forms: Forms, flows: Flows) -> Services:
     return Services(forms, flows)
 
 

@@ -1,0 +1,207 @@
+"""A request's authentication and its first statements share one connection and one transaction;
+a pooled PostgreSQL connection is checked before use only after it sat idle."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event, exc, select, text
+
+from opsloom.app import create_app
+from opsloom.platform import database
+from opsloom.platform.database import Database, PoolLimits
+from opsloom.platform.settings import Settings
+from tests.builders import create, field, form, problem, publish_app, records_url
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, another_client, create_user, log_in, query
+from tests.databases import postgres_database
+
+NOTE = form("note", field("title", required=True), title_field="title")
+NOTES = records_url("crm", "note")
+
+
+@pytest.fixture
+def quiet(settings: Settings) -> Iterator[TestClient]:
+    """The admin, logged in, on a server with no background work: every checkout is a request's."""
+    no_background = {"run_worker": False, "run_jobs": False, "settings_refresh_seconds": 3600}
+    quiet_settings = settings.model_copy(update=no_background)
+    with TestClient(create_app(quiet_settings), raise_server_exceptions=False) as client:
+        create_user(client, ADMIN_EMAIL, ADMIN_PASSWORD, is_admin=True)
+        log_in(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        publish_app(client, "crm", NOTE)
+        yield client
+
+
+@contextmanager
+def counted(client: TestClient) -> Iterator[dict[str, int]]:
+    """Connections checked out of the pool and transactions begun, while the block runs."""
+    engine = client.app.state.db.engine.sync_engine  # type: ignore[attr-defined]
+    seen = {"checkouts": 0, "transactions": 0}
+
+    def checkout(*_: object) -> None:
+        seen["checkouts"] += 1
+
+    def begin(*_: object) -> None:
+        seen["transactions"] += 1
+
+    event.listen(engine.pool, "checkout", checkout)
+    event.listen(engine, "begin", begin)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.pool, "checkout", checkout)
+        event.remove(engine, "begin", begin)
+
+
+def unremembered(client: TestClient) -> TestClient:
+    """The client, its caller forgotten by the server (`PrincipalCache`): the next request looks them up."""
+    client.app.state.principals.forget()  # type: ignore[attr-defined]
+    return client
+
+
+def checked_out(client: TestClient) -> int:
+    return client.app.state.db.engine.sync_engine.pool.checkedout()  # type: ignore[attr-defined]
+
+
+def test_a_read_authenticates_and_reads_in_one_transaction(quiet: TestClient) -> None:
+    note = create(quiet, NOTES, title="first")
+    with counted(quiet) as seen:
+        read = unremembered(quiet).get(f"{NOTES}/{note['id']}")
+        listed = unremembered(quiet).get(NOTES)
+    assert read.status_code == 200 and read.json()["title"] == "first"
+    assert [item["id"] for item in listed.json()["items"]] == [note["id"]]
+    assert seen == {"checkouts": 2, "transactions": 2}  # one each
+    assert checked_out(quiet) == 0
+
+
+def test_a_remembered_caller_is_not_looked_up_again(quiet: TestClient) -> None:
+    note = create(quiet, NOTES, title="first")
+    engine = quiet.app.state.db.engine.sync_engine  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def executed(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if not statement.startswith("BEGIN"):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", executed)
+    try:
+        looked_up = unremembered(quiet).get(f"{NOTES}/{note['id']}")
+        first = list(statements)
+        statements.clear()
+        remembered = quiet.get(f"{NOTES}/{note['id']}")
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
+    assert looked_up.json() == remembered.json()
+    assert len(first) == 2 and "opsloom_users" in first[0]
+    assert len(statements) == 1 and "opsloom_users" not in statements[0]  # the record's read alone
+
+
+def test_a_write_continues_the_transaction_on_postgresql_and_begins_its_own_on_sqlite(
+    quiet: TestClient, db_kind: str
+) -> None:
+    with counted(quiet) as seen:
+        created = unremembered(quiet).post(NOTES, json={"title": "written"})
+    assert created.status_code == 201, created.text
+    # SQLite: a write begins as one (BEGIN IMMEDIATE), after the body has arrived.
+    expected = 1 if db_kind == "postgresql" else 2
+    assert seen == {"checkouts": expected, "transactions": expected}
+    assert [item["title"] for item in quiet.get(NOTES).json()["items"]] == ["written"]
+    assert checked_out(quiet) == 0
+
+
+def test_a_refused_write_in_the_held_transaction_leaves_nothing_behind(quiet: TestClient) -> None:
+    refused = quiet.post(NOTES, json={"title": ""})
+    problem(refused, 422, "title")
+    again = quiet.post(f"{NOTES}/bulk", json={"records": [{"title": "kept?"}, {"title": ""}]})
+    problem(again, 422)
+    assert quiet.get(NOTES).json()["items"] == []
+    assert checked_out(quiet) == 0
+
+
+def test_a_held_transaction_no_route_takes_is_ended(quiet: TestClient) -> None:
+    with counted(quiet) as seen:
+        invalid = unremembered(quiet).get(f"{NOTES}/0")  # refused by the path's rules before the route runs
+        missing = unremembered(quiet).get(records_url("crm", "nothing"))
+    problem(invalid, 400, "record_id")
+    problem(missing, 404)
+    assert seen["checkouts"] == 2
+    assert checked_out(quiet) == 0
+    # The connections went back with no transaction left open: a schema change is not blocked.
+    assert query(quiet, select(text("1"))) == [(1,)]
+
+
+def test_an_api_token_used_for_the_first_time_is_noted_and_reads(quiet: TestClient) -> None:
+    note = create(quiet, NOTES, title="by token")
+    token = quiet.post("/api/auth/tokens", json={"name": "script", "write": True}).json()["token"]
+    script = another_client(quiet, headers={"Authorization": f"Bearer {token}"})
+    first = script.get(f"{NOTES}/{note['id']}")
+    created = script.post(NOTES, json={"title": "from the script"})
+    assert first.status_code == 200 and first.json()["title"] == "by token"
+    assert created.status_code == 201, created.text
+    tokens = quiet.get("/api/auth/tokens").json()["items"]
+    assert tokens[0]["last_used_at"] is not None
+    assert checked_out(quiet) == 0
+
+
+# ------------------------------------------------------- idle connections
+
+
+async def _after_the_server_restarts(url: str, ping_after: float) -> object:
+    """Use a pooled connection, kill it on the server (as a restart does), wait, then use the pool again."""
+    db = Database(url, pool=PoolLimits(size=1, overflow=0, ping_after=ping_after))
+    try:
+        async with db.session() as session:
+            pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar()
+        async with Database(url).session() as admin:
+            await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await asyncio.sleep(0.3)
+        async with db.session() as session:
+            return (await session.execute(text("SELECT pg_backend_pid() <> :pid"), {"pid": pid})).scalar()
+    finally:
+        await db.dispose()
+
+
+def test_an_idle_connection_that_died_is_replaced_before_use_on_postgresql() -> None:
+    with postgres_database() as url:
+        assert asyncio.run(_after_the_server_restarts(url, ping_after=0.1)) is True
+        # Checked only after `ping_after`: a connection back in the pool for less is used as it is.
+        with pytest.raises(exc.DBAPIError):
+            asyncio.run(_after_the_server_restarts(url, ping_after=60))
+
+
+# ------------------------------------------------------- SQLite's one writer
+
+
+def test_sqlite_writers_take_turns_and_one_that_waits_too_long_gets_503(tmp_path, monkeypatch) -> None:
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}",
+        data_dir=tmp_path / "data",
+        secret_key="test-secret",
+        run_worker=False,
+        run_jobs=False,
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        create_user(client, ADMIN_EMAIL, ADMIN_PASSWORD, is_admin=True)
+        log_in(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        publish_app(client, "crm", NOTE)
+        db = client.app.state.db  # type: ignore[attr-defined]
+        writers = [another_client(client) for _ in range(8)]
+        for writer in writers:
+            writer.cookies, writer.headers = client.cookies, client.headers
+        with ThreadPoolExecutor(8) as threads:
+            statuses = list(
+                threads.map(lambda n: writers[n].post(NOTES, json={"title": f"n{n}"}).status_code, range(8))
+            )
+        assert statuses == [201] * 8
+        assert len(client.get(NOTES).json()["items"]) == 8
+
+        monkeypatch.setattr(database, "SQLITE_BUSY_SECONDS", 0.2)
+        with client.portal.wrap_async_context_manager(db.session(write=True)):
+            waited = client.post(NOTES, json={"title": "late"})
+        body = problem(waited, 503)
+        assert int(waited.headers["retry-after"]) >= 1 and "locked by other writes" in body["detail"]
+        assert [item["title"] for item in client.get(NOTES).json()["items"]].count("late") == 0
