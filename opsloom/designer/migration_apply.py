@@ -45,7 +45,15 @@ from opsloom.designer.migration_plan import (
 )
 from opsloom.runtime import subforms
 from opsloom.runtime.fields import FieldSpec, Invalid, unit_of
-from opsloom.runtime.forms import child_columns, compile_form, index_name, subform_document, system_columns
+from opsloom.runtime.forms import (
+    child_columns,
+    compile_form,
+    index_name,
+    indexed,
+    live_index_columns,
+    subform_document,
+    system_columns,
+)
 from opsloom.runtime.formulas import FormulaContext
 
 if TYPE_CHECKING:
@@ -386,24 +394,20 @@ async def _drop_indexes(ddl: Any, state: FormState, fid: str) -> None:
 
 
 async def _ensure_indexes(ddl: Any, state: FormState, spec: FieldSpec) -> None:
-    """Create the field's index if it should have one (and has none yet)."""
-    if spec.unique:
-        live = Table(state.table, MetaData(), Column("deleted_at")).c.deleted_at.is_(None)
-        name = index_name(state.table, spec.id, "uq")
-        await ddl(
-            lambda op: op.create_index(
-                name,
-                state.table,
-                [spec.column],
-                unique=True,
-                if_not_exists=True,
-                sqlite_where=live,
-                postgresql_where=live,
-            )
-        )
-    elif spec.raw.get("index"):
-        name = index_name(state.table, spec.id, "ix")
-        await ddl(lambda op: op.create_index(name, state.table, [spec.column], if_not_exists=True))
+    """Create the field's index if it should have one (and has none yet), as the form's compiled table
+    declares it (`forms.live_index_columns`); a subform's rows have no `deleted_at`: a plain index there."""
+    if not (spec.unique or indexed(spec)):
+        return
+    name = index_name(state.table, spec.id, "uq" if spec.unique else "ix")
+    live = Table(state.table, MetaData(), Column("deleted_at")).c.deleted_at.is_(None)
+
+    def create(op: Operations) -> None:
+        dialect = op.get_context().dialect.name
+        where: dict[str, Any] = {} if state.child else {f"{dialect}_where": live}
+        columns = [spec.column] if state.child or spec.unique else live_index_columns(dialect, spec.column)
+        op.create_index(name, state.table, columns, unique=spec.unique, if_not_exists=True, **where)
+
+    await ddl(create)
 
 
 async def _recompute_formulas(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:

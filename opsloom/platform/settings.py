@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     run_worker: bool = Field(
         default=False, description="Fire flow timers, deliver the outbox in the web server (the demo does)"
     )
+    freeze_gc: bool = Field(
+        default=False,
+        description="After start-up, set what the process holds aside from the garbage collector "
+        "(gc.freeze); `opsloom serve` and `opsloom worker` do",
+    )
     public_url: str = Field(default="", description="The server's address as users reach it, for links in messages")
     outbox_max_attempts: int = Field(default=8, ge=1, description="Attempts to deliver a webhook or message")
     outbox_retry_base: float = Field(default=5.0, gt=0, description="Seconds before the first retry; doubles")

@@ -39,6 +39,7 @@ from opsloom.runtime.fields import (
     FieldSpec,
     FieldType,
     Invalid,
+    dump_datetime,
     links_records,
     sources_of,
     unit_of,
@@ -167,12 +168,12 @@ class CompiledForm:
             if unit.is_empty(value):
                 value = None
             else:
-                errors.extend(FieldError(path, message) for message in unit.check(spec, value))
+                for message in unit.check(spec, value):
+                    errors.append(FieldError(path, message))
             values[key] = value
-        for spec in self.fields:
-            if not spec.required or spec.raw.get("visible_when") is not None or spec.key in unreadable:
-                continue  # a field that can be hidden is required only while visible (runtime/rules.py)
-            unit = self.unit(spec)
+        for spec, unit in self._always_required:
+            if spec.key in unreadable:
+                continue
             missing = unit.is_empty(values.get(spec.key)) if (spec.key in values or not partial) else False
             if missing:
                 errors.append(FieldError(f"{prefix}{spec.key}", unit.missing))
@@ -226,14 +227,27 @@ class CompiledForm:
             raise ValidationFailed.of(errors)
         return rows
 
+    @cached_property
+    def _always_required(self) -> tuple[tuple[FieldSpec, FieldType], ...]:
+        """The required fields, with their units, that no rule can hide (a field that can be
+        hidden is required only while visible: runtime/rules.py)."""
+        return tuple(
+            (spec, unit_of(spec)) for spec in self.fields if spec.required and spec.raw.get("visible_when") is None
+        )
+
     def literal_defaults(self, exclude: Collection[str] = ()) -> dict[str, Any]:
         """Literal default values (not formulas) of the fields whose keys are not in `exclude`."""
-        out = {}
+        return {key: default for key, default in self._literal_defaults if key not in exclude}
+
+    @cached_property
+    def _literal_defaults(self) -> tuple[tuple[str, Any], ...]:
+        """(key, default) of each field with a literal default (every record written asks)."""
+        out = []
         for spec in self.fields:
             default = spec.raw.get("default")
-            if default is not None and not isinstance(default, Mapping) and spec.key not in exclude:
-                out[spec.key] = default
-        return out
+            if default is not None and not isinstance(default, Mapping):
+                out.append((spec.key, default))
+        return tuple(out)
 
     def formula_scope(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """What formulas read: the record's values plus each subform column as a list (`items.qty`)."""
@@ -294,9 +308,10 @@ class CompiledForm:
             "status": row["status"],
         }
         for key, column, dump, spec in self._dumpers:
-            if column not in row:
+            try:
+                value = row[column]
+            except KeyError:
                 continue  # a value computed as it is read, and this statement did not read it (a write)
-            value = row[column]
             record[key] = value if dump is None or value is None else dump(spec, value)
         for name in ("created_at", "updated_at"):
             record[name] = _dump_datetime(row[name])
@@ -376,8 +391,6 @@ def _unknown_field_message(form: CompiledForm, key: str) -> str:
 
 
 def _dump_datetime(value: Any) -> Any:
-    from opsloom.runtime.fields import dump_datetime
-
     return None if value is None else dump_datetime(value)
 
 
@@ -556,12 +569,12 @@ def _field_columns(specs: tuple[FieldSpec, ...]) -> list[Column[Any]]:
 
 
 def _add_indexes(table: Table, name: str, specs: tuple[FieldSpec, ...]) -> None:
-    live = table.c.deleted_at.is_(None)
     for column in ("created_at", "updated_at", "owner_id", "department_id", "status"):
-        Index(index_name(name, column), table.c[column])
+        _live_index(table, index_name(name, column), column)
     for spec in specs:
         if spec.unique:
             # Unique among live records: a deleted record does not block its value.
+            live = table.c.deleted_at.is_(None)
             Index(
                 index_name(name, spec.id, "uq"),
                 table.c[spec.column],
@@ -569,8 +582,33 @@ def _add_indexes(table: Table, name: str, specs: tuple[FieldSpec, ...]) -> None:
                 sqlite_where=live,
                 postgresql_where=live,
             )
-        elif spec.raw.get("index") or (unit_of(spec).link and not unit_of(spec).multiple):
-            Index(index_name(name, spec.id), table.c[spec.column])
+        elif indexed(spec):
+            _live_index(table, index_name(name, spec.id), spec.column)
+
+
+def _live_index(table: Table, name: str, column: str) -> None:
+    """The index of one column, over live records only, in the shape each database answers from alone."""
+    live = table.c.deleted_at.is_(None)
+    for dialect in ("postgresql", "sqlite"):
+        where: dict[str, Any] = {f"{dialect}_where": live}
+        Index(name, *(table.c[c] for c in live_index_columns(dialect, column)), **where).ddl_if(dialect=dialect)
+
+
+def live_index_columns(dialect: str, column: str) -> list[str]:
+    """The columns of a (non-unique) index on `column` that holds live records only (`WHERE deleted_at IS
+    NULL`): every list, count, scope and link read asks for live records, so such an index answers them.
+
+    PostgreSQL counts from the index alone (an index-only scan) as it is. SQLite takes an index as
+    covering only when it holds every column the query names, `deleted_at` included, so there it leads
+    the index: all NULL, it leaves the index in the column's order, id last, as a sorted page reads it.
+    Either way deleted records take no room in it."""
+    return ["deleted_at", column] if dialect == "sqlite" else [column]
+
+
+def indexed(spec: FieldSpec) -> bool:
+    """Does the field's column get a (non-unique) index: asked for (`"index": true`), or a
+    single link (a person, a department, a record), which lists filter and join by."""
+    return bool(spec.raw.get("index")) or (unit_of(spec).link is not None and not unit_of(spec).multiple)
 
 
 def index_name(table: str, suffix: str, kind: str = "ix") -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from opsloom.platform import tables
 from opsloom.platform.database import Database
@@ -51,6 +51,59 @@ async def test_upgrading_keeps_every_users_language_and_lets_new_users_have_none
         assert [tuple(row) for row in rows] == [(1, "en", None), (2, "zh-CN", 1), (3, None, None)]
     finally:
         await db.dispose()
+
+
+async def test_upgrading_rebuilds_forms_indexes_for_live_records(db_url):
+    """0017: a form table's plain indexes become live-record ones under the same names; unique ones, a
+    subform's, the platform's and a table no form owns stay as they were, and every row stays."""
+    db = Database(db_url)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        await _upgrade_to(db, "0016")
+        async with db.session(write=True) as session:
+            for statement in (
+                "CREATE TABLE shop__order"
+                " (id INTEGER PRIMARY KEY, deleted_at TIMESTAMP NULL, amount NUMERIC, code TEXT)",
+                "CREATE INDEX ix_shop__order_fld_amount_1 ON shop__order (amount)",
+                "CREATE UNIQUE INDEX uq_shop__order_fld_code_1 ON shop__order (code) WHERE deleted_at IS NULL",
+                "CREATE TABLE shop__order__lines (id INTEGER PRIMARY KEY, parent_id INTEGER, position INTEGER)",
+                "CREATE INDEX ix_shop__order__lines_parent_1 ON shop__order__lines (parent_id, position)",
+                # Someone else's table in the same database, which the upgrade must leave alone.
+                "CREATE TABLE theirs (id INTEGER PRIMARY KEY, deleted_at TIMESTAMP NULL, amount NUMERIC)",
+                "CREATE INDEX ix_theirs_amount ON theirs (amount)",
+                "INSERT INTO shop__order (id, amount, code) VALUES (1, 10, 'a'), (2, 20, 'b')",
+            ):
+                await session.execute(text(statement))
+            await session.execute(insert(tables.apps).values(key="shop", document={}, created_at=at, updated_at=at))
+            storage = {"table": "shop__order", "columns": {}, "subforms": {"f1": {"table": "shop__order__lines"}}}
+            form = {"app_key": "shop", "kind": "form", "key": "order", "draft_revision": 0, "storage": storage}
+            await session.execute(insert(tables.definitions).values(**form))
+        assert await upgrade(db) == head_revision()
+        async with db.session() as session:
+            definitions = await _index_definitions(session)
+            kept = (await session.execute(text("SELECT count(*) FROM shop__order"))).scalar_one()
+        amount = definitions["ix_shop__order_fld_amount_1"]
+        assert "WHERE" in amount and "deleted_at IS NULL" in amount
+        if db.engine.dialect.name == "sqlite":
+            assert "(deleted_at, amount)" in amount
+        else:
+            assert "(amount)" in amount
+        assert "WHERE" not in definitions["ix_shop__order__lines_parent_1"]
+        assert "WHERE" not in definitions["ix_theirs_amount"]
+        assert definitions["uq_shop__order_fld_code_1"].startswith("CREATE UNIQUE INDEX")
+        assert all("WHERE" not in sql for name, sql in definitions.items() if name.startswith("ix_opsloom_"))
+        assert kept == 2
+    finally:
+        await db.dispose()
+
+
+async def _index_definitions(session: Any) -> dict[str, str]:
+    """Every index's CREATE statement as the database keeps it, quotes dropped."""
+    if session.get_bind().dialect.name == "sqlite":
+        listing = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+    else:
+        listing = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+    return {name: sql.replace('"', "") for name, sql in await session.execute(text(listing))}
 
 
 async def _upgrade_to(db: Database, revision: str) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from tests.builders import admin_client, create, field, form, list_all, options, problem, publish_fresh
 from tests.conftest import DATABASES
@@ -432,6 +434,55 @@ def test_total_counts_all_matching_rows_not_just_the_page(api, many):
     assert filtered["total"] == 8
     none = api.get(many, params={"limit": 2, "count": "none"}).json()
     assert "total" not in none and len(none["items"]) == 2
+
+
+@contextmanager
+def statements(client):
+    """The SQL statements the server sends while the block runs."""
+    engine = client.app.state.db.engine.sync_engine
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_page_and_its_total_come_in_one_statement(api, many):
+    """The total rides along with the page; only a page past the last row asks for it on its own."""
+    table = api.get(many, params={"limit": 1}).json()  # the caller is remembered from here on
+    assert table["total"] == 23
+    filtered = {"limit": 2, "filter": json.dumps(c("kind", "eq", "a"))}
+    for params in ({"limit": 2}, {"limit": 2, "count": "exact"}, filtered):
+        with statements(api) as sent:
+            page = api.get(many, params=params).json()
+        reads = [s for s in sent if s.lstrip().upper().startswith("SELECT")]
+        assert len(reads) == 1, reads
+        assert page["total"] == (8 if params is filtered else 23) and len(page["items"]) == 2
+
+
+def test_an_empty_page_asks_once_more_for_its_total_and_nothing_else(api, url):
+    """An empty page brings no count and no published version: one more statement carries both."""
+    ids = [create(api, url, title=f"row {i}")["id"] for i in range(3)]
+    first = api.get(url, params={"limit": 2, "sort": "id"}).json()
+    assert [r["id"] for r in first["items"]] == ids[:2] and first["total"] == 3
+    assert api.delete(f"{url}/{ids[2]}").status_code == 204
+    api.get(url)  # the form is current in this process again
+    nothing = json.dumps(c("title", "eq", "none such"))
+    for params, total in (({"limit": 2, "sort": "id", "cursor": first["next_cursor"]}, 2), ({"filter": nothing}, 0)):
+        with statements(api) as sent:
+            page = api.get(url, params=params).json()
+        assert page["items"] == [] and (page["total"], page["total_exact"]) == (total, True)
+        reads = [s for s in sent if s.lstrip().upper().startswith("SELECT")]
+        assert len(reads) == 2 and "opsloom_definitions" in reads[1], reads  # the count and the version
+    with statements(api) as sent:
+        bare = api.get(url, params={"filter": nothing, "count": "none"}).json()
+    assert bare == {"items": [], "next_cursor": None}
+    assert len([s for s in sent if s.lstrip().upper().startswith("SELECT")]) == 2
 
 
 def test_unknown_count_mode_is_a_400(api, url):

@@ -13,6 +13,7 @@ from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import BadRequest, FieldError
 from opsloom.platform.http import decode_json
 from opsloom.platform.permissions import FormAccess
+from opsloom.platform.types import StoredRow
 from opsloom.runtime.access import eval_context, scope_clause
 from opsloom.runtime.conditions import ascii_lower, fold, parse_condition, to_sql
 from opsloom.runtime.fields import FieldSpec, unit_of
@@ -22,6 +23,7 @@ from opsloom.runtime.listing import after_cursor, decode_cursor, encode_cursor, 
 from opsloom.runtime.records.read import attach_rows, live
 
 MAX_GROUPS = 500
+TOTAL = "_opsloom_total"  # the page's column that carries the count
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,16 @@ async def list_records(
     page = page.order_by(*order_by(keys, form)).limit(limit + 1)
     if probe:
         page = page.add_columns(published_probe(full))
+    counted = request.count != "none"
+    cap = None if request.count == "exact" else exact_count_limit
+    if counted:  # the total rides along with the page: one statement, one round trip
+        page = page.add_columns(_count_query(form, where, cap).scalar_subquery().label(TOTAL))
     rows = (await session.execute(page)).mappings().all()
+    # An empty page (nothing matches, or a cursor past the last row) brings neither the count nor the
+    # published version with it: one more statement asks for both.
+    first = rows[0] if rows else await _in_place_of_rows(session, full, where, cap, counted=counted, probe=probe)
     if probe:
-        confirm_current(full, rows[0] if rows else None)
+        confirm_current(full, first)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -97,10 +106,10 @@ async def list_records(
     answer: dict[str, Any] = {"items": items, "next_cursor": next_cursor}
     if group is not None:
         answer["groups"] = await _group_counts(session, form, group, where)
-    if request.count != "none":
-        cap = None if request.count == "exact" else exact_count_limit
+    if counted:
+        n = first[TOTAL]
         unfiltered = access.scope("read").all and not request.filter and not request.q
-        answer["total"], answer["total_exact"] = await _count(session, form, where, cap, unfiltered)
+        answer["total"], answer["total_exact"] = await _bounded_total(session, form, n, cap, unfiltered)
     return answer
 
 
@@ -136,20 +145,40 @@ async def _group_counts(
     return [{"value": form.unit(spec).dump(spec, v) if v is not None else None, "count": n} for v, n in rows]
 
 
-async def _count(
-    session: AsyncSession, form: CompiledForm, where: Sequence[Any], cap: int | None, unfiltered: bool
-) -> tuple[int, bool]:
-    """Exact up to `cap` rows; beyond it an estimate, so huge tables stay fast."""
+async def _in_place_of_rows(
+    session: AsyncSession, form: CompiledForm, where: Sequence[Any], cap: int | None, *, counted: bool, probe: bool
+) -> StoredRow:
+    """What an empty page would have carried: the count (if asked for) and the published version."""
+    columns = [_count_query(form, where, cap).scalar_subquery().label(TOTAL)] if counted else []
+    if probe:
+        columns.append(published_probe(form))
+    if not columns:
+        return {}
+    return (await session.execute(select(*columns))).mappings().one()
+
+
+def _count_query(form: CompiledForm, where: Sequence[Any], cap: int | None) -> Any:
+    """The rows matching `where`, counted exactly, or up to `cap` + 1 so a huge table is not walked.
+
+    Never correlated: set in a page of the same table, it still counts the whole table's matches."""
     t = form.table
     if cap is None:
-        return (await session.execute(select(func.count()).select_from(t).where(*where))).scalar_one(), True
+        return select(func.count()).select_from(t).where(*where).correlate(None)
     bounded = select(t.c.id).where(*where).limit(cap + 1).subquery()
-    n = (await session.execute(select(func.count()).select_from(bounded))).scalar_one()
-    if n <= cap:
+    return select(func.count()).select_from(bounded).correlate(None)
+
+
+async def _bounded_total(
+    session: AsyncSession, form: CompiledForm, n: int, cap: int | None, unfiltered: bool
+) -> tuple[int, bool]:
+    """The total and whether it is exact: past `cap`, PostgreSQL's estimate of a whole table, else `cap`."""
+    if cap is None or n <= cap:
         return n, True
     if session.get_bind().dialect.name == "postgresql" and unfiltered:
         estimate = (
-            await session.execute(select(func.greatest(cast(func.coalesce(_reltuples(t.name), 0), BigInteger()), cap)))
+            await session.execute(
+                select(func.greatest(cast(func.coalesce(_reltuples(form.table.name), 0), BigInteger()), cap))
+            )
         ).scalar_one()
         return int(estimate), False
     return cap, False

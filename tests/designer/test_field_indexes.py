@@ -1,0 +1,135 @@
+"""Indexes follow the form's definition: single links and fields marked `"index": true` get one,
+created with the table or by the publish that asks for it (named in its plan), dropped when no longer asked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect, text
+
+from tests.builders import create, field, form, publish_app, records_url
+
+APP = "ix"
+DESIGN = f"/api/design/apps/{APP}/forms/order"
+TABLE = "ix__order"
+
+
+def supplier() -> dict[str, Any]:
+    return form("supplier", field("name", required=True), title_field="name")
+
+
+def order(*fields: dict[str, Any]) -> dict[str, Any]:
+    return form("order", field("title", required=True), *fields, title_field="title")
+
+
+def indexed_columns(client: TestClient, table: str = TABLE) -> dict[str, bool]:
+    """The table's single-column indexes as the database has them: column -> unique."""
+
+    async def run() -> dict[str, bool]:
+        async with client.app.state.db.session() as session:  # type: ignore[attr-defined]
+            connection = await session.connection()
+            found = await connection.run_sync(lambda sync: inspect(sync).get_indexes(table))
+            return {indexed_column(i): bool(i["unique"]) for i in found if indexed_column(i)}
+
+    return client.portal.call(run)
+
+
+def indexed_column(index: Any) -> str | None:
+    """The one column an index is for (SQLite's live-record indexes lead with `deleted_at`)."""
+    columns = [c for c in index["column_names"] if c != "deleted_at"]
+    return columns[0] if len(columns) == 1 else None
+
+
+def live_only(client: TestClient, table: str = TABLE) -> dict[str, bool]:
+    """The table's non-unique single-column indexes: column -> does it hold live records only
+    (`WHERE deleted_at IS NULL`), read from the database's own definition of each index."""
+
+    async def run() -> dict[str, bool]:
+        async with client.app.state.db.session() as session:  # type: ignore[attr-defined]
+            connection = await session.connection()
+            found = await connection.run_sync(lambda sync: inspect(sync).get_indexes(table))
+            if connection.dialect.name == "sqlite":
+                listing = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"
+            else:
+                listing = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t"
+            sql = {name: definition for name, definition in await connection.execute(text(listing), {"t": table})}
+            return {
+                indexed_column(i): "deleted_at IS NULL" in sql[i["name"]].replace('"', "")
+                for i in found
+                if indexed_column(i) and not i["unique"]
+            }
+
+    return client.portal.call(run)
+
+
+def count_plan(client: TestClient, where: str) -> str:
+    """How the database would count the live orders matching `where` (PostgreSQL told to avoid the
+    table scan a table this small would get)."""
+
+    async def run() -> str:
+        async with client.app.state.db.session() as session:  # type: ignore[attr-defined]
+            connection = await session.connection()
+            count = f"SELECT count(*) FROM {TABLE} WHERE deleted_at IS NULL AND {where}"
+            if connection.dialect.name == "sqlite":
+                rows = await connection.execute(text(f"EXPLAIN QUERY PLAN {count}"))
+                return " ".join(str(r[-1]) for r in rows)
+            await connection.execute(text(f"ANALYZE {TABLE}"))
+            await connection.execute(text("SET LOCAL enable_seqscan = off"))
+            await connection.execute(text("SET LOCAL enable_bitmapscan = off"))
+            return " ".join(r[0] for r in await connection.execute(text(f"EXPLAIN {count}")))
+
+    return client.portal.call(run)
+
+
+def publish(client: TestClient, document: dict[str, Any]) -> list[dict[str, Any]]:
+    saved = client.put(DESIGN, json=document)
+    assert saved.status_code == 200, saved.text
+    published = client.post(f"{DESIGN}/publish")
+    assert published.status_code == 200, published.text
+    return published.json()["plan"]["steps"]
+
+
+def test_a_new_table_indexes_its_links_and_the_fields_asked_for(client):
+    publish_app(
+        client,
+        APP,
+        supplier(),
+        order(
+            field("supplier", "relation", form="supplier"),
+            field("amount", "decimal", precision=14, scale=2, index=True),
+            field("code", unique=True),
+            field("note"),
+        ),
+    )
+    found = indexed_columns(client)
+    assert found["supplier"] is False and found["amount"] is False and found["code"] is True
+    assert "note" not in found and "title" not in found
+    assert {"created_at", "updated_at", "owner_id", "department_id", "status"} <= set(found)
+    # The non-unique indexes hold live records only, so a count by one of them reads the index alone.
+    live = live_only(client)
+    assert set(live) >= {"supplier", "amount", "created_at", "owner_id", "department_id", "status"}
+    assert all(live.values()), live
+    orders = [{"title": f"order {i}", "amount": "1.00" if i % 50 else "100.00"} for i in range(500)]
+    assert client.post(f"{records_url(APP, 'order')}/bulk", json={"records": orders}).status_code in (200, 201)
+    plan = count_plan(client, "amount > 5")
+    assert ("COVERING INDEX" in plan or "Index Only Scan" in plan) and "ix_ix__order_" in plan, plan
+
+
+def test_a_link_added_later_and_an_index_asked_for_later_are_created_by_the_publish(client):
+    publish_app(client, APP, supplier(), order(field("note")))
+    create(client, records_url(APP, "order"), title="kept", note="old")
+    steps = publish(
+        client,
+        order(field("note", index=True), field("supplier", "relation", form="supplier")),
+    )
+    assert any(s["action"] == "add_index" and "note" in s["description"] for s in steps), steps
+    found = indexed_columns(client)
+    assert found["note"] is False and found["supplier"] is False
+    assert live_only(client)["note"] is True
+
+    steps = publish(client, order(field("note"), field("supplier", "relation", form="supplier")))
+    assert any(s["action"] == "drop_index" for s in steps), steps
+    found = indexed_columns(client)
+    assert "note" not in found and found["supplier"] is False
+    assert [r["title"] for r in client.get(records_url(APP, "order")).json()["items"]] == ["kept"]
