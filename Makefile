@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 
-.PHONY: install browser demo test test-sqlite test-postgresql bench bench-flows bench-pages bench-load lint typecheck
+.PHONY: install browser demo test test-sqlite test-postgresql bench bench-flows bench-pages bench-load bench-peers lint typecheck
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ bench-pages: install
 
 bench-load: install
 	$(PY) bench/load.py
+
+bench-peers: install
+	$(PY) bench/peers.py
 
 typecheck: install
 	$(VENV)/bin/mypy

@@ -45,6 +45,9 @@ from opsloom.platform import tables
 from opsloom.platform.context import Principal
 from opsloom.platform.database import Database
 from opsloom.platform.http import authenticated, install_error_handlers
+from opsloom.platform.principal_cache import PrincipalCache
+from opsloom.platform.settings import Settings
+from opsloom.platform.settings_store import SettingsStore
 from opsloom.platform.types import BigId, ExactDecimal, Json, UTCDateTime
 
 APP = "bench"
@@ -193,13 +196,16 @@ def create_app() -> FastAPI:
         async with db.session() as session:
             rows = await session.execute(select(d.c.key, d.c.id).where(d.c.app_key == APP, d.c.kind == "form"))
             form_ids.update({key: id_ for key, id_ in rows})
+        app.state.principals = await PrincipalCache(db).start()  # authentication as Opsloom's
         try:
             yield
         finally:
+            await app.state.principals.stop()
             await db.dispose()
 
     app = FastAPI(lifespan=lifespan, dependencies=[Depends(authenticated)])
-    app.state.db = db  # read by `authenticated`
+    app.state.db = db  # read by `authenticated`, with the run-time settings it refreshes
+    app.state.site_settings = SettingsStore(Settings(database_url=os.environ["BENCH_DATABASE_URL"], secret_key="bench"))
     install_error_handlers(app)
 
     @app.post("/orders", status_code=201, response_model=OrderOut)

@@ -20,6 +20,10 @@ Scenarios:
            on PostgreSQL with how many connections wait for a lock on average.
            Generated API only.
 
+The orders are 10,000 made through the bulk endpoint; `--orders N` adds N
+more with a Core bulk insert (e.g. 1000000), so `get` and `list` read a large
+table.
+
 Figures only: nothing here passes or fails. Run `python bench/records_api.py
 --help`; `make bench` runs it with the defaults (SQLite and PostgreSQL).
 """
@@ -37,16 +41,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, text
+from sqlalchemy import Table, insert, text
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
@@ -160,6 +165,16 @@ def numbered_payload(rng: random.Random) -> dict[str, Any]:
         for _ in range(3)
     ]
     return {**order_payload(rng), "lines": lines}
+
+
+RowMaker = Callable[[random.Random, datetime], dict[str, Any]]
+
+
+def order_row(rng: random.Random, now: datetime) -> dict[str, Any]:
+    """An order as a row of its table (for a Core insert): the payload's values, typed, and the system columns."""
+    payload = order_payload(rng)
+    values = {**payload, "amount": Decimal(payload["amount"]), "due": date.fromisoformat(payload["due"])}
+    return {"version": 1, "status": "draft", "created_at": now, "updated_at": now, **values}
 
 
 def wide_row(rng: random.Random, now: datetime) -> dict[str, Any]:
@@ -279,6 +294,7 @@ class Figures:
     p50_ms: float
     p99_ms: float
     cpu_us: float
+    failures: tuple[tuple[str, int], ...] = ()  # what the errors were: status code or exception, with counts
 
     @property
     def rate(self) -> float:
@@ -290,6 +306,7 @@ async def drive(server: Server, requests: list[Request], concurrency: int, auth:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     latencies: list[float] = []
     errors = 0
+    failures: Counter[str] = Counter()
     position = 0
     headers = {"content-type": "application/json", **auth}
 
@@ -301,11 +318,17 @@ async def drive(server: Server, requests: list[Request], concurrency: int, auth:
                 request = requests[position]
                 position += 1
                 started = time.perf_counter()
-                response = await client.request(request.method, request.path, content=request.body, headers=headers)
-                await response.aread()
+                try:
+                    response = await client.request(request.method, request.path, content=request.body, headers=headers)
+                    await response.aread()
+                    failed = not 200 <= response.status_code < 300
+                    if failed:
+                        failures[str(response.status_code)] += 1
+                except httpx.HTTPError as error:
+                    failed = True  # no answer: counted with the errors
+                    failures[type(error).__name__] += 1
                 latencies.append(time.perf_counter() - started)
-                if response.status_code >= 400:
-                    errors += 1
+                errors += failed
 
         cpu_before = server.cpu_seconds()
         started = time.perf_counter()
@@ -320,6 +343,7 @@ async def drive(server: Server, requests: list[Request], concurrency: int, auth:
         p50_ms=statistics.median(latencies) * 1000,
         p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         cpu_us=cpu / len(requests) * 1e6,
+        failures=tuple(sorted(failures.items())),
     )
 
 
@@ -403,11 +427,16 @@ async def log_in_admin(server: Server, url: str) -> dict[str, str]:
         }
 
 
-async def publish_forms(server: Server, auth: dict[str, str]) -> None:
+async def publish_forms(
+    server: Server,
+    auth: dict[str, str],
+    documents: tuple[dict[str, Any], ...] = (ORDER_FORM, WIDE_FORM, NUMBERED_FORM, UNNUMBERED_FORM),
+) -> None:
+    """The app `APP` and each form of `documents`, saved and published through the design API."""
     async with httpx.AsyncClient(base_url=server.base_url, timeout=120, headers=auth) as client:
         response = await client.put(f"/api/design/apps/{APP}", json={"key": APP, "label": "Bench"})
         response.raise_for_status()
-        for document in (ORDER_FORM, WIDE_FORM, NUMBERED_FORM, UNNUMBERED_FORM):
+        for document in documents:
             url = f"/api/design/apps/{APP}/forms/{document['key']}"
             (await client.put(url, json=document)).raise_for_status()
             response = await client.post(f"{url}/publish")
@@ -431,21 +460,36 @@ async def seed_orders(server: Server, auth: dict[str, str], count: int) -> range
     return range(first, first + count)
 
 
-async def load_wide(url: str, count: int) -> range:
-    """Rows straight into the wide table with SQLAlchemy, in chunks: fast, no history."""
+async def load_rows(url: str, table: Table, count: int, make_row: RowMaker, seed: int) -> None:
+    """`count` rows straight into `table` with SQLAlchemy Core, in chunks: fast, no history; then ANALYZE."""
     db = Database(url)
-    rng = random.Random(2)
+    rng = random.Random(seed)
     now = datetime.now(UTC)
     try:
         for start in range(0, count, 2000):
-            chunk = [wide_row(rng, now) for _ in range(min(2000, count - start))]
+            chunk = [make_row(rng, now) for _ in range(min(2000, count - start))]
             async with db.session(write=True) as session:
-                await session.execute(insert(wide), chunk)
-        async with db.session(write=True) as session:
-            await session.execute(text(f"ANALYZE {wide.name}"))
-            await session.execute(text(f"ANALYZE {orders.name}"))
+                await session.execute(insert(table), chunk)
     finally:
         await db.dispose()
+    await analyze(url, table)
+
+
+async def analyze(url: str, *tables: Table) -> None:
+    """Fresh planner statistics for `tables`."""
+    db = Database(url)
+    try:
+        async with db.session(write=True) as session:
+            for table in tables:
+                await session.execute(text(f'ANALYZE "{table.name}"'))
+    finally:
+        await db.dispose()
+
+
+async def load_wide(url: str, count: int) -> range:
+    """Rows straight into the wide table (and fresh statistics of the orders)."""
+    await load_rows(url, wide, count, wide_row, seed=2)
+    await analyze(url, orders)
     return range(1, count + 1)
 
 
@@ -465,6 +509,9 @@ async def compare_answers(generated: Server, handwritten: Server, auth: dict[str
             a = (await client.get(generated.base_url + generated_path)).json()
             b = (await client.get(handwritten.base_url + handwritten_path)).json()
             if key:
+                if key not in a or key not in b:
+                    notes.append(f"no {key!r} in an answer: {str(a)[:300]} / {str(b)[:300]}")
+                    continue
                 a, b = a[key], b[key]
             if a != b:
                 notes.append(f"answers differ: {generated_path} vs {handwritten_path}")
@@ -517,6 +564,9 @@ async def run_compared(
 ) -> tuple[list[Result], list[str]]:
     started = time.perf_counter()
     order_ids = await seed_orders(gen, auth, min(args.rows, 10_000))
+    if args.orders:  # more orders, straight into the table (ids follow on from the seeded ones)
+        await load_rows(url, orders, args.orders, order_row, seed=3)
+        order_ids = range(order_ids.start, order_ids.stop + args.orders)
     wide_ids = await load_wide(url, args.rows)
     print(
         f"  {kind}: loaded {len(order_ids):,} orders and {len(wide_ids):,} wide rows "
@@ -676,6 +726,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--requests", type=int, default=1000, help="per scenario (wide: a quarter)")
     parser.add_argument("--rows", type=int, default=100_000, help="rows of the wide form")
+    parser.add_argument(
+        "--orders",
+        type=int,
+        default=0,
+        help="orders added by a Core bulk insert (no history) to the 10,000 made through the API, "
+        "so get and list run on a larger table, e.g. 1000000 (default: none)",
+    )
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
     parser.add_argument("--rounds", type=int, default=2, help="measured rounds; the best is shown")
     parser.add_argument(
@@ -689,8 +746,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = sorted(set(args.scenarios) - set(SCENARIOS))
     if unknown or not args.scenarios:
         parser.error(f"unknown scenarios {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
-    if args.rows < 1000 or args.requests < 10:
-        parser.error("use --rows >= 1000 and --requests >= 10")
+    if args.rows < 1000 or args.requests < 10 or args.orders < 0:
+        parser.error("use --rows >= 1000, --requests >= 10 and --orders >= 0")
     return args
 
 

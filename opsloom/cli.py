@@ -26,11 +26,21 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (OPSLOOM_HOST)")
 @click.option("--port", type=int, default=None, help="Port to listen on (OPSLOOM_PORT)")
-@click.option("--workers", type=int, default=1, show_default=True, help="Web processes")
-def serve(host: str | None, port: int | None, workers: int) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Web processes  [default: one per CPU core this process may use]",
+)
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Run the web server."""
     settings = _settings(host=host, port=port)
-    _run_server(settings, workers=workers)
+    _run_server(settings, workers=workers or cores())
+
+
+def cores() -> int:
+    """The CPU cores this process may run on (a container's limit, not the host's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _run_server(settings: Settings, workers: int = 1) -> None:
@@ -40,6 +50,7 @@ def _run_server(settings: Settings, workers: int = 1) -> None:
     os.environ["OPSLOOM_DATA_DIR"] = str(settings.data_dir)
     if settings.run_worker:
         os.environ["OPSLOOM_RUN_WORKER"] = "true"
+    os.environ["OPSLOOM_FREEZE_GC"] = "true"
     uvicorn.run(
         "opsloom.app:create_app",
         factory=True,
@@ -397,6 +408,7 @@ def demo(port: int | None, host: str | None, data_dir: Path, no_serve: bool, dat
 @click.option("--interval", type=float, default=5.0, show_default=True, help="Seconds between timer rounds")
 def worker(once: bool, interval: float) -> None:
     """Fire due flow timers, run background jobs (imports) and deliver the outbox: webhooks and notifications."""
+    from opsloom.platform.collector import freeze_garbage_collector
     from opsloom.platform.database import Database
     from opsloom.platform.settings_store import SettingsStore
     from opsloom.runtime.flow.instances import FlowCache, Services
@@ -415,6 +427,7 @@ def worker(once: bool, interval: float) -> None:
         services = Services(forms, FlowCache())
         site = SettingsStore(settings)
         runner = job_runner(db, settings, forms, site)
+        freeze_garbage_collector()
         try:
             if once:
                 fired = await run_due_timers(db, services, site=site)

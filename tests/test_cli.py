@@ -247,3 +247,52 @@ def test_user_create_follows_the_password_policy_in_force(env):
     assert refused.exit_code != 0 and "add a digit" in refused.output
     made = opsloom(strict, "user", "create", "--email", "strong@example.com", "--password", "has-digits-42")
     assert made.exit_code == 0 and "created user" in made.output
+
+
+def _children(pid: int) -> list[str]:
+    """The command lines of a process's children (Linux /proc)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found.append(Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return found
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("asked", [None, "1"])
+def test_serve_runs_one_web_process_per_core_unless_told(env, tmp_path, asked):
+    import time
+
+    import httpx
+
+    from opsloom.cli import cores
+
+    port = _free_port()
+    args = ["serve", "--port", str(port), *(["--workers", asked] if asked else [])]
+    server = opsloom_process(env, tmp_path, *args)
+    try:
+        deadline, answer = time.monotonic() + 60, None
+        while answer is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert answer is not None and answer.status_code == 200, server.poll()
+        workers = [line for line in _children(server.pid) if "spawn_main" in line]
+        expected = int(asked) if asked else cores()
+        assert len(workers) == (expected if expected > 1 else 0)  # one process serves in itself
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_serve_refuses_no_workers(env):
+    refused = CliRunner().invoke(main, ["serve", "--workers", "0"], env=env)
+    assert refused.exit_code == 2 and "--workers" in refused.output

@@ -131,7 +131,7 @@ def test_installed_wheel_installs_the_example_and_serves_it(installed, outside):
     log = outside / "server.log"
     with log.open("w") as log_file:
         server = subprocess.Popen(
-            [str(installed.opsloom), "serve", "--port", str(port)],
+            [str(installed.opsloom), "serve", "--port", str(port), "--workers", "1"],
             cwd=outside,
             env=env,
             stdout=log_file,

@@ -161,7 +161,7 @@ def live_server(db_kind: str, db_url: str, tmp_path: Path) -> Iterator[LiveServe
     log = tmp_path / "server.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            _opsloom("serve", "--host", "127.0.0.1", "--port", str(port)),
+            _opsloom("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
             cwd=cwd,
             env=environment,
             stdout=output,

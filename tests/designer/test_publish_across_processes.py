@@ -78,7 +78,7 @@ def _launch(name: str, db_url: str, workdir: Path) -> Server:
     env, data_dir = _environment(name, db_url, workdir)
     port = _free_port()
     log = workdir / f"server-{name}.log"
-    command = [sys.executable, "-m", "opsloom", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "opsloom", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=data_dir, env=env, stdout=out, stderr=subprocess.STDOUT)
     return Server(name, process, port, log)

@@ -54,7 +54,18 @@ def serving(settings, workdir: Path) -> Iterator[Server]:
     env = environment(settings, OPSLOOM_RUN_WORKER="true", OPSLOOM_OUTBOX_LEASE="1")
     for _attempt in range(3):
         port, log = _free_port(), workdir / "server.log"
-        command = [sys.executable, "-m", "opsloom", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        command = [
+            sys.executable,
+            "-m",
+            "opsloom",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ]
         with log.open("wb") as out:
             process = subprocess.Popen(command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
         server = Server("killed", process, port, log)
