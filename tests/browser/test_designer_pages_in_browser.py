@@ -218,6 +218,8 @@ def test_a_row_condition_is_built_with_the_keyboard_saved_and_enforced(
     page.goto("/design/apps/procurement/permissions?role=approver")
     read = page.get_by_label("Purchase request · View")
     expect(read).to_have_value("department_tree")
+    # "Condition" is offered once the condition builder has loaded (disabled until then).
+    expect(read.locator('option[value="condition"]')).to_be_enabled()
     read.focus()
     page.keyboard.press("ArrowDown")  # Department and below -> Condition
     expect(read).to_have_value("condition")

@@ -66,7 +66,9 @@ def drag(page: Page, source: Locator, target: Locator) -> None:
     source.hover()
     # Preact runs effects (where SortableJS is made or remade) after the next paint; a drag begun before
     # then is held by a Sortable about to be destroyed and never lands. Let the page settle first.
-    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 0))))")
+    page.evaluate(
+        "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 0))))"
+    )
     start = source.bounding_box()
     assert start is not None
     page.mouse.down()
@@ -159,8 +161,14 @@ def test_a_designer_builds_a_form_by_mouse_and_keyboard(
     rule.get_by_role("button", name="Add condition").click()
     rule.get_by_label("Field", exact=True).select_option("amount")
     rule.get_by_label("Condition", exact=True).select_option("gt")
-    rule.get_by_label("Value", exact=True).fill("1000")
-    rule.get_by_label("Value", exact=True).press("Tab")
+    expect(page.locator("[data-save-status]")).not_to_have_attribute("data-save-status", "saved")
+    value = rule.get_by_label("Value", exact=True)
+    value.fill("1000")
+    # The autosave of the operator lands while the value is still being typed: the page re-renders, and
+    # what was typed stays in the box until it is committed.
+    saved(page)
+    expect(value).to_have_value("1000")
+    value.press("Tab")
     rule_saved = {"and": [{"field": "amount", "op": "gt", "value": 1000}]}
     stored = saved_draft(page, "visit", lambda d: any(f.get("required_when") == rule_saved for f in d["fields"]))
     date = next(f for f in stored["fields"] if f["key"] == "date")

@@ -19,6 +19,7 @@
  * Pure helpers (`emptyLeaf`, `valueShape`, `describe`) are exported for other pages and for tests.
  */
 import { html, useMemo } from "/vendor/preact-htm.js";
+import { KeptInput } from "./kept_input.js";
 
 const ENGLISH = {
   "cb.all": "all of these hold",
@@ -235,8 +236,8 @@ function ValueInput({ field, leaf, shape, t, id, onChange }) {
           onChange=${(e) => set(e.target.checked ? [...chosen, o.value] : [...chosen].filter((v) => v !== o.value))} /> ${o.label}</label>`)}
       </fieldset>`;
     }
-    return html`<input id=${`${id}-value`} aria-label=${label} value=${(leaf.value || []).join(", ")}
-      onChange=${(e) => set(e.target.value.split(/[,，]/).map((s) => s.trim()).filter(Boolean).map((s) => typed(input, s)))} />`;
+    return html`<${KeptInput} id=${`${id}-value`} aria-label=${label} value=${(leaf.value || []).join(", ")}
+      onCommit=${(text) => set(text.split(/[,，]/).map((s) => s.trim()).filter(Boolean).map((s) => typed(input, s)))} />`;
   }
   if (shape === "pair") {
     const [low, high] = leaf.value || ["", ""];
@@ -247,8 +248,8 @@ function ValueInput({ field, leaf, shape, t, id, onChange }) {
     </span>`;
   }
   if (shape === "days") {
-    return html`<input id=${`${id}-value`} aria-label=${label} type="number" min="1" max="3660" value=${leaf.value}
-      onChange=${(e) => set(Math.max(1, parseInt(e.target.value, 10) || 1))} />`;
+    return html`<${KeptInput} id=${`${id}-value`} aria-label=${label} type="number" min="1" max="3660" value=${leaf.value}
+      onCommit=${(text) => set(Math.max(1, parseInt(text, 10) || 1))} />`;
   }
   return html`<${Single} id=${`${id}-value`} label=${label} field=${field} input=${input} value=${leaf.value} t=${t} variables=${variables} onChange=${set} />`;
 }
@@ -275,8 +276,8 @@ function Single({ id, label, field, input, value, t, variables, onChange }) {
       <option value="">—</option><option value="true">${t("cb.yes")}</option><option value="false">${t("cb.no")}</option>
     </select>`;
   } else {
-    control = html`<input id=${id} aria-label=${label} type=${input === "number" ? "text" : input} inputmode=${input === "number" ? "decimal" : undefined}
-      value=${value ?? ""} onChange=${(e) => onChange(typed(input, e.target.value))} />`;
+    control = html`<${KeptInput} id=${id} aria-label=${label} type=${input === "number" ? "text" : input} inputmode=${input === "number" ? "decimal" : undefined}
+      value=${value} onCommit=${(text) => onChange(typed(input, text))} />`;
   }
   return source ? html`<span class="cb-single">${source}${control}</span>` : control;
 }

@@ -351,17 +351,22 @@ function FormulaEditor({ m, index, doc, dispatch, problems }) {
   const input = useRef(null);
   const id = `rd-formula-${index}`;
   const others = doc.measures.filter((other, i) => i !== index && !other.formula).map((other) => other.key);
-  const insert = (text) => {
+  // Inserts at the caret, into the text as it is now (not as of the last render), then puts the caret after
+  // the insert; focus goes back to the formula only if it is still on the button pressed, so a keyboard user
+  // who has moved on to the next button is not pulled back.
+  const insert = (text, button) => {
     const field = input.current;
-    const value = m.formula || "";
+    const value = field ? field.value : m.formula || "";
     const start = field ? field.selectionStart ?? value.length : value.length;
     const end = field ? field.selectionEnd ?? value.length : value.length;
     const next = `${value.slice(0, start)}${text}${value.slice(end)}`;
+    if (field) field.value = next;
     dispatch({ type: "formula", index, text: next });
     requestAnimationFrame(() => {
-      if (!input.current) return;
-      input.current.focus();
-      input.current.setSelectionRange(start + text.length, start + text.length);
+      const now = input.current;
+      if (!now) return;
+      if (document.activeElement === button || document.activeElement === document.body) now.focus();
+      now.setSelectionRange(start + text.length, start + text.length);
     });
   };
   const errors = measureProblems(problems, index);
@@ -375,8 +380,8 @@ function FormulaEditor({ m, index, doc, dispatch, problems }) {
         onInput=${(e) => dispatch({ type: "formula", index, text: e.target.value, group: `formula-${index}` })} /></div>
     <p class="help" id=${`${id}-help`}>${t("rd.formula_help")}</p>
     <div class="rd-formula-insert" role="group" aria-label=${t("rd.formula_insert")}>
-      ${others.map((key) => html`<button type="button" class="button secondary small" data-insert=${key} onClick=${() => insert(key)}>${key}</button>`)}
-      ${[" + ", " - ", " * ", " / ", "(", ")"].map((op) => html`<button type="button" class="button secondary small" aria-label=${t("rd.insert", { text: op.trim() })} onClick=${() => insert(op)}>${op.trim()}</button>`)}
+      ${others.map((key) => html`<button type="button" class="button secondary small" data-insert=${key} onClick=${(e) => insert(key, e.currentTarget)}>${key}</button>`)}
+      ${[" + ", " - ", " * ", " / ", "(", ")"].map((op) => html`<button type="button" class="button secondary small" aria-label=${t("rd.insert", { text: op.trim() })} onClick=${(e) => insert(op, e.currentTarget)}>${op.trim()}</button>`)}
     </div>
     <div id=${`${id}-errors`} class=${errors.length ? "report-error" : ""} role="status" aria-live="polite" data-formula-errors>
       ${errors.map((p) => html`<p>${p.message}</p>`)}

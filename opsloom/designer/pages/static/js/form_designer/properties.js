@@ -7,6 +7,7 @@
 import { html, useState } from "/vendor/preact-htm.js";
 import { ConditionBuilder, builderFields } from "../condition_builder.js";
 import { FormulaEditor } from "./formula_editor.js";
+import { KeptInput } from "../kept_input.js";
 import { freshId, freshKey, keyFromLabel } from "./store.js";
 
 // Fields whose key the designer typed: a new field's key follows its English name until then.
@@ -159,7 +160,7 @@ function Property({ env, name, schema, required, field, subform, id, onPatch, pr
     control = html`<input id=${id} type="number" inputmode="numeric" min=${schema.minimum} max=${schema.maximum} value=${value ?? ""}
       onInput=${(e) => onPatch({ [name]: e.target.value === "" ? undefined : parseInt(e.target.value, 10) }, name)} />`;
   } else if (schema.type === "array") {
-    control = html`<input id=${id} value=${(value || []).join(", ")} onChange=${(e) => onPatch({ [name]: e.target.value.split(",").map((s) => s.trim()).filter(Boolean) })} />`;
+    control = html`<${KeptInput} id=${id} value=${(value || []).join(", ")} onCommit=${(text) => onPatch({ [name]: text.split(",").map((s) => s.trim()).filter(Boolean) })} />`;
   } else {
     control = html`<input id=${id} value=${value ?? ""} class=${name === "pattern" ? "fd-code" : ""} spellcheck="false"
       onInput=${(e) => onPatch({ [name]: e.target.value === "" ? undefined : e.target.value }, name)} />`;
