@@ -58,6 +58,7 @@ def test_filter_sort_save_a_view_and_export(
 
     # sort by amount, largest first (the header toggles ascending, then descending)
     page.locator("table.records thead").get_by_role("link", name="金额").click()
+    expect(page.locator('th[aria-sort="ascending"]')).to_contain_text("金额")
     page.locator("table.records thead").get_by_role("link", name="金额").click()
     expect(page.locator('th[aria-sort="descending"]')).to_contain_text("金额")
     assert amounts(page) == sorted(filtered, reverse=True)
@@ -69,7 +70,10 @@ def test_filter_sort_save_a_view_and_export(
         page.get_by_role("button", name="保存视图").click()
     page.goto(LIST)
     assert len(amounts(page)) == everything
-    page.locator(".view-links").get_by_role("link", name="大额申请").click()
+    # the list is read once the view's page has loaded (its sort shows in the header), not mid-navigation
+    with page.expect_navigation(url=re.compile(r"view=")):
+        page.locator(".view-links").get_by_role("link", name="大额申请").click()
+    expect(page.locator('th[aria-sort="descending"]')).to_contain_text("金额")
     assert amounts(page) == sorted(filtered, reverse=True)
     screenshot(page, "saved-view")
 
