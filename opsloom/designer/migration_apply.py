@@ -394,9 +394,10 @@ async def _drop_indexes(ddl: Any, state: FormState, fid: str) -> None:
 
 
 async def _ensure_indexes(ddl: Any, state: FormState, spec: FieldSpec) -> None:
-    """Create the field's index if it should have one (and has none yet), as the form's compiled table
-    declares it (`forms.live_index_columns`); a subform's rows have no `deleted_at`: a plain index there."""
-    if not (spec.unique or indexed(spec)):
+    """Create the field's index if it should have one (and has none yet: asked for, a link, or one the
+    saved views need), as the form's compiled table declares it (`forms.live_index_columns`); a
+    subform's rows have no `deleted_at`: a plain index there."""
+    if not (spec.unique or indexed(spec, state.target_storage.get("indexes", ()))):
         return
     name = index_name(state.table, spec.id, "uq" if spec.unique else "ix")
     live = Table(state.table, MetaData(), Column("deleted_at")).c.deleted_at.is_(None)

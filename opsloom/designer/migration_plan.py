@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from opsloom.designer.index_advice import automatic_indexes
 from opsloom.platform.errors import FieldError
 from opsloom.runtime.fields import FIELD_TYPES, FieldType, unit_of
 
@@ -156,6 +157,8 @@ class Facts:
     empty_count: Mapping[str, int] = field(default_factory=dict)
     duplicates: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     duplicate_count: Mapping[str, int] = field(default_factory=dict)
+    # field id -> how many saved views sort or filter by it (`index_advice.used_by_views`)
+    used_by_views: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -575,6 +578,16 @@ def plan_migration(
                 )
             )
 
+    automatic, added = automatic_indexes(new, storage, facts.used_by_views)
+    later += [
+        Step(
+            "add_index",
+            f"Index {key}: {n} saved {'view sorts or filters' if n == 1 else 'views sort or filter'} by it",
+            {"field_id": fid, "automatic": True, "views": n},
+        )
+        for fid, key, n in added
+    ]
+
     recompute = {
         c.key
         for c in changes
@@ -591,6 +604,8 @@ def plan_migration(
             Step("recompute_formulas", f"Compute {', '.join(computed)} for every record", {"fields": computed})
         )
     new_storage = {**storage, "columns": columns, "archived": archived}
+    if automatic or "indexes" in storage:
+        new_storage["indexes"] = automatic
     if subforms or "subforms" in storage:
         new_storage["subforms"] = subforms
     document_changed = dict(old) != dict(new)

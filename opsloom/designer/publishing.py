@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsloom.designer import definitions
 from opsloom.designer.checks import check_form
 from opsloom.designer.documents import schema_errors
+from opsloom.designer.index_advice import used_by_views
 from opsloom.designer.migration_apply import FormState, apply_plan, gather_facts
 from opsloom.designer.migration_plan import Facts, Plan, Resolution, facts_needed, plan_migration
 from opsloom.designer.publish_jobs import fail_job, finish_job, record_progress, start_job
@@ -143,6 +144,10 @@ async def plan_publish(
         if converted is not None:
             needed = replace(needed, convert=())
         facts = await gather_facts(session, state, needed, zone)
+        published = compile_form(
+            app, old, form_id=definition.id, version=definition.published_version or 0, storage=storage
+        )
+        facts = replace(facts, used_by_views=await used_by_views(session, published))
         if converted is not None:
             facts = replace(
                 facts,
@@ -292,14 +297,19 @@ def _check_unchanged(staged: Staged, now: Planned) -> None:
         before.definition.published_version == now.definition.published_version
         and before.definition.draft_revision == now.definition.draft_revision
         and stage_layout(before.plan) == stage_layout(now.plan)
-        and [s.as_json() for s in before.plan.steps if s.action != "fill_empty"]
-        == [s.as_json() for s in now.plan.steps if s.action != "fill_empty"]
+        and _staged_steps(before.plan) == _staged_steps(now.plan)
     )
     if not same:
         raise Conflict(
             "The form was changed or published by someone else during this publish, so nothing was changed",
             [FieldError("$", "look at the draft and the plan again, then publish again")],
         )
+
+
+def _staged_steps(plan: Plan) -> list[dict[str, Any]]:
+    """The steps the staged values were computed for (an index the saved views need is not one of them:
+    a view saved meanwhile may change how many ask for it)."""
+    return [s.as_json() for s in plan.steps if s.action != "fill_empty" and not s.details.get("automatic")]
 
 
 def _written_meanwhile(problem: Invalid) -> Conflict:

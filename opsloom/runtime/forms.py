@@ -498,7 +498,7 @@ def compile_form(
     if child:
         Index(index_name(name, "parent"), table.c.parent_id, table.c.position)
     else:
-        _add_indexes(table, name, specs)
+        _add_indexes(table, name, specs, storage.get("indexes", ()))
     compiled = CompiledForm(
         app=app,
         key=document["key"],
@@ -568,7 +568,7 @@ def _field_columns(specs: tuple[FieldSpec, ...]) -> list[Column[Any]]:
     ]
 
 
-def _add_indexes(table: Table, name: str, specs: tuple[FieldSpec, ...]) -> None:
+def _add_indexes(table: Table, name: str, specs: tuple[FieldSpec, ...], automatic: Collection[str]) -> None:
     for column in ("created_at", "updated_at", "owner_id", "department_id", "status"):
         _live_index(table, index_name(name, column), column)
     for spec in specs:
@@ -582,7 +582,7 @@ def _add_indexes(table: Table, name: str, specs: tuple[FieldSpec, ...]) -> None:
                 sqlite_where=live,
                 postgresql_where=live,
             )
-        elif indexed(spec):
+        elif indexed(spec, automatic):
             _live_index(table, index_name(name, spec.id), spec.column)
 
 
@@ -605,10 +605,13 @@ def live_index_columns(dialect: str, column: str) -> list[str]:
     return ["deleted_at", column] if dialect == "sqlite" else [column]
 
 
-def indexed(spec: FieldSpec) -> bool:
-    """Does the field's column get a (non-unique) index: asked for (`"index": true`), or a
-    single link (a person, a department, a record), which lists filter and join by."""
-    return bool(spec.raw.get("index")) or (unit_of(spec).link is not None and not unit_of(spec).multiple)
+def indexed(spec: FieldSpec | Mapping[str, Any], automatic: Collection[str] = ()) -> bool:
+    """Does the field's column get a (non-unique) index: asked for (`"index": true`), a single
+    link (a person, a department, a record), which lists filter and join by, or one the saved
+    views need (`automatic`: field ids, see designer/index_advice.py)."""
+    raw, fid = (spec.raw, spec.id) if isinstance(spec, FieldSpec) else (spec, spec["id"])
+    unit = unit_of(spec)
+    return bool(raw.get("index")) or (unit.link is not None and not unit.multiple) or fid in automatic
 
 
 def index_name(table: str, suffix: str, kind: str = "ix") -> str:

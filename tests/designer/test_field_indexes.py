@@ -1,14 +1,17 @@
 """Indexes follow the form's definition: single links and fields marked `"index": true` get one,
-created with the table or by the publish that asks for it (named in its plan), dropped when no longer asked."""
+created with the table or by the publish that asks for it (named in its plan), dropped when no longer asked;
+and the fields the users' saved views sort and filter by get one with the next publish."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
-from tests.builders import create, field, form, publish_app, records_url
+from opsloom.platform import tables
+from tests.builders import create, field, form, options, publish_app, records_url
+from tests.conftest import query
 
 APP = "ix"
 DESIGN = f"/api/design/apps/{APP}/forms/order"
@@ -133,3 +136,59 @@ def test_a_link_added_later_and_an_index_asked_for_later_are_created_by_the_publ
     found = indexed_columns(client)
     assert "note" not in found and found["supplier"] is False
     assert [r["title"] for r in client.get(records_url(APP, "order")).json()["items"]] == ["kept"]
+
+
+def storage_indexes(client: TestClient) -> list[str]:
+    """The automatic indexes the form's storage remembers (field ids)."""
+    d = tables.definitions
+    [(storage,)] = query(client, select(d.c.storage).where(d.c.app_key == APP, d.c.kind == "form", d.c.key == "order"))
+    return list((storage or {}).get("indexes", []))
+
+
+def test_the_indexes_saved_views_need_come_with_the_next_publish(client):
+    fields = [
+        field("amount", "decimal", precision=14, scale=2),
+        field("due", "date"),
+        field("note"),
+        field("tags", "multiselect", options=options("a", "b")),
+        field("supplier", "relation", form="supplier"),
+    ]
+    publish_app(client, APP, supplier(), order(*fields))
+    create(client, records_url(APP, "order"), title="kept", amount="120.00", due="2025-03-01", note="x")
+    views = f"/api/apps/{APP}/forms/order/views"
+    saved = [
+        {"name": "Largest", "sort": "-amount"},
+        {"name": "Due soon", "sort": "due", "filter": {"and": [{"field": "amount", "op": "gt", "value": 100}]}},
+        # an `or` narrows by no single field; a text search is not answered by an index; a link has its own
+        {
+            "name": "Either",
+            "filter": {"or": [{"field": "note", "op": "eq", "value": "x"}, {"field": "due", "op": "today"}]},
+        },
+        {"name": "Search", "filter": {"field": "note", "op": "contains", "value": "x"}, "sort": "supplier"},
+        {"name": "Tagged", "filter": {"field": "tags", "op": "in", "value": ["a"]}},
+    ]
+    for view in saved:
+        answer = client.post(views, json=view)
+        assert answer.status_code == 201, answer.text
+    assert "amount" not in indexed_columns(client)  # nothing changes before a publish
+
+    steps = publish(client, order(*fields, field("remark")))
+    automatic = {s["field_id"]: s for s in steps if s.get("automatic")}
+    assert set(automatic) == {"fld_amount", "fld_due"}, steps
+    assert automatic["fld_amount"]["views"] == 2 and automatic["fld_due"]["views"] == 1
+    assert "Index amount: 2 saved views sort or filter by it" in [s["description"] for s in steps]
+    found = indexed_columns(client)
+    assert found["amount"] is False and found["due"] is False
+    assert "note" not in found and "tags" not in found and "remark" not in found
+    assert live_only(client)["amount"] is True
+    assert sorted(storage_indexes(client)) == ["fld_amount", "fld_due"]
+
+    # Asked once: the next publish adds nothing; a renamed key keeps its index; a removed field leaves the list.
+    steps = publish(client, order(field("total", "decimal", id="fld_amount", precision=14, scale=2), *fields[2:]))
+    assert not any(s.get("automatic") for s in steps), steps
+    assert indexed_columns(client)["total"] is False
+    assert storage_indexes(client) == ["fld_amount"]
+    rows = client.get(
+        records_url(APP, "order"), params={"sort": "-total", "filter": '{"field": "total", "op": "gt", "value": 1}'}
+    )
+    assert [r["title"] for r in rows.json()["items"]] == ["kept"]

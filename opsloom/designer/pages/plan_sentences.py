@@ -141,7 +141,11 @@ STEP_SENTENCES: dict[str, StepSentence] = {
     ),
     "add_unique_index": _field_step("publish.step.add_unique_index"),
     "drop_unique_index": _field_step("publish.step.drop_unique_index"),
-    "add_index": _field_step("publish.step.add_index"),
+    "add_index": lambda n, step, changes: (
+        n.t("publish.step.add_index_for_views", field=n.field(step.get("field_id", "")), count=step["views"])
+        if step.get("automatic")
+        else n.t("publish.step.add_index", field=n.field(step.get("field_id", "")))
+    ),
     "drop_index": _field_step("publish.step.drop_index"),
     "recompute_formulas": _recompute,
 }
