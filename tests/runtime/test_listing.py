@@ -436,6 +436,14 @@ def test_total_counts_all_matching_rows_not_just_the_page(api, many):
     assert "total" not in none and len(none["items"]) == 2
 
 
+@pytest.fixture(scope="module", params=DATABASES)
+def quiet(request, tmp_path_factory):
+    """A server with no background work (jobs, outbox, settings refresh): every statement is a request's."""
+    no_background = {"run_worker": False, "run_jobs": False, "settings_refresh_seconds": 3600}
+    with admin_client(request.param, tmp_path_factory.mktemp("quiet"), **no_background) as client:
+        yield client
+
+
 @contextmanager
 def statements(client):
     """The SQL statements the server sends while the block runs."""
@@ -452,8 +460,9 @@ def statements(client):
         event.remove(engine, "before_cursor_execute", record)
 
 
-def test_a_page_and_its_total_come_in_one_statement(api, many):
+def test_a_page_and_its_total_come_in_one_statement(quiet):
     """The total rides along with the page; only a page past the last row asks for it on its own."""
+    api, many = quiet, add_many(quiet, publish_fresh(quiet, "shop", ITEM))
     table = api.get(many, params={"limit": 1}).json()  # the caller is remembered from here on
     assert table["total"] == 23
     filtered = {"limit": 2, "filter": json.dumps(c("kind", "eq", "a"))}
@@ -465,8 +474,9 @@ def test_a_page_and_its_total_come_in_one_statement(api, many):
         assert page["total"] == (8 if params is filtered else 23) and len(page["items"]) == 2
 
 
-def test_an_empty_page_asks_once_more_for_its_total_and_nothing_else(api, url):
+def test_an_empty_page_asks_once_more_for_its_total_and_nothing_else(quiet):
     """An empty page brings no count and no published version: one more statement carries both."""
+    api, url = quiet, publish_fresh(quiet, "shop", ITEM)
     ids = [create(api, url, title=f"row {i}")["id"] for i in range(3)]
     first = api.get(url, params={"limit": 2, "sort": "id"}).json()
     assert [r["id"] for r in first["items"]] == ids[:2] and first["total"] == 3
