@@ -41,14 +41,14 @@ async def _read(request: Request, db: DB, forms: FormRegistry, app: str, form: s
     cached = forms.peek(app, form)
     if cached is not None:
         try:
-            async with db.session() as session:
+            async with db.reading() as session:
                 access = await form_access(session, principal_of(request), app, form)
                 return await work(session, cached, access, True)
         except OpsloomError:
             raise  # an answer about the request itself (not found, not allowed)
         except Exception:  # noqa: BLE001 - StaleForm, or a statement or stored value the changed table no longer fits
             pass  # the form changed since it was cached (a changed type fails as it is read): read again
-    async with db.session() as session:
+    async with db.reading() as session:
         compiled, access = await _open(request, forms, session, app, form)
         return await work(session, compiled, access, False)
 

@@ -100,6 +100,55 @@ def test_a_remembered_caller_is_not_looked_up_again(quiet: TestClient) -> None:
     assert len(statements) == 1 and "opsloom_users" not in statements[0]  # the record's read alone
 
 
+def test_a_remembered_callers_read_begins_no_transaction_on_postgresql(quiet: TestClient, db_kind: str) -> None:
+    """On PostgreSQL no BEGIN and COMMIT round trips around a read's statement (`Database.reading`);
+    SQLite's reads keep their transaction (one snapshot, and no round trip to save); writes keep theirs."""
+    note = create(quiet, NOTES, title="first")
+    quiet.get(NOTES)  # the caller is remembered from here on
+    with began(quiet) as begun:
+        read, listed = quiet.get(f"{NOTES}/{note['id']}"), quiet.get(NOTES, params={"limit": 1})
+    assert read.json()["title"] == "first" and [r["id"] for r in listed.json()["items"]] == [note["id"]]
+    assert len(begun) == (0 if db_kind == "postgresql" else 2)
+    with began(quiet) as begun:
+        changed = quiet.patch(f"{NOTES}/{note['id']}", json={"title": "second"}, headers={"If-Match": '"1"'})
+    assert changed.status_code == 200, changed.text
+    assert len(begun) == 1 and quiet.get(f"{NOTES}/{note['id']}").json()["title"] == "second"
+    assert checked_out(quiet) == 0
+
+
+@contextmanager
+def began(client: TestClient) -> Iterator[list[str]]:
+    """The transactions the database was asked to begin while the block runs (PostgreSQL: asyncpg's
+    BEGIN round trips; SQLite: the BEGIN statements Opsloom sends)."""
+    begun: list[str] = []
+    if client.app.state.db.is_sqlite:  # type: ignore[attr-defined]
+        engine = client.app.state.db.engine.sync_engine  # type: ignore[attr-defined]
+
+        def executed(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            if statement.startswith("BEGIN"):
+                begun.append(statement)
+
+        event.listen(engine, "before_cursor_execute", executed)
+        try:
+            yield begun
+        finally:
+            event.remove(engine, "before_cursor_execute", executed)
+        return
+    from asyncpg.transaction import Transaction
+
+    start = Transaction.start
+
+    async def counted(self: Transaction) -> None:
+        begun.append("BEGIN")
+        await start(self)
+
+    Transaction.start = counted  # type: ignore[method-assign]
+    try:
+        yield begun
+    finally:
+        Transaction.start = start  # type: ignore[method-assign]
+
+
 def test_a_write_continues_the_transaction_on_postgresql_and_begins_its_own_on_sqlite(
     quiet: TestClient, db_kind: str
 ) -> None:
