@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
+from opsloom.platform.log_rows import append_rows
 
 RECORD_TOPICS = ("record.created", "record.updated", "record.deleted", "record.restored")
 FLOW_TOPICS = ("flow.submitted", "flow.step_reached", "flow.approved", "flow.rejected", "flow.ended")
@@ -58,9 +59,9 @@ class Event:
 
 
 async def emit(session: AsyncSession, events: Sequence[Event]) -> None:
-    """Write events on the change's own session: they commit with it."""
-    if events:
-        await session.execute(insert(tables.outbox), [event.row() for event in events])
+    """Write events on the change's own session: they commit with it (with the write's other log rows,
+    when a record write runs: `log_rows.together`)."""
+    await append_rows(session, tables.outbox, [event.row() for event in events])
 
 
 async def purge(session: AsyncSession, before: datetime) -> tuple[int, int]:

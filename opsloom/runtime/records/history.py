@@ -1,17 +1,19 @@
 """Field-level history of a record, and the audit log's line for each write.
 
-Both are written in the write's own transaction, so a record and its history never disagree."""
+Both are written in the write's own transaction, so a record and its history never disagree
+(when the write's pipeline ends, with its other log rows: `platform/log_rows.py`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, insert, select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import NotFound
+from opsloom.platform.log_rows import append_rows
 from opsloom.platform.permissions import FormAccess
 from opsloom.runtime.access import eval_context, scope_clause
 from opsloom.runtime.fields import dump_datetime
@@ -57,8 +59,9 @@ async def append_history(
     audit: bool = True,
 ) -> None:
     """Field-level history of each change, and its line in the audit log (unless written already)."""
-    await session.execute(
-        insert(tables.record_history),
+    await append_rows(
+        session,
+        tables.record_history,
         [
             {
                 "form_id": form.form_id,
@@ -81,8 +84,9 @@ async def append_history(
 async def append_audit(
     session: AsyncSession, form: CompiledForm, ctx: RequestContext, entries: list[tuple[int, int, str]]
 ) -> None:
-    await session.execute(
-        insert(tables.audit_log),
+    await append_rows(
+        session,
+        tables.audit_log,
         [
             {
                 "at": ctx.now,
@@ -106,13 +110,12 @@ async def append_audit_batch(
     detail: dict[str, Any],
 ) -> None:
     """One line in the audit log for many records written together (their ids in its detail)."""
-    await session.execute(
-        insert(tables.audit_log).values(
-            at=ctx.now,
-            actor_id=ctx.principal.user_id,
-            action=f"record.{action}",
-            target=f"{form.app}/{form.key}",
-            ip=ctx.ip,
-            detail={**detail, "version": 1, "count": len(record_ids), "records": record_ids},
-        )
-    )
+    line = {
+        "at": ctx.now,
+        "actor_id": ctx.principal.user_id,
+        "action": f"record.{action}",
+        "target": f"{form.app}/{form.key}",
+        "ip": ctx.ip,
+        "detail": {**detail, "version": 1, "count": len(record_ids), "records": record_ids},
+    }
+    await append_rows(session, tables.audit_log, [line])

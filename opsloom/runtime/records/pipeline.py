@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import FieldError, ValidationFailed
+from opsloom.platform.log_rows import together
 from opsloom.platform.permissions import FormAccess
 from opsloom.platform.types import StoredRow
 from opsloom.runtime.forms import CompiledForm
@@ -167,12 +168,13 @@ class WritePipeline:
         names = self.stage_names
         first = names.index(_known(after)) + 1 if after is not None else 0
         last = names.index(_known(until)) + 1 if until is not None else len(names)
-        for name, stage in self.stages[first:last]:
-            await hooks.run_before(name, write)
-            await stage(write)
-            await hooks.run_after(name, write)
-            if write.failed and not write.items:  # every record refused: nothing further to judge
-                write.raise_problems()
-            if write.finished:
-                break
+        async with together(write.session):  # its history, audit and outbox rows: one statement at the end
+            for name, stage in self.stages[first:last]:
+                await hooks.run_before(name, write)
+                await stage(write)
+                await hooks.run_after(name, write)
+                if write.failed and not write.items:  # every record refused: nothing further to judge
+                    write.raise_problems()
+                if write.finished:
+                    break
         return write
