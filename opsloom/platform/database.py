@@ -27,6 +27,7 @@ from opsloom.platform import principal_cache  # noqa: F401 - its session events 
 from opsloom.platform.settings import Settings
 
 _IMMEDIATE = "opsloom_begin_immediate"
+_NO_BEGIN = "opsloom_no_begin"
 SQLITE_BUSY_SECONDS = 30  # how long a SQLite write waits for the write lock before giving up
 
 # SQL functions SQLite lacks, made from Python on each new connection: name -> (arguments, function).
@@ -115,8 +116,9 @@ class Database:
         # busy handler, which sleeps in growing steps (up to 100 ms) and wakes late.
         self._write_turn = asyncio.Lock() if self.is_sqlite else None
         self._writer = async_sessionmaker(writer, expire_on_commit=False, info=self.session_info)
-        # PostgreSQL reads that need no transaction (see `reading`): each statement commits on its own.
-        autocommit = self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Reads that need no transaction (see `reading`): each statement commits on its own.
+        no_transaction = {_NO_BEGIN: True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
+        autocommit = self.engine.execution_options(**no_transaction)
         self._autocommit = async_sessionmaker(autocommit, expire_on_commit=False, info=self.session_info)
 
     @classmethod
@@ -154,16 +156,17 @@ class Database:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
-        """A session for a read that needs no transaction: on PostgreSQL each statement runs on its own
-        (autocommit), which saves the BEGIN and COMMIT round trips a transaction costs (a read of one
-        record took three round trips where one does). Only for reads: nothing written here is atomic.
+        """A session for a read that needs no transaction: each statement runs on its own (autocommit),
+        which saves the BEGIN and COMMIT a transaction costs: on PostgreSQL two of the three round trips
+        of a read of one record, on SQLite a statement and a turn of its driver's thread. Only for reads:
+        nothing written here is atomic.
 
-        Under READ COMMITTED, the isolation every session here has, each statement of a transaction
-        sees what was committed when it began, so the statements of such a read see what they would
-        have seen inside one. SQLite keeps its transaction: its statements cost no round trip, and in
-        a transaction they read one snapshot. A read continues a transaction its authentication held."""
+        Under PostgreSQL's READ COMMITTED, the isolation every session here has, each statement of a
+        transaction sees what was committed when it began, so the statements of such a read see what
+        they would have seen inside one; on SQLite, each then reads the latest snapshot as well, as on
+        PostgreSQL. A read continues a transaction its authentication held."""
         held = _HELD.get(None)
-        if self.is_sqlite or held:
+        if held:
             async with self.session() as session:
                 yield session
             return
@@ -262,5 +265,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        immediate = connection.get_execution_options().get(_IMMEDIATE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get(_NO_BEGIN):
+            return  # `Database.reading`: the driver runs each statement on its own
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_IMMEDIATE, False) else "BEGIN")

@@ -9,8 +9,11 @@ PostgreSQL always runs to completion; on SQLite, where a statement costs no
 round trip and `WITH` takes no INSERT, one INSERT per log. They commit with the
 write either way, and a write that fails writes none.
 
-Only small writes are combined: a multi-row `VALUES` list grows a statement by
-every row, so a large write (an import's batch) keeps one executemany per log.
+Only a write of one row per log (a record's create, update, delete) is
+combined: SQLAlchemy caches no statement with a multi-row `VALUES` list and
+would compile it anew each time, which costs more than the round trips it
+saves, so a larger write (a bulk create, an import's batch) keeps one
+executemany per log.
 
 Nothing reads these logs inside the write that appends to them; a read would
 not see the rows still waiting.
@@ -26,7 +29,6 @@ from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 PENDING = "opsloom.pending_log_rows"
-COMBINED_ROWS = 20  # rows a log may hold and still be combined into one statement
 
 
 async def append_rows(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -59,11 +61,11 @@ async def together(session: AsyncSession) -> AsyncIterator[None]:
 
 
 async def _write(session: AsyncSession, pending: list[tuple[Table, Sequence[dict[str, Any]]]]) -> None:
-    small = all(len(rows) <= COMBINED_ROWS for _, rows in pending)
-    if len(pending) > 1 and small and session.get_bind().dialect.name == "postgresql":
-        *first, (table, rows) = pending
-        logs = [insert(t).values(list(r)).cte(f"log_{i}") for i, (t, r) in enumerate(first)]
-        await session.execute(insert(table).values(list(rows)).add_cte(*logs))
+    one_row_each = all(len(rows) == 1 for _, rows in pending)
+    if len(pending) > 1 and one_row_each and session.get_bind().dialect.name == "postgresql":
+        *first, (table, (row,)) = pending
+        logs = [insert(t).values(r).cte(f"log_{i}") for i, (t, (r,)) in enumerate(first)]
+        await session.execute(insert(table).values(row).add_cte(*logs))
         return
     for table, rows in pending:
         await session.execute(insert(table), list(rows))
