@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from opsloom.app import create_app
 from opsloom.platform.settings import Settings
@@ -94,3 +96,19 @@ def query(client: TestClient, statement: object) -> list:
             return list((await session.execute(statement)).all())  # type: ignore[arg-type]
 
     return client.portal.call(run)
+
+
+@contextmanager
+def sent_statements(client: TestClient) -> Iterator[list[str]]:
+    """The SQL statements the server sends to its database while the block runs, in order."""
+    engine = client.app.state.db.engine.sync_engine  # type: ignore[attr-defined]
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -17,7 +17,7 @@ from opsloom.platform import database
 from opsloom.platform.database import Database, PoolLimits
 from opsloom.platform.settings import Settings
 from tests.builders import create, field, form, problem, publish_app, records_url
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, another_client, create_user, log_in, query
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, another_client, create_user, log_in, query, sent_statements
 from tests.databases import postgres_database
 
 NOTE = form("note", field("title", required=True), title_field="title")
@@ -80,21 +80,12 @@ def test_a_read_authenticates_and_reads_in_one_transaction(quiet: TestClient) ->
 
 def test_a_remembered_caller_is_not_looked_up_again(quiet: TestClient) -> None:
     note = create(quiet, NOTES, title="first")
-    engine = quiet.app.state.db.engine.sync_engine  # type: ignore[attr-defined]
-    statements: list[str] = []
-
-    def executed(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if not statement.startswith("BEGIN"):
-            statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", executed)
-    try:
+    with sent_statements(quiet) as sent:
         looked_up = unremembered(quiet).get(f"{NOTES}/{note['id']}")
-        first = list(statements)
-        statements.clear()
+    first = [s for s in sent if not s.startswith("BEGIN")]
+    with sent_statements(quiet) as sent:
         remembered = quiet.get(f"{NOTES}/{note['id']}")
-    finally:
-        event.remove(engine, "before_cursor_execute", executed)
+    statements = [s for s in sent if not s.startswith("BEGIN")]
     assert looked_up.json() == remembered.json()
     assert len(first) == 2 and "opsloom_users" in first[0]
     assert len(statements) == 1 and "opsloom_users" not in statements[0]  # the record's read alone
@@ -122,17 +113,9 @@ def began(client: TestClient) -> Iterator[list[str]]:
     BEGIN round trips; SQLite: the BEGIN statements Opsloom sends)."""
     begun: list[str] = []
     if client.app.state.db.is_sqlite:  # type: ignore[attr-defined]
-        engine = client.app.state.db.engine.sync_engine  # type: ignore[attr-defined]
-
-        def executed(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-            if statement.startswith("BEGIN"):
-                begun.append(statement)
-
-        event.listen(engine, "before_cursor_execute", executed)
-        try:
+        with sent_statements(client) as sent:
             yield begun
-        finally:
-            event.remove(engine, "before_cursor_execute", executed)
+        begun.extend(s for s in sent if s.startswith("BEGIN"))
         return
     from asyncpg.transaction import Transaction
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
 
 from tests.builders import admin_client, create, field, form, list_all, options, problem, publish_fresh
-from tests.conftest import DATABASES
+from tests.conftest import DATABASES, sent_statements
 
 ITEM = form(
     "item",
@@ -444,22 +442,6 @@ def quiet(request, tmp_path_factory):
         yield client
 
 
-@contextmanager
-def statements(client):
-    """The SQL statements the server sends while the block runs."""
-    engine = client.app.state.db.engine.sync_engine
-    sent: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def test_a_page_and_its_total_come_in_one_statement(quiet):
     """The total rides along with the page; only a page past the last row asks for it on its own."""
     api, many = quiet, add_many(quiet, publish_fresh(quiet, "shop", ITEM))
@@ -467,7 +449,7 @@ def test_a_page_and_its_total_come_in_one_statement(quiet):
     assert table["total"] == 23
     filtered = {"limit": 2, "filter": json.dumps(c("kind", "eq", "a"))}
     for params in ({"limit": 2}, {"limit": 2, "count": "exact"}, filtered):
-        with statements(api) as sent:
+        with sent_statements(api) as sent:
             page = api.get(many, params=params).json()
         reads = [s for s in sent if s.lstrip().upper().startswith("SELECT")]
         assert len(reads) == 1, reads
@@ -484,12 +466,12 @@ def test_an_empty_page_asks_once_more_for_its_total_and_nothing_else(quiet):
     api.get(url)  # the form is current in this process again
     nothing = json.dumps(c("title", "eq", "none such"))
     for params, total in (({"limit": 2, "sort": "id", "cursor": first["next_cursor"]}, 2), ({"filter": nothing}, 0)):
-        with statements(api) as sent:
+        with sent_statements(api) as sent:
             page = api.get(url, params=params).json()
         assert page["items"] == [] and (page["total"], page["total_exact"]) == (total, True)
         reads = [s for s in sent if s.lstrip().upper().startswith("SELECT")]
         assert len(reads) == 2 and "opsloom_definitions" in reads[1], reads  # the count and the version
-    with statements(api) as sent:
+    with sent_statements(api) as sent:
         bare = api.get(url, params={"filter": nothing, "count": "none"}).json()
     assert bare == {"items": [], "next_cursor": None}
     assert len([s for s in sent if s.lstrip().upper().startswith("SELECT")]) == 2
