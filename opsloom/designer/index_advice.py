@@ -18,6 +18,7 @@ A field removed from the form leaves the list.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from collections.abc import Mapping
@@ -62,18 +63,11 @@ async def used_by_views(session: AsyncSession, form: CompiledForm) -> dict[str, 
 def _fields_of_view(form: CompiledForm, sort: str | None, filter_text: str | None) -> set[str]:
     fields: set[str] = set()
     if sort:
-        try:
-            first = parse_sort(sort, form)[0]
-        except OpsloomError:
-            first = None
-        if first is not None:
-            fields.add(first.spec.id)
+        with contextlib.suppress(OpsloomError):
+            fields.add(parse_sort(sort, form)[0].spec.id)
     if filter_text:
-        try:
-            condition = parse_condition(json.loads(filter_text), form)
-        except (OpsloomError, ValueError):
-            return fields
-        fields |= _narrowed_by(condition)
+        with contextlib.suppress(OpsloomError, ValueError):
+            fields |= _narrowed_by(parse_condition(json.loads(filter_text), form))
     return fields
 
 
