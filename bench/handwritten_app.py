@@ -7,6 +7,8 @@ measure the cost of the generic layer and nothing else, it shares with Opsloom
 what is not that layer: the engine set-up (`Database`: pool, SQLite pragmas,
 `BEGIN IMMEDIATE` for writes), the column types that define how values are
 stored, and the history row that every create appends in its transaction.
+`POST /orders/logged` also writes the audit line and the outbox event that
+Opsloom's create writes, each by a plain INSERT of its own.
 
 Run by the benchmark as `uvicorn handwritten_app:create_app --factory` with
 BENCH_DATABASE_URL set; it is never imported by Opsloom or its tests.
@@ -210,6 +212,14 @@ def create_app() -> FastAPI:
 
     @app.post("/orders", status_code=201, response_model=OrderOut)
     async def create_order(body: OrderIn, request: Request, response: Response) -> Any:
+        return await store_order(body, request, response, logged=False)
+
+    @app.post("/orders/logged", status_code=201, response_model=OrderOut)
+    async def create_order_logged(body: OrderIn, request: Request, response: Response) -> Any:
+        """The create with the other rows Opsloom's create writes: an audit line and an outbox event."""
+        return await store_order(body, request, response, logged=True)
+
+    async def store_order(body: OrderIn, request: Request, response: Response, *, logged: bool) -> Any:
         now = datetime.now(UTC)
         user: Principal = request.state.principal
         system = {
@@ -241,6 +251,28 @@ def create_app() -> FastAPI:
                     changes={k: {"before": None, "after": v} for k, v in after.items() if v is not None},
                 )
             )
+            if logged:
+                await session.execute(
+                    insert(tables.audit_log).values(
+                        at=now,
+                        actor_id=user.user_id,
+                        action="record.create",
+                        target=f"{APP}/order/{record.id}",
+                        ip=request.client.host if request.client else None,
+                        detail={"version": 1},
+                    )
+                )
+                await session.execute(
+                    insert(tables.outbox).values(
+                        topic="record.created",
+                        app_key=APP,
+                        form_key="order",
+                        record_id=record.id,
+                        actor_id=user.user_id,
+                        payload={"via": "api", "record": record.model_dump(mode="json")},
+                        created_at=now,
+                    )
+                )
         response.headers["Location"] = f"{request.url.path}/{record.id}"
         response.headers["ETag"] = f'"{record.version}"'
         return record

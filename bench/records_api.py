@@ -9,6 +9,9 @@ time per request, with the ratio generated / hand-written.
 
 Scenarios:
   create   POST a record of an 8-field form (history row included on both sides)
+  logged   the same creates, the hand-written side also writing the audit line and
+           the outbox event that Opsloom's create writes: what the generic layer
+           costs when both sides store the same rows
   get      GET one record by id
   list     amount > X, sorted by -amount, 50 rows, with the bounded total
   wide     a page of 100 rows of a 50-field form holding --rows rows
@@ -383,6 +386,12 @@ def scenarios(args: argparse.Namespace, order_ids: range, wide_ids: range) -> li
             [Request("POST", "/orders", b) for b in bodies],
         ),
         Scenario(
+            "logged",
+            "create, same rows written",
+            [Request("POST", order_url, b) for b in bodies],
+            [Request("POST", "/orders/logged", b) for b in bodies],
+        ),
+        Scenario(
             "get",
             "get by id",
             [Request("GET", f"{order_url}/{i}") for i in ids],
@@ -718,7 +727,7 @@ def print_numbered(kind: str, figures: Numbered, args: argparse.Namespace) -> No
         print(f"  connections waiting for a lock while numbering: {figures.lock_waiters:.1f} on average")
 
 
-SCENARIOS = ("create", "get", "list", "wide", "numbered")
+SCENARIOS = ("create", "logged", "get", "list", "wide", "numbered")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
