@@ -41,7 +41,7 @@ from opsloom.platform.collector import freeze_garbage_collector
 from opsloom.platform.database import Database
 from opsloom.platform.http import BodySizeLimit, install_error_handlers
 from opsloom.platform.input_guard import InputGuard
-from opsloom.platform.migrate import upgrade
+from opsloom.platform.migrate import note_current, upgrade
 from opsloom.platform.org_api import router as org_router
 from opsloom.platform.principal_cache import PrincipalCache
 from opsloom.platform.settings import Settings
@@ -88,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database.from_settings(settings)
         if settings.auto_upgrade:
             await upgrade(db)
+        else:
+            await note_current(db)
         app.state.db = db
         app.state.principals = await PrincipalCache(db).start()
         app.state.forms = FormRegistry()

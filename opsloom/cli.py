@@ -410,6 +410,7 @@ def worker(once: bool, interval: float) -> None:
     """Fire due flow timers, run background jobs (imports) and deliver the outbox: webhooks and notifications."""
     from opsloom.platform.collector import freeze_garbage_collector
     from opsloom.platform.database import Database
+    from opsloom.platform.migrate import note_current
     from opsloom.platform.settings_store import SettingsStore
     from opsloom.runtime.flow.instances import FlowCache, Services
     from opsloom.runtime.flow.timers import run_due_timers, work
@@ -422,6 +423,7 @@ def worker(once: bool, interval: float) -> None:
 
     async def run() -> tuple[int, int, int, int]:
         db = Database.from_settings(settings)
+        await note_current(db)
         install_outbox(db)  # a timer that moves a flow changes a record: its events go out too
         forms = FormRegistry()
         services = Services(forms, FlowCache())

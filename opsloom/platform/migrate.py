@@ -36,7 +36,18 @@ async def upgrade(db: Database) -> str | None:
 
     async with db.session(write=True) as session:
         connection = await session.connection()
-        return await connection.run_sync(_run)
+        revision = await connection.run_sync(_run)
+    db.migrated = True
+    return revision
+
+
+async def note_current(db: Database) -> None:
+    """For a process that leaves migrating to another (`opsloom serve`'s workers): note whether
+    the schema is at head, as `upgrade` does (`Database.migrated`)."""
+    async with db.session() as session:
+        connection = await session.connection()
+        revision = await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+    db.migrated = revision == head_revision()
 
 
 def head_revision() -> str | None:
