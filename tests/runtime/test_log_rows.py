@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from opsloom.platform import tables
-from opsloom.runtime.records.pipeline import WriteContext, write_hooks
 from opsloom.app import create_app
+from opsloom.platform import tables
 from opsloom.platform.settings import Settings
+from opsloom.runtime.records.pipeline import WriteContext, write_hooks
 from tests.builders import create, field, form, problem, publish_app, records_url
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, log_in, query, sent_statements
 
