@@ -599,10 +599,12 @@ def live_index_columns(dialect: str, column: str) -> list[str]:
     NULL`): every list, count, scope and link read asks for live records, so such an index answers them.
 
     PostgreSQL counts from the index alone (an index-only scan) as it is. SQLite takes an index as
-    covering only when it holds every column the query names, `deleted_at` included, so there it leads
-    the index: all NULL, it leaves the index in the column's order, id last, as a sorted page reads it.
-    Either way deleted records take no room in it."""
-    return ["deleted_at", column] if dialect == "sqlite" else [column]
+    covering only when it holds every column the query names, `deleted_at` included, so there the
+    index ends with it. Not first: SQLite's planner, without statistics of the table (none are kept
+    until an ANALYZE, and a connection does not read those another gathered), takes `deleted_at IS
+    NULL` on a leading column for a selective equality, and paged through `id < X` by sorting every
+    live record. Either way deleted records take no room in it."""
+    return [column, "deleted_at"] if dialect == "sqlite" else [column]
 
 
 def indexed(spec: FieldSpec | Mapping[str, Any], automatic: Collection[str] = ()) -> bool:

@@ -4,6 +4,7 @@ and the fields the users' saved views sort and filter by get one with the next p
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -11,7 +12,7 @@ from sqlalchemy import inspect, select, text
 
 from opsloom.platform import tables
 from tests.builders import create, field, form, options, publish_app, records_url
-from tests.conftest import query
+from tests.conftest import query, sent_statements
 
 APP = "ix"
 DESIGN = f"/api/design/apps/{APP}/forms/order"
@@ -39,7 +40,7 @@ def indexed_columns(client: TestClient, table: str = TABLE) -> dict[str, bool]:
 
 
 def indexed_column(index: Any) -> str | None:
-    """The one column an index is for (SQLite's live-record indexes lead with `deleted_at`)."""
+    """The one column an index is for (SQLite's live-record indexes end with `deleted_at`)."""
     columns = [c for c in index["column_names"] if c != "deleted_at"]
     return columns[0] if len(columns) == 1 else None
 
@@ -117,6 +118,38 @@ def test_a_new_table_indexes_its_links_and_the_fields_asked_for(client):
     assert client.post(f"{records_url(APP, 'order')}/bulk", json={"records": orders}).status_code in (200, 201)
     plan = count_plan(client, "amount > 5")
     assert ("COVERING INDEX" in plan or "Index Only Scan" in plan) and "ix_ix__order_" in plan, plan
+
+
+def test_a_page_by_id_walks_the_primary_key_on_sqlite_without_statistics(client, db_kind):
+    """The records API's next page by id (`id < X`, newest first) over a table never analyzed: SQLite's
+    planner walks the primary key and stops after the page, where a live-record index that led with
+    `deleted_at` made it read and sort every live record."""
+    publish_app(client, APP, supplier(), order(field("supplier", "relation", form="supplier"), field("note")))
+    orders = [{"title": f"order {i}", "note": f"n{i % 7}"} for i in range(300)]
+    assert client.post(f"{records_url(APP, 'order')}/bulk", json={"records": orders}).status_code == 201
+    last = 300 - 1
+    with sent_statements(client) as sent:
+        page = client.get(
+            records_url(APP, "order"),
+            params={"filter": json.dumps({"field": "id", "op": "lt", "value": last}), "limit": "20", "count": "none"},
+        )
+    assert page.status_code == 200, page.text
+    ids = [r["id"] for r in page.json()["items"]]
+    assert len(ids) == 20 and ids == sorted(ids, reverse=True) and ids[0] < last
+    if db_kind != "sqlite":
+        return
+
+    async def plan() -> str:
+        async with client.app.state.db.session() as session:  # type: ignore[attr-defined]
+            connection = await session.connection()
+            listing = next(s for s in sent if f"FROM {TABLE} " in s)
+            given = (last, 21, 0)  # id < X, the page and one more, no offset; a cached form's probe first
+            probe = (1,) * (listing.count("?") - len(given))
+            found = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {listing}", probe + given)
+            return " | ".join(str(r[-1]) for r in found)
+
+    planned = client.portal.call(plan)
+    assert "INTEGER PRIMARY KEY" in planned and "TEMP B-TREE" not in planned, planned
 
 
 def test_a_link_added_later_and_an_index_asked_for_later_are_created_by_the_publish(client):

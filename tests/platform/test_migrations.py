@@ -85,7 +85,7 @@ async def test_upgrading_rebuilds_forms_indexes_for_live_records(db_url):
         amount = definitions["ix_shop__order_fld_amount_1"]
         assert "WHERE" in amount and "deleted_at IS NULL" in amount
         if db.engine.dialect.name == "sqlite":
-            assert "(deleted_at, amount)" in amount
+            assert "(amount, deleted_at)" in amount  # 0018's shape, at head
         else:
             assert "(amount)" in amount
         assert "WHERE" not in definitions["ix_shop__order__lines_parent_1"]
@@ -95,6 +95,58 @@ async def test_upgrading_rebuilds_forms_indexes_for_live_records(db_url):
         assert kept == 2
     finally:
         await db.dispose()
+
+
+async def test_upgrading_puts_deleted_at_last_in_sqlites_live_indexes(db_url):
+    """0018 (SQLite): `(deleted_at, column)` becomes `(column, deleted_at)` under the same name, still over
+    live records only; a unique index and a table no form owns stay; a page by id then walks the
+    primary key with no statistics of the table, where it had sorted every live record."""
+    db = Database(db_url)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        await _upgrade_to(db, "0017")
+        sqlite = db.engine.dialect.name == "sqlite"
+        shape = "(deleted_at, amount) WHERE deleted_at IS NULL" if sqlite else "(amount) WHERE deleted_at IS NULL"
+        page = "SELECT * FROM shop__order WHERE deleted_at IS NULL AND id < 5 ORDER BY id DESC LIMIT 3"
+        async with db.session(write=True) as session:
+            for statement in (
+                "CREATE TABLE shop__order"
+                " (id INTEGER PRIMARY KEY, deleted_at TIMESTAMP NULL, amount NUMERIC, code TEXT)",
+                f"CREATE INDEX ix_shop__order_fld_amount_1 ON shop__order {shape}",
+                "CREATE UNIQUE INDEX uq_shop__order_fld_code_1 ON shop__order (code) WHERE deleted_at IS NULL",
+                "CREATE TABLE theirs (id INTEGER PRIMARY KEY, deleted_at TIMESTAMP NULL, amount NUMERIC)",
+                f"CREATE INDEX ix_theirs_amount ON theirs {shape}",
+                "INSERT INTO shop__order (id, amount, code) VALUES (1, 10, 'a'), (2, 20, 'b'), (3, 30, 'c')",
+            ):
+                await session.execute(text(statement))
+            await session.execute(insert(tables.apps).values(key="shop", document={}, created_at=at, updated_at=at))
+            storage = {"table": "shop__order", "columns": {}, "subforms": {}}
+            form = {"app_key": "shop", "kind": "form", "key": "order", "draft_revision": 0, "storage": storage}
+            await session.execute(insert(tables.definitions).values(**form))
+            before = await _plan(session, page)
+        assert await upgrade(db) == head_revision()
+        async with db.session() as session:
+            definitions = await _index_definitions(session)
+            rows = (await session.execute(text(page))).all()
+            after = await _plan(session, page)
+        amount = definitions["ix_shop__order_fld_amount_1"]
+        assert "deleted_at IS NULL" in amount
+        assert ("(amount, deleted_at)" if sqlite else "(amount)") in amount
+        assert ("(deleted_at, amount)" if sqlite else "(amount)") in definitions["ix_theirs_amount"]
+        assert definitions["uq_shop__order_fld_code_1"].startswith("CREATE UNIQUE INDEX")
+        assert [row.id for row in rows] == [3, 2, 1]
+        if sqlite:
+            assert "TEMP B-TREE" in before and "INTEGER PRIMARY KEY" not in before, before
+            assert "INTEGER PRIMARY KEY" in after and "TEMP B-TREE" not in after, after
+    finally:
+        await db.dispose()
+
+
+async def _plan(session: Any, query: str) -> str:
+    """SQLite's plan of a query, as one line (empty on PostgreSQL)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return ""
+    return " | ".join(row[3] for row in await session.execute(text(f"EXPLAIN QUERY PLAN {query}")))
 
 
 async def _index_definitions(session: Any) -> dict[str, str]:
