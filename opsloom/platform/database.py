@@ -115,7 +115,7 @@ class Database:
         if not in_memory:  # an in-memory SQLite database lives in its one connection
             kwargs.update(pool_size=pool.size, max_overflow=pool.overflow, pool_timeout=pool.timeout)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
-        self.migrated = False  # set once `migrate.upgrade` has brought the schema to head
+        self.migrated = False  # the schema is at head: brought there by `migrate.upgrade`, or seen by `note_current`
         if self.is_sqlite:
             _configure_sqlite(self.engine, lambda: self.migrated)
         else:
