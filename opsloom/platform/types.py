@@ -35,6 +35,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Any) -> Any:
+        """As SQLAlchemy binds it, remembering the last value: a write's rows and its logs' rows
+        all carry the one `now` of its context, converted (and on SQLite formatted) once. A
+        datetime never changes, and the memo holds the one it names, so the same object is the
+        same value; the pair is swapped whole, so threads sharing the processor never mix two."""
+        convert = super().bind_processor(dialect)
+        assert convert is not None  # process_bind_param is defined
+        memo: list[tuple[Any, Any]] = [(None, None)]
+
+        def process(value: Any) -> Any:
+            last = memo[0]
+            if value is last[0] and value is not None:
+                return last[1]
+            bound = convert(value)
+            memo[0] = (value, bound)
+            return bound
+
+        return process
+
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None

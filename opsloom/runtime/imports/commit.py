@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from itertools import islice
 from typing import Any
@@ -32,10 +32,7 @@ from opsloom.platform.site_settings import DEFAULTS, SiteSettings
 from opsloom.runtime.forms import CompiledForm, FormRegistry
 from opsloom.runtime.imports.batches import RowPlan, import_access, plan_actions, run_batch
 from opsloom.runtime.imports.links import LinkResolver
-from opsloom.runtime.imports.mapping import (
-    RowReader,
-    data_rows,
-)
+from opsloom.runtime.imports.mapping import Cells, RowReader, data_rows
 from opsloom.runtime.imports.resource import UNDO_WINDOW, ImportFile, file_of
 from opsloom.runtime.imports.settings import EDITABLE, ImportOptions, require_ready
 from opsloom.runtime.imports.sources import cell_json
@@ -69,13 +66,16 @@ class ImportWork:
         return cls(form, ctx, import_access(access), options, reader, file_of(row, store), row["id"])
 
     async def batches(self, size: int, after: int = 0) -> AsyncIterator[list[Group]]:
-        """The file's records, `size` at a time, after the row numbered `after`. Each batch is read
-        in a worker thread: a workbook's first rows can take seconds (a whole sheet loaded, or its
-        reader process started), and the server's requests must not wait on them."""
+        """The file's records, `size` at a time, after the row numbered `after`, their cells cleaned.
+        Each batch is read in a worker thread: a workbook's first rows can take seconds (a whole
+        sheet loaded, or its reader process started), and the server's requests must not wait on
+        them."""
         rows = data_rows(self.source.rows(self.options.sheet), self.options.header_row)
         groups = self._groups(pair for pair in rows if pair[0] > after)
         try:
             while batch := await anyio.to_thread.run_sync(lambda: list(islice(groups, size))):
+                for group in batch:
+                    group.cells = [self.reader.clean(row) for _, row in group.rows]
                 yield batch
         finally:
             groups.close()  # the file let go of (a workbook's reader stopped) as soon as the loop ends
@@ -96,11 +96,9 @@ class ImportWork:
             yield current
 
     async def judge(self, session: AsyncSession, batch: list[Group], *, store: bool) -> list[RowPlan]:
-        await self.reader.learn_links(session, (row for group in batch for _, row in group.rows))
-        plans = [
-            RowPlan(group.number, group.first, self.reader.payload(group.first, (r for _, r in group.rows[1:])))
-            for group in batch
-        ]
+        await self.reader.learn_links(session, (cells for group in batch for cells in group.cells))
+        payload = self.reader.payload
+        plans = [RowPlan(group.number, group.first, payload(group.cells[0], group.cells[1:])) for group in batch]
         await plan_actions(session, self.form, self.ctx, plans, self.options.mode, self.options.key_field)
         audit = {"import_id": self.import_id}
         await run_batch(session, self.form, self.ctx, self.access, plans, store=store, audit=audit)
@@ -112,6 +110,7 @@ class Group:
     """The data rows of one record: its own row, and the rows below that add subform rows."""
 
     rows: list[tuple[int, list[Any]]]
+    cells: list[Cells] = field(default_factory=list)  # each row as the reader cleaned it (`ImportWork.batches`)
 
     @property
     def number(self) -> int:

@@ -143,6 +143,9 @@ class Column:
         self.spec, self.path = self.target.spec, self.target.path
 
 
+Cells = list[list[Any]]  # a data row's cleaned items, one list per column of a RowReader
+
+
 @dataclass
 class RowReader:
     """Reads data rows of one import into record payloads."""
@@ -151,17 +154,18 @@ class RowReader:
     columns: list[Column]
     resolver: LinkResolver
     links: dict[str, dict[str, Any]] = field(default_factory=dict)  # path -> text -> id (None: unknown)
-    # The columns of the record's own fields, and of each subform's row fields (worked out once:
-    # every data row is read by them).
-    own: list[Column] = field(init=False)
-    rows_of: dict[str, list[Column]] = field(init=False)
+    # The columns of the record's own fields, and of each subform's row fields, each with its
+    # position in `columns` (worked out once: every data row is read by them).
+    own: list[tuple[int, Column]] = field(init=False)
+    rows_of: dict[str, list[tuple[int, Column]]] = field(init=False)
+    linked: list[tuple[int, Column]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.own = [c for c in self.columns if c.target.parent is None]
-        self.rows_of = {}
-        for column in self.columns:
-            if column.target.parent:
-                self.rows_of.setdefault(column.target.parent, []).append(column)
+        self.own, self.rows_of = [], {}
+        for position, column in enumerate(self.columns):
+            parent = column.target.parent
+            (self.rows_of.setdefault(parent, []) if parent else self.own).append((position, column))
+        self.linked = [(position, column) for position, column in enumerate(self.columns) if column.link is not None]
 
     @classmethod
     def build(
@@ -213,15 +217,17 @@ class RowReader:
             return self.links.get(column.path, {}).get(value_key(item)) is not None
         return True
 
-    async def learn_links(self, session: AsyncSession, rows: Iterable[list[Any]]) -> None:
-        """Resolve the link texts of these rows that are not resolved yet (one query per field)."""
+    def clean(self, row: list[Any]) -> Cells:
+        """Every mapped cell of the row cleaned (`cleaned`): what `learn_links` and `payload` read."""
+        return [self.cleaned(column, row) for column in self.columns]
+
+    async def learn_links(self, session: AsyncSession, rows: Iterable[Cells]) -> None:
+        """Resolve the link texts of these cleaned rows that are not resolved yet (one query per field)."""
         wanted: dict[str, set[str]] = {}
-        for row in rows:
-            for column in self.columns:
-                if column.link is None:
-                    continue
+        for cells in rows:
+            for position, column in self.linked:
                 known = self.links.setdefault(column.path, {})
-                for item in self.cleaned(column, row):
+                for item in cells[position]:
                     text = value_key(item)
                     if text not in known and text not in column.values:
                         wanted.setdefault(column.path, set()).add(text)
@@ -230,11 +236,11 @@ class RowReader:
             found = await self.resolver.resolve(session, column.target.form, column.spec, column.link or "", texts)
             self.links[path].update(found)
 
-    def _values(self, columns: Iterable[Column], row: list[Any]) -> dict[str, Any]:
+    def _values(self, columns: list[tuple[int, Column]], cells: Cells) -> dict[str, Any]:
         record: dict[str, Any] = {}
-        for column in columns:
+        for position, column in columns:
             items = []
-            for item in self.cleaned(column, row):
+            for item in cells[position]:
                 if not column.values and column.link is None:  # nothing to look up by its text
                     items.append(item)
                     continue
@@ -254,13 +260,13 @@ class RowReader:
                 record[column.spec.key] = items[0] if items else None
         return record
 
-    def payload(self, row: list[Any], more: Iterable[list[Any]] = ()) -> dict[str, Any]:
+    def payload(self, cells: Cells, more: Iterable[Cells] = ()) -> dict[str, Any]:
         """The record to create or update from its data row, and from the rows below it that add
-        subform rows (unmatched values are left as they are: the write's parse stage refuses them
-        with their field's message)."""
-        record = self._values(self.own, row)
+        subform rows, each as `clean` left it (unmatched values are left as they are: the write's
+        parse stage refuses them with their field's message)."""
+        record = self._values(self.own, cells)
         for key, own in self.rows_of.items():
-            lines = [self._values(own, line) for line in (row, *more)]
+            lines = [self._values(own, line) for line in (cells, *more)]
             record[key] = [line for line in lines if any(v is not None for v in line.values())]
         return record
 

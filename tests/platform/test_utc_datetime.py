@@ -1,0 +1,111 @@
+"""UTCDateTime binds the last value it saw once: rows that share one `now` object convert it once,
+and every row still stores its own value (the same object, an equal one, another zone, naive, NULL)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Column, Integer, MetaData, Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from opsloom.platform.database import Database
+from opsloom.platform.types import UTCDateTime
+from tests.databases import database
+
+metadata = MetaData()
+stamps = Table("t_stamps", metadata, Column("n", Integer, primary_key=True), Column("at", UTCDateTime, nullable=True))
+
+SHANGHAI = timezone(timedelta(hours=8))
+NOW = datetime(2026, 12, 5, 9, 30, 15, 123456, tzinfo=UTC)
+POOL: list[datetime | None] = [
+    NOW,
+    NOW.replace(),  # equal, another object
+    NOW.astimezone(SHANGHAI),  # the same moment written in another zone
+    NOW + timedelta(microseconds=1),
+    NOW.replace(tzinfo=None),  # naive: read as UTC
+    None,
+    datetime(1999, 12, 31, 23, 59, 59, tzinfo=SHANGHAI),
+]
+
+
+def expected(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+Opened = tuple[asyncio.Runner, AsyncConnection]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def connection(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[Opened]:
+    directory: Path = tmp_path_factory.mktemp("stamps")
+    with database(request.param, directory) as url, asyncio.Runner() as runner:
+        db = Database(url)
+
+        async def open_connection() -> AsyncConnection:
+            async with db.engine.begin() as begun:
+                await begun.run_sync(metadata.create_all)
+            return await db.engine.connect()
+
+        opened = runner.run(open_connection())
+        try:
+            yield runner, opened
+        finally:
+            runner.run(opened.close())
+            runner.run(db.dispose())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(picks=st.lists(st.integers(0, len(POOL) - 1), min_size=1, max_size=30))
+def test_each_row_stores_its_own_moment_whatever_came_before(connection: Opened, picks: list[int]) -> None:
+    runner, conn = connection
+    values = [POOL[k] for k in picks]
+
+    async def round_trip() -> list[datetime | None]:
+        async with conn.begin() as transaction:
+            await conn.execute(insert(stamps), [{"n": n, "at": value} for n, value in enumerate(values)])
+            stored = (await conn.execute(select(stamps.c.at).order_by(stamps.c.n))).scalars().all()
+            await transaction.rollback()
+        return list(stored)
+
+    assert runner.run(round_trip()) == [expected(v) for v in values]
+
+
+converted: list[datetime | None] = []
+
+
+class CountedUTC(UTCDateTime):
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        converted.append(value)
+        return super().process_bind_param(value, dialect)
+
+
+counted = Table("t_counted", metadata, Column("n", Integer, primary_key=True), Column("at", CountedUTC, nullable=True))
+
+
+def test_a_repeated_object_is_converted_once(connection: Opened) -> None:
+    runner, conn = connection
+    now, other = datetime(2026, 12, 5, 9, 30, tzinfo=UTC), datetime(2026, 12, 5, 9, 30, tzinfo=UTC)
+    rows = [{"n": n, "at": other if n % 4 == 0 else now} for n in range(1, 9)]  # other at 4 and 8
+
+    async def insert_rows() -> list[datetime | None]:
+        async with conn.begin() as transaction:
+            await conn.execute(insert(counted), rows)
+            stored = (await conn.execute(select(counted.c.at).order_by(counted.c.n))).scalars().all()
+            await transaction.rollback()
+        return list(stored)
+
+    converted.clear()
+    stored = runner.run(insert_rows())
+    assert [id(v) for v in converted] == [id(now), id(other), id(now), id(other)]  # rows 1-3, 4, 5-7, 8
+    assert stored == [expected(row["at"]) for row in rows]
