@@ -246,6 +246,8 @@ class ImportJob:
         done = int(run.progress.get("done", 0)) if rows_done else 0  # rows, as the last report said
         started, landed_now = time.monotonic(), 0
         analyzed_at = ANALYZE_FROM  # rows landed when the table's statistics are next brought up to date
+        if total >= ANALYZE_AHEAD:
+            await analyze(run.db, work.form)  # its first batches' lookups planned on what the table holds now
         strict = work.options.error_policy == "all_or_nothing"
         async for batch in work.batches(self.batch_rows, after=rows_done):
             async with run.db.session(write=True) as session:
@@ -303,6 +305,7 @@ class ImportJob:
 
 
 ANALYZE_FROM = 10_000
+ANALYZE_AHEAD = 1_000  # a file of this many rows analyzes the form's tables before its first batch
 
 
 async def analyze(db: Database, form: CompiledForm) -> None:
@@ -311,7 +314,10 @@ async def analyze(db: Database, form: CompiledForm) -> None:
     A table filled by an import faster than autovacuum notices keeps the statistics of an
     empty one, and the planner then scans a partial index of every live row to find a few
     by id: the import's own lookups, and every list after it, slow down as the table grows.
-    The import analyzes after 10,000 rows and each time its rows double."""
+    The import analyzes after 10,000 rows and each time its rows double. A table filled some
+    other way (a bulk load, an import too small to analyze, writes autovacuum has not caught up
+    with) misleads the planner the same way: its key lookups scanned every live row, up to half a
+    second a batch. So a file of 1,000 rows or more analyzes before its first batch too."""
     async with db.session(write=True) as session:
         dialect = session.get_bind().dialect
         if dialect.name != "postgresql":
