@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request, Response
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform import tables
@@ -189,16 +189,8 @@ async def principal_for_request(request: Request, *, hold: bool = False) -> Prin
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise Unauthenticated("Log in first: POST /api/auth/login, or send Authorization: Bearer <token>")
-    s, u = tables.sessions, tables.users
     hashed = digest(cookie)
-    row = await _look_up(
-        request,
-        ("session", hashed),
-        select(u, s.c.csrf_token, s.c.expires_at, s.c.created_at.label("session_started"))
-        .join(s, s.c.user_id == u.c.id)
-        .where(s.c.token_hash == hashed),
-        held,
-    )
+    row = await _look_up(request, ("session", hashed), _SESSION_ROW, hashed, held)
     # A session ends at the lifetime it was given, or sooner when the lifetime has been shortened since.
     if row is None or min(row.expires_at, row.session_started + session_lifetime(site)) < now or not row.active:
         raise Unauthenticated("Your session has ended; log in again")
@@ -218,9 +210,26 @@ def _held_as(request: Request, db: Database) -> bool | None:
     return True if db.is_postgresql else None
 
 
-async def _look_up(request: Request, key: tuple[str, str], statement: Any, held: bool | None) -> Any:
-    """The statement's first row: as this process remembers it (`PrincipalCache`), or read
-    in a transaction of its own or in one left open for the request (`held`)."""
+_s, _t, _u = tables.sessions, tables.api_tokens, tables.users
+# Built once: most requests find their principal remembered and need no statement at all.
+_SESSION_ROW = (
+    select(_u, _s.c.csrf_token, _s.c.expires_at, _s.c.created_at.label("session_started"))
+    .join(_s, _s.c.user_id == _u.c.id)
+    .where(_s.c.token_hash == bindparam("hashed"))
+)
+_TOKEN_ROW = (
+    select(
+        _u, _t.c.id.label("token_id"), _t.c.apps, _t.c.can_write, _t.c.expires_at, _t.c.revoked_at, _t.c.last_used_at
+    )
+    .join(_t, _t.c.user_id == _u.c.id)
+    .where(_t.c.token_hash == bindparam("hashed"))
+)
+
+
+async def _look_up(request: Request, key: tuple[str, str], statement: Any, hashed: str, held: bool | None) -> Any:
+    """The statement's first row for the hashed secret: as this process remembers it
+    (`PrincipalCache`), or read in a transaction of its own or in one left open for the
+    request (`held`)."""
     cache = cache_of(request.app.state)
     if cache is not None and (remembered := cache.get(key)) is not None:
         return remembered
@@ -228,10 +237,10 @@ async def _look_up(request: Request, key: tuple[str, str], statement: Any, held:
     db: Database = request.app.state.db
     if held is None:
         async with db.session() as session:
-            row = (await session.execute(statement)).first()
+            row = (await session.execute(statement, {"hashed": hashed})).first()
     else:
         session = await db.hold(write=held)
-        row = (await session.execute(statement)).first()
+        row = (await session.execute(statement, {"hashed": hashed})).first()
     if cache is not None and row is not None:
         cache.put(key, row, ticket)
     return row
@@ -240,16 +249,8 @@ async def _look_up(request: Request, key: tuple[str, str], statement: Any, held:
 async def _token_principal(
     request: Request, db: Database, token: str, now: datetime, held: bool | None = None
 ) -> Principal:
-    t, u = tables.api_tokens, tables.users
     hashed = digest(token)
-    row = await _look_up(
-        request,
-        ("token", hashed),
-        select(u, t.c.id.label("token_id"), t.c.apps, t.c.can_write, t.c.expires_at, t.c.revoked_at, t.c.last_used_at)
-        .join(t, t.c.user_id == u.c.id)
-        .where(t.c.token_hash == hashed),
-        held,
-    )
+    row = await _look_up(request, ("token", hashed), _TOKEN_ROW, hashed, held)
     if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at < now) or not row.active:
         raise Unauthenticated("The API token is unknown, revoked or expired")
     if not row.can_write and request.method not in SAFE_METHODS:

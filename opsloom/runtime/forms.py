@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     null,
     select,
 )
@@ -645,6 +646,14 @@ def confirm_current(form: CompiledForm, row: StoredRow | None) -> None:
         raise StaleForm(form.key)
 
 
+_d = tables.definitions
+# Which version of a form is published now: built once, as every request asks it.
+_PUBLISHED = select(_d.c.id, _d.c.published_version).where(
+    _d.c.app_key == bindparam("app"), _d.c.kind == "form", _d.c.key == bindparam("form")
+)
+_PUBLISHED_FOR_WRITE = _PUBLISHED.with_for_update(read=True, key_share=True)  # FOR KEY SHARE
+
+
 class FormRegistry:
     """Compiled forms of this process, keyed by (form id, published version)."""
 
@@ -700,10 +709,8 @@ class FormRegistry:
         # The one query every request pays: which version is published now. A writer holds
         # it (FOR KEY SHARE on PostgreSQL) until it commits, so a publish, which locks the row
         # FOR UPDATE, waits for writers already on the old version, and later ones write to the new.
-        which = select(d.c.id, d.c.published_version).where(*where)
-        if is_writing(session):
-            which = which.with_for_update(read=True, key_share=True)  # FOR KEY SHARE
-        found = (await session.execute(which)).first()
+        which = _PUBLISHED_FOR_WRITE if is_writing(session) else _PUBLISHED
+        found = (await session.execute(which, {"app": app, "form": form})).first()
         if found is None or found.published_version is None:
             await self._explain_missing(session, app, form, found is not None)
         cached = self._compiled.get((found.id, found.published_version))
