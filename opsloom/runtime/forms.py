@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    insert,
     null,
     select,
 )
@@ -282,6 +283,13 @@ class CompiledForm:
             values[spec.key] = scope[spec.key] = value
             warnings.extend(FieldError(spec.key, w) for w in outcome.warnings + problems)
         return warnings
+
+    @cached_property
+    def inserts(self) -> tuple[Any, Any]:
+        """INSERT ... RETURNING every column: answered in the order the rows were sent, and in
+        any order (see `insert_records`). Built once: every create sends one."""
+        returning = insert(self.table).returning
+        return returning(*self.table.c, sort_by_parameter_order=True), returning(*self.table.c)
 
     @cached_property
     def _dumpers(self) -> tuple[tuple[str, str, Any, FieldSpec], ...]:
@@ -705,7 +713,6 @@ class FormRegistry:
 
     async def _get(self, session: AsyncSession, app: str, form: str) -> CompiledForm:
         d = tables.definitions
-        where = (d.c.app_key == app, d.c.kind == "form", d.c.key == form)
         # The one query every request pays: which version is published now. A writer holds
         # it (FOR KEY SHARE on PostgreSQL) until it commits, so a publish, which locks the row
         # FOR UPDATE, waits for writers already on the old version, and later ones write to the new.
@@ -717,6 +724,7 @@ class FormRegistry:
         if cached is not None:
             return cached
         # A miss: read version and storage together, so they belong to one publish.
+        where = (d.c.app_key == app, d.c.kind == "form", d.c.key == form)
         row = (await session.execute(select(d.c.id, d.c.published_version, d.c.storage).where(*where))).one()
         v = tables.definition_versions
         document = (

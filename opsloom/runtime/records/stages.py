@@ -213,7 +213,6 @@ async def insert_records(write: WriteContext) -> None:
         "owner_id": actor,
         "department_id": ctx.principal.department_id,
     }
-    table = form.table
     params = [{**system, **columns_of(form, item.values)} for item in write.items]
     # Many rows go in a few multi-row INSERTs. PostgreSQL answers them in the order sent; SQLite
     # does not promise an order for RETURNING (SQLAlchemy would fall back to a statement per row),
@@ -221,7 +220,7 @@ async def insert_records(write: WriteContext) -> None:
     # a time (BEGIN IMMEDIATE) keeps others from numbering in between: the rows sorted by id are
     # in the order sent.
     ordered = write.session.get_bind().dialect.name != "sqlite" or len(params) == 1
-    statement = insert(table).returning(*table.c, sort_by_parameter_order=ordered)
+    statement = form.inserts[0] if ordered else form.inserts[1]
     rows, paths = [item.values for item in write.items], [item.path for item in write.items]
     result = await store(write.session, form, statement, params, rows=rows, paths=paths, ctx=ctx, access=write.access)
     stored = result.mappings().all()
