@@ -285,6 +285,12 @@ class CompiledForm:
         return warnings
 
     @cached_property
+    def statements(self) -> dict[Any, Any]:
+        """Statements built once for this form, by what they are for: ones whose every per-request
+        value is a bound parameter (building one anew costs more than sending it)."""
+        return {}
+
+    @cached_property
     def inserts(self) -> tuple[Any, Any]:
         """INSERT ... RETURNING every column: answered in the order the rows were sent, and in
         any order (see `insert_records`). Built once: every create sends one."""
@@ -645,8 +651,12 @@ def published_probe(form: CompiledForm) -> Any:
     """A column that reads the form's published version in the same statement as its rows.
 
     Reads use it to check a cached form without a round trip of their own."""
-    d = tables.definitions
-    return select(d.c.published_version).where(d.c.id == form.form_id).scalar_subquery().label(PUBLISHED)
+    probe = form.statements.get(PUBLISHED)
+    if probe is None:
+        d = tables.definitions
+        probe = select(d.c.published_version).where(d.c.id == form.form_id).scalar_subquery().label(PUBLISHED)
+        form.statements[PUBLISHED] = probe
+    return probe
 
 
 def confirm_current(form: CompiledForm, row: StoredRow | None) -> None:

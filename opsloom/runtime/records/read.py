@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform.context import RequestContext
@@ -45,13 +45,17 @@ async def load(
     """
     t = form.table
     evaluation = eval_context(ctx)
-    statement = select(t, *computed).where(t.c.id == record_id, scope_clause(access.scope("read"), form, evaluation))
-    statement = statement.where(t.c.deleted_at.is_not(None) if deleted else live(form))
-    if lock:
-        statement = statement.with_for_update(key_share=keep_key)
-    if probe:
-        statement = statement.add_columns(published_probe(form))
-    row = (await session.execute(statement)).mappings().first()
+    scope = access.scope("read")
+    shape = ("load", deleted, lock, keep_key, probe)
+    if scope.all and not computed:  # the same statement for every caller: built once per form
+        statement = form.statements.get(shape)
+        if statement is None:
+            statement = form.statements[shape] = _loading(form, bindparam("record_id"), true(), shape)
+        params: dict[str, Any] | None = {"record_id": record_id}
+    else:
+        statement = _loading(form, record_id, scope_clause(scope, form, evaluation), shape, computed)
+        params = None
+    row = (await session.execute(statement, params)).mappings().first()
     if probe:
         confirm_current(form, row)
     if row is None:
@@ -64,6 +68,20 @@ async def load(
             if (await session.execute(allowed)).first() is None:
                 raise PermissionDenied(f"You may read record {record_id} but not {action} it")
     return row
+
+
+def _loading(
+    form: CompiledForm, record_id: Any, scope: Any, shape: tuple[Any, ...], computed: Sequence[Any] = ()
+) -> Any:
+    _, deleted, lock, keep_key, probe = shape
+    t = form.table
+    statement = select(t, *computed).where(t.c.id == record_id, scope)
+    statement = statement.where(t.c.deleted_at.is_not(None) if deleted else live(form))
+    if lock:
+        statement = statement.with_for_update(key_share=keep_key)
+    if probe:
+        statement = statement.add_columns(published_probe(form))
+    return statement
 
 
 async def get_record(
