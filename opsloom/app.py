@@ -39,7 +39,7 @@ from opsloom.platform.auth_api import public as auth_public
 from opsloom.platform.auth_api import router as auth_router
 from opsloom.platform.collector import freeze_garbage_collector
 from opsloom.platform.database import Database
-from opsloom.platform.http import BodySizeLimit, install_error_handlers
+from opsloom.platform.http import BodySizeLimit, ReleaseHeld, install_error_handlers
 from opsloom.platform.input_guard import InputGuard
 from opsloom.platform.migrate import note_current, upgrade
 from opsloom.platform.org_api import router as org_router
@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_api_document(app)
     install_error_handlers(app)
     install_page_errors(app)  # browsers get the HTML 404 page; the API keeps problem+json
+    app.add_middleware(ReleaseHeld)  # innermost: around the routes, whose authentication holds a session
     # The guard reads bodies the size limit has already capped: the limit is added last, so it runs first.
     app.add_middleware(InputGuard, router=app.router, refuse_page=unstorable_input_page)
     # The limits in force as this process last read the settings; each route checks the fresh ones again.

@@ -232,6 +232,14 @@ class Database:
         await self.engine.dispose()
 
 
+async def release_held() -> None:
+    """End the session held in this context (`Database.hold`) that nothing took: a request's,
+    once it is done (`http.ReleaseHeld`)."""
+    held = _HELD.get(None)
+    if held:
+        await held[0].db.release()
+
+
 def is_writing(session: AsyncSession) -> bool:
     """Was this session opened with `write=True`?"""
     return bool(session.get_bind().get_execution_options().get(_IMMEDIATE))

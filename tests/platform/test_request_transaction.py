@@ -162,6 +162,16 @@ def test_a_held_transaction_no_route_takes_is_ended(quiet: TestClient) -> None:
     problem(missing, 404)
     assert seen["checkouts"] == 2
     assert checked_out(quiet) == 0
+    publish_app(quiet, "hr", form("memo", field("title"), title_field="title"))
+    made = quiet.post("/api/auth/tokens", json={"name": "hr only", "apps": ["hr"]})
+    assert made.status_code == 201, made.text
+    script = another_client(quiet, headers={"Authorization": f"Bearer {made.json()['token']}"})
+    assert script.get(records_url("hr", "memo")).status_code == 200  # its first use noted (a write of its own)
+    with counted(quiet) as seen:
+        refused = unremembered(script).get(NOTES)  # the authentication refuses it, after holding a session
+    problem(refused, 403)
+    assert seen["checkouts"] == 1
+    assert checked_out(quiet) == 0
     # The connections went back with no transaction left open: a schema change is not blocked.
     assert query(quiet, select(text("1"))) == [(1,)]
 
