@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsloom.platform.api_document import json_body, problems
+from opsloom.platform.database import Database
 from opsloom.platform.errors import BadRequest, FieldError, OpsloomError
 from opsloom.platform.files import FileStore
 from opsloom.platform.http import DB, authenticated, context_of, principal_of, read_json, settings_of
@@ -25,6 +26,12 @@ router = APIRouter(
 
 RecordId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The record id")]
 IfMatch = Annotated[str | None, Header(description='The version you read, e.g. "3"')]
+
+
+def _registries(request: Request) -> tuple[Database, FormRegistry]:
+    """The database and the compiled forms, for the most called routes here: taken from the app
+    rather than through `DB` and `Forms`, as each dependency costs FastAPI work on every request."""
+    return request.app.state.db, request.app.state.forms
 
 
 async def _open(
@@ -76,12 +83,13 @@ def parse_if_match(value: str | None) -> int | None:
     summary="Create a record",
     openapi_extra=json_body(description="The record's fields by key; see the app's own OpenAPI document"),
 )
-async def create(app: str, form: str, request: Request, response: Response, db: DB, forms: Forms) -> dict[str, Any]:
+async def create(app: str, form: str, request: Request, response: Response) -> dict[str, Any]:
+    db, forms = _registries(request)
     payload = await read_json(request)
     async with db.session(write=True) as session:
         compiled, access = await _open(request, forms, session, app, form)
         record = await records.create_record(session, compiled, context_of(request), payload, access)
-    response.headers["Location"] = f"{request.url.path}/{record['id']}"
+    response.headers["Location"] = f"{request.scope['path']}/{record['id']}"
     return _etag(record, response)
 
 
@@ -112,8 +120,6 @@ async def list_(
     app: str,
     form: str,
     request: Request,
-    db: DB,
-    forms: Forms,
     filter: Annotated[str | None, Query(description="A condition as JSON")] = None,
     sort: Annotated[str | None, Query(description="Field keys, '-' for descending")] = None,
     limit: Annotated[str | None, Query(description="Page size, 1 to 500")] = None,
@@ -129,6 +135,7 @@ async def list_(
         ),
     ] = None,
 ) -> dict[str, Any]:
+    db, forms = _registries(request)
     if count not in (None, "auto", "exact", "none"):
         raise BadRequest("Unknown count mode", [FieldError("count", "use auto, exact or none")])
     query = records.ListRequest(
@@ -152,10 +159,10 @@ async def read(
     record_id: RecordId,
     request: Request,
     response: Response,
-    db: DB,
-    forms: Forms,
     expand: Annotated[str | None, Query(description=EXPAND)] = None,
 ) -> dict[str, Any]:
+    db, forms = _registries(request)
+
     async def work(session: AsyncSession, compiled: CompiledForm, access: FormAccess, probe: bool) -> Any:
         ctx = context_of(request)
         return await records.get_record(session, compiled, ctx, record_id, access, expand, probe=probe)
@@ -175,10 +182,9 @@ async def patch(
     record_id: RecordId,
     request: Request,
     response: Response,
-    db: DB,
-    forms: Forms,
     if_match: IfMatch = None,
 ) -> dict[str, Any]:
+    db, forms = _registries(request)
     expected = parse_if_match(if_match)
     payload = await read_json(request)
     async with db.session(write=True) as session:
