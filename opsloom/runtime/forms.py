@@ -297,6 +297,25 @@ class CompiledForm:
         returning = insert(self.table).returning
         return returning(*self.table.c, sort_by_parameter_order=True), returning(*self.table.c)
 
+    def confirmed_insert(self, columns: tuple[str, ...]) -> Any:
+        """INSERT ... SELECT ... RETURNING of one row of these `columns`, stored only while this
+        version of the form is the published one (no row comes back when it is not).
+
+        For a create on SQLite that took the form from this process's cache unasked: the one
+        writer's lock, held from BEGIN IMMEDIATE to the commit, keeps a publish out, so the check
+        inside the INSERT is as good as one before it, and saves a statement. Built once per set
+        of columns; the version it expects is this form's own."""
+        key = ("confirmed_insert", columns)
+        statement = self.statements.get(key)
+        if statement is None:
+            t, d = self.table, tables.definitions
+            published = select(d.c.published_version).where(d.c.id == bindparam("_opsloom_form", self.form_id))
+            current = published.scalar_subquery() == bindparam("_opsloom_version", self.version)
+            row = select(*(bindparam(c, type_=t.c[c].type) for c in columns)).where(current)
+            statement = insert(t).from_select([t.c[c] for c in columns], row).returning(*t.c)
+            self.statements[key] = statement
+        return statement
+
     @cached_property
     def _dumpers(self) -> tuple[tuple[str, str, Any, FieldSpec], ...]:
         """(key, column, dump function or None when the value is already JSON, spec) per field."""
@@ -706,6 +725,11 @@ class FormRegistry:
                 pass  # a rollup over a form no longer published reads as empty
         children = {key: replace(child, related=related) for key, child in compiled.children.items()}
         return replace(compiled, related=related, children=children)
+
+    async def is_current(self, session: AsyncSession, form: CompiledForm) -> bool:
+        """Is this compiled form the one published now?"""
+        found = (await session.execute(_PUBLISHED, {"app": form.app, "form": form.key})).first()
+        return found is not None and (found.id, found.published_version) == (form.form_id, form.version)
 
     async def referrers(self, session: AsyncSession, app: str, form: str) -> list[tuple[CompiledForm, FieldSpec]]:
         """Relation fields of the app's forms that link to `form`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
@@ -16,7 +17,7 @@ from opsloom.platform.permissions import FormAccess, form_access
 from opsloom.runtime import records
 from opsloom.runtime.access import reader_access
 from opsloom.runtime.dependencies import Forms
-from opsloom.runtime.forms import CompiledForm, FormRegistry
+from opsloom.runtime.forms import CompiledForm, FormRegistry, StaleForm
 
 EXPAND = "Link fields to show as {id, title, access} ({id, null, false} for a record you may not read) or {id, name}"
 
@@ -45,17 +46,31 @@ async def _open(
 async def _read(request: Request, db: DB, forms: FormRegistry, app: str, form: str, work: Any) -> Any:
     """Run a read, first with the form as this process has it cached (checked inside the read's
     own statement, so no extra round trip), and again with the current form if that is stale."""
+    return await _cached_first(request, db.reading, forms, app, form, work)
+
+
+async def _cached_first(request: Request, begin: Any, forms: FormRegistry, app: str, form: str, work: Any) -> Any:
+    """Run `work(session, form, access, unconfirmed)` in a session `begin()` gives, first with the form
+    as this process has it cached, unasked (`unconfirmed`: the work's own statement confirms it and
+    raises `StaleForm` if it is not the published one), and again with the current form if it was
+    stale. A refusal made with the cached form stands only once the form is known to be current: a
+    field published since must not be refused by a process that had not heard of it yet."""
     cached = forms.peek(app, form)
     if cached is not None:
         try:
-            async with db.reading() as session:
+            async with begin() as session:
                 access = await form_access(session, principal_of(request), app, form)
-                return await work(session, cached, access, True)
+                try:
+                    return await work(session, cached, access, True)
+                except OpsloomError:
+                    if await forms.is_current(session, cached):
+                        raise
+                    raise StaleForm(form) from None  # and what the work did is rolled back
         except OpsloomError:
-            raise  # an answer about the request itself (not found, not allowed)
+            raise  # an answer about the request itself (not found, not allowed, not valid)
         except Exception:  # noqa: BLE001 - StaleForm, or a statement or stored value the changed table no longer fits
-            pass  # the form changed since it was cached (a changed type fails as it is read): read again
-    async with db.reading() as session:
+            pass  # the form changed since it was cached (a changed type fails as it is read): again
+    async with begin() as session:
         compiled, access = await _open(request, forms, session, app, form)
         return await work(session, compiled, access, False)
 
@@ -86,9 +101,17 @@ def parse_if_match(value: str | None) -> int | None:
 async def create(app: str, form: str, request: Request, response: Response) -> dict[str, Any]:
     db, forms = _registries(request)
     payload = await read_json(request)
-    async with db.session(write=True) as session:
-        compiled, access = await _open(request, forms, session, app, form)
-        record = await records.create_record(session, compiled, context_of(request), payload, access)
+
+    async def work(session: AsyncSession, compiled: CompiledForm, access: FormAccess, unconfirmed: bool) -> Any:
+        ctx = context_of(request)
+        return await records.create_record(session, compiled, ctx, payload, access, unconfirmed=unconfirmed)
+
+    if db.is_sqlite:  # the INSERT confirms the cached form: a statement fewer (see CompiledForm.confirmed_insert)
+        record = await _cached_first(request, partial(db.session, write=True), forms, app, form, work)
+    else:  # PostgreSQL asks first, FOR KEY SHARE, so that a publish waits for the writes begun before it
+        async with db.session(write=True) as session:
+            compiled, access = await _open(request, forms, session, app, form)
+            record = await work(session, compiled, access, False)
     response.headers["Location"] = f"{request.scope['path']}/{record['id']}"
     return _etag(record, response)
 

@@ -8,6 +8,7 @@ the process that did not publish must still serve the new shape at once.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -229,3 +230,41 @@ def test_publish_through_one_process_is_served_by_the_other(db_url: str, tmp_pat
         assert publish(a, item_form(TITLE, wider, PRICE)) == ["convert_column"]
         assert ok(b.get(url))["quantity"] == "2.00"
         assert sorted(r["quantity"] for r in ok(b.get(RECORDS))["items"]) == ["2.00", "5.00"]
+
+
+def test_a_process_that_has_not_heard_of_a_publish_judges_and_stores_by_the_new_form(
+    db_url: str, tmp_path: Path
+) -> None:
+    """B's cached form is used unasked where its own statement confirms it (a read's probe; on
+    SQLite a create's INSERT): what B would refuse or store by the old form is done by the new one."""
+    create_admin(db_url, tmp_path)
+    with (
+        servers(db_url, tmp_path, "a", "b") as (server_a, server_b),
+        admin_client(server_a) as a,
+        admin_client(server_b) as b,
+    ):
+        ok(a.put(f"/api/design/apps/{APP}", json={"key": APP, "label": "Shared"}))
+        publish(a, item_form(TITLE, QTY, NOTE))
+        ok(b.post(RECORDS, json={"title": "first", "qty": 1, "note": "n"}), 201)  # B caches version 1
+
+        # Version 1 would refuse the new field; B stores it.
+        assert publish(a, item_form(TITLE, QTY, NOTE, PRICE)) == ["add_column"]
+        priced = ok(b.post(RECORDS, json={"title": "priced", "price": "3.50"}), 201)
+        assert ok(a.get(f"{RECORDS}/{priced['id']}"))["price"] == "3.50"
+
+        # Version 2 would accept this create and answer with note; B stores it in the new shape.
+        assert publish(a, item_form(TITLE, QTY, PRICE)) == ["archive_column"]
+        plain = ok(b.post(RECORDS, json={"title": "plain"}), 201)
+        assert "note" not in plain and plain["price"] is None
+        assert "note" not in ok(a.get(f"{RECORDS}/{plain['id']}"))
+
+        # Version 3 would refuse a filter by the new field; B filters by it.
+        due = field("due", "date")
+        assert publish(a, item_form(TITLE, QTY, PRICE, due)) == ["add_column"]
+        empty_due = json.dumps({"field": "due", "op": "is_empty"})
+        listed = ok(b.get(RECORDS, params={"filter": empty_due, "sort": "id", "count": "exact"}))
+        assert [r["title"] for r in listed["items"]] == ["first", "priced", "plain"] and listed["total"] == 3
+
+        # And a refusal by the current form stands: the old key is gone.
+        problem(b.post(RECORDS, json={"title": "old", "note": "gone"}), 422, "note")
+        assert ok(a.get(RECORDS, params={"count": "exact", "limit": 1}))["total"] == 3

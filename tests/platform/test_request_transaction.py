@@ -91,6 +91,30 @@ def test_a_remembered_caller_is_not_looked_up_again(quiet: TestClient) -> None:
     assert len(statements) == 1 and "opsloom_users" not in statements[0]  # the record's read alone
 
 
+def test_a_create_with_the_form_cached_sends_the_statements_its_database_needs(quiet: TestClient) -> None:
+    """On SQLite the record's INSERT itself confirms the cached form (the one writer's lock keeps a
+    publish out until the commit); PostgreSQL asks first, FOR KEY SHARE, so that a publish waits."""
+    create(quiet, NOTES, title="first")  # the form is cached and the caller remembered from here on
+    with sent_statements(quiet) as sent:
+        second = create(quiet, NOTES, title="second")
+    statements = [s for s in sent if not s.startswith("BEGIN")]
+    table = records_table(quiet)
+    if quiet.app.state.db.is_sqlite:  # type: ignore[attr-defined]
+        assert len(statements) == 2, statements
+        assert statements[0].startswith(f"INSERT INTO {table} ") and "opsloom_definitions" in statements[0]
+        assert statements[1].startswith("INSERT INTO opsloom_log_rows ")
+    else:
+        assert len(statements) == 3, statements
+        assert "opsloom_definitions" in statements[0] and "FOR KEY SHARE" in statements[0]
+        assert statements[1].startswith(f"INSERT INTO {table} ") and "opsloom_definitions" not in statements[1]
+    titles = [r["title"] for r in quiet.get(NOTES, params={"sort": "id"}).json()["items"]]
+    assert titles == ["first", "second"] and second["version"] == 1
+
+
+def records_table(client: TestClient) -> str:
+    return client.app.state.forms.peek("crm", "note").table.name  # type: ignore[attr-defined]
+
+
 def test_a_remembered_callers_read_begins_no_transaction(quiet: TestClient) -> None:
     """No BEGIN and COMMIT around a read's statement (`Database.reading`: on PostgreSQL two round
     trips saved); writes keep their transaction."""

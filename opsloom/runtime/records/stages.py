@@ -27,7 +27,7 @@ from opsloom.runtime import attachments, autonumbers, subforms
 from opsloom.runtime.access import eval_context
 from opsloom.runtime.conditions.ast import EvalContext
 from opsloom.runtime.fields import unit_of
-from opsloom.runtime.forms import CompiledForm
+from opsloom.runtime.forms import CompiledForm, StaleForm
 from opsloom.runtime.formulas import FormulaContext
 from opsloom.runtime.records.history import append_audit, append_audit_batch, append_history
 from opsloom.runtime.records.links import check_links, check_row_links, release_links
@@ -221,9 +221,15 @@ async def insert_records(write: WriteContext) -> None:
     # in the order sent.
     ordered = write.session.get_bind().dialect.name != "sqlite" or len(params) == 1
     statement = form.inserts[0] if ordered else form.inserts[1]
+    unconfirmed = write.options.get("unconfirmed", False)
+    if unconfirmed:  # the form came from the cache unasked: the INSERT confirms it (one row only)
+        (one,) = params
+        statement = form.confirmed_insert(tuple(one))
     rows, paths = [item.values for item in write.items], [item.path for item in write.items]
     result = await store(write.session, form, statement, params, rows=rows, paths=paths, ctx=ctx, access=write.access)
     stored = result.mappings().all()
+    if unconfirmed and not stored:
+        raise StaleForm(form.key)
     if not ordered:
         stored = sorted(stored, key=lambda row: row["id"])
     for item, row in zip(write.items, stored, strict=True):

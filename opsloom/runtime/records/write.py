@@ -136,9 +136,15 @@ async def create_record(
     ctx: RequestContext,
     payload: Any,
     access: FormAccess,
+    *,
+    unconfirmed: bool = False,
 ) -> dict[str, Any]:
+    """`unconfirmed`: the form came from the process's cache unasked, and the record's INSERT
+    confirms it is the published one (SQLite only: see `CompiledForm.confirmed_insert`);
+    `StaleForm` when it is not, with nothing stored."""
     access.require("create")
-    write = WriteContext("create", session, form, ctx, access, [WriteItem(0, "", payload)])
+    options = {"unconfirmed": True} if unconfirmed else {}
+    write = WriteContext("create", session, form, ctx, access, [WriteItem(0, "", payload)], options=options)
     await CREATE.run(write)
     return _answer(write)[0]
 
