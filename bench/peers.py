@@ -61,15 +61,30 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Boolean, Column, Date, Index, Integer, MetaData, Numeric, String, Table, Text, inspect
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    func,
+    inspect,
+    select,
+)
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
@@ -92,7 +107,7 @@ from records_api import (  # noqa: E402
 )
 
 from opsloom.cli import cores  # noqa: E402
-from opsloom.platform.database import Database  # noqa: E402
+from opsloom.platform.database import Database, PoolLimits  # noqa: E402
 from opsloom.runtime.forms import compile_form, initial_storage  # noqa: E402
 
 DIRECTUS_VERSION = "11.3.5"  # the last 11.x whose `engines` admit Node 20 (11.4 and later need Node 22)
@@ -435,6 +450,9 @@ class Case:
     label: str
     opsloom: list[Request]
     directus: list[Request]
+    # What each request asks of the database at the least (Opsloom's table, its statements' shape), for
+    # this process to send alone, with no server between: how fast the database answers them here.
+    database: list[Any] = field(default_factory=list)
 
 
 def _query(params: dict[str, str]) -> str:
@@ -482,24 +500,39 @@ def cases(requests: int, rows: int, cursors: dict[int, str]) -> list[Case]:
     def d_list(d: str, a: str, **extra: str) -> str:
         return f"{DIRECTUS_URL}?{_query({'filter': directus_filter(d, a), 'sort': '-amount', 'limit': '20', **extra})}"
 
+    t = OPSLOOM_TABLE
+    live = t.c.deleted_at.is_(None)
+
+    def matching(d: str, a: str) -> list[Any]:
+        return [live, t.c.department == d, t.c.amount > Decimal(a)]
+
+    def page(d: str, a: str) -> Any:
+        return select(t).where(*matching(d, a)).order_by(t.c.amount.desc().nulls_first(), t.c.id.desc()).limit(21)
+
+    def count(d: str, a: str) -> Any:
+        return select(func.count()).select_from(t).where(*matching(d, a))
+
     return [
         Case(
             "get",
             "get by id",
             [Request("GET", f"{OPSLOOM_URL}/{i}") for i in ids],
             [Request("GET", f"{DIRECTUS_URL}/{i}") for i in ids],
+            [select(t).where(t.c.id == i, live) for i in ids],
         ),
         Case(
             "list",
             "list: filter, -amount, 20",
             [Request("GET", o_list(d, a, "none")) for d, a in wanted],
             [Request("GET", d_list(d, a)) for d, a in wanted],
+            [page(d, a) for d, a in wanted],
         ),
         Case(
             "total",
             "list with total",
             [Request("GET", o_list(d, a, "auto")) for d, a in wanted],
             [Request("GET", d_list(d, a, meta="filter_count")) for d, a in wanted],
+            [page(d, a).add_columns(count(d, a).scalar_subquery()) for d, a in wanted],
         ),
         Case(
             "deep",
@@ -509,6 +542,10 @@ def cases(requests: int, rows: int, cursors: dict[int, str]) -> list[Case]:
                 for p in pages
             ],
             [Request("GET", f"{DIRECTUS_URL}?{_query({**newest, 'offset': str((p - 1) * PAGE)})}") for p in pages],
+            [
+                select(t).where(live, t.c.id <= rows - (p - 1) * PAGE).order_by(t.c.id.desc()).limit(PAGE + 1)
+                for p in pages
+            ],
         ),
         Case(
             "count",
@@ -518,6 +555,7 @@ def cases(requests: int, rows: int, cursors: dict[int, str]) -> list[Case]:
                 Request("GET", f"{DIRECTUS_URL}?{_query({'aggregate[count]': '*', 'filter': directus_filter(d, a)})}")
                 for d, a in wanted
             ],
+            [count(d, a) for d, a in wanted],
         ),
         Case(
             "create",
@@ -598,6 +636,7 @@ class Sides:
     directus: Server
     opsloom_auth: dict[str, str]
     directus_auth: dict[str, str]
+    opsloom_database: str  # its URL, for the statements sent with no server between
 
     def servers(self) -> dict[str, tuple[Server, dict[str, str]]]:
         return {
@@ -612,9 +651,13 @@ class Row:
     case: Case
     clients: int
     figures: dict[str, list[Figures]]  # by side: one per round
+    database: list[float]  # the case's statements sent to Opsloom's database alone: requests/s, one per round
 
     def rate(self, side: str) -> float:
         return statistics.median(f.rate for f in self.figures[side])
+
+    def database_rate(self) -> float | None:
+        return statistics.median(self.database) if self.database else None
 
     def p50(self, side: str) -> float:
         return statistics.median(f.p50_ms for f in self.figures[side])
@@ -646,11 +689,43 @@ async def measure(case: Case, clients: int, sides: Sides, rounds: int) -> Row:
         await drive(server, requests[side][:warm], clients, auth)
     figures: dict[str, list[Figures]] = {side: [] for side in servers}
     order = list(servers)
+    database = []
     for round_ in range(rounds):
         for side in order if round_ % 2 == 0 else order[::-1]:
             server, auth = servers[side]
             figures[side].append(await drive(server, requests[side], clients, auth))
-    return Row(case, clients, figures)
+        if case.database:
+            database.append(await drive_database(sides.opsloom_database, case.database, clients))
+    return Row(case, clients, figures, database)
+
+
+async def drive_database(url: str, statements: list[Any], concurrency: int) -> float:
+    """Send each statement once from `concurrency` connections of this process, with no server
+    between: requests/s. No server answers a case faster than its database does here."""
+    engine = create_async_engine(url, pool_size=concurrency, max_overflow=0)
+    position = 0
+
+    async def client_loop() -> None:
+        nonlocal position
+        async with engine.connect() as connection:
+            while position < len(statements):
+                statement = statements[position]
+                position += 1
+                (await connection.execute(statement)).all()
+
+    try:
+        await drive_database_warm(engine, statements[: max(10, len(statements) // 10)])
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop() for _ in range(concurrency)))
+        return len(statements) / (time.perf_counter() - started)
+    finally:
+        await engine.dispose()
+
+
+async def drive_database_warm(engine: Any, statements: list[Any]) -> None:
+    async with engine.connect() as connection:
+        for statement in statements:
+            (await connection.execute(statement)).all()
 
 
 @dataclass(frozen=True)
@@ -685,7 +760,7 @@ async def run_database(kind: str, args: argparse.Namespace, cli: Path) -> Report
                         await until_ready(d, "/server/ping")
                         d_auth = await directus_auth(d)
                         await create_collection(d, d_auth)
-                        sides = Sides(o1, on, d, o_auth, d_auth)
+                        sides = Sides(o1, on, d, o_auth, d_auth, url)
                         notes = await load(kind, args, url, d_url)
                         notes += await compare_answers(sides, args.rows)
                         for note in notes[-1:]:
@@ -711,7 +786,11 @@ async def load(kind: str, args: argparse.Namespace, url: str, d_url: str) -> lis
         f"(made here to match opsloom's on {', '.join(indexed)}) and its primary key",
     ]
     if kind == "postgresql":
-        notes.append("connection pools: Opsloom 10 (+20 overflow) per worker; Directus knex's default, 2 to 10")
+        size, overflow = PoolLimits().sized("postgresql")
+        notes.append(
+            f"connection pools: Opsloom {size} (+{overflow} overflow) per worker, as set by default on this "
+            "machine; Directus knex's default, 2 to 10"
+        )
     if kind == "sqlite":
         notes.append(
             f"sqlite journal mode: opsloom {await journal_mode(url)}, directus {await journal_mode(d_url)} (the "
@@ -750,7 +829,7 @@ def print_report(report: Report, args: argparse.Namespace, version: str) -> None
     head = (
         f"{'case':<27}{'clients':>7} | {'o 1w rps':>8} {f'o {n}w rps':>9} {'dir rps':>8} | {'ratio 1w':>8} "
         f"{f'ratio {n}w':>8} | {'o 1w p50/p99':>13} {f'o {n}w p50/p99':>13} {'dir p50/p99':>13} "
-        f"| {'CPU ms/req':>14} | errors"
+        f"| {'CPU ms/req':>14} | {'db rps':>7} | errors"
     )
     print(head)
     print("-" * len(head))
@@ -760,7 +839,7 @@ def print_report(report: Report, args: argparse.Namespace, version: str) -> None
         print(
             f"{row.case.label:<27}{row.clients:>7} | {o1:>8.0f} {on:>9.0f} {d:>8.0f} | {o1 / d:>8.2f} {on / d:>8.2f} |"
             f"{lat} | {row.cpu_ms('o1'):>4.1f}/{row.cpu_ms('oN'):>4.1f}/{row.cpu_ms('d'):>4.1f}"
-            f" | {row.errors('o1')}/{row.errors('oN')}/{row.errors('d')}"
+            f" | {_rate(row.database_rate()):>7} | {row.errors('o1')}/{row.errors('oN')}/{row.errors('d')}"
         )
     print(
         f"rps = requests/s; ratio = Opsloom rps / Directus rps (above 1: Opsloom answers more); latency in ms; "
@@ -770,12 +849,21 @@ def print_report(report: Report, args: argparse.Namespace, version: str) -> None
         f"CPU ms/req = the server's CPU time (all its processes) per request, o 1w / o {n}w / dir: what each "
         "costs, whatever the load client (which shares the cores) can send"
     )
+    print(
+        "db rps = the case's statements (what it asks of the database at the least, in the shape of "
+        "Opsloom's) sent by this process to Opsloom's database alone, from as many connections as clients, "
+        "no server between: no server answers the case faster here"
+    )
     for row in report.rows:
         for side, name in (("o1", "Opsloom 1w"), ("oN", f"Opsloom {n}w"), ("d", "Directus")):
             if row.errors(side):
                 print(f"errors: {row.case.label}, {row.clients} clients, {name}: {row.failures(side)}")
     for note in report.notes:
         print(f"note: {note}")
+
+
+def _rate(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.0f}"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from opsloom.platform.settings import Settings
+from opsloom.platform.settings import Settings, cores
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -36,11 +36,6 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Run the web server."""
     settings = _settings(host=host, port=port)
     _run_server(settings, workers=workers or cores())
-
-
-def cores() -> int:
-    """The CPU cores this process may run on (a container's limit, not the host's count)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _run_server(settings: Settings, workers: int = 1) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -13,6 +14,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from opsloom.platform.site_settings import DEFAULTS, NAMES, CharacterClass
 from opsloom.resources import node_modules_path
+
+
+def cores() -> int:
+    """The CPU cores this process may run on (a container's limit, not the host's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -40,8 +46,14 @@ class Settings(BaseSettings):
         default=10_000, description="Lists count exactly up to this many rows, then estimate"
     )
     export_max_rows: int = Field(default=100_000, description="Most rows one export writes; the rest are left out")
-    db_pool_size: int = Field(default=10, ge=1, description="Database connections one process keeps open")
-    db_pool_overflow: int = Field(default=20, ge=0, description="Extra connections one process opens under load")
+    db_pool_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Database connections one process keeps open (PostgreSQL: twice the cores; SQLite: 10)",
+    )
+    db_pool_overflow: int | None = Field(
+        default=None, ge=0, description="Extra connections one process opens under load (PostgreSQL: none; SQLite: 20)"
+    )
     db_pool_timeout: float = Field(
         default=30.0, gt=0, description="Seconds a request waits for a free connection before it answers 503"
     )
