@@ -31,7 +31,7 @@ database (`--databases`):
   deep       100 rows from page ~200, sorted by -id (Opsloom: the page's
              keyset cursor, as a client paging there holds it; Directus:
              `offset`)
-  count      how many rows match the filter (Opsloom: `limit=1&count=exact`;
+  count      how many rows match the filter (Opsloom: `limit=0&count=exact`, no rows;
              Directus: `aggregate[count]=*`)
   create     POST one record (Opsloom also writes its history row; Directus its
              activity and revision rows)
@@ -550,7 +550,7 @@ def cases(requests: int, rows: int, cursors: dict[int, str]) -> list[Case]:
         Case(
             "count",
             "count by filter",
-            [Request("GET", o_list(d, a, "exact", limit="1")) for d, a in wanted],
+            [Request("GET", o_list(d, a, "exact", limit="0")) for d, a in wanted],
             [
                 Request("GET", f"{DIRECTUS_URL}?{_query({'aggregate[count]': '*', 'filter': directus_filter(d, a)})}")
                 for d, a in wanted
@@ -606,7 +606,7 @@ async def compare_answers(sides: Sides, rows: int) -> list[str]:
                 a, b = bool(a), bool(b)
             if a != b:
                 notes.append(f"WARNING: record {record_id}.{key} differs: opsloom {a!r}, directus {b!r}")
-        params = {"filter": opsloom_filter(department, amount), "limit": "1", "count": "exact"}
+        params = {"filter": opsloom_filter(department, amount), "limit": "0", "count": "exact"}
         o_count = (
             await client.get(sides.opsloom.base_url + OPSLOOM_URL, params=params, headers=sides.opsloom_auth)
         ).json()["total"]

@@ -138,15 +138,16 @@ def _beyond(column: Any, value: Any, descending: bool) -> Any:
 
 
 def parse_limit(raw: str | None) -> int:
+    """The page size: 1 to MAX_LIMIT (50 if not given), or 0 for no rows: the count alone."""
     if raw is None:
         return 50
     try:
         limit = int(raw)
     except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_LIMIT:
+        limit = -1
+    if not 0 <= limit <= MAX_LIMIT:
         raise BadRequest(
             "The limit is out of range",
-            [FieldError("limit", f"use a whole number from 1 to {MAX_LIMIT}")],
+            [FieldError("limit", f"use a whole number from 1 to {MAX_LIMIT}, or 0 for the count alone")],
         )
     return limit

@@ -99,7 +99,11 @@ def form_paths(app: str, view: FormView) -> dict[str, Any]:
                 parameters=[
                     _query("filter", 'A condition as URL-encoded JSON, e.g. {"field":"x","op":"eq","value":1}'),
                     _query("sort", "Up to 5 field keys, '-' for descending"),
-                    _query("limit", "Page size, 1 to 500", {"type": "integer", "minimum": 1, "maximum": 500}),
+                    _query(
+                        "limit",
+                        "Page size, 1 to 500; 0 for the count alone",
+                        {"type": "integer", "minimum": 0, "maximum": 500},
+                    ),
                     _query("cursor", "next_cursor of the previous page"),
                     _query("q", "Search in the title field"),
                     _query("count", "How to count the total", {"type": "string", "enum": ["auto", "exact", "none"]}),

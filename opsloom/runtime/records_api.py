@@ -145,7 +145,7 @@ async def list_(
     request: Request,
     filter: Annotated[str | None, Query(description="A condition as JSON")] = None,
     sort: Annotated[str | None, Query(description="Field keys, '-' for descending")] = None,
-    limit: Annotated[str | None, Query(description="Page size, 1 to 500")] = None,
+    limit: Annotated[str | None, Query(description="Page size, 1 to 500; 0 for the count alone")] = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     q: Annotated[str | None, Query(description="Search in the title field")] = None,
     count: Annotated[str | None, Query(description="auto (default), exact or none")] = None,

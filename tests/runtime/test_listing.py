@@ -386,7 +386,7 @@ def test_garbage_cursor_is_a_400(api, many, cursor):
         problem(response, 400, "cursor")
 
 
-@pytest.mark.parametrize("limit", ["0", "-1", "501", "abc", "1.5", "99999999999999999999"])
+@pytest.mark.parametrize("limit", ["-1", "501", "abc", "1.5", "99999999999999999999", ""])
 def test_limit_out_of_bounds_is_a_400(api, url, limit):
     problem(api.get(url, params={"limit": limit}), 400, "limit")
 
@@ -475,6 +475,19 @@ def test_an_empty_page_asks_once_more_for_its_total_and_nothing_else(quiet):
         bare = api.get(url, params={"filter": nothing, "count": "none"}).json()
     assert bare == {"items": [], "next_cursor": None}
     assert len([s for s in sent if s.lstrip().upper().startswith("SELECT")]) == 2
+
+
+def test_limit_zero_asks_for_the_count_alone_in_one_statement(quiet):
+    """No page is read, nor sorted: one statement counts and confirms the cached form."""
+    api, many = quiet, add_many(quiet, publish_fresh(quiet, "shop", ITEM))
+    api.get(many, params={"limit": 1})  # the caller is remembered from here on
+    filtered = json.dumps(c("kind", "eq", "a"))
+    with sent_statements(api) as sent:
+        counted = api.get(many, params={"limit": 0, "filter": filtered, "count": "exact", "sort": "-title"}).json()
+    assert counted == {"items": [], "next_cursor": None, "total": 8, "total_exact": True}
+    reads = [s for s in sent if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 1 and "ORDER BY" not in reads[0] and "opsloom_definitions" in reads[0], reads
+    assert api.get(many, params={"limit": 0}).json()["total"] == 23
 
 
 def test_unknown_count_mode_is_a_400(api, url):

@@ -89,7 +89,8 @@ async def list_records(
     cap = None if request.count == "exact" else exact_count_limit
     if counted:  # the total rides along with the page: one statement, one round trip
         page = page.add_columns(_count_query(form, where, cap).scalar_subquery().label(TOTAL))
-    rows = (await session.execute(page)).mappings().all()
+    # `limit=0` asks for the count alone: no page is read (nor sorted), as a count by itself reads none.
+    rows = (await session.execute(page)).mappings().all() if limit else []
     # An empty page (nothing matches, or a cursor past the last row) brings neither the count nor the
     # published version with it: one more statement asks for both.
     first = rows[0] if rows else await _in_place_of_rows(session, full, where, cap, counted=counted, probe=probe)
