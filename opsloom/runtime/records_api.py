@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from functools import partial
 from typing import Annotated, Any
 
@@ -49,7 +51,14 @@ async def _read(request: Request, db: DB, forms: FormRegistry, app: str, form: s
     return await _cached_first(request, db.reading, forms, app, form, work)
 
 
-async def _cached_first(request: Request, begin: Any, forms: FormRegistry, app: str, form: str, work: Any) -> Any:
+async def _cached_first(
+    request: Request,
+    begin: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+    forms: FormRegistry,
+    app: str,
+    form: str,
+    work: Any,
+) -> Any:
     """Run `work(session, form, access, unconfirmed)` in a session `begin()` gives, first with the form
     as this process has it cached, unasked (`unconfirmed`: the work's own statement confirms it and
     raises `StaleForm` if it is not the published one), and again with the current form if it was

@@ -177,17 +177,24 @@ def publish(client: httpx.Client, document: dict[str, Any]) -> list[str]:
     return [step["action"] for step in ok(client.post(f"{DESIGN}/publish"))["plan"]["steps"]]
 
 
-# ------------------------------------------------------------------- tests
-
-
-def test_publish_through_one_process_is_served_by_the_other(db_url: str, tmp_path: Path) -> None:
-    create_admin(db_url, tmp_path)
+@contextmanager
+def two_processes(db_url: str, workdir: Path) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    """The admin logged in on two server processes sharing the database, the app made through the first."""
+    create_admin(db_url, workdir)
     with (
-        servers(db_url, tmp_path, "a", "b") as (server_a, server_b),
+        servers(db_url, workdir, "a", "b") as (server_a, server_b),
         admin_client(server_a) as a,
         admin_client(server_b) as b,
     ):
         ok(a.put(f"/api/design/apps/{APP}", json={"key": APP, "label": "Shared"}))
+        yield a, b
+
+
+# ------------------------------------------------------------------- tests
+
+
+def test_publish_through_one_process_is_served_by_the_other(db_url: str, tmp_path: Path) -> None:
+    with two_processes(db_url, tmp_path) as (a, b):
         assert publish(a, item_form(TITLE, QTY, NOTE)) == ["create_table"]
         created = ok(a.post(RECORDS, json={"title": "first", "qty": 1, "note": "n"}), 201)
         url = f"{RECORDS}/{created['id']}"
@@ -237,13 +244,7 @@ def test_a_process_that_has_not_heard_of_a_publish_judges_and_stores_by_the_new_
 ) -> None:
     """B's cached form is used unasked where its own statement confirms it (a read's probe; on
     SQLite a create's INSERT): what B would refuse or store by the old form is done by the new one."""
-    create_admin(db_url, tmp_path)
-    with (
-        servers(db_url, tmp_path, "a", "b") as (server_a, server_b),
-        admin_client(server_a) as a,
-        admin_client(server_b) as b,
-    ):
-        ok(a.put(f"/api/design/apps/{APP}", json={"key": APP, "label": "Shared"}))
+    with two_processes(db_url, tmp_path) as (a, b):
         publish(a, item_form(TITLE, QTY, NOTE))
         ok(b.post(RECORDS, json={"title": "first", "qty": 1, "note": "n"}), 201)  # B caches version 1
 

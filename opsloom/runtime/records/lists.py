@@ -79,18 +79,18 @@ async def list_records(
     group = _group_spec(request.group, form)
     keys = parse_sort(_grouped_sort(group.key, request.sort) if group else request.sort, form)
     limit = parse_limit(request.limit)
-    page = select(t, *form.read_columns()).where(*where)
-    if request.cursor:
-        page = page.where(after_cursor(keys, decode_cursor(request.cursor, keys, request.filter), form))
-    page = page.order_by(*order_by(keys, form)).limit(limit + 1)
-    if probe:
-        page = page.add_columns(published_probe(full))
+    after = after_cursor(keys, decode_cursor(request.cursor, keys, request.filter), form) if request.cursor else None
     counted = request.count != "none"
     cap = None if request.count == "exact" else exact_count_limit
-    if counted:  # the total rides along with the page: one statement, one round trip
-        page = page.add_columns(_count_query(form, where, cap).scalar_subquery().label(TOTAL))
-    # `limit=0` asks for the count alone: no page is read (nor sorted), as a count by itself reads none.
-    rows = (await session.execute(page)).mappings().all() if limit else []
+    rows: Sequence[Any] = []
+    if limit:  # `limit=0` asks for the count alone: no page is built, read or sorted
+        page = select(t, *form.read_columns()).where(*where, *([] if after is None else [after]))
+        page = page.order_by(*order_by(keys, form)).limit(limit + 1)
+        if probe:
+            page = page.add_columns(published_probe(full))
+        if counted:  # the total rides along with the page: one statement, one round trip
+            page = page.add_columns(_count_query(form, where, cap).scalar_subquery().label(TOTAL))
+        rows = (await session.execute(page)).mappings().all()
     # An empty page (nothing matches, or a cursor past the last row) brings neither the count nor the
     # published version with it: one more statement asks for both.
     first = rows[0] if rows else await _in_place_of_rows(session, full, where, cap, counted=counted, probe=probe)
