@@ -2,18 +2,30 @@
 
 A designer marks a field `"index": true` when they know a list will filter by
 it; users then save views that sort and filter by fields nobody thought of.
-When the form is published, the views of every user are read, and each field a
-view sorts by first, or narrows its rows by (a comparison an index can answer,
-directly or inside an `and`), counts one use. The most used fields that have no
-index yet get one, listed in the publish plan as a step of its own ("Index
-amount: 3 saved views sort or filter by it"), up to `MAX_AUTOMATIC` a form, so
-that writes do not pay for an index per whim.
+When the form is published, the views of every user are read, and each asks
+for indexes:
 
-An automatic index is remembered in the form's storage (`indexes`: field ids),
-so that the compiled table and later publishes (a conversion rebuilds a field's
-column) know it. It stays when the views that asked for it are gone: dropping
-and rebuilding indexes as people edit their views would cost more than it saves.
-A field removed from the form leaves the list.
+- each field it sorts by first, or narrows its rows by (a comparison an index
+  can answer, directly or inside an `and`), asks for an index of its own;
+- a view that picks one value of a field (`department = Sales`) and also sorts
+  by another (or, sorting by none, narrows a range of one: `amount > 1000`)
+  asks for one index of both together, the picked fields first
+  (`department, amount`). Such an index finds the view's rows in the order it
+  shows them, and counts them without reading the table (each index holds live
+  records only), where two single ones would read every row of the department.
+
+The most asked-for indexes that do not exist yet are added, each listed in the
+publish plan as a step of its own ("Index amount: 3 saved views sort or filter
+by it"), up to `MAX_AUTOMATIC` a form, so that writes do not pay for an index
+per whim. A field's own index is not added when an index of two that starts
+with it is kept: that one answers the same lists.
+
+An automatic index is remembered in the form's storage (`indexes`: a field id,
+or the list of field ids of an index of several), so that the compiled table
+and later publishes (a conversion rebuilds a field's column) know it. It stays
+when the views that asked for it are gone: dropping and rebuilding indexes as
+people edit their views would cost more than it saves. A field removed from the
+form takes its indexes off the list.
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -32,21 +44,28 @@ from opsloom.platform.errors import OpsloomError
 from opsloom.runtime.conditions import parse_condition
 from opsloom.runtime.conditions.ast import AllOf, Compare, Condition, FieldRef
 from opsloom.runtime.fields import unit_of
-from opsloom.runtime.forms import CompiledForm, indexed
+from opsloom.runtime.forms import CompiledForm, IndexEntry, indexed
 from opsloom.runtime.listing import parse_sort
 
 MAX_AUTOMATIC = 8
+# The fields one view picks a value of that an index of several starts with.
+MAX_PICKED = 2
+
+# An index the views ask for: the field ids of its columns, in order.
+Wanted = tuple[str, ...]
 
 # Comparisons an index on the field's column answers: equality, sets and ranges (the date periods are ranges).
 NARROWING = frozenset(
     {"eq", "in", "gt", "gte", "lt", "lte", "between", "is_empty", "today", "this_week", "this_month", "last_n_days"}
 )
+# Those that pick one value: the rows they keep stand in the order of an index's next column.
+PICKING = frozenset({"eq"})
 # Columns every form's table indexes already.
 SYSTEM_INDEXED = frozenset({"id", "created_at", "updated_at", "owner_id", "department_id", "status"})
 
 
-async def used_by_views(session: AsyncSession, form: CompiledForm) -> dict[str, int]:
-    """Field id -> how many saved views (of any user) sort by it first or narrow their rows by it.
+async def used_by_views(session: AsyncSession, form: CompiledForm) -> dict[Wanted, int]:
+    """Index (its columns' field ids) -> how many saved views (of any user) ask for it.
 
     Each view is read against the published form it was saved for; a view that no longer
     parses (a field removed since) counts for what still does."""
@@ -54,59 +73,86 @@ async def used_by_views(session: AsyncSession, form: CompiledForm) -> dict[str, 
     rows = await session.execute(
         select(v.c.sort, v.c.filter).where(v.c.app == form.app, v.c.form == form.key).order_by(v.c.id)
     )
-    used: Counter[str] = Counter()
+    used: Counter[Wanted] = Counter()
     for sort, filter_text in rows:
-        used.update(_fields_of_view(form, sort, filter_text))
+        used.update(_asked_by_view(form, sort, filter_text))
     return dict(used)
 
 
-def _fields_of_view(form: CompiledForm, sort: str | None, filter_text: str | None) -> set[str]:
-    fields: set[str] = set()
+def _asked_by_view(form: CompiledForm, sort: str | None, filter_text: str | None) -> set[Wanted]:
+    sorted_by: str | None = None
     if sort:
         with contextlib.suppress(OpsloomError):
-            fields.add(parse_sort(sort, form)[0].spec.id)
+            sorted_by = parse_sort(sort, form)[0].spec.id
+    narrowing: list[Compare] = []
     if filter_text:
         with contextlib.suppress(OpsloomError, ValueError):
-            fields |= _narrowed_by(parse_condition(json.loads(filter_text), form))
-    return fields
+            narrowing = _narrowing(parse_condition(json.loads(filter_text), form))
+    asked: set[Wanted] = {(fid,) for fid in {c.field.id for c in narrowing} | ({sorted_by} if sorted_by else set())}
+    picked = sorted({c.field.id for c in narrowing if c.op in PICKING})[:MAX_PICKED]
+    ranged = [c.field.id for c in narrowing if c.op not in PICKING and c.field.id not in picked]
+    then = sorted_by if sorted_by and sorted_by not in picked else next(iter(ranged), None)
+    if picked and then:
+        asked.add((*picked, then))
+    return asked
 
 
-def _narrowed_by(condition: Condition) -> set[str]:
-    """The fields whose comparison alone narrows every row the condition keeps (an `or` or a `not`
+def _narrowing(condition: Condition) -> list[Compare]:
+    """The comparisons that alone narrow every row the condition keeps (an `or` or a `not`
     keeps rows no single index finds; a comparison with a subform's rows reads no column of this table)."""
     if isinstance(condition, AllOf):
-        return set().union(*(_narrowed_by(item) for item in condition.items))
+        return [c for item in condition.items for c in _narrowing(item)]
     if (
         isinstance(condition, Compare)
         and condition.op in NARROWING
         and not isinstance(condition.value, FieldRef)  # one field against another: every row is read
         and not condition.field.raw.get("rows_aggregate")
     ):
-        return {condition.field.id}
-    return set()
+        return [condition]
+    return []
 
 
 def automatic_indexes(
-    new: Mapping[str, Any], storage: Mapping[str, Any], used: Mapping[str, int]
-) -> tuple[list[str], list[tuple[str, str, int]]]:
-    """The automatic indexes the form keeps (field ids), and those to add: (field id, key, views).
+    new: Mapping[str, Any], storage: Mapping[str, Any], used: Mapping[Wanted, int]
+) -> tuple[list[IndexEntry], list[tuple[Wanted, int]]]:
+    """The automatic indexes the form keeps (as its storage lists them), and those to add:
+    (field ids, views).
 
-    A field qualifies when its values are one stored column that sorts (not a subform, a
-    multiple choice, a value read at read time) and nothing indexes it already."""
+    Each field of one qualifies when its values are one stored column that sorts (not a subform,
+    a multiple choice, a value read at read time). A field's own index is not added when nothing
+    needs one (indexed already), nor an index of several that starts with a unique field."""
     fields = {f["id"]: f for f in new["fields"]}
-    kept = [fid for fid in storage.get("indexes", ()) if fid in fields and _indexable(fields[fid])]
-    room = MAX_AUTOMATIC - len(kept)
-    wanted = sorted(
-        (fid for fid, n in used.items() if n > 0 and fid in fields and fid not in kept and _needs_one(fields[fid])),
-        key=lambda fid: (-used[fid], fields[fid]["key"]),
+    kept = [entry for entry in storage.get("indexes", ()) if _fits(columns_of(entry), fields)]
+    have = {columns_of(entry) for entry in kept}
+    candidates = [w for w, n in used.items() if n > 0 and w not in have and _fits(w, fields) and _needs(w, fields)]
+    # A field's own index finds nothing that an index of several starting with it does not.
+    leading = {w[0] for w in [*have, *candidates] if len(w) > 1}
+    candidates = sorted(
+        (w for w in candidates if len(w) > 1 or w[0] not in leading),
+        key=lambda w: (-used[w], -len(w), [fields[fid]["key"] for fid in w]),
     )
-    added = [(fid, fields[fid]["key"], used[fid]) for fid in wanted[: max(room, 0)]]
-    return kept + [fid for fid, _, _ in added], added
+    added = [(w, used[w]) for w in candidates[: max(MAX_AUTOMATIC - len(kept), 0)]]
+    return kept + [entry_of(w) for w, _ in added], added
 
 
-def _needs_one(field: Mapping[str, Any]) -> bool:
-    indexed_already = field["key"] in SYSTEM_INDEXED or field.get("unique") or indexed(field)
-    return _indexable(field) and not indexed_already
+def columns_of(entry: IndexEntry) -> Wanted:
+    return (entry,) if isinstance(entry, str) else tuple(entry)
+
+
+def entry_of(wanted: Sequence[str]) -> IndexEntry:
+    """As the storage keeps it: a field's own index by its id (as it always has), one of several as a list."""
+    return wanted[0] if len(wanted) == 1 else list(wanted)
+
+
+def _fits(wanted: Wanted, fields: Mapping[str, Mapping[str, Any]]) -> bool:
+    return all(fid in fields and _indexable(fields[fid]) for fid in wanted)
+
+
+def _needs(wanted: Wanted, fields: Mapping[str, Mapping[str, Any]]) -> bool:
+    first = fields[wanted[0]]
+    if len(wanted) > 1:
+        return not first.get("unique")
+    return not (first["key"] in SYSTEM_INDEXED or first.get("unique") or indexed(first))
 
 
 def _indexable(field: Mapping[str, Any]) -> bool:

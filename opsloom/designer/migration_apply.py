@@ -50,6 +50,8 @@ from opsloom.runtime.forms import (
     compile_form,
     index_name,
     indexed,
+    joint_index_name,
+    joint_indexes,
     live_index_columns,
     subform_document,
     system_columns,
@@ -324,7 +326,7 @@ async def _convert_column(session: AsyncSession, ddl: Any, step: Step, state: Fo
     into = _spec(new.raw, "_converting") if rewrite else new
     target = scratch_table(state.table, into).c[into.column]
     if rewrite:
-        await _drop_indexes(ddl, state, fid)
+        await _drop_indexes(ddl, state, fid, joint=True)
         await ddl(lambda op: op.add_column(state.table, Column(into.column, unit_of(into).column_type(into))))
     stage = state.stage if state.stage is not None and fid in state.stage.columns else None
     if stage is not None:
@@ -340,6 +342,8 @@ async def _convert_column(session: AsyncSession, ddl: Any, step: Step, state: Fo
             await ddl(lambda op: op.drop_column(state.table, new.column))
         await ddl(lambda op: op.alter_column(state.table, into.column, new_column_name=new.column))
         await _ensure_indexes(ddl, state, new)
+        for fids in _joint_indexes_with(state, fid):
+            await _ensure_joint_index(ddl, state, fids)
 
 
 async def _rewrite(
@@ -380,6 +384,13 @@ async def _add_unique_index(session: AsyncSession, ddl: Any, step: Step, state: 
     await _ensure_indexes(ddl, state, state.new_spec(step.details["field_id"]))
 
 
+async def _add_index(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:
+    if "field_ids" in step.details:
+        await _ensure_joint_index(ddl, state, tuple(step.details["field_ids"]))
+    else:
+        await _add_unique_index(session, ddl, step, state, zone)
+
+
 async def _drop_index(session: AsyncSession, ddl: Any, step: Step, state: FormState, zone: Any) -> None:
     fid = step.details["field_id"]
     await _drop_indexes(ddl, state, fid)
@@ -387,10 +398,20 @@ async def _drop_index(session: AsyncSession, ddl: Any, step: Step, state: FormSt
         await _ensure_indexes(ddl, state, state.new_spec(fid))
 
 
-async def _drop_indexes(ddl: Any, state: FormState, fid: str) -> None:
-    for kind in ("uq", "ix"):
-        name = index_name(state.table, fid, kind)
+async def _drop_indexes(ddl: Any, state: FormState, fid: str, joint: bool = False) -> None:
+    """Drop the field's own indexes and, with `joint`, those of several fields it is in (before its
+    column is dropped: SQLite drops no column that an index holds)."""
+    names = [index_name(state.table, fid, kind) for kind in ("uq", "ix")]
+    if joint:
+        names += [joint_index_name(state.table, fids) for fids in _joint_indexes_with(state, fid)]
+    for name in names:
         await ddl(lambda op, name=name: op.drop_index(name, table_name=state.table, if_exists=True))
+
+
+def _joint_indexes_with(state: FormState, fid: str) -> list[tuple[str, ...]]:
+    """The indexes of several fields that hold the field, as stored now or as the publish leaves them."""
+    entries = [*state.storage.get("indexes", ()), *state.target_storage.get("indexes", ())]
+    return list(dict.fromkeys(fids for fids in joint_indexes(entries) if fid in fids))
 
 
 async def _ensure_indexes(ddl: Any, state: FormState, spec: FieldSpec) -> None:
@@ -407,6 +428,23 @@ async def _ensure_indexes(ddl: Any, state: FormState, spec: FieldSpec) -> None:
         where: dict[str, Any] = {} if state.child else {f"{dialect}_where": live}
         columns = [spec.column] if state.child or spec.unique else live_index_columns(dialect, spec.column)
         op.create_index(name, state.table, columns, unique=spec.unique, if_not_exists=True, **where)
+
+    await ddl(create)
+
+
+async def _ensure_joint_index(ddl: Any, state: FormState, fids: tuple[str, ...]) -> None:
+    """Create an index of several fields together (one the saved views need), as the compiled table
+    declares it, if the publish keeps it and each of its fields is in the new form."""
+    if fids not in joint_indexes(state.target_storage.get("indexes", ())) or not all(f in state.new for f in fids):
+        return
+    columns = [state.new_spec(fid).column for fid in fids]
+    live = Table(state.table, MetaData(), Column("deleted_at")).c.deleted_at.is_(None)
+
+    def create(op: Operations) -> None:
+        dialect = op.get_context().dialect.name
+        where: dict[str, Any] = {f"{dialect}_where": live}
+        name = joint_index_name(state.table, fids)
+        op.create_index(name, state.table, live_index_columns(dialect, *columns), if_not_exists=True, **where)
 
     await ddl(create)
 
@@ -458,7 +496,7 @@ _HANDLERS = {
     "convert_column": _convert_column,
     "fill_empty": _fill_empty,
     "add_unique_index": _add_unique_index,
-    "add_index": _add_unique_index,
+    "add_index": _add_index,
     "drop_unique_index": _drop_index,
     "drop_index": _drop_index,
     "recompute_formulas": _recompute_formulas,

@@ -157,8 +157,8 @@ class Facts:
     empty_count: Mapping[str, int] = field(default_factory=dict)
     duplicates: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     duplicate_count: Mapping[str, int] = field(default_factory=dict)
-    # field id -> how many saved views sort or filter by it (`index_advice.used_by_views`)
-    used_by_views: Mapping[str, int] = field(default_factory=dict)
+    # an index (its columns' field ids) -> how many saved views ask for it (`index_advice.used_by_views`)
+    used_by_views: Mapping[tuple[str, ...], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -579,14 +579,7 @@ def plan_migration(
             )
 
     automatic, added = automatic_indexes(new, storage, facts.used_by_views)
-    later += [
-        Step(
-            "add_index",
-            f"Index {key}: {n} saved {'view sorts or filters' if n == 1 else 'views sort or filter'} by it",
-            {"field_id": fid, "automatic": True, "views": n},
-        )
-        for fid, key, n in added
-    ]
+    later += [_automatic_index_step(fids, n, new_by_id) for fids, n in added]
 
     recompute = {
         c.key
@@ -612,6 +605,24 @@ def plan_migration(
     steps = first + renames + [s for s in later if s.action != "recompute_formulas"] + row_steps
     steps += [s for s in later if s.action == "recompute_formulas"]
     return Plan(tuple(steps), tuple(changes + row_changes), tuple(blockers), new_storage, document_changed)
+
+
+def _automatic_index_step(fids: tuple[str, ...], views: int, fields: Mapping[str, Doc]) -> Step:
+    asked = f"{views} saved {'view' if views == 1 else 'views'}"
+    if len(fids) == 1:
+        verb = "sorts or filters" if views == 1 else "sort or filter"
+        key = fields[fids[0]]["key"]
+        return Step(
+            "add_index", f"Index {key}: {asked} {verb} by it", {"field_id": fids[0], "automatic": True, "views": views}
+        )
+    keys = [fields[fid]["key"] for fid in fids]
+    picked, then = ", ".join(keys[:-1]), keys[-1]
+    verbs = ("picks", "sorts or filters") if views == 1 else ("pick", "sort or filter")
+    return Step(
+        "add_index",
+        f"Index {', '.join(keys)} together: {asked} {verbs[0]} one {picked} and {verbs[1]} by {then}",
+        {"field_ids": list(fids), "automatic": True, "views": views},
+    )
 
 
 # Steps that change stored values (not only where they are kept).

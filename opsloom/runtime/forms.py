@@ -602,7 +602,7 @@ def _field_columns(specs: tuple[FieldSpec, ...]) -> list[Column[Any]]:
     ]
 
 
-def _add_indexes(table: Table, name: str, specs: tuple[FieldSpec, ...], automatic: Collection[str]) -> None:
+def _add_indexes(table: Table, name: str, specs: tuple[FieldSpec, ...], automatic: Collection[IndexEntry]) -> None:
     for column in ("created_at", "updated_at", "owner_id", "department_id", "status"):
         _live_index(table, index_name(name, column), column)
     for spec in specs:
@@ -618,18 +618,22 @@ def _add_indexes(table: Table, name: str, specs: tuple[FieldSpec, ...], automati
             )
         elif indexed(spec, automatic):
             _live_index(table, index_name(name, spec.id), spec.column)
+    by_id = {spec.id: spec for spec in specs}
+    for fids in joint_indexes(automatic):
+        if all(fid in by_id for fid in fids):
+            _live_index(table, joint_index_name(name, fids), *(by_id[fid].column for fid in fids))
 
 
-def _live_index(table: Table, name: str, column: str) -> None:
-    """The index of one column, over live records only, in the shape each database answers from alone."""
+def _live_index(table: Table, name: str, *columns: str) -> None:
+    """The index of some columns, over live records only, in the shape each database answers from alone."""
     live = table.c.deleted_at.is_(None)
     for dialect in ("postgresql", "sqlite"):
         where: dict[str, Any] = {f"{dialect}_where": live}
-        Index(name, *(table.c[c] for c in live_index_columns(dialect, column)), **where).ddl_if(dialect=dialect)
+        Index(name, *(table.c[c] for c in live_index_columns(dialect, *columns)), **where).ddl_if(dialect=dialect)
 
 
-def live_index_columns(dialect: str, column: str) -> list[str]:
-    """The columns of a (non-unique) index on `column` that holds live records only (`WHERE deleted_at IS
+def live_index_columns(dialect: str, *columns: str) -> list[str]:
+    """The columns of a (non-unique) index on `columns` that holds live records only (`WHERE deleted_at IS
     NULL`): every list, count, scope and link read asks for live records, so such an index answers them.
 
     PostgreSQL counts from the index alone (an index-only scan) as it is. SQLite takes an index as
@@ -638,13 +642,27 @@ def live_index_columns(dialect: str, column: str) -> list[str]:
     until an ANALYZE, and a connection does not read those another gathered), takes `deleted_at IS
     NULL` on a leading column for a selective equality, and paged through `id < X` by sorting every
     live record. Either way deleted records take no room in it."""
-    return [column, "deleted_at"] if dialect == "sqlite" else [column]
+    return [*columns, "deleted_at"] if dialect == "sqlite" else list(columns)
 
 
-def indexed(spec: FieldSpec | Mapping[str, Any], automatic: Collection[str] = ()) -> bool:
-    """Does the field's column get a (non-unique) index: asked for (`"index": true`), a single
-    link (a person, a department, a record), which lists filter and join by, or one the saved
-    views need (`automatic`: field ids, see designer/index_advice.py)."""
+# An automatic index as a form's storage lists it (`indexes`, see designer/index_advice.py):
+# a field's own by the field's id, one of several fields together by the list of their ids.
+IndexEntry = str | list[str]
+
+
+def joint_indexes(automatic: Collection[IndexEntry]) -> list[tuple[str, ...]]:
+    """The automatic indexes of several fields together, as their field ids in column order."""
+    return [tuple(entry) for entry in automatic if not isinstance(entry, str)]
+
+
+def joint_index_name(table: str, fids: Collection[str]) -> str:
+    return index_name(table, "+".join(fids))
+
+
+def indexed(spec: FieldSpec | Mapping[str, Any], automatic: Collection[IndexEntry] = ()) -> bool:
+    """Does the field's column get a (non-unique) index of its own: asked for (`"index": true`), a
+    single link (a person, a department, a record), which lists filter and join by, or one the saved
+    views need (`automatic`, see designer/index_advice.py)."""
     raw, fid = (spec.raw, spec.id) if isinstance(spec, FieldSpec) else (spec, spec["id"])
     unit = unit_of(spec)
     return bool(raw.get("index")) or (unit.link is not None and not unit.multiple) or fid in automatic

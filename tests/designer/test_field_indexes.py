@@ -225,3 +225,82 @@ def test_the_indexes_saved_views_need_come_with_the_next_publish(client):
         records_url(APP, "order"), params={"sort": "-total", "filter": '{"field": "total", "op": "gt", "value": 1}'}
     )
     assert [r["title"] for r in rows.json()["items"]] == ["kept"]
+
+
+def joint_indexes_of(client: TestClient, table: str = TABLE) -> dict[tuple[str, ...], bool]:
+    """The table's indexes of several fields (SQLite's trailing `deleted_at` aside): columns -> does it
+    hold live records only, read from the database's own definition of each."""
+
+    async def run() -> dict[tuple[str, ...], bool]:
+        async with client.app.state.db.session() as session:  # type: ignore[attr-defined]
+            connection = await session.connection()
+            found = await connection.run_sync(lambda sync: inspect(sync).get_indexes(table))
+            if connection.dialect.name == "sqlite":
+                listing = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"
+            else:
+                listing = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t"
+            sql = {name: definition for name, definition in await connection.execute(text(listing), {"t": table})}
+            out = {}
+            for index in found:
+                columns = tuple(c for c in index["column_names"] if c != "deleted_at")
+                if len(columns) > 1:
+                    out[columns] = "deleted_at IS NULL" in sql[index["name"]].replace('"', "")
+            return out
+
+    return client.portal.call(run)
+
+
+def test_views_that_pick_one_value_and_sort_by_another_field_get_an_index_of_both(client, db_kind):
+    """`region = north`, newest amounts first: an index of region and amount together finds the page in
+    its order and counts the rows without the table; it survives a rebuilt column and leaves with a field."""
+    regions = options("north", "south")
+    fields = [field("region", "select", options=regions), field("amount", "decimal", precision=14, scale=2)]
+    publish_app(client, APP, order(*fields))
+    orders = [
+        {"title": f"order {i}", "region": "south" if i % 10 else "north", "amount": f"{i % 97}.50"} for i in range(400)
+    ]
+    assert client.post(f"{records_url(APP, 'order')}/bulk", json={"records": orders}).status_code == 201
+    views = f"/api/apps/{APP}/forms/order/views"
+    north = {"field": "region", "op": "eq", "value": "north"}
+    for view in (
+        {"name": "North, largest", "filter": north, "sort": "-amount"},
+        {
+            "name": "South over 50",
+            "filter": {
+                "and": [{"field": "region", "op": "eq", "value": "south"}, {"field": "amount", "op": "gt", "value": 50}]
+            },
+        },
+    ):
+        assert client.post(views, json=view).status_code == 201
+
+    steps = publish(client, order(*fields, field("remark")))
+    automatic = [s for s in steps if s.get("automatic")]
+    # region alone gets none: the index of both, which starts with it, finds what its own would
+    assert [(s.get("field_ids") or [s["field_id"]], s["views"]) for s in automatic] == [
+        (["fld_region", "fld_amount"], 2),
+        (["fld_amount"], 2),
+    ], automatic
+    assert "Index region, amount together: 2 saved views pick one region and sort or filter by amount" in [
+        s["description"] for s in steps
+    ]
+    assert joint_indexes_of(client) == {("region", "amount"): True}
+    assert "region" not in indexed_columns(client)
+    assert storage_indexes(client) == [["fld_region", "fld_amount"], "fld_amount"]
+    plan = count_plan(client, "region = 'north' AND amount > 5")
+    assert ("COVERING INDEX" in plan or "Index Only Scan" in plan) and "region+fld_amount" in plan, plan
+    expected = sorted((o for o in orders if o["region"] == "north"), key=lambda o: -float(o["amount"]))
+    page = client.get(records_url(APP, "order"), params={"filter": json.dumps(north), "sort": "-amount", "limit": 30})
+    assert [r["amount"] for r in page.json()["items"]] == [o["amount"] for o in expected[:30]]
+
+    # amount's column is rebuilt (a larger size): the index of both is rebuilt with it
+    wider = [fields[0], field("amount", "decimal", precision=16, scale=2)]
+    steps = publish(client, order(*wider, field("remark")))
+    assert any(s["action"] == "convert_column" and s.get("rewrite") for s in steps), steps
+    assert joint_indexes_of(client) == {("region", "amount"): True}
+    assert indexed_columns(client)["amount"] is False
+    assert client.get(records_url(APP, "order"), params={"limit": 0}).json()["total"] == 400
+
+    # region removed: the index of both leaves the form's list; amount keeps its own
+    publish(client, order(wider[1], field("remark")))
+    assert storage_indexes(client) == ["fld_amount"]
+    assert client.get(records_url(APP, "order"), params={"limit": 0, "sort": "-amount"}).json()["total"] == 400

@@ -142,7 +142,15 @@ STEP_SENTENCES: dict[str, StepSentence] = {
     "add_unique_index": _field_step("publish.step.add_unique_index"),
     "drop_unique_index": _field_step("publish.step.drop_unique_index"),
     "add_index": lambda n, step, changes: (
-        n.t("publish.step.add_index_for_views", field=n.field(step.get("field_id", "")), count=step["views"])
+        n.t(
+            "publish.step.add_joint_index_for_views",
+            fields=", ".join(n.field(fid) for fid in step["field_ids"]),
+            picked=", ".join(n.field(fid) for fid in step["field_ids"][:-1]),
+            then=n.field(step["field_ids"][-1]),
+            count=step["views"],
+        )
+        if "field_ids" in step
+        else n.t("publish.step.add_index_for_views", field=n.field(step.get("field_id", "")), count=step["views"])
         if step.get("automatic")
         else n.t("publish.step.add_index", field=n.field(step.get("field_id", "")))
     ),
