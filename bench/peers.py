@@ -700,6 +700,10 @@ class Row:
     def cpu_ms(self, side: str) -> float:
         return statistics.median(f.cpu_us for f in self.figures[side]) / 1000
 
+    def client_ms(self) -> float:
+        """The load client's CPU time per request (this process), over every side and round."""
+        return statistics.median(f.client_cpu_us for side in self.figures.values() for f in side) / 1000
+
     def errors(self, side: str) -> int:
         return sum(f.errors for f in self.figures[side])
 
@@ -862,7 +866,7 @@ def print_report(report: Report, args: argparse.Namespace, version: str) -> None
     head = (
         f"{'case':<27}{'clients':>7} | {'o 1w rps':>8} {f'o {n}w rps':>9} {'dir rps':>8} | {'ratio 1w':>8} "
         f"{f'ratio {n}w':>8} | {'o 1w p50/p99':>13} {f'o {n}w p50/p99':>13} {'dir p50/p99':>13} "
-        f"| {'CPU ms/req':>14} | {'db rps':>7} | errors"
+        f"| {'CPU ms/req':>14} {'client':>6} | {'db rps':>7} | errors"
     )
     print(head)
     print("-" * len(head))
@@ -871,7 +875,7 @@ def print_report(report: Report, args: argparse.Namespace, version: str) -> None
         lat = "".join(f" {row.p50(s):>6.1f}/{row.p99(s):<6.0f}" for s in ("o1", "oN", "d"))
         print(
             f"{row.case.label:<27}{row.clients:>7} | {o1:>8.0f} {on:>9.0f} {d:>8.0f} | {o1 / d:>8.2f} {on / d:>8.2f} |"
-            f"{lat} | {row.cpu_ms('o1'):>4.1f}/{row.cpu_ms('oN'):>4.1f}/{row.cpu_ms('d'):>4.1f}"
+            f"{lat} | {row.cpu_ms('o1'):>4.1f}/{row.cpu_ms('oN'):>4.1f}/{row.cpu_ms('d'):>4.1f} {row.client_ms():>6.1f}"
             f" | {_rate(row.database_rate()):>7} | {row.errors('o1')}/{row.errors('oN')}/{row.errors('d')}"
         )
     print(
@@ -880,7 +884,8 @@ def print_report(report: Report, args: argparse.Namespace, version: str) -> None
     )
     print(
         f"CPU ms/req = the server's CPU time (all its processes) per request, o 1w / o {n}w / dir: what each "
-        "costs, whatever the load client (which shares the cores) can send"
+        "costs, whatever the load client (which shares the cores) can send; client = the load client's own "
+        "CPU ms per request (aiohttp, in this process)"
     )
     print(
         "db rps = the case's statements (what it asks of the database at the least, in the shape of "

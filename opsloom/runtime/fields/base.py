@@ -20,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+import orjson
 import regex
 from sqlalchemy.types import TypeEngine
 
@@ -379,7 +380,13 @@ def is_whole(value: Decimal | float, limit: int) -> bool:
 
 
 def dump_datetime(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """ISO 8601 in UTC, ending in Z (`2026-03-04T05:06:07.123456Z`; no fraction when it is zero).
+
+    orjson writes it in C: a 100-row page formats 200 of these (created_at, updated_at), and
+    `isoformat` of an aware datetime took three times as long."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return orjson.dumps(value, option=orjson.OPT_UTC_Z)[1:-1].decode()
 
 
 def in_range(spec: FieldSpec, value: Any, parse: Any = None) -> Iterator[str]:
