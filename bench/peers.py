@@ -42,8 +42,8 @@ database (`--databases`):
 
 Both authenticate with a bearer token of an administrator (Opsloom: an API
 token; Directus: the admin's static token). The load client is this one Python
-process (httpx) on the same 2-core machine as the servers, so the fastest
-figures are partly the client's.
+process (aiohttp) on the same 2-core machine as the servers, so the fastest
+figures are partly the client's; its own CPU per request is printed.
 
 Figures only: nothing here passes or fails. `python bench/peers.py --help`;
 `make bench-peers` runs it with the defaults (SQLite and PostgreSQL, 100,000
