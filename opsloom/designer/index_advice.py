@@ -10,7 +10,8 @@ for indexes:
 - a view that picks one value of a field (`department = Sales`) and also sorts
   by another (or, sorting by none, narrows a range of one: `amount > 1000`)
   asks for one index of both together, the picked fields first
-  (`department, amount`). Such an index finds the view's rows in the order it
+  (`department, amount`); the record's status and its creation and update
+  times count as fields here (`status = approved`, newest first). Such an index finds the view's rows in the order it
   shows them, and counts them without reading the table (each index holds live
   records only), where two single ones would read every row of the department.
 
@@ -21,7 +22,8 @@ per whim. A field's own index is not added when an index of two that starts
 with it is kept: that one answers the same lists.
 
 An automatic index is remembered in the form's storage (`indexes`: a field id,
-or the list of field ids of an index of several), so that the compiled table
+or the list of field ids of an index of several, `@status` for a system
+column), so that the compiled table
 and later publishes (a conversion rebuilds a field's column) know it. It stays
 when the views that asked for it are gone: dropping and rebuilding indexes as
 people edit their views would cost more than it saves. A field removed from the
@@ -43,8 +45,8 @@ from opsloom.platform import tables
 from opsloom.platform.errors import OpsloomError
 from opsloom.runtime.conditions import parse_condition
 from opsloom.runtime.conditions.ast import AllOf, Compare, Condition, FieldRef
-from opsloom.runtime.fields import unit_of
-from opsloom.runtime.forms import CompiledForm, IndexEntry, indexed
+from opsloom.runtime.fields import SYSTEM_FIELDS, FieldSpec, unit_of
+from opsloom.runtime.forms import SYSTEM_COLUMN, CompiledForm, IndexEntry, indexed
 from opsloom.runtime.listing import parse_sort
 
 MAX_AUTOMATIC = 8
@@ -62,6 +64,9 @@ NARROWING = frozenset(
 PICKING = frozenset({"eq"})
 # Columns every form's table indexes already.
 SYSTEM_INDEXED = frozenset({"id", "created_at", "updated_at", "owner_id", "department_id", "status"})
+# The system columns an index of several may hold (`@status`, `@created_at`): "approved, largest
+# first", "Sales's, newest first".
+JOINABLE_SYSTEM = frozenset({"status", "created_at", "updated_at"})
 
 
 async def used_by_views(session: AsyncSession, form: CompiledForm) -> dict[Wanted, int]:
@@ -83,18 +88,23 @@ def _asked_by_view(form: CompiledForm, sort: str | None, filter_text: str | None
     sorted_by: str | None = None
     if sort:
         with contextlib.suppress(OpsloomError):
-            sorted_by = parse_sort(sort, form)[0].spec.id
+            sorted_by = _ref(parse_sort(sort, form)[0].spec)
     narrowing: list[Compare] = []
     if filter_text:
         with contextlib.suppress(OpsloomError, ValueError):
             narrowing = _narrowing(parse_condition(json.loads(filter_text), form))
-    asked: set[Wanted] = {(fid,) for fid in {c.field.id for c in narrowing} | ({sorted_by} if sorted_by else set())}
-    picked = sorted({c.field.id for c in narrowing if c.op in PICKING})[:MAX_PICKED]
-    ranged = [c.field.id for c in narrowing if c.op not in PICKING and c.field.id not in picked]
+    asked: set[Wanted] = {(ref,) for ref in {_ref(c.field) for c in narrowing} | ({sorted_by} if sorted_by else set())}
+    picked = sorted({_ref(c.field) for c in narrowing if c.op in PICKING})[:MAX_PICKED]
+    ranged = [ref for c in narrowing if c.op not in PICKING and (ref := _ref(c.field)) not in picked]
     then = sorted_by if sorted_by and sorted_by not in picked else next(iter(ranged), None)
     if picked and then:
         asked.add((*picked, then))
     return asked
+
+
+def _ref(spec: FieldSpec) -> str:
+    """How an index names a column: a field by its id, a system column as `@key`."""
+    return SYSTEM_COLUMN + spec.key if spec.key in SYSTEM_FIELDS else spec.id
 
 
 def _narrowing(condition: Condition) -> list[Compare]:
@@ -129,7 +139,7 @@ def automatic_indexes(
     leading = {w[0] for w in [*have, *candidates] if len(w) > 1}
     candidates = sorted(
         (w for w in candidates if len(w) > 1 or w[0] not in leading),
-        key=lambda w: (-used[w], -len(w), [fields[fid]["key"] for fid in w]),
+        key=lambda w: (-used[w], -len(w), [key_of(ref, fields) for ref in w]),
     )
     added = [(w, used[w]) for w in candidates[: max(MAX_AUTOMATIC - len(kept), 0)]]
     return kept + [entry_of(w) for w, _ in added], added
@@ -144,11 +154,24 @@ def entry_of(wanted: Sequence[str]) -> IndexEntry:
     return wanted[0] if len(wanted) == 1 else list(wanted)
 
 
+def key_of(ref: str, fields: Mapping[str, Mapping[str, Any]]) -> str:
+    """The key of an index's column: the field's, or the system column's."""
+    return ref.removeprefix(SYSTEM_COLUMN) if ref.startswith(SYSTEM_COLUMN) else str(fields[ref]["key"])
+
+
 def _fits(wanted: Wanted, fields: Mapping[str, Mapping[str, Any]]) -> bool:
-    return all(fid in fields and _indexable(fields[fid]) for fid in wanted)
+    """Each column can be in an index: a field that sorts, or (in one of several) a system column."""
+    return all(
+        ref.removeprefix(SYSTEM_COLUMN) in JOINABLE_SYSTEM and len(wanted) > 1
+        if ref.startswith(SYSTEM_COLUMN)
+        else ref in fields and _indexable(fields[ref])
+        for ref in wanted
+    )
 
 
 def _needs(wanted: Wanted, fields: Mapping[str, Mapping[str, Any]]) -> bool:
+    if wanted[0].startswith(SYSTEM_COLUMN):
+        return len(wanted) > 1  # the system column's own index is there already
     first = fields[wanted[0]]
     if len(wanted) > 1:
         return not first.get("unique")

@@ -50,6 +50,7 @@ from opsloom.runtime.forms import (
     compile_form,
     index_name,
     indexed,
+    joint_index_columns,
     joint_index_name,
     joint_indexes,
     live_index_columns,
@@ -435,9 +436,9 @@ async def _ensure_indexes(ddl: Any, state: FormState, spec: FieldSpec) -> None:
 async def _ensure_joint_index(ddl: Any, state: FormState, fids: tuple[str, ...]) -> None:
     """Create an index of several fields together (one the saved views need), as the compiled table
     declares it, if the publish keeps it and each of its fields is in the new form."""
-    if fids not in joint_indexes(state.target_storage.get("indexes", ())) or not all(f in state.new for f in fids):
+    columns = joint_index_columns(fids, {fid: state.new_spec(fid).column for fid in state.new})
+    if fids not in joint_indexes(state.target_storage.get("indexes", ())) or columns is None:
         return
-    columns = [state.new_spec(fid).column for fid in fids]
     live = Table(state.table, MetaData(), Column("deleted_at")).c.deleted_at.is_(None)
 
     def create(op: Operations) -> None:

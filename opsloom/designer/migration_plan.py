@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from opsloom.designer.index_advice import automatic_indexes
+from opsloom.designer.index_advice import automatic_indexes, key_of
 from opsloom.platform.errors import FieldError
 from opsloom.runtime.fields import FIELD_TYPES, FieldType, unit_of
 
@@ -615,7 +615,7 @@ def _automatic_index_step(fids: tuple[str, ...], views: int, fields: Mapping[str
         return Step(
             "add_index", f"Index {key}: {asked} {verb} by it", {"field_id": fids[0], "automatic": True, "views": views}
         )
-    keys = [fields[fid]["key"] for fid in fids]
+    keys = [key_of(fid, fields) for fid in fids]
     picked, then = ", ".join(keys[:-1]), keys[-1]
     verbs = ("picks", "sorts or filters") if views == 1 else ("pick", "sort or filter")
     return Step(

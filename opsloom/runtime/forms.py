@@ -618,10 +618,10 @@ def _add_indexes(table: Table, name: str, specs: tuple[FieldSpec, ...], automati
             )
         elif indexed(spec, automatic):
             _live_index(table, index_name(name, spec.id), spec.column)
-    by_id = {spec.id: spec for spec in specs}
+    by_id = {spec.id: spec.column for spec in specs}
     for fids in joint_indexes(automatic):
-        if all(fid in by_id for fid in fids):
-            _live_index(table, joint_index_name(name, fids), *(by_id[fid].column for fid in fids))
+        if (columns := joint_index_columns(fids, by_id)) is not None:
+            _live_index(table, joint_index_name(name, fids), *columns)
 
 
 def _live_index(table: Table, name: str, *columns: str) -> None:
@@ -648,11 +648,20 @@ def live_index_columns(dialect: str, *columns: str) -> list[str]:
 # An automatic index as a form's storage lists it (`indexes`, see designer/index_advice.py):
 # a field's own by the field's id, one of several fields together by the list of their ids.
 IndexEntry = str | list[str]
+# How such a list names a system column (`@created_at`): a field id never holds an "@".
+SYSTEM_COLUMN = "@"
 
 
 def joint_indexes(automatic: Collection[IndexEntry]) -> list[tuple[str, ...]]:
     """The automatic indexes of several fields together, as their field ids in column order."""
     return [tuple(entry) for entry in automatic if not isinstance(entry, str)]
+
+
+def joint_index_columns(fids: Collection[str], columns: Mapping[str, str]) -> list[str] | None:
+    """The columns of an index of several fields (`columns`: field id -> column), or None when
+    one of its fields is not there."""
+    found = [fid.removeprefix(SYSTEM_COLUMN) if fid.startswith(SYSTEM_COLUMN) else columns.get(fid) for fid in fids]
+    return None if None in found else [c for c in found if c is not None]
 
 
 def joint_index_name(table: str, fids: Collection[str]) -> str:

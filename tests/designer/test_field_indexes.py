@@ -304,3 +304,34 @@ def test_views_that_pick_one_value_and_sort_by_another_field_get_an_index_of_bot
     publish(client, order(wider[1], field("remark")))
     assert storage_indexes(client) == ["fld_amount"]
     assert client.get(records_url(APP, "order"), params={"limit": 0, "sort": "-amount"}).json()["total"] == 400
+
+
+def test_a_views_status_or_newest_first_order_joins_the_index_it_earns(client):
+    """ "Drafts, largest first" and "North, newest first": the record's status and creation time are
+    columns of the index of two like any field's."""
+    regions = options("north", "south")
+    fields = [field("region", "select", options=regions), field("amount", "decimal", precision=14, scale=2)]
+    publish_app(client, APP, order(*fields))
+    url = records_url(APP, "order")
+    for i in range(30):
+        create(client, url, title=f"order {i}", region="north" if i % 3 else "south", amount=f"{(i * 7) % 30}.00")
+    views = f"/api/apps/{APP}/forms/order/views"
+    north = {"field": "region", "op": "eq", "value": "north"}
+    drafts = {"field": "status", "op": "eq", "value": "draft"}
+    for view in (
+        {"name": "North, newest", "filter": north, "sort": "-created_at"},
+        {"name": "Drafts, largest", "filter": drafts, "sort": "-amount"},
+    ):
+        assert client.post(views, json=view).status_code == 201, view
+
+    steps = publish(client, order(*fields, field("remark")))
+    joint = sorted(s["field_ids"] for s in steps if "field_ids" in s)
+    assert joint == [["@status", "fld_amount"], ["fld_region", "@created_at"]], steps
+    assert joint_indexes_of(client) == {("region", "created_at"): True, ("status", "amount"): True}
+    assert sorted(map(str, storage_indexes(client))) == sorted(
+        ["fld_amount", str(["@status", "fld_amount"]), str(["fld_region", "@created_at"])]
+    )
+    newest = client.get(url, params={"filter": json.dumps(north), "sort": "-created_at", "limit": 5}).json()["items"]
+    assert [r["title"] for r in newest] == ["order 29", "order 28", "order 26", "order 25", "order 23"]
+    largest = client.get(url, params={"filter": json.dumps(drafts), "sort": "-amount", "limit": 3}).json()["items"]
+    assert [r["amount"] for r in largest] == ["29.00", "28.00", "27.00"]

@@ -118,3 +118,27 @@ def test_the_plan_names_an_index_of_several_fields_in_its_order(locale: str, sen
     )
     assert plan.storage["indexes"] == [["fld_region", "fld_amount"]]
     assert sentence in step_sentences(Names.of(Translator(locale), ORDER, ORDER), plan)
+
+
+def test_a_records_status_and_times_join_an_index_of_several_but_get_none_of_their_own() -> None:
+    used = {
+        ("@status", "fld_amount"): 3,
+        ("fld_region", "@created_at"): 2,
+        ("@created_at",): 9,
+        ("@status",): 9,
+        ("@id", "fld_amount"): 4,  # the id orders every list last: no index adds it
+        ("@owner_id", "fld_amount"): 4,
+    }
+    kept, added = automatic_indexes(ORDER, storage_of(ORDER), used)
+    assert added == [(("@status", "fld_amount"), 3), (("fld_region", "@created_at"), 2)]
+    assert kept == [["@status", "fld_amount"], ["fld_region", "@created_at"]]
+    plan = plan_migration(ORDER, ORDER, storage_of(ORDER), Facts(used_by_views=used))
+    assert [s.description for s in plan.steps] == [
+        "Index status, amount together: 3 saved views pick one status and sort or filter by amount",
+        "Index region, created_at together: 2 saved views pick one region and sort or filter by created_at",
+    ]
+    assert (
+        "为 状态 (status), Amount (amount) 建立联合索引："
+        "3 个已保存的视图选定一个状态 (status)，再按Amount (amount)排序或筛选"
+        in step_sentences(Names.of(Translator("zh-CN"), ORDER, ORDER), plan)
+    )

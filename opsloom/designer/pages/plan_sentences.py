@@ -13,10 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsloom.designer.migration_plan import BadValue, Blocker, Facts, FieldChange, Plan
+from opsloom.designer.pages.report_designer import SYSTEM_FIELDS
 from opsloom.runtime.fields import FIELD_TYPES, unit_of
+from opsloom.runtime.forms import SYSTEM_COLUMN
 from opsloom.runtime.pages.i18n import LOCALES, Translator
 
 Doc = Mapping[str, Any]
+
+
+# The system columns an index may name (`@status`), as the designer labels them.
+SYSTEM_COLUMNS: dict[str, Mapping[str, Any]] = {f"{SYSTEM_COLUMN}{f['key']}": f for f in SYSTEM_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,8 @@ class Names:
         return cls(t, fields, parents)
 
     def field(self, field_id: str, key: str | None = None) -> str:
-        """`Amount (amount)`, the way the designer sees a field."""
-        f = self.fields.get(field_id)
+        """`Amount (amount)`, the way the designer sees a field (`@created_at`: a system column)."""
+        f = self.fields.get(field_id) or SYSTEM_COLUMNS.get(field_id)
         if f is None:
             return key or field_id
         text = self.t.label(f.get("label") or f["key"])
