@@ -823,7 +823,7 @@ async def load(kind: str, args: argparse.Namespace, url: str, d_url: str) -> lis
         f"(made here to match opsloom's on {', '.join(indexed)}) and its primary key",
     ]
     if kind == "postgresql":
-        size, overflow = PoolLimits().sized("postgresql")
+        size, overflow = PoolLimits().sized()
         notes.append(
             f"connection pools: Opsloom {size} (+{overflow} overflow) per worker, as set by default on this "
             "machine; Directus knex's default, 2 to 10"

@@ -83,15 +83,14 @@ def test_a_request_that_waits_too_long_for_a_connection_gets_503_with_retry_afte
         assert client.get("/api/me").json()["email"] == ADMIN_EMAIL  # the connection came back
 
 
-def test_a_postgresql_pool_keeps_twice_the_cores_unless_told_otherwise(settings: Settings, db_kind: str) -> None:
-    """More PostgreSQL connections at work than a couple per core only share the cores (see
-    `PoolLimits.sized`); SQLite keeps its reader threads as before. Either is set by the settings."""
+def test_a_pool_keeps_twice_the_cores_unless_told_otherwise(settings: Settings, db_kind: str) -> None:
+    """More connections at work (PostgreSQL's server processes, SQLite's reader threads) than a couple
+    per core only share the cores (see `PoolLimits.sized`). Either is set by the settings."""
     default = Database.from_settings(settings.model_copy(update={"db_pool_size": None, "db_pool_overflow": None}))
     chosen = Database.from_settings(settings.model_copy(update={"db_pool_size": 7, "db_pool_overflow": 3}))
     try:
         pool = default.engine.sync_engine.pool
-        expected = (2 * cores(), 0) if db_kind == "postgresql" else (10, 20)
-        assert (pool.size(), pool._max_overflow) == expected  # type: ignore[attr-defined]
+        assert (pool.size(), pool._max_overflow) == (2 * cores(), 0)  # type: ignore[attr-defined]
         pool = chosen.engine.sync_engine.pool
         assert (pool.size(), pool._max_overflow) == (7, 3)  # type: ignore[attr-defined]
     finally:
