@@ -125,7 +125,6 @@ DEPARTMENTS = (
     "legal", "people", "it", "facilities", "procurement",
 )  # fmt: skip
 STATES = ("open", "approved", "rejected", "ordered")  # `status` is a system field of every Opsloom record
-INDEXED = ("department", "amount")
 
 # ---------------------------------------------------------------- schema
 
@@ -402,26 +401,25 @@ async def until_ready(server: Server, path: str, auth: dict[str, str] | None = N
 # ------------------------------------------------------------------ load
 
 
-async def table_indexes(url: str, table: str) -> list[str]:
-    """The table's indexes as `name(columns)`, read from the database."""
+async def read_indexes(url: str, table: str) -> list[Any]:
+    """The table's indexes, as the database has them (SQLAlchemy's inspector)."""
     db = Database(url)
     try:
         async with db.engine.connect() as connection:
-            found = await connection.run_sync(lambda c: inspect(c).get_indexes(table))
+            return await connection.run_sync(lambda c: inspect(c).get_indexes(table))
     finally:
         await db.dispose()
-    return sorted(f"({', '.join(str(c) for c in ix['column_names'])})" for ix in found)
+
+
+async def table_indexes(url: str, table: str) -> list[str]:
+    """The table's indexes as `(columns)`, read from the database."""
+    return sorted(f"({', '.join(str(c) for c in ix['column_names'])})" for ix in await read_indexes(url, table))
 
 
 async def index_directus_like_opsloom(url: str, d_url: str) -> list[str]:
     """On the Directus table, the indexes Opsloom made of the form's own fields (those the form asked for
     and those its saved view earned, with the same columns in the same order), none other."""
-    db = Database(url)
-    try:
-        async with db.engine.connect() as connection:
-            found = await connection.run_sync(lambda c: inspect(c).get_indexes(OPSLOOM_TABLE.name))
-    finally:
-        await db.dispose()
+    found = await read_indexes(url, OPSLOOM_TABLE.name)
     wanted = sorted(
         {
             columns

@@ -87,9 +87,9 @@ class PoolLimits:
     ping_after: float = 2.0
 
     def sized(self) -> tuple[int, int]:
-        """(connections kept, more opened under load), as set, else the database's default.
+        """(connections kept, more opened under load), as set, else twice the cores and no more.
 
-        Twice the cores, no more, on either database. On PostgreSQL each connection is a server
+        The same on either database. On PostgreSQL each connection is a server
         process; past a couple per core, more of them working at once only share the same cores,
         and share them with this process too, which must answer what they return. On two cores,
         16 clients reading counts and totals (`bench/peers.py`) were answered 20-45% faster from

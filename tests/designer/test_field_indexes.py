@@ -45,11 +45,11 @@ def indexed_column(index: Any) -> str | None:
     return columns[0] if len(columns) == 1 else None
 
 
-def live_only(client: TestClient, table: str = TABLE) -> dict[str, bool]:
-    """The table's non-unique single-column indexes: column -> does it hold live records only
-    (`WHERE deleted_at IS NULL`), read from the database's own definition of each index."""
+def index_definitions(client: TestClient, table: str = TABLE) -> list[tuple[tuple[str, ...], bool, bool]]:
+    """The table's indexes as the database defines them: (columns, SQLite's trailing `deleted_at` aside;
+    unique; holds live records only, `WHERE deleted_at IS NULL`)."""
 
-    async def run() -> dict[str, bool]:
+    async def run() -> list[tuple[tuple[str, ...], bool, bool]]:
         async with client.app.state.db.session() as session:  # type: ignore[attr-defined]
             connection = await session.connection()
             found = await connection.run_sync(lambda sync: inspect(sync).get_indexes(table))
@@ -58,13 +58,21 @@ def live_only(client: TestClient, table: str = TABLE) -> dict[str, bool]:
             else:
                 listing = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t"
             sql = {name: definition for name, definition in await connection.execute(text(listing), {"t": table})}
-            return {
-                indexed_column(i): "deleted_at IS NULL" in sql[i["name"]].replace('"', "")
+            return [
+                (
+                    tuple(c for c in i["column_names"] if c != "deleted_at"),
+                    bool(i["unique"]),
+                    "deleted_at IS NULL" in sql[i["name"]].replace('"', ""),
+                )
                 for i in found
-                if indexed_column(i) and not i["unique"]
-            }
+            ]
 
     return client.portal.call(run)
+
+
+def live_only(client: TestClient, table: str = TABLE) -> dict[str, bool]:
+    """The table's non-unique single-column indexes: column -> does it hold live records only."""
+    return {c[0]: live for c, unique, live in index_definitions(client, table) if len(c) == 1 and not unique}
 
 
 def count_plan(client: TestClient, where: str) -> str:
@@ -228,26 +236,8 @@ def test_the_indexes_saved_views_need_come_with_the_next_publish(client):
 
 
 def joint_indexes_of(client: TestClient, table: str = TABLE) -> dict[tuple[str, ...], bool]:
-    """The table's indexes of several fields (SQLite's trailing `deleted_at` aside): columns -> does it
-    hold live records only, read from the database's own definition of each."""
-
-    async def run() -> dict[tuple[str, ...], bool]:
-        async with client.app.state.db.session() as session:  # type: ignore[attr-defined]
-            connection = await session.connection()
-            found = await connection.run_sync(lambda sync: inspect(sync).get_indexes(table))
-            if connection.dialect.name == "sqlite":
-                listing = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"
-            else:
-                listing = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t"
-            sql = {name: definition for name, definition in await connection.execute(text(listing), {"t": table})}
-            out = {}
-            for index in found:
-                columns = tuple(c for c in index["column_names"] if c != "deleted_at")
-                if len(columns) > 1:
-                    out[columns] = "deleted_at IS NULL" in sql[index["name"]].replace('"', "")
-            return out
-
-    return client.portal.call(run)
+    """The table's indexes of several fields: columns -> does it hold live records only."""
+    return {c: live for c, _, live in index_definitions(client, table) if len(c) > 1}
 
 
 def test_views_that_pick_one_value_and_sort_by_another_field_get_an_index_of_both(client, db_kind):

@@ -132,6 +132,24 @@ def _recompute(n: Names, step: Mapping[str, Any], changes: Mapping[str, FieldCha
     return n.t("publish.step.recompute_formulas", fields=", ".join(n.field(by_key.get(k, k), k) for k in keys))
 
 
+def _add_index(n: Names, step: Mapping[str, Any]) -> str:
+    """Asked for by the designer, earned by saved views, or earned for several fields together."""
+    if "field_ids" in step:
+        names = [n.field(fid) for fid in step["field_ids"]]
+        picked, then = ", ".join(names[:-1]), names[-1]
+        return n.t(
+            "publish.step.add_joint_index_for_views",
+            fields=", ".join(names),
+            picked=picked,
+            then=then,
+            count=step["views"],
+        )
+    field_name = n.field(step.get("field_id", ""))
+    if step.get("automatic"):
+        return n.t("publish.step.add_index_for_views", field=field_name, count=step["views"])
+    return n.t("publish.step.add_index", field=field_name)
+
+
 STEP_SENTENCES: dict[str, StepSentence] = {
     "create_table": lambda n, step, changes: n.t("publish.step.create_table", count=len(n.fields) - len(n.parents)),
     "create_child_table": _field_step("publish.step.create_child_table"),
@@ -147,19 +165,7 @@ STEP_SENTENCES: dict[str, StepSentence] = {
     ),
     "add_unique_index": _field_step("publish.step.add_unique_index"),
     "drop_unique_index": _field_step("publish.step.drop_unique_index"),
-    "add_index": lambda n, step, changes: (
-        n.t(
-            "publish.step.add_joint_index_for_views",
-            fields=", ".join(n.field(fid) for fid in step["field_ids"]),
-            picked=", ".join(n.field(fid) for fid in step["field_ids"][:-1]),
-            then=n.field(step["field_ids"][-1]),
-            count=step["views"],
-        )
-        if "field_ids" in step
-        else n.t("publish.step.add_index_for_views", field=n.field(step.get("field_id", "")), count=step["views"])
-        if step.get("automatic")
-        else n.t("publish.step.add_index", field=n.field(step.get("field_id", "")))
-    ),
+    "add_index": lambda n, step, changes: _add_index(n, step),
     "drop_index": _field_step("publish.step.drop_index"),
     "recompute_formulas": _recompute,
 }
