@@ -90,6 +90,17 @@ def json_body(schema: Schema | None = None, *, required: bool = True, descriptio
     return {"requestBody": body}
 
 
+def query_parameters(**descriptions: str) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads its query string itself (`request.query_params`), each
+    parameter an optional string: for the most called routes, where FastAPI's check of each declared
+    parameter costs more than the route's own reading of it (a tenth of a list's time, for eight)."""
+    parameters = [
+        {"name": name, "in": "query", "required": False, "description": text, "schema": {"type": "string"}}
+        for name, text in descriptions.items()
+    ]
+    return {"parameters": parameters}
+
+
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """`responses` for a route that answers a status the common rules below do not give it (e.g. 429)."""
     return {status: {"description": PROBLEMS[str(status)][1]} for status in statuses}

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsloom.platform.api_document import json_body, problems
+from opsloom.platform.api_document import json_body, problems, query_parameters
 from opsloom.platform.database import Database
 from opsloom.platform.errors import BadRequest, FieldError, OpsloomError
 from opsloom.platform.files import FileStore
@@ -147,31 +147,34 @@ async def create_many(app: str, form: str, request: Request, db: DB, forms: Form
     return {"items": items}
 
 
-@router.get("", summary="List records")
-async def list_(
-    app: str,
-    form: str,
-    request: Request,
-    filter: Annotated[str | None, Query(description="A condition as JSON")] = None,
-    sort: Annotated[str | None, Query(description="Field keys, '-' for descending")] = None,
-    limit: Annotated[str | None, Query(description="Page size, 1 to 500; 0 for the count alone")] = None,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-    q: Annotated[str | None, Query(description="Search in the title field")] = None,
-    count: Annotated[str | None, Query(description="auto (default), exact or none")] = None,
-    expand: Annotated[str | None, Query(description=EXPAND)] = None,
-    group: Annotated[
-        str | None,
-        Query(
-            description="A single-choice, person or department field: sorted by it first, and "
-            "`groups` counts each value"
-        ),
-    ] = None,
-) -> dict[str, Any]:
+LIST_PARAMETERS = query_parameters(
+    filter="A condition as JSON",
+    sort="Field keys, '-' for descending",
+    limit="Page size, 1 to 500; 0 for the count alone",
+    cursor="next_cursor of the previous page",
+    q="Search in the title field",
+    count="auto (default), exact or none",
+    expand=EXPAND,
+    group="A single-choice, person or department field: sorted by it first, and `groups` counts each value",
+)
+
+
+@router.get("", summary="List records", openapi_extra=LIST_PARAMETERS)
+async def list_(app: str, form: str, request: Request) -> dict[str, Any]:
     db, forms = _registries(request)
+    params = request.query_params
+    count = params.get("count")
     if count not in (None, "auto", "exact", "none"):
         raise BadRequest("Unknown count mode", [FieldError("count", "use auto, exact or none")])
     query = records.ListRequest(
-        filter=filter, sort=sort, limit=limit, cursor=cursor, q=q, count=count, expand=expand, group=group
+        filter=params.get("filter"),
+        sort=params.get("sort"),
+        limit=params.get("limit"),
+        cursor=params.get("cursor"),
+        q=params.get("q"),
+        count=count,
+        expand=params.get("expand"),
+        group=params.get("group"),
     )
     limit_count = settings_of(request).exact_count_limit
 
@@ -184,16 +187,10 @@ async def list_(
     return await _read(request, db, forms, app, form, work)
 
 
-@router.get("/{record_id}", summary="Read a record")
-async def read(
-    app: str,
-    form: str,
-    record_id: RecordId,
-    request: Request,
-    response: Response,
-    expand: Annotated[str | None, Query(description=EXPAND)] = None,
-) -> dict[str, Any]:
+@router.get("/{record_id}", summary="Read a record", openapi_extra=query_parameters(expand=EXPAND))
+async def read(app: str, form: str, record_id: RecordId, request: Request, response: Response) -> dict[str, Any]:
     db, forms = _registries(request)
+    expand = request.query_params.get("expand")
 
     async def work(session: AsyncSession, compiled: CompiledForm, access: FormAccess, probe: bool) -> Any:
         ctx = context_of(request)

@@ -24,6 +24,7 @@ from opsloom.runtime.records.read import attach_rows, live
 
 MAX_GROUPS = 500
 TOTAL = "_opsloom_total"  # the page's column that carries the count
+COUNT = func.count()  # count(*), built once: every list with its total names it
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ async def _group_counts(
     """How many rows (of all pages, within the caller's scope and filter) hold each value of the field."""
     value = form.column(spec)
     rows = await session.execute(
-        select(value, func.count()).select_from(form.table).where(*where).group_by(value).limit(MAX_GROUPS)
+        select(value, COUNT).select_from(form.table).where(*where).group_by(value).limit(MAX_GROUPS)
     )
     return [{"value": form.unit(spec).dump(spec, v) if v is not None else None, "count": n} for v, n in rows]
 
@@ -164,9 +165,9 @@ def _count_query(form: CompiledForm, where: Sequence[Any], cap: int | None) -> A
     Never correlated: set in a page of the same table, it still counts the whole table's matches."""
     t = form.table
     if cap is None:
-        return select(func.count()).select_from(t).where(*where).correlate(None)
+        return select(COUNT).select_from(t).where(*where).correlate(None)
     bounded = select(t.c.id).where(*where).limit(cap + 1).subquery()
-    return select(func.count()).select_from(bounded).correlate(None)
+    return select(COUNT).select_from(bounded).correlate(None)
 
 
 async def _bounded_total(

@@ -20,7 +20,7 @@ from opsloom.runtime.link_titles import expand_links, parse_expand
 
 
 def live(form: CompiledForm) -> Any:
-    return form.table.c.deleted_at.is_(None)
+    return form.live
 
 
 async def load(
