@@ -44,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from opsloom.platform import tables
+from opsloom.platform.collector import freeze_garbage_collector
 from opsloom.platform.context import Principal
 from opsloom.platform.database import Database
 from opsloom.platform.http import authenticated, install_error_handlers
@@ -199,6 +200,7 @@ def create_app() -> FastAPI:
             rows = await session.execute(select(d.c.key, d.c.id).where(d.c.app_key == APP, d.c.kind == "form"))
             form_ids.update({key: id_ for key, id_ in rows})
         app.state.principals = await PrincipalCache(db).start()  # authentication as Opsloom's
+        freeze_garbage_collector()  # as `opsloom serve` has the generated API's process do
         try:
             yield
         finally:

@@ -363,8 +363,8 @@ async def create_collection(server: Server, auth: dict[str, str]) -> None:
 
 @contextmanager
 def opsloom_server(name: str, workers: int, env: dict[str, str], workdir: Path) -> Iterator[Server]:
-    """uvicorn `opsloom.app:create_app` as `opsloom serve --workers N` runs it, but without the access log
-    (Directus logs no request at LOG_LEVEL=warn either)."""
+    """uvicorn `opsloom.app:create_app` as `opsloom serve --workers N` runs it (`env` sets what serve sets,
+    OPSLOOM_FREEZE_GC), but without the access log (Directus logs no request at LOG_LEVEL=warn either)."""
     port = _free_port()
     command = [
         sys.executable, "-m", "uvicorn", "opsloom.app:create_app", "--factory",
@@ -783,6 +783,7 @@ async def run_database(kind: str, args: argparse.Namespace, cli: Path) -> Report
                 "OPSLOOM_DATA_DIR": str(workdir / "data"),
                 "OPSLOOM_SECRET_KEY": "bench",
                 "OPSLOOM_RUN_WORKER": "false",
+                "OPSLOOM_FREEZE_GC": "true",  # as `opsloom serve` sets it for its web processes
             }
             with opsloom_server("opsloom-1w", 1, env, workdir) as o1:
                 session = await log_in_admin(o1, url)

@@ -565,6 +565,7 @@ async def run_database(kind: str, args: argparse.Namespace) -> tuple[list[Result
                 "OPSLOOM_DATABASE_URL": url,
                 "OPSLOOM_DATA_DIR": str(workdir / "data"),
                 "OPSLOOM_SECRET_KEY": "bench",
+                "OPSLOOM_FREEZE_GC": "true",  # as `opsloom serve` sets it (the hand-written app does the same)
             }
             with uvicorn_server("generated", "opsloom.app:create_app", generated_env, workdir) as gen:
                 auth = await log_in_admin(gen, url)

@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     freeze_gc: bool = Field(
         default=False,
         description="After start-up, set what the process holds aside from the garbage collector "
-        "(gc.freeze); `opsloom serve` and `opsloom worker` do",
+        "(gc.freeze) and collect young objects less often; `opsloom serve` and `opsloom worker` do",
     )
     public_url: str = Field(default="", description="The server's address as users reach it, for links in messages")
     outbox_max_attempts: int = Field(default=8, ge=1, description="Attempts to deliver a webhook or message")
