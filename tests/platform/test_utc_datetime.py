@@ -46,8 +46,17 @@ Opened = tuple[asyncio.Runner, AsyncConnection]
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def connection(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[Opened]:
+    yield from _opened(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def sqlite_connection(tmp_path_factory: Any) -> Iterator[Opened]:
+    yield from _opened("sqlite", tmp_path_factory)
+
+
+def _opened(kind: str, tmp_path_factory: Any) -> Iterator[Opened]:
     directory: Path = tmp_path_factory.mktemp("stamps")
-    with database(request.param, directory) as url, asyncio.Runner() as runner:
+    with database(kind, directory) as url, asyncio.Runner() as runner:
         db = Database(url)
 
         async def open_connection() -> AsyncConnection:
@@ -109,3 +118,47 @@ def test_a_repeated_object_is_converted_once(connection: Opened) -> None:
     stored = runner.run(insert_rows())
     assert [id(v) for v in converted] == [id(now), id(other), id(now), id(other)]  # rows 1-3, 4, 5-7, 8
     assert stored == [expected(row["at"]) for row in rows]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(moments=st.lists(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)), min_size=1))
+def test_any_moment_reads_back_as_the_same_utc_moment(connection: Opened, moments: list[datetime]) -> None:
+    """Read back through the type's own result processor (on SQLite, its one-step parse of the text)."""
+    runner, conn = connection
+    values = [m.replace(tzinfo=UTC) for m in moments]
+
+    async def round_trip() -> list[datetime | None]:
+        async with conn.begin() as transaction:
+            await conn.execute(insert(stamps), [{"n": n, "at": value} for n, value in enumerate(values)])
+            stored = (await conn.execute(select(stamps.c.at).order_by(stamps.c.n))).scalars().all()
+            await transaction.rollback()
+        return list(stored)
+
+    stored = runner.run(round_trip())
+    assert stored == values
+    assert all(value is not None and value.tzinfo is UTC for value in stored)
+
+
+@pytest.mark.parametrize(
+    ("text", "moment"),
+    [
+        ("2026-12-05 09:30:15.123456", datetime(2026, 12, 5, 9, 30, 15, 123456, tzinfo=UTC)),  # as stored here
+        ("2026-12-05 09:30:15", datetime(2026, 12, 5, 9, 30, 15, tzinfo=UTC)),  # SQLite's CURRENT_TIMESTAMP
+        ("2026-12-05T09:30:15Z", datetime(2026, 12, 5, 9, 30, 15, tzinfo=UTC)),
+        ("2026-12-05 17:30:15+08:00", datetime(2026, 12, 5, 9, 30, 15, tzinfo=UTC)),
+    ],
+)
+def test_sqlite_text_of_other_shapes_reads_as_the_moment_it_names(
+    sqlite_connection: Opened, text: str, moment: datetime
+) -> None:
+    """SQLite stores text (PostgreSQL a timestamptz): text written by others reads as it should too."""
+    runner, conn = sqlite_connection
+
+    async def read_text() -> datetime | None:
+        async with conn.begin() as transaction:
+            await conn.exec_driver_sql("INSERT INTO t_stamps (n, at) VALUES (1, ?)", (text,))
+            stored = (await conn.execute(select(stamps.c.at))).scalar_one()
+            await transaction.rollback()
+        return stored
+
+    assert runner.run(read_text()) == moment
