@@ -8,7 +8,7 @@ any process is seen by every other on its next request.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, tzinfo
 from decimal import InvalidOperation
@@ -322,23 +322,22 @@ class CompiledForm:
         return statement
 
     @cached_property
-    def _dumpers(self) -> tuple[tuple[str, str, Any, FieldSpec], ...]:
-        """(key, column, dump function or None when the value is already JSON, spec) per field."""
+    def _dumpers(self) -> tuple[tuple[str, str, Callable[[Any], Any] | None], ...]:
+        """(key, column, dump of a present value or None when it is already JSON) per field."""
         out = []
         for spec in self.fields:
             unit = unit_of(spec)
             if not (unit.has_column or unit.read_time):
                 continue  # its rows come from the child table
-            dump = None if type(unit).dump is FieldType.dump else unit.dump
-            out.append((spec.key, spec.column, dump, spec))
+            out.append((spec.key, spec.column, unit.value_dump(spec)))
         return tuple(out)
 
     def dump_row(self, row: StoredRow) -> dict[str, Any]:
         """A database row -> the record's JSON object (a subform row: its id and fields)."""
         if self.is_child:
             return {"id": row["id"]} | {
-                key: value if dump is None or value is None else dump(spec, value)
-                for key, column, dump, spec in self._dumpers
+                key: value if dump is None or value is None else dump(value)
+                for key, column, dump in self._dumpers
                 for value in (row[column],)
             }
         record: dict[str, Any] = {
@@ -346,12 +345,12 @@ class CompiledForm:
             "version": row["version"],
             "status": row["status"],
         }
-        for key, column, dump, spec in self._dumpers:
+        for key, column, dump in self._dumpers:
             try:
                 value = row[column]
             except KeyError:
                 continue  # a value computed as it is read, and this statement did not read it (a write)
-            record[key] = value if dump is None or value is None else dump(spec, value)
+            record[key] = value if dump is None or value is None else dump(value)
         for name in ("created_at", "updated_at"):
             record[name] = _dump_datetime(row[name])
         for name in ("created_by", "updated_by", "owner_id", "department_id"):

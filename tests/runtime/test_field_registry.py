@@ -121,6 +121,8 @@ def test_each_type_answers_storage_codec_and_usage(name: str, unit: FieldType):
     assert list(unit.check(spec, value)) == []
     dumped = unit.dump(spec, value)
     assert unit.parse(spec, dumped, ZONE) == value, "a value read back parses to itself"
+    value_dump = unit.value_dump(spec)  # what a page's rows are dumped with
+    assert (value if value_dump is None else value_dump(value)) == dumped
     for write in (False, True):
         schema = unit.openapi_schema(spec, Shape("Every", write=write, creating=write))
         Draft202012Validator.check_schema(schema)

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -199,6 +200,12 @@ class FieldType:
     def dump(self, spec: FieldSpec, value: Any) -> Any:
         """Python value -> JSON value."""
         return value
+
+    def value_dump(self, spec: FieldSpec) -> Callable[[Any], Any] | None:
+        """`dump` as a function of a present value alone, for the rows of a page (`dump_row`): None
+        when a value is its own JSON. A type whose dump needs no spec gives a function of one
+        argument, a C one where it can: a call fewer for each value of each row."""
+        return None if type(self).dump is FieldType.dump else partial(self.dump, spec)
 
     def is_empty(self, value: Any) -> bool:
         return value is None or value == "" or value == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any, ClassVar
 
@@ -65,6 +65,9 @@ class Date(FieldType):
 
     def dump(self, spec: FieldSpec, value: Any) -> Any:
         return None if value is None else value.isoformat()
+
+    def value_dump(self, spec: FieldSpec) -> Callable[[Any], Any]:
+        return date.isoformat
 
     def openapi_schema(self, spec: FieldSpec, shape: Shape) -> Schema:
         return {"type": "string", "format": "date", "example": "2026-01-31"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any, ClassVar
 
@@ -67,6 +67,9 @@ class DateTime(FieldType):
 
     def dump(self, spec: FieldSpec, value: Any) -> Any:
         return None if value is None else dump_datetime(value)
+
+    def value_dump(self, spec: FieldSpec) -> Callable[[Any], Any]:
+        return dump_datetime
 
     def openapi_schema(self, spec: FieldSpec, shape: Shape) -> Schema:
         return {"type": "string", "format": "date-time", "example": "2026-01-31T09:30:00Z"}

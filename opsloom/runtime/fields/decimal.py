@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, tzinfo
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -79,6 +79,9 @@ class Decimal_(FieldType):
 
     def dump(self, spec: FieldSpec, value: Any) -> Any:
         return None if value is None else str(value)
+
+    def value_dump(self, spec: FieldSpec) -> Callable[[Any], Any]:
+        return str
 
     def fit(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
         if isinstance(value, Decimal):

@@ -9,7 +9,7 @@ places the percentage has (default 1, so the fraction has three).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, tzinfo
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -92,6 +92,9 @@ class Percent(FieldType):
 
     def dump(self, spec: FieldSpec, value: Any) -> Any:
         return None if value is None else str(value)
+
+    def value_dump(self, spec: FieldSpec) -> Callable[[Any], Any]:
+        return str
 
     def fit(self, spec: FieldSpec, value: Any, zone: tzinfo = UTC) -> Any:
         if isinstance(value, Decimal) and value.is_finite():
