@@ -8,7 +8,7 @@ any process is seen by every other on its next request.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, tzinfo
 from decimal import InvalidOperation
@@ -322,40 +322,47 @@ class CompiledForm:
         return statement
 
     @cached_property
-    def _dumpers(self) -> tuple[tuple[str, str, Callable[[Any], Any] | None], ...]:
-        """(key, column, dump of a present value or None when it is already JSON) per field."""
-        out = []
+    def _shown(self) -> tuple[tuple[str, str, Callable[[Any], Any] | None], ...]:
+        """What a record shows, in order: (key, column, dump of a present value, or None when it is
+        its own JSON). The id, version and status, the fields, then the moments and people of the
+        record (a subform row: its id and fields)."""
+        out: list[tuple[str, str, Callable[[Any], Any] | None]] = [("id", "id", None)]
+        if not self.is_child:
+            out += [("version", "version", None), ("status", "status", None)]
         for spec in self.fields:
             unit = unit_of(spec)
-            if not (unit.has_column or unit.read_time):
-                continue  # its rows come from the child table
-            out.append((spec.key, spec.column, unit.value_dump(spec)))
+            if unit.has_column or unit.read_time:  # not a subform: its rows come from the child table
+                out.append((spec.key, spec.column, unit.value_dump(spec)))
+        if not self.is_child:
+            out += [(name, name, dump_datetime) for name in ("created_at", "updated_at")]
+            out += [(name, name, None) for name in ("created_by", "updated_by", "owner_id", "department_id")]
         return tuple(out)
 
     def dump_row(self, row: StoredRow) -> dict[str, Any]:
-        """A database row -> the record's JSON object (a subform row: its id and fields)."""
-        if self.is_child:
-            return {"id": row["id"]} | {
-                key: value if dump is None or value is None else dump(value)
-                for key, column, dump in self._dumpers
-                for value in (row[column],)
-            }
-        record: dict[str, Any] = {
-            "id": row["id"],
-            "version": row["version"],
-            "status": row["status"],
-        }
-        for key, column, dump in self._dumpers:
+        """A database row (by column name) -> the record's JSON object."""
+        record: dict[str, Any] = {}
+        for key, column, dump in self._shown:
             try:
                 value = row[column]
             except KeyError:
                 continue  # a value computed as it is read, and this statement did not read it (a write)
             record[key] = value if dump is None or value is None else dump(value)
-        for name in ("created_at", "updated_at"):
-            record[name] = _dump_datetime(row[name])
-        for name in ("created_by", "updated_by", "owner_id", "department_id"):
-            record[name] = row[name]
         return record
+
+    def dump_rows(self, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> list[dict[str, Any]]:
+        """A page's rows, as `Result.all()` gives them (in the order of the statement's `columns`) ->
+        records, as `dump_row` makes them: each column found by its position once a page, not by
+        its name once a value."""
+        at = {name: i for i, name in enumerate(columns)}
+        layout = [(key, at[column], dump) for key, column, dump in self._shown if column in at]
+        return [
+            {
+                key: value if dump is None or value is None else dump(value)
+                for key, i, dump in layout
+                for value in (row[i],)
+            }
+            for row in rows
+        ]
 
     def dump_value(self, key: str, value: Any) -> Any:
         spec = self.spec(key)

@@ -83,7 +83,8 @@ async def list_records(
     after = after_cursor(keys, decode_cursor(request.cursor, keys, request.filter), form) if request.cursor else None
     counted = request.count != "none"
     cap = None if request.count == "exact" else exact_count_limit
-    rows: Sequence[Any] = []
+    rows: Sequence[Any] = []  # tuples in the order of `columns`
+    columns: list[str] = []
     if limit:  # `limit=0` asks for the count alone: no page is built, read or sorted
         page = select(t, *form.read_columns()).where(*where, *([] if after is None else [after]))
         page = page.order_by(*order_by(keys, form)).limit(limit + 1)
@@ -91,17 +92,21 @@ async def list_records(
             page = page.add_columns(published_probe(full))
         if counted:  # the total rides along with the page: one statement, one round trip
             page = page.add_columns(_count_query(form, where, cap).scalar_subquery().label(TOTAL))
-        rows = (await session.execute(page)).mappings().all()
+        result = await session.execute(page)
+        columns, rows = list(result.keys()), result.all()
     # An empty page (nothing matches, or a cursor past the last row) brings neither the count nor the
     # published version with it: one more statement asks for both.
-    first = rows[0] if rows else await _in_place_of_rows(session, full, where, cap, counted=counted, probe=probe)
+    if rows:
+        first = rows[0]._mapping
+    else:
+        first = await _in_place_of_rows(session, full, where, cap, counted=counted, probe=probe)
     if probe:
         confirm_current(full, first)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor(keys, rows[-1], form, request.filter)
-    items = [form.dump_row(r) for r in rows]
+        next_cursor = encode_cursor(keys, rows[-1]._mapping, form, request.filter)
+    items = form.dump_rows(rows, columns)
     if request.with_rows:
         await attach_rows(session, form, items)
     await expand_links(session, ctx, form, items, parse_expand(request.expand, form))
