@@ -7,6 +7,8 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.builders import admin_client, create, field, form, list_all, options, problem, publish_fresh
 from tests.conftest import DATABASES, sent_statements
@@ -203,6 +205,69 @@ NESTED = [
 @pytest.mark.parametrize(("condition", "expected"), NESTED)
 def test_and_or_not_nest(api, catalogue, condition, expected):
     assert titles(api, catalogue, condition) == expected
+
+
+PLAIN_VALUES = {  # values compared as bound parameters only: lists of one shape share one statement
+    "qty": [-5, 0, 5, 7, 10, 15],
+    "amount": ["-1.50", "0.00", "5.25", "10.00", "20.50"],
+    "due": [day(-40), day(-3), day(0), day(1)],
+    "at": [noon(-3), noon(0), f"{day(0)}T20:00:00+08:00"],
+    "title": ["Apple pie", "Banana", "apple juice", "back\\slash"],
+    "mail": ["u@example.com", "a@example.com"],
+    "kind": ["a", "b", "c"],
+}
+ORDERED_OPS = ["eq", "ne", "gt", "gte", "lt", "lte"]
+
+
+def _plain(key: str) -> st.SearchStrategy[dict]:
+    ops = ORDERED_OPS if key != "kind" else ["eq", "ne"]
+    return st.builds(c, st.just(key), st.sampled_from(ops), st.sampled_from(PLAIN_VALUES[key]))
+
+
+PLAIN = st.sampled_from(sorted(PLAIN_VALUES)).flatmap(_plain)
+PLAIN_TREES = st.recursive(
+    PLAIN,
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=1, max_size=3).map(lambda items: {"and": items}),
+        st.lists(inner, min_size=1, max_size=3).map(lambda items: {"or": items}),
+        inner.map(lambda item: {"not": item}),
+    ),
+    max_leaves=4,
+)
+
+
+def answer(api, url, condition, count: str) -> tuple[list, object]:
+    response = api.get(url, params={"filter": json.dumps(condition), "limit": 500, "count": count})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return [r["id"] for r in body["items"]], body.get("total")
+
+
+@settings(max_examples=60, deadline=None)
+@given(condition=PLAIN_TREES)
+def test_a_list_asked_with_other_values_answers_as_a_filter_built_anew(api, catalogue, condition):
+    """A list that differs from one before only in the values it compares is sent as that one's
+    statement with its own values. It answers as the same filter built anew: or-ed with `qty in []`
+    (never true), whose SQL depends on its value, so that it is never shared."""
+    anew = {"or": [condition, c("qty", "in", [])]}
+    for count in ("auto", "none"):
+        assert answer(api, catalogue, condition, count) == answer(api, catalogue, anew, count)
+    counted = api.get(catalogue, params={"filter": json.dumps(condition), "limit": 0, "count": "exact"}).json()
+    assert counted["total"] == len(answer(api, catalogue, anew, "none")[0])
+
+
+def test_lists_that_differ_only_in_values_keep_one_statement(api, url):
+    for qty in range(6):
+        create(api, url, title=f"row {qty}", qty=qty, kind="ab"[qty % 2])
+    app, key = url.split("/")[3], url.split("/")[5]
+    forms = api.app.state.forms
+    answers = [titles(api, url, {"and": [c("qty", "gt", n), c("kind", "eq", k)]}) for n, k in ((0, "a"), (2, "b"))]
+    assert answers == [{"row 2", "row 4"}, {"row 3", "row 5"}]
+    kept = forms.peek(app, key).statements["list_shapes"]
+    assert len(kept) == 1  # one shape: the page with its total
+    assert titles(api, url, {"and": [c("kind", "eq", "a"), c("qty", "gt", 0)]}) == {"row 2", "row 4"}
+    assert titles(api, url, {"and": [c("qty", "in", [4]), c("kind", "eq", "a")]}) == {"row 4"}  # built anew
+    assert len(kept) == 2  # another order of the same comparisons is another shape; `in` is not kept
 
 
 def test_var_today_follows_the_clock(api, url):

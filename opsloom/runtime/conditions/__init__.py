@@ -39,7 +39,16 @@ from opsloom.runtime.conditions.parse import (
     parse_condition,
 )
 from opsloom.runtime.conditions.python import evaluate
-from opsloom.runtime.conditions.sql import ascii_lower, code_point_order, exact_sum, has_option, option_count, to_sql
+from opsloom.runtime.conditions.sql import (
+    Template,
+    ascii_lower,
+    code_point_order,
+    exact_sum,
+    has_option,
+    option_count,
+    template,
+    to_sql,
+)
 from opsloom.runtime.conditions.values import fold
 
 __all__ = [
@@ -59,6 +68,7 @@ __all__ = [
     "FieldRef",
     "LocalTime",
     "Not",
+    "Template",
     "Var",
     "ascii_lower",
     "code_point_order",
@@ -69,5 +79,6 @@ __all__ = [
     "has_option",
     "option_count",
     "parse_condition",
+    "template",
     "to_sql",
 ]

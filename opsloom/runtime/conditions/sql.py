@@ -3,7 +3,8 @@ it needs, each compiled for SQLite and PostgreSQL so that both answer as `python
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -11,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Integer,
     and_,
+    bindparam,
     cast,
     false,
     func,
@@ -26,7 +28,17 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import String
 
-from opsloom.runtime.conditions.ast import AllOf, AnyOf, Compare, Condition, EvalContext, FieldRef, Not, Var
+from opsloom.runtime.conditions.ast import (
+    AllOf,
+    AnyOf,
+    Compare,
+    Condition,
+    EvalContext,
+    FieldRef,
+    LocalTime,
+    Not,
+    Var,
+)
 from opsloom.runtime.conditions.values import ASCII_UPPER, day_range, fold, moment_bounds, resolve
 from opsloom.runtime.fields import FieldSpec, unit_of, value_unit
 from opsloom.runtime.forms import CompiledForm
@@ -68,6 +80,56 @@ def to_sql(condition: Condition, form: CompiledForm, ctx: EvalContext) -> Column
     if isinstance(condition.value, Var) and value is None:
         return false()  # an unknown variable matches nothing (see evaluate)
     return _SQL[condition.op](column, value, condition.field, ctx)
+
+
+# Comparisons whose SQL is the same whatever value they hold (`column > :value`), once a value is there.
+PLAIN_OPS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte"})
+BOUND = "_opsloom_v"  # the names of a template's bound values: _opsloom_v0, _opsloom_v1, ...
+
+
+@dataclass(frozen=True)
+class Template:
+    """A condition whose SQL holds its values as bound parameters only: what it compares (`shape`,
+    the same for every condition that differs in values alone), the condition with each value a
+    named bind parameter (`to_sql` of it is the SQL of them all), and the values by those names."""
+
+    shape: Hashable
+    condition: Condition
+    values: dict[str, Any]
+
+
+def template(condition: Condition) -> Template | None:
+    """The condition as a template, when each of its comparisons is plain: `eq`, `ne`, `gt`, `gte`,
+    `lt` or `lte` of a field stored in the record, with a value written in it (not empty, not true
+    or false). None for any other: the SQL of an empty value, a variable, another field, a list, a
+    period, a text search, a rows aggregate or a multiple choice depends on the value itself."""
+    values: dict[str, Any] = {}
+
+    def walk(c: Condition) -> tuple[Hashable, Condition] | None:
+        if isinstance(c, AllOf | AnyOf):
+            items = [walk(item) for item in c.items]
+            if any(item is None for item in items):
+                return None
+            found = [item for item in items if item is not None]
+            return (type(c).__name__, *(shape for shape, _ in found)), type(c)(tuple(node for _, node in found))
+        if isinstance(c, Not):
+            inner = walk(c.item)
+            return None if inner is None else (("not", inner[0]), Not(inner[1]))
+        if not _plain(c):
+            return None
+        name = f"{BOUND}{len(values)}"
+        values[name] = c.value
+        return (c.field.key, c.op), replace(c, value=bindparam(name))  # typed as the column it meets
+
+    found = walk(condition)
+    return None if found is None else Template(found[0], found[1], values)
+
+
+def _plain(c: Compare) -> bool:
+    value = c.value
+    if c.op not in PLAIN_OPS or value is None or isinstance(value, bool | Var | FieldRef | LocalTime | tuple):
+        return False
+    return not (c.field.raw.get("rows_aggregate") or unit_of(c.field).read_time or value_unit(c.field).multiple)
 
 
 def _sql_aggregate(form: CompiledForm, aggregate: tuple[str, str, str]) -> Any:

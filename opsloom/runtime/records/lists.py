@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,9 +13,8 @@ from opsloom.platform.context import RequestContext
 from opsloom.platform.errors import BadRequest, FieldError
 from opsloom.platform.http import decode_json
 from opsloom.platform.permissions import FormAccess
-from opsloom.platform.types import StoredRow
 from opsloom.runtime.access import eval_context, scope_clause
-from opsloom.runtime.conditions import ascii_lower, fold, parse_condition, to_sql
+from opsloom.runtime.conditions import Condition, ascii_lower, fold, parse_condition, template, to_sql
 from opsloom.runtime.fields import FieldSpec, unit_of
 from opsloom.runtime.forms import CompiledForm, confirm_current, published_probe
 from opsloom.runtime.link_titles import expand_links, filter_context, parse_expand
@@ -23,6 +22,8 @@ from opsloom.runtime.listing import after_cursor, decode_cursor, encode_cursor, 
 from opsloom.runtime.records.read import attach_rows, live
 
 MAX_GROUPS = 500
+MAX_SHAPES = 64  # the list statements a form keeps, by shape (see `_reused`)
+SHAPES = "list_shapes"  # their key in the form's statements
 TOTAL = "_opsloom_total"  # the page's column that carries the count
 COUNT = func.count()  # count(*), built once: every list with its total names it
 
@@ -52,54 +53,62 @@ async def list_records(
 ) -> dict[str, Any]:
     access.require("read")
     full, form = form, form.restricted(access.hidden)
-    t = form.table
-    where = [live(form), scope_clause(access.scope("read"), full, eval_context(ctx))]
-    if request.filter:
-        try:
-            document = decode_json(request.filter)
-        except ValueError:
-            raise BadRequest(
-                "The filter is not valid JSON",
-                [
-                    FieldError(
-                        "filter",
-                        'send a condition such as {"field": "amount", "op": "gt", "value": 10}',
-                    )
-                ],
-            ) from None
-        condition = parse_condition(document, form)
-        where.append(to_sql(condition, form, await filter_context(session, ctx, form, condition)))
-    if request.q and "\x00" in request.q:
-        raise BadRequest("The search text holds a NUL character", [FieldError("q", "remove the \\u0000")])
-    if request.q:
-        title_spec = form.by_key.get(form.title_field or "")
-        if title_spec is None:  # none, or hidden from this caller
-            raise BadRequest("This form has no title field to search", [FieldError("q", "remove q")])
-        title = form.column(title_spec)
-        where.append(ascii_lower(title).contains(fold(request.q), autoescape=True))
+    scope = access.scope("read")
+    condition = _parse_filter(request.filter, form) if request.filter else None
+    title = _searched_title(request.q, form) if request.q else None
     group = _group_spec(request.group, form)
     keys = parse_sort(_grouped_sort(group.key, request.sort) if group else request.sort, form)
     limit = parse_limit(request.limit)
     after = after_cursor(keys, decode_cursor(request.cursor, keys, request.filter), form) if request.cursor else None
     counted = request.count != "none"
     cap = None if request.count == "exact" else exact_count_limit
+    # A list that differs from one asked before only in the values its filter compares reuses the
+    # statements built for that one (`shape`), sent with its own values (`values`).
+    plan = template(condition) if condition is not None else None
+    shape: tuple[Any, ...] | None = None
+    values: dict[str, Any] = {}
+    if (condition is None or plan is not None) and after is None and title is None and group is None:
+        if not scope.conditions:  # a role's own conditions name the user: their SQL is the user's
+            shape = (access.hidden, scope, plan and plan.shape, request.sort, limit, counted, cap, probe)
+    if shape is not None and plan is not None:
+        condition, values = plan.condition, plan.values
+        evaluation = eval_context(ctx)  # a plain comparison reads no linked record's title
+    elif condition is not None:
+        evaluation = await filter_context(session, ctx, form, condition)
+
+    def where() -> list[Any]:
+        clauses = [live(form), scope_clause(scope, full, eval_context(ctx))]
+        if condition is not None:
+            clauses.append(to_sql(condition, form, evaluation))
+        if title is not None:
+            clauses.append(title)
+        return clauses
+
     rows: Sequence[Any] = []  # tuples in the order of `columns`
     columns: list[str] = []
     if limit:  # `limit=0` asks for the count alone: no page is built, read or sorted
-        page = select(t, *form.read_columns()).where(*where, *([] if after is None else [after]))
-        page = page.order_by(*order_by(keys, form)).limit(limit + 1)
-        if probe:
-            page = page.add_columns(published_probe(full))
-        if counted:  # the total rides along with the page: one statement, one round trip
-            page = page.add_columns(_count_query(form, where, cap).scalar_subquery().label(TOTAL))
-        result = await session.execute(page)
+
+        def page() -> Any:
+            clauses = where()
+            built = select(form.table, *form.read_columns()).where(*clauses, *([] if after is None else [after]))
+            built = built.order_by(*order_by(keys, form)).limit(limit + 1)
+            if probe:
+                built = built.add_columns(published_probe(full))
+            if counted:  # the total rides along with the page: one statement, one round trip
+                built = built.add_columns(_count_query(form, clauses, cap).scalar_subquery().label(TOTAL))
+            return built
+
+        result = await session.execute(_reused(full, ("page", shape), page), values or None)
         columns, rows = list(result.keys()), result.all()
     # An empty page (nothing matches, or a cursor past the last row) brings neither the count nor the
     # published version with it: one more statement asks for both.
     if rows:
         first = rows[0]._mapping
+    elif counted or probe:
+        in_place = _reused(full, ("count", shape), lambda: _in_place_of_rows(full, where(), cap, counted, probe))
+        first = (await session.execute(in_place, values or None)).mappings().one()
     else:
-        first = await _in_place_of_rows(session, full, where, cap, counted=counted, probe=probe)
+        first = {}
     if probe:
         confirm_current(full, first)
     next_cursor = None
@@ -112,12 +121,47 @@ async def list_records(
     await expand_links(session, ctx, form, items, parse_expand(request.expand, form))
     answer: dict[str, Any] = {"items": items, "next_cursor": next_cursor}
     if group is not None:
-        answer["groups"] = await _group_counts(session, form, group, where)
+        answer["groups"] = await _group_counts(session, form, group, where())
     if counted:
         n = first[TOTAL]
-        unfiltered = access.scope("read").all and not request.filter and not request.q
+        unfiltered = scope.all and not request.filter and not request.q
         answer["total"], answer["total_exact"] = await _bounded_total(session, form, n, cap, unfiltered)
     return answer
+
+
+def _parse_filter(text: str, form: CompiledForm) -> Condition:
+    try:
+        document = decode_json(text)
+    except ValueError:
+        raise BadRequest(
+            "The filter is not valid JSON",
+            [FieldError("filter", 'send a condition such as {"field": "amount", "op": "gt", "value": 10}')],
+        ) from None
+    return parse_condition(document, form)
+
+
+def _searched_title(q: str, form: CompiledForm) -> Any:
+    """The condition that the title holds `q` (case-folded), for a search."""
+    if "\x00" in q:
+        raise BadRequest("The search text holds a NUL character", [FieldError("q", "remove the \\u0000")])
+    title_spec = form.by_key.get(form.title_field or "")
+    if title_spec is None:  # none, or hidden from this caller
+        raise BadRequest("This form has no title field to search", [FieldError("q", "remove q")])
+    return ascii_lower(form.column(title_spec)).contains(fold(q), autoescape=True)
+
+
+def _reused(full: CompiledForm, key: tuple[str, tuple[Any, ...] | None], build: Callable[[], Any]) -> Any:
+    """The statement of a list of this shape, built once (the last MAX_SHAPES shapes of a form are
+    kept); built anew when the list has none (`key[1]` None: its SQL depends on its values)."""
+    if key[1] is None:
+        return build()
+    kept: dict[Any, Any] = full.statements.setdefault(SHAPES, {})
+    statement = kept.get(key)
+    if statement is None:
+        if len(kept) >= MAX_SHAPES:
+            del kept[next(iter(kept))]  # the oldest
+        statement = kept[key] = build()
+    return statement
 
 
 def _group_spec(key: str | None, form: CompiledForm) -> FieldSpec | None:
@@ -152,16 +196,12 @@ async def _group_counts(
     return [{"value": form.unit(spec).dump(spec, v) if v is not None else None, "count": n} for v, n in rows]
 
 
-async def _in_place_of_rows(
-    session: AsyncSession, form: CompiledForm, where: Sequence[Any], cap: int | None, *, counted: bool, probe: bool
-) -> StoredRow:
+def _in_place_of_rows(form: CompiledForm, where: Sequence[Any], cap: int | None, counted: bool, probe: bool) -> Any:
     """What an empty page would have carried: the count (if asked for) and the published version."""
     columns = [_count_query(form, where, cap).scalar_subquery().label(TOTAL)] if counted else []
     if probe:
         columns.append(published_probe(form))
-    if not columns:
-        return {}
-    return (await session.execute(select(*columns))).mappings().one()
+    return select(*columns)
 
 
 def _count_query(form: CompiledForm, where: Sequence[Any], cap: int | None) -> Any:
