@@ -435,10 +435,6 @@ def _unknown_field_message(form: CompiledForm, key: str) -> str:
     return f"'{key}' is not a field of {form.key}; its fields are: {known}"
 
 
-def _dump_datetime(value: Any) -> Any:
-    return None if value is None else dump_datetime(value)
-
-
 def read_label(f: Mapping[str, Any]) -> str:
     """What a statement calls a value computed as it is read: never a column's name (those start
     with a letter), nor longer than PostgreSQL's identifiers."""

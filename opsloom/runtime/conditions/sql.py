@@ -107,10 +107,9 @@ def template(condition: Condition) -> Template | None:
 
     def walk(c: Condition) -> tuple[Hashable, Condition] | None:
         if isinstance(c, AllOf | AnyOf):
-            items = [walk(item) for item in c.items]
-            if any(item is None for item in items):
+            found = [item for item in map(walk, c.items) if item is not None]
+            if len(found) < len(c.items):
                 return None
-            found = [item for item in items if item is not None]
             return (type(c).__name__, *(shape for shape, _ in found)), type(c)(tuple(node for _, node in found))
         if isinstance(c, Not):
             inner = walk(c.item)

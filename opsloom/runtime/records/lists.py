@@ -63,13 +63,14 @@ async def list_records(
     counted = request.count != "none"
     cap = None if request.count == "exact" else exact_count_limit
     # A list that differs from one asked before only in the values its filter compares reuses the
-    # statements built for that one (`shape`), sent with its own values (`values`).
-    plan = template(condition) if condition is not None else None
+    # statements built for that one (`shape`), sent with its own values (`values`). Not a cursor's
+    # page, a search or a grouping, nor under a role's own conditions (they name the user).
+    reusable = after is None and title is None and group is None and not scope.conditions
+    plan = template(condition) if reusable and condition is not None else None
     shape: tuple[Any, ...] | None = None
     values: dict[str, Any] = {}
-    if (condition is None or plan is not None) and after is None and title is None and group is None:
-        if not scope.conditions:  # a role's own conditions name the user: their SQL is the user's
-            shape = (access.hidden, scope, plan and plan.shape, request.sort, limit, counted, cap, probe)
+    if reusable and (condition is None or plan is not None):
+        shape = (access.hidden, scope, plan and plan.shape, request.sort, limit, counted, cap, probe)
     if shape is not None and plan is not None:
         condition, values = plan.condition, plan.values
         evaluation = eval_context(ctx)  # a plain comparison reads no linked record's title
