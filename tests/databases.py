@@ -10,6 +10,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from opsloom.platform.database import Database
 
 PG_ADMIN_URL = os.environ.get("OPSLOOM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -75,3 +79,27 @@ def database(kind: str, directory: Path) -> Iterator[str]:
     else:
         with sqlite_database(directory) as url:
             yield url
+
+
+# A connection, and the runner that synchronous tests use it from.
+Opened = tuple[asyncio.Runner, AsyncConnection]
+
+
+@contextmanager
+def opened_connection(kind: str, directory: Path, metadata: MetaData) -> Iterator[Opened]:
+    """A connection to a fresh database of `kind` holding `metadata`'s tables, with the runner to use it from
+    synchronous tests (a module's hypothesis properties, sharing one database)."""
+    with database(kind, directory) as url, asyncio.Runner() as runner:
+        db = Database(url)
+
+        async def open_connection() -> AsyncConnection:
+            async with db.engine.begin() as begun:
+                await begun.run_sync(metadata.create_all)
+            return await db.engine.connect()
+
+        opened = runner.run(open_connection())
+        try:
+            yield runner, opened
+        finally:
+            runner.run(opened.close())
+            runner.run(db.dispose())

@@ -3,7 +3,6 @@ an integer count of 10**-scale units, turned back into a decimal in one step).""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -12,11 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opsloom.platform.database import Database
 from opsloom.platform.types import ExactDecimal
-from tests.databases import database
+from tests.databases import Opened, opened_connection
 
 metadata = MetaData()
 SCALES = (0, 2, 6)
@@ -27,25 +24,11 @@ amounts = Table(
     *(Column(f"s{scale}", ExactDecimal(18, scale), nullable=True) for scale in SCALES),
 )
 
-Opened = tuple[asyncio.Runner, AsyncConnection]
-
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def connection(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[Opened]:
-    with database(request.param, tmp_path_factory.mktemp("amounts")) as url, asyncio.Runner() as runner:
-        db = Database(url)
-
-        async def open_connection() -> AsyncConnection:
-            async with db.engine.begin() as begun:
-                await begun.run_sync(metadata.create_all)
-            return await db.engine.connect()
-
-        opened = runner.run(open_connection())
-        try:
-            yield runner, opened
-        finally:
-            runner.run(opened.close())
-            runner.run(db.dispose())
+    with opened_connection(request.param, tmp_path_factory.mktemp("amounts"), metadata) as opened:
+        yield opened
 
 
 def units(scale: int) -> st.SearchStrategy[Decimal | None]:

@@ -3,21 +3,17 @@ and every row still stores its own value (the same object, an equal one, another
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opsloom.platform.database import Database
 from opsloom.platform.types import UTCDateTime
-from tests.databases import database
+from tests.databases import Opened, opened_connection
 
 metadata = MetaData()
 stamps = Table("t_stamps", metadata, Column("n", Integer, primary_key=True), Column("at", UTCDateTime, nullable=True))
@@ -41,42 +37,21 @@ def expected(value: datetime | None) -> datetime | None:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-Opened = tuple[asyncio.Runner, AsyncConnection]
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def connection(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[Opened]:
-    yield from _opened(request.param, tmp_path_factory)
+    with opened_connection(request.param, tmp_path_factory.mktemp("stamps"), metadata) as opened:
+        yield opened
 
 
 @pytest.fixture(scope="module")
 def sqlite_connection(tmp_path_factory: Any) -> Iterator[Opened]:
-    yield from _opened("sqlite", tmp_path_factory)
+    with opened_connection("sqlite", tmp_path_factory.mktemp("stamps"), metadata) as opened:
+        yield opened
 
 
-def _opened(kind: str, tmp_path_factory: Any) -> Iterator[Opened]:
-    directory: Path = tmp_path_factory.mktemp("stamps")
-    with database(kind, directory) as url, asyncio.Runner() as runner:
-        db = Database(url)
-
-        async def open_connection() -> AsyncConnection:
-            async with db.engine.begin() as begun:
-                await begun.run_sync(metadata.create_all)
-            return await db.engine.connect()
-
-        opened = runner.run(open_connection())
-        try:
-            yield runner, opened
-        finally:
-            runner.run(opened.close())
-            runner.run(db.dispose())
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(picks=st.lists(st.integers(0, len(POOL) - 1), min_size=1, max_size=30))
-def test_each_row_stores_its_own_moment_whatever_came_before(connection: Opened, picks: list[int]) -> None:
+def read_back(connection: Opened, values: list[datetime | None]) -> list[datetime | None]:
+    """Store one row for each value, read them back in order, and roll back."""
     runner, conn = connection
-    values = [POOL[k] for k in picks]
 
     async def round_trip() -> list[datetime | None]:
         async with conn.begin() as transaction:
@@ -85,7 +60,14 @@ def test_each_row_stores_its_own_moment_whatever_came_before(connection: Opened,
             await transaction.rollback()
         return list(stored)
 
-    assert runner.run(round_trip()) == [expected(v) for v in values]
+    return runner.run(round_trip())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(picks=st.lists(st.integers(0, len(POOL) - 1), min_size=1, max_size=30))
+def test_each_row_stores_its_own_moment_whatever_came_before(connection: Opened, picks: list[int]) -> None:
+    values = [POOL[k] for k in picks]
+    assert read_back(connection, values) == [expected(v) for v in values]
 
 
 converted: list[datetime | None] = []
@@ -124,17 +106,8 @@ def test_a_repeated_object_is_converted_once(connection: Opened) -> None:
 @given(moments=st.lists(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)), min_size=1))
 def test_any_moment_reads_back_as_the_same_utc_moment(connection: Opened, moments: list[datetime]) -> None:
     """Read back through the type's own result processor (on SQLite, its one-step parse of the text)."""
-    runner, conn = connection
-    values = [m.replace(tzinfo=UTC) for m in moments]
-
-    async def round_trip() -> list[datetime | None]:
-        async with conn.begin() as transaction:
-            await conn.execute(insert(stamps), [{"n": n, "at": value} for n, value in enumerate(values)])
-            stored = (await conn.execute(select(stamps.c.at).order_by(stamps.c.n))).scalars().all()
-            await transaction.rollback()
-        return list(stored)
-
-    stored = runner.run(round_trip())
+    values: list[datetime | None] = [m.replace(tzinfo=UTC) for m in moments]
+    stored = read_back(connection, values)
     assert stored == values
     assert all(value is not None and value.tzinfo is UTC for value in stored)
 

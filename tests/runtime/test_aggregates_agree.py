@@ -37,6 +37,7 @@ from tests.runtime.test_conditions_agree import (
     _decimal_json,
     _explain,
 )
+from tests.strategies import condition_trees
 
 # Two subforms, so that an aggregate of one never counts the rows of the other. Rows hold
 # drawn values, formula columns too: the evaluators read what is stored, however it came.
@@ -204,17 +205,7 @@ def leaves(user_ids: tuple[int, ...] = USER_IDS) -> st.SearchStrategy[dict[str, 
     return st.one_of(st.one_of(*counts), st.one_of(*numbers), users_condition(user_ids), title)
 
 
-def conditions(leaf: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
-    def groups(kids: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-        several = st.lists(kids, min_size=1, max_size=3)
-        return st.one_of(
-            several.map(lambda xs: {"and": xs}), several.map(lambda xs: {"or": xs}), kids.map(lambda x: {"not": x})
-        )
-
-    return st.recursive(leaf, groups, max_leaves=4)
-
-
-DOCUMENTS = conditions(leaves())
+DOCUMENTS = condition_trees(leaves(), max_leaves=4)
 
 
 @dataclass(frozen=True)

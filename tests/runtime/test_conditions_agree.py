@@ -30,6 +30,7 @@ from opsloom.runtime.conditions import EvalContext, evaluate, parse_condition, t
 from opsloom.runtime.fields import FIELD_TYPES
 from opsloom.runtime.forms import CompiledForm, compile_form
 from tests.databases import database
+from tests.strategies import condition_trees
 
 OPTIONS = ("a", "b", "C", "É'%")
 FIELDS = {
@@ -252,16 +253,7 @@ class Values:
                 for op in sorted(FIELD_TYPES[type_].operators_for(SPECS[key]) | {"is_empty", "not_empty"})
             )
         )
-
-        def groups(kids: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-            several = st.lists(kids, min_size=1, max_size=3)
-            return st.one_of(
-                several.map(lambda xs: {"and": xs}),
-                several.map(lambda xs: {"or": xs}),
-                kids.map(lambda x: {"not": x}),
-            )
-
-        return st.recursive(leaf, groups, max_leaves=6)
+        return condition_trees(leaf, max_leaves=6)
 
 
 def _decimal_json(number: Decimal, style: int) -> Any:

@@ -20,6 +20,7 @@ from opsloom.runtime.conditions import EvalContext, evaluate, parse_condition, t
 from opsloom.runtime.fields import FIELD_TYPES
 from opsloom.runtime.forms import compile_form
 from tests.runtime.test_conditions_agree import CASES, Backend, open_backend
+from tests.strategies import condition_trees
 
 FIELDS = {"stars": "rating", "share": "percent", "body": "rich_text", "place": "address"}
 FORM = compile_form(
@@ -115,15 +116,7 @@ LEAF = st.one_of(
     ),
     st.just({"field": "stars", "op": "lt", "value": {"field": "stars"}}),
 )
-CONDITION = st.recursive(
-    LEAF,
-    lambda kids: st.one_of(
-        st.lists(kids, min_size=1, max_size=3).map(lambda xs: {"and": xs}),
-        st.lists(kids, min_size=1, max_size=3).map(lambda xs: {"or": xs}),
-        kids.map(lambda x: {"not": x}),
-    ),
-    max_leaves=5,
-)
+CONDITION = condition_trees(LEAF, max_leaves=5)
 
 
 @settings(

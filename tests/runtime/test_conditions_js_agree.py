@@ -29,6 +29,7 @@ from opsloom.runtime.fields import FIELD_TYPES, value_unit
 from opsloom.runtime.forms import compile_form
 from tests.runtime.test_conditions_agree import FIELDS as BASE_FIELDS
 from tests.runtime.test_conditions_agree import RULES, USER, VALUES, VARIABLE, Values
+from tests.strategies import condition_trees
 
 CONDITIONS_JS = Path(__file__).parents[2] / "opsloom" / "runtime" / "static" / "js" / "conditions.js"
 
@@ -119,14 +120,7 @@ def _condition(values: Values) -> st.SearchStrategy[dict[str, Any]]:
             by_op.setdefault(op, []).append(_compare(values, key, op))
     by_op["field against field"] = [_compare_fields(pair) for pair in REF_PAIRS]
     leaf = st.one_of(*(st.one_of(*leaves) for leaves in by_op.values()))
-
-    def groups(kids: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-        several = st.lists(kids, min_size=1, max_size=3)
-        return st.one_of(
-            several.map(lambda xs: {"and": xs}), several.map(lambda xs: {"or": xs}), kids.map(lambda x: {"not": x})
-        )
-
-    return st.recursive(leaf, groups, max_leaves=5)
+    return condition_trees(leaf, max_leaves=5)
 
 
 def _record(values: Values) -> st.SearchStrategy[dict[str, Any]]:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from tests.builders import admin_client, create, field, form, list_all, options, problem, publish_fresh
 from tests.conftest import DATABASES, sent_statements
+from tests.strategies import condition_trees
 
 ITEM = form(
     "item",
@@ -225,15 +226,7 @@ def _plain(key: str) -> st.SearchStrategy[dict]:
 
 
 PLAIN = st.sampled_from(sorted(PLAIN_VALUES)).flatmap(_plain)
-PLAIN_TREES = st.recursive(
-    PLAIN,
-    lambda inner: st.one_of(
-        st.lists(inner, min_size=1, max_size=3).map(lambda items: {"and": items}),
-        st.lists(inner, min_size=1, max_size=3).map(lambda items: {"or": items}),
-        inner.map(lambda item: {"not": item}),
-    ),
-    max_leaves=4,
-)
+PLAIN_TREES = condition_trees(PLAIN, max_leaves=4)
 
 
 def answer(api, url, condition, count: str) -> tuple[list, object]:
