@@ -20,9 +20,10 @@ from opsloom.platform.errors import BadRequest
 from opsloom.runtime.conditions import EvalContext, evaluate, parse_condition
 from opsloom.runtime.fields import FIELD_TYPES
 from opsloom.runtime.pages.field_views import form_meta
-from tests.runtime.test_aggregates_agree import FORM, SUBFORMS, conditions, leaves, records
+from tests.runtime.test_aggregates_agree import FORM, SUBFORMS, leaves, records
 from tests.runtime.test_conditions_agree import USER, VALUES
 from tests.runtime.test_conditions_js_agree import CONDITIONS_JS, JS_SAFE, _json_safe, node_or_skip
+from tests.strategies import condition_trees
 
 # JSON numbers are doubles in the browser, so ids and quantities stay below 2**53 here.
 USER_IDS = (1, 2, 3, 7, JS_SAFE)
@@ -60,7 +61,7 @@ REFUSED = [
     {"field": "watchers", "op": "contains", "value": 0},
     {"field": "watchers", "op": "contains", "value": {"var": "current_user.name"}},
 ]
-DOCUMENTS = conditions(st.one_of(leaves(USER_IDS), leaves(USER_IDS), st.sampled_from(REFUSED)))
+DOCUMENTS = condition_trees(st.one_of(leaves(USER_IDS), leaves(USER_IDS), st.sampled_from(REFUSED)), max_leaves=4)
 
 
 def _in_range(record: dict[str, Any]) -> dict[str, Any]:
