@@ -205,8 +205,11 @@ class Database:
     async def _turn_to_write(self) -> AsyncIterator[None]:
         """This process's turn at SQLite's one write lock, waited for as long as SQLite would."""
         assert self._write_turn is not None
+        # Not `asyncio.wait_for`: on Python 3.11 it swallows a cancel that lands as the lock is granted,
+        # so a worker cancelled at shutdown took the turn and went on, and the shutdown waited for ever.
         try:
-            await asyncio.wait_for(self._write_turn.acquire(), SQLITE_BUSY_SECONDS)
+            async with asyncio.timeout(SQLITE_BUSY_SECONDS):
+                await self._write_turn.acquire()
         except TimeoutError:
             raise WriteTurnTimeout(f"no turn to write came within {SQLITE_BUSY_SECONDS} s") from None
         try:

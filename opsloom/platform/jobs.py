@@ -21,6 +21,7 @@ given to the `JobRunner` by whoever wires the process (the app factory, the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -285,10 +286,9 @@ class JobRunner:
                     continue
             except Exception:  # noqa: BLE001 - a worker outlives one bad round; the error is logged
                 log.exception("the job round failed")
-            try:
-                await asyncio.wait_for(self._wake.wait(), interval)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):  # not wait_for: see database.Database._turn_to_write
+                    await self._wake.wait()
             self._wake.clear()
 
     async def _keep_lease(self, job_id: int) -> None:

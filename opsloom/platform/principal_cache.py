@@ -67,8 +67,9 @@ class PrincipalCache:
         if self.db.is_postgresql:
             ready = asyncio.Event()
             self._listener = asyncio.create_task(self._listen(ready))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ready.wait(), 5)  # serve anyway: uncached until it is up
+            with contextlib.suppress(TimeoutError):  # serve anyway: uncached until it is up
+                async with asyncio.timeout(5):
+                    await ready.wait()
         return self
 
     async def stop(self) -> None:
@@ -152,7 +153,8 @@ class PrincipalCache:
                 ready.set()
                 while not lost.is_set():
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), 30)
+                        async with asyncio.timeout(30):
+                            await lost.wait()
                     if not lost.is_set():
                         await connection.execute("SELECT 1")  # notices a dead server sooner
             except asyncio.CancelledError:
@@ -164,7 +166,8 @@ class PrincipalCache:
                 self.forget()
                 if connection is not None:
                     with contextlib.suppress(Exception):
-                        await asyncio.wait_for(connection.close(), 5)
+                        async with asyncio.timeout(5):
+                            await connection.close()
             await asyncio.sleep(RECONNECT_SECONDS)
 
 

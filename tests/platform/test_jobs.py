@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -92,3 +93,15 @@ async def test_a_cancelled_job_stops_at_its_next_report_or_never_starts(db: Data
     assert stopped["state"] == "cancelled" and stopped["progress"] == {"done": 3}
     assert await runner.run_one() is False  # the queued one is found cancelled, not run
     assert (await state_of(db, queued))["state"] == "cancelled"
+
+
+async def test_a_runner_woken_as_it_is_cancelled_stops(db: Database) -> None:
+    """A wake and a cancel in one turn of the loop (a job queued as the server stops): the runner stops,
+    where Python 3.11's wait_for returned from the wait and the runner went on for ever."""
+    runner = jobs.JobRunner(db, {"demo": lambda run: asyncio.sleep(0)})
+    working = asyncio.create_task(runner.work(interval=30))
+    await asyncio.sleep(0.5)  # it found nothing and waits to be woken
+    runner.wake()
+    working.cancel()
+    done, _ = await asyncio.wait({working}, timeout=10)
+    assert done == {working} and working.cancelled()
