@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, false, literal, or_
+from sqlalchemy import and_, bindparam, false, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from opsloom.platform.errors import BadRequest, FieldError
@@ -113,13 +113,30 @@ def decode_cursor(cursor: str, keys: tuple[SortKey, ...], filter_text: str | Non
     return parsed
 
 
-def after_cursor(keys: tuple[SortKey, ...], values: list[Any], form: CompiledForm) -> ColumnElement[bool]:
+@dataclass(frozen=True)
+class After:
+    """Rows strictly after a cursor: the clause, with each of the cursor's values a named bound
+    parameter; `shape` (which of its values are empty) is the same for every cursor of the list
+    whose clause differs in values alone, so that their pages share one statement (`values` sent with it)."""
+
+    shape: tuple[bool, ...]
+    clause: ColumnElement[bool]
+    values: dict[str, Any]
+
+
+def after_cursor(keys: tuple[SortKey, ...], values: list[Any], form: CompiledForm) -> After:
     """Rows strictly after `values` in the order of `keys` (empty values count as largest)."""
+    # A bound parameter of the column's type: SQLAlchemy refuses `column > True` as such.
+    binds = [
+        None if value is None else bindparam(f"_opsloom_c{i}", value, type_=form.column(key.spec).type)
+        for i, (key, value) in enumerate(zip(keys, values, strict=True))
+    ]
     clauses = []
     for i, key in enumerate(keys):
-        ties = [_same(form.column(k.spec), v) for k, v in zip(keys[:i], values[:i], strict=True)]
-        clauses.append(and_(*ties, _beyond(form.column(key.spec), values[i], key.descending)))
-    return or_(*clauses)
+        ties = [_same(form.column(k.spec), bound) for k, bound in zip(keys[:i], binds[:i], strict=True)]
+        clauses.append(and_(*ties, _beyond(form.column(key.spec), binds[i], key.descending)))
+    named = {bound.key: bound.value for bound in binds if bound is not None}
+    return After(tuple(bound is None for bound in binds), or_(*clauses), named)
 
 
 def _same(column: Any, value: Any) -> Any:
@@ -127,9 +144,6 @@ def _same(column: Any, value: Any) -> Any:
 
 
 def _beyond(column: Any, value: Any, descending: bool) -> Any:
-    if value is not None:
-        # A bound parameter of the column's type: SQLAlchemy refuses `column > True` as such.
-        value = literal(value, column.type)
     if descending:  # empty first, then large to small
         return column.is_not(None) if value is None else column < value
     if value is None:  # ascending: small to large, then empty

@@ -375,6 +375,20 @@ def test_filtered_pages_walk_only_the_matching_rows(api, many):
     assert all(r["kind"] != "a" for r in walked)
 
 
+def test_the_pages_of_a_walk_share_a_statement_for_each_place_of_empty_values(api, url):
+    """A cursor's values are sent to the statement of its shape: where its values are empty (`IS NULL`
+    there), since the SQL of that depends on it. The walk itself answers as in the tests above."""
+    many = add_many(api, url)
+    whole = api.get(many, params={"sort": "qty,-amount", "limit": 500}).json()["items"]
+    walked = list_all(api, many, sort="qty,-amount", limit=1)
+    assert [r["id"] for r in walked] == [r["id"] for r in whole]
+    app, key = url.split("/")[3], url.split("/")[5]
+    kept = api.app.state.forms.peek(app, key).statements["list_shapes"]
+    empty_places = {(r["qty"] is None, r["amount"] is None) for r in walked[:-1]}  # each cursor's row
+    assert len(empty_places) == 4
+    assert len(kept) == 2 + len(empty_places)  # the whole list, the first page, one for each shape
+
+
 def test_last_page_has_no_next_cursor(api, many):
     page = api.get(many, params={"limit": 23}).json()
     assert len(page["items"]) == 23 and page["next_cursor"] is None

@@ -62,15 +62,16 @@ async def list_records(
     after = after_cursor(keys, decode_cursor(request.cursor, keys, request.filter), form) if request.cursor else None
     counted = request.count != "none"
     cap = None if request.count == "exact" else exact_count_limit
-    # A list that differs from one asked before only in the values its filter compares reuses the
-    # statements built for that one (`shape`), sent with its own values (`values`). Not a cursor's
-    # page, a search or a grouping, nor under a role's own conditions (they name the user).
-    reusable = after is None and title is None and group is None and not scope.conditions
+    # A list that differs from one asked before only in the values its filter compares, and those of
+    # its cursor, reuses the statements built for that one (`shape`), sent with its own values
+    # (`values`). Not a search or a grouping, nor under a role's own conditions (they name the user).
+    reusable = title is None and group is None and not scope.conditions
     plan = template(condition) if reusable and condition is not None else None
     shape: tuple[Any, ...] | None = None
     values: dict[str, Any] = {}
     if reusable and (condition is None or plan is not None):
-        shape = (access.hidden, scope, plan and plan.shape, request.sort, limit, counted, cap, probe)
+        cursor = after and after.shape
+        shape = (access.hidden, scope, plan and plan.shape, cursor, request.sort, limit, counted, cap, probe)
     if shape is not None and plan is not None:
         condition, values = plan.condition, plan.values
         evaluation = eval_context(ctx)  # a plain comparison reads no linked record's title
@@ -91,7 +92,7 @@ async def list_records(
 
         def page() -> Any:
             clauses = where()
-            built = select(form.table, *form.read_columns()).where(*clauses, *([] if after is None else [after]))
+            built = select(form.table, *form.read_columns()).where(*clauses, *([] if after is None else [after.clause]))
             built = built.order_by(*order_by(keys, form)).limit(limit + 1)
             if probe:
                 built = built.add_columns(published_probe(full))
@@ -99,7 +100,8 @@ async def list_records(
                 built = built.add_columns(_count_query(form, clauses, cap).scalar_subquery().label(TOTAL))
             return built
 
-        result = await session.execute(_reused(full, ("page", shape), page), values or None)
+        sent = values if after is None else {**values, **after.values}
+        result = await session.execute(_reused(full, ("page", shape), page), sent or None)
         columns, rows = list(result.keys()), result.all()
     # An empty page (nothing matches, or a cursor past the last row) brings neither the count nor the
     # published version with it: one more statement asks for both.
