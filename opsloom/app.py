@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -79,6 +80,21 @@ from opsloom.runtime.views_api import router as views_router
 
 STATIC_DIR = Path(__file__).parent / "runtime" / "static"
 
+log = logging.getLogger(__name__)
+
+
+async def _stop(workers: list[asyncio.Task[Any]], grace: float = 5.0) -> None:
+    """Cancel the workers and wait until each has stopped. A cancel can be lost (Python 3.11's
+    `asyncio.wait_for`, which a library may use, swallows one that lands as its wait ends): a worker
+    still running after `grace` seconds is cancelled again, rather than the server never stopping."""
+    running = set(workers)
+    while running:
+        for worker in running:
+            worker.cancel()
+        _, running = await asyncio.wait(running, timeout=grace)
+        for worker in running:
+            log.warning("worker %s is still running %s s after it was cancelled; cancelling it again", worker, grace)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
@@ -108,9 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            for worker in workers:
-                worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await _stop(workers)
             await app.state.principals.stop()
             await db.dispose()
 
