@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, date, datetime, timedelta
+import time as monotonic
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from opsloom.platform import context
 from tests.builders import admin_client, create, field, form, list_all, options, problem, publish_fresh
 from tests.conftest import DATABASES, sent_statements
 from tests.strategies import condition_trees
@@ -29,6 +31,27 @@ ITEM = form(
     title_field="title",
 )
 TODAY = datetime.now(UTC).date()
+STARTED = monotonic.monotonic()
+
+
+class ClockFromNoon(datetime):
+    """The server's clock for this module: noon of TODAY when the module starts, then running.
+
+    The catalogue's days are written relative to TODAY; a run that crosses midnight must not
+    see the server's today move on under it.
+    """
+
+    @classmethod
+    def now(cls, tz=None):
+        moment = datetime.combine(TODAY, time(12), UTC) + timedelta(seconds=monotonic.monotonic() - STARTED)
+        return moment.astimezone(tz) if tz else moment.replace(tzinfo=None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def clock_from_noon():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(context, "datetime", ClockFromNoon)
+        yield
 
 
 def day(offset: int) -> str:
