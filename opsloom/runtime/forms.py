@@ -306,15 +306,23 @@ class CompiledForm:
         """INSERT ... SELECT ... RETURNING of one row of these `columns`, stored only while this
         version of the form is the published one (no row comes back when it is not).
 
-        For a create on SQLite that took the form from this process's cache unasked: the one
-        writer's lock, held from BEGIN IMMEDIATE to the commit, keeps a publish out, so the check
-        inside the INSERT is as good as one before it, and saves a statement. Built once per set
-        of columns; the version it expects is this form's own."""
+        For a create that took the form from this process's cache unasked: the check inside the
+        INSERT is as good as one before it, and saves a statement. A publish locks the form's
+        definition FOR UPDATE and must wait for the writes made with the version it replaces: on
+        PostgreSQL the check reads the definition FOR KEY SHARE, which holds it to the commit; on
+        SQLite the one writer's lock, held from BEGIN IMMEDIATE to the commit, keeps a publish out.
+
+        NOWAIT: an INSERT locks its table before it reads the definition, and a publish locks the
+        definition before it alters the table. Waiting here for a publish would close that circle
+        (a deadlock, found after a second); failing at once sends the create the other way round
+        (`_cached_first`: the definition first, FOR KEY SHARE, then the INSERT).
+        Built once per set of columns; the version it expects is this form's own."""
         key = ("confirmed_insert", columns)
         statement = self.statements.get(key)
         if statement is None:
             t, d = self.table, tables.definitions
             published = select(d.c.published_version).where(d.c.id == bindparam("_opsloom_form", self.form_id))
+            published = published.with_for_update(read=True, key_share=True, nowait=True)  # SQLite: no such clause
             current = published.scalar_subquery() == bindparam("_opsloom_version", self.version)
             row = select(*(bindparam(c, type_=t.c[c].type) for c in columns)).where(current)
             statement = insert(t).from_select([t.c[c] for c in columns], row).returning(*t.c)

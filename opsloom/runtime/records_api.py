@@ -115,12 +115,9 @@ async def create(app: str, form: str, request: Request, response: Response) -> d
         ctx = context_of(request)
         return await records.create_record(session, compiled, ctx, payload, access, unconfirmed=unconfirmed)
 
-    if db.is_sqlite:  # the INSERT confirms the cached form: a statement fewer (see CompiledForm.confirmed_insert)
-        record = await _cached_first(request, partial(db.session, write=True), forms, app, form, work)
-    else:  # PostgreSQL asks first, FOR KEY SHARE, so that a publish waits for the writes begun before it
-        async with db.session(write=True) as session:
-            compiled, access = await _open(request, forms, session, app, form)
-            record = await work(session, compiled, access, False)
+    # The INSERT confirms the cached form, and holds it against a publish: a statement fewer
+    # (see CompiledForm.confirmed_insert)
+    record = await _cached_first(request, partial(db.session, write=True), forms, app, form, work)
     response.headers["Location"] = f"{request.scope['path']}/{record['id']}"
     return _etag(record, response)
 

@@ -4,18 +4,22 @@ a pooled PostgreSQL connection is checked before use only after it sat idle."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, exc, select, text
+from sqlalchemy import event, exc, func, select, text
 
 from opsloom.app import create_app
+from opsloom.designer import publishing
 from opsloom.platform import database
 from opsloom.platform.database import Database, PoolLimits
 from opsloom.platform.settings import Settings
+from opsloom.runtime.records import WriteContext, write_hooks
 from tests.builders import create, field, form, problem, publish_app, records_url
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, another_client, create_user, log_in, query, sent_statements
 from tests.databases import postgres_database
@@ -92,23 +96,112 @@ def test_a_remembered_caller_is_not_looked_up_again(quiet: TestClient) -> None:
 
 
 def test_a_create_with_the_form_cached_sends_the_statements_its_database_needs(quiet: TestClient) -> None:
-    """On SQLite the record's INSERT itself confirms the cached form (the one writer's lock keeps a
-    publish out until the commit); PostgreSQL asks first, FOR KEY SHARE, so that a publish waits."""
+    """The record's INSERT itself confirms the cached form, and holds it against a publish until
+    the commit: PostgreSQL reads its definition FOR KEY SHARE inside the INSERT; on SQLite the one
+    writer's lock keeps a publish out. Then one statement of logs."""
     create(quiet, NOTES, title="first")  # the form is cached and the caller remembered from here on
     with sent_statements(quiet) as sent:
         second = create(quiet, NOTES, title="second")
     statements = [s for s in sent if not s.startswith("BEGIN")]
     table = records_table(quiet)
-    if quiet.app.state.db.is_sqlite:  # type: ignore[attr-defined]
-        assert len(statements) == 2, statements
-        assert statements[0].startswith(f"INSERT INTO {table} ") and "opsloom_definitions" in statements[0]
-        assert statements[1].startswith("INSERT INTO opsloom_log_rows ")
-    else:
-        assert len(statements) == 3, statements
-        assert "opsloom_definitions" in statements[0] and "FOR KEY SHARE" in statements[0]
-        assert statements[1].startswith(f"INSERT INTO {table} ") and "opsloom_definitions" not in statements[1]
+    assert len(statements) == 2, statements
+    assert statements[0].startswith(f"INSERT INTO {table} ") and "opsloom_definitions" in statements[0]
+    postgresql = quiet.app.state.db.is_postgresql  # type: ignore[attr-defined]
+    assert ("FOR KEY SHARE" in statements[0]) == postgresql
+    # the history, the audit line and the event: a CTE on PostgreSQL, a view's trigger on SQLite
+    assert statements[1].startswith("WITH log_0 AS" if postgresql else "INSERT INTO opsloom_log_rows ")
     titles = [r["title"] for r in quiet.get(NOTES, params={"sort": "id"}).json()["items"]]
     assert titles == ["first", "second"] and second["version"] == 1
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"])
+def test_a_publish_waits_for_a_create_made_with_the_cached_form(quiet: TestClient) -> None:
+    """A create in flight holds the form's definition (FOR KEY SHARE, taken by its INSERT): a publish
+    begun meanwhile waits for its commit, and the record is there under the new version. (SQLite's
+    one writer at a time is tested in tests/platform/test_write_turn.py.)"""
+    create(quiet, NOTES, title="first")  # the form is cached from here on
+    design = "/api/design/apps/crm/forms/note"
+    assert quiet.put(design, json=form("note", field("title", required=True), field("memo"))).status_code == 200
+    inserted, release = threading.Event(), threading.Event()
+
+    async def hold(write: WriteContext) -> None:
+        inserted.set()
+        await asyncio.to_thread(release.wait, 30)
+
+    hooks = write_hooks(quiet.app.state.db)  # type: ignore[attr-defined]
+    hooks.after("insert", hold)
+    waiting = (
+        select(func.count())
+        .where(text("wait_event_type = 'Lock' AND datname = current_database()"))
+        .select_from(text("pg_stat_activity"))
+    )
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            created = pool.submit(quiet.post, NOTES, json={"title": "held"})
+            assert inserted.wait(30), "the create never inserted"
+            published = pool.submit(quiet.post, f"{design}/publish")
+            for _ in range(300):
+                if query(quiet, waiting) == [(1,)]:
+                    break
+                time.sleep(0.1)
+            assert query(quiet, waiting) == [(1,)] and not published.done()  # the publish waits on the lock
+            release.set()
+            held, publish = created.result(30), published.result(30)
+    finally:
+        release.set()
+        hooks.remove(hold)
+    assert held.status_code == 201, held.text
+    assert publish.status_code == 200, publish.text
+    items = quiet.get(NOTES, params={"sort": "id"}).json()["items"]
+    assert [(r["title"], r["memo"]) for r in items] == [("first", None), ("held", None)]
+    assert create(quiet, NOTES, title="after", memo="new")["memo"] == "new"
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"])
+def test_a_create_that_meets_a_publish_holding_the_form_gives_way_holding_nothing(
+    quiet: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A publish locks the definition, then alters the table. A create with the cached form that
+    waited for the definition inside its INSERT would hold the table meanwhile: a deadlock. It
+    gives way at once (NOWAIT) and waits for the definition first, holding nothing of the table."""
+    create(quiet, NOTES, title="first")  # the form is cached from here on
+    design = "/api/design/apps/crm/forms/note"
+    assert quiet.put(design, json=form("note", field("title", required=True), field("memo"))).status_code == 200
+    locked, go_on = threading.Event(), threading.Event()
+    apply_plan = publishing.apply_plan
+
+    async def paused(*args: object, **kwargs: object) -> object:
+        locked.set()
+        await asyncio.to_thread(go_on.wait, 30)
+        return await apply_plan(*args, **kwargs)
+
+    monkeypatch.setattr(publishing, "apply_plan", paused)
+    table = records_table(quiet)
+    waiters = text(
+        "SELECT a.pid, bool_or(l.relation = CAST(:table AS regclass) AND l.granted) FROM pg_stat_activity a"
+        " LEFT JOIN pg_locks l ON l.pid = a.pid"
+        " WHERE a.wait_event_type = 'Lock' AND a.datname = current_database() GROUP BY a.pid"
+    ).bindparams(table=table)
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            published = pool.submit(quiet.post, f"{design}/publish")
+            assert locked.wait(30), "the publish never got to its plan"
+            created = pool.submit(quiet.post, NOTES, json={"title": "meanwhile"})
+            for _ in range(300):
+                if query(quiet, waiters):
+                    break
+                time.sleep(0.1)
+            (create_waits,) = query(quiet, waiters)
+            assert create_waits[1] is False  # waiting for the definition, holding no lock on the table
+            go_on.set()
+            publish, meanwhile = published.result(30), created.result(30)
+    finally:
+        go_on.set()
+    assert publish.status_code == 200, publish.text
+    assert meanwhile.status_code == 201, meanwhile.text
+    assert meanwhile.json()["memo"] is None  # written with the version the publish made
+    items = quiet.get(NOTES, params={"sort": "id"}).json()["items"]
+    assert [r["title"] for r in items] == ["first", "meanwhile"]
 
 
 def records_table(client: TestClient) -> str:

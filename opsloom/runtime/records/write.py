@@ -140,7 +140,7 @@ async def create_record(
     unconfirmed: bool = False,
 ) -> dict[str, Any]:
     """`unconfirmed`: the form came from the process's cache unasked, and the record's INSERT
-    confirms it is the published one (SQLite only: see `CompiledForm.confirmed_insert`);
+    confirms it is the published one (see `CompiledForm.confirmed_insert`);
     `StaleForm` when it is not, with nothing stored."""
     access.require("create")
     options = {"unconfirmed": True} if unconfirmed else {}
