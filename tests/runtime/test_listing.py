@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-import time as monotonic
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 
 import pytest
 from hypothesis import given, settings
@@ -31,7 +31,7 @@ ITEM = form(
     title_field="title",
 )
 TODAY = datetime.now(UTC).date()
-STARTED = monotonic.monotonic()
+STARTED = monotonic()
 
 
 class ClockFromNoon(datetime):
@@ -43,7 +43,7 @@ class ClockFromNoon(datetime):
 
     @classmethod
     def now(cls, tz=None):
-        moment = datetime.combine(TODAY, time(12), UTC) + timedelta(seconds=monotonic.monotonic() - STARTED)
+        moment = datetime.combine(TODAY, time(12), UTC) + timedelta(seconds=monotonic() - STARTED)
         return moment.astimezone(tz) if tz else moment.replace(tzinfo=None)
 
 
